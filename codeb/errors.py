@@ -1,0 +1,104 @@
+"""Every failure a person or a client can meet, one small class each.
+
+A `CodebError` carries the id of its message in the catalogues (`codeb/i18n`)
+and the HTTP status it maps to; the web layer's one error handler renders it in
+the person's language. `str(error)` is the English text, for the CLI and logs.
+Protocol errors towards relying parties are Authlib's `OAuth2Error` classes and
+are rendered by the OpenID Provider, not here.
+"""
+
+
+class CodebError(Exception):
+    message_id = "error.generic"
+    status = 400
+
+    def __init__(self, message_id: str | None = None, **params):
+        self.message_id = message_id or self.message_id
+        self.params = params
+        super().__init__(self.message_id)
+
+    def __str__(self) -> str:
+        from . import i18n
+
+        return i18n.translate("en", self.message_id, **self.params)
+
+
+class InvalidName(CodebError):
+    """A tenant, login or path segment that must not become part of a path."""
+
+    status = 400
+
+    def __init__(self, kind: str, value):
+        shown = repr(value)[:80]
+        super().__init__(f"error.invalid_name.{kind}", value=shown)
+
+
+class StoreBusy(CodebError):
+    """A document's lock could not be taken in time."""
+
+    message_id = "error.store_busy"
+    status = 503
+
+
+class StoreCorrupt(CodebError):
+    """A document exists but is not valid JSON of a known schema."""
+
+    message_id = "error.store_corrupt"
+    status = 500
+
+
+class NotFound(CodebError):
+    message_id = "error.not_found"
+    status = 404
+
+
+class UnknownTenant(NotFound):
+    message_id = "error.unknown_tenant"
+
+
+class Conflict(CodebError):
+    message_id = "error.conflict"
+    status = 409
+
+
+class BadInput(CodebError):
+    """A form or command argument that fails validation; the id says which."""
+
+    status = 400
+
+
+class CsrfFailed(CodebError):
+    message_id = "error.csrf"
+    status = 400
+
+
+class RateLimited(CodebError):
+    message_id = "error.rate_limited"
+    status = 429
+
+    def __init__(self, retry_after: int, message_id: str | None = None):
+        minutes = max(1, (int(retry_after) + 59) // 60)
+        super().__init__(message_id, minutes=minutes)
+        self.retry_after = int(retry_after)
+
+
+class SignInFailed(CodebError):
+    """A sign-in method could not verify the person; the id says why."""
+
+    message_id = "error.signin_failed"
+    status = 400
+
+
+class SignUpRefused(SignInFailed):
+    message_id = "error.signup_refused"
+    status = 403
+
+
+class AccountDisabled(SignInFailed):
+    message_id = "error.account_disabled"
+    status = 403
+
+
+class InteractionExpired(CodebError):
+    message_id = "error.interaction_expired"
+    status = 400

@@ -1,0 +1,34 @@
+"""Pending authorization requests while the person signs in (DESIGN: the sign-in flow, step 2).
+
+The validated request's parameters wait in `transient/interactions/` for half
+an hour; the sign-in page carries only the interaction's id. Any process can
+resume it, including the one that serves a magic link opened on another device.
+"""
+
+import re
+import secrets
+
+LIFETIME = 1800
+ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+
+
+def _records(store):
+    return store.transient("interactions")
+
+
+def create(store, *, params: dict, client_id: str, client_name: str) -> str:
+    iid = secrets.token_hex(16)
+    _records(store).put(iid, {"params": params, "client_id": client_id,
+                              "client_name": client_name, "created": store.clock()},
+                        ttl=LIFETIME)
+    return iid
+
+
+def get(store, iid) -> dict | None:
+    if not isinstance(iid, str) or not ID_PATTERN.fullmatch(iid):
+        return None
+    return _records(store).get(iid)
+
+
+def finish(store, iid: str) -> None:
+    _records(store).delete(iid)

@@ -1,0 +1,94 @@
+"""Mail through the local SMTP service's pickup folder (no third-party relay).
+
+The IIS SMTP service sends every file that appears in its Pickup folder. Each
+file is an RFC 5322 message with CRLF line ends, preceded by the envelope lines
+`X-Sender` and `X-Receiver`. A message is written completely to a staging
+folder on the same volume first and then renamed into Pickup, so the service
+never reads half a file. Messages are rendered from `templates/mail/` in the
+recipient's language, as plain text with an HTML alternative.
+"""
+
+import os
+import secrets
+import sys
+import time
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formataddr, format_datetime, make_msgid
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from . import i18n
+
+TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates", "mail")
+WINDOWS_PICKUP = r"C:\inetpub\mailroot\Pickup"
+
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
+                   keep_trailing_newline=True)
+
+
+def pickup_folder(tenant_setting: str | None, data_root: str) -> str:
+    """The tenant's setting, else CODEB_MAIL_PICKUP, else the platform default."""
+    if tenant_setting:
+        return tenant_setting
+    if os.environ.get("CODEB_MAIL_PICKUP"):
+        return os.environ["CODEB_MAIL_PICKUP"]
+    if os.name == "nt":
+        return WINDOWS_PICKUP
+    return os.path.join(data_root, "_mail", "pickup")
+
+
+def staging_folder(pickup: str) -> str:
+    """A sibling of the pickup folder: same volume, so the final rename is atomic."""
+    return os.path.join(os.path.dirname(os.path.abspath(pickup)), "CodeB-Staging")
+
+
+class Mailer:
+    def __init__(self, *, pickup: str, sender: str, sender_name: str, languages: dict | None = None,
+                 echo: bool = False):
+        self.pickup = pickup
+        self.staging = staging_folder(pickup)
+        self.sender = sender
+        self.sender_name = sender_name
+        self.languages = languages or {}
+        self.echo = echo
+
+    def compose(self, kind: str, *, to: str, language: str, **params) -> EmailMessage:
+        extra = self.languages.get(language)
+
+        def _(message_id, **kw):
+            return i18n.translate(language, message_id, extra, **kw)
+
+        context = {"_": _, "tenant": self.sender_name, "lang": language, **params}
+        msg = EmailMessage(policy=SMTP)
+        msg["From"] = formataddr((self.sender_name, self.sender))
+        msg["To"] = to
+        msg["Subject"] = _(f"mail.{kind}.subject", tenant=self.sender_name)
+        msg["Date"] = format_datetime(datetime.now(timezone.utc))
+        msg["Message-ID"] = make_msgid(domain=self.sender.split("@")[-1])
+        msg["Content-Language"] = language
+        msg["Auto-Submitted"] = "auto-generated"
+        msg.set_content(_env.get_template(f"{kind}.txt").render(context))
+        msg.add_alternative(_env.get_template(f"{kind}.html").render(context), subtype="html")
+        return msg
+
+    def send(self, kind: str, *, to: str, language: str, **params) -> str:
+        """Write one message into the pickup folder; return its path."""
+        msg = self.compose(kind, to=to, language=language, **params)
+        envelope = f"X-Sender: {self.sender}\r\nX-Receiver: {to}\r\n".encode("ascii")
+        data = envelope + msg.as_bytes(policy=SMTP)
+        os.makedirs(self.staging, exist_ok=True)
+        os.makedirs(self.pickup, exist_ok=True)
+        name = f"{int(time.time() * 1000)}-{secrets.token_hex(8)}.eml"
+        staged = os.path.join(self.staging, name)
+        with open(staged, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        final = os.path.join(self.pickup, name)
+        os.replace(staged, final)
+        if self.echo:
+            print(f"[codeb mail] to {to}: {msg['Subject']}\n{msg.get_body(('plain',)).get_content()}",
+                  file=sys.stderr, flush=True)
+        return final

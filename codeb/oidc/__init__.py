@@ -1,0 +1,1 @@
+"""The tenant's OpenID Provider (DESIGN: oidc): keys, clients, grants, endpoints."""

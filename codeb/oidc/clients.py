@@ -1,0 +1,136 @@
+"""Relying parties registered with a tenant: `clients/<client_id>.json`.
+
+A confidential client's secret is shown once, at registration, and stored only
+as its SHA-256 (it is 256 random bits, so a slow hash adds nothing; DESIGN
+invariant 3). Redirect URIs match exactly (RFC 9700 §4.1.3): no prefixes, no
+wildcards, no normalisation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749 import ClientMixin, scope_to_list
+
+from ..errors import BadInput, NotFound
+from ..tenants import is_loopback
+
+SCOPES = ("openid", "profile", "email", "offline_access")
+GRANT_TYPES = ("authorization_code", "refresh_token")
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def check_redirect_uri_shape(uri: str) -> str:
+    """A redirect URI a client may register: absolute, no fragment, https
+    unless loopback (RFC 8252 §7.3) or a private-use scheme of a native app."""
+    if not isinstance(uri, str) or len(uri) > 2000 or any(c.isspace() for c in uri):
+        raise BadInput("error.invalid_redirect_uri", uri=str(uri)[:80])
+    parts = urlsplit(uri)
+    if parts.fragment or not parts.scheme:
+        raise BadInput("error.invalid_redirect_uri", uri=uri[:80])
+    if parts.scheme in ("http", "https"):
+        if not parts.hostname:
+            raise BadInput("error.invalid_redirect_uri", uri=uri[:80])
+        if parts.scheme == "http" and not (is_loopback(parts.hostname) or parts.hostname == "127.0.0.1"):
+            raise BadInput("error.redirect_uri_needs_https", uri=uri[:80])
+    elif parts.scheme in ("javascript", "data", "file", "vbscript") or "." not in parts.scheme:
+        # Private-use schemes must be reverse domain names (RFC 8252 §7.1).
+        raise BadInput("error.invalid_redirect_uri", uri=uri[:80])
+    return uri
+
+
+class Client(ClientMixin):
+    def __init__(self, doc: dict):
+        self.doc = doc
+        self.client_id = doc["client_id"]
+        self.client_metadata = {
+            "post_logout_redirect_uris": list(doc.get("post_logout_redirect_uris", [])),
+        }
+
+    @property
+    def public(self) -> bool:
+        return bool(self.doc.get("public"))
+
+    @property
+    def name(self) -> str:
+        return self.doc.get("name") or self.client_id
+
+    def get_client_id(self):
+        return self.client_id
+
+    def get_default_redirect_uri(self):
+        return None  # OIDC Core §3.1.2.1: redirect_uri is required
+
+    def get_allowed_scope(self, scope):
+        allowed = set(self.doc.get("scopes", SCOPES))
+        return " ".join(s for s in scope_to_list(scope or "") if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri):
+        return redirect_uri in self.doc.get("redirect_uris", [])
+
+    def check_client_secret(self, client_secret):
+        stored = self.doc.get("secret_sha256")
+        return bool(stored) and hmac.compare_digest(stored, _hash(client_secret))
+
+    def check_endpoint_auth_method(self, method, endpoint):
+        if self.public:
+            return method == "none"
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type):
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type):
+        return grant_type in GRANT_TYPES
+
+
+class Clients:
+    def __init__(self, store):
+        self.store = store
+
+    def get(self, client_id) -> Client | None:
+        if not isinstance(client_id, str) or not client_id.isalnum() or len(client_id) > 64:
+            return None
+        doc = self.store.read("clients", client_id)
+        return Client(doc) if doc else None
+
+    def require(self, client_id) -> Client:
+        client = self.get(client_id)
+        if client is None:
+            raise NotFound("error.unknown_client")
+        return client
+
+    def list(self) -> list[Client]:
+        return [c for c in (self.get(cid) for cid in self.store.list("clients")) if c]
+
+    def add(self, *, name: str, redirect_uris: list[str], post_logout_redirect_uris=(),
+            public: bool = False, scopes=SCOPES) -> tuple[Client, str | None]:
+        """Register a client; return it and its secret (None for a public client)."""
+        name = (name or "").strip()
+        if not name or len(name) > 100:
+            raise BadInput("error.invalid_client_name")
+        if not redirect_uris:
+            raise BadInput("error.client_needs_redirect_uri")
+        doc = {
+            "client_id": secrets.token_hex(16),
+            "name": name,
+            "redirect_uris": [check_redirect_uri_shape(u) for u in redirect_uris],
+            "post_logout_redirect_uris": [check_redirect_uri_shape(u) for u in post_logout_redirect_uris],
+            "public": bool(public),
+            "scopes": [s for s in scopes if s in SCOPES],
+            "created": int(self.store.clock()),
+        }
+        secret = None if public else secrets.token_urlsafe(32)
+        if secret:
+            doc["secret_sha256"] = _hash(secret)
+        self.store.create("clients", doc["client_id"], doc=doc)
+        return Client(doc), secret
+
+    def delete(self, client_id: str) -> bool:
+        return self.get(client_id) is not None and self.store.delete("clients", client_id)

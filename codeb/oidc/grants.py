@@ -1,0 +1,207 @@
+"""Authlib's grants, with their storage hooks filled from the tenant store.
+
+Authorization codes and refresh tokens are stored only as their SHA-256 and
+handed out with `Transient.take`, so exactly one request can spend one, in any
+process. Spending leaves a marker: a second use of a code (RFC 6749 §4.1.2)
+or of a rotated refresh token (RFC 9700 §4.14.2) is recognised as a replay and
+revokes the whole grant, and with it every token carrying its `gid`.
+"""
+
+from dataclasses import dataclass
+
+from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import UserInfo, grants as oidc_grants
+from authlib.oidc.core.models import AuthorizationCodeMixin
+
+from ..store import secret_id
+from .tokens import CODE_LIFETIME, REFRESH_LIFETIME, TOKEN_LIFETIME
+
+SPENT_LIFETIME = 86400  # how long a replayed code or refresh token is still recognised
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in person as the protocol sees them: account plus how and when."""
+
+    account: object
+    auth_time: int
+    amr: tuple
+    grant_id: str
+
+    sub = property(lambda self: self.account.sub)
+    roles = property(lambda self: self.account.roles)
+
+    def get_user_id(self):
+        return self.account.sub
+
+
+class CodeRecord(AuthorizationCodeMixin):
+    def __init__(self, doc: dict):
+        self.doc = doc
+        self.code_challenge = doc.get("code_challenge")
+        self.code_challenge_method = doc.get("code_challenge_method")
+
+    def get_redirect_uri(self):
+        return self.doc["redirect_uri"]
+
+    def get_scope(self):
+        return self.doc["scope"]
+
+    def get_nonce(self):
+        return self.doc.get("nonce")
+
+    def get_auth_time(self):
+        return self.doc.get("auth_time")
+
+    def get_amr(self):
+        return self.doc.get("amr")
+
+    def get_acr(self):
+        return None
+
+
+class RefreshRecord:
+    def __init__(self, doc: dict):
+        self.doc = doc
+
+    def check_client(self, client):
+        return client.get_client_id() == self.doc["client_id"]
+
+    def get_scope(self):
+        return self.doc["scope"]
+
+
+def principal_from(server, doc: dict) -> Principal | None:
+    account = server.accounts.get(doc["login"])
+    if account is None or account.disabled or account.sub != doc["sub"]:
+        return None
+    return Principal(account, doc["auth_time"], tuple(doc.get("amr", ())), doc["gid"])
+
+
+def spend(server, kind, spent_kind: str, secret: str) -> dict | None:
+    """Take a single-use record; on a replay, revoke the grant it belonged to."""
+    rid = secret_id(secret)
+    doc = kind.take(rid)
+    if doc is None:
+        replay = server.store.transient(spent_kind).get(rid)
+        if replay:
+            server.revoke_grant(replay["gid"])
+        return None
+    server.store.transient(spent_kind).put(rid, {"gid": doc["gid"]}, ttl=SPENT_LIFETIME)
+    if server.grant_revoked(doc["gid"]):
+        return None
+    return doc
+
+
+class CodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def save_authorization_code(self, code, request):
+        principal: Principal = request.user
+        payload = request.payload.data
+        self.server.codes.put(secret_id(code), {
+            "client_id": request.client.get_client_id(),
+            "redirect_uri": request.payload.redirect_uri,
+            "scope": request.scope,
+            "nonce": payload.get("nonce"),
+            "code_challenge": payload.get("code_challenge"),
+            "code_challenge_method": payload.get("code_challenge_method"),
+            "login": principal.account.login,
+            "sub": principal.sub,
+            "auth_time": principal.auth_time,
+            "amr": list(principal.amr),
+            "gid": principal.grant_id,
+        }, ttl=CODE_LIFETIME)
+
+    def query_authorization_code(self, code, client):
+        if not isinstance(code, str) or len(code) > 200:
+            return None
+        doc = spend(self.server, self.server.codes, "spent-codes", code)
+        if doc is None or doc["client_id"] != client.get_client_id():
+            return None
+        return CodeRecord(doc)
+
+    def delete_authorization_code(self, authorization_code):
+        pass  # already removed when it was spent
+
+    def authenticate_user(self, authorization_code):
+        return principal_from(self.server, authorization_code.doc)
+
+
+class RefreshGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: RFC 9700 §4.14.2
+
+    def authenticate_refresh_token(self, refresh_token):
+        if not isinstance(refresh_token, str) or len(refresh_token) > 200:
+            return None
+        doc = spend(self.server, self.server.refresh_tokens, "spent-refresh", refresh_token)
+        return RefreshRecord(doc) if doc else None
+
+    def authenticate_user(self, refresh_token):
+        return principal_from(self.server, refresh_token.doc)
+
+    def revoke_old_credential(self, refresh_token):
+        pass  # already removed when it was spent
+
+
+class Pkce(CodeChallenge):
+    """PKCE with S256 only (RFC 9700 §2.1.1); required of public clients."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def __init__(self):
+        super().__init__(required=True)
+
+    def validate_code_verifier(self, grant, result):
+        if grant.request.client.public and not grant.request.authorization_code.code_challenge:
+            raise InvalidRequestError("PKCE is required for public clients.")
+        super().validate_code_verifier(grant, result)
+
+
+class OpenIDCode(oidc_grants.OpenIDCode):
+    """The ID token: RS256 with the tenant's current key, one hour, `sub`, `tenant`, `roles`, `amr`."""
+
+    def __init__(self, server):
+        super().__init__(require_nonce=False)
+        self.server = server
+
+    def exists_nonce(self, nonce, request):
+        return False  # each code is single-use, which already stops ID token replay
+
+    def resolve_client_private_key(self, client):
+        return self.server.keys.current
+
+    def get_client_algorithm(self, client):
+        return "RS256"
+
+    def get_encode_header(self, client):
+        return {"alg": "RS256", "kid": self.server.keys.kid, "typ": "JWT"}
+
+    def get_client_claims(self, client):
+        now = self.server.now()
+        return {"iss": self.server.issuer, "aud": client.get_client_id(),
+                "iat": now, "exp": now + TOKEN_LIFETIME}
+
+    def generate_user_info(self, user, scope):
+        return self.server.user_info(user.account, scope)
+
+
+def user_info(account, scope: str, tenant: str) -> UserInfo:
+    """Claims about the account, filtered by the granted scope (OIDC Core §5.4)."""
+    scopes = set((scope or "").split())
+    info = UserInfo(sub=account.sub, tenant=tenant, roles=account.roles)
+    if "profile" in scopes:
+        info.update(name=account.display_name, preferred_username=account.login,
+                    nickname=account.doc.get("nickname"), locale=account.language)
+        info = UserInfo({k: v for k, v in info.items() if v is not None})
+    if "email" in scopes:
+        info.update(email=account.email, email_verified=bool(account.doc.get("email_verified")))
+    return info
+
+
+__all__ = ["CodeGrant", "RefreshGrant", "Pkce", "OpenIDCode", "Principal", "user_info",
+           "REFRESH_LIFETIME"]

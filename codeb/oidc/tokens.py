@@ -1,0 +1,78 @@
+"""Access tokens (RFC 9068 JWT profile) and their verification (DESIGN invariant 4).
+
+An access token is an RS256 JWT, `typ` `at+jwt`, signed with the tenant's
+current key (its `kid` in the header), valid for one hour, carrying `sub`,
+`tenant`, `roles`, `amr`, `auth_time` and `gid`, the id of the grant it came
+from: when an authorization code is replayed or a rotated refresh token is
+reused, the whole grant is revoked and every token carrying its `gid` stops
+working at once (RFC 9700 §4.14.2, RFC 6749 §4.1.2).
+"""
+
+import secrets
+from dataclasses import dataclass
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+
+TOKEN_LIFETIME = 3600          # access and ID tokens: one hour
+REFRESH_LIFETIME = 30 * 86400  # refresh tokens: thirty days, rotated on every use
+CODE_LIFETIME = 60             # authorization codes: RFC 6749 §4.2 "short", ≤ 10 min
+LEEWAY = 60                    # clock skew accepted when checking exp/iat
+
+
+class InvalidToken(Exception):
+    """The bearer token is not one this tenant issued, or no longer valid."""
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    claims: dict
+
+    sub = property(lambda self: self.claims["sub"])
+    scope = property(lambda self: self.claims.get("scope", ""))
+    gid = property(lambda self: self.claims.get("gid"))
+    client_id = property(lambda self: self.claims.get("client_id"))
+
+
+def issue_access_token(*, signing_key, issuer: str, tenant: str, client_id: str,
+                       principal, scope: str, now: int) -> str:
+    claims = {
+        "iss": issuer,
+        "sub": principal.sub,
+        "aud": client_id,
+        "client_id": client_id,
+        "iat": now,
+        "exp": now + TOKEN_LIFETIME,
+        "jti": secrets.token_urlsafe(16),
+        "scope": scope,
+        "tenant": tenant,
+        "roles": principal.roles,
+        "auth_time": principal.auth_time,
+        "amr": list(principal.amr),
+        "gid": principal.grant_id,
+    }
+    header = {"alg": "RS256", "typ": "at+jwt", "kid": signing_key.kid}
+    return jwt.encode(header, claims, signing_key, algorithms=["RS256"])
+
+
+def verify_access_token(token: str, *, keys, issuers, now: float) -> AccessClaims:
+    """Check signature, `typ`, issuer and lifetime (RFC 9068 §4); raise InvalidToken."""
+    if not isinstance(token, str) or token.count(".") != 2 or len(token) > 8192:
+        raise InvalidToken("malformed")
+    try:
+        decoded = jwt.decode(token, keys, algorithms=["RS256"])
+    except (JoseError, ValueError) as exc:
+        raise InvalidToken("signature") from exc
+    if decoded.header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
+        raise InvalidToken("typ")
+    claims = decoded.claims
+    registry = jwt.JWTClaimsRegistry(
+        now=int(now), leeway=LEEWAY,
+        iss={"essential": True, "values": list(issuers)},
+        sub={"essential": True}, exp={"essential": True}, iat={"essential": True},
+    )
+    try:
+        registry.validate(claims)
+    except JoseError as exc:
+        raise InvalidToken(exc.error) from exc
+    return AccessClaims(dict(claims))

@@ -1,0 +1,139 @@
+"""The only code that touches `App_Data` (DESIGN: store).
+
+A `Store` is one tenant's folder. Documents are JSON files addressed by a few
+path segments (`store.read("users", login)` is `users/<login>.json`); every
+segment is validated before it is joined to a path. Writes are atomic, every
+read-modify-write holds the document's cross-process lock, and every document
+carries a `schema` version. `Index` gives O(1) lookups by key, `Transient`
+records that expire, `Counter` fixed-window rate limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from contextlib import contextmanager
+
+from ..errors import NotFound, StoreCorrupt
+from . import files, names
+from .lock import file_lock
+
+SCHEMA = 1
+
+
+def secret_id(secret: str) -> str:
+    """The name under which a secret's record is stored: its SHA-256, never itself."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+class Store:
+    def __init__(self, root: str, clock=time.time):
+        self.root = os.path.abspath(root)
+        self.clock = clock
+
+    # -- paths -----------------------------------------------------------------
+
+    def folder(self, *parts: str) -> str:
+        return os.path.join(self.root, *(names.segment(p) for p in parts))
+
+    def doc_path(self, *parts: str) -> str:
+        *folder, name = parts
+        return os.path.join(self.folder(*folder), names.segment(name) + ".json")
+
+    def _lock_path(self, *parts: str) -> str:
+        rel = "/".join(parts)
+        digest = hashlib.sha256(rel.encode("utf-8")).hexdigest()[:40]
+        return os.path.join(self.root, ".locks", digest + ".lock")
+
+    # -- documents -------------------------------------------------------------
+
+    def read(self, *parts: str) -> dict | None:
+        path = self.doc_path(*parts)
+        return self._decode(path, files.read_bytes(path))
+
+    def _decode(self, path: str, data: bytes | None) -> dict | None:
+        if data is None:
+            return None
+        try:
+            doc = json.loads(data)
+        except ValueError as exc:
+            raise StoreCorrupt(path=path) from exc
+        if not isinstance(doc, dict) or not isinstance(doc.get("schema"), int):
+            raise StoreCorrupt(path=path)
+        return doc
+
+    def write(self, *parts: str, doc: dict) -> None:
+        path = self.doc_path(*parts)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        files.write_bytes_atomic(path, files.encode({"schema": SCHEMA, **doc}))
+
+    def create(self, *parts: str, doc: dict) -> bool:
+        """Write a new document; False (and nothing written) if it exists."""
+        path = self.doc_path(*parts)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return files.create_bytes_exclusive(path, files.encode({"schema": SCHEMA, **doc}))
+
+    def delete(self, *parts: str) -> bool:
+        try:
+            os.unlink(self.doc_path(*parts))
+            return True
+        except FileNotFoundError:
+            return False
+
+    def exists(self, *parts: str) -> bool:
+        return os.path.exists(self.doc_path(*parts))
+
+    def list(self, *folder: str) -> list[str]:
+        """Names of the documents in a folder (without `.json`), sorted."""
+        try:
+            entries = os.listdir(self.folder(*folder))
+        except FileNotFoundError:
+            return []
+        return sorted(e[:-5] for e in entries if e.endswith(".json") and not files.is_temp(e))
+
+    @contextmanager
+    def lock(self, *parts: str):
+        path = self._lock_path(*parts)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with file_lock(path):
+            yield
+
+    @contextmanager
+    def update(self, *parts: str, default: dict | None = None):
+        """Read-modify-write under the document's lock.
+
+        Yields the document as a dict to change in place; it is written back
+        atomically when the block ends normally and something changed. A
+        missing document raises NotFound unless `default` is given.
+        """
+        with self.lock(*parts):
+            doc = self.read(*parts)
+            if doc is None:
+                if default is None:
+                    raise NotFound()
+                doc = {"schema": SCHEMA, **default}
+                before = None
+            else:
+                before = files.encode(doc)
+            yield doc
+            if files.encode(doc) != before:
+                self.write(*parts, doc=doc)
+
+    # -- helpers for the record kinds ----------------------------------------
+
+    def index(self, name: str) -> "Index":
+        return Index(self, name)
+
+    def transient(self, kind: str) -> "Transient":
+        return Transient(self, kind)
+
+    def counter(self, kind: str) -> "Counter":
+        return Counter(self, kind)
+
+
+from .index import Index  # noqa: E402
+from .transient import Counter, Transient  # noqa: E402
+
+__all__ = ["Store", "Index", "Transient", "Counter", "secret_id", "names", "SCHEMA"]

@@ -1,0 +1,109 @@
+"""Atomic file writes: a killed process leaves the old or the new file, never half.
+
+The new content goes to a temporary file in the same folder (so the rename
+never crosses a volume), is flushed and fsynced, then `os.replace`d over the
+target; on POSIX the folder is fsynced too so the rename itself is durable.
+"""
+
+import json
+import os
+import secrets
+import time
+
+TMP_SUFFIX = ".tmp"
+TMP_PREFIX = "~"
+
+_IS_WINDOWS = os.name == "nt"
+
+
+def temp_name(path: str) -> str:
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f"{TMP_PREFIX}{name}.{secrets.token_hex(6)}{TMP_SUFFIX}")
+
+
+def is_temp(name: str) -> bool:
+    return name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX)
+
+
+def _fsync_dir(folder: str) -> None:
+    if _IS_WINDOWS:
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _replace(src: str, dst: str) -> None:
+    # On Windows a reader holding the target open makes the replace fail for a
+    # moment (sharing violation); retry briefly rather than fail the request.
+    for attempt in range(50):
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError:
+            if not _IS_WINDOWS or attempt == 49:
+                raise
+            time.sleep(0.01)
+
+
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    tmp = temp_name(path)
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        _replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(os.path.dirname(path))
+
+
+def create_bytes_exclusive(path: str, data: bytes) -> bool:
+    """Write `path` only if it does not exist yet; False if it already did.
+
+    The content is complete before the name appears (link of a finished
+    temporary file), so a reader never sees a partial document.
+    """
+    tmp = temp_name(path)
+    with open(tmp, "xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(tmp, path)
+        created = True
+    except FileExistsError:
+        created = False
+    except (AttributeError, NotImplementedError, PermissionError):
+        # File systems without hard links: the caller holds the lock on
+        # `path`, so check-then-replace is safe.
+        created = not os.path.exists(path)
+        if created:
+            _replace(tmp, path)
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+    if created:
+        _fsync_dir(os.path.dirname(path))
+    return created
+
+
+def encode(doc: dict) -> bytes:
+    return json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+
+
+def read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None

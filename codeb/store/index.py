@@ -1,0 +1,50 @@
+"""Indexes: O(1) lookups from a key (an email, a credential id, a subject) to a login.
+
+One small document per key under `index/<name>/`, named by the key's SHA-256,
+so a lookup is one file read however many accounts the tenant has, and a key
+of any shape (an email with `/`, a base64 credential id) never becomes a path.
+An index is derived data: the owning document is the truth, and callers check
+an entry against it before trusting it.
+"""
+
+import hashlib
+
+
+class Index:
+    def __init__(self, store, name: str):
+        self.store = store
+        self.name = name
+
+    def _parts(self, key: str) -> tuple[str, str, str]:
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
+        return ("index", self.name, digest)
+
+    def get(self, key: str) -> str | None:
+        doc = self.store.read(*self._parts(key))
+        if doc is None or doc.get("key") != key:
+            return None
+        return doc.get("value")
+
+    def lock(self, key: str):
+        return self.store.lock(*self._parts(key))
+
+    def claim(self, key: str, value: str) -> bool:
+        """Point `key` at `value` unless it already points elsewhere.
+
+        True if the entry now maps to `value`. Concurrent claims for one key
+        agree on a single winner (exclusive create).
+        """
+        if self.store.create(*self._parts(key), doc={"key": key, "value": value}):
+            return True
+        return self.get(key) == value
+
+    def put(self, key: str, value: str) -> None:
+        self.store.write(*self._parts(key), doc={"key": key, "value": value})
+
+    def remove(self, key: str, value: str | None = None) -> bool:
+        """Delete the entry; with `value`, only if it still maps to it."""
+        parts = self._parts(key)
+        with self.store.lock(*parts):
+            if value is not None and self.get(key) != value:
+                return False
+            return self.store.delete(*parts)

@@ -1,0 +1,158 @@
+"""Records that expire: codes, link hashes, interactions, sessions, counters.
+
+Each record is a document under `transient/<kind>/` with an `expires` time. A
+read of an expired record deletes it and answers None (lazy purge), and at most
+once a minute per kind a write sweeps the folder: the file's modification time
+is set to the expiry, so the sweep needs only a `stat` per file. `take` hands a
+record to exactly one caller, across processes, by renaming it away first:
+single-use secrets (authorization codes, magic links) rely on it.
+"""
+
+import json
+import os
+import secrets
+
+from . import files, names
+
+PURGE_INTERVAL = 60
+STRAY_AGE = 600  # temp files and half-taken records older than this are swept
+
+
+class Transient:
+    def __init__(self, store, kind: str):
+        self.store = store
+        self.kind = names.segment(kind)
+
+    def _parts(self, rid: str) -> tuple[str, str, str]:
+        return ("transient", self.kind, rid)
+
+    def put(self, rid: str, record: dict, ttl: float) -> dict:
+        now = self.store.clock()
+        doc = {**record, "expires": int(now + ttl)}
+        self.store.write(*self._parts(rid), doc=doc)
+        self._stamp(rid, doc["expires"])
+        self._maybe_purge(now)
+        return doc
+
+    def create(self, rid: str, record: dict, ttl: float) -> bool:
+        """Like put, but False (and nothing written) if the id is taken."""
+        now = self.store.clock()
+        doc = {**record, "expires": int(now + ttl)}
+        created = self.store.create(*self._parts(rid), doc=doc)
+        if created:
+            self._stamp(rid, doc["expires"])
+            self._maybe_purge(now)
+        return created
+
+    def _stamp(self, rid: str, expires: int) -> None:
+        try:
+            os.utime(self.store.doc_path(*self._parts(rid)), (expires, expires))
+        except FileNotFoundError:  # taken or purged meanwhile
+            pass
+
+    def get(self, rid: str) -> dict | None:
+        doc = self.store.read(*self._parts(rid))
+        if doc is None:
+            return None
+        if doc.get("expires", 0) <= self.store.clock():
+            self.store.delete(*self._parts(rid))
+            return None
+        return doc
+
+    def take(self, rid: str) -> dict | None:
+        """Remove the record and return it, to exactly one caller."""
+        path = self.store.doc_path(*self._parts(rid))
+        claimed = f"{path}.taken-{secrets.token_hex(6)}"
+        try:
+            os.rename(path, claimed)
+        except FileNotFoundError:
+            return None
+        try:
+            doc = self.store._decode(path, files.read_bytes(claimed))
+        finally:
+            os.unlink(claimed)
+        if doc.get("expires", 0) <= self.store.clock():
+            return None
+        return doc
+
+    def delete(self, rid: str) -> bool:
+        return self.store.delete(*self._parts(rid))
+
+    def lock(self, rid: str):
+        return self.store.lock(*self._parts(rid))
+
+    def update(self, rid: str):
+        """Read-modify-write a live record under its lock (NotFound if absent)."""
+        return self.store.update(*self._parts(rid))
+
+    # -- purge -----------------------------------------------------------------
+
+    def _maybe_purge(self, now: float) -> None:
+        marker = os.path.join(self.store.folder("transient", self.kind), ".purged")
+        try:
+            if now - os.stat(marker).st_mtime < PURGE_INTERVAL:
+                return
+        except FileNotFoundError:
+            pass
+        with open(marker, "a"):
+            pass
+        os.utime(marker, (now, now))
+        self.purge(now)
+
+    def purge(self, now: float | None = None) -> int:
+        """Delete expired records and stray temporary files; return how many."""
+        now = self.store.clock() if now is None else now
+        folder = self.store.folder("transient", self.kind)
+        removed = 0
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            if entry.name == ".purged":
+                continue
+            try:
+                mtime = entry.stat().st_mtime
+                if entry.name.endswith(".json") and not files.is_temp(entry.name):
+                    if mtime <= now and self._expired_on_disk(entry.path, now):
+                        os.unlink(entry.path)
+                        removed += 1
+                elif mtime < now - STRAY_AGE:
+                    os.unlink(entry.path)
+                    removed += 1
+            except (FileNotFoundError, PermissionError):
+                continue
+        return removed
+
+    @staticmethod
+    def _expired_on_disk(path: str, now: float) -> bool:
+        try:
+            with open(path, "rb") as f:
+                return json.loads(f.read()).get("expires", 0) <= now
+        except (ValueError, AttributeError):
+            return True  # unreadable transient state is worthless: sweep it
+
+
+class Counter:
+    """Fixed-window counters for rate limits, shared by every process."""
+
+    def __init__(self, store, kind: str):
+        self.records = Transient(store, kind)
+        self.clock = store.clock
+
+    def hit(self, key: str, limit: int, window: int) -> int:
+        """Count one event for `key`; return 0 if allowed, else seconds to wait."""
+        from . import secret_id
+
+        rid = secret_id(key)
+        now = self.clock()
+        with self.records.lock(rid):
+            doc = self.records.get(rid)
+            if doc is None:
+                doc = {"count": 0, "start": int(now)}
+            if doc["count"] >= limit:
+                return max(1, int(doc["start"] + window - now))
+            doc["count"] += 1
+            self.records.put(rid, {"count": doc["count"], "start": doc["start"]},
+                             ttl=doc["start"] + window - now)
+            return 0

@@ -1,0 +1,191 @@
+"""Tenants: which one a request belongs to, and its settings (DESIGN: tenants).
+
+Under IIS each site is one tenant: its `CODEB_TENANT` appSetting reaches the
+process environment through wfastcgi. The local server serves every tenant of
+the data folder and picks one by the Host header, port ignored. An unknown host
+is answered with 404, never with some other tenant.
+"""
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+
+from . import i18n
+from .errors import BadInput, Conflict, UnknownTenant
+from .store import Store, names
+
+HOST_PATTERN = re.compile(r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
+SIGNUP_POLICIES = ("open", "domains", "invite")
+METHODS = ("magic_link",)
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+DEFAULT_SETTINGS = {
+    "signup": {"policy": "open", "domains": []},
+    "methods": list(METHODS),
+    "languages": list(i18n.SHIPPED),
+    "default_language": "en",
+    "mail": {"pickup": None, "from": None},
+    "extension_range": [600, 699],
+}
+
+
+def normalize_host(value: str) -> str:
+    """`Login.Example.com:443` -> `login.example.com`; raise BadInput if not a host name."""
+    host = (value or "").strip().lower()
+    if host.startswith("["):  # IPv6 literal
+        host = host.split("]")[0] + "]"
+    else:
+        host = host.split(":")[0]
+    if host.endswith("."):
+        host = host[:-1]
+    if host not in LOOPBACK_HOSTS and not HOST_PATTERN.fullmatch(host):
+        raise BadInput("error.invalid_host", host=value[:80])
+    return host
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.endswith(".localhost")
+
+
+@dataclass
+class Tenant:
+    name: str
+    settings: dict
+    store: Store
+    languages: dict = field(default_factory=dict)  # tenant-added catalogues
+
+    @property
+    def hosts(self) -> list[str]:
+        return self.settings["hosts"]
+
+    @property
+    def display_name(self) -> str:
+        return self.settings.get("display_name") or self.hosts[0]
+
+    @property
+    def available_languages(self) -> list[str]:
+        return [lang for lang in self.settings.get("languages", i18n.SHIPPED)
+                if lang in i18n.SHIPPED or lang in self.languages]
+
+    def setting(self, *path, default=None):
+        node = self.settings
+        for key in path:
+            if not isinstance(node, dict) or key not in node:
+                return default
+            node = node[key]
+        return node
+
+    def issuer_for(self, host_header: str, scheme: str) -> str:
+        """The issuer URL for a request that reached this tenant via `host_header`.
+
+        `https://<host>` in production; on a loopback name the scheme and port
+        the developer actually used, e.g. `http://localhost:8000`.
+        """
+        host = normalize_host(host_header)
+        if is_loopback(host):
+            return f"{scheme}://{host_header.lower()}"
+        return f"https://{host}"
+
+
+class Tenants:
+    """All tenants under one data root."""
+
+    def __init__(self, data_root: str, fixed: str | None = None, clock=time.time):
+        self.root = os.path.abspath(data_root)
+        self.fixed = names.tenant_name(fixed) if fixed else None
+        self.clock = clock
+        self._cache: dict[str, tuple[tuple, Tenant]] = {}
+
+    def store_for(self, name: str) -> Store:
+        return Store(os.path.join(self.root, names.tenant_name(name)), clock=self.clock)
+
+    def names(self) -> list[str]:
+        try:
+            entries = sorted(os.listdir(self.root))
+        except FileNotFoundError:
+            return []
+        return [e for e in entries if names.TENANT_PATTERN.fullmatch(e)
+                and os.path.isfile(os.path.join(self.root, e, "tenant.json"))]
+
+    def get(self, name: str) -> Tenant:
+        """Load a tenant by name; the parsed settings are reused while tenant.json is unchanged."""
+        store = self.store_for(name)
+        path = store.doc_path("tenant")
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise UnknownTenant() from None
+        stamp = (st.st_mtime_ns, st.st_size, self._languages_stamp(store))
+        cached = self._cache.get(name)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        settings = store.read("tenant")
+        if settings is None:
+            raise UnknownTenant()
+        tenant = Tenant(name=name, settings=settings, store=store,
+                        languages=self._load_languages(store))
+        self._cache[name] = (stamp, tenant)
+        return tenant
+
+    @staticmethod
+    def _languages_stamp(store: Store):
+        try:
+            return os.stat(store.folder("i18n")).st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    @staticmethod
+    def _load_languages(store: Store) -> dict:
+        loaded = {}
+        for lang in store.list("i18n"):
+            if i18n.LANG_PATTERN.fullmatch(lang) and lang not in i18n.SHIPPED:
+                doc = store.read("i18n", lang) or {}
+                loaded[lang] = {k: v for k, v in doc.get("messages", {}).items()
+                                if isinstance(v, str)}
+        return loaded
+
+    def for_host(self, host_header: str) -> Tenant:
+        """The tenant serving `host_header`; UnknownTenant if none does."""
+        try:
+            host = normalize_host(host_header)
+        except BadInput:
+            raise UnknownTenant() from None
+        candidates = [self.fixed] if self.fixed else self.names()
+        for name in candidates:
+            try:
+                tenant = self.get(name)
+            except UnknownTenant:
+                continue
+            if host in tenant.hosts:
+                return tenant
+        raise UnknownTenant()
+
+    def create(self, name: str, hosts: list[str], *, signup: str = "open",
+               domains: list[str] | None = None, display_name: str | None = None) -> Tenant:
+        """Create a tenant folder with its settings, keys and session secret."""
+        from .oidc import keys
+
+        names.tenant_name(name)
+        hosts = [normalize_host(h) for h in hosts]
+        if not hosts:
+            raise BadInput("error.tenant_needs_host")
+        if signup not in SIGNUP_POLICIES:
+            raise BadInput("error.invalid_signup_policy", policy=signup)
+        for other in self.names():
+            taken = set(self.get(other).hosts) & set(hosts)
+            if taken:
+                raise Conflict("error.host_taken", host=sorted(taken)[0], tenant=other)
+        store = self.store_for(name)
+        settings = json.loads(json.dumps(DEFAULT_SETTINGS))
+        settings.update({"name": name, "hosts": hosts, "created": int(self.clock()),
+                         "display_name": display_name or hosts[0]})
+        settings["signup"] = {"policy": signup, "domains": [d.lower() for d in domains or []]}
+        os.makedirs(store.root, exist_ok=True)
+        with store.lock("tenant"):
+            if store.exists("tenant"):
+                raise Conflict("error.tenant_exists", tenant=name)
+            keys.ensure(store)
+            store.create("tenant", doc=settings)
+        return self.get(name)

@@ -1,0 +1,167 @@
+"""Accounts: one JSON document per person, `users/<login>.json` (DESIGN: users).
+
+An account has a login (its file name and the local part of its SIP/XMPP
+address), an opaque `sub` that is random, stable and never reused, a verified
+email, roles, and a profile. Indexes map email and sub to the login; the
+account document is the truth, so an index entry is trusted only when the
+account it names agrees with it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+
+from .errors import BadInput, Conflict, NotFound
+from .store import names
+
+EMAIL_PATTERN = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+")
+ROLES = ("user", "admin")
+
+
+def normalize_email(value) -> str:
+    """Lowercased, trimmed email; BadInput with a clear message when malformed."""
+    email = (value or "").strip().lower() if isinstance(value, str) else ""
+    if len(email) > 254 or not EMAIL_PATTERN.fullmatch(email) or any(
+        ord(c) < 33 or c in '<>()[]\\,;:"' for c in email
+    ):
+        raise BadInput("error.invalid_email")
+    return email
+
+
+def login_from_email(email: str) -> str:
+    """A login suggested by an email's local part: `Jörg.Müller+x@…` -> `jorg.muller`."""
+    local = email.split("@")[0].split("+")[0]
+    ascii_only = unicodedata.normalize("NFKD", local).encode("ascii", "ignore").decode()
+    cleaned = re.sub(r"[^a-z0-9._-]+", "", ascii_only.lower())
+    cleaned = re.sub(r"[._-]{2,}", ".", cleaned).strip("._-")[:48] or "user"
+    try:
+        return names.login_name(cleaned)
+    except Exception:
+        return "user"
+
+
+@dataclass(frozen=True)
+class Account:
+    doc: dict
+
+    login = property(lambda self: self.doc["login"])
+    sub = property(lambda self: self.doc["sub"])
+    email = property(lambda self: self.doc.get("email"))
+    roles = property(lambda self: list(self.doc.get("roles", ["user"])))
+    disabled = property(lambda self: bool(self.doc.get("disabled")))
+    language = property(lambda self: self.doc.get("language"))
+
+    @property
+    def display_name(self) -> str:
+        return self.doc.get("display_name") or self.login
+
+    @property
+    def sessions_not_before(self) -> float:
+        return float(self.doc.get("sessions_not_before", 0))
+
+
+class Accounts:
+    """The accounts of one tenant."""
+
+    def __init__(self, store, host: str):
+        self.store = store
+        self.host = host
+        self.by_email = store.index("email")
+        self.by_sub = store.index("sub")
+
+    def get(self, login: str) -> Account | None:
+        doc = self.store.read("users", names.login_name(login))
+        return Account(doc) if doc else None
+
+    def require(self, login: str) -> Account:
+        account = self.get(login)
+        if account is None:
+            raise NotFound()
+        return account
+
+    def find_by_email(self, email: str) -> Account | None:
+        login = self.by_email.get(normalize_email(email))
+        account = self.get(login) if login else None
+        return account if account and account.email == normalize_email(email) else None
+
+    def find_by_sub(self, sub: str) -> Account | None:
+        login = self.by_sub.get(sub) if isinstance(sub, str) else None
+        account = self.get(login) if login else None
+        return account if account and account.sub == sub else None
+
+    def list(self) -> list[str]:
+        return self.store.list("users")
+
+    def create(self, *, email: str, login: str | None = None, roles=("user",),
+               display_name: str | None = None, language: str | None = None) -> Account:
+        """Create an account; all of it or nothing (Conflict if the email is taken)."""
+        email = normalize_email(email)
+        roles = sorted(set(roles) | {"user"})
+        if any(r not in ROLES for r in roles):
+            raise BadInput("error.invalid_role")
+        with self.by_email.lock(email):
+            if self.find_by_email(email):
+                raise Conflict("error.email_taken", email=email)
+            doc = {
+                "sub": secrets.token_urlsafe(24),
+                "email": email,
+                "email_verified": False,
+                "display_name": display_name or email.split("@")[0],
+                "nickname": None,
+                "language": language,
+                "roles": roles,
+                "created": int(self.store.clock()),
+                "profile_confirmed": False,
+                "disabled": False,
+                "sessions_not_before": 0,
+            }
+            for candidate in self._logins(login or login_from_email(email), exact=login is not None):
+                doc.update(login=candidate, sip=f"{candidate}@{self.host}")
+                if self.store.create("users", candidate, doc=doc):
+                    break
+            else:
+                raise Conflict("error.login_taken", login=login)
+            try:
+                self.by_sub.put(doc["sub"], doc["login"])
+                self.by_email.put(email, doc["login"])
+            except BaseException:
+                # Roll back what was written; the email lock is still held.
+                self.by_sub.remove(doc["sub"], doc["login"])
+                self.store.delete("users", doc["login"])
+                raise
+        return Account(doc)
+
+    @staticmethod
+    def _logins(wanted: str, exact: bool):
+        """Candidate logins: `wanted` itself, then (unless exact) wanted2, wanted3 …"""
+        yield names.login_name(wanted)
+        if not exact:
+            for n in range(2, 1000):
+                yield names.login_name(f"{wanted[:58]}{n}")
+
+    def update(self, login: str):
+        """Lock and edit an account document (see Store.update)."""
+        return self.store.update("users", names.login_name(login))
+
+    def mark_email_verified(self, login: str) -> Account:
+        with self.update(login) as doc:
+            doc["email_verified"] = True
+        return Account(doc)
+
+    def end_sessions(self, login: str) -> None:
+        """Invalidate every session of the account, in every process."""
+        with self.update(login) as doc:
+            doc["sessions_not_before"] = self.store.clock()
+
+    def delete(self, login: str) -> None:
+        with self.update(login) as doc:
+            pass
+        self._remove_files(doc)
+
+    def _remove_files(self, doc: dict) -> None:
+        self.by_email.remove(doc["email"], doc["login"])
+        self.by_sub.remove(doc["sub"], doc["login"])
+        self.store.delete("users", doc["login"])

@@ -1,0 +1,69 @@
+"""Flask blueprints and the request pipeline around them (DESIGN: web).
+
+Thin by intent: each view parses the request, calls the domain, renders.
+Around every request: resolve the tenant, check CSRF on forms, then save the
+session and send the security headers (DESIGN invariant 5).
+"""
+
+import logging
+
+from flask import g, request
+
+from ..tenants import Tenants
+from . import context, errors, oidc, pages, signin
+
+log = logging.getLogger("codeb")
+
+
+def init_app(app) -> None:
+    app.extensions["codeb.tenants"] = Tenants(app.config["CODEB_DATA"],
+                                              fixed=app.config["CODEB_TENANT"])
+    app.before_request(context.load_tenant)
+    app.before_request(context.check_csrf)
+    app.after_request(save_session)
+    app.after_request(security_headers)
+    app.jinja_env.globals.update(_=context.translate, csrf_token=lambda: context.session().csrf)
+    app.context_processor(lambda: {"lang": g.get("lang", "en"), "tenant": g.get("tenant"),
+                                   "account": g.get("account")})
+    errors.init_app(app)
+    app.register_blueprint(oidc.bp)
+    app.register_blueprint(signin.bp)
+    app.register_blueprint(pages.bp)
+
+
+def save_session(response):
+    ended = g.get("ended_session")
+    if ended is not None and not ended.new:
+        g.sessions.end(ended)
+    current = g.get("session")
+    name = context.cookie_name() if g.get("tenant") else None
+    if current is not None and current.modified:
+        g.sessions.save(current)
+    if current is not None and current.new:
+        response.set_cookie(name, current.sid, httponly=True, secure=context.secure_cookies(),
+                            samesite="Lax", path="/")
+    elif current is None and ended is not None:
+        response.delete_cookie(name, path="/", secure=context.secure_cookies(),
+                               httponly=True, samesite="Lax")
+    return response
+
+
+def security_headers(response):
+    targets = " ".join(sorted(g.get("form_targets", ())))
+    response.headers.setdefault("Content-Security-Policy", (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; manifest-src 'self'; font-src 'self'; base-uri 'none'; "
+        f"frame-ancestors 'none'; form-action 'self'{' ' + targets if targets else ''}"))
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    # Links carry one-time secrets: never leak a URL through Referer.
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.scheme == "https":
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    if g.get("lang") and response.mimetype == "text/html":
+        response.headers.setdefault("Content-Language", g.lang)
+    return response

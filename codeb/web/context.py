@@ -1,0 +1,96 @@
+"""Per-request context: the tenant, the person's session and language.
+
+`before_request` resolves the tenant from the Host header (or the site's fixed
+tenant) before anything else, so no later step can reach another tenant's
+folder. The session is loaded from its cookie; an anonymous one is created only
+when a page needs a CSRF token.
+"""
+
+import hmac
+
+from flask import current_app, g, request
+
+from .. import i18n
+from ..errors import CsrfFailed
+from ..sessions import Sessions
+from ..tenants import is_loopback, normalize_host
+from ..users import Accounts
+
+# Endpoints that are protocol peers' entry points, not forms of ours.
+CSRF_EXEMPT = {"oidc.token", "oidc.userinfo", "oidc.logout", "static"}
+
+
+def tenants():
+    return current_app.extensions["codeb.tenants"]
+
+
+def load_tenant() -> None:
+    g.tenant = tenants().for_host(request.host)
+    g.issuer = g.tenant.issuer_for(request.host, request.scheme)
+    g.accounts = Accounts(g.tenant.store, host=g.tenant.hosts[0])
+    g.sessions = Sessions(g.tenant.store)
+    g.session = g.sessions.load(request.cookies.get(cookie_name()), g.accounts)
+    g.ended_session = None
+    g.account = g.accounts.get(g.session.login) if g.session and g.session.login else None
+    g.lang = choose_language()
+    g.form_targets = set()
+
+
+def secure_cookies() -> bool:
+    """`Secure` everywhere except plain HTTP on a loopback name (local development)."""
+    return request.scheme == "https" or not is_loopback(normalize_host(request.host))
+
+
+def cookie_name() -> str:
+    # The __Host- prefix pins the cookie to this exact host, path / and Secure.
+    return "__Host-codeb" if secure_cookies() else "codeb"
+
+
+def session():
+    """The browser's session, started (anonymous) if it has none yet."""
+    if g.session is None:
+        g.session = g.sessions.start()
+    return g.session
+
+
+def signed_in_account():
+    return g.account
+
+
+def choose_language(ui_locales: str | None = None) -> str:
+    """The person's setting, then `ui_locales`, then Accept-Language, then the tenant default."""
+    available = g.tenant.available_languages
+    candidates = []
+    if g.session is not None:
+        candidates.append(g.session.data.get("lang"))
+    if g.get("account") is not None:
+        candidates.append(g.account.language)
+    candidates += (ui_locales or "").split()
+    candidates += i18n.parse_accept_language(request.headers.get("Accept-Language"))
+    return (i18n.negotiate(candidates, available)
+            or g.tenant.setting("default_language", default=i18n.DEFAULT))
+
+
+def translate(message_id: str, **params) -> str:
+    lang = g.get("lang", i18n.DEFAULT)
+    extra = g.tenant.languages.get(lang) if g.get("tenant") else None
+    return i18n.translate(lang, message_id, extra, **params)
+
+
+def check_csrf() -> None:
+    """Every POST to a form of ours carries the session's CSRF token (DESIGN invariant 5)."""
+    if request.method == "POST" and request.endpoint not in CSRF_EXEMPT:
+        verify_csrf()
+
+
+def verify_csrf() -> None:
+    sent = request.form.get("csrf", "")
+    expected = g.session.data.get("csrf") if g.session is not None else None
+    if not expected or not hmac.compare_digest(str(sent), expected):
+        raise CsrfFailed()
+
+
+def client_ip() -> str:
+    # IIS passes the peer as REMOTE_ADDR; a proxy in front must be configured
+    # there (ARR), not trusted from a header the client controls.
+    return request.remote_addr or "unknown"

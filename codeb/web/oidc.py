@@ -1,0 +1,137 @@
+"""The OpenID Provider's HTTP endpoints: a thin adapter from Flask to `codeb.oidc`."""
+
+import json
+from urllib.parse import urlsplit
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+
+from .. import interactions
+from ..errors import InteractionExpired
+from ..oidc.provider import NeedsLogoutConfirmation, NeedsSignIn, Provider, ProtocolRequest, Reply, SignedIn
+from . import context
+
+bp = Blueprint("oidc", __name__)
+context.CSRF_EXEMPT.add("oidc.authorize")
+CORS_ENDPOINTS = ("/.well-known/openid-configuration", "/jwks.json", "/token", "/userinfo")
+
+
+def provider() -> Provider:
+    return Provider(tenant=g.tenant, issuer=g.issuer, accounts=g.accounts,
+                    end_browser_session=end_browser_session)
+
+
+def end_browser_session() -> None:
+    if g.session is not None:
+        g.ended_session, g.session, g.account = g.session, None, None
+
+
+def protocol_request() -> ProtocolRequest:
+    form = request.form.to_dict(flat=False) if request.method == "POST" else None
+    return ProtocolRequest(request.method, request.url, request.headers,
+                           request.args.to_dict(flat=False), form)
+
+
+def signed_in() -> SignedIn | None:
+    if g.account is None:
+        return None
+    data = g.session.data
+    return SignedIn(g.account, int(data.get("auth_time", 0)), tuple(data.get("amr", ())))
+
+
+def to_response(reply: Reply) -> Response:
+    return Response(reply.body, status=reply.status, headers=reply.headers)
+
+
+def json_response(doc: dict, max_age: int) -> Response:
+    return Response(json.dumps(doc), mimetype="application/json",
+                    headers={"Cache-Control": f"public, max-age={max_age}"})
+
+
+@bp.after_app_request
+def cors(response):
+    # Browser-based relying parties on other origins read these; none uses cookies.
+    if request.path in CORS_ENDPOINTS:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+    return response
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery():
+    return json_response(provider().metadata(), 300)
+
+
+@bp.get("/jwks.json")
+def jwks():
+    return json_response(provider().keys.public, 300)
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize():
+    return act(provider().authorize(protocol_request(), signed_in()))
+
+
+def act(result) -> Response:
+    if isinstance(result, Reply):
+        return to_response(result)
+    assert isinstance(result, NeedsSignIn)
+    iid = interactions.create(g.tenant.store, params=result.params,
+                              client_id=result.client.get_client_id(), client_name=result.client.name)
+    return redirect(url_for("signin.page", i=iid), code=303)
+
+
+@bp.get("/authorize/resume")
+def resume():
+    """Step 4 of the sign-in flow: answer the waiting request after a sign-in."""
+    iid = request.args.get("i")
+    pending = interactions.get(g.tenant.store, iid)
+    if pending is None:
+        raise InteractionExpired()
+    current = signed_in()
+    # Only a sign-in that happened after the request arrived answers it, so
+    # `prompt=login` and `max_age` cannot be satisfied by an older session.
+    if current is None or g.session.data.get("created", 0) < pending["created"]:
+        return redirect(url_for("signin.page", i=iid), code=303)
+    url = g.issuer + "/authorize"
+    result = provider().authorize(ProtocolRequest.from_params(url, pending["params"]), current,
+                                  just_signed_in=True)
+    interactions.finish(g.tenant.store, iid)
+    return act(result)
+
+
+@bp.route("/token", methods=["POST", "OPTIONS"])
+def token():
+    if request.method == "OPTIONS":
+        return Response(status=204)
+    return to_response(provider().token(protocol_request()))
+
+
+@bp.route("/userinfo", methods=["GET", "POST", "OPTIONS"])
+def userinfo():
+    if request.method == "OPTIONS":
+        return Response(status=204)
+    return to_response(provider().userinfo(protocol_request()))
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    """RP-Initiated Logout 1.0, with a confirmation page when the RP is not proven."""
+    confirmed = request.method == "POST" and request.form.get("confirm") == "1"
+    if confirmed:
+        context.verify_csrf()
+    try:
+        result = provider().logout(protocol_request(), confirmed=confirmed,
+                                   session_sub=g.account.sub if g.account else None)
+    except OAuth2Error:
+        return render_template("logout_error.html"), 400
+    if isinstance(result, NeedsLogoutConfirmation):
+        if result.redirect_uri:
+            parts = urlsplit(result.redirect_uri)
+            g.form_targets.add(f"{parts.scheme}://{parts.netloc}")
+        params = {k: v for k, v in result.params.items() if k != "confirm" and k != "csrf"}
+        return render_template("logout_confirm.html", params=params, client=result.client)
+    if isinstance(result, Reply):
+        return to_response(result)
+    return render_template("signed_out.html")
+
