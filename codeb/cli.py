@@ -33,6 +33,10 @@ def tenant_create(args) -> None:
     from .users import Accounts
 
     registry = tenants(args)
+    if args.exist_ok and args.name in registry.names():
+        tenant = registry.get(args.name)
+        out({"tenant": tenant.name, "hosts": tenant.hosts, "created": False})
+        return
     tenant = registry.create(args.name, args.host, signup=args.signup, domains=args.domain,
                              display_name=args.display_name)
     result = {"tenant": tenant.name, "hosts": tenant.hosts,
@@ -134,6 +138,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--signup", choices=SIGNUP_POLICIES, default="open", help="who may create an account")
     c.add_argument("--domain", action="append", default=[], help="email domain allowed by --signup domains")
     c.add_argument("--display-name", help="name shown on the sign-in page")
+    c.add_argument("--exist-ok", action="store_true", help="do nothing if the tenant exists")
     c.set_defaults(func=tenant_create)
     c = tenant.add_parser("list", help="list tenants and their hosts")
     c.set_defaults(func=tenant_list)

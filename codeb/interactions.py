@@ -30,5 +30,19 @@ def get(store, iid) -> dict | None:
     return _records(store).get(iid)
 
 
+def answered_by(store, iid: str, session_sid: str) -> None:
+    """Record which browser session signed in for this request: only it may resume it."""
+    from .store import secret_id
+
+    with _records(store).update(iid) as record:
+        record["session"] = secret_id(session_sid)
+
+
+def may_resume(pending: dict, session_sid: str | None) -> bool:
+    from .store import secret_id
+
+    return bool(session_sid) and pending.get("session") == secret_id(session_sid)
+
+
 def finish(store, iid: str) -> None:
     _records(store).delete(iid)

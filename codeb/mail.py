@@ -67,10 +67,10 @@ class Mailer:
         msg["Subject"] = _(f"mail.{kind}.subject", tenant=self.sender_name)
         msg["Date"] = format_datetime(datetime.now(timezone.utc))
         msg["Message-ID"] = make_msgid(domain=self.sender.split("@")[-1])
-        msg["Content-Language"] = language
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(_env.get_template(f"{kind}.txt").render(context))
         msg.add_alternative(_env.get_template(f"{kind}.html").render(context), subtype="html")
+        msg["Content-Language"] = language  # after set_content, which clears Content-* headers
         return msg
 
     def send(self, kind: str, *, to: str, language: str, **params) -> str:

@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import secrets
+import shutil
 import socket
 import threading
 from email import message_from_bytes, policy
@@ -35,17 +36,45 @@ def data_root(tmp_path, monkeypatch):
     return root
 
 
-@pytest.fixture
-def tenants(data_root):
-    registry = Tenants(str(data_root))
+@pytest.fixture(scope="session")
+def tenant_template(tmp_path_factory):
+    """Two tenants created once (RSA key generation is slow); each test copies them."""
+    root = tmp_path_factory.mktemp("template")
+    registry = Tenants(str(root))
     registry.create("demo", [HOST], display_name="Demo")
     registry.create("acme", [OTHER_HOST], display_name="Acme")
-    return registry
+    return root
 
 
 @pytest.fixture
-def app(tenants, data_root):
-    app = create_app({"CODEB_DATA": str(data_root), "TESTING": True})
+def tenants(data_root, tenant_template):
+    shutil.copytree(tenant_template, data_root, dirs_exist_ok=True)
+    return Tenants(str(data_root))
+
+
+class Clock:
+    """A clock the tests move forward; the app's stores read it instead of time.time."""
+
+    def __init__(self):
+        import time
+
+        self.now = time.time()
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def app(tenants, data_root, clock):
+    app = create_app({"CODEB_DATA": str(data_root), "TESTING": True, "CODEB_CLOCK": clock})
     return app
 
 

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.consts import default_json_headers
 from authlib.oauth2 import AuthorizationServer, OAuth2Error
-from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc6749.requests import OAuth2Payload
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 
@@ -129,6 +129,14 @@ def add_query(uri: str, params: dict) -> str:
 # -- the provider ------------------------------------------------------------
 
 class Logout(EndSessionEndpoint):
+    def validate_request(self, request):
+        req = super().validate_request(request)
+        # RP-Initiated Logout §2: the OP was the issuer of the hint; the
+        # signature proves the key, the `iss` claim the issuer.
+        if req.id_token_claims is not None and req.id_token_claims.get("iss") not in self.server.issuers:
+            raise InvalidRequestError("'id_token_hint' was not issued here.")
+        return req
+
     def get_server_jwks(self):
         return self.server.keys.public
 

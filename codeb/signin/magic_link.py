@@ -12,7 +12,7 @@ so mail scanners that fetch links do not spend them.
 import secrets
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from ..errors import AccountDisabled, RateLimited, SignInFailed
 from ..oidc.keys import session_secret
@@ -32,7 +32,13 @@ class LinkSent:
 
 
 def _serializer(ctx: SignInContext) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(session_secret(ctx.store), salt="codeb.magic-link")
+    clock = ctx.store.clock
+
+    class Signer(TimestampSigner):  # link age by the tenant's clock, like the record's
+        def get_timestamp(self) -> int:
+            return int(clock())
+
+    return URLSafeTimedSerializer(session_secret(ctx.store), salt="codeb.magic-link", signer=Signer)
 
 
 class MagicLink:

@@ -2,7 +2,10 @@
 
 The new content goes to a temporary file in the same folder (so the rename
 never crosses a volume), is flushed and fsynced, then `os.replace`d over the
-target; on POSIX the folder is fsynced too so the rename itself is durable.
+target. The fsync before the rename is what makes the replace safe even across
+a power cut: the name never points at data that is not on disk. (The folder is
+not fsynced after the rename: losing that rename in a power cut leaves the old
+document, which is still whole.)
 """
 
 import json
@@ -23,16 +26,6 @@ def temp_name(path: str) -> str:
 
 def is_temp(name: str) -> bool:
     return name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX)
-
-
-def _fsync_dir(folder: str) -> None:
-    if _IS_WINDOWS:
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _replace(src: str, dst: str) -> None:
@@ -62,7 +55,6 @@ def write_bytes_atomic(path: str, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(os.path.dirname(path))
 
 
 def create_bytes_exclusive(path: str, data: bytes) -> bool:
@@ -92,8 +84,6 @@ def create_bytes_exclusive(path: str, data: bytes) -> bool:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
-    if created:
-        _fsync_dir(os.path.dirname(path))
     return created
 
 

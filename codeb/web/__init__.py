@@ -6,6 +6,7 @@ session and send the security headers (DESIGN invariant 5).
 """
 
 import logging
+import time
 
 from flask import g, request
 
@@ -17,7 +18,8 @@ log = logging.getLogger("codeb")
 
 def init_app(app) -> None:
     app.extensions["codeb.tenants"] = Tenants(app.config["CODEB_DATA"],
-                                              fixed=app.config["CODEB_TENANT"])
+                                              fixed=app.config["CODEB_TENANT"],
+                                              clock=app.config.get("CODEB_CLOCK") or time.time)
     app.before_request(context.load_tenant)
     app.before_request(context.check_csrf)
     app.after_request(save_session)

@@ -89,9 +89,9 @@ def resume():
     if pending is None:
         raise InteractionExpired()
     current = signed_in()
-    # Only a sign-in that happened after the request arrived answers it, so
-    # `prompt=login` and `max_age` cannot be satisfied by an older session.
-    if current is None or g.session.data.get("created", 0) < pending["created"]:
+    # Only the sign-in made for this request answers it, so `prompt=login` and
+    # `max_age` cannot be satisfied by an older session.
+    if current is None or not interactions.may_resume(pending, g.session.sid):
         return redirect(url_for("signin.page", i=iid), code=303)
     url = g.issuer + "/authorize"
     result = provider().authorize(ProtocolRequest.from_params(url, pending["params"]), current,

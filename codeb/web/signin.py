@@ -118,6 +118,7 @@ def finish_sign_in(identity: VerifiedIdentity):
     audit.append(g.tenant.store, "signin", login=identity.login, method=identity.method,
                  created=identity.created, ip=context.client_ip())
     if identity.interaction and interactions.get(g.tenant.store, identity.interaction):
+        interactions.answered_by(g.tenant.store, identity.interaction, g.session.sid)
         return redirect(url_for("oidc.resume", i=identity.interaction), code=303)
     return redirect(url_for("pages.home"), code=303)
 

@@ -1,0 +1,57 @@
+# CodeB identity: `make run` serves the demo tenant, `make test` installs what the
+# tests need and runs them, `make bench` prints the benchmark figures.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+NODE   := tests/rp/node
+PORT   ?= 8000
+
+.PHONY: run test bench install system-deps node-deps clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Runtime packages only (make run), and everything the tests need (make test).
+$(VENV)/.runtime: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.runtime
+
+run: $(VENV)/.runtime
+	$(PY) -m codeb tenant create demo --host localhost --display-name "CodeB Demo" --exist-ok
+	$(PY) -m codeb serve --host localhost --port $(PORT)
+
+# Debian packages the real-peer tests use: Chromium (browser tests) and xmlsec1 (SAML).
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v xmlsec1 >/dev/null 2>&1 || missing="$$missing xmlsec1"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing Debian packages:$$missing; run as root or: sudo apt-get install$$missing" >&2; exit 1; \
+	  fi; \
+	fi
+
+# npm packages of the relying-party tests, exactly as locked.
+$(NODE)/node_modules/.package-lock.json: $(NODE)/package-lock.json
+	cd $(NODE) && npm ci --no-audit --no-fund --loglevel=error
+
+node-deps: $(NODE)/node_modules/.package-lock.json
+
+test: $(VENV)/.dev system-deps node-deps
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.dev
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) $(NODE)/node_modules .pytest_cache

@@ -1,0 +1,131 @@
+"""`make bench`: throughput as a ratio to the bare cost of the crypto, and cold start.
+
+Figures, not timed tests: nothing here passes or fails. Each figure is the
+median of several rounds, printed beside the rate of the cryptography alone
+that the same work needs, so the ratio says what the product adds on top.
+"""
+
+import base64
+import hashlib
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from joserfc import jwt  # noqa: E402
+
+from codeb import create_app  # noqa: E402
+from codeb.oidc import keys  # noqa: E402
+from codeb.oidc.clients import Clients  # noqa: E402
+from codeb.signin import VerifiedIdentity  # noqa: E402
+from codeb.tenants import Tenants  # noqa: E402
+from codeb.users import Accounts  # noqa: E402
+
+HOST = "localhost"
+ROUNDS = 5
+EXCHANGES = 200
+
+
+def pkce():
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def setup(data):
+    tenant = Tenants(data).create("bench", [HOST])
+    client, secret = Clients(tenant.store).add(name="Bench", redirect_uris=["http://127.0.0.1:1/cb"])
+    account = Accounts(tenant.store, HOST).create(email="bench@example.com")
+    app = create_app({"CODEB_DATA": data})
+    browser = app.test_client()
+    # A signed-in browser session, made the way the web layer makes one.
+    with app.test_request_context("/", headers={"Host": HOST}):
+        from flask import g
+
+        app.preprocess_request()
+        session = g.sessions.sign_in(None, VerifiedIdentity(login=account.login, method="magic_link",
+                                                            amr=("otp",), auth_time=int(time.time())))
+        g.sessions.save(session)
+    browser.set_cookie("codeb", session.sid, domain=HOST)
+    return tenant, app, browser, client, secret
+
+
+def issue_codes(browser, client, n):
+    codes = []
+    for _ in range(n):
+        verifier, challenge = pkce()
+        query = urlencode({"response_type": "code", "client_id": client.client_id, "scope": "openid profile",
+                           "redirect_uri": client.doc["redirect_uris"][0], "state": "s", "nonce": "n",
+                           "code_challenge": challenge, "code_challenge_method": "S256"})
+        response = browser.get("/authorize?" + query, headers={"Host": HOST})
+        assert response.status_code == 302, response.text
+        codes.append((parse_qs(urlsplit(response.headers["Location"]).query)["code"][0], verifier))
+    return codes
+
+
+def exchange_rate(browser, client, secret):
+    codes = issue_codes(browser, client, EXCHANGES)
+    started = time.perf_counter()
+    for code, verifier in codes:
+        response = browser.post("/token", data={
+            "grant_type": "authorization_code", "code": code, "code_verifier": verifier,
+            "redirect_uri": client.doc["redirect_uris"][0]}, auth=(client.client_id, secret),
+            headers={"Host": HOST})
+        assert response.status_code == 200, response.text
+    return EXCHANGES / (time.perf_counter() - started)
+
+
+def bare_signature_rate(tenant):
+    """The same two RS256 signatures an exchange makes (ID token, access token), nothing else."""
+    key = keys.load(tenant.store).current
+    header = {"alg": "RS256", "kid": key.kid}
+    claims = {"iss": "http://localhost", "sub": "x" * 32, "aud": "y" * 32, "iat": 0, "exp": 3600,
+              "tenant": "bench", "roles": ["user"], "amr": ["otp"], "auth_time": 0}
+    started = time.perf_counter()
+    for _ in range(EXCHANGES):
+        jwt.encode(header, claims, key, algorithms=["RS256"])
+        jwt.encode({**header, "typ": "at+jwt"}, claims, key, algorithms=["RS256"])
+    return EXCHANGES / (time.perf_counter() - started)
+
+
+def cold_start(data):
+    """A fresh interpreter importing the app and answering its first request (IIS recycles often)."""
+    probe = ("from app import app;"
+             "r = app.test_client().get('/.well-known/openid-configuration', headers={'Host': 'localhost'});"
+             "assert r.status_code == 200")
+    env = {**os.environ, "CODEB_DATA": data}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, check=True)
+    return time.perf_counter() - started
+
+
+def interpreter_start():
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.perf_counter() - started
+
+
+def main():
+    with tempfile.TemporaryDirectory() as data:
+        tenant, app, browser, client, secret = setup(data)
+        exchanges = [exchange_rate(browser, client, secret) for _ in range(ROUNDS)]
+        bare = [bare_signature_rate(tenant) for _ in range(ROUNDS)]
+        cold = [cold_start(data) for _ in range(ROUNDS)]
+        bare_python = [interpreter_start() for _ in range(ROUNDS)]
+    ex, sig = statistics.median(exchanges), statistics.median(bare)
+    print(f"code-for-token exchanges, in-process WSGI : {ex:8.1f} /s")
+    print(f"bare pairs of RS256 signatures (joserfc)  : {sig:8.1f} /s")
+    print(f"ratio exchange / bare crypto              : {ex / sig:8.2f}")
+    print(f"cold start to first response              : {statistics.median(cold) * 1000:8.0f} ms"
+          f"  (bare interpreter start {statistics.median(bare_python) * 1000:.0f} ms)")
+
+
+if __name__ == "__main__":
+    main()

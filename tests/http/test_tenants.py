@@ -1,0 +1,77 @@
+"""Which tenant answers a request: by Host (port ignored), or the site's fixed tenant."""
+
+import pytest
+
+from codeb import create_app
+from codeb.errors import BadInput, Conflict, InvalidName
+from tests.conftest import HOST, OTHER_HOST
+
+
+def test_each_host_is_its_own_provider(client):
+    demo = client.get("/.well-known/openid-configuration", headers={"Host": "localhost:8000"}).json
+    acme = client.get("/.well-known/openid-configuration", headers={"Host": f"{OTHER_HOST}:8000"}).json
+    assert demo["issuer"] == "http://localhost:8000"
+    assert acme["issuer"] == "http://acme.localhost:8000"
+    demo_keys = client.get("/jwks.json", headers={"Host": HOST}).json["keys"]
+    acme_keys = client.get("/jwks.json", headers={"Host": OTHER_HOST}).json["keys"]
+    assert {k["kid"] for k in demo_keys}.isdisjoint({k["kid"] for k in acme_keys})
+
+
+def test_production_hosts_get_an_https_issuer(tenants, data_root):
+    tenants.create("corp", ["login.corp.example"])
+    client = create_app({"CODEB_DATA": str(data_root)}).test_client()
+    doc = client.get("/.well-known/openid-configuration", headers={"Host": "login.corp.example"},
+                     base_url="https://login.corp.example").json
+    assert doc["issuer"] == "https://login.corp.example"
+    assert doc["authorization_endpoint"] == "https://login.corp.example/authorize"
+
+
+@pytest.mark.parametrize("host", ["unknown.example", "evil.localhost", "localhost.evil.example", "",
+                                  "..", "localhost/../acme", "a" * 300])
+def test_unknown_host_is_a_plain_404_naming_no_tenant(client, host):
+    response = client.get("/signin", headers={"Host": host})
+    assert response.status_code == 404
+    assert response.mimetype == "text/plain"
+    assert "demo" not in response.text.lower() and "acme" not in response.text.lower()
+
+
+def test_fixed_tenant_serves_only_its_own_hosts(tenants, data_root):
+    app = create_app({"CODEB_DATA": str(data_root), "CODEB_TENANT": "acme"})
+    client = app.test_client()
+    assert client.get("/signin", headers={"Host": OTHER_HOST}).status_code == 200
+    assert client.get("/signin", headers={"Host": HOST}).status_code == 404
+
+
+def test_fixed_tenant_from_the_environment(tenants, data_root, monkeypatch):
+    monkeypatch.setenv("CODEB_DATA", str(data_root))
+    monkeypatch.setenv("CODEB_TENANT", "demo")
+    client = create_app().test_client()
+    assert client.get("/signin", headers={"Host": HOST}).status_code == 200
+    assert client.get("/signin", headers={"Host": OTHER_HOST}).status_code == 404
+
+
+def test_invalid_fixed_tenant_name_is_refused(data_root):
+    with pytest.raises(InvalidName):
+        create_app({"CODEB_DATA": str(data_root), "CODEB_TENANT": "../x"})
+
+
+def test_tenant_creation_validates(tenants):
+    with pytest.raises(Conflict):
+        tenants.create("other", [HOST])  # host already served by demo
+    with pytest.raises(Conflict):
+        tenants.create("demo", ["new.example"])
+    with pytest.raises(InvalidName):
+        tenants.create("Bad_Name", ["x.example"])
+    with pytest.raises(BadInput):
+        tenants.create("fine", ["not a host"])
+    with pytest.raises(BadInput):
+        tenants.create("fine", ["ok.example"], signup="everyone")
+    assert sorted(tenants.names()) == ["acme", "demo"]
+
+
+def test_settings_changes_are_seen_by_a_running_app(client, demo):
+    assert client.get("/signin", headers={"Host": HOST}).status_code == 200
+    with demo.store.update("tenant") as doc:
+        doc["hosts"] = ["renamed.localhost"]
+    assert client.get("/signin", headers={"Host": HOST}).status_code == 404
+    assert client.get("/signin", headers={"Host": "renamed.localhost"}).status_code == 200

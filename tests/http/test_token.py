@@ -1,0 +1,177 @@
+"""The token endpoint: codes, PKCE, client authentication, refresh rotation, replays."""
+
+import base64
+import json
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from codeb.oidc.tokens import CODE_LIFETIME
+from tests.conftest import HOST
+from tests.http.helpers import exchange, signed_in_code, tokens_for
+
+
+def jwks(client):
+    return KeySet.import_key_set(client.get("/jwks.json", headers={"Host": HOST}).json)
+
+
+def header_of(token):
+    return json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+
+
+def test_tokens_are_rs256_jwts_with_kid_sub_tenant_roles(client, mailbox, rp):
+    tokens = tokens_for(client, mailbox, rp)
+    keys = jwks(client)
+    assert tokens["token_type"] == "Bearer" and tokens["expires_in"] == 3600
+    id_token = jwt.decode(tokens["id_token"], keys, algorithms=["RS256"])
+    access = jwt.decode(tokens["access_token"], keys, algorithms=["RS256"])
+    assert header_of(tokens["access_token"])["typ"] == "at+jwt"       # RFC 9068 §2.1
+    for token in (id_token, access):
+        assert token.header["alg"] == "RS256" and token.header["kid"]
+        claims = token.claims
+        assert claims["iss"] == "http://localhost"
+        assert claims["tenant"] == "demo" and claims["roles"] == ["user"]
+        assert claims["exp"] - claims["iat"] == 3600
+        assert claims["amr"] == ["otp"] and claims["auth_time"] <= claims["iat"]
+    assert id_token.claims["sub"] == access.claims["sub"]
+    assert id_token.claims["aud"] == rp.client_id and id_token.claims["nonce"] == "n0nce"
+    assert "at_hash" in id_token.claims
+    assert access.claims["client_id"] == rp.client_id and "openid" in access.claims["scope"]
+
+
+def test_sub_is_opaque_and_stable(client, app, mailbox, rp, accounts):
+    first = jwt.decode(tokens_for(client, mailbox, rp)["id_token"], jwks(client)).claims["sub"]
+    another_browser = app.test_client()
+    second = jwt.decode(tokens_for(another_browser, mailbox, rp)["id_token"], jwks(client)).claims["sub"]
+    assert first == second
+    assert "alice" not in first and "@" not in first and len(first) >= 32
+    assert accounts.find_by_sub(first).email == "alice@example.com"
+
+
+def test_code_works_once_and_a_replay_revokes_its_tokens(client, mailbox, rp):
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    first = exchange(client, rp, code, verifier)
+    assert first.status_code == 200
+    access = first.json["access_token"]
+    assert client.get("/userinfo", headers={"Host": HOST, "Authorization": f"Bearer {access}"}).status_code == 200
+    replay = exchange(client, rp, code, verifier)
+    assert replay.status_code == 400 and replay.json["error"] == "invalid_grant"
+    # RFC 6749 §4.1.2: the tokens issued from the code are revoked.
+    revoked = client.get("/userinfo", headers={"Host": HOST, "Authorization": f"Bearer {access}"})
+    assert revoked.status_code == 401 and 'error="invalid_token"' in revoked.headers["WWW-Authenticate"]
+    refresh = client.post("/token", data={"grant_type": "refresh_token",
+                                          "refresh_token": first.json["refresh_token"]},
+                          auth=(rp.client_id, rp.secret), headers={"Host": HOST})
+    assert refresh.status_code == 400 and refresh.json["error"] == "invalid_grant"
+
+
+def test_wrong_pkce_verifier_is_invalid_grant(client, mailbox, rp):
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    response = exchange(client, rp, code, verifier[:-1] + ("A" if verifier[-1] != "A" else "B"))
+    assert response.status_code == 400 and response.json["error"] == "invalid_grant"
+
+
+def test_missing_pkce_verifier_is_invalid_request(client, mailbox, rp):
+    code, _, _ = signed_in_code(client, mailbox, rp)
+    response = exchange(client, rp, code, None)
+    assert response.status_code == 400 and response.json["error"] == "invalid_request"
+
+
+def test_expired_code_is_invalid_grant(client, mailbox, rp, clock):
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    clock.advance(CODE_LIFETIME + 1)
+    response = exchange(client, rp, code, verifier)
+    assert response.status_code == 400 and response.json["error"] == "invalid_grant"
+
+
+def test_code_is_bound_to_its_redirect_uri_and_client(client, mailbox, rp, demo):
+    from codeb.oidc.clients import Clients
+
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    other, secret = Clients(demo.store).add(name="Other", redirect_uris=[rp.redirect_uri])
+    stolen = client.post("/token", data={"grant_type": "authorization_code", "code": code,
+                                         "redirect_uri": rp.redirect_uri, "code_verifier": verifier},
+                         auth=(other.client_id, secret), headers={"Host": HOST})
+    assert stolen.status_code == 400 and stolen.json["error"] == "invalid_grant"
+
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    wrong_uri = exchange(client, rp, code, verifier, redirect_uri="http://127.0.0.1:9999/other")
+    assert wrong_uri.status_code == 400 and wrong_uri.json["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize("how", ["wrong_secret", "no_auth", "unknown_client"])
+def test_client_authentication_failures_are_invalid_client(client, mailbox, rp, how):
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
+            "code_verifier": verifier}
+    auth = {"wrong_secret": (rp.client_id, "nope"), "no_auth": None,
+            "unknown_client": ("ffffffffffffffffffffffffffffffff", "x")}[how]
+    if how == "no_auth":
+        data["client_id"] = rp.client_id
+    response = client.post("/token", data=data, auth=auth, headers={"Host": HOST})
+    assert response.status_code in (400, 401) and response.json["error"] == "invalid_client"
+    assert "Traceback" not in response.text
+
+
+def test_client_secret_post_is_accepted(client, mailbox, rp):
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    response = client.post("/token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
+        "code_verifier": verifier, "client_id": rp.client_id, "client_secret": rp.secret},
+        headers={"Host": HOST})
+    assert response.status_code == 200 and "id_token" in response.json
+
+
+def test_public_client_with_pkce(client, mailbox, public_rp):
+    tokens = tokens_for(client, mailbox, public_rp)
+    assert {"access_token", "id_token", "refresh_token"} <= set(tokens)
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(client, mailbox, rp):
+    tokens = tokens_for(client, mailbox, rp)
+
+    def refresh(token):
+        return client.post("/token", data={"grant_type": "refresh_token", "refresh_token": token},
+                           auth=(rp.client_id, rp.secret), headers={"Host": HOST})
+
+    second = refresh(tokens["refresh_token"])
+    assert second.status_code == 200, second.text
+    assert second.json["refresh_token"] != tokens["refresh_token"]
+    claims = jwt.decode(second.json["access_token"], jwks(client)).claims
+    assert claims["tenant"] == "demo" and claims["amr"] == ["otp"]
+    # Reusing the rotated token is a replay (RFC 9700 §4.14.2): the family dies.
+    reuse = refresh(tokens["refresh_token"])
+    assert reuse.status_code == 400 and reuse.json["error"] == "invalid_grant"
+    assert refresh(second.json["refresh_token"]).json["error"] == "invalid_grant"
+    me = client.get("/userinfo", headers={"Host": HOST,
+                                          "Authorization": "Bearer " + second.json["access_token"]})
+    assert me.status_code == 401
+
+
+def test_refresh_cannot_widen_scope(client, mailbox, rp):
+    tokens = tokens_for(client, mailbox, rp, scope="openid")
+    response = client.post("/token", data={"grant_type": "refresh_token",
+                                           "refresh_token": tokens["refresh_token"],
+                                           "scope": "openid email"},
+                           auth=(rp.client_id, rp.secret), headers={"Host": HOST})
+    assert response.status_code == 400 and response.json["error"] == "invalid_scope"
+
+
+@pytest.mark.parametrize("data, error", [
+    ({"grant_type": "password", "username": "a", "password": "b"}, "unsupported_grant_type"),
+    ({"grant_type": "client_credentials"}, "unsupported_grant_type"),
+    ({"grant_type": "authorization_code"}, "invalid_request"),
+    ({"grant_type": "authorization_code", "code": "x" * 5000}, "invalid_grant"),
+    ({}, "unsupported_grant_type"),
+])
+def test_malformed_token_requests(client, rp, data, error):
+    response = client.post("/token", data=data, auth=(rp.client_id, rp.secret), headers={"Host": HOST})
+    assert response.status_code in (400, 401)
+    assert response.json["error"] == error
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_token_endpoint_rejects_get(client):
+    response = client.get("/token", headers={"Host": HOST})
+    assert response.status_code == 405

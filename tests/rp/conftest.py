@@ -1,0 +1,73 @@
+"""The person's browser, for the relying-party tests.
+
+The relying party (Authlib's client, openid-client) only ever sees URLs: it
+builds the authorization URL and is handed the callback URL. Between the two
+a `requests.Session` plays the browser against the served app: it keeps the
+session cookie, reads the magic link from the pickup folder, presses the
+button, and stops at the redirect to the relying party (nothing listens on
+127.0.0.1:9999), whose Location is the callback.
+"""
+
+import re
+from html import unescape
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+import requests
+
+from tests.conftest import csrf_of, query_of
+
+
+def hidden_value(html: str, name: str) -> str:
+    match = re.search(rf'<input type="hidden" name="{re.escape(name)}" value="([^"]*)"', html)
+    assert match, f"page has no hidden '{name}' field"
+    return unescape(match.group(1))
+
+
+class Browser:
+    def __init__(self, mailbox):
+        self.http = requests.Session()
+        self.mailbox = mailbox
+
+    def get(self, url, **kwargs):
+        return self.http.get(url, allow_redirects=False, timeout=10, **kwargs)
+
+    def post(self, url, **kwargs):
+        return self.http.post(url, allow_redirects=False, timeout=10, **kwargs)
+
+    def sign_in(self, authorization_url: str, email: str) -> str:
+        """Follow an authorization request through the magic-link sign-in;
+        return the Location of the final redirect to the relying party."""
+        start = self.get(authorization_url)
+        assert start.status_code == 303, (start.status_code, start.text[:500])
+        signin_url = urljoin(authorization_url, start.headers["Location"])
+        assert urlsplit(signin_url).path == "/signin", signin_url
+        interaction = query_of(signin_url)["i"]
+
+        page = self.get(signin_url)
+        assert page.status_code == 200, page.text[:500]
+        sent = self.post(urljoin(signin_url, "/signin/magic-link"),
+                         data={"csrf": csrf_of(page.text), "email": email, "i": interaction})
+        assert sent.status_code == 200, sent.text[:500]
+
+        link = self.mailbox.last_link(to=email)
+        assert link and urlsplit(link).netloc == urlsplit(authorization_url).netloc, link
+        button = self.get(link)
+        assert button.status_code == 200, button.text[:500]
+        done = self.post(urljoin(link, "/link"),
+                         data={"csrf": csrf_of(button.text), "link": hidden_value(button.text, "link")})
+        assert done.status_code == 303, (done.status_code, done.text[:500])
+        resume_url = urljoin(link, done.headers["Location"])
+        assert urlsplit(resume_url).path == "/authorize/resume", resume_url
+
+        back = self.get(resume_url)
+        assert back.status_code == 302, (back.status_code, back.text[:500])
+        return back.headers["Location"]
+
+
+@pytest.fixture
+def user_agent(mailbox):
+    """The person's browser (the OAuth "user agent"); `browser` is Playwright's, in tests/browser."""
+    b = Browser(mailbox)
+    yield b
+    b.http.close()

@@ -1,0 +1,74 @@
+"""The operator's commands, run as a person would: `python -m codeb …`."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def codeb(data_root, *args, check=True):
+    env = {**os.environ, "CODEB_DATA": str(data_root)}
+    result = subprocess.run([sys.executable, "-m", "codeb", *args], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_tenant_user_client_and_keys(tmp_path):
+    created = json.loads(codeb(tmp_path, "tenant", "create", "acme", "--host", "login.acme.example",
+                               "--host", "phone.acme.example", "--admin-email", "Boss@Acme.example",
+                               "--signup", "invite").stdout)
+    assert created["hosts"] == ["login.acme.example", "phone.acme.example"]
+    assert created["admin"] == "boss"
+    again = codeb(tmp_path, "tenant", "create", "acme", "--host", "x.example", check=False)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    assert json.loads(codeb(tmp_path, "tenant", "create", "acme", "--host", "x.example",
+                            "--exist-ok").stdout)["created"] is False
+    assert json.loads(codeb(tmp_path, "tenant", "list").stdout)[0]["tenant"] == "acme"
+
+    user = json.loads(codeb(tmp_path, "user", "add", "acme", "carol", "--email", "carol@acme.example",
+                            "--role", "admin").stdout)
+    assert user["login"] == "carol" and user["roles"] == ["admin", "user"]
+    users = json.loads(codeb(tmp_path, "user", "list", "acme").stdout)
+    assert [u["login"] for u in users] == ["boss", "carol"]
+
+    client = json.loads(codeb(tmp_path, "client", "add", "acme", "--name", "Portal",
+                              "--redirect-uri", "https://portal.acme.example/cb").stdout)
+    assert client["client_secret"] and not client["public"]
+    stored = open(tmp_path / "acme" / "clients" / f"{client['client_id']}.json").read()
+    assert client["client_secret"] not in stored  # only its hash is on disk
+    public = json.loads(codeb(tmp_path, "client", "add", "acme", "--name", "SPA", "--public",
+                              "--redirect-uri", "https://spa.acme.example/").stdout)
+    assert "client_secret" not in public and public["public"]
+
+    rotated = json.loads(codeb(tmp_path, "keys", "rotate", "acme").stdout)
+    assert rotated["current_kid"] in rotated["published_kids"] and len(rotated["published_kids"]) == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["tenant", "create", "../evil", "--host", "x.example"], "not a valid tenant name"),
+    (["tenant", "create", "ok", "--host", "not a host"], "not a valid host name"),
+    (["user", "add", "missing", "bob", "--email", "b@x.example"], "No CodeB site"),
+    (["user", "add", "t1", "../bob", "--email", "b@x.example"], "not a valid login"),
+    (["user", "add", "t1", "bob", "--email", "nope"], "valid email"),
+    (["client", "add", "t1", "--name", "X", "--redirect-uri", "http://evil.example/cb"], "must use https"),
+    (["client", "add", "t1", "--name", "X", "--redirect-uri", "javascript:alert(1)"], "not a valid redirect URI"),
+    (["keys", "rotate", "nobody"], "No CodeB site"),
+])
+def test_bad_input_is_a_clear_message_and_a_non_zero_exit(tmp_path, args, message):
+    codeb(tmp_path, "tenant", "create", "t1", "--host", "t1.example")
+    result = codeb(tmp_path, *args, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["tenant"], ["tenant", "create"], ["user", "add"], ["client", "add"],
+                                     ["keys", "rotate"], ["serve"]])
+def test_every_command_has_help(tmp_path, command):
+    result = codeb(tmp_path, *command, "--help")
+    assert "usage:" in result.stdout
