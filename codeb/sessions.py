@@ -1,16 +1,24 @@
-"""Browser sessions, kept server-side so any process can end them (DESIGN invariant 1).
+"""Browser sessions: signed-in ones server-side, so any process can end them.
 
-The cookie holds a random session id; the store holds only its hash, under
-`transient/sessions/`. A session is valid while its record lives and, once
-signed in, while its account exists, is enabled and was not told to end every
-session after this one began (`sessions_not_before`). Signing in always starts
-a new session id, so an id planted before sign-in is worthless (no fixation).
+A signed-in session's cookie holds a random id; the store holds only its hash,
+under `transient/sessions/` (DESIGN invariant 1). It is valid while its record
+lives, its account exists and is enabled, and the account was not told to end
+every session after this one began (`sessions_not_before`). Signing in always
+starts a new id, so an id planted before sign-in is worthless (no fixation).
+
+Before sign-in a browser only needs a CSRF token and a language: that fits in
+the cookie itself, signed with the tenant's session secret, so anonymous
+traffic writes nothing to disk and cannot fill it.
 """
 
 import secrets
 from dataclasses import dataclass, field
 
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
 from .store import secret_id
+
+ANONYMOUS_PREFIX = "a~"
 
 ANONYMOUS_LIFETIME = 3600
 SIGNED_IN_LIFETIME = 12 * 3600
@@ -18,10 +26,14 @@ SIGNED_IN_LIFETIME = 12 * 3600
 
 @dataclass
 class Session:
-    sid: str
+    sid: str | None  # None while anonymous
     data: dict = field(default_factory=dict)
     new: bool = False
     modified: bool = False
+
+    @property
+    def anonymous(self) -> bool:
+        return self.sid is None
 
     @property
     def login(self) -> str | None:
@@ -46,17 +58,25 @@ class Session:
 
 
 class Sessions:
-    def __init__(self, store):
+    def __init__(self, store, secret: bytes):
         self.records = store.transient("sessions")
         self.clock = store.clock
+        self.signed = URLSafeTimedSerializer(secret, salt="codeb.anonymous-session")
 
-    def start(self, data: dict | None = None) -> Session:
-        return Session(sid=secrets.token_urlsafe(32), data=dict(data or {}), new=True,
-                       modified=True)
+    def start(self) -> Session:
+        """An anonymous session; it lives in its cookie until someone signs in."""
+        return Session(sid=None, new=True, modified=True)
 
-    def load(self, sid: str | None, accounts) -> Session | None:
-        if not sid or len(sid) > 100:
+    def load(self, cookie: str | None, accounts) -> Session | None:
+        if not cookie or len(cookie) > 1000:
             return None
+        if cookie.startswith(ANONYMOUS_PREFIX):
+            try:
+                data = self.signed.loads(cookie[len(ANONYMOUS_PREFIX):], max_age=ANONYMOUS_LIFETIME)
+            except BadSignature:
+                return None
+            return Session(sid=None, data=data if isinstance(data, dict) else {})
+        sid = cookie
         record = self.records.get(secret_id(sid))
         if record is None:
             return None
@@ -69,22 +89,23 @@ class Sessions:
                 return None
         return Session(sid=sid, data=data)
 
-    def save(self, session: Session) -> None:
-        now = self.clock()
-        session.data.setdefault("created", now)
-        if session.login:
-            ttl = session.data.get("auth_time", now) + SIGNED_IN_LIFETIME - now
-        else:
-            ttl = session.data["created"] + ANONYMOUS_LIFETIME - now
-        self.records.put(secret_id(session.sid), {"data": session.data}, ttl=max(ttl, 1))
+    def save(self, session: Session) -> str:
+        """Persist the session; return the cookie value that names it."""
         session.modified = False
+        if session.anonymous:
+            return ANONYMOUS_PREFIX + self.signed.dumps(session.data)
+        now = self.clock()
+        ttl = session.data.get("auth_time", now) + SIGNED_IN_LIFETIME - now
+        self.records.put(secret_id(session.sid), {"data": session.data}, ttl=max(ttl, 1))
+        return session.sid
 
     def end(self, session: Session) -> None:
-        self.records.delete(secret_id(session.sid))
+        if not session.anonymous:
+            self.records.delete(secret_id(session.sid))
 
     def sign_in(self, old: Session | None, identity, *, keep: dict | None = None) -> Session:
         """A fresh session for a verified identity; the old id is ended."""
-        if old is not None and not old.new:
+        if old is not None:
             self.end(old)
         now = self.clock()
         data = {

@@ -35,17 +35,16 @@ def init_app(app) -> None:
 
 def save_session(response):
     ended = g.get("ended_session")
-    if ended is not None and not ended.new:
+    if ended is not None:
         g.sessions.end(ended)
     current = g.get("session")
-    name = context.cookie_name() if g.get("tenant") else None
-    if current is not None and current.modified:
-        g.sessions.save(current)
-    if current is not None and current.new:
-        response.set_cookie(name, current.sid, httponly=True, secure=context.secure_cookies(),
-                            samesite="Lax", path="/")
+    if current is not None and (current.modified or current.new):
+        value = g.sessions.save(current)
+        if current.new or current.anonymous:
+            response.set_cookie(context.cookie_name(), value, httponly=True,
+                                secure=context.secure_cookies(), samesite="Lax", path="/")
     elif current is None and ended is not None:
-        response.delete_cookie(name, path="/", secure=context.secure_cookies(),
+        response.delete_cookie(context.cookie_name(), path="/", secure=context.secure_cookies(),
                                httponly=True, samesite="Lax")
     return response
 
