@@ -43,7 +43,8 @@ class Store:
         return os.path.join(self.folder(*folder), names.segment(name) + ".json")
 
     def _lock_path(self, *parts: str) -> str:
-        rel = "/".join(parts)
+        # Validated like a document path: an invalid name is refused before any file exists.
+        rel = "/".join(names.segment(p) for p in parts)
         digest = hashlib.sha256(rel.encode("utf-8")).hexdigest()[:40]
         return os.path.join(self.root, ".locks", digest + ".lock")
 
@@ -60,7 +61,7 @@ class Store:
             doc = json.loads(data)
         except ValueError as exc:
             raise StoreCorrupt(path=path) from exc
-        if not isinstance(doc, dict) or not isinstance(doc.get("schema"), int):
+        if not isinstance(doc, dict) or type(doc.get("schema")) is not int:
             raise StoreCorrupt(path=path)
         return doc
 

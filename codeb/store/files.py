@@ -28,7 +28,7 @@ def is_temp(name: str) -> bool:
     return name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX)
 
 
-def _replace(src: str, dst: str) -> None:
+def replace(src: str, dst: str) -> None:
     # On Windows a reader holding the target open makes the replace fail for a
     # moment (sharing violation); retry briefly rather than fail the request.
     for attempt in range(50):
@@ -48,7 +48,7 @@ def write_bytes_atomic(path: str, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        _replace(tmp, path)
+        replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -78,7 +78,7 @@ def create_bytes_exclusive(path: str, data: bytes) -> bool:
         # `path`, so check-then-replace is safe.
         created = not os.path.exists(path)
         if created:
-            _replace(tmp, path)
+            replace(tmp, path)
     finally:
         try:
             os.unlink(tmp)

@@ -18,7 +18,7 @@ TENANT_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 LOGIN_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9]|[._-](?=[a-z0-9])){0,63}")
 
 # Segments the store itself composes (hashes, kinds, ids it generated).
-SEGMENT_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+SEGMENT_PATTERN = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9_-])?")  # no trailing dot: Windows drops it
 
 # Names Windows reserves in every folder, with or without an extension.
 WINDOWS_RESERVED = frozenset(
@@ -29,10 +29,11 @@ WINDOWS_RESERVED = frozenset(
 
 
 def _check(kind: str, value, pattern: re.Pattern) -> str:
-    if not isinstance(value, str) or not pattern.fullmatch(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value) or ".." in value:
         raise InvalidName(kind, value)
-    if value.split(".")[0].lower() in WINDOWS_RESERVED or ".." in value:
-        raise InvalidName(kind, value)
+    if value.split(".")[0].lower() in WINDOWS_RESERVED:
+        # It fits the pattern, so the pattern's message would not say why.
+        raise InvalidName("reserved", value)
     return value
 
 

@@ -8,13 +8,17 @@ record to exactly one caller, across processes, by renaming it away first:
 single-use secrets (authorization codes, magic links) rely on it.
 """
 
+import hashlib
 import json
 import os
 import secrets
+from contextlib import contextmanager
 
+from ..errors import NotFound
 from . import files, names
 
 PURGE_INTERVAL = 60
+STRIPES = 256
 STRAY_AGE = 600  # temp files and half-taken records older than this are swept
 
 
@@ -64,7 +68,7 @@ class Transient:
         path = self.store.doc_path(*self._parts(rid))
         claimed = f"{path}.taken-{secrets.token_hex(6)}"
         try:
-            os.rename(path, claimed)
+            files.replace(path, claimed)  # retries a Windows sharing violation
         except FileNotFoundError:
             return None
         try:
@@ -79,11 +83,22 @@ class Transient:
         return self.store.delete(*self._parts(rid))
 
     def lock(self, rid: str):
-        return self.store.lock(*self._parts(rid))
+        """One of STRIPES locks per kind: records come and go by the million
+        (rate-limit keys, sessions), their locks must not pile up on disk. No
+        caller holds two records of one kind at once, so stripes cannot deadlock."""
+        names.segment(rid)
+        stripe = int(hashlib.sha256(rid.encode()).hexdigest()[:8], 16) % STRIPES
+        return self.store.lock("transient", self.kind, f"stripe{stripe}")
 
+    @contextmanager
     def update(self, rid: str):
         """Read-modify-write a live record under its lock (NotFound if absent)."""
-        return self.store.update(*self._parts(rid))
+        with self.lock(rid):
+            doc = self.get(rid)
+            if doc is None:
+                raise NotFound()
+            yield doc
+            self.store.write(*self._parts(rid), doc=doc)
 
     # -- purge -----------------------------------------------------------------
 
