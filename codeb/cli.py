@@ -12,7 +12,7 @@ import sys
 
 from . import ROOT
 from .errors import CodebError
-from .tenants import SIGNUP_POLICIES, Tenants
+from .tenants import SIGNUP_POLICIES, Tenants, is_loopback
 
 
 def data_root(args) -> str:
@@ -39,8 +39,9 @@ def tenant_create(args) -> None:
         return
     tenant = registry.create(args.name, args.host, signup=args.signup, domains=args.domain,
                              display_name=args.display_name)
-    result = {"tenant": tenant.name, "hosts": tenant.hosts,
-              "issuer": f"https://{tenant.hosts[0]}", "signup": args.signup}
+    result = {"tenant": tenant.name, "hosts": tenant.hosts, "signup": args.signup}
+    if not is_loopback(tenant.hosts[0]):  # a loopback issuer carries the port it is served on
+        result["issuer"] = f"https://{tenant.hosts[0]}"
     if args.admin_email:
         admin = Accounts(tenant.store, tenant.hosts[0]).create(email=args.admin_email,
                                                               roles=["user", "admin"])

@@ -58,10 +58,15 @@ class Session:
 
 
 class Sessions:
-    def __init__(self, store, secret: bytes):
+    def __init__(self, store, secret):
+        """`secret` is a callable giving the tenant's session secret, read only when needed."""
         self.records = store.transient("sessions")
         self.clock = store.clock
-        self.signed = URLSafeTimedSerializer(secret, salt="codeb.anonymous-session")
+        self._secret = secret
+
+    @property
+    def signed(self) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self._secret(), salt="codeb.anonymous-session")
 
     def start(self) -> Session:
         """An anonymous session; it lives in its cookie until someone signs in."""

@@ -29,7 +29,7 @@ def load_tenant() -> None:
     g.tenant = tenants().for_host(request.host)
     g.issuer = g.tenant.issuer_for(request.host, request.scheme)
     g.accounts = Accounts(g.tenant.store, host=g.tenant.hosts[0])
-    g.sessions = Sessions(g.tenant.store, session_secret(g.tenant.store))
+    g.sessions = Sessions(g.tenant.store, lambda: session_secret(g.tenant.store))
     g.session = g.sessions.load(request.cookies.get(cookie_name()), g.accounts)
     g.ended_session = None
     g.account = g.accounts.get(g.session.login) if g.session and g.session.login else None
