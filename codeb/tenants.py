@@ -18,7 +18,7 @@ from .store import Store, names
 
 HOST_PATTERN = re.compile(r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
 SIGNUP_POLICIES = ("open", "domains", "invite")
-METHODS = ("magic_link",)
+METHODS = ("magic_link", "passkey")
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 DEFAULT_SETTINGS = {
@@ -28,6 +28,8 @@ DEFAULT_SETTINGS = {
     "default_language": "en",
     "mail": {"pickup": None, "from": None},
     "extension_range": [600, 699],
+    "passkeys": {"user_verification": "required", "attestation": "none", "allowed_aaguids": [],
+                 "max_per_account": 10},
 }
 
 

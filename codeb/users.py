@@ -162,6 +162,8 @@ class Accounts:
         self._remove_files(doc)
 
     def _remove_files(self, doc: dict) -> None:
+        for passkey in doc.get("passkeys", []):
+            self.store.index("credential").remove(passkey["id"], doc["login"])
         self.by_email.remove(doc["email"], doc["login"])
         self.by_sub.remove(doc["sub"], doc["login"])
         self.store.delete("users", doc["login"])

@@ -180,7 +180,7 @@ def query_of(location: str) -> dict:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
-def sign_in(client, mailbox, email, host=HOST, interaction=None):
+def sign_in(client, mailbox, email, host=HOST, interaction=None, skip_passkey_offer=True):
     """Walk the magic-link path with a test client; return the final response."""
     page = client.get("/signin" + (f"?i={interaction}" if interaction else ""), headers={"Host": host})
     data = {"csrf": csrf_of(page.text), "email": email}
@@ -191,8 +191,11 @@ def sign_in(client, mailbox, email, host=HOST, interaction=None):
     path = urlsplit(mailbox.last_link(to=email)).path
     link_page = client.get(path, headers={"Host": host})
     assert link_page.status_code == 200, link_page.text
-    return client.post("/link", data={"csrf": csrf_of(link_page.text), "link": path[len("/link/"):]},
+    done = client.post("/link", data={"csrf": csrf_of(link_page.text), "link": path[len("/link/"):]},
                        headers={"Host": host})
+    if skip_passkey_offer and done.headers.get("Location", "").endswith("/welcome/passkey"):
+        return client.get("/welcome/continue", headers={"Host": host})  # "Not now, continue"
+    return done
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from . import SignInContext, VerifiedIdentity, account_for_sign_up, may_sign_up
 LINK_LIFETIME = 300
 PER_ADDRESS = (5, 900)   # five links per address per quarter hour
 PER_CLIENT = (20, 900)   # twenty requests per client IP per quarter hour
+THEN = ("passkey",)  # what the person asked to do right after the link
 AMR = ("otp",)  # RFC 8176 §2: a one-time secret (here delivered by mail)
 
 
@@ -44,7 +45,9 @@ def _serializer(ctx: SignInContext) -> URLSafeTimedSerializer:
 class MagicLink:
     name = "magic_link"
 
-    def begin(self, ctx: SignInContext, *, email: str, interaction: str | None = None) -> LinkSent:
+    def begin(self, ctx: SignInContext, *, email: str, interaction: str | None = None,
+              then: str | None = None) -> LinkSent:
+        """Send a link; `then="passkey"` asks to create a passkey right after it is used."""
         email = normalize_email(email)
         self._limit(ctx, "magic-client", ctx.client_ip, PER_CLIENT)
         self._limit(ctx, "magic-address", email, PER_ADDRESS)
@@ -56,6 +59,7 @@ class MagicLink:
                 "email": email,
                 "interaction": interaction,
                 "language": language,
+                "then": then if then in THEN else None,
             }, ttl=LINK_LIFETIME)
             url = f"{ctx.base_url}/link/{_serializer(ctx).dumps(token)}"
             ctx.mailer.send("magic_link", to=email, language=language, url=url,
@@ -98,4 +102,4 @@ class MagicLink:
             account = ctx.accounts.mark_email_verified(account.login)
         return VerifiedIdentity(login=account.login, method=self.name, amr=AMR,
                                 auth_time=ctx.now(), interaction=record.get("interaction"),
-                                created=created)
+                                created=created, detail={"then": record.get("then")})

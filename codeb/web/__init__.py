@@ -11,7 +11,7 @@ import time
 from flask import g, request
 
 from ..tenants import Tenants
-from . import context, errors, oidc, pages, signin
+from . import context, errors, oidc, pages, passkeys, signin
 
 log = logging.getLogger("codeb")
 
@@ -25,12 +25,14 @@ def init_app(app) -> None:
     app.after_request(save_session)
     app.after_request(security_headers)
     app.jinja_env.globals.update(_=context.translate, csrf_token=lambda: context.session().csrf)
+    app.jinja_env.filters["when"] = lambda ts: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
     app.context_processor(lambda: {"lang": g.get("lang", "en"), "tenant": g.get("tenant"),
                                    "account": g.get("account")})
     errors.init_app(app)
     app.register_blueprint(oidc.bp)
     app.register_blueprint(signin.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(passkeys.bp)
 
 
 def save_session(response):

@@ -85,7 +85,8 @@ def check_csrf() -> None:
 
 
 def verify_csrf() -> None:
-    sent = request.form.get("csrf", "")
+    # Forms send the token as a field, the browser code's JSON calls as a header.
+    sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token", "")
     expected = g.session.data.get("csrf") if g.session is not None else None
     if not expected or not hmac.compare_digest(str(sent), expected):
         raise CsrfFailed()

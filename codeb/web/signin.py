@@ -74,7 +74,8 @@ def send_link():
     if "magic_link" not in signin.enabled(g.tenant):
         raise BadInput("error.method_disabled")
     try:
-        sent = MagicLink().begin(method_context(), email=email, interaction=iid)
+        sent = MagicLink().begin(method_context(), email=email, interaction=iid,
+                                 then=request.form.get("then") or None)
     except BadInput as error:
         return render_signin(iid, pending, email=email[:254], error_id=error.message_id, status=400)
     return render_template("check_inbox.html", email=sent.email, interaction=iid)
@@ -106,10 +107,11 @@ def use_link():
                      ip=ctx.client_ip)
         status = 403 if error.status == 403 else 400
         return render_template("link_problem.html", error_id=error.message_id), status
-    return finish_sign_in(identity)
+    return redirect(finish_sign_in(identity), code=303)
 
 
-def finish_sign_in(identity: VerifiedIdentity):
+def finish_sign_in(identity: VerifiedIdentity) -> str:
+    """Step 4 of the sign-in flow, the same for every method; returns where to go next."""
     previous = g.session
     keep = {"lang": previous.data["lang"]} if previous and previous.data.get("lang") else None
     g.session = g.sessions.sign_in(previous, identity, keep=keep)
@@ -117,10 +119,23 @@ def finish_sign_in(identity: VerifiedIdentity):
     g.account = g.accounts.get(identity.login)
     audit.append(g.tenant.store, "signin", login=identity.login, method=identity.method,
                  created=identity.created, ip=context.client_ip())
+    target = url_for("pages.home")
     if identity.interaction and interactions.get(g.tenant.store, identity.interaction):
         interactions.answered_by(g.tenant.store, identity.interaction, g.session.sid)
-        return redirect(url_for("oidc.resume", i=identity.interaction), code=303)
-    return redirect(url_for("pages.home"), code=303)
+        target = url_for("oidc.resume", i=identity.interaction)
+    if offers_passkey(identity):
+        g.session.set("continue", target)
+        return url_for("passkeys.welcome")
+    return target
+
+
+def offers_passkey(identity: VerifiedIdentity) -> bool:
+    """A first sign-in, or one that asked for it, offers to create a passkey right away."""
+    if "passkey" not in signin.enabled(g.tenant) or identity.method == "passkey":
+        return False
+    if g.account is None or g.account.doc.get("passkeys"):
+        return False
+    return identity.created or identity.detail.get("then") == "passkey"
 
 
 @bp.post("/signout")

@@ -57,7 +57,8 @@ def test_opening_a_link_does_not_spend_it(client, mailbox):
         page = client.get(path, headers={"Host": HOST})
         assert page.status_code == 200 and 'id="complete-signin"' in page.text
     done = client.post("/link", data={"csrf": csrf_of(page.text), "link": path[6:]}, headers={"Host": HOST})
-    assert done.status_code == 303 and done.headers["Location"].endswith("/")
+    # A first sign-in goes on to the offer to create a passkey.
+    assert done.status_code == 303 and done.headers["Location"].endswith("/welcome/passkey")
 
 
 def test_used_link_gets_a_clear_page_with_a_way_to_send_a_new_one(client, mailbox):

@@ -167,6 +167,6 @@ def test_rate_limits_per_address_and_per_client(world):
 
 def test_registry_lists_enabled_methods(world):
     ctx, _, _ = world
-    assert list(enabled(ctx.tenant)) == ["magic_link"]
+    assert list(enabled(ctx.tenant)) == ["magic_link", "passkey"]
     ctx.tenant.settings["methods"] = []
     assert enabled(ctx.tenant) == {}

@@ -1,0 +1,112 @@
+"""Passkey sign-in (FIDO2 / WebAuthn): usernameless, discoverable credentials.
+
+`begin` issues a challenge for `navigator.credentials.get()` with an empty
+`allowCredentials`, so the browser offers any passkey of this site, in the
+modal dialog or in the email field's autofill (conditional mediation).
+`complete` follows WebAuthn L3 §7.2: the challenge is ours, unspent and this
+browser's; the credential is found through the `credential` index; py_webauthn
+checks type, challenge, origin, RP ID hash, user presence, user verification
+(tenant policy) and the signature; the user handle must name the account
+(step 6); and a signature counter that does not grow is refused as a possible
+cloned authenticator (step 22) and written to the audit log.
+"""
+
+import json
+
+from webauthn import generate_authentication_options, options_to_json, verify_authentication_response
+from webauthn.helpers import base64url_to_bytes
+from webauthn.helpers.exceptions import InvalidAuthenticationResponse
+from webauthn.helpers.structs import UserVerificationRequirement
+
+from .. import audit
+from ..errors import AccountDisabled, SignInFailed
+from ..passkeys import CHALLENGE_LIFETIME, Challenges, Passkeys, check_credential_id, find, user_handle
+from . import SignInContext, VerifiedIdentity
+
+PURPOSE = "signin"
+
+
+class PasskeySignIn:
+    name = "passkey"
+
+    def begin(self, ctx: SignInContext, *, browser: str, rp_id: str) -> dict:
+        """Options for navigator.credentials.get(), and the id of their challenge."""
+        policy = Passkeys(ctx.tenant, ctx.accounts).policy
+        cid, challenge = Challenges(ctx.store).issue(purpose=PURPOSE, browser=browser)
+        options = generate_authentication_options(
+            rp_id=rp_id, challenge=challenge, timeout=CHALLENGE_LIFETIME * 1000,
+            allow_credentials=[],
+            user_verification=UserVerificationRequirement(policy.user_verification))
+        return {"challenge_id": cid, "publicKey": json.loads(options_to_json(options))}
+
+    def complete(self, ctx: SignInContext, *, browser: str, challenge_id: str, credential: dict,
+                 rp_id: str, origin: str) -> VerifiedIdentity:
+        challenge = Challenges(ctx.store).take(challenge_id, purpose=PURPOSE, browser=browser)
+        if not isinstance(credential, dict):
+            raise SignInFailed("error.passkey_invalid")
+        credential_id = check_credential_id(credential.get("id"))
+        passkeys = Passkeys(ctx.tenant, ctx.accounts)
+        account = passkeys.owner(credential_id)
+        if account is None:
+            raise SignInFailed("error.passkey_unknown")
+        passkey = find(account, credential_id)
+        try:
+            verified = verify_authentication_response(
+                credential=credential, expected_challenge=challenge, expected_rp_id=rp_id,
+                expected_origin=origin, credential_public_key=passkey.public_key,
+                credential_current_sign_count=0,  # the counter is checked below, after the signature
+                require_user_verification=passkeys.policy.uv_required)
+        except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as exc:
+            raise SignInFailed(_reason(exc)) from None
+        self._check_user_handle(credential, account)
+        self._check_counter(ctx, account, passkey, verified.new_sign_count)
+        if account.disabled:
+            raise AccountDisabled()
+        passkeys.record_use(account.login, credential_id, sign_count=verified.new_sign_count,
+                            backed_up=verified.credential_backed_up, now=ctx.now())
+        return VerifiedIdentity(
+            login=account.login, method=self.name, auth_time=ctx.now(),
+            amr=amr(backup_eligible=passkey.backup_eligible, user_verified=verified.user_verified),
+            detail={"passkey": credential_id, "name": passkey.name,
+                    "authenticator": passkey.authenticator})
+
+    @staticmethod
+    def _check_user_handle(credential: dict, account) -> None:
+        # WebAuthn L3 §7.2 step 6: with no allowCredentials the user handle must
+        # be present and identify the account that owns the credential.
+        handle = (credential.get("response") or {}).get("userHandle")
+        try:
+            if not handle or base64url_to_bytes(handle) != user_handle(account):
+                raise SignInFailed("error.passkey_invalid")
+        except (ValueError, TypeError):
+            raise SignInFailed("error.passkey_invalid") from None
+
+    @staticmethod
+    def _check_counter(ctx: SignInContext, account, passkey, new_count: int) -> None:
+        # WebAuthn L3 §7.2 step 22: a counter that does not grow means two
+        # authenticators may hold one key.
+        stored = passkey.sign_count
+        if (new_count or stored) and new_count <= stored:
+            audit.append(ctx.store, "passkey.counter_regression", login=account.login,
+                         passkey=passkey.id, stored=stored, received=new_count, ip=ctx.client_ip,
+                         note="possible cloned authenticator")
+            raise SignInFailed("error.passkey_cloned")
+
+
+def amr(*, backup_eligible: bool, user_verified: bool) -> tuple[str, ...]:
+    """RFC 8176 values: a synced passkey is a software key (`swk`), a device-bound one a
+    hardware key (`hwk`); `user` for the presence test; with user verification the
+    sign-in combined possession with a PIN or biometric, so also `mfa`."""
+    values = ["swk" if backup_eligible else "hwk", "user"]
+    if user_verified:
+        values.append("mfa")
+    return tuple(values)
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).lower()
+    if "verification is required" in text:
+        return "error.passkey_uv_required"
+    if "origin" in text or "rp id" in text:
+        return "error.passkey_wrong_site"
+    return "error.passkey_invalid"
