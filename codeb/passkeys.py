@@ -192,7 +192,7 @@ def verify_registration(*, credential: dict, challenge: bytes, rp_id: str, origi
         "public_key": bytes_to_base64url(verified.credential_public_key),
         "sign_count": verified.sign_count,
         "aaguid": aaguid,
-        "fmt": verified.fmt.value,
+        "fmt": str(getattr(verified.fmt, "value", verified.fmt)),
         "transports": [t for t in transports if isinstance(t, str)][:8],
         "backup_eligible": verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
         "backed_up": bool(verified.credential_backed_up),
