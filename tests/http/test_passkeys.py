@@ -1,0 +1,203 @@
+"""Passkeys over HTTP with a software authenticator: the JSON calls, sessions, and tokens."""
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from codeb.passkeys import Passkeys
+from tests.conftest import HOST, csrf_of, sign_in
+from tests.http.helpers import authorize_params, exchange, get_authorize, follow_local
+from tests.support.authenticator import SoftAuthenticator
+from tests.conftest import pkce_pair, query_of
+
+ORIGIN = "http://localhost"
+
+
+def token_of(client, path="/signin"):
+    return csrf_of(client.get(path, headers={"Host": HOST}).text)
+
+
+def post(client, path, body, token):
+    return client.post(path, json=body, headers={"Host": HOST, "X-CSRF-Token": token})
+
+
+def enroll(client, mailbox, email="alice@example.com", authenticator=None, name="Laptop"):
+    """Sign up by magic link, then create a passkey as the welcome page does."""
+    done = sign_in(client, mailbox, email, skip_passkey_offer=False)
+    assert done.headers["Location"].endswith("/welcome/passkey")
+    token = csrf_of(client.get("/welcome/passkey", headers={"Host": HOST}).text)
+    authenticator = authenticator or SoftAuthenticator(ORIGIN)
+    options = post(client, "/account/passkeys/options", {}, token)
+    assert options.status_code == 200, options.text
+    credential = authenticator.create(options.json["publicKey"])
+    added = post(client, "/account/passkeys/verify",
+                 {"challenge_id": options.json["challenge_id"], "credential": credential, "name": name}, token)
+    assert added.status_code == 200, added.text
+    return authenticator, added
+
+
+def passkey_sign_in(client, authenticator, **kw):
+    token = token_of(client)
+    options = post(client, "/passkey/options", {}, token)
+    assert options.status_code == 200, options.text
+    assertion = authenticator.get(options.json["publicKey"], **kw)
+    return post(client, "/passkey/verify", {"challenge_id": options.json["challenge_id"],
+                                            "credential": assertion}, token)
+
+
+def test_options_are_usernameless_with_the_tenants_rp_id_and_uv_policy(client):
+    options = post(client, "/passkey/options", {}, token_of(client)).json["publicKey"]
+    assert options["rpId"] == "localhost"
+    assert options.get("allowCredentials", []) == []
+    assert options["userVerification"] == "required"
+
+
+def test_enroll_then_sign_in_with_the_passkey(client, app, mailbox, accounts):
+    authenticator, added = enroll(client, mailbox)
+    assert added.json["redirect"] == "/"  # the first-sign-in offer continues home
+    account = accounts.find_by_email("alice@example.com")
+    [passkey] = account.doc["passkeys"]
+    assert passkey["name"] == "Laptop" and passkey["public_key"] and "private" not in str(passkey)
+    other_browser = app.test_client()
+    result = passkey_sign_in(other_browser, authenticator)
+    assert result.status_code == 200, result.text
+    assert result.json["redirect"] == "/"
+    home = other_browser.get("/", headers={"Host": HOST})
+    assert "Passkey (Laptop)" in home.text
+
+
+def amr_of_a_passkey_sign_in(app, rp, authenticator):
+    """Authorize at the RP, sign in with the passkey, exchange the code; the ID token's amr."""
+    browser = app.test_client()
+    verifier, challenge = pkce_pair()
+    first = get_authorize(browser, authorize_params(rp, challenge))
+    iid = query_of(first.headers["Location"])["i"]
+    token = csrf_of(follow_local(browser, first).text)
+    options = post(browser, "/passkey/options", {}, token)
+    assertion = authenticator.get(options.json["publicKey"])
+    done = post(browser, "/passkey/verify", {"challenge_id": options.json["challenge_id"],
+                                             "credential": assertion, "i": iid}, token)
+    assert done.json["redirect"] == f"/authorize/resume?i={iid}"
+    answer = browser.get(done.json["redirect"], headers={"Host": HOST})
+    code = query_of(answer.headers["Location"])["code"]
+    tokens = exchange(browser, rp, code, verifier).json
+    keys = KeySet.import_key_set(browser.get("/jwks.json", headers={"Host": HOST}).json)
+    return jwt.decode(tokens["id_token"], keys).claims["amr"]
+
+
+def test_passkey_sign_in_resumes_the_authorization_and_amr_says_how(client, app, mailbox, rp):
+    authenticator, _ = enroll(client, mailbox)
+    assert amr_of_a_passkey_sign_in(app, rp, authenticator) == ["hwk", "user", "mfa"]
+
+
+def test_synced_passkey_is_a_software_key_in_amr(client, app, mailbox, rp, demo):
+    authenticator, _ = enroll(client, mailbox, authenticator=SoftAuthenticator(ORIGIN, backup_eligible=True))
+    assert amr_of_a_passkey_sign_in(app, rp, authenticator) == ["swk", "user", "mfa"]
+    with demo.store.update("tenant") as doc:
+        doc["passkeys"]["user_verification"] = "preferred"
+    authenticator.user_verified = False
+    assert amr_of_a_passkey_sign_in(app, rp, authenticator) == ["swk", "user"]
+
+
+def test_json_calls_need_the_csrf_header(client):
+    client.get("/signin", headers={"Host": HOST})
+    response = client.post("/passkey/options", json={}, headers={"Host": HOST})
+    assert response.status_code == 400
+
+
+def test_registration_needs_a_signed_in_account(client):
+    response = post(client, "/account/passkeys/options", {}, token_of(client))
+    assert response.status_code == 400 and response.json["error"] == "error.signin_required"
+
+
+def test_challenge_is_bound_to_the_browser_and_single_use(client, app, mailbox):
+    authenticator, _ = enroll(client, mailbox)
+    victim, attacker = app.test_client(), app.test_client()
+    options = post(victim, "/passkey/options", {}, token_of(victim))
+    assertion = authenticator.get(options.json["publicKey"])
+    stolen = post(attacker, "/passkey/verify", {"challenge_id": options.json["challenge_id"],
+                                                "credential": assertion}, token_of(attacker))
+    assert stolen.status_code == 400 and stolen.json["error"] == "error.passkey_challenge"
+    # The attacker's attempt spent the challenge; the victim asks again.
+    again = post(victim, "/passkey/verify", {"challenge_id": options.json["challenge_id"],
+                                             "credential": assertion}, token_of(victim))
+    assert again.json["error"] == "error.passkey_challenge"
+
+
+def test_wrong_origin_is_refused(client, app, mailbox):
+    authenticator, _ = enroll(client, mailbox)
+    result = passkey_sign_in(app.test_client(), authenticator, origin="http://evil.localhost")
+    assert result.status_code == 400 and result.json["error"] == "error.passkey_wrong_site"
+    assert "different site" in result.json["message"]
+
+
+def test_credential_of_another_tenant_is_unknown_here(client, app, mailbox):
+    authenticator, _ = enroll(client, mailbox)
+    acme = app.test_client()
+    token = csrf_of(acme.get("/signin", headers={"Host": "acme.localhost"}).text)
+    options = acme.post("/passkey/options", json={}, headers={"Host": "acme.localhost", "X-CSRF-Token": token})
+    assertion = authenticator.get(options.json["publicKey"], origin="http://acme.localhost")
+    result = acme.post("/passkey/verify", json={"challenge_id": options.json["challenge_id"],
+                                                "credential": assertion},
+                       headers={"Host": "acme.localhost", "X-CSRF-Token": token})
+    assert result.status_code == 400 and result.json["error"] == "error.passkey_unknown"
+
+
+def test_uv_required_refuses_an_unverified_assertion(client, app, mailbox, accounts):
+    authenticator, _ = enroll(client, mailbox)
+    authenticator.user_verified = False
+    result = passkey_sign_in(app.test_client(), authenticator)
+    assert result.json["error"] == "error.passkey_uv_required"
+
+
+def test_german_error_messages(client, app, mailbox):
+    authenticator, _ = enroll(client, mailbox)
+    browser = app.test_client()
+    token = csrf_of(browser.get("/signin", headers={"Host": HOST, "Accept-Language": "de"}).text)
+    options = browser.post("/passkey/options", json={}, headers={"Host": HOST, "X-CSRF-Token": token})
+    assertion = authenticator.get(options.json["publicKey"], origin="http://evil.localhost")
+    result = browser.post("/passkey/verify", json={"challenge_id": options.json["challenge_id"],
+                                                   "credential": assertion},
+                          headers={"Host": HOST, "X-CSRF-Token": token, "Accept-Language": "de"})
+    assert result.json["message"] == "Dieser Passkey gehört zu einer anderen Seite."
+
+
+@pytest.mark.parametrize("body", [[], "x", {"credential": "x"}, {"challenge_id": "0" * 32, "credential": {}},
+                                  {"challenge_id": "../../x", "credential": {"id": "a"}}])
+def test_malformed_verify_requests_get_a_clear_json_error(client, body):
+    response = post(client, "/passkey/verify", body, token_of(client))
+    assert response.status_code == 400 and response.json["message"]
+
+
+def test_account_page_renames_and_removes(client, mailbox, accounts, demo):
+    authenticator, _ = enroll(client, mailbox)
+    page = client.get("/account", headers={"Host": HOST})
+    assert "Laptop" in page.text and "Stored in" in page.text
+    credential_id = accounts.find_by_email("alice@example.com").doc["passkeys"][0]["id"]
+    renamed = client.post("/account/passkeys/rename", data={"csrf": csrf_of(page.text), "id": credential_id,
+                                                            "name": "Work\x00 laptop"}, headers={"Host": HOST})
+    assert renamed.status_code == 303
+    assert "Work laptop" in client.get("/account", headers={"Host": HOST}).text
+    # With the magic link off, the only passkey is the last way in: refused.
+    with demo.store.update("tenant") as doc:
+        doc["methods"] = ["passkey"]
+    refused = client.post("/account/passkeys/remove", data={"csrf": csrf_of(page.text), "id": credential_id},
+                          headers={"Host": HOST})
+    assert refused.status_code == 409 and "last way to sign in" in refused.text
+    with demo.store.update("tenant") as doc:
+        doc["methods"] = ["magic_link", "passkey"]
+    removed = client.post("/account/passkeys/remove", data={"csrf": csrf_of(page.text), "id": credential_id},
+                          headers={"Host": HOST})
+    assert removed.status_code == 303
+    assert Passkeys(demo, accounts).owner(credential_id) is None
+    assert demo.store.index("credential").get(credential_id) is None
+
+
+def test_skip_continues_where_the_person_was_going(client, mailbox, rp):
+    verifier, challenge = pkce_pair()
+    first = get_authorize(client, authorize_params(rp, challenge))
+    iid = query_of(first.headers["Location"])["i"]
+    done = sign_in(client, mailbox, "new@example.com", interaction=iid, skip_passkey_offer=False)
+    assert done.headers["Location"].endswith("/welcome/passkey")
+    skipped = client.get("/welcome/continue", headers={"Host": HOST})
+    assert skipped.headers["Location"] == f"/authorize/resume?i={iid}"
