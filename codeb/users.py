@@ -71,6 +71,7 @@ class Accounts:
         self.host = host
         self.by_email = store.index("email")
         self.by_sub = store.index("sub")
+        self.by_ext = store.index("ext")
 
     def get(self, login: str) -> Account | None:
         doc = self.store.read("users", names.login_name(login))
@@ -127,12 +128,56 @@ class Accounts:
             try:
                 self.by_sub.put(doc["sub"], doc["login"])
                 self.by_email.put(email, doc["login"])
+                doc["ext"] = self._allocate_extension(doc["login"])
+                if doc["ext"] is not None:
+                    with self.update(doc["login"]) as live:
+                        live["ext"] = doc["ext"]
             except BaseException:
                 # Roll back what was written; the email lock is still held.
+                if doc.get("ext") is not None:
+                    self.by_ext.remove(str(doc["ext"]), doc["login"])
                 self.by_sub.remove(doc["sub"], doc["login"])
                 self.store.delete("users", doc["login"])
                 raise
         return Account(doc)
+
+    def extension_range(self) -> tuple[int, int] | None:
+        settings = self.store.read("tenant") or {}
+        bounds = settings.get("extension_range")
+        if not bounds or len(bounds) != 2 or not all(isinstance(b, int) for b in bounds):
+            return None
+        return bounds[0], bounds[1]
+
+    def _allocate_extension(self, login: str) -> int | None:
+        """The lowest free extension of the tenant's range, claimed for `login`.
+
+        Concurrent creations agree through the index's exclusive create: each
+        number is claimed by exactly one account. None when the range is full
+        (the account still works; telephony waits for an admin to widen the range).
+        """
+        bounds = self.extension_range()
+        if bounds is None:
+            return None
+        for number in range(bounds[0], bounds[1] + 1):
+            key = str(number)
+            holder = self.by_ext.get(key)
+            if holder is not None and self._holds_extension(holder, number):
+                continue
+            if holder is not None:  # left behind by a crash: the account does not have it
+                self.by_ext.remove(key, holder)
+            if self.by_ext.claim(key, login):
+                return number
+        return None
+
+    def _holds_extension(self, login: str, number: int) -> bool:
+        account = self.get(login)
+        # An account created this very moment has claimed but not yet written its ext.
+        return account is not None and account.doc.get("ext") in (number, None)
+
+    def find_by_extension(self, number) -> Account | None:
+        login = self.by_ext.get(str(number))
+        account = self.get(login) if login else None
+        return account if account and account.doc.get("ext") == int(number) else None
 
     @staticmethod
     def _logins(wanted: str, exact: bool):
@@ -162,6 +207,8 @@ class Accounts:
         self._remove_files(doc)
 
     def _remove_files(self, doc: dict) -> None:
+        if doc.get("ext") is not None:
+            self.by_ext.remove(str(doc["ext"]), doc["login"])
         for passkey in doc.get("passkeys", []):
             self.store.index("credential").remove(passkey["id"], doc["login"])
         self.by_email.remove(doc["email"], doc["login"])
