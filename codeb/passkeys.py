@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from webauthn import generate_registration_options, options_to_json, verify_registration_response
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
-from webauthn.helpers.exceptions import InvalidRegistrationResponse
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AttestationConveyancePreference,
     AuthenticatorSelectionCriteria,
@@ -175,11 +175,13 @@ def _transports(values) -> list[AuthenticatorTransport]:
 def verify_registration(*, credential: dict, challenge: bytes, rp_id: str, origin: str,
                         policy: Policy, now: int, name: str | None = None) -> dict:
     """Verify navigator.credentials.create()'s result (WebAuthn L3 §7.1); the passkey to keep."""
+    if not isinstance(credential, dict):
+        raise BadInput("error.passkey_registration_failed")
     try:
         verified = verify_registration_response(
             credential=credential, expected_challenge=challenge, expected_rp_id=rp_id,
             expected_origin=origin, require_user_verification=policy.uv_required)
-    except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as exc:
+    except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise BadInput("error.passkey_registration_failed") from exc
     aaguid = str(verified.aaguid).lower()
     if policy.allowed_aaguids and aaguid not in policy.allowed_aaguids:
@@ -197,7 +199,7 @@ def verify_registration(*, credential: dict, challenge: bytes, rp_id: str, origi
         "backup_eligible": verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
         "backed_up": bool(verified.credential_backed_up),
         "user_verified": bool(verified.user_verified),
-        "name": clean_name(name) or authenticators.name_of(aaguid) or "",
+        "name": clean_name(name)[:MAX_NAME] or authenticators.name_of(aaguid) or "",
         "created": now,
         "last_used": None,
     }
@@ -205,11 +207,15 @@ def verify_registration(*, credential: dict, challenge: bytes, rp_id: str, origi
 
 # -- management --------------------------------------------------------------
 
+ZWJ = "\u200d"  # joins emoji sequences (a family, a flag): printable in effect
+
+
 def clean_name(value) -> str:
+    """Printable text on one line: other whitespace becomes a space, control characters go."""
     if not isinstance(value, str):
         return ""
-    cleaned = " ".join("".join(c for c in value if c.isprintable()).split())
-    return cleaned[:MAX_NAME]
+    kept = "".join(c if c.isprintable() or c == ZWJ else " " if c.isspace() else "" for c in value)
+    return " ".join(kept.split())
 
 
 class Passkeys:
@@ -232,6 +238,8 @@ class Passkeys:
     def add(self, login: str, passkey: dict) -> Passkey:
         with self.accounts.update(login) as doc:
             existing = doc.setdefault("passkeys", [])
+            if any(p["id"] == passkey["id"] for p in existing):
+                raise Conflict("error.passkey_registered")
             if len(existing) >= self.policy.max_per_account:
                 raise Conflict("error.passkey_limit", limit=self.policy.max_per_account)
             if not self.index.claim(passkey["id"], login):
@@ -241,7 +249,7 @@ class Passkeys:
 
     def rename(self, login: str, credential_id: str, name: str) -> None:
         cleaned = clean_name(name)
-        if not cleaned:
+        if not cleaned or len(cleaned) > MAX_NAME:
             raise BadInput("error.passkey_name")
         with self.accounts.update(login) as doc:
             target = next((p for p in doc.get("passkeys", []) if p["id"] == credential_id), None)

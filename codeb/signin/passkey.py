@@ -15,7 +15,7 @@ import json
 
 from webauthn import generate_authentication_options, options_to_json, verify_authentication_response
 from webauthn.helpers import base64url_to_bytes
-from webauthn.helpers.exceptions import InvalidAuthenticationResponse
+from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import UserVerificationRequirement
 
 from .. import audit
@@ -56,7 +56,7 @@ class PasskeySignIn:
                 expected_origin=origin, credential_public_key=passkey.public_key,
                 credential_current_sign_count=0,  # the counter is checked below, after the signature
                 require_user_verification=passkeys.policy.uv_required)
-        except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as exc:
+        except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise SignInFailed(_reason(exc)) from None
         self._check_user_handle(credential, account)
         self._check_counter(ctx, account, passkey, verified.new_sign_count)
