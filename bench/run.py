@@ -17,7 +17,7 @@ import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+sys.path.insert(0, ROOT)  # the app, and tests/support's software authenticator
 
 from joserfc import jwt  # noqa: E402
 
@@ -40,6 +40,7 @@ def pkce():
 
 
 def setup(data):
+    """A tenant, a confidential client, an account, and a browser session signed in as it."""
     tenant = Tenants(data).create("bench", [HOST])
     client, secret = Clients(tenant.store).add(name="Bench", redirect_uris=["http://127.0.0.1:1/cb"])
     account = Accounts(tenant.store, HOST).create(email="bench@example.com")
@@ -54,7 +55,7 @@ def setup(data):
                                                             amr=("otp",), auth_time=int(time.time())))
         g.sessions.save(session)
     browser.set_cookie("codeb", session.sid, domain=HOST)
-    return tenant, app, browser, client, secret
+    return tenant, app, browser, client, secret, account
 
 
 def issue_codes(browser, client, n):
@@ -95,6 +96,98 @@ def bare_signature_rate(tenant):
     return EXCHANGES / (time.perf_counter() - started)
 
 
+# -- passkeys ---------------------------------------------------------------------
+
+class Timed:
+    """Wraps a test client; adds up the time spent inside the server only."""
+
+    def __init__(self, client):
+        self.client, self.seconds = client, 0.0
+
+    def __getattr__(self, name):
+        method = getattr(self.client, name)
+
+        def call(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - started
+        return call
+
+
+def passkey_setup(app, tenant, account):
+    from codeb.passkeys import Passkeys, ensure_user_handle, registration_options, verify_registration
+    from tests.support.authenticator import SoftAuthenticator
+
+    authenticator = SoftAuthenticator("http://localhost")
+    account = ensure_user_handle(Accounts(tenant.store, HOST), account.login)
+    challenge = secrets.token_bytes(32)
+    options = registration_options(account=account, rp_id=HOST, rp_name="Bench",
+                                   policy=Passkeys(tenant, None).policy, challenge=challenge)
+    passkey = verify_registration(credential=authenticator.create(options), challenge=challenge,
+                                  rp_id=HOST, origin="http://localhost", policy=Passkeys(tenant, None).policy,
+                                  now=int(time.time()))
+    Passkeys(tenant, Accounts(tenant.store, HOST)).add(account.login, passkey)
+    return authenticator
+
+
+def passkey_rates(app, client, secret, authenticator, n=100):
+    """(assertions verified /s, complete sign-ins /s), server time only."""
+    verify_seconds = 0.0
+    browser = Timed(app.test_client())
+    for _ in range(n):
+        browser.client.cookie_jar.clear() if hasattr(browser.client, "cookie_jar") else None
+        browser.client = app.test_client()
+        verifier, challenge = pkce()
+        query = urlencode({"response_type": "code", "client_id": client.client_id, "scope": "openid",
+                           "redirect_uri": client.doc["redirect_uris"][0], "state": "s",
+                           "code_challenge": challenge, "code_challenge_method": "S256"})
+        first = browser.get("/authorize?" + query, headers={"Host": HOST})
+        page = browser.get(first.headers["Location"], headers={"Host": HOST})
+        token = page.text.split('name="csrf-token" content="')[1].split('"')[0]
+        iid = parse_qs(urlsplit(first.headers["Location"]).query)["i"][0]
+        headers = {"Host": HOST, "X-CSRF-Token": token}
+        options = browser.post("/passkey/options", json={}, headers=headers).json
+        assertion = authenticator.get(options["publicKey"])  # the device's work: not timed
+        started = time.perf_counter()
+        done = browser.post("/passkey/verify", json={"challenge_id": options["challenge_id"],
+                                                     "credential": assertion, "i": iid}, headers=headers)
+        verify_seconds += time.perf_counter() - started
+        assert done.status_code == 200, done.text
+        answer = browser.get(done.json["redirect"], headers={"Host": HOST})
+        code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+        tokens = browser.post("/token", data={"grant_type": "authorization_code", "code": code,
+                                              "code_verifier": verifier,
+                                              "redirect_uri": client.doc["redirect_uris"][0]},
+                              auth=(client.client_id, secret), headers={"Host": HOST})
+        assert tokens.status_code == 200, tokens.text
+    return n / verify_seconds, n / browser.seconds
+
+
+def bare_passkey_crypto(tenant, n=200):
+    """(P-256 verifications /s, one P-256 verification + two RS256 signatures /s)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    data = secrets.token_bytes(37 + 32)
+    signature = key.sign(data, ec.ECDSA(hashes.SHA256()))
+    public = key.public_key()
+    started = time.perf_counter()
+    for _ in range(n):
+        public.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+    verify_rate = n / (time.perf_counter() - started)
+    rsa_key = keys.load(tenant.store).current
+    claims = {"sub": "x" * 32, "iat": 0, "exp": 3600}
+    started = time.perf_counter()
+    for _ in range(n):
+        public.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+        jwt.encode({"alg": "RS256"}, claims, rsa_key, algorithms=["RS256"])
+        jwt.encode({"alg": "RS256", "typ": "at+jwt"}, claims, rsa_key, algorithms=["RS256"])
+    return verify_rate, n / (time.perf_counter() - started)
+
+
 def cold_start(data):
     """A fresh interpreter importing the app and answering its first request (IIS recycles often)."""
     probe = ("from app import app;"
@@ -114,15 +207,28 @@ def interpreter_start():
 
 def main():
     with tempfile.TemporaryDirectory() as data:
-        tenant, app, browser, client, secret = setup(data)
+        tenant, app, browser, client, secret, account = setup(data)
         exchanges = [exchange_rate(browser, client, secret) for _ in range(ROUNDS)]
         bare = [bare_signature_rate(tenant) for _ in range(ROUNDS)]
+        authenticator = passkey_setup(app, tenant, account)
+        passkey = [passkey_rates(app, client, secret, authenticator) for _ in range(ROUNDS)]
+        passkey_bare = [bare_passkey_crypto(tenant) for _ in range(ROUNDS)]
         cold = [cold_start(data) for _ in range(ROUNDS)]
         bare_python = [interpreter_start() for _ in range(ROUNDS)]
     ex, sig = statistics.median(exchanges), statistics.median(bare)
     print(f"code-for-token exchanges, in-process WSGI : {ex:8.1f} /s")
     print(f"bare pairs of RS256 signatures (joserfc)  : {sig:8.1f} /s")
     print(f"ratio exchange / bare crypto              : {ex / sig:8.2f}")
+    assertions = statistics.median(p[0] for p in passkey)
+    sign_ins = statistics.median(p[1] for p in passkey)
+    p256 = statistics.median(b[0] for b in passkey_bare)
+    p256_rs = statistics.median(b[1] for b in passkey_bare)
+    print(f"passkey assertions verified (HTTP, in-process): {assertions:8.1f} /s")
+    print(f"bare P-256 signature verifications          : {p256:8.1f} /s")
+    print(f"ratio assertion / bare crypto               : {assertions / p256:8.2f}")
+    print(f"complete passkey sign-ins, options to tokens: {sign_ins:8.1f} /s")
+    print(f"bare P-256 verify + two RS256 signatures    : {p256_rs:8.1f} /s")
+    print(f"ratio sign-in / bare crypto                 : {sign_ins / p256_rs:8.2f}")
     print(f"cold start to first response              : {statistics.median(cold) * 1000:8.0f} ms"
           f"  (bare interpreter start {statistics.median(bare_python) * 1000:.0f} ms)")
 

@@ -20,6 +20,7 @@ from ..tenants import is_loopback
 
 SCOPES = ("openid", "profile", "email", "offline_access")
 GRANT_TYPES = ("authorization_code", "refresh_token")
+FIRST_PARTY = "office"  # the office shell: CodeB's own browser app, a public client
 
 
 def _hash(secret: str) -> str:
@@ -87,16 +88,39 @@ class Client(ClientMixin):
         return response_type == "code"
 
     def check_grant_type(self, grant_type):
-        return grant_type in GRANT_TYPES
+        return grant_type in self.doc.get("grant_types", GRANT_TYPES)
+
+
+def first_party(store, issuer: str) -> Client:
+    """The office shell's client, derived from the tenant's hosts and the issuer in use.
+
+    It is not stored: its redirect URIs follow the tenant's hosts. A browser app
+    keeps no refresh token (RFC 9700 §4.14): it renews with `prompt=none`.
+    """
+    hosts = (store.read("tenant") or {}).get("hosts", [])
+    origins = [issuer] + [f"https://{h}" for h in hosts if f"https://{h}" != issuer]
+    return Client({
+        "client_id": FIRST_PARTY,
+        "name": "CodeB",
+        "public": True,
+        "first_party": True,
+        "redirect_uris": [o + "/office.html" for o in origins],
+        "post_logout_redirect_uris": [o + "/" for o in origins],
+        "scopes": ["openid", "profile", "email"],
+        "grant_types": ["authorization_code"],
+    })
 
 
 class Clients:
-    def __init__(self, store):
+    def __init__(self, store, issuer: str | None = None):
         self.store = store
+        self.issuer = issuer
 
     def get(self, client_id) -> Client | None:
         if not isinstance(client_id, str) or not client_id.isalnum() or len(client_id) > 64:
             return None
+        if client_id == FIRST_PARTY:
+            return first_party(self.store, self.issuer) if self.issuer else None
         doc = self.store.read("clients", client_id)
         return Client(doc) if doc else None
 

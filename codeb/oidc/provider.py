@@ -102,6 +102,8 @@ class SignedIn:
     account: object
     auth_time: int
     amr: tuple
+    method: str = ""
+    detail: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -155,11 +157,12 @@ class Provider(AuthorizationServer):
         self.issuer = issuer
         self.issuers = {issuer} | {f"https://{h}" for h in tenant.hosts}
         self.accounts = accounts
-        self.clients = Clients(self.store)
+        self.clients = Clients(self.store, issuer)
         self.keys = keys.load(self.store)
         self.codes = self.store.transient("codes")
         self.refresh_tokens = self.store.transient("refresh-tokens")
         self.revoked = self.store.transient("revoked-grants")
+        self.grants = self.store.transient("grants")
         self.end_browser_session = end_browser_session
         self.register_grant(CodeGrant, [OpenIDCode(self), Pkce()])
         self.register_grant(RefreshGrant)
@@ -254,8 +257,31 @@ class Provider(AuthorizationServer):
             grant = self.get_consent_grant(request, end_user=principal)
         except OAuth2Error as error:
             return self._oauth_error_reply(request, error)
-        reply = self.create_authorization_response(request, grant_user=principal, grant=grant)
-        return self._with_iss(reply)
+        reply = self._with_iss(self.create_authorization_response(request, grant_user=principal, grant=grant))
+        self.grants.put(principal.grant_id, {
+            "login": signed_in.account.login, "client_id": request.payload.client_id,
+            "method": signed_in.method, "detail": signed_in.detail, "auth_time": principal.auth_time,
+        }, ttl=REFRESH_LIFETIME)
+        return reply
+
+    def grant_info(self, gid) -> dict | None:
+        """How the person behind a grant signed in (method, which passkey): for the first-party API."""
+        if self.grant_revoked(gid):
+            return None
+        return self.grants.get(gid)
+
+    def verify_bearer(self, token: str):
+        """(claims, account) for a valid access token of this tenant, else None."""
+        try:
+            claims = verify_access_token(token, keys=self.keys.verifying, issuers=self.issuers,
+                                         now=self.now())
+        except InvalidToken:
+            return None
+        account = self.accounts.find_by_sub(claims.sub)
+        if (claims.claims.get("tenant") != self.tenant.name or self.grant_revoked(claims.gid)
+                or account is None or account.disabled):
+            return None
+        return claims, account
 
     def _oauth_error_reply(self, request, error: OAuth2Error) -> Reply:
         if not error.redirect_uri:
@@ -293,15 +319,10 @@ class Provider(AuthorizationServer):
         token = header[7:].strip() if header[:7].lower() == "bearer " else in_body
         if not token:
             return Reply(401, "", [("WWW-Authenticate", f'Bearer realm="{self.issuer}"')] + NO_STORE)
-        try:
-            claims = verify_access_token(token, keys=self.keys.verifying, issuers=self.issuers,
-                                         now=self.now())
-        except InvalidToken:
+        verified = self.verify_bearer(token)
+        if verified is None:
             return self._bearer_error(401, "invalid_token", "The access token is not valid.")
-        account = self.accounts.find_by_sub(claims.sub)
-        if (claims.claims.get("tenant") != self.tenant.name or self.grant_revoked(claims.gid)
-                or account is None or account.disabled):
-            return self._bearer_error(401, "invalid_token", "The access token is not valid.")
+        claims, account = verified
         if "openid" not in claims.scope.split():
             return self._bearer_error(403, "insufficient_scope", "The token lacks 'openid'.")
         body = json.dumps(self.user_info(account, claims.scope))

@@ -36,7 +36,8 @@ def signed_in() -> SignedIn | None:
     if g.account is None:
         return None
     data = g.session.data
-    return SignedIn(g.account, int(data.get("auth_time", 0)), tuple(data.get("amr", ())))
+    return SignedIn(g.account, int(data.get("auth_time", 0)), tuple(data.get("amr", ())),
+                    method=data.get("method", ""), detail=data.get("detail") or {})
 
 
 def to_response(reply: Reply) -> Response:
