@@ -11,7 +11,7 @@ import time
 from flask import g, request
 
 from ..tenants import Tenants
-from . import context, errors, oidc, office, pages, passkeys, signin
+from . import context, errors, help, oidc, office, pages, passkeys, signin
 
 log = logging.getLogger("codeb")
 
@@ -34,6 +34,7 @@ def init_app(app) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(passkeys.bp)
     app.register_blueprint(office.bp)
+    app.register_blueprint(help.bp)
 
 
 def save_session(response):

@@ -1,0 +1,31 @@
+"""Help pages, in the person's language: for people, and the OIDC deep-dive for integrators.
+
+The deep-dive is rendered from the provider's live metadata, token lifetimes
+and keys, so what it says is what the provider does.
+"""
+
+from flask import Blueprint, g, render_template
+
+from .. import signin
+from ..oidc.tokens import CODE_LIFETIME, REFRESH_LIFETIME, TOKEN_LIFETIME
+from ..oidc.keys import RETAIN
+from .oidc import provider
+
+bp = Blueprint("help", __name__)
+
+
+@bp.get("/help")
+def people():
+    return render_template("help.html", methods=signin.enabled(g.tenant),
+                           policy=g.tenant.setting("signup", "policy", default="open"))
+
+
+@bp.get("/help/oidc")
+def integrators():
+    op = provider()
+    return render_template("help_oidc.html", metadata=op.metadata(),
+                           discovery=g.issuer + "/.well-known/openid-configuration",
+                           lifetimes={"access": TOKEN_LIFETIME // 60, "id": TOKEN_LIFETIME // 60,
+                                      "code": CODE_LIFETIME, "refresh": REFRESH_LIFETIME // 86400,
+                                      "retain": RETAIN // 60},
+                           kids=[k["kid"] for k in op.keys.public["keys"]], current_kid=op.keys.kid)
