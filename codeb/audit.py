@@ -31,3 +31,17 @@ def read(store, month: str) -> list[dict]:
             return [json.loads(line) for line in f if line.strip()]
     except FileNotFoundError:
         return []
+
+
+def read_all(store) -> list[dict]:
+    """Every month's events, oldest first."""
+    months = sorted(name[:-6] for name in _files(store))
+    return [event for month in months for event in read(store, month)]
+
+
+def _files(store) -> list[str]:
+    try:
+        return [n for n in os.listdir(store.folder("audit")) if n.endswith(".jsonl")]
+    except FileNotFoundError:
+        return []
+

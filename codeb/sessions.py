@@ -19,6 +19,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from .store import secret_id
 
 ANONYMOUS_PREFIX = "a~"
+LISTED = 20  # signed-in sessions an account remembers for its settings page
 
 ANONYMOUS_LIFETIME = 3600
 SIGNED_IN_LIFETIME = 12 * 3600
@@ -123,3 +124,54 @@ class Sessions:
         }
         data.update(keep or {})
         return Session(sid=secrets.token_urlsafe(32), data=data, new=True, modified=True)
+
+    # -- the account's list of its sessions (account settings) --------------------
+
+    def remember(self, accounts, session: Session, *, ip: str, agent: str) -> None:
+        """Note a new signed-in session in its account, so the person can see and end it."""
+        with accounts.update(session.login) as doc:
+            listed = [s for s in doc.get("sessions", []) if self.records.get(s["id"]) is not None]
+            listed.append({"id": secret_id(session.sid), "created": int(self.clock()),
+                           "ip": ip[:64], "agent": (agent or "")[:200],
+                           "method": session.data.get("method")})
+            doc["sessions"] = listed[-LISTED:]
+
+    def active(self, account) -> list[dict]:
+        """The account's sessions that are still alive, newest first."""
+        alive = []
+        for entry in account.doc.get("sessions", []):
+            record = self.records.get(entry["id"])
+            if record and record["data"].get("created", 0) > account.sessions_not_before:
+                alive.append(entry)
+        return sorted(alive, key=lambda e: e["created"], reverse=True)
+
+    def end_listed(self, accounts, login: str, entry_id: str) -> bool:
+        """End one of the account's sessions by its listed id (the hash of its cookie)."""
+        with accounts.update(login) as doc:
+            listed = doc.get("sessions", [])
+            if not any(e["id"] == entry_id for e in listed):
+                return False
+            doc["sessions"] = [e for e in listed if e["id"] != entry_id]
+        self.records.delete(entry_id)
+        return True
+
+    def end_all(self, accounts, login: str) -> None:
+        """Sign out everywhere: every process refuses sessions older than now."""
+        accounts.end_sessions(login)
+        with accounts.update(login) as doc:
+            for entry in doc.get("sessions", []):
+                self.records.delete(entry["id"])
+            doc["sessions"] = []
+
+
+def describe_agent(agent: str) -> tuple[str, str]:
+    """(browser, system) named from a User-Agent header, for the sessions list."""
+    text = agent or ""
+    browser = next((name for key, name in (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
+                                           ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+                    if key in text), "")
+    system = next((name for key, name in (("Windows", "Windows"), ("Android", "Android"),
+                                          ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Mac OS X", "macOS"),
+                                          ("CrOS", "ChromeOS"), ("Linux", "Linux")) if key in text), "")
+    return browser, system
+

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from .errors import BadInput, Conflict, NotFound
 from .store import names
 
+MAX_DISPLAY_NAME = 100
+MAX_NICKNAME = 15  # caller-ID names (CNAM) carry 15 characters
+NICKNAME_EXTRA = set(" .-'")
 EMAIL_PATTERN = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+")
 ROLES = ("user", "admin")
 
@@ -41,6 +44,24 @@ def login_from_email(email: str) -> str:
         return names.login_name(cleaned)
     except Exception:
         return "user"
+
+
+def clean_display_name(value) -> str:
+    """What other people see in calls and chats: printable, one line, 1 to 100 characters."""
+    text = " ".join(str(value or "").split())
+    if not text or len(text) > MAX_DISPLAY_NAME or not text.isprintable():
+        raise BadInput("error.display_name", limit=MAX_DISPLAY_NAME)
+    return text
+
+
+def clean_nickname(value) -> str | None:
+    """The caller-ID name on outbound calls: letters, digits, spaces and . - ' only, at most 15."""
+    text = " ".join(str(value or "").split())
+    if not text:
+        return None
+    if len(text) > MAX_NICKNAME or not all(c.isalnum() or c in NICKNAME_EXTRA for c in text):
+        raise BadInput("error.nickname", limit=MAX_NICKNAME)
+    return text
 
 
 @dataclass(frozen=True)
@@ -190,6 +211,18 @@ class Accounts:
     def update(self, login: str):
         """Lock and edit an account document (see Store.update)."""
         return self.store.update("users", names.login_name(login))
+
+    def update_profile(self, login: str, *, display_name, nickname, language, languages,
+                       confirm: bool = False) -> Account:
+        """Validate and store the profile fields; all of them or none."""
+        display_name, nickname = clean_display_name(display_name), clean_nickname(nickname)
+        if language not in languages:
+            raise BadInput("error.unknown_language")
+        with self.update(login) as doc:
+            doc.update(display_name=display_name, nickname=nickname, language=language)
+            if confirm:
+                doc["profile_confirmed"] = True
+        return Account(doc)
 
     def mark_email_verified(self, login: str) -> Account:
         with self.update(login) as doc:

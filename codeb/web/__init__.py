@@ -11,7 +11,7 @@ import time
 from flask import g, request
 
 from ..tenants import Tenants
-from . import context, errors, help, oidc, office, pages, passkeys, signin
+from . import account, context, errors, help, oidc, office, pages, passkeys, signin
 
 log = logging.getLogger("codeb")
 
@@ -33,6 +33,7 @@ def init_app(app) -> None:
     app.register_blueprint(signin.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(passkeys.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(office.bp)
     app.register_blueprint(help.bp)
 

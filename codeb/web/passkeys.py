@@ -17,10 +17,10 @@ from ..signin.passkey import PasskeySignIn
 from ..tenants import normalize_host
 from . import context, errors
 from .pages import safe_local_path
+from .account import account_page
 from .signin import finish_sign_in, method_context
 
 bp = Blueprint("passkeys", __name__)
-NOTICES = ("passkey_added", "passkey_renamed", "passkey_removed")
 JSON_ENDPOINTS = {"passkeys.signin_options", "passkeys.signin_verify", "passkeys.register_options",
                   "passkeys.register_verify"}
 
@@ -113,8 +113,10 @@ def register_verify():
     added = passkeys.add(g.account.login, passkey)
     audit.append(g.tenant.store, "passkey.added", login=g.account.login, passkey=added.id,
                  authenticator=added.authenticator)
-    target = g.session.pop("continue") or url_for("passkeys.account", m="passkey_added")
-    return jsonify(redirect=safe_local_path(target, url_for("passkeys.account")))
+    if body.get("stay"):  # the first-sign-in profile screen stays put after a passkey
+        return jsonify(passkey={"name": added.name, "authenticator": added.authenticator})
+    target = g.session.pop("continue") or url_for("account.page", m="passkey_added")
+    return jsonify(redirect=safe_local_path(target, url_for("account.page")))
 
 
 # -- pages -----------------------------------------------------------------------
@@ -133,30 +135,17 @@ def skip():
     return redirect(safe_local_path(target, url_for("pages.home")), code=303)
 
 
-@bp.get("/account")
-def account():
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
-    notice = request.args.get("m")
-    return render_template("account.html", passkeys=passkeys_of(g.account),
-                           policy=Passkeys(g.tenant, g.accounts).policy,
-                           passkey_enabled="passkey" in signin.enabled(g.tenant),
-                           notice=notice if notice in NOTICES else None)
-
-
 def _manage(action):
+    """Run a passkey change from the account page; back to it with a notice or the error."""
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
     passkeys = Passkeys(g.tenant, g.accounts)
-    credential_id = request.form.get("id", "")
     try:
-        notice = action(passkeys, credential_id)
+        notice = action(passkeys, request.form.get("id", ""))
     except CodebError as error:
-        return render_template("account.html", passkeys=passkeys_of(g.accounts.require(g.account.login)),
-                               policy=passkeys.policy, error_id=error.message_id,
-                               error_params=error.params,
-                               passkey_enabled="passkey" in signin.enabled(g.tenant)), error.status
-    return redirect(url_for("passkeys.account", m=notice), code=303)
+        g.account = g.accounts.require(g.account.login)
+        return account_page(error=error), error.status
+    return redirect(url_for("account.page", m=notice), code=303)
 
 
 @bp.post("/account/passkeys/rename")

@@ -117,6 +117,8 @@ def finish_sign_in(identity: VerifiedIdentity) -> str:
     g.session = g.sessions.sign_in(previous, identity, keep=keep)
     g.ended_session = previous
     g.account = g.accounts.get(identity.login)
+    g.sessions.remember(g.accounts, g.session, ip=context.client_ip(),
+                        agent=request.headers.get("User-Agent", ""))
     audit.append(g.tenant.store, "signin", login=identity.login, method=identity.method,
                  created=identity.created, ip=context.client_ip())
     target = url_for("pages.home")

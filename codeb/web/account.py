@@ -1,0 +1,93 @@
+"""Account settings: profile and language, passkeys, sessions, and the person's own data.
+
+Changes are written to the account document under its lock, so every process
+sees them on its next request.
+"""
+
+import json
+
+from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+
+from .. import audit, signin
+from ..errors import CodebError
+from ..passkeys import Passkeys, passkeys_of
+from ..sessions import describe_agent
+from ..store import secret_id
+
+bp = Blueprint("account", __name__)
+NOTICES = ("passkey_added", "passkey_renamed", "passkey_removed", "profile_saved", "session_ended")
+EXPORT_DROPS = ("sessions_not_before",)  # bookkeeping, not personal data
+
+
+def account_page(*, error: CodebError | None = None, form: dict | None = None):
+    account = g.account
+    sessions = g.sessions.active(account)
+    current = secret_id(g.session.sid) if g.session and g.session.sid else None
+    notice = request.args.get("m")
+    return render_template(
+        "account.html", passkeys=passkeys_of(account), policy=Passkeys(g.tenant, g.accounts).policy,
+        passkey_enabled="passkey" in signin.enabled(g.tenant), sessions=sessions, current=current,
+        describe_agent=describe_agent, notice=notice if notice in NOTICES else None,
+        error_id=error.message_id if error else None, error_params=error.params if error else {},
+        form=form or {})
+
+
+@bp.get("/account")
+def page():
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    return account_page()
+
+
+@bp.post("/account/profile")
+def profile():
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    try:
+        g.account = g.accounts.update_profile(
+            g.account.login, display_name=request.form.get("display_name"),
+            nickname=request.form.get("nickname"), language=request.form.get("language"),
+            languages=g.tenant.available_languages)
+    except CodebError as error:
+        return account_page(error=error, form=request.form), error.status
+    g.lang = g.account.language
+    return redirect(url_for("account.page", m="profile_saved"), code=303)
+
+
+@bp.post("/account/sessions/end")
+def end_session():
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    entry = request.form.get("id", "")
+    current = secret_id(g.session.sid)
+    if entry == current:
+        g.ended_session, g.session, g.account = g.session, None, None
+        return redirect(url_for("signin.page"), code=303)
+    g.sessions.end_listed(g.accounts, g.account.login, entry)
+    audit.append(g.tenant.store, "session.ended", login=g.account.login)
+    return redirect(url_for("account.page", m="session_ended"), code=303)
+
+
+@bp.post("/account/sessions/end-all")
+def end_all_sessions():
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    g.sessions.end_all(g.accounts, g.account.login)
+    audit.append(g.tenant.store, "session.ended_everywhere", login=g.account.login)
+    g.ended_session, g.session, g.account = g.session, None, None
+    return redirect(url_for("signin.page"), code=303)
+
+
+@bp.get("/account/export")
+def export():
+    """The person's own data, machine-readable (GDPR Art. 20)."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    account = {k: v for k, v in g.account.doc.items() if k not in EXPORT_DROPS}
+    events = [e for e in audit.read_all(g.tenant.store) if e.get("login") == g.account.login]
+    body = {"tenant": g.tenant.name, "exported": int(g.tenant.store.clock()), "account": account,
+            "security_events": events}
+    filename = f"codeb-{g.tenant.name}-{g.account.login}.json"
+    audit.append(g.tenant.store, "account.exported", login=g.account.login)
+    return Response(json.dumps(body, ensure_ascii=False, indent=2), mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

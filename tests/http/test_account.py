@@ -1,0 +1,92 @@
+"""Account settings over HTTP: profile, sessions, sign out everywhere, data export."""
+
+import json
+import re
+
+import pytest
+
+from tests.conftest import HOST, csrf_of, sign_in
+
+
+@pytest.fixture
+def alice(client, mailbox):
+    sign_in(client, mailbox, "alice@example.com")
+    return client
+
+
+def page(client):
+    return client.get("/account", headers={"Host": HOST})
+
+
+def save_profile(client, **fields):
+    data = {"csrf": csrf_of(page(client).text), "display_name": "Alice Example", "nickname": "",
+            "language": "en", **fields}
+    return client.post("/account/profile", data=data, headers={"Host": HOST})
+
+
+def test_profile_changes_are_stored_and_shown(alice, accounts):
+    assert save_profile(alice, display_name="Alice  Example", nickname="Ali", language="de").status_code == 303
+    account = accounts.find_by_email("alice@example.com")
+    assert (account.display_name, account.doc["nickname"], account.language) == ("Alice Example", "Ali", "de")
+    assert '<html lang="de">' in page(alice).text  # the setting beats Accept-Language at once
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"display_name": ""}, "display name of 1 to 100"),
+    ({"display_name": "x" * 101}, "display name of 1 to 100"),
+    ({"display_name": "bad\x07bell"}, "display name of 1 to 100"),
+    ({"nickname": "Sixteen chars!!!"}, "up to 15"),
+    ({"nickname": 'Al"ice'}, "up to 15"),
+    ({"nickname": "<script>"}, "up to 15"),
+    ({"language": "xx"}, "not available"),
+])
+def test_bad_profile_input_is_refused_and_nothing_is_written(alice, accounts, fields, message):
+    before = accounts.find_by_email("alice@example.com").doc
+    response = save_profile(alice, **fields)
+    assert response.status_code == 400 and message in response.text
+    assert accounts.find_by_email("alice@example.com").doc == before
+
+
+def listed_sessions(text):
+    """(id, is_this_browser) for each line of the sessions list."""
+    items = re.findall(r'<li class="session">(.*?)</li>', text, re.S)
+    return [(re.search(r'name="id" value="([0-9a-f]{64})"', item).group(1), "this browser" in item)
+            for item in items]
+
+
+def test_sessions_are_listed_and_can_be_ended_one_by_one(alice, app, mailbox):
+    phone = app.test_client()
+    sign_in(phone, mailbox, "alice@example.com")
+    text = page(alice).text
+    sessions = listed_sessions(text)
+    assert len(sessions) == 2 and sum(current for _, current in sessions) == 1
+    other = next(sid for sid, current in sessions if not current)
+    ended = alice.post("/account/sessions/end", data={"csrf": csrf_of(text), "id": other}, headers={"Host": HOST})
+    assert ended.status_code == 303
+    assert alice.get("/", headers={"Host": HOST}).status_code == 200
+    assert phone.get("/", headers={"Host": HOST}).status_code == 303
+    assert len(listed_sessions(page(alice).text)) == 1
+
+
+def test_sign_out_everywhere(alice, app, mailbox):
+    phone = app.test_client()
+    sign_in(phone, mailbox, "alice@example.com")
+    done = alice.post("/account/sessions/end-all", data={"csrf": csrf_of(page(alice).text)}, headers={"Host": HOST})
+    assert done.status_code == 303
+    for browser in (alice, phone):
+        assert browser.get("/", headers={"Host": HOST}).status_code == 303
+
+
+def test_export_holds_the_account_and_no_secrets(alice):
+    response = alice.get("/account/export", headers={"Host": HOST})
+    assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+    body = json.loads(response.data)
+    assert body["account"]["email"] == "alice@example.com"
+    assert any(e["event"] == "signin" for e in body["security_events"])
+    raw = response.data.decode()
+    assert "csrf" not in raw and "sessions_not_before" not in raw
+
+
+def test_account_pages_need_a_signed_in_person(client):
+    for path in ("/account", "/account/export"):
+        assert client.get(path, headers={"Host": HOST}).status_code == 303
