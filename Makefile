@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-NODE   := tests/rp/node
+NODE   := tests/node
 PORT   ?= 8000
 
 .PHONY: run test bench install system-deps node-deps clean

@@ -35,6 +35,20 @@ class Browser:
     def post(self, url, **kwargs):
         return self.http.post(url, allow_redirects=False, timeout=10, **kwargs)
 
+    def past_first_sign_in(self, url: str) -> str:
+        """A first sign-in shows the profile screen (and may offer a passkey): confirm, continue."""
+        path = urlsplit(url).path
+        if path == "/welcome/passkey":
+            return urljoin(url, self.get(urljoin(url, "/welcome/continue")).headers["Location"])
+        if path == "/welcome":
+            page = self.get(url)
+            confirmed = self.post(url, data={"csrf": hidden_value(page.text, "csrf"),
+                                             "display_name": "RP Test Person", "nickname": "",
+                                             "language": "en"})
+            assert confirmed.status_code == 303, confirmed.text[:500]
+            return urljoin(url, confirmed.headers["Location"])
+        return url
+
     def sign_in(self, authorization_url: str, email: str) -> str:
         """Follow an authorization request through the magic-link sign-in;
         return the Location of the final redirect to the relying party."""
@@ -57,7 +71,7 @@ class Browser:
         done = self.post(urljoin(link, "/link"),
                          data={"csrf": csrf_of(button.text), "link": hidden_value(button.text, "link")})
         assert done.status_code == 303, (done.status_code, done.text[:500])
-        resume_url = urljoin(link, done.headers["Location"])
+        resume_url = self.past_first_sign_in(urljoin(link, done.headers["Location"]))
         assert urlsplit(resume_url).path == "/authorize/resume", resume_url
 
         back = self.get(resume_url)

@@ -1,6 +1,6 @@
 """A relying party built on openid-client (npm, v6) against the served provider.
 
-`node/rp.mjs` does the protocol with the library's own checks (discovery,
+`tests/node/rp.mjs` does the protocol with the library's own checks (discovery,
 PKCE, state, RFC 9207 `iss`, ID token validation, userinfo `sub`, refresh) and
 talks JSON lines with this test, which plays the person's browser between the
 authorization URL and the callback, and follows the logout URL it builds.
@@ -19,7 +19,8 @@ import requests
 
 from tests.conftest import query_of
 
-NODE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "node")
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE_DIR = os.path.join(os.path.dirname(HERE), "node")  # tests/node: the locked npm packages
 SCRIPT = os.path.join(NODE_DIR, "rp.mjs")
 TIMEOUT = 30
 
@@ -30,8 +31,8 @@ def node_or_fail() -> str:
         pytest.fail("Node.js is not installed: the openid-client relying party needs Node 20+. "
                     "Install it, then run `make test`.")
     if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "openid-client")):
-        pytest.fail("tests/rp/node/node_modules is missing: run `make test` "
-                    "(it installs openid-client with `npm ci` in tests/rp/node).")
+        pytest.fail("tests/node/node_modules is missing: run `make test` "
+                    "(it installs openid-client with `npm ci` in tests/node).")
     return node
 
 
