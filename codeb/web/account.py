@@ -13,6 +13,7 @@ from ..errors import CodebError
 from ..passkeys import Passkeys, passkeys_of
 from ..sessions import describe_agent
 from ..store import secret_id
+from .pages import safe_local_path
 
 bp = Blueprint("account", __name__)
 NOTICES = ("passkey_added", "passkey_renamed", "passkey_removed", "profile_saved", "session_ended")
@@ -52,6 +53,29 @@ def profile():
         return account_page(error=error, form=request.form), error.status
     g.lang = g.account.language
     return redirect(url_for("account.page", m="profile_saved"), code=303)
+
+
+@bp.route("/welcome", methods=["GET", "POST"])
+def confirm_profile():
+    """The one-screen profile confirmation of a first sign-in, whatever the method."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    error, form = None, None
+    if request.method == "POST":
+        try:
+            g.account = g.accounts.update_profile(
+                g.account.login, display_name=request.form.get("display_name"),
+                nickname=request.form.get("nickname"), language=request.form.get("language"),
+                languages=g.tenant.available_languages, confirm=True)
+            audit.append(g.tenant.store, "profile.confirmed", login=g.account.login)
+            target = g.session.pop("continue")
+            return redirect(safe_local_path(target, url_for("office.shell")), code=303)
+        except CodebError as failure:
+            error, form = failure, request.form
+    return render_template("welcome.html", passkeys=passkeys_of(g.account), form=form or {},
+                           passkey_enabled="passkey" in signin.enabled(g.tenant),
+                           error_id=error.message_id if error else None,
+                           error_params=error.params if error else {}), (error.status if error else 200)
 
 
 @bp.post("/account/sessions/end")

@@ -26,12 +26,21 @@ async function create() {
     return;
   }
   say(root.dataset.msgWorking);
+  const stay = root.dataset.stay === "1";
   const result = await postJSON(root.dataset.verify, {
     challenge_id: options.data.challenge_id,
     credential: credentialJSON(credential),
     name: nameField.value,
+    stay,
   });
-  if (result.ok && result.data.redirect) {
+  if (result.ok && stay && result.data.passkey) {
+    // The first-sign-in screen stays: list the new passkey and offer another.
+    const item = document.createElement("li");
+    item.textContent = result.data.passkey.name || root.dataset.msgUnnamed;
+    document.getElementById("passkeys-added").append(item);
+    nameField.value = "";
+    say(root.dataset.msgAdded);
+  } else if (result.ok && result.data.redirect) {
     window.location.assign(result.data.redirect);
   } else {
     say(result.data.message || root.dataset.msgFailed);
