@@ -270,7 +270,10 @@ class Passkeys:
     def other_ways_to_sign_in(self, doc: dict) -> bool:
         """Whether the account can still sign in without any passkey."""
         methods = self.tenant.setting("methods", default=[])
-        return "magic_link" in methods and bool(doc.get("email")) and not doc.get("disabled")
+        if doc.get("disabled"):
+            return False
+        return ("magic_link" in methods and bool(doc.get("email"))
+                or "password" in methods and bool(doc.get("password")))
 
     def record_use(self, login: str, credential_id: str, *, sign_count: int, backed_up: bool,
                    now: int) -> None:

@@ -75,10 +75,11 @@ def account_for_sign_up(ctx: SignInContext, email: str, language: str | None):
         return ctx.accounts.find_by_email(email), False
 
 
-from . import magic_link, passkey  # noqa: E402
+from . import magic_link, passkey, password  # noqa: E402
 
 REGISTRY = {magic_link.MagicLink.name: magic_link.MagicLink,
-            passkey.PasskeySignIn.name: passkey.PasskeySignIn}
+            passkey.PasskeySignIn.name: passkey.PasskeySignIn,
+            password.PasswordSignIn.name: password.PasswordSignIn}
 
 
 def enabled(tenant) -> dict:

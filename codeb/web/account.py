@@ -9,14 +9,16 @@ import json
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 
 from .. import audit, signin
-from ..errors import CodebError
+from ..errors import BadInput, CodebError
+from ..passwords import check_strength, hash_password, verify_password
 from ..passkeys import Passkeys, passkeys_of
 from ..sessions import describe_agent
 from ..store import secret_id
 from .pages import safe_local_path
 
 bp = Blueprint("account", __name__)
-NOTICES = ("passkey_added", "passkey_renamed", "passkey_removed", "profile_saved", "session_ended")
+NOTICES = ("passkey_added", "passkey_renamed", "passkey_removed", "profile_saved", "session_ended",
+           "password_saved", "password_removed")
 EXPORT_DROPS = ("sessions_not_before",)  # bookkeeping, not personal data
 
 
@@ -28,6 +30,8 @@ def account_page(*, error: CodebError | None = None, form: dict | None = None):
     return render_template(
         "account.html", passkeys=passkeys_of(account), policy=Passkeys(g.tenant, g.accounts).policy,
         passkey_enabled="passkey" in signin.enabled(g.tenant), sessions=sessions, current=current,
+        password_allowed="password" in signin.enabled(g.tenant),
+        has_password=bool(account.doc.get("password")),
         describe_agent=describe_agent, notice=notice if notice in NOTICES else None,
         error_id=error.message_id if error else None, error_params=error.params if error else {},
         form=form or {})
@@ -76,6 +80,49 @@ def confirm_profile():
                            passkey_enabled="passkey" in signin.enabled(g.tenant),
                            error_id=error.message_id if error else None,
                            error_params=error.params if error else {}), (error.status if error else 200)
+
+
+@bp.post("/account/password")
+def set_password():
+    """Set or change the optional password; the plaintext is dropped before the request ends."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    form = request.form
+    try:
+        if "password" not in signin.enabled(g.tenant):
+            raise CodebError("error.method_disabled")
+        if g.account.doc.get("password") and not verify_password(g.account.doc["password"],
+                                                                 form.get("current", "")):
+            raise BadInput("error.password_current")
+        new = form.get("new", "")
+        if new != form.get("repeat", ""):
+            raise BadInput("error.password_mismatch")
+        check_strength(new, login=g.account.login, email=g.account.email)
+        record = hash_password(new, login=g.account.login, realm=sip_realm(g.tenant),
+                               now=int(g.tenant.store.clock()))
+    except CodebError as error:
+        return account_page(error=error), error.status
+    finally:
+        new = None  # noqa: F841 -- the plaintext goes no further than this function
+    with g.accounts.update(g.account.login) as doc:
+        doc["password"] = record
+    audit.append(g.tenant.store, "password.set", login=g.account.login)
+    return redirect(url_for("account.page", m="password_saved"), code=303)
+
+
+@bp.post("/account/password/remove")
+def remove_password():
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    with g.accounts.update(g.account.login) as doc:
+        doc.pop("password", None)
+    audit.append(g.tenant.store, "password.removed", login=g.account.login)
+    return redirect(url_for("account.page", m="password_removed"), code=303)
+
+
+def sip_realm(tenant) -> str:
+    """The SIP digest realm: the tenant's setting, else its first host."""
+    return tenant.setting("sip_realm") or tenant.hosts[0]
 
 
 @bp.post("/account/sessions/end")

@@ -5,6 +5,7 @@ id, no fixation), then the waiting authorization request if there is one,
 else the person's home page.
 """
 
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
@@ -14,6 +15,7 @@ from ..errors import BadInput, SignInFailed
 from ..mail import Mailer, pickup_folder
 from ..signin import SignInContext, VerifiedIdentity
 from ..signin.magic_link import MagicLink
+from ..signin.password import PasswordSignIn
 from . import context
 
 bp = Blueprint("signin", __name__)
@@ -79,6 +81,25 @@ def send_link():
     except BadInput as error:
         return render_signin(iid, pending, email=email[:254], error_id=error.message_id, status=400)
     return render_template("check_inbox.html", email=sent.email, interaction=iid)
+
+
+@bp.post("/signin/password")
+def password():
+    iid, pending = pending_interaction()
+    if "password" not in signin.enabled(g.tenant):
+        raise BadInput("error.method_disabled")
+    ctx = method_context()
+    email = request.form.get("email", "")
+    try:
+        identity = PasswordSignIn().complete(ctx, email=email, password=request.form.get("password", ""))
+    except SignInFailed as error:
+        audit.append(g.tenant.store, "signin.failed", method="password", reason=error.message_id,
+                     ip=ctx.client_ip)
+        return render_signin(iid, pending, email=email[:254], error_id=error.message_id,
+                             status=error.status)
+    if iid:
+        identity = replace(identity, interaction=iid)
+    return redirect(finish_sign_in(identity), code=303)
 
 
 @bp.get("/link/<path:link>")

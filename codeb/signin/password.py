@@ -1,0 +1,74 @@
+"""The optional password, only where the tenant allows it (method `password`).
+
+Wrong passwords slow down and then lock, per account and per client IP: after
+three failures for an account (twenty from one IP) each further attempt must
+wait twice as long as the one before (1 s, 2 s, 4 s … at most fifteen minutes),
+after ten (fifty from one IP) it is locked for fifteen minutes. Failures are
+forgotten half an hour after the last one. The answer never says whether the account exists: an unknown address
+costs the same PBKDF2 work, counts failures the same way, and gets the same
+message.
+"""
+
+from ..errors import AccountDisabled, BadInput, RateLimited, SignInFailed
+from ..passwords import verify_password
+from ..store import secret_id
+from ..users import normalize_email
+from . import SignInContext, VerifiedIdentity
+
+FREE_FAILURES = {"account": 3, "client": 20}
+LOCK_AFTER = {"account": 10, "client": 50}
+LOCK_SECONDS = 900
+FORGET_AFTER = 2 * LOCK_SECONDS
+AMR = ("pwd",)
+
+
+class PasswordSignIn:
+    name = "password"
+
+    def complete(self, ctx: SignInContext, *, email: str, password: str) -> VerifiedIdentity:
+        try:
+            email = normalize_email(email)
+        except BadInput:
+            raise SignInFailed("error.password_wrong") from None
+        keys = {"account": email, "client": ctx.client_ip}
+        for kind, key in keys.items():
+            self._check_wait(ctx, kind, key)
+        account = ctx.accounts.find_by_email(email)
+        record = account.doc.get("password") if account else None
+        if not verify_password(record, password):
+            for kind, key in keys.items():
+                self._fail(ctx, kind, key)
+            raise SignInFailed("error.password_wrong")
+        if account.disabled:
+            raise AccountDisabled()
+        self._failures(ctx).delete(secret_id("account:" + email))
+        return VerifiedIdentity(login=account.login, method=self.name, amr=AMR, auth_time=ctx.now())
+
+    @staticmethod
+    def _failures(ctx):
+        return ctx.store.transient("password-failures")
+
+    def _check_wait(self, ctx, kind: str, key: str) -> None:
+        record = self._failures(ctx).get(secret_id(f"{kind}:{key}"))
+        if record is None:
+            return
+        wait = self.wait_after(kind, record["count"]) - (ctx.now() - record["last"])
+        if wait > 0:
+            raise RateLimited(wait, "error.password_locked" if record["count"] >= LOCK_AFTER[kind]
+                              else "error.password_slow_down")
+
+    def _fail(self, ctx, kind: str, key: str) -> None:
+        rid = secret_id(f"{kind}:{key}")
+        records = self._failures(ctx)
+        with records.lock(rid):
+            record = records.get(rid) or {"count": 0}
+            records.put(rid, {"count": record["count"] + 1, "last": ctx.now()}, ttl=FORGET_AFTER)
+
+    @staticmethod
+    def wait_after(kind: str, failures: int) -> int:
+        """Seconds an attempt must wait after `failures` consecutive failures."""
+        if failures >= LOCK_AFTER[kind]:
+            return LOCK_SECONDS
+        if failures < FREE_FAILURES[kind]:
+            return 0
+        return min(2 ** (failures - FREE_FAILURES[kind]), LOCK_SECONDS)

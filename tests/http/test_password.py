@@ -1,0 +1,94 @@
+"""The optional password over HTTP: only when allowed, never in plaintext anywhere."""
+
+import logging
+import os
+
+import pytest
+
+from codeb import passwords
+from tests.conftest import HOST, csrf_of, sign_in
+
+PLAINTEXT = "Kettle-Orbit-Lantern-42"
+
+
+@pytest.fixture(autouse=True)
+def fast_hashes(monkeypatch):
+    monkeypatch.setattr(passwords, "ITERATIONS", 1000)
+    monkeypatch.setattr(passwords, "DUMMY", {**passwords.DUMMY, "iterations": 1000})
+
+
+def allow_password(demo, allowed=True):
+    with demo.store.update("tenant") as doc:
+        methods = [m for m in doc["methods"] if m != "password"]
+        doc["methods"] = methods + (["password"] if allowed else [])
+
+
+def set_password(client, new=PLAINTEXT, repeat=None, current=None):
+    page = client.get("/account", headers={"Host": HOST})
+    data = {"csrf": csrf_of(page.text), "new": new, "repeat": new if repeat is None else repeat}
+    if current is not None:
+        data["current"] = current
+    return client.post("/account/password", data=data, headers={"Host": HOST})
+
+
+def password_sign_in(client, email="alice@example.com", password=PLAINTEXT):
+    page = client.get("/signin", headers={"Host": HOST})
+    return client.post("/signin/password", data={"csrf": csrf_of(page.text), "email": email,
+                                                  "password": password}, headers={"Host": HOST})
+
+
+def test_no_password_anywhere_until_an_admin_allows_it(client, mailbox, demo):
+    assert 'type="password"' not in client.get("/signin", headers={"Host": HOST}).text
+    sign_in(client, mailbox, "alice@example.com")
+    assert "Password (optional)" not in client.get("/account", headers={"Host": HOST}).text
+    assert set_password(client).status_code == 400
+    allow_password(demo)
+    assert 'type="password"' in client.get("/signin", headers={"Host": HOST}).text
+
+
+def test_set_then_sign_in_and_plaintext_is_nowhere(client, app, mailbox, demo, data_root, caplog):
+    caplog.set_level(logging.DEBUG)
+    allow_password(demo)
+    sign_in(client, mailbox, "alice@example.com")
+    assert set_password(client).status_code == 303
+    fresh = app.test_client()
+    assert password_sign_in(fresh).status_code == 303
+    for folder, _, files in os.walk(data_root):
+        for name in files:
+            with open(os.path.join(folder, name), "rb") as f:
+                assert PLAINTEXT.encode() not in f.read(), os.path.join(folder, name)
+    assert PLAINTEXT not in caplog.text
+
+
+def test_changing_needs_the_current_password_and_matching_repeats(client, mailbox, demo):
+    allow_password(demo)
+    sign_in(client, mailbox, "alice@example.com")
+    set_password(client)
+    assert "current password is not right" in set_password(client, new="Another-Fine-Phrase-7", current="nope").text
+    assert "not the same" in set_password(client, new="Another-Fine-Phrase-7", repeat="x",
+                                          current=PLAINTEXT).text
+    assert "at least 12" in set_password(client, new="short", current=PLAINTEXT).text
+    assert set_password(client, new="Another-Fine-Phrase-7", current=PLAINTEXT).status_code == 303
+
+
+def test_disabling_the_option_stops_password_sign_in_but_keeps_the_account(client, app, mailbox, demo,
+                                                                          accounts):
+    allow_password(demo)
+    sign_in(client, mailbox, "alice@example.com")
+    set_password(client)
+    allow_password(demo, False)
+    assert password_sign_in(app.test_client()).status_code == 400
+    assert accounts.find_by_email("alice@example.com").doc["password"]  # nothing deleted
+    allow_password(demo)
+    assert password_sign_in(app.test_client()).status_code == 303
+
+
+def test_wrong_password_message_never_says_whether_the_account_exists(app, mailbox, demo, client):
+    allow_password(demo)
+    sign_in(client, mailbox, "alice@example.com")
+    set_password(client)
+    known = password_sign_in(app.test_client(), password="Wrong-Password-123")
+    unknown = password_sign_in(app.test_client(), email="ghost@example.com", password="Wrong-Password-123")
+    assert known.status_code == unknown.status_code == 400
+    assert "email address or password is not right" in known.text
+    assert "email address or password is not right" in unknown.text
