@@ -182,6 +182,8 @@ def verify_registration(*, credential: dict, challenge: bytes, rp_id: str, origi
             credential=credential, expected_challenge=challenge, expected_rp_id=rp_id,
             expected_origin=origin, require_user_verification=policy.uv_required)
     except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
+        if "verification is required" in str(exc).lower():
+            raise BadInput("error.passkey_uv_required") from exc
         raise BadInput("error.passkey_registration_failed") from exc
     aaguid = str(verified.aaguid).lower()
     if policy.allowed_aaguids and aaguid not in policy.allowed_aaguids:

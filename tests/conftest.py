@@ -180,7 +180,7 @@ def query_of(location: str) -> dict:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
-def sign_in(client, mailbox, email, host=HOST, interaction=None, skip_passkey_offer=True):
+def sign_in(client, mailbox, email, host=HOST, interaction=None, confirm_profile=True):
     """Walk the magic-link path with a test client; return the final response."""
     page = client.get("/signin" + (f"?i={interaction}" if interaction else ""), headers={"Host": host})
     data = {"csrf": csrf_of(page.text), "email": email}
@@ -193,9 +193,19 @@ def sign_in(client, mailbox, email, host=HOST, interaction=None, skip_passkey_of
     assert link_page.status_code == 200, link_page.text
     done = client.post("/link", data={"csrf": csrf_of(link_page.text), "link": path[len("/link/"):]},
                        headers={"Host": host})
-    if skip_passkey_offer and done.headers.get("Location", "").endswith("/welcome/passkey"):
-        return client.get("/welcome/continue", headers={"Host": host})  # "Not now, continue"
+    if confirm_profile and done.headers.get("Location", "").endswith("/welcome"):
+        return confirm_first_profile(client, host)
     return done
+
+
+def confirm_first_profile(client, host=HOST, **fields):
+    """The first sign-in's profile screen: confirm it as shown (or with `fields`)."""
+    page = client.get("/welcome", headers={"Host": host})
+    display_name = re.search(r'id="display_name" name="display_name"[^>]*value="([^"]*)"', page.text, re.S)
+    language = re.search(r'<option value="([a-z]+)" selected>', page.text)
+    data = {"csrf": csrf_of(page.text), "display_name": display_name.group(1) if display_name else "Person",
+            "nickname": "", "language": language.group(1) if language else "en", **fields}
+    return client.post("/welcome", data=data, headers={"Host": host})
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Pages around the sign-in: the signed-in landing page and the language switch."""
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, request, url_for
 
 from . import context
 
@@ -17,9 +17,8 @@ def safe_local_path(target: str | None, default: str) -> str:
 
 @bp.get("/")
 def home():
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
-    return render_template("home.html", session=g.session.data)
+    """Signed in: the office shell; otherwise the sign-in page."""
+    return redirect(url_for("office.shell" if g.account else "signin.page"), code=303)
 
 
 @bp.post("/language")

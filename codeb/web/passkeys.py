@@ -11,7 +11,7 @@ from dataclasses import replace
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 
 from .. import audit, signin
-from ..errors import CodebError
+from ..errors import CodebError, Conflict
 from ..passkeys import Challenges, Passkeys, ensure_user_handle, passkeys_of, registration_options, verify_registration
 from ..signin.passkey import PasskeySignIn
 from ..tenants import normalize_host
@@ -87,7 +87,7 @@ def register_options():
     account = ensure_user_handle(g.accounts, g.account.login)
     policy = Passkeys(g.tenant, g.accounts).policy
     if len(passkeys_of(account)) >= policy.max_per_account:
-        raise CodebError("error.passkey_limit", limit=policy.max_per_account)
+        raise Conflict("error.passkey_limit", limit=policy.max_per_account)
     cid, challenge = Challenges(g.tenant.store).issue(purpose="register", browser=context.session().csrf,
                                                       login=account.login)
     options = registration_options(account=account, rp_id=rp_id(), rp_name=g.tenant.display_name,
@@ -132,7 +132,7 @@ def welcome():
 @bp.get("/welcome/continue")
 def skip():
     target = g.session.pop("continue") if g.session else None
-    return redirect(safe_local_path(target, url_for("pages.home")), code=303)
+    return redirect(safe_local_path(target, url_for("office.shell")), code=303)
 
 
 def _manage(action):

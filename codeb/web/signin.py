@@ -142,23 +142,23 @@ def finish_sign_in(identity: VerifiedIdentity) -> str:
                         agent=request.headers.get("User-Agent", ""))
     audit.append(g.tenant.store, "signin", login=identity.login, method=identity.method,
                  created=identity.created, ip=context.client_ip())
-    target = url_for("pages.home")
+    target = url_for("office.shell")  # without an interaction, the person lands in the office shell
     if identity.interaction and interactions.get(g.tenant.store, identity.interaction):
         interactions.answered_by(g.tenant.store, identity.interaction, g.session.sid)
         target = url_for("oidc.resume", i=identity.interaction)
-    if offers_passkey(identity):
+    if not g.account.doc.get("profile_confirmed"):
+        g.session.set("continue", target)  # the first sign-in confirms the profile first
+        return url_for("account.confirm_profile")
+    if asked_for_passkey(identity):
         g.session.set("continue", target)
         return url_for("passkeys.welcome")
     return target
 
 
-def offers_passkey(identity: VerifiedIdentity) -> bool:
-    """A first sign-in, or one that asked for it, offers to create a passkey right away."""
-    if "passkey" not in signin.enabled(g.tenant) or identity.method == "passkey":
-        return False
-    if g.account is None or g.account.doc.get("passkeys"):
-        return False
-    return identity.created or identity.detail.get("then") == "passkey"
+def asked_for_passkey(identity: VerifiedIdentity) -> bool:
+    """“Create an account with a passkey” from the email field: the passkey comes right after the link."""
+    return ("passkey" in signin.enabled(g.tenant) and identity.detail.get("then") == "passkey"
+            and not g.account.doc.get("passkeys"))
 
 
 @bp.post("/signout")

@@ -7,9 +7,11 @@ navigations, including the ones to another origin. It answers
 user verification, and does not sync (its credentials are not backup
 eligible: the app reports them as `hwk`).
 
-    device = VirtualAuthenticator.attach(page)           # Touch ID that always says yes
-    device = VirtualAuthenticator.attach(page, user_verified=False)
-    device = VirtualAuthenticator.attach(page, presence=False)  # nobody touches the sensor
+    device = VirtualAuthenticator.attach(page)                       # Touch ID that always says yes
+    device = VirtualAuthenticator.attach(page, user_verified=False)  # the fingerprint is not recognised
+    device = VirtualAuthenticator.attach(page, user_verification=False,
+                                         user_verified=False)        # a key without PIN or biometrics
+    device = VirtualAuthenticator.attach(page, presence=False)       # nobody touches the sensor
 
 `presence=False` turns off automatic presence simulation: a request that needs
 a touch then waits ("will not be resolved", per the protocol's description)
@@ -42,10 +44,6 @@ class VirtualAuthenticator:
             "automaticPresenceSimulation": presence,
         }})
         return cls(cdp, added["authenticatorId"])
-
-    def add_another(self, **options) -> "VirtualAuthenticator":
-        """A second authenticator on the same page (another security key plugged in)."""
-        raise NotImplementedError  # not needed: tests use another page or remove this one
 
     def credentials(self) -> list[dict]:
         """The credentials it holds: credentialId (base64), rpId, userHandle, signCount, privateKey."""

@@ -63,8 +63,8 @@ def test_sessions_are_listed_and_can_be_ended_one_by_one(alice, app, mailbox):
     other = next(sid for sid, current in sessions if not current)
     ended = alice.post("/account/sessions/end", data={"csrf": csrf_of(text), "id": other}, headers={"Host": HOST})
     assert ended.status_code == 303
-    assert alice.get("/", headers={"Host": HOST}).status_code == 200
-    assert phone.get("/", headers={"Host": HOST}).status_code == 303
+    assert alice.get("/account", headers={"Host": HOST}).status_code == 200
+    assert phone.get("/account", headers={"Host": HOST}).status_code == 303
     assert len(listed_sessions(page(alice).text)) == 1
 
 
@@ -74,7 +74,7 @@ def test_sign_out_everywhere(alice, app, mailbox):
     done = alice.post("/account/sessions/end-all", data={"csrf": csrf_of(page(alice).text)}, headers={"Host": HOST})
     assert done.status_code == 303
     for browser in (alice, phone):
-        assert browser.get("/", headers={"Host": HOST}).status_code == 303
+        assert browser.get("/account", headers={"Host": HOST}).status_code == 303
 
 
 def test_export_holds_the_account_and_no_secrets(alice):

@@ -51,7 +51,7 @@ def test_bad_id_token_hint_is_an_error_page(client, mailbox, rp):
 
 def test_sign_out_button_needs_csrf_and_ends_the_session(client, mailbox, rp):
     tokens_for(client, mailbox, rp)
-    home = client.get("/", headers={"Host": HOST})
+    home = client.get("/account", headers={"Host": HOST})
     assert client.post("/signout", headers={"Host": HOST}).status_code == 400
     assert is_signed_in(client, rp)
     out = client.post("/signout", data={"csrf": csrf_of(home.text)}, headers={"Host": HOST})

@@ -5,7 +5,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from codeb.passkeys import Passkeys
-from tests.conftest import HOST, csrf_of, sign_in
+from tests.conftest import HOST, confirm_first_profile, csrf_of, sign_in
 from tests.http.helpers import authorize_params, exchange, get_authorize, follow_local
 from tests.support.authenticator import SoftAuthenticator
 from tests.conftest import pkce_pair, query_of
@@ -22,17 +22,20 @@ def post(client, path, body, token):
 
 
 def enroll(client, mailbox, email="alice@example.com", authenticator=None, name="Laptop"):
-    """Sign up by magic link, then create a passkey as the welcome page does."""
-    done = sign_in(client, mailbox, email, skip_passkey_offer=False)
-    assert done.headers["Location"].endswith("/welcome/passkey")
-    token = csrf_of(client.get("/welcome/passkey", headers={"Host": HOST}).text)
+    """Sign up by magic link; on the profile screen create a passkey, then confirm."""
+    done = sign_in(client, mailbox, email, confirm_profile=False)
+    assert done.headers["Location"].endswith("/welcome")
+    token = csrf_of(client.get("/welcome", headers={"Host": HOST}).text)
     authenticator = authenticator or SoftAuthenticator(ORIGIN)
     options = post(client, "/account/passkeys/options", {}, token)
     assert options.status_code == 200, options.text
     credential = authenticator.create(options.json["publicKey"])
-    added = post(client, "/account/passkeys/verify",
-                 {"challenge_id": options.json["challenge_id"], "credential": credential, "name": name}, token)
+    added = post(client, "/account/passkeys/verify", {"challenge_id": options.json["challenge_id"],
+                                                      "credential": credential, "name": name, "stay": True},
+                 token)
     assert added.status_code == 200, added.text
+    confirmed = confirm_first_profile(client)
+    assert confirmed.headers["Location"] == "/office.html"
     return authenticator, added
 
 
@@ -54,16 +57,15 @@ def test_options_are_usernameless_with_the_tenants_rp_id_and_uv_policy(client):
 
 def test_enroll_then_sign_in_with_the_passkey(client, app, mailbox, accounts):
     authenticator, added = enroll(client, mailbox)
-    assert added.json["redirect"] == "/"  # the first-sign-in offer continues home
+    assert added.json["passkey"]["name"] == "Laptop"  # the profile screen stays put
     account = accounts.find_by_email("alice@example.com")
     [passkey] = account.doc["passkeys"]
     assert passkey["name"] == "Laptop" and passkey["public_key"] and "private" not in str(passkey)
     other_browser = app.test_client()
     result = passkey_sign_in(other_browser, authenticator)
     assert result.status_code == 200, result.text
-    assert result.json["redirect"] == "/"
-    home = other_browser.get("/", headers={"Host": HOST})
-    assert "Passkey (Laptop)" in home.text
+    assert result.json["redirect"] == "/office.html"
+    assert other_browser.get("/account", headers={"Host": HOST}).status_code == 200
 
 
 def amr_of_a_passkey_sign_in(app, rp, authenticator):
@@ -193,11 +195,27 @@ def test_account_page_renames_and_removes(client, mailbox, accounts, demo):
     assert demo.store.index("credential").get(credential_id) is None
 
 
-def test_skip_continues_where_the_person_was_going(client, mailbox, rp):
+def test_first_sign_in_confirms_the_profile_then_continues_to_the_client(client, mailbox, rp):
     verifier, challenge = pkce_pair()
     first = get_authorize(client, authorize_params(rp, challenge))
     iid = query_of(first.headers["Location"])["i"]
-    done = sign_in(client, mailbox, "new@example.com", interaction=iid, skip_passkey_offer=False)
-    assert done.headers["Location"].endswith("/welcome/passkey")
-    skipped = client.get("/welcome/continue", headers={"Host": HOST})
-    assert skipped.headers["Location"] == f"/authorize/resume?i={iid}"
+    done = sign_in(client, mailbox, "new@example.com", interaction=iid, confirm_profile=False)
+    assert done.headers["Location"].endswith("/welcome")
+    # Nothing else is reachable before the profile is confirmed: the request waits.
+    confirmed = confirm_first_profile(client, display_name="New Person")
+    assert confirmed.headers["Location"] == f"/authorize/resume?i={iid}"
+
+
+def test_passkey_requested_from_the_email_field_is_offered_after_the_link(client, app, mailbox):
+    sign_in(client, mailbox, "alice@example.com")  # an account with a confirmed profile
+    browser = app.test_client()
+    page = browser.get("/signin", headers={"Host": HOST})
+    browser.post("/signin/magic-link", data={"csrf": csrf_of(page.text), "email": "alice@example.com",
+                                            "then": "passkey"}, headers={"Host": HOST})
+    from urllib.parse import urlsplit
+    path = urlsplit(mailbox.last_link(to="alice@example.com")).path
+    link_page = browser.get(path, headers={"Host": HOST})
+    done = browser.post("/link", data={"csrf": csrf_of(link_page.text), "link": path[6:]}, headers={"Host": HOST})
+    assert done.headers["Location"] == "/welcome/passkey"
+    skipped = browser.get("/welcome/continue", headers={"Host": HOST})
+    assert skipped.headers["Location"] == "/office.html"

@@ -57,8 +57,8 @@ def test_opening_a_link_does_not_spend_it(client, mailbox):
         page = client.get(path, headers={"Host": HOST})
         assert page.status_code == 200 and 'id="complete-signin"' in page.text
     done = client.post("/link", data={"csrf": csrf_of(page.text), "link": path[6:]}, headers={"Host": HOST})
-    # A first sign-in goes on to the offer to create a passkey.
-    assert done.status_code == 303 and done.headers["Location"].endswith("/welcome/passkey")
+    # A first sign-in goes on to the profile screen.
+    assert done.status_code == 303 and done.headers["Location"].endswith("/welcome")
 
 
 def test_used_link_gets_a_clear_page_with_a_way_to_send_a_new_one(client, mailbox):
@@ -89,15 +89,17 @@ def test_sign_in_starts_a_new_session_id(client, mailbox, app):
     # The old id is worthless now: a planted cookie does not ride along (no fixation).
     stale = app.test_client()
     stale.set_cookie("codeb", before, domain="localhost")
-    assert stale.get("/", headers={"Host": HOST}).status_code == 303
+    assert stale.get("/account", headers={"Host": HOST}).status_code == 303
 
 
-def test_home_shows_who_is_signed_in(client, mailbox):
-    sign_in(client, mailbox, "alice@example.com")
-    home = client.get("/", headers={"Host": HOST})
-    assert home.status_code == 200
-    assert "alice@example.com" in home.text and "alice@localhost" in home.text
-    assert "Magic link" in home.text
+def test_signed_in_people_land_in_the_office_shell(client, mailbox):
+    assert client.get("/", headers={"Host": HOST}).headers["Location"] == "/signin"
+    landed = sign_in(client, mailbox, "alice@example.com")
+    assert landed.headers["Location"] == "/office.html"
+    assert client.get("/", headers={"Host": HOST}).headers["Location"] == "/office.html"
+    account = client.get("/account", headers={"Host": HOST})
+    assert "alice@example.com" in account.text and "alice@localhost" in account.text
+    assert "Magic link" in account.text  # how this browser signed in
 
 
 def test_ending_sessions_signs_out_everywhere(client, mailbox, accounts, app):
@@ -106,7 +108,7 @@ def test_ending_sessions_signs_out_everywhere(client, mailbox, accounts, app):
     sign_in(other_device, mailbox, "alice@example.com")
     accounts.end_sessions(accounts.find_by_email("alice@example.com").login)
     for browser in (client, other_device):
-        assert browser.get("/", headers={"Host": HOST}).status_code == 303
+        assert browser.get("/account", headers={"Host": HOST}).status_code == 303
 
 
 def test_cookie_flags_on_localhost_and_https(client, app):

@@ -197,7 +197,7 @@ def test_registration_for_another_site_is_refused(world, origin, rp_id):
 def test_registration_without_user_verification_follows_the_policy(world):
     with pytest.raises(BadInput) as failure:
         registered(world, REG_C, Policy(user_verification="required"))
-    assert failure.value.message_id == "error.passkey_registration_failed"
+    assert failure.value.message_id == "error.passkey_uv_required"
     for uv in ("preferred", "discouraged"):
         passkey = registered(world, REG_C, Policy(user_verification=uv))
         assert passkey["id"] == REG_C["credential_id"] and passkey["user_verified"] is False
