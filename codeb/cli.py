@@ -110,6 +110,20 @@ def keys_rotate(args) -> None:
     out({"tenant": tenant.name, "current_kid": kid, "published_kids": published})
 
 
+# -- superuser ---------------------------------------------------------------
+
+def superuser_link(args) -> None:
+    """Break-glass: a one-time sign-in URL, valid five minutes, for an operator on the server."""
+    from . import breakglass
+
+    tenant = tenants(args).get(args.tenant)
+    base = args.base_url or f"https://{tenant.hosts[0]}"
+    url = breakglass.create_link(tenant.store, base.rstrip("/"))
+    print(url)
+    print(f"valid for {breakglass.LINK_LIFETIME // 60} minutes, once; every action is audited as break-glass",
+          file=sys.stderr)
+
+
 # -- serve -------------------------------------------------------------------
 
 def serve(args) -> None:
@@ -171,6 +185,13 @@ def parser() -> argparse.ArgumentParser:
     c = keys.add_parser("rotate", help="add a new signing key; the old one stays published until its tokens expire")
     c.add_argument("tenant")
     c.set_defaults(func=keys_rotate)
+
+    superuser = sub.add_parser("superuser", help="break-glass access for operators").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    c = superuser.add_parser("link", help="print a one-time superuser sign-in URL (five minutes, once)")
+    c.add_argument("tenant")
+    c.add_argument("--base-url", help="where the tenant is reached (default https://<first host>)")
+    c.set_defaults(func=superuser_link)
 
     c = sub.add_parser("serve", help="serve locally with waitress")
     c.add_argument("--host", default="127.0.0.1")

@@ -23,6 +23,7 @@ LISTED = 20  # signed-in sessions an account remembers for its settings page
 
 ANONYMOUS_LIFETIME = 3600
 SIGNED_IN_LIFETIME = 12 * 3600
+SUPERUSER_LIFETIME = 3600
 
 
 @dataclass
@@ -95,13 +96,20 @@ class Sessions:
                 return None
         return Session(sid=sid, data=data)
 
+    def start_superuser(self) -> Session:
+        """A break-glass session: server-side, no account, one hour (codeb.breakglass)."""
+        now = self.clock()
+        return Session(sid=secrets.token_urlsafe(32), new=True, modified=True,
+                       data={"superuser": True, "created": now, "auth_time": now, "method": "breakglass"})
+
     def save(self, session: Session) -> str:
         """Persist the session; return the cookie value that names it."""
         session.modified = False
         if session.anonymous:
             return ANONYMOUS_PREFIX + self.signed.dumps(session.data)
         now = self.clock()
-        ttl = session.data.get("auth_time", now) + SIGNED_IN_LIFETIME - now
+        lifetime = SUPERUSER_LIFETIME if session.data.get("superuser") else SIGNED_IN_LIFETIME
+        ttl = session.data.get("auth_time", now) + lifetime - now
         self.records.put(secret_id(session.sid), {"data": session.data}, ttl=max(ttl, 1))
         return session.sid
 

@@ -191,3 +191,58 @@ class Tenants:
             keys.ensure(store)
             store.create("tenant", doc=settings)
         return self.get(name)
+
+
+def update_signin_settings(tenant, *, methods, signup, domains, user_verification, attestation,
+                           allowed_aaguids, max_passkeys, extension_range) -> None:
+    """Validate and store the admin's sign-in settings; all of them or none."""
+    from .signin import REGISTRY
+
+    methods = [m for m in REGISTRY if m in set(methods or ())]
+    if not methods:
+        raise BadInput("error.settings_no_method")
+    if signup not in SIGNUP_POLICIES:
+        raise BadInput("error.invalid_signup_policy", policy=str(signup)[:40])
+    domains = sorted({d.strip().lower() for d in domains or () if d.strip()})
+    for domain in domains:
+        normalize_host(domain)
+    if signup == "domains" and not domains:
+        raise BadInput("error.settings_domains")
+    if user_verification not in ("required", "preferred", "discouraged") or attestation not in ("none", "direct"):
+        raise BadInput("error.bad_request")
+    aaguids = sorted({a.strip().lower() for a in allowed_aaguids or () if a.strip()})
+    if any(not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", a) for a in aaguids):
+        raise BadInput("error.settings_aaguid")
+    try:
+        max_passkeys, low, high = int(max_passkeys), int(extension_range[0]), int(extension_range[1])
+    except (TypeError, ValueError, IndexError):
+        raise BadInput("error.settings_numbers") from None
+    if not 1 <= max_passkeys <= 100:
+        raise BadInput("error.settings_numbers")
+    if not 1 <= low <= high <= 99_999_999 or high - low > 1_000_000:
+        raise BadInput("error.extension_range", low=low, high=high)
+    with tenant.store.update("tenant") as doc:
+        doc["methods"] = methods
+        doc["signup"] = {"policy": signup, "domains": domains}
+        doc["passkeys"] = {"user_verification": user_verification, "attestation": attestation,
+                           "allowed_aaguids": aaguids, "max_per_account": max_passkeys}
+        doc["extension_range"] = [low, high]
+
+
+def save_language(tenant, lang: str, messages: dict) -> None:
+    """Store a tenant catalogue (validated by i18n.validate_catalogue) and offer the language."""
+    cleaned = i18n.validate_catalogue(lang, messages)
+    tenant.store.write("i18n", lang, doc={"messages": cleaned})
+    with tenant.store.update("tenant") as doc:
+        languages = doc.get("languages", list(i18n.SHIPPED))
+        if lang not in languages:
+            doc["languages"] = languages + [lang]
+
+
+def remove_language(tenant, lang: str) -> None:
+    if lang in i18n.SHIPPED or not i18n.LANG_PATTERN.fullmatch(lang or ""):
+        raise BadInput("error.language_code")
+    with tenant.store.update("tenant") as doc:
+        doc["languages"] = [code for code in doc.get("languages", []) if code != lang]
+    tenant.store.delete("i18n", lang)
+

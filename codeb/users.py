@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from .directory import Directory, entry_of
 from .errors import BadInput, Conflict, NotFound
 from .store import names
 
@@ -93,6 +95,7 @@ class Accounts:
         self.by_email = store.index("email")
         self.by_sub = store.index("sub")
         self.by_ext = store.index("ext")
+        self.directory = Directory(store)
 
     def get(self, login: str) -> Account | None:
         doc = self.store.read("users", names.login_name(login))
@@ -151,12 +154,14 @@ class Accounts:
                 self.by_email.put(email, doc["login"])
                 doc["ext"] = self._allocate_extension(doc["login"])
                 if doc["ext"] is not None:
-                    with self.update(doc["login"]) as live:
+                    with self.store.update("users", doc["login"]) as live:
                         live["ext"] = doc["ext"]
+                self.directory.put(doc["login"], entry_of(doc))
             except BaseException:
                 # Roll back what was written; the email lock is still held.
                 if doc.get("ext") is not None:
                     self.by_ext.remove(str(doc["ext"]), doc["login"])
+                self.directory.remove(doc["login"])
                 self.by_sub.remove(doc["sub"], doc["login"])
                 self.store.delete("users", doc["login"])
                 raise
@@ -208,9 +213,14 @@ class Accounts:
             for n in range(2, 1000):
                 yield names.login_name(f"{wanted[:58]}{n}")
 
+    @contextmanager
     def update(self, login: str):
-        """Lock and edit an account document (see Store.update)."""
-        return self.store.update("users", names.login_name(login))
+        """Lock and edit an account document (see Store.update); the directory follows."""
+        with self.store.update("users", names.login_name(login)) as doc:
+            before = entry_of(doc)
+            yield doc
+        if entry_of(doc) != before:
+            self.directory.put(doc["login"], entry_of(doc))
 
     def update_profile(self, login: str, *, display_name, nickname, language, languages,
                        confirm: bool = False) -> Account:
@@ -224,6 +234,67 @@ class Accounts:
                 doc["profile_confirmed"] = True
         return Account(doc)
 
+    # -- what an admin changes -------------------------------------------------
+
+    def admins(self) -> list[str]:
+        """Logins of the enabled admins (from the directory: one scan, no document reads)."""
+        return sorted(login for login, entry in self.directory.all().items()
+                      if "admin" in entry.get("roles", []) and not entry.get("disabled"))
+
+    def _keeps_an_admin(self, login: str) -> None:
+        if self.admins() == [login]:
+            raise Conflict("error.last_admin")
+
+    def set_roles(self, login: str, roles) -> Account:
+        """New roles; the account's sessions end so the change reaches every new token."""
+        roles = sorted(set(roles) | {"user"})
+        if any(r not in ROLES for r in roles):
+            raise BadInput("error.invalid_role")
+        if "admin" not in roles:
+            self._keeps_an_admin(login)
+        with self.update(login) as doc:
+            changed = doc.get("roles") != roles
+            doc["roles"] = roles
+        if changed:
+            self.end_sessions(login)
+        return self.require(login)
+
+    def set_disabled(self, login: str, disabled: bool) -> Account:
+        if disabled:
+            self._keeps_an_admin(login)
+        with self.update(login) as doc:
+            doc["disabled"] = bool(disabled)
+        if disabled:
+            self.end_sessions(login)
+        return self.require(login)
+
+    def set_display_name(self, login: str, display_name) -> Account:
+        with self.update(login) as doc:
+            doc["display_name"] = clean_display_name(display_name)
+        return Account(doc)
+
+    def set_extension(self, login: str, number) -> Account:
+        """Give the account another extension of the tenant's range, if it is free."""
+        bounds = self.extension_range()
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            raise BadInput("error.extension_invalid") from None
+        if bounds is None or not bounds[0] <= number <= bounds[1]:
+            raise BadInput("error.extension_range", low=bounds[0] if bounds else 0,
+                           high=bounds[1] if bounds else 0)
+        account = self.require(login)
+        if account.doc.get("ext") == number:
+            return account
+        holder = self.find_by_extension(number)
+        if holder is not None or not self.by_ext.claim(str(number), login):
+            raise Conflict("error.extension_taken", ext=number)
+        with self.update(login) as doc:
+            old, doc["ext"] = doc.get("ext"), number
+        if old is not None:
+            self.by_ext.remove(str(old), login)
+        return Account(doc)
+
     def mark_email_verified(self, login: str) -> Account:
         with self.update(login) as doc:
             doc["email_verified"] = True
@@ -234,12 +305,16 @@ class Accounts:
         with self.update(login) as doc:
             doc["sessions_not_before"] = self.store.clock()
 
-    def delete(self, login: str) -> None:
+    def delete(self, login: str, *, keep_an_admin: bool = True) -> None:
+        """Remove the account, its passkeys and every index entry; its sessions end with it."""
+        if keep_an_admin:
+            self._keeps_an_admin(login)
         with self.update(login) as doc:
             pass
         self._remove_files(doc)
 
     def _remove_files(self, doc: dict) -> None:
+        self.directory.remove(doc["login"])
         if doc.get("ext") is not None:
             self.by_ext.remove(str(doc["ext"]), doc["login"])
         for passkey in doc.get("passkeys", []):

@@ -77,3 +77,26 @@ def negotiate(candidates, available) -> str | None:
         if primary in available:
             return primary
     return None
+
+
+def validate_catalogue(lang: str, messages) -> dict[str, str]:
+    """A tenant's catalogue: known ids only, each text with exactly the English placeholders."""
+    from ..errors import BadInput
+
+    if not isinstance(lang, str) or not LANG_PATTERN.fullmatch(lang) or lang in SHIPPED:
+        raise BadInput("error.language_code")
+    if not isinstance(messages, dict) or not messages:
+        raise BadInput("error.catalogue_shape")
+    english = catalogue(DEFAULT)
+    cleaned = {}
+    for key, text in messages.items():
+        if key not in english:
+            raise BadInput("error.catalogue_unknown_key", key=str(key)[:80])
+        if not isinstance(text, str) or not text.strip() or len(text) > 2000:
+            raise BadInput("error.catalogue_text", key=key)
+        if placeholders(text) != placeholders(english[key]) or text.count("{") != text.count("}"):
+            raise BadInput("error.catalogue_placeholders", key=key,
+                           expected=", ".join(sorted(placeholders(english[key]))) or "-")
+        cleaned[key] = text
+    return cleaned
+

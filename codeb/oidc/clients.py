@@ -156,5 +156,29 @@ class Clients:
         self.store.create("clients", doc["client_id"], doc=doc)
         return Client(doc), secret
 
+    def update(self, client_id: str, *, name: str, redirect_uris, post_logout_redirect_uris=(),
+               scopes=SCOPES) -> Client:
+        name = (name or "").strip()
+        if not name or len(name) > 100:
+            raise BadInput("error.invalid_client_name")
+        if not redirect_uris:
+            raise BadInput("error.client_needs_redirect_uri")
+        redirect_uris = [check_redirect_uri_shape(u) for u in redirect_uris]
+        post_logout = [check_redirect_uri_shape(u) for u in post_logout_redirect_uris]
+        with self.store.update("clients", self.require(client_id).client_id) as doc:
+            doc.update(name=name, redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout,
+                       scopes=[s for s in scopes if s in SCOPES] or ["openid"])
+        return Client(doc)
+
+    def new_secret(self, client_id: str) -> str:
+        """A fresh secret for a confidential client (shown once); the old one stops working."""
+        client = self.require(client_id)
+        if client.public or client.doc.get("first_party"):
+            raise BadInput("error.client_public_secret")
+        secret = secrets.token_urlsafe(32)
+        with self.store.update("clients", client.client_id) as doc:
+            doc["secret_sha256"] = _hash(secret)
+        return secret
+
     def delete(self, client_id: str) -> bool:
         return self.get(client_id) is not None and self.store.delete("clients", client_id)

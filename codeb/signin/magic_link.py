@@ -21,6 +21,8 @@ from ..users import normalize_email
 from . import SignInContext, VerifiedIdentity, account_for_sign_up, may_sign_up
 
 LINK_LIFETIME = 300
+INVITE_LIFETIME = 7 * 86400  # an invitation waits a week for its person
+INVITE_PREFIX = "i."
 PER_ADDRESS = (5, 900)   # five links per address per quarter hour
 PER_CLIENT = (20, 900)   # twenty requests per client IP per quarter hour
 THEN = ("passkey",)  # what the person asked to do right after the link
@@ -32,14 +34,14 @@ class LinkSent:
     email: str
 
 
-def _serializer(ctx: SignInContext) -> URLSafeTimedSerializer:
+def _serializer(ctx: SignInContext, salt: str = "codeb.magic-link") -> URLSafeTimedSerializer:
     clock = ctx.store.clock
 
     class Signer(TimestampSigner):  # link age by the tenant's clock, like the record's
         def get_timestamp(self) -> int:
             return int(clock())
 
-    return URLSafeTimedSerializer(session_secret(ctx.store), salt="codeb.magic-link", signer=Signer)
+    return URLSafeTimedSerializer(session_secret(ctx.store), salt=salt, signer=Signer)
 
 
 class MagicLink:
@@ -74,10 +76,24 @@ class MagicLink:
         if wait:
             raise RateLimited(wait)
 
+    def invite(self, ctx: SignInContext, *, account, inviter: str) -> None:
+        """Mail an admin-created account its invitation: a link valid for a week, used once."""
+        token = secrets.token_urlsafe(32)
+        language = account.language or ctx.language
+        ctx.store.transient("magic-links").put(secret_id(token), {
+            "email": account.email, "interaction": None, "language": language, "then": None,
+        }, ttl=INVITE_LIFETIME)
+        signed = _serializer(ctx, "codeb.invitation").dumps(token)
+        ctx.mailer.send("invitation", to=account.email, language=language, inviter=inviter,
+                        url=f"{ctx.base_url}/link/{INVITE_PREFIX}{signed}", days=INVITE_LIFETIME // 86400)
+
     @staticmethod
     def check_link(ctx: SignInContext, link: str) -> str:
         """The token inside a link, if its signature is good and it is not too old."""
         try:
+            if isinstance(link, str) and link.startswith(INVITE_PREFIX):
+                return _serializer(ctx, "codeb.invitation").loads(link[len(INVITE_PREFIX):],
+                                                                   max_age=INVITE_LIFETIME)
             return _serializer(ctx).loads(link, max_age=LINK_LIFETIME)
         except SignatureExpired:
             raise SignInFailed("error.link_expired") from None

@@ -11,7 +11,7 @@ import time
 from flask import g, request
 
 from ..tenants import Tenants
-from . import account, context, errors, help, oidc, office, pages, passkeys, signin
+from . import account, admin, context, errors, help, oidc, office, pages, passkeys, signin
 
 log = logging.getLogger("codeb")
 
@@ -36,6 +36,8 @@ def init_app(app) -> None:
     app.register_blueprint(account.bp)
     app.register_blueprint(office.bp)
     app.register_blueprint(help.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(admin.breakglass_bp)
 
 
 def save_session(response):

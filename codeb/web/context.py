@@ -33,6 +33,7 @@ def load_tenant() -> None:
     g.session = g.sessions.load(request.cookies.get(cookie_name()), g.accounts)
     g.ended_session = None
     g.account = g.accounts.get(g.session.login) if g.session and g.session.login else None
+    g.superuser = bool(g.session and not g.session.anonymous and g.session.data.get("superuser"))
     g.lang = choose_language()
     g.form_targets = set()
 

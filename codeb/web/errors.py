@@ -17,7 +17,7 @@ from ..errors import CodebError, RateLimited, UnknownTenant
 
 log = logging.getLogger("codeb")
 JSON_ENDPOINTS = {"oidc.token", "oidc.userinfo", "oidc.jwks", "oidc.discovery"}
-HTTP_MESSAGES = {404: "error.not_found", 405: "error.method_not_allowed",
+HTTP_MESSAGES = {403: "error.forbidden", 404: "error.not_found", 405: "error.method_not_allowed",
                  413: "error.too_large", 400: "error.bad_request"}
 
 

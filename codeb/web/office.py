@@ -37,7 +37,7 @@ def unauthorized():
 
 @bp.get("/office.html")
 def shell():
-    return render_template("office.html", client_id=FIRST_PARTY,
+    return render_template("office.html", client_id=FIRST_PARTY, admin_page=True,
                            messages=shell_messages(), is_shell=True)
 
 

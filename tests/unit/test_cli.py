@@ -46,6 +46,10 @@ def test_tenant_user_client_and_keys(tmp_path):
                               "--redirect-uri", "https://spa.acme.example/").stdout)
     assert "client_secret" not in public and public["public"]
 
+    link = codeb(tmp_path, "superuser", "link", "acme")
+    assert link.stdout.startswith("https://login.acme.example/breakglass/") and "five" not in link.stdout
+    assert "valid for 5 minutes, once" in link.stderr
+
     rotated = json.loads(codeb(tmp_path, "keys", "rotate", "acme").stdout)
     assert rotated["current_kid"] in rotated["published_kids"] and len(rotated["published_kids"]) == 2
 
@@ -68,7 +72,7 @@ def test_bad_input_is_a_clear_message_and_a_non_zero_exit(tmp_path, args, messag
 
 
 @pytest.mark.parametrize("command", [[], ["tenant"], ["tenant", "create"], ["user", "add"], ["client", "add"],
-                                     ["keys", "rotate"], ["serve"]])
+                                     ["keys", "rotate"], ["superuser", "link"], ["serve"]])
 def test_every_command_has_help(tmp_path, command):
     result = codeb(tmp_path, *command, "--help")
     assert "usage:" in result.stdout

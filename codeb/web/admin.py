@@ -1,0 +1,369 @@
+"""admin.html and the admin pages: users, OIDC clients, sign-in settings, languages,
+privacy, audit log. Every route checks the `admin` role of the signed-in account
+in this tenant (or a break-glass superuser session) before anything else, and
+every change is written to the audit log with who made it.
+"""
+
+import json
+import time
+
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+
+from .. import audit, breakglass, i18n, privacy, signin
+from ..errors import BadInput, CodebError, NotFound
+from ..oidc.clients import SCOPES, Clients
+from ..passkeys import passkeys_of
+from ..signin import SignInContext
+from ..signin.magic_link import MagicLink
+from ..tenants import remove_language, save_language, update_signin_settings
+from . import context
+from .signin import mailer
+
+bp = Blueprint("admin", __name__)
+PAGE_SIZE = 50
+NOTICES = ("user_created", "user_saved", "user_disabled", "user_enabled", "user_deleted", "erased",
+           "client_saved", "client_deleted", "settings_saved", "language_saved", "language_removed")
+
+
+def is_admin() -> bool:
+    return bool(g.get("superuser")) or (g.account is not None and "admin" in g.account.roles)
+
+
+@bp.before_request
+def require_admin():
+    if is_admin():
+        return None
+    if g.account is None and request.method == "GET":
+        return redirect(url_for("signin.page"), code=303)
+    abort(403)
+
+
+def actor() -> dict:
+    """Who did it, for the audit log: the admin's login, or the break-glass superuser."""
+    if g.get("superuser"):
+        return {"actor": "superuser", "breakglass": True}
+    return {"actor": g.account.login}
+
+
+def record(event: str, **facts) -> None:
+    audit.append(g.tenant.store, event, **actor(), **facts)
+
+
+def back(endpoint: str, notice: str, **values):
+    return redirect(url_for(endpoint, m=notice, **values), code=303)
+
+
+def notice() -> str | None:
+    value = request.args.get("m")
+    return value if value in NOTICES else None
+
+
+def render(template: str, status: int = 200, **values):
+    return render_template(f"admin/{template}", notice=notice(), breakglass=bool(g.get("superuser")),
+                           **values), status
+
+
+# -- the shell -----------------------------------------------------------------------
+
+@bp.get("/admin.html")
+def shell():
+    total, _ = g.accounts.directory.search("", limit=1)
+    return render("shell.html", users=total, clients=len(Clients(g.tenant.store).list()))
+
+
+# -- users -----------------------------------------------------------------------------
+
+@bp.get("/admin/users")
+def users():
+    query = request.args.get("q", "")[:100]
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    total, rows = g.accounts.directory.search(query, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    return render("users.html", rows=rows, total=total, query=query, page=page,
+                  pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE))
+
+
+@bp.post("/admin/users")
+def create_user():
+    form = request.form
+    try:
+        roles = ["user", "admin"] if form.get("admin") == "1" else ["user"]
+        account = g.accounts.create(email=form.get("email", ""), login=form.get("login") or None,
+                                    roles=roles, display_name=form.get("display_name") or None)
+    except CodebError as error:
+        total, rows = g.accounts.directory.search("", limit=PAGE_SIZE)
+        return render("users.html", error.status, rows=rows, total=total, query="", page=1,
+                      pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE), error=error, form=form)
+    ctx = SignInContext(tenant=g.tenant, accounts=g.accounts, mailer=mailer(), base_url=g.issuer,
+                        client_ip=context.client_ip(), language=g.lang)
+    inviter = g.account.display_name if g.account else g.tenant.display_name
+    MagicLink().invite(ctx, account=account, inviter=inviter)
+    record("user.created", login=account.login, roles=account.roles)
+    return back("admin.user", "user_created", login=account.login)
+
+
+def _target(login):
+    try:
+        return g.accounts.require(login)
+    except (CodebError, ValueError):
+        abort(404)
+
+
+@bp.get("/admin/users/<login>")
+def user(login):
+    return user_page(_target(login))
+
+
+def user_page(account, error: CodebError | None = None):
+    return render("user.html", error.status if error else 200, user=account,
+                  passkeys=passkeys_of(account), inventory=privacy.inventory(g.tenant.store, account.login),
+                  kinds=privacy.KINDS, error=error)
+
+
+@bp.post("/admin/users/<login>")
+def save_user(login):
+    account = _target(login)
+    form = request.form
+    try:
+        g.accounts.set_display_name(login, form.get("display_name"))
+        roles = ["user", "admin"] if form.get("admin") == "1" else ["user"]
+        if sorted(roles) != sorted(account.roles):
+            g.accounts.set_roles(login, roles)
+            record("user.roles_changed", login=login, before=account.roles, after=sorted(roles))
+        if form.get("ext", "").strip() and str(account.doc.get("ext")) != form.get("ext").strip():
+            g.accounts.set_extension(login, form.get("ext").strip())
+    except CodebError as error:
+        return user_page(g.accounts.require(login), error)
+    record("user.updated", login=login)
+    return back("admin.user", "user_saved", login=login)
+
+
+@bp.post("/admin/users/<login>/disable")
+def disable_user(login):
+    return _set_disabled(login, True)
+
+
+@bp.post("/admin/users/<login>/enable")
+def enable_user(login):
+    return _set_disabled(login, False)
+
+
+def _set_disabled(login, disabled):
+    _target(login)
+    try:
+        g.accounts.set_disabled(login, disabled)
+    except CodebError as error:
+        return user_page(g.accounts.require(login), error)
+    record("user.disabled" if disabled else "user.enabled", login=login)
+    return back("admin.user", "user_disabled" if disabled else "user_enabled", login=login)
+
+
+@bp.post("/admin/users/<login>/delete")
+def delete_user(login):
+    account = _target(login)
+    if request.form.get("confirm") != login:
+        return user_page(account, BadInput("error.confirm_login", login=login))
+    try:
+        g.accounts.delete(login)
+    except CodebError as error:
+        return user_page(account, error)
+    record("user.deleted", login=login)
+    return back("admin.users", "user_deleted")
+
+
+@bp.post("/admin/users/<login>/erase")
+def erase(login):
+    account = _target(login)
+    kind = request.form.get("kind")
+    if request.form.get("confirm") != "1":
+        return user_page(account, BadInput("error.confirm_erasure"))
+    try:
+        erased = privacy.erase(g.tenant.store, login, kind)
+    except CodebError as error:
+        return user_page(account, error)
+    record("privacy.erased", login=login, kind=kind, files=erased["files"], bytes=erased["bytes"])
+    return back("admin.user", "erased", login=login)
+
+
+@bp.get("/admin/users/<login>/export")
+def export_user(login):
+    account = _target(login)
+    events = [e for e in audit.read_all(g.tenant.store) if e.get("login") == login]
+    body = {"tenant": g.tenant.name, "exported": int(g.tenant.store.clock()),
+            "account": {k: v for k, v in account.doc.items() if k != "sessions_not_before"},
+            "files": privacy.inventory(g.tenant.store, login), "security_events": events}
+    record("privacy.exported", login=login)
+    return Response(json.dumps(body, ensure_ascii=False, indent=2), mimetype="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="codeb-{g.tenant.name}-{login}.json"'})
+
+
+# -- OIDC clients ----------------------------------------------------------------------
+
+def _uris(field: str) -> list[str]:
+    return [line.strip() for line in request.form.get(field, "").splitlines() if line.strip()]
+
+
+@bp.get("/admin/clients")
+def clients():
+    return render("clients.html", clients=Clients(g.tenant.store).list(), scopes=SCOPES)
+
+
+@bp.post("/admin/clients")
+def create_client():
+    try:
+        client, secret = Clients(g.tenant.store).add(
+            name=request.form.get("name", ""), redirect_uris=_uris("redirect_uris"),
+            post_logout_redirect_uris=_uris("post_logout_redirect_uris"),
+            public=request.form.get("public") == "1",
+            scopes=request.form.getlist("scopes") or ["openid", "profile", "email"])
+    except CodebError as error:
+        return render("clients.html", error.status, clients=Clients(g.tenant.store).list(), scopes=SCOPES,
+                      error=error, form=request.form)
+    record("client.created", client_id=client.client_id, name=client.name)
+    # The secret is shown on this one response and never again: only its hash is stored.
+    return render("client.html", client=client, secret=secret, scopes=SCOPES)
+
+
+def _client(client_id):
+    client = Clients(g.tenant.store).get(client_id)
+    if client is None or client.doc.get("first_party"):
+        abort(404)
+    return client
+
+
+@bp.get("/admin/clients/<client_id>")
+def client(client_id):
+    return render("client.html", client=_client(client_id), scopes=SCOPES)
+
+
+@bp.post("/admin/clients/<client_id>")
+def save_client(client_id):
+    _client(client_id)
+    try:
+        updated = Clients(g.tenant.store).update(
+            client_id, name=request.form.get("name", ""), redirect_uris=_uris("redirect_uris"),
+            post_logout_redirect_uris=_uris("post_logout_redirect_uris"),
+            scopes=request.form.getlist("scopes"))
+    except CodebError as error:
+        return render("client.html", error.status, client=_client(client_id), scopes=SCOPES, error=error)
+    record("client.updated", client_id=updated.client_id)
+    return back("admin.client", "client_saved", client_id=client_id)
+
+
+@bp.post("/admin/clients/<client_id>/secret")
+def regenerate_secret(client_id):
+    client = _client(client_id)
+    try:
+        secret = Clients(g.tenant.store).new_secret(client_id)
+    except CodebError as error:
+        return render("client.html", error.status, client=client, scopes=SCOPES, error=error)
+    record("client.secret_regenerated", client_id=client_id)
+    return render("client.html", client=_client(client_id), secret=secret, scopes=SCOPES)
+
+
+@bp.post("/admin/clients/<client_id>/delete")
+def delete_client(client_id):
+    _client(client_id)
+    Clients(g.tenant.store).delete(client_id)
+    record("client.deleted", client_id=client_id)
+    return back("admin.clients", "client_deleted")
+
+
+# -- sign-in settings --------------------------------------------------------------------
+
+@bp.route("/admin/settings", methods=["GET", "POST"])
+def settings():
+    error = None
+    if request.method == "POST":
+        form = request.form
+        try:
+            update_signin_settings(
+                g.tenant, methods=form.getlist("methods"), signup=form.get("signup"),
+                domains=form.get("domains", "").replace(",", " ").split(),
+                user_verification=form.get("user_verification"), attestation=form.get("attestation"),
+                allowed_aaguids=form.get("allowed_aaguids", "").split(),
+                max_passkeys=form.get("max_passkeys"),
+                extension_range=(form.get("ext_low"), form.get("ext_high")))
+        except CodebError as failure:
+            error = failure
+        else:
+            record("settings.changed", methods=form.getlist("methods"), signup=form.get("signup"))
+            return back("admin.settings", "settings_saved")
+    tenant = context.tenants().get(g.tenant.name)
+    return render("settings.html", error.status if error else 200, settings=tenant.settings,
+                  methods=list(signin.REGISTRY), error=error)
+
+
+# -- languages --------------------------------------------------------------------------
+
+@bp.route("/admin/languages", methods=["GET", "POST"])
+def languages():
+    error = None
+    if request.method == "POST":
+        lang = request.form.get("lang", "").strip().lower()
+        upload = request.files.get("catalogue")
+        raw = upload.read().decode("utf-8", "replace") if upload and upload.filename else request.form.get("messages", "")
+        try:
+            try:
+                messages = json.loads(raw)
+            except ValueError:
+                raise BadInput("error.catalogue_shape") from None
+            save_language(g.tenant, lang, messages.get("messages", messages) if isinstance(messages, dict) else messages)
+        except CodebError as failure:
+            error = failure
+        else:
+            record("language.saved", lang=lang)
+            return back("admin.languages", "language_saved")
+    tenant = context.tenants().get(g.tenant.name)
+    return render("languages.html", error.status if error else 200, added=tenant.languages,
+                  english=i18n.catalogue("en"), error=error)
+
+
+@bp.post("/admin/languages/<lang>/delete")
+def delete_language(lang):
+    try:
+        remove_language(g.tenant, lang)
+    except CodebError:
+        abort(400)
+    record("language.removed", lang=lang)
+    return back("admin.languages", "language_removed")
+
+
+# -- audit log ----------------------------------------------------------------------------
+
+@bp.get("/admin/audit")
+def audit_log():
+    month = request.args.get("month") or time.strftime("%Y-%m", time.gmtime(g.tenant.store.clock()))
+    if not (len(month) == 7 and month[:4].isdigit() and month[4] == "-" and month[5:].isdigit()):
+        raise NotFound()
+    event, login = request.args.get("event", "").strip(), request.args.get("login", "").strip().lower()
+    entries = [e for e in audit.read(g.tenant.store, month)
+               if (not event or e.get("event", "").startswith(event))
+               and (not login or login in (e.get("login"), e.get("actor")))]
+    return render("audit.html", entries=list(reversed(entries))[:500], month=month, event=event, login=login,
+                  total=len(entries))
+
+
+# -- break-glass ----------------------------------------------------------------------------
+
+breakglass_bp = Blueprint("breakglass", __name__)
+
+
+@breakglass_bp.get("/breakglass/<token>")
+def breakglass_page(token):
+    if not breakglass.pending(g.tenant.store, token):
+        return render_template("admin/breakglass.html", valid=False), 400
+    return render_template("admin/breakglass.html", valid=True, token=token)
+
+
+@breakglass_bp.post("/breakglass")
+def breakglass_enter():
+    if not breakglass.spend(g.tenant.store, request.form.get("token")):
+        return render_template("admin/breakglass.html", valid=False), 400
+    previous = g.session
+    g.session = g.sessions.start_superuser()
+    g.ended_session, g.account = previous, None
+    audit.append(g.tenant.store, "breakglass.used", breakglass=True, ip=context.client_ip())
+    return redirect(url_for("admin.shell"), code=303)

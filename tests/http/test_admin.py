@@ -1,0 +1,289 @@
+"""admin.html and every admin page: who may use them, and what each change does."""
+
+import json
+import os
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from codeb import audit, breakglass
+from codeb.oidc.clients import Clients
+from tests.conftest import HOST, OTHER_HOST, csrf_of, sign_in
+
+GET_PAGES = ["/admin.html", "/admin/users", "/admin/users/bob", "/admin/clients", "/admin/settings",
+             "/admin/languages", "/admin/audit", "/admin/users/bob/export"]
+POST_ACTIONS = ["/admin/users", "/admin/users/bob", "/admin/users/bob/disable", "/admin/users/bob/enable",
+                "/admin/users/bob/delete", "/admin/users/bob/erase", "/admin/clients", "/admin/settings",
+                "/admin/languages", "/admin/languages/fr/delete"]
+
+
+@pytest.fixture
+def people(app, mailbox, accounts, tenants):
+    """An admin and a user of `demo`, an admin of `acme`, each signed in in their own browser."""
+    accounts.create(email="boss@example.com", login="boss", roles=["user", "admin"])
+    accounts.create(email="bob@example.com", login="bob")
+    from codeb.users import Accounts
+    Accounts(tenants.get("acme").store, OTHER_HOST).create(email="root@acme.example", login="root",
+                                                           roles=["user", "admin"])
+    browsers = {}
+    for name, email, host in (("admin", "boss@example.com", HOST), ("user", "bob@example.com", HOST),
+                              ("other", "root@acme.example", OTHER_HOST)):
+        browsers[name] = app.test_client()
+        sign_in(browsers[name], mailbox, email, host=host)
+    browsers["anonymous"] = app.test_client()
+    return browsers
+
+
+def token(client, host=HOST):
+    return csrf_of(client.get("/signin", headers={"Host": host}).text)
+
+
+@pytest.mark.parametrize("path", GET_PAGES)
+def test_admin_pages_are_for_admins_of_this_tenant_only(people, path):
+    assert people["admin"].get(path, headers={"Host": HOST}).status_code == 200
+    assert people["user"].get(path, headers={"Host": HOST}).status_code == 403
+    assert people["anonymous"].get(path, headers={"Host": HOST}).status_code == 303
+    # An admin of acme is nobody at demo: her session cookie is acme's.
+    assert people["other"].get(path, headers={"Host": HOST}).status_code == 303
+
+
+@pytest.mark.parametrize("path", POST_ACTIONS)
+def test_admin_actions_refuse_users_and_strangers(people, accounts, path):
+    before = accounts.get("bob").doc
+    for who in ("user", "anonymous", "other"):
+        response = people[who].post(path, data={"csrf": token(people[who]), "confirm": "bob", "kind": "recordings"},
+                                    headers={"Host": HOST})
+        assert response.status_code == 403, (who, path)
+    assert accounts.get("bob").doc == before
+
+
+def test_forbidden_page_is_a_clear_page_in_the_persons_language(people, accounts):
+    response = people["user"].get("/admin.html", headers={"Host": HOST, "Accept-Language": "de"})
+    assert "You do not have access" in response.text  # bob chose English: his setting wins
+    with accounts.update("bob") as doc:
+        doc["language"] = "de"
+    assert "keinen Zugriff" in people["user"].get("/admin.html", headers={"Host": HOST}).text
+
+
+def test_create_user_sends_an_invitation_valid_for_a_week(people, mailbox, app, clock, accounts):
+    admin = people["admin"]
+    page = admin.get("/admin/users", headers={"Host": HOST})
+    created = admin.post("/admin/users", data={"csrf": csrf_of(page.text), "email": "carol@example.com",
+                                               "display_name": "Carol C"}, headers={"Host": HOST})
+    assert created.status_code == 303 and created.headers["Location"].startswith("/admin/users/carol")
+    mail = mailbox.last()
+    assert mail.message["To"] == "carol@example.com" and "invitation" in mail.message["Subject"].lower()
+    link = re.search(r"https?://\S+/link/i\.\S+", mail.text).group(0)
+    clock.advance(3 * 86400)  # days later: an invitation outlives the five-minute links
+    carol = app.test_client()
+    path = urlsplit(link).path
+    button = carol.get(path, headers={"Host": HOST})
+    assert button.status_code == 200
+    done = carol.post("/link", data={"csrf": csrf_of(button.text), "link": path[6:]}, headers={"Host": HOST})
+    assert done.headers["Location"] == "/welcome"
+    assert accounts.get("carol").doc["email_verified"] is True
+
+
+def test_user_list_searches_and_pages(people, accounts):
+    for n in range(60):
+        accounts.create(email=f"person{n:02d}@example.com", display_name=f"Person {n:02d}")
+    admin = people["admin"]
+    first = admin.get("/admin/users", headers={"Host": HOST})
+    assert "62 accounts" in first.text and "Page 1 of 2" in first.text
+    second = admin.get("/admin/users?page=2", headers={"Host": HOST})
+    assert "person59" in second.text or "person5" in second.text
+    found = admin.get("/admin/users?q=Person%2042", headers={"Host": HOST})
+    assert "1 accounts" in found.text and "person42" in found.text
+    by_email = admin.get("/admin/users?q=bob@example", headers={"Host": HOST})
+    assert "/admin/users/bob" in by_email.text
+
+
+def test_role_change_reaches_new_tokens_and_ends_sessions(people, accounts):
+    admin = people["admin"]
+    page = admin.get("/admin/users/bob", headers={"Host": HOST})
+    saved = admin.post("/admin/users/bob", data={"csrf": csrf_of(page.text), "display_name": "Bob B",
+                                                 "admin": "1", "ext": ""}, headers={"Host": HOST})
+    assert saved.status_code == 303
+    assert accounts.get("bob").roles == ["admin", "user"]
+    assert people["user"].get("/account", headers={"Host": HOST}).status_code == 303  # bob's session ended
+    events = [e["event"] for e in audit.read_all(accounts.store)]
+    assert "user.roles_changed" in events
+
+
+def test_extension_edit_checks_range_and_uniqueness(people, accounts):
+    admin = people["admin"]
+    page = admin.get("/admin/users/bob", headers={"Host": HOST})
+    boss_ext = accounts.get("boss").doc["ext"]
+    taken = admin.post("/admin/users/bob", data={"csrf": csrf_of(page.text), "display_name": "Bob",
+                                                 "ext": str(boss_ext)}, headers={"Host": HOST})
+    assert taken.status_code == 409 and "belongs to someone else" in taken.text
+    outside = admin.post("/admin/users/bob", data={"csrf": csrf_of(page.text), "display_name": "Bob",
+                                                   "ext": "5"}, headers={"Host": HOST})
+    assert outside.status_code == 400 and "range 600 to 699" in outside.text
+    fine = admin.post("/admin/users/bob", data={"csrf": csrf_of(page.text), "display_name": "Bob",
+                                                "ext": "650"}, headers={"Host": HOST})
+    assert fine.status_code == 303 and accounts.find_by_extension(650).login == "bob"
+
+
+def test_disable_and_delete(people, accounts, demo):
+    admin = people["admin"]
+    page = admin.get("/admin/users/bob", headers={"Host": HOST})
+    assert admin.post("/admin/users/bob/disable", data={"csrf": csrf_of(page.text)},
+                      headers={"Host": HOST}).status_code == 303
+    assert people["user"].get("/account", headers={"Host": HOST}).status_code == 303
+    wrong = admin.post("/admin/users/bob/delete", data={"csrf": csrf_of(page.text), "confirm": "bo"},
+                       headers={"Host": HOST})
+    assert wrong.status_code == 400 and accounts.get("bob") is not None
+    sub = accounts.get("bob").sub
+    deleted = admin.post("/admin/users/bob/delete", data={"csrf": csrf_of(page.text), "confirm": "bob"},
+                         headers={"Host": HOST})
+    assert deleted.status_code == 303
+    assert accounts.get("bob") is None and accounts.find_by_email("bob@example.com") is None
+    assert accounts.find_by_sub(sub) is None
+    assert "bob" not in accounts.directory.all()
+
+
+def test_the_last_admin_cannot_be_deleted_demoted_or_disabled(people, accounts):
+    admin = people["admin"]
+    page = admin.get("/admin/users/boss", headers={"Host": HOST})
+    for path, data in (("/admin/users/boss/delete", {"confirm": "boss"}),
+                       ("/admin/users/boss", {"display_name": "Boss", "ext": ""}),
+                       ("/admin/users/boss/disable", {})):
+        response = admin.post(path, data={"csrf": csrf_of(page.text), **data}, headers={"Host": HOST})
+        assert response.status_code == 409 and "last administrator" in response.text
+    assert accounts.get("boss").roles == ["admin", "user"] and not accounts.get("boss").disabled
+
+
+def test_erasure_removes_exactly_that_accounts_files(people, demo):
+    for login in ("bob", "boss"):
+        for kind in ("recordings", "transcripts", "chat-archives"):
+            folder = os.path.join(demo.store.root, kind, login)
+            os.makedirs(folder)
+            with open(os.path.join(folder, "2026-11-01.bin"), "wb") as f:
+                f.write(b"secret call content" * 10)
+    admin = people["admin"]
+    page = admin.get("/admin/users/bob", headers={"Host": HOST})
+    assert "1 files, 190 bytes" in page.text
+    unconfirmed = admin.post("/admin/users/bob/erase", data={"csrf": csrf_of(page.text), "kind": "recordings"},
+                             headers={"Host": HOST})
+    assert unconfirmed.status_code == 400
+    assert os.path.exists(os.path.join(demo.store.root, "recordings", "bob"))
+    done = admin.post("/admin/users/bob/erase", data={"csrf": csrf_of(page.text), "kind": "recordings",
+                                                      "confirm": "1"}, headers={"Host": HOST})
+    assert done.status_code == 303
+    assert not os.path.exists(os.path.join(demo.store.root, "recordings", "bob"))
+    for kept in (("transcripts", "bob"), ("chat-archives", "bob"), ("recordings", "boss")):
+        assert os.path.exists(os.path.join(demo.store.root, *kept, "2026-11-01.bin"))
+    [event] = [e for e in audit.read_all(demo.store) if e["event"] == "privacy.erased"]
+    assert event["files"] == 1 and event["bytes"] == 190 and event["actor"] == "boss"
+    assert "secret call content" not in json.dumps(audit.read_all(demo.store))
+    bad = admin.post("/admin/users/bob/erase", data={"csrf": csrf_of(page.text), "kind": "../../keys",
+                                                     "confirm": "1"}, headers={"Host": HOST})
+    assert bad.status_code == 400 and os.path.exists(os.path.join(demo.store.root, "keys"))
+
+
+def test_clients_page_shows_the_secret_once_and_stores_its_hash(people, demo):
+    admin = people["admin"]
+    page = admin.get("/admin/clients", headers={"Host": HOST})
+    created = admin.post("/admin/clients", data={"csrf": csrf_of(page.text), "name": "Portal",
+                                                 "redirect_uris": "https://portal.example/cb",
+                                                 "scopes": ["openid", "email"]}, headers={"Host": HOST})
+    secret = re.search(r'id="client-secret">([^<]+)<', created.text).group(1)
+    client_id = re.search(r'id="client-id">([^<]+)<', created.text).group(1)
+    stored = open(os.path.join(demo.store.root, "clients", f"{client_id}.json")).read()
+    assert secret not in stored
+    again = admin.get(f"/admin/clients/{client_id}", headers={"Host": HOST})
+    assert secret not in again.text
+    client = Clients(demo.store).get(client_id)
+    assert client.check_client_secret(secret)
+    renewed = admin.post(f"/admin/clients/{client_id}/secret", data={"csrf": csrf_of(again.text)},
+                         headers={"Host": HOST})
+    new_secret = re.search(r'id="client-secret">([^<]+)<', renewed.text).group(1)
+    client = Clients(demo.store).get(client_id)
+    assert client.check_client_secret(new_secret) and not client.check_client_secret(secret)
+    bad = admin.post("/admin/clients", data={"csrf": csrf_of(page.text), "name": "Evil",
+                                             "redirect_uris": "http://evil.example/cb"}, headers={"Host": HOST})
+    assert bad.status_code == 400 and "must use https" in bad.text
+    deleted = admin.post(f"/admin/clients/{client_id}/delete", data={"csrf": csrf_of(again.text)},
+                         headers={"Host": HOST})
+    assert deleted.status_code == 303 and Clients(demo.store).get(client_id) is None
+
+
+def test_sign_in_settings_are_validated_and_applied(people, client, tenants):
+    admin = people["admin"]
+    page = admin.get("/admin/settings", headers={"Host": HOST})
+    form = {"csrf": csrf_of(page.text), "methods": ["magic_link", "password"], "signup": "domains",
+            "domains": "example.com", "user_verification": "preferred", "attestation": "none",
+            "allowed_aaguids": "", "max_passkeys": "3", "ext_low": "700", "ext_high": "799"}
+    assert admin.post("/admin/settings", data=form, headers={"Host": HOST}).status_code == 303
+    settings = tenants.get("demo").settings
+    assert settings["methods"] == ["magic_link", "password"] and settings["signup"]["domains"] == ["example.com"]
+    assert settings["passkeys"]["max_per_account"] == 3 and settings["extension_range"] == [700, 799]
+    assert 'type="password"' in client.get("/signin", headers={"Host": HOST}).text
+    for bad in ({"methods": []}, {"signup": "domains", "domains": ""}, {"ext_low": "900", "ext_high": "800"},
+                {"allowed_aaguids": "not-a-guid"}, {"max_passkeys": "0"}, {"signup": "all"}):
+        response = admin.post("/admin/settings", data={**form, **bad}, headers={"Host": HOST})
+        assert response.status_code == 400, bad
+    assert tenants.get("demo").settings["extension_range"] == [700, 799]
+
+
+def test_languages_are_validated_then_offered(people, client):
+    admin = people["admin"]
+    page = admin.get("/admin/languages", headers={"Host": HOST})
+    good = {"signin.title": "Se connecter", "error.rate_limited": "Trop d'essais. Attendez {minutes} minute(s)."}
+    for bad, message in (({"no.such.key": "x"}, "unknown message id"),
+                         ({"error.rate_limited": "Trop d'essais."}, "placeholders"),
+                         ({"error.rate_limited": "{seconds}"}, "placeholders")):
+        response = admin.post("/admin/languages", data={"csrf": csrf_of(page.text), "lang": "fr",
+                                                        "messages": json.dumps(bad)}, headers={"Host": HOST})
+        assert response.status_code == 400 and message in response.text
+    refused = admin.post("/admin/languages", data={"csrf": csrf_of(page.text), "lang": "de",
+                                                   "messages": json.dumps(good)}, headers={"Host": HOST})
+    assert refused.status_code == 400
+    saved = admin.post("/admin/languages", data={"csrf": csrf_of(page.text), "lang": "fr",
+                                                 "messages": json.dumps(good)}, headers={"Host": HOST})
+    assert saved.status_code == 303
+    french = client.get("/signin", headers={"Host": HOST, "Accept-Language": "fr"})
+    assert '<html lang="fr">' in french.text and "Se connecter" in french.text
+    assert "Email me a sign-in link" in french.text  # untranslated messages stay English
+
+
+def test_audit_log_is_viewable_and_filterable(people):
+    admin = people["admin"]
+    everything = admin.get("/admin/audit", headers={"Host": HOST})
+    assert "signin" in everything.text
+    only_bob = admin.get("/admin/audit?login=bob", headers={"Host": HOST})
+    assert "boss" not in re.sub(r"<nav.*?</nav>|<header.*?</header>", "", only_bob.text, flags=re.S)
+
+
+def test_break_glass_link_works_once_expires_and_is_audited(app, demo, accounts, clock):
+    accounts.create(email="boss@example.com", login="boss", roles=["user", "admin"])
+    demo.store.clock = clock
+    link = breakglass.create_link(demo.store, "http://localhost")
+    operator = app.test_client()
+    path = urlsplit(link).path
+    page = operator.get(path, headers={"Host": HOST})
+    assert page.status_code == 200
+    token_value = path.rsplit("/", 1)[1]
+    entered = operator.post("/breakglass", data={"csrf": csrf_of(page.text), "token": token_value},
+                            headers={"Host": HOST})
+    assert entered.headers["Location"] == "/admin.html"
+    shell = operator.get("/admin.html", headers={"Host": HOST})
+    assert shell.status_code == 200 and "Break-glass session" in shell.text
+    users = operator.get("/admin/users", headers={"Host": HOST}).text
+    table = re.search(r'<table class="facts-table" id="user-table">.*?</table>', users, re.S).group(0)
+    assert "superuser" not in table.lower() and "1 accounts" in users  # only boss: no superuser account
+    again = app.test_client()
+    assert again.get(path, headers={"Host": HOST}).status_code == 400  # used once
+    # A superuser's actions are marked as break-glass in the audit log.
+    operator.post("/admin/users/boss", data={"csrf": csrf_of(shell.text), "display_name": "The Boss", "admin": "1",
+                                             "ext": ""}, headers={"Host": HOST})
+    events = audit.read_all(demo.store)
+    assert any(e["event"] == "breakglass.used" for e in events)
+    assert any(e["event"] == "user.updated" and e.get("breakglass") and e["actor"] == "superuser" for e in events)
+    # The superuser gets no token: it is no account, so /authorize asks for a sign-in.
+    assert operator.get("/account", headers={"Host": HOST}).status_code == 303
+    stale = breakglass.create_link(demo.store, "http://localhost")
+    clock.advance(breakglass.LINK_LIFETIME + 1)
+    assert app.test_client().get(urlsplit(stale).path, headers={"Host": HOST}).status_code == 400
