@@ -188,6 +188,66 @@ def bare_passkey_crypto(tenant, n=200):
     return verify_rate, n / (time.perf_counter() - started)
 
 
+# -- the admin's user list ----------------------------------------------------------
+
+def directory_rates(sizes=(1_000, 10_000, 100_000)):
+    """Seconds per user-list page and per search at each size: warm, and right after a change."""
+    from codeb import breakglass, directory
+    from codeb.store import files
+
+    results = []
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as data:
+            tenant = Tenants(data).create("bench", [HOST])
+            shards = {f"{n:02x}": {} for n in range(directory.SHARDS)}
+            real_fsync = os.fsync
+            os.fsync = lambda fd: None  # setup only: 100,000 documents without waiting for the disk
+            users = tenant.store.folder("users")
+            os.makedirs(users, exist_ok=True)
+            try:
+                for n in range(size):
+                    login = f"user{n:06d}"
+                    doc = {"login": login, "email": f"{login}@example.com", "display_name": f"Person {n}",
+                           "roles": ["user"], "disabled": False, "ext": None}
+                    files.write_bytes_atomic(os.path.join(users, login + ".json"),
+                                             files.encode({"schema": 1, **doc}))
+                    shards[directory.Directory.shard_of(login)][login] = directory.entry_of(doc)
+                for shard, entries in shards.items():
+                    tenant.store.write("index", "directory", shard, doc={"entries": entries})
+            finally:
+                os.fsync = real_fsync
+            app = create_app({"CODEB_DATA": data})
+            admin = app.test_client()
+            link = breakglass.create_link(tenant.store, "http://localhost")
+            token = link.rsplit("/", 1)[1]
+            page = admin.get(f"/breakglass/{token}", headers={"Host": HOST})
+            csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+            admin.post("/breakglass", data={"csrf": csrf, "token": token}, headers={"Host": HOST})
+
+            def timed(path, rounds=5):
+                samples = []
+                for _ in range(rounds):
+                    started = time.perf_counter()
+                    response = admin.get(path, headers={"Host": HOST})
+                    samples.append(time.perf_counter() - started)
+                    assert response.status_code == 200, response.status_code
+                return statistics.median(samples)
+
+            middle = max(1, size // 100)
+            page_warm = timed(f"/admin/users?page={middle}")
+            search_warm = timed("/admin/users?q=Person%204242")
+            Accounts(tenant.store, HOST).create(email="changed@example.com")  # one shard changes
+            started = time.perf_counter()
+            admin.get(f"/admin/users?page={middle}", headers={"Host": HOST})
+            after_change = time.perf_counter() - started
+            directory._views.clear()  # a freshly recycled process
+            started = time.perf_counter()
+            admin.get(f"/admin/users?page={middle}", headers={"Host": HOST})
+            cold = time.perf_counter() - started
+        results.append((size, page_warm, search_warm, after_change, cold))
+    return results
+
+
 def cold_start(data):
     """A fresh interpreter importing the app and answering its first request (IIS recycles often)."""
     probe = ("from app import app;"
@@ -229,6 +289,9 @@ def main():
     print(f"complete passkey sign-ins, options to tokens: {sign_ins:8.1f} /s")
     print(f"bare P-256 verify + two RS256 signatures    : {p256_rs:8.1f} /s")
     print(f"ratio sign-in / bare crypto                 : {sign_ins / p256_rs:8.2f}")
+    print("user list at N accounts (ms): page, search, page after a change, page in a fresh process")
+    for size, page, search, changed, cold in directory_rates():
+        print(f"  {size:>7,}: {page * 1000:7.1f} {search * 1000:7.1f} {changed * 1000:7.1f} {cold * 1000:7.1f}")
     print(f"cold start to first response              : {statistics.median(cold) * 1000:8.0f} ms"
           f"  (bare interpreter start {statistics.median(bare_python) * 1000:.0f} ms)")
 

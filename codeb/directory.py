@@ -9,13 +9,39 @@ change is seen at its next request. `rebuild` recreates the shards from the
 account documents (after a restore from an old backup, say).
 """
 
+import bisect
 import hashlib
 import os
 
 SHARDS = 256
 FIELDS = ("name", "email", "roles", "disabled", "ext")
 
-_cache: dict[str, tuple[tuple, dict]] = {}
+class _View:
+    """One process's copy of a tenant's directory: entries, logins in order, search keys."""
+
+    def __init__(self):
+        self.stamps = [False] * SHARDS  # False: never read (None means the shard file is absent)
+        self.shards = [{} for _ in range(SHARDS)]
+        self.entries, self.keys, self.ordered = {}, {}, []
+
+    def replace(self, n: int, fresh: dict, stamp, bulk: bool = False) -> None:
+        """Swap one shard's entries; `bulk` appends unsorted (the caller sorts once)."""
+        old = self.shards[n]
+        for login in old.keys() - fresh.keys():
+            del self.entries[login], self.keys[login]
+            self.ordered.pop(bisect.bisect_left(self.ordered, login))
+        for login, entry in fresh.items():
+            if login not in old:
+                if bulk:
+                    self.ordered.append(login)
+                else:
+                    bisect.insort(self.ordered, login)
+            self.entries[login] = entry
+            self.keys[login] = f"{login}\t{entry.get('name') or ''}\t{entry.get('email') or ''}".lower()
+        self.shards[n], self.stamps[n] = fresh, stamp
+
+
+_views: dict[str, _View] = {}  # tenant root -> its view in this process
 
 
 def entry_of(doc: dict) -> dict:
@@ -43,37 +69,40 @@ class Directory:
         with self.store.update("index", "directory", shard, default={"entries": {}}) as doc:
             doc["entries"].pop(login, None)
 
-    def _shard(self, shard: str) -> dict:
-        path = self.store.doc_path("index", "directory", shard)
+    def _stamp(self, shard: str):
         try:
-            st = os.stat(path)
+            st = os.stat(self.store.doc_path("index", "directory", shard))
         except FileNotFoundError:
-            return {}
-        stamp = (st.st_mtime_ns, st.st_size)
-        cached = _cache.get(path)
-        if cached and cached[0] == stamp:
-            return cached[1]
-        entries = (self.store.read("index", "directory", shard) or {}).get("entries", {})
-        _cache[path] = (stamp, entries)
-        return entries
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def _view(self) -> "_View":
+        """The merged directory, brought up to date shard by shard (only changed shards are read)."""
+        view = _views.setdefault(self.store.root, _View())
+        stamps = [self._stamp(f"{n:02x}") for n in range(SHARDS)]
+        changed = [n for n in range(SHARDS) if view.stamps[n] != stamps[n]]
+        if len(changed) > 8:  # first use in this process, or much has changed: build anew
+            view = _views[self.store.root] = _View()
+        for n in changed:
+            fresh = {} if stamps[n] is None else \
+                (self.store.read("index", "directory", f"{n:02x}") or {}).get("entries", {})
+            view.replace(n, fresh, stamps[n], bulk=len(changed) > 8)
+        if len(changed) > 8:
+            view.ordered.sort()
+        return view
 
     def all(self) -> dict:
-        merged = {}
-        for n in range(SHARDS):
-            merged.update(self._shard(f"{n:02x}"))
-        return merged
+        return self._view().entries
 
     def search(self, query: str = "", *, offset: int = 0, limit: int = 50) -> tuple[int, list[dict]]:
         """(how many match, one page of them sorted by login); the query matches login, name or email."""
         needle = (query or "").strip().lower()
-        entries = self.all()
-        if needle:
-            logins = [login for login, e in entries.items()
-                      if needle in login or needle in (e.get("name") or "").lower()
-                      or needle in (e.get("email") or "")]
+        view = self._view()
+        entries, ordered = view.entries, view.ordered
+        if needle and "\t" not in needle:
+            logins = [login for login in ordered if needle in view.keys[login]]
         else:
-            logins = list(entries)
-        logins.sort()
+            logins = ordered
         page = logins[max(offset, 0):max(offset, 0) + max(1, min(limit, 200))]
         return len(logins), [{"login": login, **entries[login]} for login in page]
 
