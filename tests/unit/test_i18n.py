@@ -60,3 +60,20 @@ def test_tenant_language_falls_back_to_english():
     extra = {"signin.title": "Se connecter"}
     assert i18n.translate("fr", "signin.title", extra) == "Se connecter"
     assert i18n.translate("fr", "nav.signout", extra) == "Sign out"
+
+
+def test_message_ids_built_at_run_time_exist():
+    """Ids composed in templates and code (`"method." + name` …) exist in both catalogues."""
+    from codeb import privacy
+    from codeb.signin import REGISTRY
+    from codeb.web import account, admin, office
+
+    families = (["method." + m for m in REGISTRY] + ["office." + k for k in office.OFFICE_KEYS]
+                + ["admin.kind." + k for k in privacy.KINDS] + ["admin.notice." + n for n in admin.NOTICES]
+                + ["account." + n for n in account.NOTICES]
+                + ["admin.uv_" + v for v in ("required", "preferred", "discouraged")]
+                + ["admin.attestation_" + v for v in ("none", "direct")]
+                + ["admin.signup_" + v for v in ("open", "domains", "invite")]
+                + ["language." + code for code in i18n.SHIPPED])
+    for lang in i18n.SHIPPED:
+        assert [k for k in families if k not in i18n.catalogue(lang)] == [], lang
