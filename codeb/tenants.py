@@ -175,6 +175,8 @@ class Tenants:
             raise BadInput("error.tenant_needs_host")
         if signup not in SIGNUP_POLICIES:
             raise BadInput("error.invalid_signup_policy", policy=signup)
+        if signup == "domains" and not domains:
+            raise BadInput("error.settings_domains")
         for other in self.names():
             taken = set(self.get(other).hosts) & set(hosts)
             if taken:

@@ -42,8 +42,11 @@
 
 .PARAMETER SignUp
     Who may create an account: open (anyone), domains (addresses of the
-    tenant's own domains) or invite (only invited people). Default: the
-    application's default.
+    e-mail domains named by -Domain) or invite (only invited people).
+    Default: the application's default.
+
+.PARAMETER Domain
+    The e-mail domains whose addresses may sign up when -SignUp is domains.
 
 .PARAMETER CertificateThumbprint
     The thumbprint of a certificate in Cert:\LocalMachine\My that names every
@@ -60,7 +63,7 @@
     The installation root given to Initialize-CodebHost.ps1. Default: C:\CodeB.
 
 .EXAMPLE
-    .\New-CodebTenant.ps1 -Name acme -HostName login.acme.com, phone.acme.com -AdminEmail it@acme.com -SignUp domains
+    .\New-CodebTenant.ps1 -Name acme -HostName login.acme.com, phone.acme.com -AdminEmail it@acme.com -SignUp domains -Domain acme.com
 
     Creates tenant acme with the certificate in the machine store that names
     both hosts.
@@ -92,6 +95,9 @@ param(
     [ValidateSet('open', 'domains', 'invite')]
     [string]$SignUp,
 
+    [ValidatePattern('^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$')]
+    [string[]]$Domain,
+
     [Parameter(Mandatory, ParameterSetName = 'Thumbprint')]
     [ValidatePattern('^[0-9A-Fa-f]{40}$')]
     [string]$CertificateThumbprint,
@@ -120,6 +126,9 @@ $layout = $paths.Layout
 Assert-CodebHostPrepared -Layout $layout
 if (Test-CodebSite -Name $paths.SiteName) {
     throw "An IIS site named '$($paths.SiteName)' already exists."
+}
+if ($SignUp -eq 'domains' -and -not $Domain) {
+    throw '-SignUp domains needs at least one -Domain: otherwise nobody could sign up.'
 }
 if (Test-CodebAppPool -Name $paths.PoolName) {
     throw "An application pool named '$($paths.PoolName)' already exists."
@@ -200,6 +209,9 @@ try {
         }
         if ($SignUp) {
             $arguments += @('--signup', $SignUp)
+        }
+        foreach ($signUpDomain in $Domain) {
+            $arguments += @('--domain', $signUpDomain)
         }
         Invoke-CodebNative -FilePath $layout.Python -ArgumentList $arguments -WorkingDirectory $paths.SiteFolder `
             -Environment @{ CODEB_DATA = $paths.DataRoot; CODEB_TENANT = $null }

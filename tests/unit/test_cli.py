@@ -57,6 +57,7 @@ def test_tenant_user_client_and_keys(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["tenant", "create", "../evil", "--host", "x.example"], "not a valid tenant name"),
     (["tenant", "create", "ok", "--host", "not a host"], "not a valid host name"),
+    (["tenant", "create", "ok", "--host", "ok.example", "--signup", "domains"], "at least one email domain"),
     (["user", "add", "missing", "bob", "--email", "b@x.example"], "No CodeB site"),
     (["user", "add", "t1", "../bob", "--email", "b@x.example"], "not a valid login"),
     (["user", "add", "t1", "bob", "--email", "nope"], "valid email"),
