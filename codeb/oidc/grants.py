@@ -36,6 +36,11 @@ class Principal:
     def get_user_id(self):
         return self.account.sub
 
+    def record(self) -> dict:
+        """What a stored code or refresh token keeps of the person; `principal_from` reads it back."""
+        return {"login": self.account.login, "sub": self.sub, "auth_time": self.auth_time,
+                "amr": list(self.amr), "gid": self.grant_id}
+
 
 class CodeRecord(AuthorizationCodeMixin):
     def __init__(self, doc: dict):
@@ -108,11 +113,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             "nonce": payload.get("nonce"),
             "code_challenge": payload.get("code_challenge"),
             "code_challenge_method": payload.get("code_challenge_method"),
-            "login": principal.account.login,
-            "sub": principal.sub,
-            "auth_time": principal.auth_time,
-            "amr": list(principal.amr),
-            "gid": principal.grant_id,
+            **principal.record(),
         }, ttl=CODE_LIFETIME)
 
     def query_authorization_code(self, code, client):

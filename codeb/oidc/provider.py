@@ -209,11 +209,7 @@ class Provider(AuthorizationServer):
         self.refresh_tokens.put(secret_id(token["refresh_token"]), {
             "client_id": request.client.get_client_id(),
             "scope": token["scope"],
-            "login": principal.account.login,
-            "sub": principal.sub,
-            "auth_time": principal.auth_time,
-            "amr": list(principal.amr),
-            "gid": principal.grant_id,
+            **principal.record(),
         }, ttl=REFRESH_LIFETIME)
 
     def user_info(self, account, scope):

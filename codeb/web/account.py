@@ -37,6 +37,14 @@ def account_page(*, error: CodebError | None = None, form: dict | None = None):
         form=form or {})
 
 
+def save_profile_form(confirm: bool = False) -> None:
+    """The profile fields of the account page and the first-sign-in screen, validated and stored."""
+    g.account = g.accounts.update_profile(
+        g.account.login, display_name=request.form.get("display_name"),
+        nickname=request.form.get("nickname"), language=request.form.get("language"),
+        languages=g.tenant.available_languages, confirm=confirm)
+
+
 @bp.get("/account")
 def page():
     if g.account is None:
@@ -49,10 +57,7 @@ def profile():
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
     try:
-        g.account = g.accounts.update_profile(
-            g.account.login, display_name=request.form.get("display_name"),
-            nickname=request.form.get("nickname"), language=request.form.get("language"),
-            languages=g.tenant.available_languages)
+        save_profile_form()
     except CodebError as error:
         return account_page(error=error, form=request.form), error.status
     g.lang = g.account.language
@@ -67,10 +72,7 @@ def confirm_profile():
     error, form = None, None
     if request.method == "POST":
         try:
-            g.account = g.accounts.update_profile(
-                g.account.login, display_name=request.form.get("display_name"),
-                nickname=request.form.get("nickname"), language=request.form.get("language"),
-                languages=g.tenant.available_languages, confirm=True)
+            save_profile_form(confirm=True)
             audit.append(g.tenant.store, "profile.confirmed", login=g.account.login)
             target = g.session.pop("continue")
             return redirect(safe_local_path(target, url_for("office.shell")), code=303)
