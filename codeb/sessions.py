@@ -113,6 +113,10 @@ class Sessions:
         self.records.put(secret_id(session.sid), {"data": session.data}, ttl=max(ttl, 1))
         return session.sid
 
+    def alive(self, listed_id) -> bool:
+        """Whether the signed-in session with this listed id (its secret_id) still exists."""
+        return isinstance(listed_id, str) and self.records.get(listed_id) is not None
+
     def end(self, session: Session) -> None:
         if not session.anonymous:
             self.records.delete(secret_id(session.sid))
@@ -141,7 +145,8 @@ class Sessions:
             listed = [s for s in doc.get("sessions", []) if self.records.get(s["id"]) is not None]
             listed.append({"id": secret_id(session.sid), "created": int(self.clock()),
                            "ip": ip[:64], "agent": (agent or "")[:200],
-                           "method": session.data.get("method")})
+                           "method": session.data.get("method"),
+                           "passkey": (session.data.get("detail") or {}).get("name")})
             doc["sessions"] = listed[-LISTED:]
 
     def active(self, account) -> list[dict]:

@@ -104,6 +104,7 @@ class SignedIn:
     amr: tuple
     method: str = ""
     detail: dict = field(default_factory=dict)
+    session: str | None = None  # the browser session's listed id (its secret_id)
 
 
 @dataclass
@@ -257,6 +258,7 @@ class Provider(AuthorizationServer):
         self.grants.put(principal.grant_id, {
             "login": signed_in.account.login, "client_id": request.payload.client_id,
             "method": signed_in.method, "detail": signed_in.detail, "auth_time": principal.auth_time,
+            "session": signed_in.session,
         }, ttl=REFRESH_LIFETIME)
         return reply
 

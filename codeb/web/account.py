@@ -5,10 +5,11 @@ sees them on its next request.
 """
 
 import json
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 
-from .. import audit, signin
+from .. import audit, interactions, signin
 from ..errors import BadInput, CodebError
 from ..passwords import check_strength, hash_password, verify_password
 from ..passkeys import Passkeys, passkeys_of
@@ -78,10 +79,21 @@ def confirm_profile():
             return redirect(safe_local_path(target, url_for("office.shell")), code=303)
         except CodebError as failure:
             error, form = failure, request.form
+    allow_form_to_continue_target()
     return render_template("welcome.html", passkeys=passkeys_of(g.account), form=form or {},
                            passkey_enabled="passkey" in signin.enabled(g.tenant),
                            error_id=error.message_id if error else None,
                            error_params=error.params if error else {}), (error.status if error else 200)
+
+
+def allow_form_to_continue_target() -> None:
+    """Confirming may end at the waiting client (POST → 303 /authorize/resume → 302): `form-action` must allow it."""
+    from .signin import allow_form_redirect_to
+
+    target = urlsplit((g.session.data.get("continue") if g.session else None) or "")
+    iid = parse_qs(target.query).get("i", [None])[0] if target.path == url_for("oidc.resume") else None
+    if iid:
+        allow_form_redirect_to(interactions.get(g.tenant.store, iid))
 
 
 @bp.post("/account/password")

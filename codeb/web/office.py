@@ -60,9 +60,11 @@ def me():
     if verified is None:
         return unauthorized()
     claims, account = verified
+    grant = provider().grant_info(claims.gid) or {}
+    if grant.get("client_id") == FIRST_PARTY and not g.sessions.alive(grant.get("session")):
+        return unauthorized()  # the shell's token lives no longer than the browser session it came from
     if request.method == "PATCH":
         account = change_language(account, request.get_json(silent=True) or {})
-    grant = provider().grant_info(claims.gid) or {}
     detail = grant.get("detail") or {}
     body = {
         "login": account.login,

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 
 from .. import interactions
 from ..errors import InteractionExpired
+from ..store import secret_id
 from ..oidc.provider import NeedsLogoutConfirmation, NeedsSignIn, Provider, ProtocolRequest, Reply, SignedIn
 from . import context
 
@@ -37,7 +38,8 @@ def signed_in() -> SignedIn | None:
         return None
     data = g.session.data
     return SignedIn(g.account, int(data.get("auth_time", 0)), tuple(data.get("amr", ())),
-                    method=data.get("method", ""), detail=data.get("detail") or {})
+                    method=data.get("method", ""), detail=data.get("detail") or {},
+                    session=secret_id(g.session.sid))
 
 
 def to_response(reply: Reply) -> Response:

@@ -58,6 +58,8 @@ def allow_form_redirect_to(pending) -> None:
 
 def render_signin(iid, pending, *, email="", error_id=None, status=200):
     methods = signin.enabled(g.tenant)
+    if "password" in methods:
+        allow_form_redirect_to(pending)  # the password form's POST ends at the waiting client
     return render_template("signin.html", interaction=iid, pending=pending, email=email,
                            error_id=error_id, methods=methods), status
 

@@ -73,7 +73,8 @@ async function finishSignIn(params) {
   }
   if (params.get("error")) {
     if (params.get("error") === "login_required" && flow.silent) {
-      await signIn(false); // the browser session has ended: sign in visibly
+      sessionStorage.removeItem(TOKEN_KEY); // the browser session has ended: so has its token
+      await signIn(false); // sign in visibly
       return "redirect";
     }
     return "failed";
@@ -133,7 +134,10 @@ function whoami(me) {
 
 function commands(me) {
   const list = {
-    "?": [t("cmd_help"), () => Object.entries(list).forEach(([name, [text]]) => print(`  ${name.padEnd(8)} ${text}`))],
+    "?": [t("cmd_help"), () => {
+      print(t("help_title"));
+      Object.entries(list).forEach(([name, [text]]) => print(`  ${name.padEnd(8)} ${text}`));
+    }],
     whoami: [t("cmd_whoami"), () => whoami(me)],
     phone: [t("cmd_phone"), () => print(t("phone_info", { ext: me.ext ?? t("no_ext"), sip: me.sip }))],
     account: [t("cmd_account"), () => window.location.assign("/account")],
@@ -214,4 +218,8 @@ async function start() {
   render(await response.json(), token);
 }
 
-start().catch(() => say(t("failed")));
+start().catch((error) => {
+  // fetch() rejects (TypeError) only when the server could not be reached at all.
+  if (error instanceof TypeError && !navigator.onLine) window.location.replace("/offline.html");
+  else say(t("failed"));
+});

@@ -2,39 +2,29 @@
 
 What only a browser checks: the strict CSP leaves the pages working (no console
 error, no violation), the session cookie is out of reach of scripts, the
-POST → 303 → 302 chain to a relying party on another origin is allowed by
-`form-action`, and Accept-Language picks the page and mail language.
+redirect chains to a relying party on another origin are allowed by
+`form-action` (the link's POST → 303 → 302, and on a first sign-in the profile
+screen's POST → 303 → 302), and Accept-Language picks the page and mail language.
+
+A first sign-in goes from the link to the profile screen (/welcome) and, once
+confirmed, on to where the person was going: the relying party, or without
+one the office shell (/office.html).
 """
 
 import re
 from urllib.parse import urlencode, urlsplit
 
+import pytest
 import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from playwright.sync_api import expect
 
+from tests.browser.flows import (LINK_BUTTON, ask_for_link, confirm_profile, follow_link, office_terminal,
+                                 office_token, session_cookie, sign_out)
 from tests.conftest import pkce_pair, query_of
 
-# Chromium asks every site for /favicon.ico by itself; the app has none (yet),
-# and the 404 it logs is no fault of the pages under test.
-
-RP_ORIGIN = "http://127.0.0.1:9999"
-
-
-def session_cookie(context, base):
-    cookies = [c for c in context.cookies(base) if c["name"] in ("codeb", "__Host-codeb")]
-    assert len(cookies) <= 1, cookies
-    return cookies[0] if cookies else None
-
-
-def request_link(page, base, email):
-    """From the sign-in page, ask for a link (the page must already be open)."""
-    field = page.locator('input[type="email"][name="email"]')
-    expect(field).to_have_attribute("autocomplete", "username webauthn")
-    field.fill(email)
-    page.locator('form[action$="/signin/magic-link"] button[type="submit"]').click()
-    page.wait_for_load_state()
+ELSEWHERE = "http://127.0.0.1:9"  # an origin no form of the app may post to
 
 
 def mail_to(mailbox, email):
@@ -48,9 +38,11 @@ def test_magic_link_signs_in_with_httponly_session(served, mailbox, page, contex
     email = "alice@example.com"
     page.goto(served + "/signin")
     expect(page.locator("h1")).to_have_text("Sign in")
+    expect(page.locator("#email")).to_have_attribute("autocomplete", "username webauthn")
+    expect(page.locator(LINK_BUTTON)).to_have_text("Email me a sign-in link")
     anonymous = session_cookie(context, served)  # the CSRF token's anonymous session
 
-    request_link(page, served, email)
+    ask_for_link(page, email)
     expect(page.locator("h1")).to_have_text("Check your inbox")
     expect(page.locator("main")).to_contain_text(email)
 
@@ -61,12 +53,23 @@ def test_magic_link_signs_in_with_httponly_session(served, mailbox, page, contex
     expect(button).to_have_count(1)
     button.click()
 
-    page.wait_for_url(served + "/")
-    expect(page.locator("h1")).to_have_text(re.compile(r"^Welcome, \S"))
-    facts = page.locator("dl.facts")
-    expect(facts).to_contain_text(email)
-    expect(facts).to_contain_text("localhost")
-    expect(facts).to_contain_text("Magic link")
+    # The first sign-in: the profile screen, then the office shell.
+    page.wait_for_url(served + "/welcome")
+    expect(page.locator("h1")).to_have_text("Welcome! Confirm your profile")
+    expect(page.locator("#display_name")).not_to_be_empty()
+    confirm_profile(page, display_name="Alice Liddell")
+    terminal = office_terminal(page, served)
+    expect(terminal).to_contain_text("codeb> welcome, Alice Liddell")
+    expect(terminal).to_contain_text("codeb> tenant = localhost")
+    expect(terminal).to_contain_text("codeb> auth = magic link")
+    expect(terminal).to_contain_text("codeb> sip-jid = alice@localhost")
+
+    # Account settings: who is signed in, and how.
+    page.goto(served + "/account")
+    expect(page.locator("dl.facts").first).to_contain_text(email)
+    this_browser = page.locator("li.session").filter(has=page.locator("strong"))
+    expect(this_browser).to_have_count(1)
+    expect(this_browser).to_contain_text("Magic link")
 
     cookie = session_cookie(context, served)
     assert cookie is not None, context.cookies()
@@ -84,11 +87,11 @@ def test_used_link_is_refused_and_sign_out_returns_to_sign_in(served, mailbox, p
                                                               console):
     email = "bob@example.com"
     page.goto(served + "/signin")
-    request_link(page, served, email)
+    ask_for_link(page, email)
     link = mailbox.last_link(to=email)
     page.goto(link)
     page.locator("#complete-signin").click()
-    page.wait_for_url(served + "/")
+    page.wait_for_url(served + "/welcome")
 
     again = page.goto(link)
     assert again.status == 400
@@ -101,66 +104,71 @@ def test_used_link_is_refused_and_sign_out_returns_to_sign_in(served, mailbox, p
     assert other_page.goto(link).status == 400
     expect(other_page.locator("#complete-signin")).to_have_count(0)
 
+    # Still signed in: the profile screen waits; confirmed, "/" is the office shell.
+    page.goto(served + "/welcome")
+    confirm_profile(page)
+    office_terminal(page, served)
     page.goto(served + "/")
-    expect(page.locator("h1")).to_have_text(re.compile(r"^Welcome, "))
+    expect(office_terminal(page, served)).to_contain_text("codeb> sip-jid = bob@localhost")
+    assert office_token(page) is not None
     signed_in = session_cookie(context, served)
-    page.locator("header").get_by_role("button", name="Sign out").click()
-    page.wait_for_url(served + "/signin")
+
+    sign_out(page, served)  # the shell's header button
+    assert office_token(page) is None, "the shell kept its token after signing out"
     after = session_cookie(context, served)  # at most a new anonymous one, for the form's CSRF token
     assert after is None or after["value"] != signed_in["value"], "session cookie survived sign-out"
     page.reload()
     expect(page.locator("h1")).to_have_text("Sign in")
-    expect(page.locator('input[type="email"][name="email"]')).to_be_editable()
+    expect(page.locator("#email")).to_be_editable()
     page.goto(served + "/")
     assert page.url == served + "/signin", "still signed in after signing out"
+    page.goto(served + "/account")
+    assert page.url == served + "/signin", "account settings open after signing out"
 
     # The 400 of the used link is the only error the console may show.
     console.assert_clean(allow=("status of 400",))
     assert not console.csp_violations(), console.dump()
 
 
-def test_authorization_request_returns_to_client_across_origins(served, mailbox, rp, page, console):
+# -- a relying party on another origin ------------------------------------------------
+
+def authorization_request(client_site, state, nonce):
     verifier, challenge = pkce_pair()
-    params = {"response_type": "code", "client_id": rp.client_id, "redirect_uri": rp.redirect_uri,
-              "scope": "openid profile email", "state": "state-b1", "nonce": "nonce-b1",
-              "code_challenge": challenge, "code_challenge_method": "S256"}
-    arrived = []
+    params = {"response_type": "code", "client_id": client_site.client_id,
+              "redirect_uri": client_site.redirect_uri, "scope": "openid profile email",
+              "state": state, "nonce": nonce, "code_challenge": challenge, "code_challenge_method": "S256"}
+    return "/authorize?" + urlencode(params), verifier
 
-    def relying_party(route):
-        arrived.append(route.request.url)
-        route.fulfill(status=200, content_type="text/html",
-                      body="<!doctype html><title>RP</title><p>callback received</p>")
 
-    page.route(RP_ORIGIN + "/**", relying_party)
+def form_action(response):
+    csp = response.headers.get("content-security-policy", "")
+    found = re.search(r"form-action ([^;]*)", csp)
+    assert found, csp
+    return found.group(1).split()
 
-    page.goto(served + "/authorize?" + urlencode(params))
-    assert urlsplit(page.url).path == "/signin", page.url
-    expect(page.locator("main")).to_contain_text("Test RP")
 
-    email = "carol@example.com"
-    request_link(page, served, email)
-    expect(page.locator("h1")).to_have_text("Check your inbox")
-    link_page = page.goto(mailbox.last_link(to=email))
-    csp = link_page.headers.get("content-security-policy", "")
-    form_action = re.search(r"form-action ([^;]*)", csp)
-    assert form_action and RP_ORIGIN in form_action.group(1).split(), csp
-
-    page.locator("#complete-signin").click()
+def reach_client(page, client_site, console):
     try:
-        page.wait_for_url(RP_ORIGIN + "/cb?**")
-    except Exception as error:  # show what Chromium said about the blocked chain
+        expect(page.locator("#client")).to_have_text("callback received")
+    except AssertionError as error:  # show what Chromium said about the blocked chain
         raise AssertionError(f"browser did not reach the client ({page.url}): {error}\n"
                              f"console:\n{console.dump()}") from None
-    assert arrived and arrived[-1].startswith(rp.redirect_uri + "?"), arrived
-    answer = query_of(arrived[-1])
-    assert answer["state"] == "state-b1"
+    assert page.url.startswith(client_site.redirect_uri + "?"), page.url
+    assert len(client_site.arrived) == 1, client_site.arrived
+    return client_site.arrived[0]
+
+
+def redeem(served, client_site, callback, verifier, *, state, nonce, email):
+    """The client's side: check the response, exchange the code, verify the ID token, call userinfo."""
+    answer = query_of(callback)
+    assert answer["state"] == state
     assert answer["iss"] == served
     assert answer["code"]
 
     tokens = requests.post(served + "/token", data={
         "grant_type": "authorization_code", "code": answer["code"],
-        "redirect_uri": rp.redirect_uri, "code_verifier": verifier,
-    }, auth=(rp.client_id, rp.secret), timeout=10)
+        "redirect_uri": client_site.redirect_uri, "code_verifier": verifier,
+    }, auth=(client_site.client_id, client_site.secret), timeout=10)
     assert tokens.status_code == 200, tokens.text
     body = tokens.json()
     assert body.get("access_token") and body.get("id_token"), body
@@ -168,12 +176,57 @@ def test_authorization_request_returns_to_client_across_origins(served, mailbox,
     keys = KeySet.import_key_set(requests.get(served + "/jwks.json", timeout=10).json())
     id_token = jwt.decode(body["id_token"], keys, algorithms=["RS256"])
     jwt.JWTClaimsRegistry(iss={"essential": True, "value": served},
-                          aud={"essential": True, "value": rp.client_id}).validate(id_token.claims)
-    claims = id_token.claims
-    assert claims["nonce"] == "nonce-b1"
+                          aud={"essential": True, "value": client_site.client_id}).validate(id_token.claims)
+    assert id_token.claims["nonce"] == nonce
     info = requests.get(served + "/userinfo", timeout=10,
                         headers={"Authorization": "Bearer " + body["access_token"]})
     assert info.status_code == 200 and info.json()["email"] == email, info.text
+    return id_token.claims
+
+
+def test_authorization_request_returns_to_client_across_origins(served, mailbox, accounts, demo, client_site,
+                                                                page, console):
+    """Someone whose profile is confirmed: the link's POST → 303 → 302 chain goes straight to the client."""
+    email = "carol@example.com"
+    carol = accounts.create(email=email)
+    accounts.update_profile(carol.login, display_name="Carol", nickname=None, language="en",
+                            languages=demo.available_languages, confirm=True)
+
+    path, verifier = authorization_request(client_site, "state-b1", "nonce-b1")
+    page.goto(served + path)
+    assert urlsplit(page.url).path == "/signin", page.url
+    expect(page.locator("main")).to_contain_text("Test RP")
+
+    ask_for_link(page, email)
+    expect(page.locator("h1")).to_have_text("Check your inbox")
+    link_page = page.goto(mailbox.last_link(to=email))
+    assert client_site.origin in form_action(link_page)
+
+    page.locator("#complete-signin").click()
+    callback = reach_client(page, client_site, console)
+    redeem(served, client_site, callback, verifier, state="state-b1", nonce="nonce-b1", email=email)
+
+    console.assert_clean(allow=())
+    assert not console.csp_violations(), console.dump()
+
+
+def test_first_sign_in_for_client_confirms_profile_then_returns_to_client(served, mailbox, client_site, page,
+                                                                         console):
+    email = "cora@example.com"
+    path, verifier = authorization_request(client_site, "state-b2", "nonce-b2")
+    page.goto(served + path)
+    expect(page.locator("main")).to_contain_text("Test RP")
+    ask_for_link(page, email)
+    with page.expect_response(lambda r: r.url == served + "/welcome" and r.request.method == "GET") as shown:
+        follow_link(page, mailbox, email)
+    expect(page.locator("h1")).to_have_text("Welcome! Confirm your profile")
+    assert client_site.origin in form_action(shown.value), \
+        f"the profile screen's form cannot lead to the client: form-action {form_action(shown.value)}"
+
+    confirm_profile(page, display_name="Cora", nickname="cora")
+    callback = reach_client(page, client_site, console)
+    claims = redeem(served, client_site, callback, verifier, state="state-b2", nonce="nonce-b2", email=email)
+    assert claims.get("name") == "Cora", claims  # what the profile screen confirmed
 
     console.assert_clean(allow=())
     assert not console.csp_violations(), console.dump()
@@ -188,7 +241,7 @@ def test_german_browser_gets_german_page_and_mail(served, mailbox, new_context, 
     expect(page.locator("h1")).to_have_text("Anmelden")
 
     email = "dora@example.com"
-    request_link(page, served, email)
+    ask_for_link(page, email)
     expect(page.locator("h1")).to_have_text("Sehen Sie in Ihr Postfach")
 
     mail = mail_to(mailbox, email)
@@ -200,8 +253,14 @@ def test_german_browser_gets_german_page_and_mail(served, mailbox, new_context, 
     page.goto(mail.link)
     expect(page.locator("h1")).to_have_text("Anmeldung abschließen")
     page.locator("#complete-signin").click()
-    page.wait_for_url(served + "/")
-    expect(page.locator("h1")).to_have_text(re.compile(r"^Willkommen, "))
+    page.wait_for_url(served + "/welcome")
+    expect(page.locator("h1")).to_have_text("Willkommen! Bestätigen Sie Ihr Profil")
+    expect(page.locator("#confirm-profile")).to_have_text("Bestätigen und weiter")
+    confirm_profile(page)
+    terminal = office_terminal(page, served)
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    expect(terminal).to_contain_text("codeb> willkommen, ")
+    expect(terminal).to_contain_text("codeb> anmeldung = Anmeldelink")
 
     console.assert_clean(allow=())
     assert not console.csp_violations(), console.dump()
@@ -217,8 +276,7 @@ def test_console_watch_sees_csp_violations(served, page, console):
     }""")
     assert page.evaluate("window.injected === undefined")
     form = page.locator('form[action$="/signin/magic-link"]').element_handle()
-    form.evaluate("(f, target) => { f.action = target; }", RP_ORIGIN + "/elsewhere")
-    page.route(RP_ORIGIN + "/**", lambda route: route.fulfill(body="reached", content_type="text/plain"))
+    form.evaluate("(f, target) => { f.action = target; }", ELSEWHERE + "/elsewhere")
     page.locator('input[name="email"]').fill("eve@example.com")
     form.evaluate("f => f.requestSubmit()")  # a click would wait for a navigation that never comes
     for _ in range(50):

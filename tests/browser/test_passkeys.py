@@ -11,7 +11,7 @@ Two facts about the virtual authenticator shape these tests:
   opens. With automatic presence simulation on, Chromium answers that request
   at once if the authenticator holds a discoverable credential for the site,
   as if the person had picked the passkey from the email field's autofill
-  list. So "open /signin and land on /" *is* the autofill sign-in.
+  list. So "open /signin and land in the office shell" *is* the autofill sign-in.
 * The button. To press "Sign in with a passkey" instead, the autofill request
   must not answer first: with presence simulation off a request that needs a
   touch is never resolved (and stays unresolved after the simulation is turned
@@ -22,6 +22,14 @@ Two facts about the virtual authenticator shape these tests:
   off again *before* letting the request through, so the autofill request the
   page restarts after a refusal waits instead of answering again (a real
   person would have to pick the passkey again; the virtual one would loop).
+
+The flow around the ceremonies: a first sign-in (by link) lands on the profile
+screen (/welcome), which holds the "add a passkey" control and stays put after
+a passkey is made (it lists it in #passkeys-added); confirming the profile
+leads to the office shell, whose terminal says how the person signed in
+("auth = magic link", "auth = passkey (NAME)"). /welcome/passkey is only for
+someone whose profile is confirmed and who asked for "Create an account with a
+passkey" from the email field.
 """
 
 import re
@@ -35,11 +43,13 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from playwright.sync_api import expect
 
+from codeb import i18n
 from codeb.users import Accounts
+from tests.browser import flows
+from tests.browser.flows import ask_for_link, confirm_profile, follow_link, office_terminal
 from tests.browser.webauthn import VirtualAuthenticator
 from tests.conftest import HOST, pkce_pair, query_of
 
-RP_ORIGIN = "http://127.0.0.1:9999"
 REASONS = {400: "BAD REQUEST", 409: "CONFLICT"}  # Werkzeug's reason phrases
 
 # The messages a person reads (codeb/i18n/en.json).
@@ -47,6 +57,7 @@ CANCELLED = "The passkey request was cancelled or timed out."
 UNKNOWN = "This passkey is not registered here."
 UV_REQUIRED = "Your device must verify it is you (PIN, fingerprint or face)"
 REGISTRATION_FAILED = "The new passkey could not be verified."
+ADDED_HERE = "Passkey added. You can add another one, or continue."
 
 
 # -- helpers -------------------------------------------------------------------
@@ -111,26 +122,14 @@ def autofill_options(page, served):
                                 and r.request.timing["startTime"] >= since)
 
 
-def ask_for_link(page, email, *, passkey=False):
-    page.locator("#email").fill(email)
-    if passkey:
-        page.locator("#signup-passkey").click()
-    else:
-        page.get_by_role("button", name="Email me a sign-in link").click()
-    expect(page.locator("h1")).to_have_text("Check your inbox")
-
-
-def follow_link(page, mailbox, email):
-    page.goto(mailbox.last_link(to=email))
-    page.locator("#complete-signin").click()
-
-
-def sign_up_to_welcome(page, served, mailbox, email, *, passkey=False, autofill=True):
-    """A new account through the magic link; it lands on the passkey offer."""
+def sign_up_to_profile(page, served, mailbox, email, *, passkey=False, autofill=True):
+    """A new account through the magic link; it lands on the profile screen with its passkey control."""
     open_signin(page, served, autofill=autofill)
     ask_for_link(page, email, passkey=passkey)
     follow_link(page, mailbox, email)
-    page.wait_for_url(served + "/welcome/passkey")
+    page.wait_for_url(served + "/welcome")
+    expect(page.locator("h1")).to_have_text("Welcome! Confirm your profile")
+    expect(page.locator("#passkey-create")).to_have_attribute("data-stay", "1")
     expect(page.locator("#passkey-create-button")).to_be_enabled()
 
 
@@ -139,12 +138,30 @@ def create_passkey(page, name=""):
     page.locator("#passkey-create-button").click()
 
 
+def create_passkey_on_profile(page, served, name):
+    """Make a passkey on the profile screen: it stays, and lists the new one."""
+    added = page.locator("#passkeys-added li")
+    before = added.count()
+    create_passkey(page, name)
+    expect(added).to_have_count(before + 1)
+    expect(page.locator("#passkey-create-status")).to_have_text(ADDED_HERE)
+    assert urlsplit(page.url).path == "/welcome"
+    return added.nth(before)
+
+
+def sign_up_with_passkey(page, served, mailbox, email, name):
+    """The first sign-in with a passkey made on the profile screen; ends in the office shell."""
+    sign_up_to_profile(page, served, mailbox, email)
+    expect(create_passkey_on_profile(page, served, name)).to_have_text(name)
+    confirm_profile(page)
+    expect(office_terminal(page, served)).to_contain_text("codeb> auth = magic link")
+
+
 def sign_out(page, served, device=None):
-    """Sign out from the header; with `device`, its presence is off first so autofill waits."""
+    """Sign out from the office shell; with `device`, its presence is off first so autofill waits."""
     if device is not None:
         device.set_presence(False)
-    page.locator("header").get_by_role("button", name="Sign out").click()
-    page.wait_for_url(served + "/signin")
+    flows.sign_out(page, served)
     expect(page.locator("h1")).to_have_text("Sign in")
 
 
@@ -198,51 +215,22 @@ def sign_in_by_autofill(page, served, device):
     return verified.value
 
 
-def home_facts(page, served):
-    page.wait_for_url(served + "/")
-    expect(page.locator("h1")).to_have_text(re.compile(r"^Welcome, \S"))
-    return page.locator("dl.facts")
+def signed_in_as(page, served):
+    """The office shell after a sign-in: its terminal, which says who and how (`auth = …`)."""
+    return office_terminal(page, served)
+
+
+def this_session(page, served):
+    """The account page's line for this browser's session (how it signed in)."""
+    page.goto(served + "/account")
+    line = page.locator("li.session").filter(has=page.locator("strong"))
+    expect(line).to_have_count(1)
+    return line
 
 
 def passkey_article(page, name):
     return page.locator("article.passkey").filter(
         has=page.get_by_role("heading", name=name, exact=True))
-
-
-CLIENT_PAGE = ('<!doctype html><title>RP</title><link rel="icon" href="data:,">'
-               '<p id="client">callback received</p>')
-
-
-def stand_in_for_client(page, served):
-    """Answer for the relying party at RP_ORIGIN; returns the list of URLs it was sent to.
-
-    The authorization response is a redirect (/authorize/resume answers 302 to
-    the client), and Playwright cannot route the hop of a redirect: interception
-    sits where the page hands a request to the network stack, which follows
-    redirects by itself (page.route's documentation; microsoft/playwright#3993,
-    "as designed"). `page.route(RP_ORIGIN + "/**")` would never see the
-    callback and Chromium would meet a closed port. So the page's navigations
-    to the app are routed instead: each is fetched with the browser context's
-    cookies without following redirects; one that redirects to RP_ORIGIN is
-    recorded and answered with the client's page, every other one is passed to
-    the browser unchanged (redirects within the app then happen as usual).
-    """
-    arrived = []
-
-    def navigation(route):
-        if not route.request.is_navigation_request():
-            route.fallback()
-            return
-        response = route.fetch(max_redirects=0)
-        location = response.headers.get("location", "")
-        if 300 <= response.status < 400 and location.startswith(RP_ORIGIN + "/"):
-            arrived.append(location)
-            route.fulfill(status=200, content_type="text/html", body=CLIENT_PAGE)
-        else:
-            route.fulfill(response=response)
-
-    page.route(served + "/**", navigation)
-    return arrived
 
 
 # -- 1. sign up, create, sign in with the button and with autofill --------------
@@ -251,32 +239,35 @@ def test_first_sign_in_creates_passkey_then_button_and_autofill_sign_in(served, 
                                                                         console):
     device = VirtualAuthenticator.attach(page)
     email = "alice@example.com"
-    sign_up_to_welcome(page, served, mailbox, email)
-    expect(page.locator("h1")).to_have_text("Sign in faster next time")
-    expect(page.locator("#skip-passkey")).to_have_text("Not now, continue")
+    sign_up_to_profile(page, served, mailbox, email)
+    expect(page.locator("#passkeys-added li")).to_have_count(0)
 
-    create_passkey(page, "Laptop")
-    facts = home_facts(page, served)
-    expect(facts).to_contain_text("Magic link")  # this session began with the link
+    # The passkey is made on the profile screen, which stays; confirming leads on.
+    expect(create_passkey_on_profile(page, served, "Laptop")).to_have_text("Laptop")
     stored = passkeys_of(demo, email)
     assert [p["name"] for p in stored] == ["Laptop"], stored
     assert stored[0]["backup_eligible"] is False and stored[0]["user_verified"] is True, stored
     held = device.credentials()
     assert len(held) == 1 and held[0]["rpId"] == "localhost" and held[0]["isResidentCredential"], held
+    confirm_profile(page)
+    terminal = signed_in_as(page, served)
+    expect(terminal).to_contain_text("codeb> auth = magic link")  # this session began with the link
+    expect(this_session(page, served)).to_contain_text("Magic link")
 
     # The button: autofill waits (no presence), the click makes the modal request.
     sign_out(page, served, device)
     answer = sign_in_with_button(page, served, device, open_signin(page, served))
     assert answer.ok, answer.status
-    expect(home_facts(page, served)).to_contain_text("Passkey (Laptop")
+    expect(signed_in_as(page, served)).to_contain_text("codeb> auth = passkey (Laptop")
 
     # Autofill: opening the page is enough, the email field's passkey is taken.
     sign_out(page, served, device)
     answer = sign_in_by_autofill(page, served, device)
     assert answer.ok, answer.status
-    facts = home_facts(page, served)
-    expect(facts).to_contain_text("Passkey (Laptop")
-    expect(facts).to_contain_text(email)
+    terminal = signed_in_as(page, served)
+    expect(terminal).to_contain_text("codeb> auth = passkey (Laptop")
+    expect(terminal).to_contain_text("codeb> sip-jid = alice@localhost")
+    expect(this_session(page, served)).to_contain_text("Passkey")
 
     last_used = passkeys_of(demo, email)[0]
     assert last_used["last_used"] and last_used["sign_count"] >= 2, last_used
@@ -287,7 +278,9 @@ def test_first_sign_in_creates_passkey_then_button_and_autofill_sign_in(served, 
 
 # -- 2. "Create an account with a passkey" --------------------------------------
 
-def test_create_account_with_passkey_from_email_field(served, mailbox, demo, page, console):
+def test_create_account_with_passkey_from_email_field(served, mailbox, demo, accounts, page, new_context,
+                                                      console):
+    # A new person: the link leads to the profile screen, which holds the passkey control.
     device = VirtualAuthenticator.attach(page)
     email = "bruno@example.com"
     open_signin(page, served)
@@ -297,16 +290,34 @@ def test_create_account_with_passkey_from_email_field(served, mailbox, demo, pag
     assert mail.message["To"] == email
     follow_link(page, mailbox, email)
 
-    page.wait_for_url(served + "/welcome/passkey")
-    create_passkey(page)  # no name: the app names it
-    facts = home_facts(page, served)
-    expect(facts).to_contain_text(email)
+    page.wait_for_url(served + "/welcome")
+    expect(create_passkey_on_profile(page, served, "")).not_to_be_empty()  # no name: the app names it
+    confirm_profile(page)
+    expect(signed_in_as(page, served)).to_contain_text("codeb> sip-jid = bruno@localhost")
 
     assert len(passkeys_of(demo, email)) == 1
     assert len(device.credentials()) == 1
     page.goto(served + "/account")
     expect(page.locator("article.passkey")).to_have_count(1)
     expect(page.locator("article.passkey h3")).not_to_be_empty()
+
+    # Someone whose profile is confirmed, without a passkey: the passkey offer, then on.
+    email = "bettina@example.com"
+    known = accounts.create(email=email)
+    accounts.update_profile(known.login, display_name="Bettina", nickname=None, language="en",
+                            languages=demo.available_languages, confirm=True)
+    other = new_context().new_page()
+    other_device = VirtualAuthenticator.attach(other)
+    open_signin(other, served)
+    ask_for_link(other, email, passkey=True)
+    follow_link(other, mailbox, email)
+    other.wait_for_url(served + "/welcome/passkey")
+    expect(other.locator("h1")).to_have_text("Sign in faster next time")
+    expect(other.locator("#skip-passkey")).to_have_text("Not now, continue")
+    create_passkey(other, "Tablet")
+    expect(signed_in_as(other, served)).to_contain_text("codeb> welcome, Bettina")
+    assert [p["name"] for p in passkeys_of(demo, email)] == ["Tablet"]
+    assert len(other_device.credentials()) == 1
 
     console.assert_clean(allow=())
     assert not console.csp_violations(), console.dump()
@@ -319,18 +330,17 @@ def test_second_device_rename_remove_and_removed_passkey_is_refused(served, mail
     email = "carla@example.com"
     laptop = new_context().new_page()
     laptop_key = VirtualAuthenticator.attach(laptop)
-    sign_up_to_welcome(laptop, served, mailbox, email)
-    create_passkey(laptop, "Laptop")
-    home_facts(laptop, served)
+    sign_up_with_passkey(laptop, served, mailbox, email, "Laptop")
 
     # Another device (its own browser context and authenticator) signs in by link
-    # and adds its own passkey on the account page: no offer, the account has one.
+    # and adds its own passkey on the account page: the profile is confirmed, so
+    # the link leads straight to the office shell.
     phone = new_context().new_page()
     phone_key = VirtualAuthenticator.attach(phone)
     open_signin(phone, served)  # the phone holds no passkey for the site: autofill waits
     ask_for_link(phone, email)
     follow_link(phone, mailbox, email)
-    expect(home_facts(phone, served)).to_contain_text("Magic link")
+    expect(signed_in_as(phone, served)).to_contain_text("codeb> auth = magic link")
     phone.goto(served + "/account")
     expect(phone.locator("article.passkey")).to_have_count(1)
     create_passkey(phone, "Phone")
@@ -359,7 +369,7 @@ def test_second_device_rename_remove_and_removed_passkey_is_refused(served, mail
     # The phone signs in with its passkey (autofill).
     sign_out(phone, served, phone_key)
     assert sign_in_by_autofill(phone, served, phone_key).ok
-    expect(home_facts(phone, served)).to_contain_text("Passkey (Work phone")
+    expect(signed_in_as(phone, served)).to_contain_text("codeb> auth = passkey (Work phone")
 
     # The laptop still holds its credential, but it signs in no more.
     sign_out(laptop, served, laptop_key)
@@ -414,7 +424,7 @@ def test_registration_without_user_verification_refused_when_required(served, ma
     device = VirtualAuthenticator.attach(page, user_verification=False, user_verified=False)
     email = "dieter@example.com"
     assert demo.settings["passkeys"]["user_verification"] == "required"
-    sign_up_to_welcome(page, served, mailbox, email, passkey=True, autofill=False)
+    sign_up_to_profile(page, served, mailbox, email, passkey=True, autofill=False)
 
     # `required`: Chromium refuses before anything is created.
     with page.expect_response(served + "/account/passkeys/options"):
@@ -430,14 +440,15 @@ def test_registration_without_user_verification_refused_when_required(served, ma
     assert verified.value.json()["error"] == "error.passkey_uv_required"
     expect(page.locator("#passkey-create-status")).to_contain_text(UV_REQUIRED)
     assert passkeys_of(demo, email) == []
-    assert urlsplit(page.url).path == "/welcome/passkey"
+    assert urlsplit(page.url).path == "/welcome"
     page.unroute(served + "/account/passkeys/options", downgrade_user_verification)
     device.clear_credentials()  # the one the server refused to register
 
     # `preferred`: the same authenticator registers, and the passkey records no UV.
     set_passkey_policy(demo, user_verification="preferred")
-    create_passkey(page, "Key")
-    home_facts(page, served)
+    create_passkey_on_profile(page, served, "Key")
+    confirm_profile(page)
+    signed_in_as(page, served)
     stored = passkeys_of(demo, email)
     assert len(stored) == 1 and stored[0]["name"] == "Key" and stored[0]["user_verified"] is False, stored
     assert len(device.credentials()) == 1
@@ -449,9 +460,7 @@ def test_registration_without_user_verification_refused_when_required(served, ma
 def test_sign_in_without_user_verification_refused_when_required(served, mailbox, demo, page, console):
     device = VirtualAuthenticator.attach(page)
     email = "doris@example.com"
-    sign_up_to_welcome(page, served, mailbox, email)
-    create_passkey(page, "Key")  # registered with a verified fingerprint
-    home_facts(page, served)
+    sign_up_with_passkey(page, served, mailbox, email, "Key")  # registered with a verified fingerprint
     device.set_user_verified(False)  # from now on the sensor does not recognise the person
     verify_calls = []
     page.on("request", lambda r: verify_calls.append(r) if r.url == served + "/passkey/verify" else None)
@@ -477,7 +486,7 @@ def test_sign_in_without_user_verification_refused_when_required(served, mailbox
     set_passkey_policy(demo, user_verification="preferred")
     answer = sign_in_with_button(page, served, device, open_signin(page, served))
     assert answer.ok, answer.status
-    expect(home_facts(page, served)).to_contain_text("Passkey (Key")
+    expect(signed_in_as(page, served)).to_contain_text("codeb> auth = passkey (Key")
     page.unroute(served + "/passkey/options", downgrade_user_verification)
 
     # `discouraged`: an honest Chromium asks for no verification and signs in too.
@@ -485,7 +494,7 @@ def test_sign_in_without_user_verification_refused_when_required(served, mailbox
     sign_out(page, served, device)
     answer = sign_in_with_button(page, served, device, open_signin(page, served))
     assert answer.ok, answer.status
-    expect(home_facts(page, served)).to_contain_text("Passkey (Key")
+    expect(signed_in_as(page, served)).to_contain_text("codeb> auth = passkey (Key")
 
     console.assert_clean(allow=(refused(served, "/passkey/verify"),))
     assert not console.csp_violations(), console.dump()
@@ -506,9 +515,9 @@ def test_autofill_without_credential_leaves_email_form_working(served, mailbox, 
     page.locator("#email").press_sequentially(email)
     ask_for_link(page, email)
     follow_link(page, mailbox, email)
-    page.wait_for_url(served + "/welcome/passkey")
-    page.locator("#skip-passkey").click()
-    expect(home_facts(page, served)).to_contain_text("Magic link")
+    page.wait_for_url(served + "/welcome")
+    confirm_profile(page)  # no passkey made
+    expect(signed_in_as(page, served)).to_contain_text("codeb> auth = magic link")
     assert device.credentials() == []
 
     console.assert_clean(allow=())
@@ -533,7 +542,7 @@ def test_autofill_options_failure_is_quiet_and_button_reports(served, mailbox, p
     email = "emil@example.com"
     ask_for_link(page, email)
     follow_link(page, mailbox, email)
-    page.wait_for_url(served + "/welcome/passkey")
+    page.wait_for_url(served + "/welcome")
 
     # The 503s are the ones this test injected (twice: autofill, then the button);
     # "Service Unavailable" is the reason phrase Playwright gives a fulfilled 503.
@@ -547,15 +556,13 @@ def test_passkey_limit_replaces_add_control(served, mailbox, demo, page, console
     set_passkey_policy(demo, max_per_account=1)
     VirtualAuthenticator.attach(page)
     email = "fritz@example.com"
-    sign_up_to_welcome(page, served, mailbox, email)
-    create_passkey(page, "Laptop")
-    home_facts(page, served)
+    sign_up_with_passkey(page, served, mailbox, email, "Laptop")
 
     page.goto(served + "/account")
     expect(page.locator("article.passkey")).to_have_count(1)
     limit = page.locator("section p[role=status]")
-    expect(limit).to_contain_text("You have reached the limit of 1 passkey")
-    expect(limit).to_contain_text("Remove one before adding another.")
+    expect(limit).to_have_text(i18n.translate("en", "error.passkey_limit", limit=1))
+    expect(limit).to_contain_text("(1)")
     expect(page.locator("#passkey-create")).to_have_count(0)
     expect(page.locator("#passkey-create-button")).to_have_count(0)
 
@@ -572,9 +579,7 @@ def test_passkey_limit_replaces_add_control(served, mailbox, demo, page, console
 def test_last_passkey_removal_refused_only_without_another_way(served, mailbox, demo, page, console):
     VirtualAuthenticator.attach(page)
     email = "greta@example.com"
-    sign_up_to_welcome(page, served, mailbox, email)
-    create_passkey(page, "Laptop")
-    home_facts(page, served)
+    sign_up_with_passkey(page, served, mailbox, email, "Laptop")
 
     with demo.store.update("tenant") as doc:  # passkeys only: the link is no way back in
         doc["methods"] = ["passkey"]
@@ -598,15 +603,16 @@ def test_last_passkey_removal_refused_only_without_another_way(served, mailbox, 
 
 # -- 7. a relying party's authorization-code flow signed in with a passkey ---------
 
-def test_relying_party_code_flow_with_passkey(served, mailbox, rp, demo, clock, page, console):
+def test_relying_party_code_flow_with_passkey(served, mailbox, client_site, demo, clock, page, console):
+    """The client is really served on another origin (conftest.ClientSite): Chromium follows
+    /authorize/resume's redirect to it by itself, after the office shell's service worker
+    has been installed (it sees the navigations to the app and must let them pass)."""
+    rp, arrived = client_site, client_site.arrived
     device = VirtualAuthenticator.attach(page)
     email = "hanna@example.com"
-    sign_up_to_welcome(page, served, mailbox, email)
-    create_passkey(page, "Laptop")
-    home_facts(page, served)
+    sign_up_with_passkey(page, served, mailbox, email, "Laptop")
+    assert page.evaluate("navigator.serviceWorker.ready.then(r => !!r.active)")
     sign_out(page, served, device)
-
-    arrived = stand_in_for_client(page, served)
 
     meta = requests.get(served + "/.well-known/openid-configuration", timeout=10).json()
     assert meta["issuer"] == served and meta["jwks_uri"] == served + "/jwks.json", meta
@@ -631,6 +637,7 @@ def test_relying_party_code_flow_with_passkey(served, mailbox, rp, demo, clock, 
             raise AssertionError(f"browser did not reach the client ({page.url}): {error}\n"
                                  f"console:\n{console.dump()}") from None
     assert len(posted) == 1 and posted[0].get("i"), posted  # the interaction went along
+    assert page.url.startswith(rp.redirect_uri + "?"), page.url
     assert len(arrived) == 1 and arrived[0].startswith(rp.redirect_uri + "?"), arrived
     answer = query_of(arrived[-1])
     assert answer["state"] == "state-pk" and answer["iss"] == served, answer
