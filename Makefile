@@ -48,7 +48,7 @@ $(NODE)/node_modules/.package-lock.json: $(NODE)/package-lock.json
 node-deps: $(NODE)/node_modules/.package-lock.json
 
 test: $(VENV)/.dev system-deps node-deps
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 bench: $(VENV)/.dev
 	$(PY) bench/run.py
