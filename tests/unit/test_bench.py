@@ -9,6 +9,13 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 import run as bench  # noqa: E402
 
 
+def test_the_whole_report_prints(capsys):
+    bench.main(rounds=1, exchanges=4, sizes=(20,))
+    report = capsys.readouterr().out
+    assert "ratio exchange / bare crypto" in report and "ratio sign-in / bare crypto" in report
+    assert "user list at N accounts" in report and "cold start" in report
+
+
 def test_every_benchmark_runs(tmp_path):
     tenant, app, browser, client, secret, account = bench.setup(str(tmp_path))
     assert bench.exchange_rate(browser, client, secret, n=3) > 0
