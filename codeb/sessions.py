@@ -142,7 +142,7 @@ class Sessions:
     def remember(self, accounts, session: Session, *, ip: str, agent: str) -> None:
         """Note a new signed-in session in its account, so the person can see and end it."""
         with accounts.update(session.login) as doc:
-            listed = [s for s in doc.get("sessions", []) if self.records.get(s["id"]) is not None]
+            listed = doc.get("sessions", [])  # ended ones are skipped by `active`, and age out here
             listed.append({"id": secret_id(session.sid), "created": int(self.clock()),
                            "ip": ip[:64], "agent": (agent or "")[:200],
                            "method": session.data.get("method"),

@@ -88,7 +88,8 @@ def create_bytes_exclusive(path: str, data: bytes) -> bool:
 
 
 def encode(doc: dict) -> bytes:
-    return json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+    # One line, keys sorted: json's C encoder (an `indent` would force the slow Python one).
+    return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def read_bytes(path: str) -> bytes | None:
