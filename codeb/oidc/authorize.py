@@ -143,7 +143,7 @@ def check_id_token_hint(ctx: Context, provider) -> None:
     try:  # expired hints are fine (OIDC Core §3.1.2.1): only who it names matters
         token = jwt.decode(hint, provider.keys.verifying, algorithms=["RS256"])
     except (JoseError, ValueError):
-        raise AuthorizeError("invalid_request", "'id_token_hint' is not an ID token of this provider.")
+        raise AuthorizeError("invalid_request", "'id_token_hint' is not an ID token of this provider.") from None
     if token.claims.get("iss") not in provider.issuers or not token.claims.get("sub"):
         raise AuthorizeError("invalid_request", "'id_token_hint' is not an ID token of this provider.")
     ctx.hint_sub = token.claims["sub"]

@@ -14,7 +14,6 @@ one the office shell (/office.html).
 import re
 from urllib.parse import urlencode, urlsplit
 
-import pytest
 import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet

@@ -15,7 +15,6 @@ import json
 import struct
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 import requests
 from playwright.sync_api import expect
 
