@@ -218,7 +218,18 @@ def served(app):
     port = sock.getsockname()[1]
     sock.close()
     server = create_server(app, host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
+    stopping = threading.Event()
+
+    def run():
+        try:
+            server.run()
+        except OSError:  # the listening socket closed under select() at teardown
+            if not stopping.is_set():
+                raise
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     yield f"http://{HOST}:{port}"
+    stopping.set()
     server.close()
+    thread.join(timeout=5)

@@ -223,7 +223,7 @@ def test_expired_token_is_renewed_silently_and_ended_session_sends_to_sign_in(
     expect(office_terminal(page, served)).to_contain_text("codeb> sip-jid = bert@localhost")
     renewed = office_token(page)
     assert renewed["access_token"] != first["access_token"], "the shell kept the expired token"
-    assert renewed["expires_at"] > first["expires_at"], (first, renewed)
+    assert renewed["expires_at"] >= first["expires_at"], (first, renewed)  # same second is possible
     assert "/signin" not in paths(seen), f"the sign-in page was shown: {seen}"
     asked = [u for u in seen if urlsplit(u).path == "/authorize"]
     assert len(asked) == 1 and parse_qs(urlsplit(asked[0]).query)["prompt"] == ["none"], seen
