@@ -296,8 +296,11 @@ def test_a_killed_writer_leaves_a_whole_document(root):
         assert body == _version(body["run"], body["seq"]), f"run {run}: document is not a version written"
         seen_seqs.append(body["seq"])
 
-        # the OS released the dead writer's lock
-        with file_lock(store._lock_path("docs", "crash"), timeout=2):
+        # the OS released the dead writer's lock (if it was killed before its first
+        # locked update, the lock folder may not exist yet)
+        lock_path = store._lock_path("docs", "crash")
+        os.makedirs(os.path.dirname(lock_path), exist_ok=True)
+        with file_lock(lock_path, timeout=2):
             pass
 
     assert max(seen_seqs) > 0, "the writer was always killed before its second write"
