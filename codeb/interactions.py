@@ -30,12 +30,20 @@ def get(store, iid) -> dict | None:
     return _records(store).get(iid)
 
 
-def answered_by(store, iid: str, session_sid: str) -> None:
-    """Record which browser session signed in for this request: only it may resume it."""
+def answered_by(store, iid, session_sid: str) -> bool:
+    """Record which browser session signed in for this request (only it may resume it);
+    False if the request is gone (expired, or not an interaction id at all)."""
+    from .errors import NotFound
     from .store import secret_id
 
-    with _records(store).update(iid) as record:
-        record["session"] = secret_id(session_sid)
+    if not isinstance(iid, str) or not ID_PATTERN.fullmatch(iid):
+        return False
+    try:
+        with _records(store).update(iid) as record:
+            record["session"] = secret_id(session_sid)
+    except NotFound:
+        return False
+    return True
 
 
 def may_resume(pending: dict, session_sid: str | None) -> bool:

@@ -262,12 +262,6 @@ class Provider(AuthorizationServer):
         }, ttl=REFRESH_LIFETIME)
         return reply
 
-    def grant_info(self, gid) -> dict | None:
-        """How the person behind a grant signed in (method, which passkey): for the first-party API."""
-        if self.grant_revoked(gid):
-            return None
-        return self.grants.get(gid)
-
     def verify_bearer(self, token: str):
         """(claims, account) for a valid access token of this tenant, else None."""
         try:

@@ -99,6 +99,7 @@ class Transient:
                 raise NotFound()
             yield doc
             self.store.write(*self._parts(rid), doc=doc)
+            self._stamp(rid, doc["expires"])  # keep the purge's mtime hint
 
     # -- purge -----------------------------------------------------------------
 

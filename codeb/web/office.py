@@ -21,11 +21,11 @@ from .oidc import provider
 bp = Blueprint("office", __name__)
 
 
-def bearer():
+def bearer(op):
     header = request.headers.get("Authorization", "")
     if header[:7].lower() != "bearer ":
         return None
-    return provider().verify_bearer(header[7:].strip())
+    return op.verify_bearer(header[7:].strip())
 
 
 def unauthorized():
@@ -56,11 +56,12 @@ OFFICE_KEYS = ("welcome", "tenant", "auth", "roles", "sip", "ext", "ready", "hel
 
 @bp.route("/api/me", methods=["GET", "PATCH"])
 def me():
-    verified = bearer()
+    op = provider()
+    verified = bearer(op)  # signature, lifetime, tenant, account, and the grant not revoked
     if verified is None:
         return unauthorized()
     claims, account = verified
-    grant = provider().grant_info(claims.gid) or {}
+    grant = op.grants.get(claims.gid) or {}  # how the person signed in, noted when the code was issued
     if grant.get("client_id") == FIRST_PARTY and not g.sessions.alive(grant.get("session")):
         return unauthorized()  # the shell's token lives no longer than the browser session it came from
     if request.method == "PATCH":

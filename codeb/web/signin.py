@@ -145,8 +145,7 @@ def finish_sign_in(identity: VerifiedIdentity) -> str:
     audit.append(g.tenant.store, "signin", login=identity.login, method=identity.method,
                  created=identity.created, ip=context.client_ip())
     target = url_for("office.shell")  # without an interaction, the person lands in the office shell
-    if identity.interaction and interactions.get(g.tenant.store, identity.interaction):
-        interactions.answered_by(g.tenant.store, identity.interaction, g.session.sid)
+    if identity.interaction and interactions.answered_by(g.tenant.store, identity.interaction, g.session.sid):
         target = url_for("oidc.resume", i=identity.interaction)
     if not g.account.doc.get("profile_confirmed"):
         g.session.set("continue", target)  # the first sign-in confirms the profile first
