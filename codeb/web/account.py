@@ -29,7 +29,7 @@ def account_page(*, error: CodebError | None = None, form: dict | None = None):
     current = secret_id(g.session.sid) if g.session and g.session.sid else None
     notice = request.args.get("m")
     return render_template(
-        "account.html", passkeys=passkeys_of(account), policy=Passkeys(g.tenant, g.accounts).policy,
+        "account/page.html", passkeys=passkeys_of(account), policy=Passkeys(g.tenant, g.accounts).policy,
         passkey_enabled="passkey" in signin.enabled(g.tenant), sessions=sessions, current=current,
         password_allowed="password" in signin.enabled(g.tenant),
         has_password=bool(account.doc.get("password")),
@@ -80,7 +80,7 @@ def confirm_profile():
         except CodebError as failure:
             error, form = failure, request.form
     allow_form_to_continue_target()
-    return render_template("welcome.html", passkeys=passkeys_of(g.account), form=form or {},
+    return render_template("account/welcome.html", passkeys=passkeys_of(g.account), form=form or {},
                            passkey_enabled="passkey" in signin.enabled(g.tenant),
                            error_id=error.message_id if error else None,
                            error_params=error.params if error else {}), (error.status if error else 200)

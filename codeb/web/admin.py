@@ -354,14 +354,14 @@ breakglass_bp = Blueprint("breakglass", __name__)
 @breakglass_bp.get("/breakglass/<token>")
 def breakglass_page(token):
     if not breakglass.pending(g.tenant.store, token):
-        return render_template("admin/breakglass.html", valid=False), 400
-    return render_template("admin/breakglass.html", valid=True, token=token)
+        return render_template("breakglass/page.html", valid=False), 400
+    return render_template("breakglass/page.html", valid=True, token=token)
 
 
 @breakglass_bp.post("/breakglass")
 def breakglass_enter():
     if not breakglass.spend(g.tenant.store, request.form.get("token")):
-        return render_template("admin/breakglass.html", valid=False), 400
+        return render_template("breakglass/page.html", valid=False), 400
     previous = g.session
     g.session = g.sessions.start_superuser()
     g.ended_session, g.account = previous, None

@@ -16,14 +16,14 @@ bp = Blueprint("help", __name__)
 
 @bp.get("/help")
 def people():
-    return render_template("help.html", methods=signin.enabled(g.tenant),
+    return render_template("help/people.html", methods=signin.enabled(g.tenant),
                            policy=g.tenant.setting("signup", "policy", default="open"))
 
 
 @bp.get("/help/oidc")
 def integrators():
     op = provider()
-    return render_template("help_oidc.html", metadata=op.metadata(),
+    return render_template("help/oidc.html", metadata=op.metadata(),
                            discovery=g.issuer + "/.well-known/openid-configuration",
                            lifetimes={"access": TOKEN_LIFETIME // 60, "id": TOKEN_LIFETIME // 60,
                                       "code": CODE_LIFETIME, "refresh": REFRESH_LIFETIME // 86400,

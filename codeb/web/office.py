@@ -37,7 +37,7 @@ def unauthorized():
 
 @bp.get("/office.html")
 def shell():
-    return render_template("office.html", client_id=FIRST_PARTY, admin_page=True,
+    return render_template("office/shell.html", client_id=FIRST_PARTY, admin_page=True,
                            messages=shell_messages(), is_shell=True)
 
 
@@ -134,4 +134,4 @@ def service_worker():
 
 @bp.get("/offline.html")
 def offline():
-    return render_template("offline.html", is_shell=True)
+    return render_template("office/offline.html", is_shell=True)

@@ -127,14 +127,14 @@ def logout():
         result = provider().logout(protocol_request(), confirmed=confirmed,
                                    session_sub=g.account.sub if g.account else None)
     except OAuth2Error:
-        return render_template("logout_error.html"), 400
+        return render_template("oidc/logout_error.html"), 400
     if isinstance(result, NeedsLogoutConfirmation):
         if result.redirect_uri:
             parts = urlsplit(result.redirect_uri)
             g.form_targets.add(f"{parts.scheme}://{parts.netloc}")
         params = {k: v for k, v in result.params.items() if k != "confirm" and k != "csrf"}
-        return render_template("logout_confirm.html", params=params, client=result.client)
+        return render_template("oidc/logout_confirm.html", params=params, client=result.client)
     if isinstance(result, Reply):
         return to_response(result)
-    return render_template("signed_out.html")
+    return render_template("oidc/signed_out.html")
 

@@ -125,7 +125,7 @@ def register_verify():
 def welcome():
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
-    return render_template("welcome_passkey.html",
+    return render_template("passkeys/welcome.html",
                            continue_url=url_for("passkeys.skip"))
 
 

@@ -57,10 +57,11 @@ def allow_form_redirect_to(pending) -> None:
 
 
 def render_signin(iid, pending, *, email="", error_id=None, status=200):
-    methods = signin.enabled(g.tenant)
+    enabled = signin.enabled(g.tenant)
+    methods = {name: enabled[name] for name in ("passkey", "magic_link", "password") if name in enabled}
     if "password" in methods:
         allow_form_redirect_to(pending)  # the password form's POST ends at the waiting client
-    return render_template("signin.html", interaction=iid, pending=pending, email=email,
+    return render_template("signin/page.html", interaction=iid, pending=pending, email=email,
                            error_id=error_id, methods=methods), status
 
 
@@ -82,7 +83,7 @@ def send_link():
                                  then=request.form.get("then") or None)
     except BadInput as error:
         return render_signin(iid, pending, email=email[:254], error_id=error.message_id, status=400)
-    return render_template("check_inbox.html", email=sent.email, interaction=iid)
+    return render_template("signin/magic_link/check_inbox.html", email=sent.email, interaction=iid)
 
 
 @bp.post("/signin/password")
@@ -110,14 +111,14 @@ def open_link(link):
     try:
         record = MagicLink.peek(method_context(), link)
     except SignInFailed as error:
-        return render_template("link_problem.html", error_id=error.message_id), 400
+        return render_template("signin/magic_link/problem.html", error_id=error.message_id), 400
     if record is None:
-        return render_template("link_problem.html", error_id="error.link_used"), 400
+        return render_template("signin/magic_link/problem.html", error_id="error.link_used"), 400
     if record.get("language") in g.tenant.available_languages and not g.account:
         g.lang = record["language"]
     if record.get("interaction"):
         allow_form_redirect_to(interactions.get(g.tenant.store, record["interaction"]))
-    return render_template("link.html", link=link)
+    return render_template("signin/magic_link/open.html", link=link)
 
 
 @bp.post("/link")
@@ -129,7 +130,7 @@ def use_link():
         audit.append(g.tenant.store, "signin.failed", method="magic_link", reason=error.message_id,
                      ip=ctx.client_ip)
         status = 403 if error.status == 403 else 400
-        return render_template("link_problem.html", error_id=error.message_id), status
+        return render_template("signin/magic_link/problem.html", error_id=error.message_id), status
     return redirect(finish_sign_in(identity), code=303)
 
 
