@@ -4,7 +4,7 @@
 `python -m codeb serve`.
 """
 
-from codeb import create_app
+from codeb.web.app import create_app
 
 app = create_app()
 

@@ -21,12 +21,13 @@ sys.path.insert(0, ROOT)  # the app, and tests/support's software authenticator
 
 from joserfc import jwt  # noqa: E402
 
-from codeb import create_app  # noqa: E402
+from codeb.web.app import create_app  # noqa: E402
 from codeb.oidc import keys  # noqa: E402
 from codeb.oidc.clients import Clients  # noqa: E402
-from codeb.signin import VerifiedIdentity  # noqa: E402
+from codeb.signin.base import VerifiedIdentity  # noqa: E402
 from codeb.tenants import Tenants  # noqa: E402
-from codeb.users import Accounts  # noqa: E402
+from codeb.tenants.provisioning import create_tenant  # noqa: E402
+from codeb.accounts import Accounts  # noqa: E402
 
 HOST = "localhost"
 ROUNDS = 5
@@ -41,7 +42,7 @@ def pkce():
 
 def setup(data):
     """A tenant, a confidential client, an account, and a browser session signed in as it."""
-    tenant = Tenants(data).create("bench", [HOST])
+    tenant = create_tenant(Tenants(data), "bench", [HOST]).tenant
     client, secret = Clients(tenant.store).add(name="Bench", redirect_uris=["http://127.0.0.1:1/cb"])
     accounts = Accounts(tenant.store, HOST)
     account = accounts.create(email="bench@example.com")
@@ -120,7 +121,7 @@ class Timed:
 
 
 def passkey_setup(app, tenant, account):
-    from codeb.passkeys import Passkeys, ensure_user_handle, registration_options, verify_registration
+    from codeb.accounts.passkeys import Passkeys, ensure_user_handle, registration_options, verify_registration
     from tests.support.authenticator import SoftAuthenticator
 
     authenticator = SoftAuthenticator("http://localhost")
@@ -151,10 +152,10 @@ def passkey_rates(app, client, secret, authenticator, n=100):
         token = page.text.split('name="csrf-token" content="')[1].split('"')[0]
         iid = parse_qs(urlsplit(first.headers["Location"]).query)["i"][0]
         headers = {"Host": HOST, "X-CSRF-Token": token}
-        options = browser.post("/passkey/options", json={}, headers=headers).json
+        options = browser.post("/signin/passkey/begin", json={}, headers=headers).json
         assertion = authenticator.get(options["publicKey"])  # the device's work: not timed
         started = time.perf_counter()
-        done = browser.post("/passkey/verify", json={"challenge_id": options["challenge_id"],
+        done = browser.post("/signin/passkey/complete", json={"challenge_id": options["challenge_id"],
                                                      "credential": assertion, "i": iid}, headers=headers)
         verify_seconds += time.perf_counter() - started
         assert done.status_code == 200, done.text
@@ -195,13 +196,13 @@ def bare_passkey_crypto(tenant, n=200):
 
 def directory_rates(sizes=(1_000, 10_000, 100_000)):
     """Seconds per user-list page and per search at each size: warm, and right after a change."""
-    from codeb import breakglass, directory
+    from codeb.accounts import breakglass, directory
     from codeb.store import files
 
     results = []
     for size in sizes:
         with tempfile.TemporaryDirectory() as data:
-            tenant = Tenants(data).create("bench", [HOST])
+            tenant = create_tenant(Tenants(data), "bench", [HOST]).tenant
             shards = {f"{n:02x}": {} for n in range(directory.SHARDS)}
             real_fsync = os.fsync
             os.fsync = lambda fd: None  # setup only: 100,000 documents without waiting for the disk

@@ -7,6 +7,8 @@ Protocol errors towards relying parties are Authlib's `OAuth2Error` classes and
 are rendered by the OpenID Provider, not here.
 """
 
+from . import i18n
+
 
 class CodebError(Exception):
     message_id = "error.generic"
@@ -18,8 +20,6 @@ class CodebError(Exception):
         super().__init__(self.message_id)
 
     def __str__(self) -> str:
-        from . import i18n
-
         return i18n.translate("en", self.message_id, **self.params)
 
 

@@ -18,10 +18,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from codeb import create_app
+from codeb.web.app import create_app
 from codeb.oidc.clients import Clients
 from codeb.tenants import Tenants
-from codeb.users import Accounts
+from codeb.tenants.provisioning import create_tenant
+from codeb.accounts import Accounts
 
 HOST = "localhost"
 OTHER_HOST = "acme.localhost"
@@ -41,8 +42,8 @@ def tenant_template(tmp_path_factory):
     """Two tenants created once (RSA key generation is slow); each test copies them."""
     root = tmp_path_factory.mktemp("template")
     registry = Tenants(str(root))
-    registry.create("demo", [HOST], display_name="Demo")
-    registry.create("acme", [OTHER_HOST], display_name="Acme")
+    create_tenant(registry, "demo", [HOST], display_name="Demo")
+    create_tenant(registry, "acme", [OTHER_HOST], display_name="Acme")
     return root
 
 
@@ -186,12 +187,12 @@ def sign_in(client, mailbox, email, host=HOST, interaction=None, confirm_profile
     data = {"csrf": csrf_of(page.text), "email": email}
     if interaction:
         data["i"] = interaction
-    sent = client.post("/signin/magic-link", data=data, headers={"Host": host})
+    sent = client.post("/signin/magic-link/begin", data=data, headers={"Host": host})
     assert sent.status_code == 200, sent.text
     path = urlsplit(mailbox.last_link(to=email)).path
     link_page = client.get(path, headers={"Host": host})
     assert link_page.status_code == 200, link_page.text
-    done = client.post("/link", data={"csrf": csrf_of(link_page.text), "link": path[len("/link/"):]},
+    done = client.post("/signin/magic-link/complete", data={"csrf": csrf_of(link_page.text), "link": path[len("/link/"):]},
                        headers={"Host": host})
     if confirm_profile and done.headers.get("Location", "").endswith("/welcome"):
         return confirm_first_profile(client, host)

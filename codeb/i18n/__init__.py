@@ -3,28 +3,26 @@
 Every string a person reads has a stable id here. `translate(lang, id, **params)`
 formats `{name}` placeholders; a missing id in a language falls back to English,
 and a missing id in English is a programming error (the catalogue test catches
-it before it ships). Tenant languages live in `<tenant>/i18n/<lang>.json` and
-are loaded by `codeb.tenants`, which passes them in as `extra`.
+it before it ships). Tenant languages live in `<tenant>/i18n/<lang>.json`;
+`codeb.tenants.languages` checks and loads them and passes them in as `extra`.
+This package imports nothing of codeb: everything else may use it.
 """
 
 import json
-import os
 import re
 from functools import lru_cache
+from importlib import resources
 
 SHIPPED = ("en", "de")
 DEFAULT = "en"
 LANG_PATTERN = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?")
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
-_HERE = os.path.dirname(__file__)
-
 
 @lru_cache(maxsize=None)
 def catalogue(lang: str) -> dict[str, str]:
     """A shipped catalogue (read once per process: it only changes with a release)."""
-    with open(os.path.join(_HERE, f"{lang}.json"), encoding="utf-8") as f:
-        return json.load(f)
+    return json.loads(resources.files(__name__).joinpath(f"{lang}.json").read_text(encoding="utf-8"))
 
 
 def translate(lang: str, message_id: str, extra: dict | None = None, **params) -> str:
@@ -77,26 +75,3 @@ def negotiate(candidates, available) -> str | None:
         if primary in available:
             return primary
     return None
-
-
-def validate_catalogue(lang: str, messages) -> dict[str, str]:
-    """A tenant's catalogue: known ids only, each text with exactly the English placeholders."""
-    from ..errors import BadInput
-
-    if not isinstance(lang, str) or not LANG_PATTERN.fullmatch(lang) or lang in SHIPPED:
-        raise BadInput("error.language_code")
-    if not isinstance(messages, dict) or not messages:
-        raise BadInput("error.catalogue_shape")
-    english = catalogue(DEFAULT)
-    cleaned = {}
-    for key, text in messages.items():
-        if key not in english:
-            raise BadInput("error.catalogue_unknown_key", key=str(key)[:80])
-        if not isinstance(text, str) or not text.strip() or len(text) > 2000:
-            raise BadInput("error.catalogue_text", key=key)
-        if placeholders(text) != placeholders(english[key]) or text.count("{") != text.count("}"):
-            raise BadInput("error.catalogue_placeholders", key=key,
-                           expected=", ".join(sorted(placeholders(english[key]))) or "-")
-        cleaned[key] = text
-    return cleaned
-

@@ -4,18 +4,30 @@ Read top to bottom, `CHECKS` is the whole endpoint: the client and its exact
 redirect URI come first, and until both are proven every failure is a page for
 the person, never a redirect (RFC 9700 §4.11.2, RFC 6749 §4.1.2.1). After
 that, failures go back to the client as OAuth errors with `state` and `iss`.
-Then the browser session decides: a code at once, `login_required` for
-`prompt=none`, or an interaction for the sign-in page.
+Then the browser session decides (`respond`): a code at once, `login_required`
+for `prompt=none`, or an interaction for the sign-in page.
 """
 
 import re
+import secrets
 from dataclasses import dataclass, field
 
 from authlib.oauth2.rfc6749 import scope_to_list
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from ..errors import CodebError
+from .errors import (
+    AuthorizePage,
+    InvalidRequestError,
+    InvalidScopeError,
+    LoginRequiredError,
+    OAuth2Error,
+    RequestNotSupportedError,
+    RequestURINotSupportedError,
+    UnsupportedResponseTypeError,
+)
+from .grants import Principal
+from .requests import NeedsSignIn, ProtocolRequest, Reply, SignedIn, add_query
 
 PROMPTS = {"none", "login", "consent", "select_account"}
 CODE_CHALLENGE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
@@ -24,20 +36,6 @@ SINGLE_VALUED = ("response_type", "client_id", "redirect_uri", "scope", "state",
                  "login_hint", "id_token_hint", "ui_locales")
 # Parameters worth keeping while the person signs in; everything else is ignored.
 KEPT = SINGLE_VALUED + ("response_mode",)
-
-
-class AuthorizePage(CodebError):
-    """A bad client or redirect URI: shown to the person, never redirected."""
-
-    status = 400
-
-
-@dataclass
-class AuthorizeError(Exception):
-    """An OAuth error for the client, sent to its verified redirect URI."""
-
-    error: str
-    description: str = ""
 
 
 @dataclass
@@ -74,33 +72,33 @@ def check_redirect_uri(ctx: Context, provider) -> None:
 def check_single_values(ctx: Context, provider) -> None:
     for name in SINGLE_VALUED:
         if len(ctx.multi.get(name, ())) > 1:
-            raise AuthorizeError("invalid_request", f"'{name}' appears more than once.")
+            raise InvalidRequestError(f"'{name}' appears more than once.")
 
 
 def check_response_type(ctx: Context, provider) -> None:
     response_type = ctx.params.get("response_type")
     if not response_type:
-        raise AuthorizeError("invalid_request", "Missing 'response_type'.")
+        raise InvalidRequestError("Missing 'response_type'.")
     if response_type != "code":
-        raise AuthorizeError("unsupported_response_type", "Only 'code' is supported.")
+        raise UnsupportedResponseTypeError("Only 'code' is supported.")
     mode = ctx.params.get("response_mode")
     if mode and mode != "query":
-        raise AuthorizeError("invalid_request", "Only response_mode 'query' is supported.")
+        raise InvalidRequestError("Only response_mode 'query' is supported.")
 
 
 def check_request_object(ctx: Context, provider) -> None:
     # OIDC Core §6: an OP that does not support request objects says so.
     if "request" in ctx.params:
-        raise AuthorizeError("request_not_supported", "Request objects are not supported.")
+        raise RequestNotSupportedError("Request objects are not supported.")
     if "request_uri" in ctx.params:
-        raise AuthorizeError("request_uri_not_supported", "'request_uri' is not supported.")
+        raise RequestURINotSupportedError("'request_uri' is not supported.")
 
 
 def check_scope(ctx: Context, provider) -> None:
     scopes = scope_to_list(ctx.params.get("scope") or "") or []
     unknown = [s for s in scopes if s not in provider.scopes_supported]
     if unknown:
-        raise AuthorizeError("invalid_scope", f"Unknown scope '{unknown[0]}'.")
+        raise InvalidScopeError(f"Unknown scope '{unknown[0]}'.")
 
 
 def check_pkce(ctx: Context, provider) -> None:
@@ -108,22 +106,22 @@ def check_pkce(ctx: Context, provider) -> None:
     method = ctx.params.get("code_challenge_method")
     if challenge is None:
         if ctx.client.public:  # RFC 9700 §2.1.1: public clients MUST use PKCE
-            raise AuthorizeError("invalid_request", "PKCE ('code_challenge') is required.")
+            raise InvalidRequestError("PKCE ('code_challenge') is required.")
         if method:
-            raise AuthorizeError("invalid_request", "Missing 'code_challenge'.")
+            raise InvalidRequestError("Missing 'code_challenge'.")
         return
     if method != "S256":
-        raise AuthorizeError("invalid_request", "'code_challenge_method' must be S256.")
+        raise InvalidRequestError("'code_challenge_method' must be S256.")
     if not CODE_CHALLENGE.fullmatch(challenge):
-        raise AuthorizeError("invalid_request", "Malformed 'code_challenge'.")
+        raise InvalidRequestError("Malformed 'code_challenge'.")
 
 
 def check_prompt(ctx: Context, provider) -> None:
     prompts = set((ctx.params.get("prompt") or "").split())
     if prompts - PROMPTS:
-        raise AuthorizeError("invalid_request", "Unknown 'prompt' value.")
+        raise InvalidRequestError("Unknown 'prompt' value.")
     if "none" in prompts and len(prompts) > 1:  # OIDC Core §3.1.2.1
-        raise AuthorizeError("invalid_request", "'prompt=none' cannot be combined.")
+        raise InvalidRequestError("'prompt=none' cannot be combined.")
     ctx.prompts = prompts
 
 
@@ -132,7 +130,7 @@ def check_max_age(ctx: Context, provider) -> None:
     if raw is None or raw == "":
         return
     if not str(raw).isdigit() or len(str(raw)) > 10:
-        raise AuthorizeError("invalid_request", "'max_age' must be a non-negative integer.")
+        raise InvalidRequestError("'max_age' must be a non-negative integer.")
     ctx.max_age = int(raw)
 
 
@@ -143,9 +141,9 @@ def check_id_token_hint(ctx: Context, provider) -> None:
     try:  # expired hints are fine (OIDC Core §3.1.2.1): only who it names matters
         token = jwt.decode(hint, provider.keys.verifying, algorithms=["RS256"])
     except (JoseError, ValueError):
-        raise AuthorizeError("invalid_request", "'id_token_hint' is not an ID token of this provider.") from None
+        raise InvalidRequestError("'id_token_hint' is not an ID token of this provider.") from None
     if token.claims.get("iss") not in provider.issuers or not token.claims.get("sub"):
-        raise AuthorizeError("invalid_request", "'id_token_hint' is not an ID token of this provider.")
+        raise InvalidRequestError("'id_token_hint' is not an ID token of this provider.")
     ctx.hint_sub = token.claims["sub"]
 
 
@@ -164,7 +162,7 @@ CHECKS = [
 
 
 def validate(provider, ctx: Context) -> Context:
-    """Run every check in order; raise AuthorizePage or AuthorizeError on the first failure."""
+    """Run every check in order; raise AuthorizePage or an OAuth2Error on the first failure."""
     for check in CHECKS:
         check(ctx, provider)
     return ctx
@@ -193,3 +191,50 @@ def session_satisfies(ctx: Context, signed_in, now: float, *, just_signed_in: bo
 def kept_params(params: dict) -> dict:
     """The parameters an interaction stores while the person signs in."""
     return {k: params[k] for k in KEPT if params.get(k) is not None}
+
+
+# -- the endpoint ----------------------------------------------------------------
+
+def respond(provider, request: ProtocolRequest, signed_in: SignedIn | None, *,
+            just_signed_in: bool = False):
+    """A Reply (a redirect to the client), NeedsSignIn, or raise AuthorizePage."""
+    params = request.payload.data
+    ctx = Context(params=params, multi=request.payload.datalist)
+    try:
+        validate(provider, ctx)
+        session = (signed_in.account, signed_in.auth_time) if signed_in else None
+        if session_satisfies(ctx, session, provider.now(), just_signed_in=just_signed_in):
+            return issue_code(provider, request, signed_in)
+        if "none" in ctx.prompts:  # OIDC Core §3.1.2.6
+            raise LoginRequiredError("The person is not signed in.")
+    except OAuth2Error as error:
+        if ctx.redirect_uri is None:  # not proven: no redirect (RFC 9700 §4.11.2)
+            raise AuthorizePage("error.authorize.invalid_request") from None
+        return redirect_error(provider, ctx.redirect_uri, params, error)
+    return NeedsSignIn(params=kept_params(params), client=ctx.client,
+                       login_hint=params.get("login_hint"), ui_locales=params.get("ui_locales"))
+
+
+def issue_code(provider, request: ProtocolRequest, signed_in: SignedIn) -> Reply:
+    """The code, through Authlib's grant; the grant's sign-in is noted for later (/api/me)."""
+    principal = Principal(signed_in.account, int(signed_in.auth_time), tuple(signed_in.amr),
+                          grant_id=secrets.token_hex(16))
+    grant = provider.get_consent_grant(request, end_user=principal)
+    reply = provider.create_authorization_response(request, grant_user=principal, grant=grant)
+    # RFC 9207 §2: every authorization response names the issuer.
+    if reply.status != 302 or not reply.location:
+        raise AuthorizePage("error.authorize.invalid_request")
+    provider.grants.note(principal.grant_id, {
+        "login": signed_in.account.login, "client_id": request.payload.client_id,
+        "method": signed_in.method, "detail": signed_in.detail, "auth_time": principal.auth_time,
+        "session": signed_in.session,
+    })
+    return Reply(302, "", [("Location", add_query(reply.location, {"iss": provider.issuer}))])
+
+
+def redirect_error(provider, redirect_uri: str, params: dict, error: OAuth2Error) -> Reply:
+    """An OAuth error to the client's proven redirect URI, with `state` and `iss` (RFC 9207)."""
+    body = dict(error.get_body())
+    body.pop("state", None)
+    result = {**body, "state": params.get("state"), "iss": provider.issuer}
+    return Reply(302, "", [("Location", add_query(redirect_uri, result))])

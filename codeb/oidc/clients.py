@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 from authlib.oauth2.rfc6749 import ClientMixin, scope_to_list
 
 from ..errors import BadInput, NotFound
-from ..tenants import is_loopback
+from ..store import layout
+from ..tenants.hosts import is_loopback
 
 SCOPES = ("openid", "profile", "email", "offline_access")
 GRANT_TYPES = ("authorization_code", "refresh_token")
@@ -97,7 +98,7 @@ def first_party(store, issuer: str) -> Client:
     It is not stored: its redirect URIs follow the tenant's hosts. A browser app
     keeps no refresh token (RFC 9700 §4.14): it renews with `prompt=none`.
     """
-    hosts = (store.read("tenant") or {}).get("hosts", [])
+    hosts = (store.read(layout.TENANT) or {}).get("hosts", [])
     origins = [issuer] + [f"https://{h}" for h in hosts if f"https://{h}" != issuer]
     return Client({
         "client_id": FIRST_PARTY,
@@ -121,7 +122,7 @@ class Clients:
             return None
         if client_id == FIRST_PARTY:
             return first_party(self.store, self.issuer) if self.issuer else None
-        doc = self.store.read("clients", client_id)
+        doc = self.store.read(layout.CLIENTS, client_id)
         return Client(doc) if doc else None
 
     def require(self, client_id) -> Client:
@@ -131,7 +132,7 @@ class Clients:
         return client
 
     def list(self) -> list[Client]:
-        return [c for c in (self.get(cid) for cid in self.store.list("clients")) if c]
+        return [c for c in (self.get(cid) for cid in self.store.list(layout.CLIENTS)) if c]
 
     def add(self, *, name: str, redirect_uris: list[str], post_logout_redirect_uris=(),
             public: bool = False, scopes=SCOPES) -> tuple[Client, str | None]:
@@ -153,7 +154,7 @@ class Clients:
         secret = None if public else secrets.token_urlsafe(32)
         if secret:
             doc["secret_sha256"] = _hash(secret)
-        self.store.create("clients", doc["client_id"], doc=doc)
+        self.store.create(layout.CLIENTS, doc["client_id"], doc=doc)
         return Client(doc), secret
 
     def update(self, client_id: str, *, name: str, redirect_uris, post_logout_redirect_uris=(),
@@ -165,7 +166,7 @@ class Clients:
             raise BadInput("error.client_needs_redirect_uri")
         redirect_uris = [check_redirect_uri_shape(u) for u in redirect_uris]
         post_logout = [check_redirect_uri_shape(u) for u in post_logout_redirect_uris]
-        with self.store.update("clients", self.require(client_id).client_id) as doc:
+        with self.store.update(layout.CLIENTS, self.require(client_id).client_id) as doc:
             doc.update(name=name, redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout,
                        scopes=[s for s in scopes if s in SCOPES] or ["openid"])
         return Client(doc)
@@ -176,9 +177,9 @@ class Clients:
         if client.public or client.doc.get("first_party"):
             raise BadInput("error.client_public_secret")
         secret = secrets.token_urlsafe(32)
-        with self.store.update("clients", client.client_id) as doc:
+        with self.store.update(layout.CLIENTS, client.client_id) as doc:
             doc["secret_sha256"] = _hash(secret)
         return secret
 
     def delete(self, client_id: str) -> bool:
-        return self.get(client_id) is not None and self.store.delete("clients", client_id)
+        return self.get(client_id) is not None and self.store.delete(layout.CLIENTS, client_id)

@@ -5,20 +5,47 @@ handed out with `Transient.take`, so exactly one request can spend one, in any
 process. Spending leaves a marker: a second use of a code (RFC 6749 §4.1.2)
 or of a rotated refresh token (RFC 9700 §4.14.2) is recognised as a replay and
 revokes the whole grant, and with it every token carrying its `gid`.
+`Grants` keeps, per grant, how its sign-in happened and whether it was revoked.
 """
 
+import re
 from dataclasses import dataclass
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
-from authlib.oidc.core import UserInfo, grants as oidc_grants
+from authlib.oidc.core import grants as oidc_grants
 from authlib.oidc.core.models import AuthorizationCodeMixin
 
-from ..store import secret_id
+from ..store import layout, secret_id
 from .tokens import CODE_LIFETIME, REFRESH_LIFETIME, TOKEN_LIFETIME
+from .userinfo import claims_for
 
 SPENT_LIFETIME = 86400  # how long a replayed code or refresh token is still recognised
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+GRANT_ID = re.compile(r"[0-9a-f]{32}")
+
+
+class Grants:
+    """Every grant the provider made: how the person signed in for it, and revocation."""
+
+    def __init__(self, store, now):
+        self.notes = store.transient(layout.GRANTS)
+        self.revoked = store.transient(layout.REVOKED_GRANTS)
+        self.now = now
+
+    def note(self, gid: str, record: dict) -> None:
+        self.notes.put(gid, record, ttl=REFRESH_LIFETIME)
+
+    def get(self, gid) -> dict | None:
+        return self.notes.get(gid) if isinstance(gid, str) and GRANT_ID.fullmatch(gid) else None
+
+    def revoke(self, gid: str) -> None:
+        self.revoked.put(gid, {"revoked": self.now()}, ttl=REFRESH_LIFETIME)
+
+    def is_revoked(self, gid) -> bool:
+        if not isinstance(gid, str) or not GRANT_ID.fullmatch(gid):
+            return True  # a token without a grant id of ours is no token of ours
+        return self.revoked.get(gid) is not None
 
 
 @dataclass(frozen=True)
@@ -92,10 +119,10 @@ def spend(server, kind, spent_kind: str, secret: str) -> dict | None:
     if doc is None:
         replay = server.store.transient(spent_kind).get(rid)
         if replay:
-            server.revoke_grant(replay["gid"])
+            server.grants.revoke(replay["gid"])
         return None
     server.store.transient(spent_kind).put(rid, {"gid": doc["gid"]}, ttl=SPENT_LIFETIME)
-    if server.grant_revoked(doc["gid"]):
+    if server.grants.is_revoked(doc["gid"]):
         return None
     return doc
 
@@ -119,7 +146,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
     def query_authorization_code(self, code, client):
         if not isinstance(code, str) or len(code) > 200:
             return None
-        doc = spend(self.server, self.server.codes, "spent-codes", code)
+        doc = spend(self.server, self.server.codes, layout.SPENT_CODES, code)
         if doc is None or doc["client_id"] != client.get_client_id():
             return None
         return CodeRecord(doc)
@@ -138,7 +165,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token):
         if not isinstance(refresh_token, str) or len(refresh_token) > 200:
             return None
-        doc = spend(self.server, self.server.refresh_tokens, "spent-refresh", refresh_token)
+        doc = spend(self.server, self.server.refresh_tokens, layout.SPENT_REFRESH, refresh_token)
         return RefreshRecord(doc) if doc else None
 
     def authenticate_user(self, refresh_token):
@@ -188,21 +215,5 @@ class OpenIDCode(oidc_grants.OpenIDCode):
                 "iat": now, "exp": now + TOKEN_LIFETIME}
 
     def generate_user_info(self, user, scope):
-        return self.server.user_info(user.account, scope)
+        return claims_for(user.account, scope, self.server.tenant.name)
 
-
-def user_info(account, scope: str, tenant: str) -> UserInfo:
-    """Claims about the account, filtered by the granted scope (OIDC Core §5.4)."""
-    scopes = set((scope or "").split())
-    info = UserInfo(sub=account.sub, tenant=tenant, roles=account.roles)
-    if "profile" in scopes:
-        info.update(name=account.display_name, preferred_username=account.login,
-                    nickname=account.doc.get("nickname"), locale=account.language)
-        info = UserInfo({k: v for k, v in info.items() if v is not None})
-    if "email" in scopes:
-        info.update(email=account.email, email_verified=bool(account.doc.get("email_verified")))
-    return info
-
-
-__all__ = ["CodeGrant", "RefreshGrant", "Pkce", "OpenIDCode", "Principal", "user_info",
-           "REFRESH_LIFETIME"]

@@ -1,4 +1,4 @@
-"""A tenant's signing keys and session secret, in `<tenant>/keys/` (never served).
+"""A tenant's signing keys, `<tenant>/keys/signing.json` (never served; the JWKS is).
 
 `keys/signing.json` holds every RSA key still needed: the current one signs,
 retired ones stay published in the JWKS until the last token they signed has
@@ -8,15 +8,16 @@ rotation is seen on its next request.
 """
 
 import base64
-import os
 import secrets
 
 from joserfc.jwk import KeySet, RSAKey
 
 from ..errors import Conflict
+from ..store import layout
 from .tokens import TOKEN_LIFETIME
 
 KEY_SIZE = 2048
+SIGNING = (layout.KEYS, layout.SIGNING_KEYS)
 SKEW = 300
 RETAIN = TOKEN_LIFETIME + SKEW
 
@@ -51,20 +52,16 @@ def _new_key(now: float) -> dict:
 
 
 def ensure(store) -> None:
-    """Give a new tenant its first signing key and its session secret."""
-    with store.lock("keys", "signing"):
-        if not store.exists("keys", "signing"):
-            store.write("keys", "signing", doc={"keys": [_new_key(store.clock())]})
-    with store.lock("keys", "session"):
-        if not store.exists("keys", "session"):
-            secret = base64.b64encode(secrets.token_bytes(32)).decode()
-            store.write("keys", "session", doc={"secret": secret})
+    """Give a new tenant its first signing key."""
+    with store.lock(*SIGNING):
+        if not store.exists(*SIGNING):
+            store.write(*SIGNING, doc={"keys": [_new_key(store.clock())]})
 
 
 def rotate(store) -> str:
     """Add a new current key, retire the old one, drop keys no token needs; return the new kid."""
     now = store.clock()
-    with store.update("keys", "signing") as doc:
+    with store.update(*SIGNING) as doc:
         kept = [k for k in doc["keys"]
                 if k.get("retired") is None or k["retired"] + RETAIN > now]
         for key in kept:
@@ -76,18 +73,15 @@ def rotate(store) -> str:
 
 
 def load(store) -> SigningKeys:
-    path = store.doc_path("keys", "signing")
-    st = os.stat(path)
     now = store.clock()
     # Retired keys leave the JWKS with time, not only with file changes.
-    stamp = (st.st_mtime_ns, st.st_size, int(now // 60))
-    cached = _cache.get(path)
+    stamp = (store.stamp(*SIGNING), int(now // 60))
+    cached = _cache.get(store.root)
     if cached and cached[0] == stamp:
         return cached[1]
-    keys = SigningKeys(store.read("keys", "signing"), now)
-    _cache[path] = (stamp, keys)
+    doc = store.read(*SIGNING)
+    if doc is None:
+        raise Conflict("error.keys_inconsistent")
+    keys = SigningKeys(doc, now)
+    _cache[store.root] = (stamp, keys)
     return keys
-
-
-def session_secret(store) -> bytes:
-    return base64.b64decode(store.read("keys", "session")["secret"])

@@ -1,87 +1,46 @@
-"""Sign-in methods: one module each, one small interface (DESIGN: the sign-in flow).
+"""Sign-in methods: one module each behind one interface (`base.SignInMethod`).
 
-A method runs its ceremony in two steps, `begin` and `complete`, and ends in a
-`VerifiedIdentity` or a `SignInFailed`. It never creates a session or a token:
-the web layer does that the same way for every method, so the protocol code
-never learns how the person proved who they are. `REGISTRY` lists the methods
-by name; `enabled(tenant)` the ones a tenant switched on.
+`REGISTRY` lists every method, in the order the sign-in page offers them;
+`enabled(tenant)` the ones a tenant switched on. The web layer reaches a method
+only through these (one dispatch, `/signin/<method>/<step>`), and whatever the
+method, `flow.finish` is what follows a verified identity. A new method is a
+module here, a line in `REGISTRY`, its templates in `templates/signin/<name>/`,
+and the contract test.
 """
 
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Mapping
 
-from ..errors import Conflict, SignUpRefused
+from ..errors import BadInput
+from ..tenants.settings import signup_part
+from .base import SignInMethod
+from .magic_link import MagicLink
+from .passkey import PasskeySignIn
+from .password import PasswordSignIn
 
-
-@dataclass(frozen=True)
-class VerifiedIdentity:
-    login: str
-    method: str                 # the module's name, e.g. "magic_link"
-    amr: tuple[str, ...]        # RFC 8176 values for the ID token
-    auth_time: int
-    detail: dict = field(default_factory=dict)   # e.g. which passkey
-    interaction: str | None = None               # the authorization request to resume
-    created: bool = False                        # the account was created by this sign-in
+REGISTRY: dict[str, type[SignInMethod]] = {
+    method.name: method for method in (PasskeySignIn, MagicLink, PasswordSignIn)
+}
 
 
-@dataclass
-class SignInContext:
-    """What a method may use: the tenant and its accounts, mail, limits, where links point."""
-
-    tenant: object
-    accounts: object
-    mailer: object
-    base_url: str
-    client_ip: str
-    language: str
-
-    @property
-    def store(self):
-        return self.tenant.store
-
-    def now(self) -> int:
-        return int(self.tenant.store.clock())
+def enabled(tenant) -> dict[str, SignInMethod]:
+    """The tenant's methods, by name, in the sign-in page's order."""
+    chosen = set(tenant.setting("methods", default=[]) or ())
+    return {name: method() for name, method in REGISTRY.items() if name in chosen}
 
 
-class SignInMethod(Protocol):
-    name: str
-
-    def begin(self, ctx: SignInContext, **submitted): ...
-
-    def complete(self, ctx: SignInContext, **submitted) -> VerifiedIdentity: ...
+def can_sign_in(tenant, account) -> bool:
+    """Whether the account can sign in by one of the tenant's methods."""
+    return not account.disabled and any(m.usable_by(account) for m in enabled(tenant).values())
 
 
-def may_sign_up(tenant, email: str) -> bool:
-    """The tenant's sign-up policy: `open`, `domains` (listed domains) or `invite`."""
-    policy = tenant.setting("signup", "policy", default="open")
-    if policy == "open":
-        return True
-    if policy == "domains":
-        domain = email.rsplit("@", 1)[-1]
-        return domain in tenant.setting("signup", "domains", default=[])
-    return False
-
-
-def account_for_sign_up(ctx: SignInContext, email: str, language: str | None):
-    """The account for a verified email, created now if the policy allows."""
-    account = ctx.accounts.find_by_email(email)
-    if account is not None:
-        return account, False
-    if not may_sign_up(ctx.tenant, email):
-        raise SignUpRefused()
-    try:
-        return ctx.accounts.create(email=email, language=language), True
-    except Conflict:  # a parallel sign-in created it a moment ago
-        return ctx.accounts.find_by_email(email), False
-
-
-from . import magic_link, passkey, password  # noqa: E402
-
-REGISTRY = {magic_link.MagicLink.name: magic_link.MagicLink,
-            passkey.PasskeySignIn.name: passkey.PasskeySignIn,
-            password.PasswordSignIn.name: password.PasswordSignIn}
-
-
-def enabled(tenant) -> dict:
-    return {name: REGISTRY[name]() for name in tenant.setting("methods", default=[])
-            if name in REGISTRY}
+def settings_parts(*, methods, submitted: Mapping) -> dict:
+    """The sign-in part of the admin's settings form, validated: which methods, the
+    sign-up policy, and each method's own part (it validates its fields itself)."""
+    chosen = [name for name in REGISTRY if name in set(methods or ())]
+    if not chosen:
+        raise BadInput("error.settings_no_method")
+    parts = {"methods": chosen}
+    parts.update(signup_part(submitted.get("signup"), (submitted.get("domains") or "").replace(",", " ").split()))
+    for method in REGISTRY.values():
+        parts.update(method().settings(submitted))
+    return parts

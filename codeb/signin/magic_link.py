@@ -2,73 +2,58 @@
 
 `begin` answers the same whether or not an account exists (no enumeration):
 a known or admissible address gets a link, any other a note that there is no
-account. The link carries a random token signed with the tenant's session
-secret (itsdangerous: garbage and old links fail before any disk access); the
-store keeps only the token's SHA-256, for five minutes, and `take` spends it
-exactly once. Opening the link shows a button; only its POST calls `complete`,
-so mail scanners that fetch links do not spend them.
+account. The link is a one-time link of `codeb.invites` (signed token, only its
+hash stored, five minutes, spent once). Opening it shows a button; only its
+POST calls `complete`, so mail scanners that fetch links do not spend them.
+`complete` also accepts an admin's account invitation, which opens the same way.
 """
 
-import secrets
-from dataclasses import dataclass
-
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-
+from ..accounts import normalize_email
 from ..errors import AccountDisabled, RateLimited, SignInFailed
-from ..oidc.keys import session_secret
-from ..store import secret_id
-from ..users import normalize_email
-from . import SignInContext, VerifiedIdentity, account_for_sign_up, may_sign_up
+from ..invites import ACCOUNT, LINK_PATH, LinkKind
+from ..invites import issue as issue_link
+from ..invites import peek as peek_link
+from ..invites import take as take_link
+from ..store import layout
+from .base import Challenge, SignInContext, VerifiedIdentity, submitted_field
+from .signup import account_for_sign_up, may_sign_up
 
 LINK_LIFETIME = 300
-INVITE_LIFETIME = 7 * 86400  # an invitation waits a week for its person
-INVITE_PREFIX = "i."
+LINK = LinkKind("signin", salt="codeb.magic-link", lifetime=LINK_LIFETIME, prefix="")
+OPENS = (LINK, ACCOUNT)  # the links `complete` accepts
 PER_ADDRESS = (5, 900)   # five links per address per quarter hour
 PER_CLIENT = (20, 900)   # twenty requests per client IP per quarter hour
 THEN = ("passkey",)  # what the person asked to do right after the link
 AMR = ("otp",)  # RFC 8176 §2: a one-time secret (here delivered by mail)
 
 
-@dataclass(frozen=True)
-class LinkSent:
-    email: str
-
-
-def _serializer(ctx: SignInContext, salt: str = "codeb.magic-link") -> URLSafeTimedSerializer:
-    clock = ctx.store.clock
-
-    class Signer(TimestampSigner):  # link age by the tenant's clock, like the record's
-        def get_timestamp(self) -> int:
-            return int(clock())
-
-    return URLSafeTimedSerializer(session_secret(ctx.store), salt=salt, signer=Signer)
-
-
 class MagicLink:
     name = "magic_link"
+    answers = "page"
+    completes_from_signin_page = False  # the sign-in page's form only sends the link
+    completes_while_disabled = True  # a mailed link (and an invitation) stays good for its lifetime
+    complete_failure_view = "problem"  # its `complete` is posted from the link's own page
 
-    def begin(self, ctx: SignInContext, *, email: str, interaction: str | None = None,
-              then: str | None = None) -> LinkSent:
+    def begin(self, ctx: SignInContext, submitted) -> Challenge:
         """Send a link; `then="passkey"` asks to create a passkey right after it is used."""
-        email = normalize_email(email)
-        self._limit(ctx, "magic-client", ctx.client_ip, PER_CLIENT)
-        self._limit(ctx, "magic-address", email, PER_ADDRESS)
+        email = normalize_email(submitted_field(submitted, "email"))
+        then = submitted.get("then") or None
+        self._limit(ctx, layout.MAGIC_PER_CLIENT, ctx.client_ip, PER_CLIENT)
+        self._limit(ctx, layout.MAGIC_PER_ADDRESS, email, PER_ADDRESS)
         account = ctx.accounts.find_by_email(email)
         language = (account and account.language) or ctx.language
         if (account and not account.disabled) or (account is None and may_sign_up(ctx.tenant, email)):
-            token = secrets.token_urlsafe(32)
-            ctx.store.transient("magic-links").put(secret_id(token), {
+            link = issue_link(ctx.store, LINK, {
                 "email": email,
-                "interaction": interaction,
+                "interaction": submitted.get("i") or None,
                 "language": language,
                 "then": then if then in THEN else None,
-            }, ttl=LINK_LIFETIME)
-            url = f"{ctx.base_url}/link/{_serializer(ctx).dumps(token)}"
-            ctx.mailer.send("magic_link", to=email, language=language, url=url,
+            })
+            ctx.mailer.send("magic_link", to=email, language=language, url=f"{ctx.base_url}{LINK_PATH}{link}",
                             minutes=LINK_LIFETIME // 60, new_account=account is None)
         else:
             ctx.mailer.send("no_account", to=email, language=language, url=f"{ctx.base_url}/signin")
-        return LinkSent(email=email)
+        return Challenge(view="check_inbox", data={"email": email})
 
     @staticmethod
     def _limit(ctx: SignInContext, kind: str, key: str, rule: tuple[int, int]) -> None:
@@ -76,46 +61,26 @@ class MagicLink:
         if wait:
             raise RateLimited(wait)
 
-    def invite(self, ctx: SignInContext, *, account, inviter: str) -> None:
-        """Mail an admin-created account its invitation: a link valid for a week, used once."""
-        token = secrets.token_urlsafe(32)
-        language = account.language or ctx.language
-        ctx.store.transient("magic-links").put(secret_id(token), {
-            "email": account.email, "interaction": None, "language": language, "then": None,
-        }, ttl=INVITE_LIFETIME)
-        signed = _serializer(ctx, "codeb.invitation").dumps(token)
-        ctx.mailer.send("invitation", to=account.email, language=language, inviter=inviter,
-                        url=f"{ctx.base_url}/link/{INVITE_PREFIX}{signed}", days=INVITE_LIFETIME // 86400)
-
     @staticmethod
-    def check_link(ctx: SignInContext, link: str) -> str:
-        """The token inside a link, if its signature is good and it is not too old."""
-        try:
-            if isinstance(link, str) and link.startswith(INVITE_PREFIX):
-                return _serializer(ctx, "codeb.invitation").loads(link[len(INVITE_PREFIX):],
-                                                                   max_age=INVITE_LIFETIME)
-            return _serializer(ctx).loads(link, max_age=LINK_LIFETIME)
-        except SignatureExpired:
-            raise SignInFailed("error.link_expired") from None
-        except BadSignature:
-            raise SignInFailed("error.link_invalid") from None
-
-    @classmethod
-    def peek(cls, ctx: SignInContext, link: str) -> dict | None:
+    def peek(ctx: SignInContext, link) -> dict | None:
         """The pending link's record, without spending it (None if used or gone)."""
-        token = cls.check_link(ctx, link)
-        return ctx.store.transient("magic-links").get(secret_id(token))
+        return peek_link(ctx.store, link, OPENS)
 
-    def complete(self, ctx: SignInContext, *, link: str) -> VerifiedIdentity:
-        token = self.check_link(ctx, link)
-        record = ctx.store.transient("magic-links").take(secret_id(token))
+    def complete(self, ctx: SignInContext, submitted) -> VerifiedIdentity:
+        record = take_link(ctx.store, submitted_field(submitted, "link"), OPENS)
         if record is None:
             raise SignInFailed("error.link_used")
         account, created = account_for_sign_up(ctx, record["email"], record.get("language"))
         if account.disabled:
             raise AccountDisabled()
-        if not account.doc.get("email_verified"):
+        if not account.email_verified:
             account = ctx.accounts.mark_email_verified(account.login)
         return VerifiedIdentity(login=account.login, method=self.name, amr=AMR,
                                 auth_time=ctx.now(), interaction=record.get("interaction"),
                                 created=created, detail={"then": record.get("then")})
+
+    def settings(self, submitted) -> dict:
+        return {}  # who may sign up is the tenant's policy (codeb.tenants.settings), not the link's
+
+    def usable_by(self, account) -> bool:
+        return bool(account.email)

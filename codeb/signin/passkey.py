@@ -19,29 +19,49 @@ from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import UserVerificationRequirement
 
 from .. import audit
+from ..accounts.passkeys import (
+    CHALLENGE_LIFETIME,
+    INVALID,
+    UV_MISSING,
+    WRONG_SITE,
+    Challenges,
+    Passkeys,
+    Policy,
+    check_credential_id,
+    find,
+    refusal,
+    user_handle,
+)
 from ..errors import AccountDisabled, SignInFailed
-from ..passkeys import CHALLENGE_LIFETIME, Challenges, Passkeys, check_credential_id, find, user_handle
-from . import SignInContext, VerifiedIdentity
+from .base import Challenge, SignInContext, VerifiedIdentity, submitted_field
 
 PURPOSE = "signin"
+REASONS = {WRONG_SITE: "error.passkey_wrong_site", UV_MISSING: "error.passkey_uv_required",
+           INVALID: "error.passkey_invalid"}
 
 
 class PasskeySignIn:
     name = "passkey"
+    answers = "json"  # the sign-in page's script runs the ceremony (static/js/signin.js)
+    completes_from_signin_page = False
+    completes_while_disabled = False
+    complete_failure_view = None
 
-    def begin(self, ctx: SignInContext, *, browser: str, rp_id: str) -> dict:
+    def begin(self, ctx: SignInContext, submitted) -> Challenge:
         """Options for navigator.credentials.get(), and the id of their challenge."""
         policy = Passkeys(ctx.tenant, ctx.accounts).policy
-        cid, challenge = Challenges(ctx.store).issue(purpose=PURPOSE, browser=browser)
+        cid, challenge = Challenges(ctx.store).issue(purpose=PURPOSE, browser=ctx.browser)
         options = generate_authentication_options(
-            rp_id=rp_id, challenge=challenge, timeout=CHALLENGE_LIFETIME * 1000,
+            rp_id=ctx.rp_id, challenge=challenge, timeout=CHALLENGE_LIFETIME * 1000,
             allow_credentials=[],
             user_verification=UserVerificationRequirement(policy.user_verification))
-        return {"challenge_id": cid, "publicKey": json.loads(options_to_json(options))}
+        return Challenge(data={"challenge_id": cid, "publicKey": json.loads(options_to_json(options))})
 
-    def complete(self, ctx: SignInContext, *, browser: str, challenge_id: str, credential: dict,
-                 rp_id: str, origin: str) -> VerifiedIdentity:
-        challenge = Challenges(ctx.store).take(challenge_id, purpose=PURPOSE, browser=browser)
+    def complete(self, ctx: SignInContext, submitted) -> VerifiedIdentity:
+        credential = submitted_field(submitted, "credential")
+        challenge_id = submitted_field(submitted, "challenge_id")
+        challenge = Challenges(ctx.store).take(challenge_id, purpose=PURPOSE, browser=ctx.browser)
+        rp_id, origin = ctx.rp_id, ctx.base_url
         if not isinstance(credential, dict):
             raise SignInFailed("error.passkey_invalid")
         credential_id = check_credential_id(credential.get("id"))
@@ -56,8 +76,10 @@ class PasskeySignIn:
                 expected_origin=origin, credential_public_key=passkey.public_key,
                 credential_current_sign_count=0,  # the counter is checked below, after the signature
                 require_user_verification=passkeys.policy.uv_required)
-        except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise SignInFailed(_reason(exc)) from None
+        except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError):
+            raise SignInFailed(REASONS[refusal(
+                credential, ceremony="get", challenge=challenge, rp_id=rp_id, origin=origin,
+                uv_required=passkeys.policy.uv_required)]) from None
         self._check_user_handle(credential, account)
         self._check_counter(ctx, account, passkey, verified.new_sign_count)
         if account.disabled:
@@ -92,6 +114,16 @@ class PasskeySignIn:
                          note="possible cloned authenticator")
             raise SignInFailed("error.passkey_cloned")
 
+    def settings(self, submitted) -> dict:
+        """The tenant's passkey policy from the admin's form (codeb.accounts.passkeys.Policy)."""
+        return {"passkeys": Policy.validate(
+            user_verification=submitted.get("user_verification"), attestation=submitted.get("attestation"),
+            allowed_aaguids=(submitted.get("allowed_aaguids") or "").split(),
+            max_per_account=submitted.get("max_passkeys"))}
+
+    def usable_by(self, account) -> bool:
+        return account.has_passkeys
+
 
 def amr(*, backup_eligible: bool, user_verified: bool) -> tuple[str, ...]:
     """RFC 8176 values: a synced passkey is a software key (`swk`), a device-bound one a
@@ -102,11 +134,3 @@ def amr(*, backup_eligible: bool, user_verified: bool) -> tuple[str, ...]:
         values.append("mfa")
     return tuple(values)
 
-
-def _reason(exc: Exception) -> str:
-    text = str(exc).lower()
-    if "verification is required" in text:
-        return "error.passkey_uv_required"
-    if "origin" in text or "rp id" in text:
-        return "error.passkey_wrong_site"
-    return "error.passkey_invalid"

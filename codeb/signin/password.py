@@ -9,11 +9,11 @@ costs the same PBKDF2 work, counts failures the same way, and gets the same
 message.
 """
 
+from ..accounts import normalize_email
+from ..accounts.passwords import verify_password
 from ..errors import AccountDisabled, BadInput, RateLimited, SignInFailed
-from ..passwords import verify_password
-from ..store import secret_id
-from ..users import normalize_email
-from . import SignInContext, VerifiedIdentity
+from ..store import layout, secret_id
+from .base import Challenge, SignInContext, VerifiedIdentity, submitted_field
 
 FREE_FAILURES = {"account": 3, "client": 20}
 LOCK_AFTER = {"account": 10, "client": 50}
@@ -24,8 +24,18 @@ AMR = ("pwd",)
 
 class PasswordSignIn:
     name = "password"
+    answers = "page"
+    completes_from_signin_page = True  # its form holds email and password: one POST, then the client
+    completes_while_disabled = False
+    complete_failure_view = None
 
-    def complete(self, ctx: SignInContext, *, email: str, password: str) -> VerifiedIdentity:
+    def begin(self, ctx: SignInContext, submitted) -> Challenge:
+        """Identifier first: the page that asks for the password of the email given."""
+        email = normalize_email(submitted_field(submitted, "email"))
+        return Challenge(view="begin", data={"email": email})
+
+    def complete(self, ctx: SignInContext, submitted) -> VerifiedIdentity:
+        email, password = submitted_field(submitted, "email"), submitted_field(submitted, "password")
         try:
             email = normalize_email(email)
         except BadInput:
@@ -34,7 +44,7 @@ class PasswordSignIn:
         for kind, key in keys.items():
             self._check_wait(ctx, kind, key)
         account = ctx.accounts.find_by_email(email)
-        record = account.doc.get("password") if account else None
+        record = account.password if account else None
         if not verify_password(record, password):
             for kind, key in keys.items():
                 self._fail(ctx, kind, key)
@@ -44,9 +54,15 @@ class PasswordSignIn:
         self._failures(ctx).delete(secret_id("account:" + email))
         return VerifiedIdentity(login=account.login, method=self.name, amr=AMR, auth_time=ctx.now())
 
+    def settings(self, submitted) -> dict:
+        return {}
+
+    def usable_by(self, account) -> bool:
+        return account.has_password
+
     @staticmethod
     def _failures(ctx):
-        return ctx.store.transient("password-failures")
+        return ctx.store.transient(layout.PASSWORD_FAILURES)
 
     def _check_wait(self, ctx, kind: str, key: str) -> None:
         record = self._failures(ctx).get(secret_id(f"{kind}:{key}"))

@@ -5,7 +5,9 @@ path segments (`store.read("users", login)` is `users/<login>.json`); every
 segment is validated before it is joined to a path. Writes are atomic, every
 read-modify-write holds the document's cross-process lock, and every document
 carries a `schema` version. `Index` gives O(1) lookups by key, `Transient`
-records that expire, `Counter` fixed-window rate limits.
+records that expire, `Counter` fixed-window rate limits, `Log` append-only
+files; `layout` names every folder and record kind, `DataRoot` the folder of
+all tenants.
 """
 
 from __future__ import annotations
@@ -13,19 +15,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
+import shutil
 import time
 from contextlib import contextmanager
 
 from ..errors import NotFound, StoreCorrupt
-from . import files, names
+from . import files, layout, names
+from .ids import secret_id
+from .index import Index
 from .lock import file_lock
+from .log import Log
+from .transient import Counter, Transient
 
 SCHEMA = 1
-
-
-def secret_id(secret: str) -> str:
-    """The name under which a secret's record is stored: its SHA-256, never itself."""
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 class Store:
@@ -52,9 +55,10 @@ class Store:
 
     def read(self, *parts: str) -> dict | None:
         path = self.doc_path(*parts)
-        return self._decode(path, files.read_bytes(path))
+        return self.decode(path, files.read_bytes(path))
 
-    def _decode(self, path: str, data: bytes | None) -> dict | None:
+    @staticmethod
+    def decode(path: str, data: bytes | None) -> dict | None:
         if data is None:
             return None
         try:
@@ -85,6 +89,21 @@ class Store:
 
     def exists(self, *parts: str) -> bool:
         return os.path.exists(self.doc_path(*parts))
+
+    def stamp(self, *parts: str) -> tuple[int, int] | None:
+        """(modification time in ns, size) of a document, None if absent: what caches compare."""
+        try:
+            st = os.stat(self.doc_path(*parts))
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def folder_stamp(self, *folder: str) -> int | None:
+        """A folder's modification time in ns (it changes when an entry comes or goes), None if absent."""
+        try:
+            return os.stat(self.folder(*folder)).st_mtime_ns
+        except FileNotFoundError:
+            return None
 
     def list(self, *folder: str) -> list[str]:
         """Names of the documents in a folder (without `.json`), sorted."""
@@ -122,19 +141,73 @@ class Store:
             if files.encode(doc) != before:
                 self.write(*parts, doc=doc)
 
-    # -- helpers for the record kinds ----------------------------------------
+    # -- folders of files that are not documents (recordings, transcripts ...) ---
 
-    def index(self, name: str) -> "Index":
+    def usage(self, *folder: str) -> dict:
+        """How many files a folder holds, below it too, and their total size in bytes."""
+        count = size = 0
+        for where, _, names_ in os.walk(self.folder(*folder)):
+            for name in names_:
+                count += 1
+                size += os.path.getsize(os.path.join(where, name))
+        return {"files": count, "bytes": size}
+
+    def remove_tree(self, *folder: str) -> None:
+        """Delete a folder and everything in it. It is renamed aside first, in one
+        step, so nobody ever sees it half deleted."""
+        path = self.folder(*folder)
+        if not os.path.isdir(path):
+            return
+        doomed = os.path.join(os.path.dirname(path), f".removing-{secrets.token_hex(6)}")
+        files.replace(path, doomed)
+        shutil.rmtree(doomed)
+
+    # -- the record kinds --------------------------------------------------------
+
+    def index(self, name: str) -> Index:
         return Index(self, name)
 
-    def transient(self, kind: str) -> "Transient":
+    def transient(self, kind: str) -> Transient:
         return Transient(self, kind)
 
-    def counter(self, kind: str) -> "Counter":
+    def counter(self, kind: str) -> Counter:
         return Counter(self, kind)
 
+    def log(self, folder: str) -> Log:
+        return Log(self, folder)
 
-from .index import Index  # noqa: E402
-from .transient import Counter, Transient  # noqa: E402
 
-__all__ = ["Store", "Index", "Transient", "Counter", "secret_id", "names", "SCHEMA"]
+class DataRoot:
+    """The folder that holds every tenant's folder (`CODEB_DATA`)."""
+
+    def __init__(self, path: str, clock=time.time):
+        self.path = os.path.abspath(path)
+        self.clock = clock
+
+    def store(self, tenant: str) -> Store:
+        return Store(os.path.join(self.path, names.tenant_name(tenant)), clock=self.clock)
+
+    def tenants(self) -> list[str]:
+        """Names of the folders that hold a tenant (a settings document), sorted."""
+        try:
+            entries = sorted(os.listdir(self.path))
+        except FileNotFoundError:
+            return []
+        return [e for e in entries if names.TENANT_PATTERN.fullmatch(e)
+                and os.path.isfile(os.path.join(self.path, e, layout.TENANT + ".json"))]
+
+    def exists(self, tenant: str) -> bool:
+        return os.path.isdir(self.store(tenant).root)
+
+    def remove(self, tenant: str) -> None:
+        """Delete a tenant's whole folder (provisioning's undo of a tenant it just created)."""
+        store = self.store(tenant)
+        if not os.path.isdir(store.root):
+            return
+        doomed = os.path.join(self.path, f".removing-{tenant}-{secrets.token_hex(6)}")
+        files.replace(store.root, doomed)
+        shutil.rmtree(doomed)
+
+
+__all__ = ["Store", "DataRoot", "Index", "Transient", "Counter", "Log", "secret_id", "names", "layout",
+           "SCHEMA"]

@@ -7,7 +7,8 @@ An index is derived data: the owning document is the truth, and callers check
 an entry against it before trusting it.
 """
 
-import hashlib
+from . import layout
+from .ids import key_id
 
 
 class Index:
@@ -16,8 +17,7 @@ class Index:
         self.name = name
 
     def _parts(self, key: str) -> tuple[str, str, str]:
-        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
-        return ("index", self.name, digest)
+        return (layout.INDEX, self.name, key_id(key))
 
     def get(self, key: str) -> str | None:
         doc = self.store.read(*self._parts(key))

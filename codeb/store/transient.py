@@ -15,7 +15,8 @@ import secrets
 from contextlib import contextmanager
 
 from ..errors import NotFound
-from . import files, names
+from . import files, layout, names
+from .ids import secret_id
 
 PURGE_INTERVAL = 60
 STRIPES = 256
@@ -28,7 +29,7 @@ class Transient:
         self.kind = names.segment(kind)
 
     def _parts(self, rid: str) -> tuple[str, str, str]:
-        return ("transient", self.kind, rid)
+        return (layout.TRANSIENT, self.kind, rid)
 
     def put(self, rid: str, record: dict, ttl: float) -> dict:
         now = self.store.clock()
@@ -72,7 +73,7 @@ class Transient:
         except FileNotFoundError:
             return None
         try:
-            doc = self.store._decode(path, files.read_bytes(claimed))
+            doc = self.store.decode(path, files.read_bytes(claimed))
         finally:
             os.unlink(claimed)
         if doc.get("expires", 0) <= self.store.clock():
@@ -88,7 +89,7 @@ class Transient:
         caller holds two records of one kind at once, so stripes cannot deadlock."""
         names.segment(rid)
         stripe = int(hashlib.sha256(rid.encode()).hexdigest()[:8], 16) % STRIPES
-        return self.store.lock("transient", self.kind, f"stripe{stripe}")
+        return self.store.lock(layout.TRANSIENT, self.kind, f"stripe{stripe}")
 
     @contextmanager
     def update(self, rid: str):
@@ -104,7 +105,7 @@ class Transient:
     # -- purge -----------------------------------------------------------------
 
     def _maybe_purge(self, now: float) -> None:
-        marker = os.path.join(self.store.folder("transient", self.kind), ".purged")
+        marker = os.path.join(self.store.folder(layout.TRANSIENT, self.kind), ".purged")
         try:
             if now - os.stat(marker).st_mtime < PURGE_INTERVAL:
                 return
@@ -118,7 +119,7 @@ class Transient:
     def purge(self, now: float | None = None) -> int:
         """Delete expired records and stray temporary files; return how many."""
         now = self.store.clock() if now is None else now
-        folder = self.store.folder("transient", self.kind)
+        folder = self.store.folder(layout.TRANSIENT, self.kind)
         removed = 0
         try:
             entries = list(os.scandir(folder))
@@ -158,8 +159,6 @@ class Counter:
 
     def hit(self, key: str, limit: int, window: int) -> int:
         """Count one event for `key`; return 0 if allowed, else seconds to wait."""
-        from . import secret_id
-
         rid = secret_id(key)
         now = self.clock()
         with self.records.lock(rid):

@@ -9,18 +9,19 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 
-from .. import audit, interactions, signin
-from ..errors import BadInput, CodebError
-from ..passwords import check_strength, hash_password, verify_password
-from ..passkeys import Passkeys, passkeys_of
-from ..sessions import describe_agent
+from .. import audit, signin
+from ..accounts import passwords, privacy
+from ..accounts.passkeys import Passkeys, passkeys_of
+from ..accounts.sessions import describe_agent
+from ..errors import CodebError
+from ..signin import interactions
 from ..store import secret_id
+from . import context
 from .pages import safe_local_path
 
 bp = Blueprint("account", __name__)
 NOTICES = ("passkey_added", "passkey_renamed", "passkey_removed", "profile_saved", "session_ended",
            "password_saved", "password_removed")
-EXPORT_DROPS = ("sessions_not_before",)  # bookkeeping, not personal data
 
 
 def account_page(*, error: CodebError | None = None, form: dict | None = None):
@@ -32,7 +33,7 @@ def account_page(*, error: CodebError | None = None, form: dict | None = None):
         "account/page.html", passkeys=passkeys_of(account), policy=Passkeys(g.tenant, g.accounts).policy,
         passkey_enabled="passkey" in signin.enabled(g.tenant), sessions=sessions, current=current,
         password_allowed="password" in signin.enabled(g.tenant),
-        has_password=bool(account.doc.get("password")),
+        has_password=account.has_password,
         describe_agent=describe_agent, notice=notice if notice in NOTICES else None,
         error_id=error.message_id if error else None, error_params=error.params if error else {},
         form=form or {})
@@ -88,38 +89,25 @@ def confirm_profile():
 
 def allow_form_to_continue_target() -> None:
     """Confirming may end at the waiting client (POST → 303 /authorize/resume → 302): `form-action` must allow it."""
-    from .signin import allow_form_redirect_to
-
     target = urlsplit((g.session.data.get("continue") if g.session else None) or "")
     iid = parse_qs(target.query).get("i", [None])[0] if target.path == url_for("oidc.resume") else None
     if iid:
-        allow_form_redirect_to(interactions.get(g.tenant.store, iid))
+        context.allow_form_redirect_to(interactions.get(g.tenant.store, iid))
 
 
 @bp.post("/account/password")
 def set_password():
-    """Set or change the optional password; the plaintext is dropped before the request ends."""
+    """Set or change the optional password; the plaintext goes no further than the request."""
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
     form = request.form
     try:
         if "password" not in signin.enabled(g.tenant):
             raise CodebError("error.method_disabled")
-        if g.account.doc.get("password") and not verify_password(g.account.doc["password"],
-                                                                 form.get("current", "")):
-            raise BadInput("error.password_current")
-        new = form.get("new", "")
-        if new != form.get("repeat", ""):
-            raise BadInput("error.password_mismatch")
-        check_strength(new, login=g.account.login, email=g.account.email)
-        record = hash_password(new, login=g.account.login, realm=sip_realm(g.tenant),
-                               now=int(g.tenant.store.clock()))
+        passwords.change(g.accounts, g.account.login, current=form.get("current", ""), new=form.get("new", ""),
+                         repeat=form.get("repeat", ""), realm=passwords.sip_realm(g.tenant))
     except CodebError as error:
         return account_page(error=error), error.status
-    finally:
-        new = None  # noqa: F841 -- the plaintext goes no further than this function
-    with g.accounts.update(g.account.login) as doc:
-        doc["password"] = record
     audit.append(g.tenant.store, "password.set", login=g.account.login)
     return redirect(url_for("account.page", m="password_saved"), code=303)
 
@@ -128,15 +116,9 @@ def set_password():
 def remove_password():
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
-    with g.accounts.update(g.account.login) as doc:
-        doc.pop("password", None)
+    passwords.remove(g.accounts, g.account.login)
     audit.append(g.tenant.store, "password.removed", login=g.account.login)
     return redirect(url_for("account.page", m="password_removed"), code=303)
-
-
-def sip_realm(tenant) -> str:
-    """The SIP digest realm: the tenant's setting, else its first host."""
-    return tenant.setting("sip_realm") or tenant.hosts[0]
 
 
 @bp.post("/account/sessions/end")
@@ -146,7 +128,7 @@ def end_session():
     entry = request.form.get("id", "")
     current = secret_id(g.session.sid)
     if entry == current:
-        g.ended_session, g.session, g.account = g.session, None, None
+        context.end_browser_session()
         return redirect(url_for("signin.page"), code=303)
     g.sessions.end_listed(g.accounts, g.account.login, entry)
     audit.append(g.tenant.store, "session.ended", login=g.account.login)
@@ -159,7 +141,7 @@ def end_all_sessions():
         return redirect(url_for("signin.page"), code=303)
     g.sessions.end_all(g.accounts, g.account.login)
     audit.append(g.tenant.store, "session.ended_everywhere", login=g.account.login)
-    g.ended_session, g.session, g.account = g.session, None, None
+    context.end_browser_session()
     return redirect(url_for("signin.page"), code=303)
 
 
@@ -168,11 +150,11 @@ def export():
     """The person's own data, machine-readable (GDPR Art. 20)."""
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
-    account = {k: v for k, v in g.account.doc.items() if k not in EXPORT_DROPS}
-    events = [e for e in audit.read_all(g.tenant.store) if e.get("login") == g.account.login]
-    body = {"tenant": g.tenant.name, "exported": int(g.tenant.store.clock()), "account": account,
-            "security_events": events}
-    filename = f"codeb-{g.tenant.name}-{g.account.login}.json"
+    body = privacy.export(g.tenant.store, g.tenant.name, g.account)
     audit.append(g.tenant.store, "account.exported", login=g.account.login)
+    return download(body, privacy.export_filename(g.tenant.name, g.account.login))
+
+
+def download(body: dict, filename: str) -> Response:
     return Response(json.dumps(body, ensure_ascii=False, indent=2), mimetype="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -7,17 +7,18 @@ every change is written to the audit log with who made it.
 import json
 import time
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
-from .. import audit, breakglass, i18n, privacy, signin
+from .. import audit, i18n, invites, signin
+from ..accounts import privacy
+from ..accounts.extensions import range_part
+from ..accounts.passkeys import passkeys_of
 from ..errors import BadInput, CodebError, NotFound
 from ..oidc.clients import SCOPES, Clients
-from ..passkeys import passkeys_of
-from ..signin import SignInContext
-from ..signin.magic_link import MagicLink
-from ..tenants import remove_language, save_language, update_signin_settings
+from ..tenants import languages as tenant_languages
+from ..tenants import settings as tenant_settings
 from . import context
-from .signin import mailer
+from .account import download
 
 bp = Blueprint("admin", __name__)
 PAGE_SIZE = 50
@@ -96,10 +97,9 @@ def create_user():
         total, rows = g.accounts.directory.search("", limit=PAGE_SIZE)
         return render("users.html", error.status, rows=rows, total=total, query="", page=1,
                       pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE), error=error, form=form)
-    ctx = SignInContext(tenant=g.tenant, accounts=g.accounts, mailer=mailer(), base_url=g.issuer,
-                        client_ip=context.client_ip(), language=g.lang)
     inviter = g.account.display_name if g.account else g.tenant.display_name
-    MagicLink().invite(ctx, account=account, inviter=inviter)
+    invites.invite_account(g.tenant.store, context.mailer(), base_url=g.issuer, account=account,
+                           inviter=inviter, language=g.lang)
     record("user.created", login=account.login, roles=account.roles)
     return back("admin.user", "user_created", login=account.login)
 
@@ -132,7 +132,7 @@ def save_user(login):
         if sorted(roles) != sorted(account.roles):
             g.accounts.set_roles(login, roles)
             record("user.roles_changed", login=login, before=account.roles, after=sorted(roles))
-        if form.get("ext", "").strip() and str(account.doc.get("ext")) != form.get("ext").strip():
+        if form.get("ext", "").strip() and str(account.ext) != form.get("ext").strip():
             g.accounts.set_extension(login, form.get("ext").strip())
     except CodebError as error:
         return user_page(g.accounts.require(login), error)
@@ -190,13 +190,9 @@ def erase(login):
 @bp.get("/admin/users/<login>/export")
 def export_user(login):
     account = _target(login)
-    events = [e for e in audit.read_all(g.tenant.store) if e.get("login") == login]
-    body = {"tenant": g.tenant.name, "exported": int(g.tenant.store.clock()),
-            "account": {k: v for k, v in account.doc.items() if k != "sessions_not_before"},
-            "files": privacy.inventory(g.tenant.store, login), "security_events": events}
+    body = privacy.export(g.tenant.store, g.tenant.name, account)
     record("privacy.exported", login=login)
-    return Response(json.dumps(body, ensure_ascii=False, indent=2), mimetype="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="codeb-{g.tenant.name}-{login}.json"'})
+    return download(body, privacy.export_filename(g.tenant.name, login))
 
 
 # -- OIDC clients ----------------------------------------------------------------------
@@ -279,13 +275,9 @@ def settings():
     if request.method == "POST":
         form = request.form
         try:
-            update_signin_settings(
-                g.tenant, methods=form.getlist("methods"), signup=form.get("signup"),
-                domains=form.get("domains", "").replace(",", " ").split(),
-                user_verification=form.get("user_verification"), attestation=form.get("attestation"),
-                allowed_aaguids=form.get("allowed_aaguids", "").split(),
-                max_passkeys=form.get("max_passkeys"),
-                extension_range=(form.get("ext_low"), form.get("ext_high")))
+            parts = signin.settings_parts(methods=form.getlist("methods"), submitted=form.to_dict())
+            parts.update(range_part(form.get("ext_low"), form.get("ext_high")))
+            tenant_settings.save(g.tenant, parts)
         except CodebError as failure:
             error = failure
         else:
@@ -310,7 +302,7 @@ def languages():
                 messages = json.loads(raw)
             except ValueError:
                 raise BadInput("error.catalogue_shape") from None
-            save_language(g.tenant, lang, messages.get("messages", messages) if isinstance(messages, dict) else messages)
+            tenant_languages.save(g.tenant, lang, messages.get("messages", messages) if isinstance(messages, dict) else messages)
         except CodebError as failure:
             error = failure
         else:
@@ -324,7 +316,7 @@ def languages():
 @bp.post("/admin/languages/<lang>/delete")
 def delete_language(lang):
     try:
-        remove_language(g.tenant, lang)
+        tenant_languages.remove(g.tenant, lang)
     except CodebError:
         abort(400)
     record("language.removed", lang=lang)
@@ -344,26 +336,3 @@ def audit_log():
                and (not login or login in (e.get("login"), e.get("actor")))]
     return render("audit.html", entries=list(reversed(entries))[:500], month=month, event=event, login=login,
                   total=len(entries))
-
-
-# -- break-glass ----------------------------------------------------------------------------
-
-breakglass_bp = Blueprint("breakglass", __name__)
-
-
-@breakglass_bp.get("/breakglass/<token>")
-def breakglass_page(token):
-    if not breakglass.pending(g.tenant.store, token):
-        return render_template("breakglass/page.html", valid=False), 400
-    return render_template("breakglass/page.html", valid=True, token=token)
-
-
-@breakglass_bp.post("/breakglass")
-def breakglass_enter():
-    if not breakglass.spend(g.tenant.store, request.form.get("token")):
-        return render_template("breakglass/page.html", valid=False), 400
-    previous = g.session
-    g.session = g.sessions.start_superuser()
-    g.ended_session, g.account = previous, None
-    audit.append(g.tenant.store, "breakglass.used", breakglass=True, ip=context.client_ip())
-    return redirect(url_for("admin.shell"), code=303)

@@ -7,15 +7,17 @@ when a page needs a CSRF token.
 """
 
 import hmac
+from urllib.parse import urlsplit
 
 from flask import current_app, g, request
 
 from .. import i18n
+from ..accounts import Accounts
+from ..accounts.sessions import Sessions
 from ..errors import CsrfFailed
-from ..oidc.keys import session_secret
-from ..sessions import Sessions
-from ..tenants import is_loopback, normalize_host
-from ..users import Accounts
+from ..notify.mail import Mailer, mailer_for
+from ..tenants.hosts import is_loopback, normalize_host
+from ..tenants.secrets import session_secret
 
 # Endpoints that are protocol peers' entry points, not forms of ours.
 CSRF_EXEMPT = {"oidc.token", "oidc.userinfo", "oidc.logout", "static"}
@@ -55,8 +57,24 @@ def session():
     return g.session
 
 
-def signed_in_account():
-    return g.account
+def end_browser_session() -> None:
+    """Sign this browser out: its session ends when the response goes, its cookie with it."""
+    if g.session is not None:
+        g.ended_session, g.session, g.account = g.session, None, None
+
+
+def allow_form_redirect_to(pending) -> None:
+    """A form that ends in a redirect to the waiting client (POST → 303 → 302) needs the
+    client's origin in the page's CSP `form-action`."""
+    if pending:
+        parts = urlsplit(pending["params"]["redirect_uri"])
+        if parts.scheme in ("http", "https"):
+            g.form_targets.add(f"{parts.scheme}://{parts.netloc}")
+
+
+def mailer() -> Mailer:
+    return mailer_for(g.tenant, data_root=current_app.config["CODEB_DATA"],
+                      echo=current_app.config["CODEB_ECHO_MAIL"])
 
 
 def choose_language(ui_locales: str | None = None) -> str:

@@ -1,34 +1,65 @@
-"""One place that turns failures into pages or protocol errors (DESIGN invariant 6).
+"""The one place that turns failures into responses (DESIGN invariant 6).
 
-A `CodebError` becomes a page in the person's language with its status; an
-unknown host a plain 404 that names no tenant; anything unexpected a generic
-`server_error` with nothing of the exception shown (it is logged instead).
-Protocol endpoints answer in JSON, as OAuth clients expect.
+How a view's failures answer is declared beside the view with `@answers(...)`:
+- "page" (the default): a page in the person's language with the error's status;
+- "json": the browser code's calls, `{"error": message id, "message": text}`;
+- "oauth": protocol endpoints, `{"error": code, "error_description": text}`.
+A `CodebError` carries its message id and status; an Authlib `OAuth2Error`
+raised by the provider becomes its RFC 6749/6750 reply; an unknown host is a
+plain 404 that names no tenant; anything unexpected a generic `server_error`
+with nothing of the exception shown (it is logged instead).
 """
 
 import json
 import logging
 
-from flask import Response, g, render_template, request
+from authlib.oauth2 import OAuth2Error
+from flask import Response, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from .. import i18n
 from ..errors import CodebError, RateLimited, UnknownTenant
+from ..oidc.errors import reply_for
+from . import context
 
 log = logging.getLogger("codeb")
-JSON_ENDPOINTS = {"oidc.token", "oidc.userinfo", "oidc.jwks", "oidc.discovery"}
+STYLES = ("page", "json", "oauth")
 HTTP_MESSAGES = {403: "error.forbidden", 404: "error.not_found", 405: "error.method_not_allowed",
                  413: "error.too_large", 400: "error.bad_request"}
+
+
+def answers(style: str):
+    """Declare how this view's failures are answered (see the module's docstring)."""
+    assert style in STYLES
+
+    def mark(view):
+        view.codeb_answers = style
+        return view
+    return mark
+
+
+def answer_as(style: str) -> None:
+    """For a view that serves several kinds of callers (the sign-in dispatch): decide now."""
+    assert style in STYLES
+    g.answers = style
+
+
+def style() -> str:
+    if g.get("answers"):
+        return g.answers
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return getattr(view, "codeb_answers", "page")
 
 
 def init_app(app) -> None:
     app.register_error_handler(UnknownTenant, unknown_tenant)
     app.register_error_handler(CodebError, codeb_error)
+    app.register_error_handler(OAuth2Error, oauth_error)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(Exception, unexpected)
 
 
-def _json(status: int, error: str, description: str) -> Response:
+def _oauth_json(status: int, error: str, description: str) -> Response:
     return Response(json.dumps({"error": error, "error_description": description}), status=status,
                     mimetype="application/json", headers={"Cache-Control": "no-store"})
 
@@ -41,28 +72,30 @@ def unknown_tenant(error):
 
 
 def render_error(status: int, message_id: str, **params):
-    if request.endpoint in JSON_ENDPOINTS:
-        return _json(status, "invalid_request" if status < 500 else "server_error",
-                     i18n.translate("en", message_id, **params))
+    answer = style()
+    if answer == "oauth":
+        return _oauth_json(status, "invalid_request" if status < 500 else "server_error",
+                           i18n.translate("en", message_id, **params))
     if g.get("tenant") is None:  # failed before the tenant was known
         return Response(i18n.translate("en", message_id, **params) + "\n", status=status,
                         mimetype="text/plain")
-    return render_template("error.html", message_id=message_id, params=params), status
+    if answer == "json":
+        body = {"error": message_id, "message": context.translate(message_id, **params)}
+        return Response(json.dumps(body), status=status, mimetype="application/json")
+    return Response(render_template("error.html", message_id=message_id, params=params), status=status,
+                    mimetype="text/html")
 
 
 def codeb_error(error: CodebError):
     response = render_error(error.status, error.message_id, **error.params)
     if isinstance(error, RateLimited):
-        response = _with_header(response, "Retry-After", str(error.retry_after))
+        response.headers["Retry-After"] = str(error.retry_after)
     return response
 
 
-def _with_header(response, name, value):
-    if isinstance(response, tuple):
-        body, status = response
-        return Response(body, status=status, headers={name: value}, mimetype="text/html")
-    response.headers[name] = value
-    return response
+def oauth_error(error: OAuth2Error):
+    reply = reply_for(error)
+    return Response(reply.body, status=reply.status, headers=reply.headers)
 
 
 def http_error(error: HTTPException):
@@ -72,6 +105,6 @@ def http_error(error: HTTPException):
 
 def unexpected(error: Exception):
     log.exception("unexpected error on %s %s", request.method, request.path)
-    if request.endpoint in JSON_ENDPOINTS:
-        return _json(500, "server_error", "The server could not complete the request.")
+    if style() == "oauth":
+        return _oauth_json(500, "server_error", "The server could not complete the request.")
     return render_error(500, "error.server")

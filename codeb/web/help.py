@@ -7,8 +7,9 @@ and keys, so what it says is what the provider does.
 from flask import Blueprint, g, render_template
 
 from .. import signin
-from ..oidc.tokens import CODE_LIFETIME, REFRESH_LIFETIME, TOKEN_LIFETIME
+from ..oidc import discovery
 from ..oidc.keys import RETAIN
+from ..oidc.tokens import CODE_LIFETIME, REFRESH_LIFETIME, TOKEN_LIFETIME
 from .oidc import provider
 
 bp = Blueprint("help", __name__)
@@ -23,7 +24,7 @@ def people():
 @bp.get("/help/oidc")
 def integrators():
     op = provider()
-    return render_template("help/oidc.html", metadata=op.metadata(),
+    return render_template("help/oidc.html", metadata=discovery.metadata(op),
                            discovery=g.issuer + "/.well-known/openid-configuration",
                            lifetimes={"access": TOKEN_LIFETIME // 60, "id": TOKEN_LIFETIME // 60,
                                       "code": CODE_LIFETIME, "refresh": REFRESH_LIFETIME // 86400,

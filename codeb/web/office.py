@@ -8,31 +8,18 @@ keeps its access token in sessionStorage. Everything personal comes from
 """
 
 import json
-import os
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 
 from .. import i18n
-from ..errors import BadInput
 from ..oidc.clients import FIRST_PARTY
-from ..oidc.provider import NO_STORE
-from .oidc import provider
+from ..oidc.requests import NO_STORE
+from ..oidc.userinfo import verify_request
+from .context import translate
+from .errors import answers
+from .oidc import protocol_request, provider
 
 bp = Blueprint("office", __name__)
-
-
-def bearer(op):
-    header = request.headers.get("Authorization", "")
-    if header[:7].lower() != "bearer ":
-        return None
-    return op.verify_bearer(header[7:].strip())
-
-
-def unauthorized():
-    response = jsonify(error="invalid_token")
-    response.status_code = 401
-    response.headers["WWW-Authenticate"] = f'Bearer realm="{g.issuer}"'
-    return response
 
 
 @bp.get("/office.html")
@@ -43,8 +30,6 @@ def shell():
 
 def shell_messages() -> dict:
     """Every string the shell's script shows, in the page's language."""
-    from .context import translate
-
     return {key: translate(f"office.{key}") for key in OFFICE_KEYS}
 
 
@@ -55,28 +40,25 @@ OFFICE_KEYS = ("welcome", "tenant", "auth", "roles", "sip", "ext", "ready", "hel
 
 
 @bp.route("/api/me", methods=["GET", "PATCH"])
+@answers("oauth")
 def me():
-    op = provider()
-    verified = bearer(op)  # signature, lifetime, tenant, account, and the grant not revoked
-    if verified is None:
-        return unauthorized()
-    claims, account = verified
-    grant = op.grants.get(claims.gid) or {}  # how the person signed in, noted when the code was issued
-    if grant.get("client_id") == FIRST_PARTY and not g.sessions.alive(grant.get("session")):
-        return unauthorized()  # the shell's token lives no longer than the browser session it came from
+    # Signature, lifetime, tenant, account, the grant not revoked, and the shell's browser session.
+    bearer = verify_request(provider(), protocol_request())
+    claims, account, grant = bearer.claims, bearer.account, bearer.grant
     if request.method == "PATCH":
-        account = change_language(account, request.get_json(silent=True) or {})
+        body = request.get_json(silent=True) or {}
+        account = g.accounts.set_language(account.login, body.get("language"), g.tenant.available_languages)
     detail = grant.get("detail") or {}
     body = {
         "login": account.login,
         "display_name": account.display_name,
-        "nickname": account.doc.get("nickname"),
+        "nickname": account.nickname,
         "email": account.email,
         "language": account.language or g.lang,
         "roles": account.roles,
         "tenant": {"name": g.tenant.name, "host": g.tenant.hosts[0], "display_name": g.tenant.display_name},
-        "sip": account.doc.get("sip"),
-        "ext": account.doc.get("ext"),
+        "sip": account.sip,
+        "ext": account.ext,
         "auth": {"method": grant.get("method") or None, "amr": claims.claims.get("amr", []),
                  "passkey": detail.get("name"), "authenticator": detail.get("authenticator"),
                  "auth_time": claims.claims.get("auth_time")},
@@ -85,15 +67,6 @@ def me():
     response = jsonify(body)
     response.headers.update(dict(NO_STORE))
     return response
-
-
-def change_language(account, body: dict):
-    lang = body.get("language")
-    if lang not in g.tenant.available_languages:
-        raise BadInput("error.unknown_language")
-    with g.accounts.update(account.login) as doc:
-        doc["language"] = lang
-    return g.accounts.require(account.login)
 
 
 @bp.get("/manifest.webmanifest")
@@ -126,10 +99,10 @@ def manifest():
 @bp.get("/sw.js")
 def service_worker():
     """Served from the root so its scope is the whole site."""
-    path = os.path.join(current_app.static_folder, "js", "sw.js")
-    with open(path, encoding="utf-8") as f:
-        body = f.read()
-    return Response(body, mimetype="text/javascript", headers={"Cache-Control": "no-cache"})
+    response = current_app.send_static_file("js/sw.js")
+    response.mimetype = "text/javascript"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.get("/offline.html")

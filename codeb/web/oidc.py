@@ -3,14 +3,19 @@
 import json
 from urllib.parse import urlsplit
 
-from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 
-from .. import interactions
 from ..errors import InteractionExpired
+from ..oidc import authorize as authorize_endpoint
+from ..oidc import discovery, userinfo as userinfo_endpoint
+from ..oidc.errors import OAuth2Error
+from ..oidc.logout import logout as logout_endpoint
+from ..oidc.provider import Provider
+from ..oidc.requests import NO_STORE, NeedsLogoutConfirmation, NeedsSignIn, ProtocolRequest, Reply, SignedIn
+from ..signin import interactions
 from ..store import secret_id
-from ..oidc.provider import NeedsLogoutConfirmation, NeedsSignIn, Provider, ProtocolRequest, Reply, SignedIn
 from . import context
+from .errors import answers
 
 bp = Blueprint("oidc", __name__)
 context.CSRF_EXEMPT.add("oidc.authorize")
@@ -18,13 +23,8 @@ CORS_ENDPOINTS = ("/.well-known/openid-configuration", "/jwks.json", "/token", "
 
 
 def provider() -> Provider:
-    return Provider(tenant=g.tenant, issuer=g.issuer, accounts=g.accounts,
-                    end_browser_session=end_browser_session)
-
-
-def end_browser_session() -> None:
-    if g.session is not None:
-        g.ended_session, g.session, g.account = g.session, None, None
+    return Provider(tenant=g.tenant, issuer=g.issuer, accounts=g.accounts, sessions=g.sessions,
+                    end_browser_session=context.end_browser_session)
 
 
 def protocol_request() -> ProtocolRequest:
@@ -61,18 +61,20 @@ def cors(response):
 
 
 @bp.get("/.well-known/openid-configuration")
-def discovery():
-    return json_response(provider().metadata(), 300)
+@answers("oauth")
+def discovery_document():
+    return json_response(discovery.metadata(provider()), 300)
 
 
 @bp.get("/jwks.json")
+@answers("oauth")
 def jwks():
     return json_response(provider().keys.public, 300)
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize():
-    return act(provider().authorize(protocol_request(), signed_in()))
+    return act(authorize_endpoint.respond(provider(), protocol_request(), signed_in()))
 
 
 def act(result) -> Response:
@@ -97,13 +99,14 @@ def resume():
     if current is None or not interactions.may_resume(pending, g.session.sid):
         return redirect(url_for("signin.page", i=iid), code=303)
     url = g.issuer + "/authorize"
-    result = provider().authorize(ProtocolRequest.from_params(url, pending["params"]), current,
-                                  just_signed_in=True)
+    result = authorize_endpoint.respond(provider(), ProtocolRequest.from_params(url, pending["params"]),
+                                        current, just_signed_in=True)
     interactions.finish(g.tenant.store, iid)
     return act(result)
 
 
 @bp.route("/token", methods=["POST", "OPTIONS"])
+@answers("oauth")
 def token():
     if request.method == "OPTIONS":
         return Response(status=204)
@@ -111,10 +114,12 @@ def token():
 
 
 @bp.route("/userinfo", methods=["GET", "POST", "OPTIONS"])
+@answers("oauth")
 def userinfo():
     if request.method == "OPTIONS":
         return Response(status=204)
-    return to_response(provider().userinfo(protocol_request()))
+    claims = userinfo_endpoint.userinfo(provider(), protocol_request())
+    return Response(json.dumps(claims), mimetype="application/json", headers=NO_STORE)
 
 
 @bp.route("/logout", methods=["GET", "POST"])
@@ -124,9 +129,9 @@ def logout():
     if confirmed:
         context.verify_csrf()
     try:
-        result = provider().logout(protocol_request(), confirmed=confirmed,
-                                   session_sub=g.account.sub if g.account else None)
-    except OAuth2Error:
+        result = logout_endpoint(provider(), protocol_request(), confirmed=confirmed,
+                                 session_sub=g.account.sub if g.account else None)
+    except OAuth2Error:  # shown to the person: a bad logout request has no client to answer
         return render_template("oidc/logout_error.html"), 400
     if isinstance(result, NeedsLogoutConfirmation):
         if result.redirect_uri:
@@ -137,4 +142,3 @@ def logout():
     if isinstance(result, Reply):
         return to_response(result)
     return render_template("oidc/signed_out.html")
-

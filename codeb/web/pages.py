@@ -1,7 +1,8 @@
 """Pages around the sign-in: the signed-in landing page and the language switch."""
 
-from flask import Blueprint, abort, g, redirect, request, url_for
+from flask import Blueprint, g, redirect, request, url_for
 
+from ..accounts.profile import clean_language
 from . import context
 
 bp = Blueprint("pages", __name__)
@@ -23,11 +24,8 @@ def home():
 
 @bp.post("/language")
 def language():
-    chosen = request.form.get("lang", "")
-    if chosen not in g.tenant.available_languages:
-        abort(400)
+    chosen = clean_language(request.form.get("lang", ""), g.tenant.available_languages)
     context.session().set("lang", chosen)
     if g.account is not None:
-        with g.accounts.update(g.account.login) as doc:
-            doc["language"] = chosen
+        g.account = g.accounts.set_language(g.account.login, chosen, g.tenant.available_languages)
     return redirect(safe_local_path(request.form.get("next"), url_for("signin.page")), code=303)

@@ -1,68 +1,70 @@
-"""The tenant's sign-in pages: choose a method, run it, land signed in.
+"""The tenant's sign-in: the page, one dispatch over the registry, and what follows.
 
-Whatever the method, success ends in `finish_sign_in`: a fresh session (new
-id, no fixation), then the waiting authorization request if there is one,
-else the person's home page.
+`/signin` shows every enabled method's part of the page. Every step of every
+method is `POST /signin/<method>/<step>` (`begin` or `complete`, the method's
+name with hyphens): the dispatch finds the method in `codeb.signin`'s registry,
+hands it the submission (the form, or the JSON body of the page's script), and
+answers as the method does: a page, or JSON. Success is the same for all:
+`codeb.signin.flow.finish`, then the waiting client, the first-sign-in screen
+or the office shell.
 """
 
-from dataclasses import replace
-from urllib.parse import urlsplit
+from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
-
-from .. import audit, interactions, signin
-from ..errors import BadInput, SignInFailed
-from ..mail import Mailer, pickup_folder
-from ..signin import SignInContext, VerifiedIdentity
-from ..signin.magic_link import MagicLink
-from ..signin.password import PasswordSignIn
+from .. import audit, signin
+from ..errors import BadInput, CodebError, SignInFailed
+from ..invites import LINK_PATH
+from ..signin import flow, interactions
+from ..signin.base import NotMine, SignInContext, SignInMethod, VerifiedIdentity
+from ..tenants.hosts import normalize_host
 from . import context
+from .errors import answer_as
 
 bp = Blueprint("signin", __name__)
+STEPS = ("begin", "complete")
+FIRST_SCREENS = {flow.PROFILE: "account.confirm_profile", flow.PASSKEY: "passkeys.welcome"}
+LINK_METHOD = "magic_link"  # the method whose mails (sign-in links, invitations) open at /link/
 
 
-def mailer() -> Mailer:
-    from flask import current_app
+def slug(name: str) -> str:
+    return name.replace("_", "-")
 
-    tenant = g.tenant
-    return Mailer(
-        pickup=pickup_folder(tenant.setting("mail", "pickup"), current_app.config["CODEB_DATA"]),
-        sender=tenant.setting("mail", "from") or f"no-reply@{tenant.hosts[0]}",
-        sender_name=tenant.display_name,
-        languages=tenant.languages,
-        echo=current_app.config["CODEB_ECHO_MAIL"],
-    )
+
+@bp.app_template_global()
+def signin_url(method: str, step: str) -> str:
+    """Where a method's page posts a step: `/signin/<method>/<step>`."""
+    return url_for("signin.step", method_slug=slug(method), step=step)
 
 
 def method_context() -> SignInContext:
-    return SignInContext(tenant=g.tenant, accounts=g.accounts, mailer=mailer(),
-                         base_url=g.issuer, client_ip=context.client_ip(), language=g.lang)
+    return SignInContext(tenant=g.tenant, accounts=g.accounts, mailer=context.mailer(),
+                         base_url=g.issuer, client_ip=context.client_ip(), language=g.lang,
+                         browser=context.session().csrf, rp_id=normalize_host(request.host))
 
 
-def pending_interaction():
-    """The interaction named by `i`, and the page language it asks for."""
-    iid = request.values.get("i")
-    pending = interactions.get(g.tenant.store, iid) if iid else None
+def pending_interaction(iid=None):
+    """The interaction named by `i` (of the query or form, unless given), if it is waiting,
+    and the page language it asks for."""
+    iid = request.values.get("i") if iid is None else iid
+    pending = interactions.get(g.tenant.store, iid) if isinstance(iid, str) and iid else None
     if pending is not None:
         g.lang = context.choose_language(pending["params"].get("ui_locales"))
     return (iid if pending else None), pending
 
 
-def allow_form_redirect_to(pending) -> None:
-    """A form that ends in a redirect to the client needs its origin in `form-action`."""
-    if pending:
-        parts = urlsplit(pending["params"]["redirect_uri"])
-        if parts.scheme in ("http", "https"):
-            g.form_targets.add(f"{parts.scheme}://{parts.netloc}")
-
-
 def render_signin(iid, pending, *, email="", error_id=None, status=200):
-    enabled = signin.enabled(g.tenant)
-    methods = {name: enabled[name] for name in ("passkey", "magic_link", "password") if name in enabled}
-    if "password" in methods:
-        allow_form_redirect_to(pending)  # the password form's POST ends at the waiting client
+    methods = signin.enabled(g.tenant)
+    if any(m.completes_from_signin_page for m in methods.values()):
+        context.allow_form_redirect_to(pending)  # its POST ends at the waiting client
     return render_template("signin/page.html", interaction=iid, pending=pending, email=email,
                            error_id=error_id, methods=methods), status
+
+
+def render_method(method: SignInMethod, view: str, iid, pending, status=200, **values):
+    if view == "begin" or view == "open":
+        context.allow_form_redirect_to(pending)  # its form posts `complete`
+    return render_template(f"signin/{method.name}/{view}.html", interaction=iid, pending=pending,
+                           **values), status
 
 
 @bp.get("/signin")
@@ -72,101 +74,113 @@ def page():
     return render_signin(iid, pending, email=hint if "@" in hint else "")
 
 
-@bp.post("/signin/magic-link")
-def send_link():
-    iid, pending = pending_interaction()
-    email = request.form.get("email", "")
-    if "magic_link" not in signin.enabled(g.tenant):
+def find_method(method_slug: str, step: str) -> SignInMethod:
+    name = method_slug.replace("-", "_")
+    if step not in STEPS or name not in signin.REGISTRY or slug(name) != method_slug:
+        abort(404)
+    method = signin.enabled(g.tenant).get(name)
+    if method is None and step == "complete" and signin.REGISTRY[name].completes_while_disabled:
+        method = signin.REGISTRY[name]()
+    if method is None:
+        answer_as("json" if signin.REGISTRY[name].answers == "json" else "page")
         raise BadInput("error.method_disabled")
-    try:
-        sent = MagicLink().begin(method_context(), email=email, interaction=iid,
-                                 then=request.form.get("then") or None)
-    except BadInput as error:
-        return render_signin(iid, pending, email=email[:254], error_id=error.message_id, status=400)
-    return render_template("signin/magic_link/check_inbox.html", email=sent.email, interaction=iid)
+    return method
 
 
-@bp.post("/signin/password")
-def password():
-    iid, pending = pending_interaction()
-    if "password" not in signin.enabled(g.tenant):
-        raise BadInput("error.method_disabled")
+def submission(method: SignInMethod) -> dict:
+    """The method's input: the JSON body of the page's script, or the form."""
+    if method.answers == "json":
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise BadInput("error.bad_request")
+        submitted = dict(body)
+    else:
+        submitted = request.form.to_dict()
+    submitted.pop("csrf", None)
+    return submitted
+
+
+@bp.post("/signin/<method_slug>/<step>")
+def step(method_slug, step):
+    method = find_method(method_slug, step)
+    if method.answers == "json":
+        answer_as("json")
+    submitted = submission(method)
+    # `i`: the authorization request the page was for; only one that is waiting counts.
+    iid, pending = pending_interaction(submitted.get("i"))
+    submitted["i"] = iid
     ctx = method_context()
-    email = request.form.get("email", "")
     try:
-        identity = PasswordSignIn().complete(ctx, email=email, password=request.form.get("password", ""))
+        if step == "begin":
+            return begun(method, method.begin(ctx, submitted), iid, pending)
+        identity = method.complete(ctx, submitted)
+    except NotMine:
+        raise BadInput("error.bad_request") from None
     except SignInFailed as error:
-        audit.append(g.tenant.store, "signin.failed", method="password", reason=error.message_id,
-                     ip=ctx.client_ip)
-        return render_signin(iid, pending, email=email[:254], error_id=error.message_id,
-                             status=error.status)
-    if iid:
-        identity = replace(identity, interaction=iid)
-    return redirect(finish_sign_in(identity), code=303)
+        if step == "complete":
+            audit.append(g.tenant.store, "signin.failed", method=method.name, reason=error.message_id,
+                         ip=ctx.client_ip)
+        return failed(method, step, error, iid, pending, submitted)
+    except BadInput as error:
+        return failed(method, step, error, iid, pending, submitted)
+    target = land(identity, interaction=iid)
+    return jsonify(redirect=target) if method.answers == "json" else redirect(target, code=303)
 
 
-@bp.get("/link/<path:link>")
+def begun(method: SignInMethod, challenge, iid, pending):
+    if method.answers == "json":
+        return jsonify(challenge.data)
+    return render_method(method, challenge.view, iid, pending, **challenge.data)
+
+
+def failed(method: SignInMethod, step: str, error: CodebError, iid, pending, submitted):
+    if method.answers == "json":
+        raise error  # the one renderer answers JSON for this request
+    if step == "complete" and method.complete_failure_view:
+        return render_method(method, method.complete_failure_view, iid, pending, status=error.status,
+                             error_id=error.message_id)
+    email = submitted.get("email") if isinstance(submitted.get("email"), str) else ""
+    return render_signin(iid, pending, email=email[:254], error_id=error.message_id, status=error.status)
+
+
+@bp.get(LINK_PATH + "<path:link>")
 def open_link(link):
-    """Show one button: a GET never spends the link (mail scanners fetch links)."""
+    """A mailed link (sign-in or invitation) shows one button: a GET never spends it,
+    because mail scanners fetch links. The button posts the link to `complete`."""
+    method = signin.REGISTRY[LINK_METHOD]()
     try:
-        record = MagicLink.peek(method_context(), link)
+        record = method.peek(method_context(), link)
     except SignInFailed as error:
-        return render_template("signin/magic_link/problem.html", error_id=error.message_id), 400
+        return render_method(method, method.complete_failure_view, None, None, status=400,
+                             error_id=error.message_id)
     if record is None:
-        return render_template("signin/magic_link/problem.html", error_id="error.link_used"), 400
+        return render_method(method, method.complete_failure_view, None, None, status=400,
+                             error_id="error.link_used")
     if record.get("language") in g.tenant.available_languages and not g.account:
         g.lang = record["language"]
-    if record.get("interaction"):
-        allow_form_redirect_to(interactions.get(g.tenant.store, record["interaction"]))
-    return render_template("signin/magic_link/open.html", link=link)
+    pending = interactions.get(g.tenant.store, record["interaction"]) if record.get("interaction") else None
+    return render_method(method, "open", None, pending, link=link)
 
 
-@bp.post("/link")
-def use_link():
-    ctx = method_context()
-    try:
-        identity = MagicLink().complete(ctx, link=request.form.get("link", ""))
-    except SignInFailed as error:
-        audit.append(g.tenant.store, "signin.failed", method="magic_link", reason=error.message_id,
-                     ip=ctx.client_ip)
-        status = 403 if error.status == 403 else 400
-        return render_template("signin/magic_link/problem.html", error_id=error.message_id), status
-    return redirect(finish_sign_in(identity), code=303)
-
-
-def finish_sign_in(identity: VerifiedIdentity) -> str:
+def land(identity: VerifiedIdentity, *, interaction: str | None = None) -> str:
     """Step 4 of the sign-in flow, the same for every method; returns where to go next."""
     previous = g.session
-    keep = {"lang": previous.data["lang"]} if previous and previous.data.get("lang") else None
-    g.session = g.sessions.sign_in(previous, identity, keep=keep)
-    g.ended_session = previous
-    g.account = g.accounts.get(identity.login)
-    g.sessions.remember(g.accounts, g.session, ip=context.client_ip(),
-                        agent=request.headers.get("User-Agent", ""))
-    audit.append(g.tenant.store, "signin", login=identity.login, method=identity.method,
-                 created=identity.created, ip=context.client_ip())
-    target = url_for("office.shell")  # without an interaction, the person lands in the office shell
-    if identity.interaction and interactions.answered_by(g.tenant.store, identity.interaction, g.session.sid):
-        target = url_for("oidc.resume", i=identity.interaction)
-    if not g.account.doc.get("profile_confirmed"):
-        g.session.set("continue", target)  # the first sign-in confirms the profile first
-        return url_for("account.confirm_profile")
-    if asked_for_passkey(identity):
+    landing = flow.finish(identity, previous=previous, sessions=g.sessions, accounts=g.accounts,
+                          store=g.tenant.store, methods=signin.enabled(g.tenant),
+                          client_ip=context.client_ip(), agent=request.headers.get("User-Agent", ""),
+                          interaction=interaction)
+    g.session, g.ended_session, g.account = landing.session, previous, landing.account
+    # Without an interaction, the person lands in the office shell.
+    target = url_for("oidc.resume", i=landing.resume) if landing.resume else url_for("office.shell")
+    if landing.first:
         g.session.set("continue", target)
-        return url_for("passkeys.welcome")
+        return url_for(FIRST_SCREENS[landing.first])
     return target
-
-
-def asked_for_passkey(identity: VerifiedIdentity) -> bool:
-    """“Create an account with a passkey” from the email field: the passkey comes right after the link."""
-    return ("passkey" in signin.enabled(g.tenant) and identity.detail.get("then") == "passkey"
-            and not g.account.doc.get("passkeys"))
 
 
 @bp.post("/signout")
 def sign_out():
-    if g.session is not None:
-        if g.account:
-            audit.append(g.tenant.store, "signout", login=g.account.login)
-        g.ended_session, g.session, g.account = g.session, None, None
+    if g.session is not None and g.account:
+        audit.append(g.tenant.store, "signout", login=g.account.login)
+    context.end_browser_session()
     return redirect(url_for("signin.page"), code=303)

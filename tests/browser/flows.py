@@ -20,7 +20,7 @@ TOKEN_KEY = "codeb.office.token"  # static/js/office.js
 
 # The email form has two submit buttons: the link (then="") and "Create an account
 # with a passkey" (then="passkey", #signup-passkey).
-LINK_BUTTON = 'form[action$="/signin/magic-link"] button[name="then"][value=""]'
+LINK_BUTTON = 'form[action$="/signin/magic-link/begin"] button[name="then"][value=""]'
 
 
 def session_cookie(context, base):

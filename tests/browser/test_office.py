@@ -19,7 +19,7 @@ import requests
 from playwright.sync_api import expect
 
 from codeb.oidc.tokens import LEEWAY, TOKEN_LIFETIME
-from codeb.users import Accounts
+from codeb.accounts import Accounts
 from tests.browser.flows import (TOKEN_KEY, ask_for_link, confirm_profile, expire_office_token, first_sign_in,
                                  follow_link, office_terminal, office_token, run_command)
 from tests.browser.webauthn import VirtualAuthenticator
@@ -365,7 +365,7 @@ def test_shell_is_installable_by_chromiums_own_check(served, mailbox, persistent
 # -- e. offline ---------------------------------------------------------------------
 
 NEVER_CACHED = ("/api/me", "/token", "/authorize", "/authorize/resume", "/userinfo", "/logout", "/welcome",
-                "/link")
+                "/link", "/signin")
 
 
 def test_offline_pages_come_from_the_cache_which_holds_nothing_personal(served, mailbox, page, context,

@@ -18,7 +18,7 @@ Two facts about the virtual authenticator shape these tests:
   back on: Chromium decides when the request reaches the authenticator).
   `one_touch` then turns presence on and clicks: the click aborts the waiting
   autofill request and makes a new, modal one, which the authenticator answers.
-  When the page posts that answer to /passkey/verify, `one_touch` turns presence
+  When the page posts that answer to /signin/passkey/complete, `one_touch` turns presence
   off again *before* letting the request through, so the autofill request the
   page restarts after a refusal waits instead of answering again (a real
   person would have to pick the passkey again; the virtual one would loop).
@@ -44,7 +44,7 @@ from joserfc.jwk import KeySet
 from playwright.sync_api import expect
 
 from codeb import i18n
-from codeb.users import Accounts
+from codeb.accounts import Accounts
 from tests.browser import flows
 from tests.browser.flows import ask_for_link, confirm_profile, follow_link, office_terminal
 from tests.browser.webauthn import VirtualAuthenticator
@@ -111,14 +111,14 @@ def open_signin(page, served, path="/signin", autofill=True):
 
 
 def autofill_options(page, served):
-    """Wait for the answer to the next /passkey/options call that starts from now on.
+    """Wait for the answer to the next /signin/passkey/begin call that starts from now on.
 
     Only a request of the page about to open counts: the previous page may have
     an autofill request of its own in flight (signin.js starts one on load and
     again after a refusal), and its answer can arrive while the navigation starts.
     """
     since = time.time() * 1000
-    return page.expect_response(lambda r: r.url == served + "/passkey/options"
+    return page.expect_response(lambda r: r.url == served + "/signin/passkey/begin"
                                 and r.request.timing["startTime"] >= since)
 
 
@@ -166,7 +166,7 @@ def sign_out(page, served, device=None):
 
 
 @contextmanager
-def one_touch(page, device, verify="**/passkey/verify"):
+def one_touch(page, device, verify="**/signin/passkey/complete"):
     """Presence for one ceremony: the person touches the sensor once (see the module doc).
 
     Yields the list of JSON bodies the page posted to `verify`.
@@ -189,11 +189,11 @@ def one_touch(page, device, verify="**/passkey/verify"):
 def sign_in_with_button(page, served, device, autofill_challenge):
     """Press "Sign in with a passkey" while the autofill request waits; check the button did it.
 
-    Returns the response of /passkey/verify (its body is readable only when the
+    Returns the response of /signin/passkey/complete (its body is readable only when the
     page stays, i.e. when the sign-in was refused).
     """
     with one_touch(page, device) as posted:
-        with page.expect_response(served + "/passkey/verify") as verified:
+        with page.expect_response(served + "/signin/passkey/complete") as verified:
             page.locator("#passkey-button").click()
     assert len(posted) == 1, posted
     assert posted[0]["challenge_id"] != autofill_challenge, "the autofill request answered, not the button"
@@ -210,7 +210,7 @@ def sign_in_by_autofill(page, served, device):
     """
     page.goto("about:blank")
     device.set_presence(True)
-    with page.expect_response(served + "/passkey/verify") as verified:
+    with page.expect_response(served + "/signin/passkey/complete") as verified:
         page.goto(served + "/signin")
     return verified.value
 
@@ -381,7 +381,7 @@ def test_second_device_rename_remove_and_removed_passkey_is_refused(served, mail
     expect(laptop.locator("#passkey-button")).to_be_enabled()
     ask_for_link(laptop, email)
 
-    console.assert_clean(allow=(refused(served, "/passkey/verify"),))
+    console.assert_clean(allow=(refused(served, "/signin/passkey/complete"),))
     assert not console.csp_violations(), console.dump()
 
 
@@ -463,7 +463,7 @@ def test_sign_in_without_user_verification_refused_when_required(served, mailbox
     sign_up_with_passkey(page, served, mailbox, email, "Key")  # registered with a verified fingerprint
     device.set_user_verified(False)  # from now on the sensor does not recognise the person
     verify_calls = []
-    page.on("request", lambda r: verify_calls.append(r) if r.url == served + "/passkey/verify" else None)
+    page.on("request", lambda r: verify_calls.append(r) if r.url == served + "/signin/passkey/complete" else None)
 
     # `required`: Chromium refuses by itself; the page says so and stays usable.
     sign_out(page, served, device)
@@ -475,7 +475,7 @@ def test_sign_in_without_user_verification_refused_when_required(served, mailbox
     assert verify_calls == [] and urlsplit(page.url).path == "/signin"
 
     # `required`, and a client that does not ask for verification: the server refuses.
-    page.route(served + "/passkey/options", downgrade_user_verification)
+    page.route(served + "/signin/passkey/begin", downgrade_user_verification)
     answer = sign_in_with_button(page, served, device, open_signin(page, served))
     assert answer.status == 400 and answer.json()["error"] == "error.passkey_uv_required", answer.text()
     expect(page.locator("#passkey-status")).to_have_text(re.compile("^" + re.escape(UV_REQUIRED)))
@@ -487,7 +487,7 @@ def test_sign_in_without_user_verification_refused_when_required(served, mailbox
     answer = sign_in_with_button(page, served, device, open_signin(page, served))
     assert answer.ok, answer.status
     expect(signed_in_as(page, served)).to_contain_text("codeb> auth = passkey (Key")
-    page.unroute(served + "/passkey/options", downgrade_user_verification)
+    page.unroute(served + "/signin/passkey/begin", downgrade_user_verification)
 
     # `discouraged`: an honest Chromium asks for no verification and signs in too.
     set_passkey_policy(demo, user_verification="discouraged")
@@ -496,7 +496,7 @@ def test_sign_in_without_user_verification_refused_when_required(served, mailbox
     assert answer.ok, answer.status
     expect(signed_in_as(page, served)).to_contain_text("codeb> auth = passkey (Key")
 
-    console.assert_clean(allow=(refused(served, "/passkey/verify"),))
+    console.assert_clean(allow=(refused(served, "/signin/passkey/complete"),))
     assert not console.csp_violations(), console.dump()
 
 
@@ -529,8 +529,8 @@ def test_autofill_options_failure_is_quiet_and_button_reports(served, mailbox, p
     VirtualAuthenticator.attach(page)
     outage = lambda route: route.fulfill(status=503, json={"error": "error.store_busy",  # noqa: E731
                                                            "message": "Busy, try again."})
-    page.route(served + "/passkey/options", outage)
-    with page.expect_response(served + "/passkey/options"):
+    page.route(served + "/signin/passkey/begin", outage)
+    with page.expect_response(served + "/signin/passkey/begin"):
         page.goto(served + "/signin")
     expect(page.locator("#passkey-button")).to_be_visible()
     expect(page.locator("#passkey-status")).to_be_empty()  # autofill fails quietly
@@ -538,7 +538,7 @@ def test_autofill_options_failure_is_quiet_and_button_reports(served, mailbox, p
     page.locator("#passkey-button").click()  # the button says what happened
     expect(page.locator("#passkey-status")).to_have_text("Busy, try again.")
 
-    page.unroute(served + "/passkey/options", outage)
+    page.unroute(served + "/signin/passkey/begin", outage)
     email = "emil@example.com"
     ask_for_link(page, email)
     follow_link(page, mailbox, email)
@@ -546,7 +546,7 @@ def test_autofill_options_failure_is_quiet_and_button_reports(served, mailbox, p
 
     # The 503s are the ones this test injected (twice: autofill, then the button);
     # "Service Unavailable" is the reason phrase Playwright gives a fulfilled 503.
-    console.assert_clean(allow=(f"status of 503 (Service Unavailable) ({served}/passkey/options)",))
+    console.assert_clean(allow=(f"status of 503 (Service Unavailable) ({served}/signin/passkey/begin)",))
     assert not console.csp_violations(), console.dump()
 
 

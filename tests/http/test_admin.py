@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from codeb import audit, breakglass
+from codeb import audit
+from codeb.accounts import breakglass
 from codeb.oidc.clients import Clients
 from tests.conftest import HOST, OTHER_HOST, csrf_of, sign_in
 
@@ -23,7 +24,7 @@ def people(app, mailbox, accounts, tenants):
     """An admin and a user of `demo`, an admin of `acme`, each signed in in their own browser."""
     accounts.create(email="boss@example.com", login="boss", roles=["user", "admin"])
     accounts.create(email="bob@example.com", login="bob")
-    from codeb.users import Accounts
+    from codeb.accounts import Accounts
     Accounts(tenants.get("acme").store, OTHER_HOST).create(email="root@acme.example", login="root",
                                                            roles=["user", "admin"])
     browsers = {}
@@ -80,7 +81,7 @@ def test_create_user_sends_an_invitation_valid_for_a_week(people, mailbox, app, 
     path = urlsplit(link).path
     button = carol.get(path, headers={"Host": HOST})
     assert button.status_code == 200
-    done = carol.post("/link", data={"csrf": csrf_of(button.text), "link": path[6:]}, headers={"Host": HOST})
+    done = carol.post("/signin/magic-link/complete", data={"csrf": csrf_of(button.text), "link": path[6:]}, headers={"Host": HOST})
     assert done.headers["Location"] == "/welcome"
     assert accounts.get("carol").doc["email_verified"] is True
 

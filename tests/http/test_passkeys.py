@@ -4,7 +4,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from codeb.passkeys import Passkeys
+from codeb.accounts.passkeys import Passkeys
 from tests.conftest import HOST, confirm_first_profile, csrf_of, sign_in
 from tests.http.helpers import authorize_params, exchange, get_authorize, follow_local
 from tests.support.authenticator import SoftAuthenticator
@@ -41,15 +41,15 @@ def enroll(client, mailbox, email="alice@example.com", authenticator=None, name=
 
 def passkey_sign_in(client, authenticator, **kw):
     token = token_of(client)
-    options = post(client, "/passkey/options", {}, token)
+    options = post(client, "/signin/passkey/begin", {}, token)
     assert options.status_code == 200, options.text
     assertion = authenticator.get(options.json["publicKey"], **kw)
-    return post(client, "/passkey/verify", {"challenge_id": options.json["challenge_id"],
+    return post(client, "/signin/passkey/complete", {"challenge_id": options.json["challenge_id"],
                                             "credential": assertion}, token)
 
 
 def test_options_are_usernameless_with_the_tenants_rp_id_and_uv_policy(client):
-    options = post(client, "/passkey/options", {}, token_of(client)).json["publicKey"]
+    options = post(client, "/signin/passkey/begin", {}, token_of(client)).json["publicKey"]
     assert options["rpId"] == "localhost"
     assert options.get("allowCredentials", []) == []
     assert options["userVerification"] == "required"
@@ -75,9 +75,9 @@ def amr_of_a_passkey_sign_in(app, rp, authenticator):
     first = get_authorize(browser, authorize_params(rp, challenge))
     iid = query_of(first.headers["Location"])["i"]
     token = csrf_of(follow_local(browser, first).text)
-    options = post(browser, "/passkey/options", {}, token)
+    options = post(browser, "/signin/passkey/begin", {}, token)
     assertion = authenticator.get(options.json["publicKey"])
-    done = post(browser, "/passkey/verify", {"challenge_id": options.json["challenge_id"],
+    done = post(browser, "/signin/passkey/complete", {"challenge_id": options.json["challenge_id"],
                                              "credential": assertion, "i": iid}, token)
     assert done.json["redirect"] == f"/authorize/resume?i={iid}"
     answer = browser.get(done.json["redirect"], headers={"Host": HOST})
@@ -103,7 +103,7 @@ def test_synced_passkey_is_a_software_key_in_amr(client, app, mailbox, rp, demo)
 
 def test_json_calls_need_the_csrf_header(client):
     client.get("/signin", headers={"Host": HOST})
-    response = client.post("/passkey/options", json={}, headers={"Host": HOST})
+    response = client.post("/signin/passkey/begin", json={}, headers={"Host": HOST})
     assert response.status_code == 400
 
 
@@ -115,13 +115,13 @@ def test_registration_needs_a_signed_in_account(client):
 def test_challenge_is_bound_to_the_browser_and_single_use(client, app, mailbox):
     authenticator, _ = enroll(client, mailbox)
     victim, attacker = app.test_client(), app.test_client()
-    options = post(victim, "/passkey/options", {}, token_of(victim))
+    options = post(victim, "/signin/passkey/begin", {}, token_of(victim))
     assertion = authenticator.get(options.json["publicKey"])
-    stolen = post(attacker, "/passkey/verify", {"challenge_id": options.json["challenge_id"],
+    stolen = post(attacker, "/signin/passkey/complete", {"challenge_id": options.json["challenge_id"],
                                                 "credential": assertion}, token_of(attacker))
     assert stolen.status_code == 400 and stolen.json["error"] == "error.passkey_challenge"
     # The attacker's attempt spent the challenge; the victim asks again.
-    again = post(victim, "/passkey/verify", {"challenge_id": options.json["challenge_id"],
+    again = post(victim, "/signin/passkey/complete", {"challenge_id": options.json["challenge_id"],
                                              "credential": assertion}, token_of(victim))
     assert again.json["error"] == "error.passkey_challenge"
 
@@ -137,9 +137,9 @@ def test_credential_of_another_tenant_is_unknown_here(client, app, mailbox):
     authenticator, _ = enroll(client, mailbox)
     acme = app.test_client()
     token = csrf_of(acme.get("/signin", headers={"Host": "acme.localhost"}).text)
-    options = acme.post("/passkey/options", json={}, headers={"Host": "acme.localhost", "X-CSRF-Token": token})
+    options = acme.post("/signin/passkey/begin", json={}, headers={"Host": "acme.localhost", "X-CSRF-Token": token})
     assertion = authenticator.get(options.json["publicKey"], origin="http://acme.localhost")
-    result = acme.post("/passkey/verify", json={"challenge_id": options.json["challenge_id"],
+    result = acme.post("/signin/passkey/complete", json={"challenge_id": options.json["challenge_id"],
                                                 "credential": assertion},
                        headers={"Host": "acme.localhost", "X-CSRF-Token": token})
     assert result.status_code == 400 and result.json["error"] == "error.passkey_unknown"
@@ -156,9 +156,9 @@ def test_german_error_messages(client, app, mailbox):
     authenticator, _ = enroll(client, mailbox)
     browser = app.test_client()
     token = csrf_of(browser.get("/signin", headers={"Host": HOST, "Accept-Language": "de"}).text)
-    options = browser.post("/passkey/options", json={}, headers={"Host": HOST, "X-CSRF-Token": token})
+    options = browser.post("/signin/passkey/begin", json={}, headers={"Host": HOST, "X-CSRF-Token": token})
     assertion = authenticator.get(options.json["publicKey"], origin="http://evil.localhost")
-    result = browser.post("/passkey/verify", json={"challenge_id": options.json["challenge_id"],
+    result = browser.post("/signin/passkey/complete", json={"challenge_id": options.json["challenge_id"],
                                                    "credential": assertion},
                           headers={"Host": HOST, "X-CSRF-Token": token, "Accept-Language": "de"})
     assert result.json["message"] == "Dieser Passkey gehört zu einer anderen Seite."
@@ -167,7 +167,7 @@ def test_german_error_messages(client, app, mailbox):
 @pytest.mark.parametrize("body", [[], "x", {"credential": "x"}, {"challenge_id": "0" * 32, "credential": {}},
                                   {"challenge_id": "../../x", "credential": {"id": "a"}}])
 def test_malformed_verify_requests_get_a_clear_json_error(client, body):
-    response = post(client, "/passkey/verify", body, token_of(client))
+    response = post(client, "/signin/passkey/complete", body, token_of(client))
     assert response.status_code == 400 and response.json["message"]
 
 
@@ -210,12 +210,12 @@ def test_passkey_requested_from_the_email_field_is_offered_after_the_link(client
     sign_in(client, mailbox, "alice@example.com")  # an account with a confirmed profile
     browser = app.test_client()
     page = browser.get("/signin", headers={"Host": HOST})
-    browser.post("/signin/magic-link", data={"csrf": csrf_of(page.text), "email": "alice@example.com",
+    browser.post("/signin/magic-link/begin", data={"csrf": csrf_of(page.text), "email": "alice@example.com",
                                             "then": "passkey"}, headers={"Host": HOST})
     from urllib.parse import urlsplit
     path = urlsplit(mailbox.last_link(to="alice@example.com")).path
     link_page = browser.get(path, headers={"Host": HOST})
-    done = browser.post("/link", data={"csrf": csrf_of(link_page.text), "link": path[6:]}, headers={"Host": HOST})
+    done = browser.post("/signin/magic-link/complete", data={"csrf": csrf_of(link_page.text), "link": path[6:]}, headers={"Host": HOST})
     assert done.headers["Location"] == "/welcome/passkey"
     skipped = browser.get("/welcome/continue", headers={"Host": HOST})
     assert skipped.headers["Location"] == "/office.html"

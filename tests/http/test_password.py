@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from codeb import passwords
+from codeb.accounts import passwords
 from tests.conftest import HOST, csrf_of, sign_in
 
 PLAINTEXT = "Kettle-Orbit-Lantern-42"
@@ -33,7 +33,7 @@ def set_password(client, new=PLAINTEXT, repeat=None, current=None):
 
 def password_sign_in(client, email="alice@example.com", password=PLAINTEXT):
     page = client.get("/signin", headers={"Host": HOST})
-    return client.post("/signin/password", data={"csrf": csrf_of(page.text), "email": email,
+    return client.post("/signin/password/complete", data={"csrf": csrf_of(page.text), "email": email,
                                                   "password": password}, headers={"Host": HOST})
 
 

@@ -10,7 +10,7 @@ from tests.conftest import HOST, csrf_of, sign_in
 
 def request_link(client, email, host=HOST):
     page = client.get("/signin", headers={"Host": host})
-    return client.post("/signin/magic-link", data={"csrf": csrf_of(page.text), "email": email},
+    return client.post("/signin/magic-link/begin", data={"csrf": csrf_of(page.text), "email": email},
                        headers={"Host": host})
 
 
@@ -37,9 +37,9 @@ def test_reply_is_the_same_whether_or_not_an_account_exists(client, accounts, de
 
 def test_forms_without_csrf_token_are_refused(client):
     client.get("/signin", headers={"Host": HOST})
-    response = client.post("/signin/magic-link", data={"email": "a@example.com"}, headers={"Host": HOST})
+    response = client.post("/signin/magic-link/begin", data={"email": "a@example.com"}, headers={"Host": HOST})
     assert response.status_code == 400 and "reload the page" in response.text
-    wrong = client.post("/signin/magic-link", data={"email": "a@example.com", "csrf": "x" * 43},
+    wrong = client.post("/signin/magic-link/begin", data={"email": "a@example.com", "csrf": "x" * 43},
                         headers={"Host": HOST})
     assert wrong.status_code == 400
 
@@ -56,7 +56,7 @@ def test_opening_a_link_does_not_spend_it(client, mailbox):
     for _ in range(3):  # a mail scanner fetching the link, several times
         page = client.get(path, headers={"Host": HOST})
         assert page.status_code == 200 and 'id="complete-signin"' in page.text
-    done = client.post("/link", data={"csrf": csrf_of(page.text), "link": path[6:]}, headers={"Host": HOST})
+    done = client.post("/signin/magic-link/complete", data={"csrf": csrf_of(page.text), "link": path[6:]}, headers={"Host": HOST})
     # A first sign-in goes on to the profile screen.
     assert done.status_code == 303 and done.headers["Location"].endswith("/welcome")
 
@@ -66,8 +66,8 @@ def test_used_link_gets_a_clear_page_with_a_way_to_send_a_new_one(client, mailbo
     path = urlsplit(mailbox.last_link()).path
     again = client.get(path, headers={"Host": HOST})
     assert again.status_code == 400
-    assert "already used" in again.text and 'action="/signin/magic-link"' in again.text
-    posted = client.post("/link", data={"csrf": csrf_of(again.text), "link": path[6:]}, headers={"Host": HOST})
+    assert "already used" in again.text and 'action="/signin/magic-link/begin"' in again.text
+    posted = client.post("/signin/magic-link/complete", data={"csrf": csrf_of(again.text), "link": path[6:]}, headers={"Host": HOST})
     assert posted.status_code == 400 and "already used" in posted.text
 
 
@@ -156,7 +156,7 @@ def test_language_switch_is_remembered_and_redirects_only_locally(client):
 
 def test_link_mail_in_the_persons_language(client, mailbox):
     page = client.get("/signin", headers={"Host": HOST, "Accept-Language": "de"})
-    client.post("/signin/magic-link", data={"csrf": csrf_of(page.text), "email": "anna@example.de"},
+    client.post("/signin/magic-link/begin", data={"csrf": csrf_of(page.text), "email": "anna@example.de"},
                 headers={"Host": HOST, "Accept-Language": "de"})
     mail = mailbox.last()
     assert mail.message["Subject"].startswith("Ihr Anmeldelink")

@@ -2,8 +2,9 @@
 
 import pytest
 
-from codeb import create_app
+from codeb.web.app import create_app
 from codeb.errors import BadInput, Conflict, InvalidName
+from codeb.tenants.provisioning import create_tenant
 from tests.conftest import HOST, OTHER_HOST
 
 
@@ -18,7 +19,7 @@ def test_each_host_is_its_own_provider(client):
 
 
 def test_production_hosts_get_an_https_issuer(tenants, data_root):
-    tenants.create("corp", ["login.corp.example"])
+    create_tenant(tenants, "corp", ["login.corp.example"])
     client = create_app({"CODEB_DATA": str(data_root)}).test_client()
     doc = client.get("/.well-known/openid-configuration", headers={"Host": "login.corp.example"},
                      base_url="https://login.corp.example").json
@@ -57,15 +58,15 @@ def test_invalid_fixed_tenant_name_is_refused(data_root):
 
 def test_tenant_creation_validates(tenants):
     with pytest.raises(Conflict):
-        tenants.create("other", [HOST])  # host already served by demo
+        create_tenant(tenants, "other", [HOST])  # host already served by demo
     with pytest.raises(Conflict):
-        tenants.create("demo", ["new.example"])
+        create_tenant(tenants, "demo", ["new.example"])
     with pytest.raises(InvalidName):
-        tenants.create("Bad_Name", ["x.example"])
+        create_tenant(tenants, "Bad_Name", ["x.example"])
     with pytest.raises(BadInput):
-        tenants.create("fine", ["not a host"])
+        create_tenant(tenants, "fine", ["not a host"])
     with pytest.raises(BadInput):
-        tenants.create("fine", ["ok.example"], signup="everyone")
+        create_tenant(tenants, "fine", ["ok.example"], signup="everyone")
     assert sorted(tenants.names()) == ["acme", "demo"]
 
 

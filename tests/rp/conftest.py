@@ -60,7 +60,7 @@ class Browser:
 
         page = self.get(signin_url)
         assert page.status_code == 200, page.text[:500]
-        sent = self.post(urljoin(signin_url, "/signin/magic-link"),
+        sent = self.post(urljoin(signin_url, "/signin/magic-link/begin"),
                          data={"csrf": csrf_of(page.text), "email": email, "i": interaction})
         assert sent.status_code == 200, sent.text[:500]
 
@@ -68,7 +68,7 @@ class Browser:
         assert link and urlsplit(link).netloc == urlsplit(authorization_url).netloc, link
         button = self.get(link)
         assert button.status_code == 200, button.text[:500]
-        done = self.post(urljoin(link, "/link"),
+        done = self.post(urljoin(link, "/signin/magic-link/complete"),
                          data={"csrf": csrf_of(button.text), "link": hidden_value(button.text, "link")})
         assert done.status_code == 303, (done.status_code, done.text[:500])
         resume_url = self.past_first_sign_in(urljoin(link, done.headers["Location"]))

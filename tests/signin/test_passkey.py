@@ -16,22 +16,24 @@ import os
 import secrets
 import time
 import types
+from dataclasses import replace
 
 import pytest
 import webauthn
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
-import codeb.passkeys
+import codeb.accounts.passkeys
 from codeb import audit
 from codeb.errors import AccountDisabled, BadInput, Conflict, NotFound, SignInFailed
-from codeb.mail import Mailer
-from codeb.passkeys import (
+from codeb.notify.mail import Mailer
+from codeb.accounts.passkeys import (
     CHALLENGE_LIFETIME, MAX_NAME, Challenges, Passkeys, Policy, find, passkeys_of, verify_registration,
 )
-from codeb.signin import SignInContext, VerifiedIdentity
+from codeb.signin.base import SignInContext, VerifiedIdentity
+from codeb.signin import can_sign_in
 from codeb.signin.passkey import PasskeySignIn
 from codeb.tenants import Tenants
-from codeb.users import Accounts
+from codeb.accounts import Accounts
 from tests.conftest import Clock
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "fixtures", "webauthn", "chromium.json")
@@ -103,6 +105,11 @@ def passkeys(world) -> Passkeys:
     return Passkeys(world.tenant, world.accounts)
 
 
+def ways_in(world):
+    """What the web layer passes when a person removes a passkey: the tenant's methods decide."""
+    return lambda account: can_sign_in(world.tenant, account)
+
+
 def registered(world, reg=REG_A, policy=Policy(), name=None) -> dict:
     return verify_registration(credential=credential_of(reg), challenge=challenge_of(reg), rp_id=RP_ID,
                                origin=ORIGIN, policy=policy, now=world.ctx.now(), name=name)
@@ -125,16 +132,16 @@ def issue(world, monkeypatch, entry, browser=BROWSER) -> str:
     recorded = challenge_of(entry)
     fake = types.SimpleNamespace(token_bytes=lambda n: recorded, token_hex=secrets.token_hex)
     with monkeypatch.context() as patch:
-        patch.setattr(codeb.passkeys, "secrets", fake)
-        options = PasskeySignIn().begin(world.ctx, browser=browser, rp_id=RP_ID)
+        patch.setattr(codeb.accounts.passkeys, "secrets", fake)
+        options = PasskeySignIn().begin(replace(world.ctx, browser=browser, rp_id=RP_ID), {}).data
     assert options["publicKey"]["challenge"] == entry["challenge"]
     assert options["publicKey"]["allowCredentials"] == []
     return options["challenge_id"]
 
 
 def complete(world, cid, credential, *, browser=BROWSER, origin=ORIGIN, rp_id=RP_ID):
-    return PasskeySignIn().complete(world.ctx, browser=browser, challenge_id=cid, credential=credential,
-                                    rp_id=rp_id, origin=origin)
+    ctx = replace(world.ctx, browser=browser, base_url=origin, rp_id=rp_id)
+    return PasskeySignIn().complete(ctx, {"challenge_id": cid, "credential": credential})
 
 
 def sign_in(world, monkeypatch, entry, **kwargs):
@@ -342,7 +349,7 @@ def test_a_challenge_issued_to_another_browser_is_refused(world, monkeypatch):
 def test_a_registration_challenge_cannot_complete_a_sign_in(world, monkeypatch):
     alice = enrol(world, "alice@example.com")
     fake = types.SimpleNamespace(token_bytes=lambda n: challenge_of(AUTH_A[0]), token_hex=secrets.token_hex)
-    monkeypatch.setattr(codeb.passkeys, "secrets", fake)
+    monkeypatch.setattr(codeb.accounts.passkeys, "secrets", fake)
     cid, _ = Challenges(world.store).issue(purpose="register", browser=BROWSER, login=alice.login)
     with pytest.raises(SignInFailed) as failure:
         complete(world, cid, credential_of(AUTH_A[0]))
@@ -376,7 +383,7 @@ def test_an_assertion_over_another_challenge_is_refused(world, monkeypatch):
 
 def test_a_fresh_random_challenge_does_not_match_a_recorded_assertion(world):
     enrol(world, "alice@example.com")
-    options = PasskeySignIn().begin(world.ctx, browser=BROWSER, rp_id=RP_ID)
+    options = PasskeySignIn().begin(replace(world.ctx, browser=BROWSER, rp_id=RP_ID), {}).data
     assert options["publicKey"]["challenge"] != AUTH_A[0]["challenge"]
     assert options["publicKey"]["userVerification"] == "required"
     with pytest.raises(SignInFailed) as failure:
@@ -735,7 +742,7 @@ def test_the_last_passkey_stays_when_it_is_the_only_way_in(world, monkeypatch):
     set_setting(world, "methods", ["passkey"])
     alice = enrol(world, "alice@example.com")
     with pytest.raises(Conflict) as failure:
-        passkeys(world).remove(alice.login, REG_A["credential_id"])
+        passkeys(world).remove(alice.login, REG_A["credential_id"], can_sign_in=ways_in(world))
     assert failure.value.message_id == "error.passkey_last"
     assert passkeys(world).owner(REG_A["credential_id"]).login == alice.login
     assert sign_in(world, monkeypatch, AUTH_A[0]).login == alice.login
@@ -745,7 +752,7 @@ def test_of_two_passkeys_one_can_go_without_magic_link(world):
     set_setting(world, "methods", ["passkey"])
     alice = enrol(world, "alice@example.com")
     passkeys(world).add(alice.login, registered(world, REG_B))
-    passkeys(world).remove(alice.login, REG_B["credential_id"])
+    passkeys(world).remove(alice.login, REG_B["credential_id"], can_sign_in=ways_in(world))
     assert [p.id for p in passkeys_of(world.accounts.require(alice.login))] == [REG_A["credential_id"]]
     assert world.store.index("credential").get(REG_B["credential_id"]) is None
 
@@ -753,13 +760,13 @@ def test_of_two_passkeys_one_can_go_without_magic_link(world):
 def test_removing_the_last_passkey_with_magic_link_frees_its_index_entry(world, monkeypatch):
     assert "magic_link" in world.tenant.setting("methods")
     alice = enrol(world, "alice@example.com")
-    passkeys(world).remove(alice.login, REG_A["credential_id"])
+    passkeys(world).remove(alice.login, REG_A["credential_id"], can_sign_in=ways_in(world))
     assert passkeys_of(world.accounts.require(alice.login)) == []
     assert world.store.index("credential").get(REG_A["credential_id"]) is None
     assert passkeys(world).owner(REG_A["credential_id"]) is None
     assert refused(world, monkeypatch, AUTH_A[0]) == "error.passkey_unknown"
     with pytest.raises(NotFound) as again:
-        passkeys(world).remove(alice.login, REG_A["credential_id"])
+        passkeys(world).remove(alice.login, REG_A["credential_id"], can_sign_in=ways_in(world))
     assert again.value.message_id == "error.passkey_not_found"
     # Freed: another account may register it now.
     bob = world.accounts.create(email="bob@example.com")
@@ -771,7 +778,7 @@ def test_remove_of_a_passkey_of_another_account_leaves_it_alone(world):
     enrol(world, "alice@example.com")
     bob = enrol(world, "bob@example.com", REG_B)
     with pytest.raises(NotFound):
-        passkeys(world).remove(bob.login, REG_A["credential_id"])
+        passkeys(world).remove(bob.login, REG_A["credential_id"], can_sign_in=ways_in(world))
     assert passkeys(world).owner(REG_A["credential_id"]) is not None
 
 

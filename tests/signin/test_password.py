@@ -5,13 +5,13 @@ import hashlib
 
 import pytest
 
-from codeb import passwords
+from codeb.accounts import passwords
 from codeb.errors import BadInput, RateLimited, SignInFailed
-from codeb.passwords import ITERATIONS, check_strength, ha1, hash_password, verify_password
-from codeb.signin import SignInContext
+from codeb.accounts.passwords import ITERATIONS, check_strength, ha1, hash_password, verify_password
+from codeb.signin.base import SignInContext
 from codeb.signin.password import LOCK_SECONDS, PasswordSignIn
 from codeb.tenants import Tenants
-from codeb.users import Accounts
+from codeb.accounts import Accounts
 from tests.conftest import Clock
 
 SECRET = "correct horse battery staple"
@@ -82,7 +82,7 @@ def world(tenants, data_root, monkeypatch):
 
 def test_right_password_signs_in_with_amr_pwd(world):
     ctx, _ = world
-    identity = PasswordSignIn().complete(ctx, email="Alice@Example.com", password=SECRET)
+    identity = PasswordSignIn().complete(ctx, {"email": "Alice@Example.com", "password": SECRET})
     assert identity.login == "alice" and identity.amr == ("pwd",) and identity.method == "password"
 
 
@@ -91,14 +91,14 @@ def test_wrong_password_and_unknown_account_get_the_same_answer(world):
     answers = []
     for email in ("alice@example.com", "nobody@example.com", "not an email"):
         with pytest.raises(SignInFailed) as failed:
-            PasswordSignIn().complete(ctx, email=email, password="wrong password!!")
+            PasswordSignIn().complete(ctx, {"email": email, "password": "wrong password!!"})
         answers.append((failed.value.message_id, failed.value.status))
     assert len(set(answers)) == 1 and answers[0][0] == "error.password_wrong"
 
 
 def fail(ctx, email="alice@example.com"):
     with pytest.raises(SignInFailed):
-        PasswordSignIn().complete(ctx, email=email, password="wrong password!!")
+        PasswordSignIn().complete(ctx, {"email": email, "password": "wrong password!!"})
 
 
 def test_failures_slow_down_then_lock(world):
@@ -106,17 +106,17 @@ def test_failures_slow_down_then_lock(world):
     for _ in range(3):  # free tries
         fail(ctx)
     with pytest.raises(RateLimited) as slow:  # from now on each try waits: 1 s, 2 s, 4 s …
-        PasswordSignIn().complete(ctx, email="alice@example.com", password=SECRET)
+        PasswordSignIn().complete(ctx, {"email": "alice@example.com", "password": SECRET})
     assert slow.value.message_id == "error.password_slow_down"
     for failures in range(3, 10):
         clock.advance(PasswordSignIn.wait_after("account", failures))
         fail(ctx)
     clock.advance(120)
     with pytest.raises(RateLimited) as locked:  # ten failures: locked, even with the right password
-        PasswordSignIn().complete(ctx, email="alice@example.com", password=SECRET)
+        PasswordSignIn().complete(ctx, {"email": "alice@example.com", "password": SECRET})
     assert locked.value.message_id == "error.password_locked" and locked.value.retry_after > 600
     clock.advance(LOCK_SECONDS + 1)
-    assert PasswordSignIn().complete(ctx, email="alice@example.com", password=SECRET).login == "alice"
+    assert PasswordSignIn().complete(ctx, {"email": "alice@example.com", "password": SECRET}).login == "alice"
 
 
 def test_unknown_accounts_lock_the_same_way(world):
@@ -125,7 +125,7 @@ def test_unknown_accounts_lock_the_same_way(world):
         clock.advance(PasswordSignIn.wait_after("account", failures))
         fail(ctx, "nobody@example.com")
     with pytest.raises(RateLimited) as locked:
-        PasswordSignIn().complete(ctx, email="nobody@example.com", password="wrong password!!")
+        PasswordSignIn().complete(ctx, {"email": "nobody@example.com", "password": "wrong password!!"})
     assert locked.value.message_id == "error.password_locked"
 
 
@@ -135,6 +135,6 @@ def test_one_client_ip_cannot_try_many_accounts(world):
         clock.advance(PasswordSignIn.wait_after("client", n))
         fail(ctx, f"user{n}@example.com")
     with pytest.raises(RateLimited):
-        PasswordSignIn().complete(ctx, email="alice@example.com", password=SECRET)
+        PasswordSignIn().complete(ctx, {"email": "alice@example.com", "password": SECRET})
     ctx.client_ip = "198.51.100.1"
-    assert PasswordSignIn().complete(ctx, email="alice@example.com", password=SECRET).login == "alice"
+    assert PasswordSignIn().complete(ctx, {"email": "alice@example.com", "password": SECRET}).login == "alice"

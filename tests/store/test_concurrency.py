@@ -24,7 +24,7 @@ import pytest
 from codeb.errors import Conflict
 from codeb.store import SCHEMA, Store, files
 from codeb.store.lock import file_lock
-from codeb.users import Accounts
+from codeb.accounts import Accounts
 
 CTX = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
 PROCESSES = 4

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from codeb.store import Store
-from codeb.users import Accounts
+from codeb.accounts import Accounts
 
 
 def tenant_store(root, lo=600, hi=699):

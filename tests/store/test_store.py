@@ -12,7 +12,7 @@ import pytest
 from codeb.errors import Conflict, InvalidName, NotFound, StoreCorrupt
 from codeb.store import SCHEMA, Store, files, secret_id
 from codeb.store import transient as transient_module
-from codeb.users import Accounts
+from codeb.accounts import Accounts
 
 
 class Clock:

@@ -64,7 +64,7 @@ def test_tenant_language_falls_back_to_english():
 
 def test_message_ids_built_at_run_time_exist():
     """Ids composed in templates and code (`"method." + name` …) exist in both catalogues."""
-    from codeb import privacy
+    from codeb.accounts import privacy
     from codeb.signin import REGISTRY
     from codeb.web import account, admin, office
 

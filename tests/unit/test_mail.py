@@ -3,7 +3,7 @@
 import os
 from email import message_from_bytes, policy
 
-from codeb.mail import Mailer, pickup_folder, staging_folder
+from codeb.notify.mail import Mailer, pickup_folder, staging_folder
 
 
 def make_mailer(tmp_path, **kw):

@@ -7,7 +7,8 @@ Only when a tenant admin allows it. The password is kept as
 - SIP digest HA1 = H(username ":" realm ":" password), with MD5 (RFC 2617
   §3.2.2.2) and with SHA-256 (RFC 7616 §3.4.2, RFC 8760), for the tenant's SIP
   server, which authenticates phones by digest and needs HA1, not the password.
-The caller drops the plaintext right after `hash_password` returns.
+`change` is the one way a password reaches an account: it checks the current
+one, the repetition and the strength, and stores only the hashes.
 """
 
 import base64
@@ -15,7 +16,7 @@ import hashlib
 import hmac
 import secrets
 
-from .errors import BadInput
+from ..errors import BadInput
 
 ITERATIONS = 600_000
 SALT_BYTES = 16
@@ -75,3 +76,26 @@ def verify_password(record: dict | None, password) -> bool:
 # does not tell whether the account exists.
 DUMMY = {"salt": base64.b64encode(b"codeb-no-account").decode(), "iterations": ITERATIONS,
          "hash": base64.b64encode(bytes(32)).decode()}
+
+
+def sip_realm(tenant) -> str:
+    """The SIP digest realm: the tenant's setting, else its first host."""
+    return tenant.setting("sip_realm") or tenant.hosts[0]
+
+
+def change(accounts, login: str, *, current, new, repeat, realm: str) -> None:
+    """Set or replace the account's password: all checks first, then one write of the hashes."""
+    account = accounts.require(login)
+    if account.has_password and not verify_password(account.password, current):
+        raise BadInput("error.password_current")
+    if new != repeat:
+        raise BadInput("error.password_mismatch")
+    check_strength(new, login=account.login, email=account.email)
+    record = hash_password(new, login=account.login, realm=realm, now=int(accounts.store.clock()))
+    with accounts.update(login) as doc:
+        doc["password"] = record
+
+
+def remove(accounts, login: str) -> None:
+    with accounts.update(login) as doc:
+        doc.pop("password", None)

@@ -5,7 +5,8 @@ file is an RFC 5322 message with CRLF line ends, preceded by the envelope lines
 `X-Sender` and `X-Receiver`. A message is written completely to a staging
 folder on the same volume first and then renamed into Pickup, so the service
 never reads half a file. Messages are rendered from `templates/mail/` in the
-recipient's language, as plain text with an HTML alternative.
+recipient's language, as plain text with an HTML alternative. The store's
+`spool` does the writing; this module only composes.
 """
 
 import os
@@ -19,9 +20,10 @@ from email.utils import formataddr, format_datetime, make_msgid
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from . import i18n
+from .. import ROOT, i18n
+from ..store import spool
 
-TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "templates", "mail")
+TEMPLATES = os.path.join(ROOT, "templates", "mail")
 WINDOWS_PICKUP = r"C:\inetpub\mailroot\Pickup"
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
@@ -78,17 +80,20 @@ class Mailer:
         msg = self.compose(kind, to=to, language=language, **params)
         envelope = f"X-Sender: {self.sender}\r\nX-Receiver: {to}\r\n".encode("ascii")
         data = envelope + msg.as_bytes(policy=SMTP)
-        os.makedirs(self.staging, exist_ok=True)
-        os.makedirs(self.pickup, exist_ok=True)
         name = f"{int(time.time() * 1000)}-{secrets.token_hex(8)}.eml"
-        staged = os.path.join(self.staging, name)
-        with open(staged, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        final = os.path.join(self.pickup, name)
-        os.replace(staged, final)
+        final = spool.deliver(staging=self.staging, spool=self.pickup, name=name, data=data)
         if self.echo:
             print(f"[codeb mail] to {to}: {msg['Subject']}\n{msg.get_body(('plain',)).get_content()}",
                   file=sys.stderr, flush=True)
         return final
+
+
+def mailer_for(tenant, *, data_root: str, echo: bool = False) -> Mailer:
+    """The tenant's mailer: its pickup folder and sender settings, its languages."""
+    return Mailer(
+        pickup=pickup_folder(tenant.setting("mail", "pickup"), data_root),
+        sender=tenant.setting("mail", "from") or f"no-reply@{tenant.hosts[0]}",
+        sender_name=tenant.display_name,
+        languages=tenant.languages,
+        echo=echo,
+    )

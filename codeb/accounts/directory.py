@@ -11,10 +11,13 @@ account documents (after a restore from an old backup, say).
 
 import bisect
 import hashlib
-import os
+
+from ..store import layout
 
 SHARDS = 256
 FIELDS = ("name", "email", "roles", "disabled", "ext")
+SHARD = (layout.INDEX, layout.DIRECTORY)  # + the shard's name
+
 
 class _View:
     """One process's copy of a tenant's directory: entries, logins in order, search keys."""
@@ -61,20 +64,16 @@ class Directory:
 
     def put(self, login: str, entry: dict) -> None:
         shard = self.shard_of(login)
-        with self.store.update("index", "directory", shard, default={"entries": {}}) as doc:
+        with self.store.update(*SHARD, shard, default={"entries": {}}) as doc:
             doc["entries"][login] = entry
 
     def remove(self, login: str) -> None:
         shard = self.shard_of(login)
-        with self.store.update("index", "directory", shard, default={"entries": {}}) as doc:
+        with self.store.update(*SHARD, shard, default={"entries": {}}) as doc:
             doc["entries"].pop(login, None)
 
     def _stamp(self, shard: str):
-        try:
-            st = os.stat(self.store.doc_path("index", "directory", shard))
-        except FileNotFoundError:
-            return None
-        return (st.st_mtime_ns, st.st_size)
+        return self.store.stamp(*SHARD, shard)
 
     def _view(self) -> "_View":
         """The merged directory, brought up to date shard by shard (only changed shards are read)."""
@@ -85,7 +84,7 @@ class Directory:
             view = _views[self.store.root] = _View()
         for n in changed:
             fresh = {} if stamps[n] is None else \
-                (self.store.read("index", "directory", f"{n:02x}") or {}).get("entries", {})
+                (self.store.read(*SHARD, f"{n:02x}") or {}).get("entries", {})
             view.replace(n, fresh, stamps[n], bulk=len(changed) > 8)
         if len(changed) > 8:
             view.ordered.sort()
@@ -109,11 +108,11 @@ class Directory:
     def rebuild(self) -> int:
         """Recreate every shard from the account documents; return how many accounts."""
         shards: dict[str, dict] = {f"{n:02x}": {} for n in range(SHARDS)}
-        for login in self.store.list("users"):
-            doc = self.store.read("users", login)
+        for login in self.store.list(layout.USERS):
+            doc = self.store.read(layout.USERS, login)
             if doc:
                 shards[self.shard_of(login)][login] = entry_of(doc)
         for shard, entries in shards.items():
-            with self.store.lock("index", "directory", shard):
-                self.store.write("index", "directory", shard, doc={"entries": entries})
+            with self.store.lock(*SHARD, shard):
+                self.store.write(*SHARD, shard, doc={"entries": entries})
         return sum(len(e) for e in shards.values())

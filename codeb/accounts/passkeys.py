@@ -9,32 +9,44 @@ browser that asked for them (the hash of its session's CSRF token).
 """
 
 import base64
+import hashlib
 import json
+import re
 import secrets
 from dataclasses import dataclass
 
 from webauthn import generate_registration_options, options_to_json, verify_registration_response
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
+from webauthn.helpers import (
+    base64url_to_bytes,
+    bytes_to_base64url,
+    parse_attestation_object,
+    parse_authenticator_data,
+    parse_client_data_json,
+)
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AttestationConveyancePreference,
+    AuthenticatorData,
     AuthenticatorSelectionCriteria,
     AuthenticatorTransport,
+    ClientDataType,
     CredentialDeviceType,
     PublicKeyCredentialDescriptor,
     ResidentKeyRequirement,
     UserVerificationRequirement,
 )
 
-from . import authenticators
-from .errors import BadInput, Conflict, NotFound, SignInFailed
-from .store import secret_id
+from ..errors import BadInput, Conflict, NotFound, SignInFailed
+from ..store import layout, secret_id
+from . import Account, authenticators
 
 CHALLENGE_LIFETIME = 300
 MAX_NAME = 60
 MAX_CREDENTIAL_ID = 1023  # WebAuthn L3 §5.1: credential ids are at most 1023 bytes
 UV_POLICIES = ("required", "preferred", "discouraged")
 ATTESTATION_POLICIES = ("none", "direct")
+AAGUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+MAX_PER_ACCOUNT = 100
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,23 @@ class Policy:
     def uv_required(self) -> bool:
         return self.user_verification == "required"
 
+    @staticmethod
+    def validate(*, user_verification, attestation, allowed_aaguids, max_per_account) -> dict:
+        """The policy an admin submitted, checked, as it is stored in tenant.json."""
+        if user_verification not in UV_POLICIES or attestation not in ATTESTATION_POLICIES:
+            raise BadInput("error.bad_request")
+        aaguids = sorted({a.strip().lower() for a in allowed_aaguids or () if a.strip()})
+        if any(not AAGUID_PATTERN.fullmatch(a) for a in aaguids):
+            raise BadInput("error.settings_aaguid")
+        try:
+            limit = int(max_per_account)
+        except (TypeError, ValueError):
+            raise BadInput("error.settings_numbers") from None
+        if not 1 <= limit <= MAX_PER_ACCOUNT:
+            raise BadInput("error.settings_numbers")
+        return {"user_verification": user_verification, "attestation": attestation,
+                "allowed_aaguids": aaguids, "max_per_account": limit}
+
 
 @dataclass(frozen=True)
 class Passkey:
@@ -86,7 +115,7 @@ class Passkey:
 
 
 def passkeys_of(account) -> list[Passkey]:
-    return [Passkey(p) for p in account.doc.get("passkeys", [])]
+    return [Passkey(p) for p in account.doc.get("passkeys", [])]  # this package reads the document
 
 
 def find(account, credential_id: str) -> Passkey | None:
@@ -95,7 +124,7 @@ def find(account, credential_id: str) -> Passkey | None:
 
 def user_handle(account) -> bytes:
     """The WebAuthn user handle: random, not the login or email (WebAuthn L3 §14.6.1)."""
-    return base64url_to_bytes(account.doc["webauthn_user_id"])
+    return base64url_to_bytes(account.doc["webauthn_user_id"])  # this package reads the document
 
 
 def check_credential_id(value) -> str:
@@ -114,7 +143,7 @@ def check_credential_id(value) -> str:
 
 class Challenges:
     def __init__(self, store):
-        self.records = store.transient("webauthn")
+        self.records = store.transient(layout.WEBAUTHN_CHALLENGES)
 
     def issue(self, *, purpose: str, browser: str, login: str | None = None) -> tuple[str, bytes]:
         challenge = secrets.token_bytes(32)
@@ -132,6 +161,50 @@ class Challenges:
                 or record.get("browser") != secret_id(browser) or record.get("login") != login):
             raise SignInFailed("error.passkey_challenge")
         return base64url_to_bytes(record["challenge"])
+
+
+# -- why a ceremony was refused ------------------------------------------------
+
+WRONG_SITE, UV_MISSING, INVALID = "wrong_site", "uv_missing", "invalid"
+
+
+def refusal(credential: dict, *, ceremony: str, challenge: bytes, rp_id: str, origin: str,
+            uv_required: bool) -> str:
+    """Why py_webauthn refused a ceremony, read from the data the browser sent, to
+    tell the person what to do: WRONG_SITE (origin or RP ID of another site), UV_MISSING
+    (no PIN or biometric where the policy needs one), or INVALID.
+
+    The checks run in the order of WebAuthn L3 §7.1 / §7.2 (client data type,
+    challenge, origin, RP ID hash, user presence, user verification), so the reason
+    is the first step that failed. The verdict itself is py_webauthn's: this only
+    picks the message, and a credential it accepted is never classified.
+    """
+    try:
+        response = credential["response"]
+        client = parse_client_data_json(base64url_to_bytes(response["clientDataJSON"]))
+        if ceremony == "create":
+            data = parse_attestation_object(base64url_to_bytes(response["attestationObject"])).auth_data
+            expected_type = ClientDataType.WEBAUTHN_CREATE
+        else:
+            data = parse_authenticator_data(base64url_to_bytes(response["authenticatorData"]))
+            expected_type = ClientDataType.WEBAUTHN_GET
+    except Exception:  # noqa: BLE001 -- anything unreadable is simply invalid
+        return INVALID
+    return _first_failed_step(client, data, expected_type=expected_type, challenge=challenge,
+                              rp_id=rp_id, origin=origin, uv_required=uv_required)
+
+
+def _first_failed_step(client, data: AuthenticatorData, *, expected_type, challenge: bytes, rp_id: str,
+                       origin: str, uv_required: bool) -> str:
+    if client.type != expected_type or client.challenge != challenge:
+        return INVALID
+    if client.origin != origin or data.rp_id_hash != hashlib.sha256(rp_id.encode("utf-8")).digest():
+        return WRONG_SITE
+    if not data.flags.up:
+        return INVALID
+    if uv_required and not data.flags.uv:
+        return UV_MISSING
+    return INVALID
 
 
 # -- registration ------------------------------------------------------------
@@ -182,9 +255,10 @@ def verify_registration(*, credential: dict, challenge: bytes, rp_id: str, origi
             credential=credential, expected_challenge=challenge, expected_rp_id=rp_id,
             expected_origin=origin, require_user_verification=policy.uv_required)
     except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
-        if "verification is required" in str(exc).lower():
-            raise BadInput("error.passkey_uv_required") from exc
-        raise BadInput("error.passkey_registration_failed") from exc
+        reason = refusal(credential, ceremony="create", challenge=challenge, rp_id=rp_id, origin=origin,
+                         uv_required=policy.uv_required)
+        raise BadInput("error.passkey_uv_required" if reason == UV_MISSING
+                       else "error.passkey_registration_failed") from exc
     aaguid = str(verified.aaguid).lower()
     if policy.allowed_aaguids and aaguid not in policy.allowed_aaguids:
         raise BadInput("error.passkey_authenticator_not_allowed")
@@ -226,7 +300,7 @@ class Passkeys:
     def __init__(self, tenant, accounts):
         self.tenant = tenant
         self.accounts = accounts
-        self.index = tenant.store.index("credential")
+        self.index = tenant.store.index(layout.BY_CREDENTIAL)
         self.policy = Policy.of(tenant)
 
     def owner(self, credential_id: str):
@@ -259,23 +333,18 @@ class Passkeys:
                 raise NotFound("error.passkey_not_found")
             target["name"] = cleaned
 
-    def remove(self, login: str, credential_id: str) -> None:
+    def remove(self, login: str, credential_id: str, *, can_sign_in) -> None:
+        """Remove a passkey, unless it is the account's only way in: `can_sign_in(account)`
+        says whether the account, without it, can still sign in by a method of the tenant
+        (`codeb.signin.can_sign_in`)."""
         with self.accounts.update(login) as doc:
             remaining = [p for p in doc.get("passkeys", []) if p["id"] != credential_id]
             if len(remaining) == len(doc.get("passkeys", [])):
                 raise NotFound("error.passkey_not_found")
-            if not remaining and not self.other_ways_to_sign_in(doc):
+            if not remaining and not can_sign_in(Account({**doc, "passkeys": remaining})):
                 raise Conflict("error.passkey_last")
             doc["passkeys"] = remaining
         self.index.remove(credential_id, login)
-
-    def other_ways_to_sign_in(self, doc: dict) -> bool:
-        """Whether the account can still sign in without any passkey."""
-        methods = self.tenant.setting("methods", default=[])
-        if doc.get("disabled"):
-            return False
-        return ("magic_link" in methods and bool(doc.get("email"))
-                or "password" in methods and bool(doc.get("password")))
 
     def record_use(self, login: str, credential_id: str, *, sign_count: int, backed_up: bool,
                    now: int) -> None:

@@ -8,12 +8,15 @@ resume it, including the one that serves a magic link opened on another device.
 import re
 import secrets
 
+from ..errors import NotFound
+from ..store import layout, secret_id
+
 LIFETIME = 1800
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 
 
 def _records(store):
-    return store.transient("interactions")
+    return store.transient(layout.INTERACTIONS)
 
 
 def create(store, *, params: dict, client_id: str, client_name: str) -> str:
@@ -33,9 +36,6 @@ def get(store, iid) -> dict | None:
 def answered_by(store, iid, session_sid: str) -> bool:
     """Record which browser session signed in for this request (only it may resume it);
     False if the request is gone (expired, or not an interaction id at all)."""
-    from .errors import NotFound
-    from .store import secret_id
-
     if not isinstance(iid, str) or not ID_PATTERN.fullmatch(iid):
         return False
     try:
@@ -47,8 +47,6 @@ def answered_by(store, iid, session_sid: str) -> bool:
 
 
 def may_resume(pending: dict, session_sid: str | None) -> bool:
-    from .store import secret_id
-
     return bool(session_sid) and pending.get("session") == secret_id(session_sid)
 
 

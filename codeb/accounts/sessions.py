@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from .store import secret_id
+from ..store import layout, secret_id
 
 ANONYMOUS_PREFIX = "a~"
 LISTED = 20  # signed-in sessions an account remembers for its settings page
@@ -62,7 +62,7 @@ class Session:
 class Sessions:
     def __init__(self, store, secret):
         """`secret` is a callable giving the tenant's session secret, read only when needed."""
-        self.records = store.transient("sessions")
+        self.records = store.transient(layout.SESSIONS)
         self.clock = store.clock
         self._secret = secret
 
@@ -97,7 +97,7 @@ class Sessions:
         return Session(sid=sid, data=data)
 
     def start_superuser(self) -> Session:
-        """A break-glass session: server-side, no account, one hour (codeb.breakglass)."""
+        """A break-glass session: server-side, no account, one hour (codeb.accounts.breakglass)."""
         now = self.clock()
         return Session(sid=secrets.token_urlsafe(32), new=True, modified=True,
                        data={"superuser": True, "created": now, "auth_time": now, "method": "breakglass"})
@@ -152,7 +152,7 @@ class Sessions:
     def active(self, account) -> list[dict]:
         """The account's sessions that are still alive, newest first."""
         alive = []
-        for entry in account.doc.get("sessions", []):
+        for entry in account.listed_sessions:
             record = self.records.get(entry["id"])
             if record and record["data"].get("created", 0) > account.sessions_not_before:
                 alive.append(entry)

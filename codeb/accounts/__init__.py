@@ -1,69 +1,36 @@
-"""Accounts: one JSON document per person, `users/<login>.json` (DESIGN: users).
+"""Accounts: one JSON document per person, `users/<login>.json` (DESIGN: accounts).
 
 An account has a login (its file name and the local part of its SIP/XMPP
 address), an opaque `sub` that is random, stable and never reused, a verified
 email, roles, and a profile. Indexes map email and sub to the login; the
 account document is the truth, so an index entry is trusted only when the
-account it names agrees with it.
+account it names agrees with it. Only this package edits account documents:
+`Account` reads one field per property, `Accounts` and the modules beside it
+(passkeys, sessions, passwords, extensions) change them under the document's lock.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
-import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from ..errors import Conflict, NotFound
+from ..store import layout, names
 from .directory import Directory, entry_of
-from .errors import BadInput, Conflict, NotFound
-from .store import names
+from .extensions import Extensions
+from .profile import (
+    ROLES,
+    clean_display_name,
+    clean_language,
+    clean_nickname,
+    clean_roles,
+    login_from_email,
+    normalize_email,
+)
 
-MAX_DISPLAY_NAME = 100
-MAX_NICKNAME = 15  # caller-ID names (CNAM) carry 15 characters
-NICKNAME_EXTRA = set(" .-'")
-EMAIL_PATTERN = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+")
-ROLES = ("user", "admin")
-
-
-def normalize_email(value) -> str:
-    """Lowercased, trimmed email; BadInput with a clear message when malformed."""
-    email = (value or "").strip().lower() if isinstance(value, str) else ""
-    if len(email) > 254 or not EMAIL_PATTERN.fullmatch(email) or any(
-        ord(c) < 33 or c in '<>()[]\\,;:"' for c in email
-    ):
-        raise BadInput("error.invalid_email")
-    return email
-
-
-def login_from_email(email: str) -> str:
-    """A login suggested by an email's local part: `Jörg.Müller+x@…` -> `jorg.muller`."""
-    local = email.split("@")[0].split("+")[0]
-    ascii_only = unicodedata.normalize("NFKD", local).encode("ascii", "ignore").decode()
-    cleaned = re.sub(r"[^a-z0-9._-]+", "", ascii_only.lower())
-    cleaned = re.sub(r"[._-]{2,}", ".", cleaned).strip("._-")[:48] or "user"
-    try:
-        return names.login_name(cleaned)
-    except Exception:
-        return "user"
-
-
-def clean_display_name(value) -> str:
-    """What other people see in calls and chats: printable, one line, 1 to 100 characters."""
-    text = " ".join(str(value or "").split())
-    if not text or len(text) > MAX_DISPLAY_NAME or not text.isprintable():
-        raise BadInput("error.display_name", limit=MAX_DISPLAY_NAME)
-    return text
-
-
-def clean_nickname(value) -> str | None:
-    """The caller-ID name on outbound calls: letters, digits, spaces and . - ' only, at most 15."""
-    text = " ".join(str(value or "").split())
-    if not text:
-        return None
-    if len(text) > MAX_NICKNAME or not all(c.isalnum() or c in NICKNAME_EXTRA for c in text):
-        raise BadInput("error.nickname", limit=MAX_NICKNAME)
-    return text
+__all__ = ["Account", "Accounts", "ROLES", "normalize_email", "login_from_email", "clean_display_name",
+           "clean_nickname"]
 
 
 @dataclass(frozen=True)
@@ -73,9 +40,19 @@ class Account:
     login = property(lambda self: self.doc["login"])
     sub = property(lambda self: self.doc["sub"])
     email = property(lambda self: self.doc.get("email"))
+    email_verified = property(lambda self: bool(self.doc.get("email_verified")))
+    nickname = property(lambda self: self.doc.get("nickname"))
+    language = property(lambda self: self.doc.get("language"))
     roles = property(lambda self: list(self.doc.get("roles", ["user"])))
     disabled = property(lambda self: bool(self.doc.get("disabled")))
-    language = property(lambda self: self.doc.get("language"))
+    profile_confirmed = property(lambda self: bool(self.doc.get("profile_confirmed")))
+    created = property(lambda self: self.doc.get("created"))
+    sip = property(lambda self: self.doc.get("sip"))
+    ext = property(lambda self: self.doc.get("ext"))
+    password = property(lambda self: self.doc.get("password"))  # the hashes (codeb.accounts.passwords)
+    has_password = property(lambda self: bool(self.doc.get("password")))
+    has_passkeys = property(lambda self: bool(self.doc.get("passkeys")))
+    listed_sessions = property(lambda self: list(self.doc.get("sessions", [])))
 
     @property
     def display_name(self) -> str:
@@ -92,13 +69,13 @@ class Accounts:
     def __init__(self, store, host: str):
         self.store = store
         self.host = host
-        self.by_email = store.index("email")
-        self.by_sub = store.index("sub")
-        self.by_ext = store.index("ext")
+        self.by_email = store.index(layout.BY_EMAIL)
+        self.by_sub = store.index(layout.BY_SUB)
         self.directory = Directory(store)
+        self.extensions = Extensions(self)
 
     def get(self, login: str) -> Account | None:
-        doc = self.store.read("users", names.login_name(login))
+        doc = self.store.read(layout.USERS, names.login_name(login))
         return Account(doc) if doc else None
 
     def require(self, login: str) -> Account:
@@ -118,15 +95,13 @@ class Accounts:
         return account if account and account.sub == sub else None
 
     def list(self) -> list[str]:
-        return self.store.list("users")
+        return self.store.list(layout.USERS)
 
     def create(self, *, email: str, login: str | None = None, roles=("user",),
                display_name: str | None = None, language: str | None = None) -> Account:
         """Create an account; all of it or nothing (Conflict if the email is taken)."""
         email = normalize_email(email)
-        roles = sorted(set(roles) | {"user"})
-        if any(r not in ROLES for r in roles):
-            raise BadInput("error.invalid_role")
+        roles = clean_roles(roles)
         with self.by_email.lock(email):
             if self.find_by_email(email):
                 raise Conflict("error.email_taken", email=email)
@@ -145,65 +120,26 @@ class Accounts:
             }
             for candidate in self._logins(login or login_from_email(email), exact=login is not None):
                 doc.update(login=candidate, sip=f"{candidate}@{self.host}")
-                if self.store.create("users", candidate, doc=doc):
+                if self.store.create(layout.USERS, candidate, doc=doc):
                     break
             else:
                 raise Conflict("error.login_taken", login=login)
             try:
                 self.by_sub.put(doc["sub"], doc["login"])
                 self.by_email.put(email, doc["login"])
-                doc["ext"] = self._allocate_extension(doc["login"])
+                doc["ext"] = self.extensions.allocate(doc["login"])
                 if doc["ext"] is not None:
-                    with self.store.update("users", doc["login"]) as live:
+                    with self.store.update(layout.USERS, doc["login"]) as live:
                         live["ext"] = doc["ext"]
                 self.directory.put(doc["login"], entry_of(doc))
             except BaseException:
                 # Roll back what was written; the email lock is still held.
-                if doc.get("ext") is not None:
-                    self.by_ext.remove(str(doc["ext"]), doc["login"])
+                self.extensions.release(doc["login"], doc.get("ext"))
                 self.directory.remove(doc["login"])
                 self.by_sub.remove(doc["sub"], doc["login"])
-                self.store.delete("users", doc["login"])
+                self.store.delete(layout.USERS, doc["login"])
                 raise
         return Account(doc)
-
-    def extension_range(self) -> tuple[int, int] | None:
-        settings = self.store.read("tenant") or {}
-        bounds = settings.get("extension_range")
-        if not bounds or len(bounds) != 2 or not all(isinstance(b, int) for b in bounds):
-            return None
-        return bounds[0], bounds[1]
-
-    def _allocate_extension(self, login: str) -> int | None:
-        """The lowest free extension of the tenant's range, claimed for `login`.
-
-        Concurrent creations agree through the index's exclusive create: each
-        number is claimed by exactly one account. None when the range is full
-        (the account still works; telephony waits for an admin to widen the range).
-        """
-        bounds = self.extension_range()
-        if bounds is None:
-            return None
-        for number in range(bounds[0], bounds[1] + 1):
-            key = str(number)
-            holder = self.by_ext.get(key)
-            if holder is not None and self._holds_extension(holder, number):
-                continue
-            if holder is not None:  # left behind by a crash: the account does not have it
-                self.by_ext.remove(key, holder)
-            if self.by_ext.claim(key, login):
-                return number
-        return None
-
-    def _holds_extension(self, login: str, number: int) -> bool:
-        account = self.get(login)
-        # An account created this very moment has claimed but not yet written its ext.
-        return account is not None and account.doc.get("ext") in (number, None)
-
-    def find_by_extension(self, number) -> Account | None:
-        login = self.by_ext.get(str(number))
-        account = self.get(login) if login else None
-        return account if account and account.doc.get("ext") == int(number) else None
 
     @staticmethod
     def _logins(wanted: str, exact: bool):
@@ -215,23 +151,36 @@ class Accounts:
 
     @contextmanager
     def update(self, login: str):
-        """Lock and edit an account document (see Store.update); the directory follows."""
-        with self.store.update("users", names.login_name(login)) as doc:
+        """Lock and edit an account document (see Store.update); the directory follows.
+        For this package's modules only: everyone else changes an account through them."""
+        with self.store.update(layout.USERS, names.login_name(login)) as doc:
             before = entry_of(doc)
             yield doc
         if entry_of(doc) != before:
             self.directory.put(doc["login"], entry_of(doc))
 
+    # -- what the person changes ----------------------------------------------------
+
     def update_profile(self, login: str, *, display_name, nickname, language, languages,
                        confirm: bool = False) -> Account:
         """Validate and store the profile fields; all of them or none."""
         display_name, nickname = clean_display_name(display_name), clean_nickname(nickname)
-        if language not in languages:
-            raise BadInput("error.unknown_language")
+        language = clean_language(language, languages)
         with self.update(login) as doc:
             doc.update(display_name=display_name, nickname=nickname, language=language)
             if confirm:
                 doc["profile_confirmed"] = True
+        return Account(doc)
+
+    def set_language(self, login: str, language, languages) -> Account:
+        language = clean_language(language, languages)
+        with self.update(login) as doc:
+            doc["language"] = language
+        return Account(doc)
+
+    def mark_email_verified(self, login: str) -> Account:
+        with self.update(login) as doc:
+            doc["email_verified"] = True
         return Account(doc)
 
     # -- what an admin changes -------------------------------------------------
@@ -247,9 +196,7 @@ class Accounts:
 
     def set_roles(self, login: str, roles) -> Account:
         """New roles; the account's sessions end so the change reaches every new token."""
-        roles = sorted(set(roles) | {"user"})
-        if any(r not in ROLES for r in roles):
-            raise BadInput("error.invalid_role")
+        roles = clean_roles(roles)
         if "admin" not in roles:
             self._keeps_an_admin(login)
         with self.update(login) as doc:
@@ -275,30 +222,11 @@ class Accounts:
 
     def set_extension(self, login: str, number) -> Account:
         """Give the account another extension of the tenant's range, if it is free."""
-        bounds = self.extension_range()
-        try:
-            number = int(number)
-        except (TypeError, ValueError):
-            raise BadInput("error.extension_invalid") from None
-        if bounds is None or not bounds[0] <= number <= bounds[1]:
-            raise BadInput("error.extension_range", low=bounds[0] if bounds else 0,
-                           high=bounds[1] if bounds else 0)
-        account = self.require(login)
-        if account.doc.get("ext") == number:
-            return account
-        holder = self.find_by_extension(number)
-        if holder is not None or not self.by_ext.claim(str(number), login):
-            raise Conflict("error.extension_taken", ext=number)
-        with self.update(login) as doc:
-            old, doc["ext"] = doc.get("ext"), number
-        if old is not None:
-            self.by_ext.remove(str(old), login)
-        return Account(doc)
+        self.extensions.assign(login, number)
+        return self.require(login)
 
-    def mark_email_verified(self, login: str) -> Account:
-        with self.update(login) as doc:
-            doc["email_verified"] = True
-        return Account(doc)
+    def find_by_extension(self, number) -> Account | None:
+        return self.extensions.owner(number)
 
     def end_sessions(self, login: str) -> None:
         """Invalidate every session of the account, in every process."""
@@ -315,10 +243,9 @@ class Accounts:
 
     def _remove_files(self, doc: dict) -> None:
         self.directory.remove(doc["login"])
-        if doc.get("ext") is not None:
-            self.by_ext.remove(str(doc["ext"]), doc["login"])
+        self.extensions.release(doc["login"], doc.get("ext"))
         for passkey in doc.get("passkeys", []):
-            self.store.index("credential").remove(passkey["id"], doc["login"])
+            self.store.index(layout.BY_CREDENTIAL).remove(passkey["id"], doc["login"])
         self.by_email.remove(doc["email"], doc["login"])
         self.by_sub.remove(doc["sub"], doc["login"])
-        self.store.delete("users", doc["login"])
+        self.store.delete(layout.USERS, doc["login"])

@@ -1,0 +1,90 @@
+"""Telephone extensions: each account gets one number of the tenant's range.
+
+The `ext` index maps a number to the login holding it; the account document
+is the truth, so an entry is trusted only when the account it names agrees.
+Numbers are claimed by the index's exclusive create, so concurrent creations
+never share one.
+"""
+
+from ..errors import BadInput, Conflict
+from ..store import layout
+
+MAX_NUMBER = 99_999_999
+MAX_SPAN = 1_000_000
+
+
+def range_part(low, high) -> dict:
+    """The tenant's extension range, validated, as its part of the settings."""
+    try:
+        low, high = int(low), int(high)
+    except (TypeError, ValueError):
+        raise BadInput("error.settings_numbers") from None
+    if not 1 <= low <= high <= MAX_NUMBER or high - low > MAX_SPAN:
+        raise BadInput("error.extension_range", low=low, high=high)
+    return {"extension_range": [low, high]}
+
+
+class Extensions:
+    def __init__(self, accounts):
+        self.accounts = accounts
+        self.store = accounts.store
+        self.index = accounts.store.index(layout.BY_EXTENSION)
+
+    def range(self) -> tuple[int, int] | None:
+        """The tenant's range as it is on disk now (an admin may just have widened it)."""
+        bounds = (self.store.read(layout.TENANT) or {}).get("extension_range")
+        if not bounds or len(bounds) != 2 or not all(isinstance(b, int) for b in bounds):
+            return None
+        return bounds[0], bounds[1]
+
+    def allocate(self, login: str) -> int | None:
+        """The lowest free extension of the range, claimed for `login`; None when the range
+        is full (the account still works; telephony waits for an admin to widen the range)."""
+        bounds = self.range()
+        if bounds is None:
+            return None
+        for number in range(bounds[0], bounds[1] + 1):
+            key = str(number)
+            holder = self.index.get(key)
+            if holder is not None and self._holds(holder, number):
+                continue
+            if holder is not None:  # left behind by a crash: the account does not have it
+                self.index.remove(key, holder)
+            if self.index.claim(key, login):
+                return number
+        return None
+
+    def _holds(self, login: str, number: int) -> bool:
+        account = self.accounts.get(login)
+        # An account created this very moment has claimed but not yet written its ext.
+        return account is not None and account.ext in (number, None)
+
+    def owner(self, number):
+        """The account holding this extension, or None."""
+        login = self.index.get(str(number))
+        account = self.accounts.get(login) if login else None
+        return account if account and account.ext == int(number) else None
+
+    def assign(self, login: str, number) -> int:
+        """Move the account to another free number of the range; return it."""
+        bounds = self.range()
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            raise BadInput("error.extension_invalid") from None
+        if bounds is None or not bounds[0] <= number <= bounds[1]:
+            raise BadInput("error.extension_range", low=bounds[0] if bounds else 0,
+                           high=bounds[1] if bounds else 0)
+        if self.accounts.require(login).ext == number:
+            return number
+        if self.owner(number) is not None or not self.index.claim(str(number), login):
+            raise Conflict("error.extension_taken", ext=number)
+        with self.accounts.update(login) as doc:
+            old, doc["ext"] = doc.get("ext"), number
+        if old is not None:
+            self.index.remove(str(old), login)
+        return number
+
+    def release(self, login: str, number: int | None) -> None:
+        if number is not None:
+            self.index.remove(str(number), login)

@@ -1,0 +1,24 @@
+"""`serve`: the local server (waitress), for development and tests."""
+
+import os
+
+from .base import data_root
+
+
+def serve(args) -> None:
+    # Imported here: the other commands never load Flask or waitress.
+    from waitress import serve as waitress_serve
+
+    from ..web.app import create_app
+
+    os.environ.setdefault("CODEB_ECHO_MAIL", "1")  # local mode: links appear in the console
+    app = create_app({"CODEB_DATA": data_root(args)})
+    print(f"CodeB serving {data_root(args)} at http://{args.host}:{args.port}", flush=True)
+    waitress_serve(app, host=args.host, port=args.port, threads=8, ident="CodeB")
+
+
+def register(sub) -> None:
+    c = sub.add_parser("serve", help="serve locally with waitress")
+    c.add_argument("--host", default="127.0.0.1")
+    c.add_argument("--port", type=int, default=8000)
+    c.set_defaults(func=serve)

@@ -1,0 +1,25 @@
+"""`superuser link`: break-glass access for an operator on the server."""
+
+import sys
+
+from ..accounts import breakglass
+from .base import tenants
+
+
+def link(args) -> None:
+    """A one-time sign-in URL, valid five minutes, for an operator on the server."""
+    tenant = tenants(args).get(args.tenant)
+    base = args.base_url or f"https://{tenant.hosts[0]}"
+    url = breakglass.create_link(tenant.store, base.rstrip("/"))
+    print(url)
+    print(f"valid for {breakglass.LINK_LIFETIME // 60} minutes, once; every action is audited as break-glass",
+          file=sys.stderr)
+
+
+def register(sub) -> None:
+    group = sub.add_parser("superuser", help="break-glass access for operators").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    c = group.add_parser("link", help="print a one-time superuser sign-in URL (five minutes, once)")
+    c.add_argument("tenant")
+    c.add_argument("--base-url", help="where the tenant is reached (default https://<first host>)")
+    c.set_defaults(func=link)

@@ -1,0 +1,44 @@
+"""`tenant create`, `tenant list`."""
+
+from ..tenants.hosts import is_loopback
+from ..tenants.provisioning import create_tenant
+from ..tenants.settings import SIGNUP_POLICIES
+from .base import out, tenants
+
+
+def create(args) -> None:
+    registry = tenants(args)
+    if args.exist_ok and args.name in registry.names():
+        tenant = registry.get(args.name)
+        out({"tenant": tenant.name, "hosts": tenant.hosts, "created": False})
+        return
+    made = create_tenant(registry, args.name, args.host, signup=args.signup, domains=args.domain,
+                         display_name=args.display_name, admin_email=args.admin_email)
+    tenant = made.tenant
+    result = {"tenant": tenant.name, "hosts": tenant.hosts, "signup": args.signup}
+    if not is_loopback(tenant.hosts[0]):  # a loopback issuer carries the port it is served on
+        result["issuer"] = f"https://{tenant.hosts[0]}"
+    if made.admin is not None:
+        result["admin"] = made.admin.login
+    out(result)
+
+
+def list_tenants(args) -> None:
+    registry = tenants(args)
+    out([{"tenant": name, "hosts": registry.get(name).hosts} for name in registry.names()])
+
+
+def register(sub) -> None:
+    group = sub.add_parser("tenant", help="create and list tenants").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    c = group.add_parser("create", help="create a tenant with its keys and settings")
+    c.add_argument("name", help="tenant name: lowercase letters, digits, hyphens")
+    c.add_argument("--host", action="append", required=True, help="host name (repeatable)")
+    c.add_argument("--admin-email", help="create a first admin account with this email")
+    c.add_argument("--signup", choices=SIGNUP_POLICIES, default="open", help="who may create an account")
+    c.add_argument("--domain", action="append", default=[], help="email domain allowed by --signup domains")
+    c.add_argument("--display-name", help="name shown on the sign-in page")
+    c.add_argument("--exist-ok", action="store_true", help="do nothing if the tenant exists")
+    c.set_defaults(func=create)
+    c = group.add_parser("list", help="list tenants and their hosts")
+    c.set_defaults(func=list_tenants)

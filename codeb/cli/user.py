@@ -1,0 +1,39 @@
+"""`user add`, `user list`."""
+
+from ..accounts import Accounts
+from .base import out, tenants
+
+
+def _accounts(args) -> Accounts:
+    tenant = tenants(args).get(args.tenant)
+    return Accounts(tenant.store, tenant.hosts[0])
+
+
+def add(args) -> None:
+    account = _accounts(args).create(email=args.email, login=args.login, roles=["user"] + (args.role or []))
+    out({"login": account.login, "sub": account.sub, "email": account.email, "roles": account.roles})
+
+
+def list_users(args) -> None:
+    accounts = _accounts(args)
+    rows = []
+    for login in accounts.list():
+        account = accounts.get(login)
+        if account:
+            rows.append({"login": login, "email": account.email, "roles": account.roles,
+                         "disabled": account.disabled})
+    out(rows)
+
+
+def register(sub) -> None:
+    group = sub.add_parser("user", help="add and list accounts").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    c = group.add_parser("add", help="add an account")
+    c.add_argument("tenant")
+    c.add_argument("login")
+    c.add_argument("--email", required=True)
+    c.add_argument("--role", action="append", choices=["admin"], help="extra role")
+    c.set_defaults(func=add)
+    c = group.add_parser("list", help="list accounts")
+    c.add_argument("tenant")
+    c.set_defaults(func=list_users)

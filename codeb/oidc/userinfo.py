@@ -1,0 +1,82 @@
+"""Bearer tokens at the provider's own resources: `/userinfo`, and the office shell's API.
+
+`verify_bearer` is the one check of an access token presented to this tenant:
+signature, `typ`, issuer and lifetime (`tokens.verify_access_token`), then the
+tenant, the grant not revoked, the account there and enabled, and one rule of
+the provider's own: a token of the office shell (the first-party browser app)
+lives no longer than the browser session it came from, so signing out there
+ends it everywhere, `/userinfo` included. Failures are RFC 6750 errors.
+"""
+
+from dataclasses import dataclass
+
+from authlib.oidc.core import UserInfo
+
+from .clients import FIRST_PARTY
+from .errors import BearerRequestInvalid, BearerRequired, InvalidTokenError, ScopeInsufficient
+from .requests import ProtocolRequest
+from .tokens import AccessClaims, InvalidToken, verify_access_token
+
+INVALID = "The access token is not valid."
+
+
+@dataclass(frozen=True)
+class Bearer:
+    """A verified access token: its claims, the account it names, the grant it came from."""
+
+    claims: AccessClaims
+    account: object
+    grant: dict
+
+
+def claims_for(account, scope: str, tenant: str) -> UserInfo:
+    """Claims about the account, filtered by the granted scope (OIDC Core §5.4)."""
+    scopes = set((scope or "").split())
+    info = UserInfo(sub=account.sub, tenant=tenant, roles=account.roles)
+    if "profile" in scopes:
+        info.update(name=account.display_name, preferred_username=account.login,
+                    nickname=account.nickname, locale=account.language)
+        info = UserInfo({k: v for k, v in info.items() if v is not None})
+    if "email" in scopes:
+        info.update(email=account.email, email_verified=account.email_verified)
+    return info
+
+
+def token_of(request: ProtocolRequest, realm: str) -> str:
+    """The bearer token, from the header (RFC 6750 §2.1) or, on POST, the form body (§2.2)."""
+    header = request.headers.get("Authorization") or ""
+    in_body = request.form.get("access_token") if request.method == "POST" else None
+    if header and in_body:
+        raise BearerRequestInvalid("Use one way to send the token.", realm=realm)
+    token = header[7:].strip() if header[:7].lower() == "bearer " else in_body
+    if not token:
+        raise BearerRequired(realm)
+    return token
+
+
+def verify_bearer(provider, token: str) -> Bearer:
+    try:
+        claims = verify_access_token(token, keys=provider.keys.verifying, issuers=provider.issuers,
+                                     now=provider.now())
+    except InvalidToken:
+        raise InvalidTokenError(INVALID, realm=provider.issuer) from None
+    account = provider.accounts.find_by_sub(claims.sub)
+    if (claims.claims.get("tenant") != provider.tenant.name or provider.grants.is_revoked(claims.gid)
+            or account is None or account.disabled):
+        raise InvalidTokenError(INVALID, realm=provider.issuer)
+    grant = provider.grants.get(claims.gid) or {}  # how the person signed in, noted with the code
+    if grant.get("client_id") == FIRST_PARTY and not provider.sessions.alive(grant.get("session")):
+        raise InvalidTokenError(INVALID, realm=provider.issuer)
+    return Bearer(claims, account, grant)
+
+
+def verify_request(provider, request: ProtocolRequest) -> Bearer:
+    return verify_bearer(provider, token_of(request, provider.issuer))
+
+
+def userinfo(provider, request: ProtocolRequest) -> dict:
+    """OIDC Core §5.3: the claims the token's scope allows; raises an OAuth2Error."""
+    bearer = verify_request(provider, request)
+    if "openid" not in bearer.claims.scope.split():
+        raise ScopeInsufficient("The token lacks 'openid'.", realm=provider.issuer)
+    return dict(claims_for(bearer.account, bearer.claims.scope, provider.tenant.name))

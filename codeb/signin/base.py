@@ -1,0 +1,95 @@
+"""The interface every sign-in method implements (DESIGN: the sign-in flow, step 3).
+
+A method runs its ceremony in two steps. `begin` hands out what the person or
+their browser must answer (a `Challenge`: a page to show, or options for the
+page's script); `complete` checks the answer and returns a `VerifiedIdentity`,
+or raises `SignInFailed` with the reason. A method never creates a session or
+a token: `codeb.signin.flow` does that the same way for every method, so the
+protocol code never learns how the person proved who they are.
+
+A submission a method does not recognise (not its fields) raises `NotMine`,
+so a dispatcher can offer it to the next method: what home-realm discovery for
+corporate SSO needs ("this email's domain belongs to an upstream").
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+@dataclass(frozen=True)
+class VerifiedIdentity:
+    login: str
+    method: str                 # the module's name, e.g. "magic_link"
+    amr: tuple[str, ...]        # RFC 8176 values for the ID token
+    auth_time: int
+    detail: dict = field(default_factory=dict)   # e.g. which passkey
+    interaction: str | None = None               # the authorization request to resume
+    created: bool = False                        # the account was created by this sign-in
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """What `begin` hands out: `data` for the page's script (a method that answers
+    JSON), or a page to show, `templates/signin/<method>/<view>.html`, with `data`."""
+
+    data: dict
+    view: str | None = None
+
+
+@dataclass
+class SignInContext:
+    """What a method may use: the tenant and its accounts, mail, limits, where links point,
+    and the browser that asks (challenges are bound to it)."""
+
+    tenant: Any
+    accounts: Any
+    mailer: Any
+    base_url: str      # the issuer as the browser reached it; also the WebAuthn origin
+    client_ip: str
+    language: str
+    browser: str = ""  # what binds a challenge to this browser (its session's CSRF token)
+    rp_id: str = ""    # the WebAuthn RP ID: the host the person sees
+
+    @property
+    def store(self):
+        return self.tenant.store
+
+    def now(self) -> int:
+        return int(self.tenant.store.clock())
+
+
+class NotMine(Exception):
+    """The submission is not for this method (it lacks the method's fields)."""
+
+
+def submitted_field(submitted: Mapping, name: str):
+    """A field the method needs; NotMine when the submission does not carry it at all."""
+    if not isinstance(submitted, Mapping) or name not in submitted:
+        raise NotMine(name)
+    return submitted[name]
+
+
+class SignInMethod(Protocol):
+    name: ClassVar[str]
+    # "page": its steps are form posts answered with pages; "json": calls of the page's script.
+    answers: ClassVar[str]
+    # Its sign-in page form posts `complete` directly, which then redirects to the waiting
+    # client: the page's CSP `form-action` must allow the client's origin.
+    completes_from_signin_page: ClassVar[bool]
+    # Its challenge outlives a change of the tenant's methods (a link already mailed).
+    completes_while_disabled: ClassVar[bool]
+    # Where a failed `complete` is shown: None for the sign-in page, else a view of its own.
+    complete_failure_view: ClassVar[str | None]
+
+    def begin(self, ctx: SignInContext, submitted: Mapping) -> Challenge: ...
+
+    def complete(self, ctx: SignInContext, submitted: Mapping) -> VerifiedIdentity: ...
+
+    def settings(self, submitted: Mapping) -> dict:
+        """The method's part of the tenant settings from the admin's form, validated."""
+        ...
+
+    def usable_by(self, account) -> bool:
+        """Whether this account could sign in by this method (it holds what the method checks)."""
+        ...
+

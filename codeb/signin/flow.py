@@ -1,0 +1,49 @@
+"""What follows every sign-in method (DESIGN: the sign-in flow, step 4), without Flask.
+
+Whatever proved the person, `finish` does the same: a fresh session (new id,
+so an id planted before sign-in is worthless), noted in the account's list of
+sessions and in the audit log; the waiting authorization request, if this
+sign-in was made for one, now belongs to this session; and the screen that
+must come first, if any: the profile confirmation of a first sign-in, or the
+passkey the person asked to create with their link.
+"""
+
+from dataclasses import dataclass
+
+from .. import audit
+from . import interactions
+from .base import VerifiedIdentity
+
+PROFILE, PASSKEY = "profile", "passkey"  # screens a sign-in may have to show first
+
+
+@dataclass(frozen=True)
+class Landing:
+    session: object          # the new signed-in session (codeb.accounts.sessions.Session)
+    account: object
+    resume: str | None       # the interaction this sign-in answers, if any
+    first: str | None        # PROFILE or PASSKEY: shown before going on; None to go straight on
+
+
+def finish(identity: VerifiedIdentity, *, previous, sessions, accounts, store, methods,
+           client_ip: str, agent: str, interaction: str | None = None) -> Landing:
+    """Sign the browser in as `identity`. `previous` is the browser's session before (it ends);
+    `interaction` is the request the page was for, if the method's own record names none."""
+    keep = {"lang": previous.data["lang"]} if previous and previous.data.get("lang") else None
+    session = sessions.sign_in(previous, identity, keep=keep)
+    account = accounts.require(identity.login)
+    sessions.remember(accounts, session, ip=client_ip, agent=agent)
+    audit.append(store, "signin", login=identity.login, method=identity.method,
+                 created=identity.created, ip=client_ip)
+    pending = identity.interaction or interaction
+    resume = pending if pending and interactions.answered_by(store, pending, session.sid) else None
+    return Landing(session=session, account=account, resume=resume, first=_first_screen(identity, account, methods))
+
+
+def _first_screen(identity: VerifiedIdentity, account, methods) -> str | None:
+    if not account.profile_confirmed:
+        return PROFILE
+    # "Create an account with a passkey" from the email field: the passkey comes right after the link.
+    if "passkey" in methods and identity.detail.get("then") == PASSKEY and not account.has_passkeys:
+        return PASSKEY
+    return None

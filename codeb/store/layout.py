@@ -1,0 +1,60 @@
+"""Every folder, document, index and record kind of a tenant's folder, by name.
+
+The one list of what `App_Data/<tenant>/` holds (DESIGN: data), so that a
+backup, a restore or an erasure can be reasoned about from one page, and no
+two modules spell one kind two ways. The values are the names on disk: they
+must not change, or existing tenants lose their data.
+"""
+
+# -- documents and folders -------------------------------------------------------
+
+TENANT = "tenant"            # tenant.json: the tenant's settings
+USERS = "users"              # users/<login>.json: one account each
+CLIENTS = "clients"          # clients/<client_id>.json: relying parties
+KEYS = "keys"                # keys/signing.json, keys/session.json: never served
+SIGNING_KEYS = "signing"
+SESSION_SECRET = "session"
+I18N = "i18n"                # i18n/<lang>.json: languages the tenant added
+AUDIT = "audit"              # audit/<YYYY-MM>.jsonl: append-only security log
+INDEX = "index"              # index/<name>/<hash>.json and index/directory/<xx>.json
+TRANSIENT = "transient"      # transient/<kind>/<id>.json: records that expire
+
+# Per-account files that GDPR erasure acts on: <kind>/<login>/...
+RECORDINGS = "recordings"
+TRANSCRIPTS = "transcripts"
+CHAT_ARCHIVES = "chat-archives"
+ERASABLE = (RECORDINGS, TRANSCRIPTS, CHAT_ARCHIVES)
+
+# -- indexes: key -> login ---------------------------------------------------------
+
+BY_EMAIL = "email"
+BY_SUB = "sub"
+BY_EXTENSION = "ext"
+BY_CREDENTIAL = "credential"  # passkey credential id
+DIRECTORY = "directory"       # the admin's user list, in 256 shards
+
+# -- transient records ---------------------------------------------------------------
+
+SESSIONS = "sessions"                  # signed-in browser sessions
+INTERACTIONS = "interactions"          # authorization requests waiting for a sign-in
+MAGIC_LINKS = "magic-links"            # hashes of mailed one-time links (sign-in, invitation)
+WEBAUTHN_CHALLENGES = "webauthn"       # passkey ceremony challenges
+PASSWORD_FAILURES = "password-failures"
+BREAKGLASS = "breakglass"              # hashes of superuser links
+CODES = "codes"                        # authorization codes (hashed)
+REFRESH_TOKENS = "refresh-tokens"      # refresh tokens (hashed)
+SPENT_CODES = "spent-codes"            # markers that recognise a replayed code
+SPENT_REFRESH = "spent-refresh"        # markers that recognise a reused refresh token
+GRANTS = "grants"                      # how each grant's sign-in happened
+REVOKED_GRANTS = "revoked-grants"
+
+# -- rate-limit counters ---------------------------------------------------------------
+
+MAGIC_PER_CLIENT = "magic-client"
+MAGIC_PER_ADDRESS = "magic-address"
+
+TRANSIENT_KINDS = frozenset({
+    SESSIONS, INTERACTIONS, MAGIC_LINKS, WEBAUTHN_CHALLENGES, PASSWORD_FAILURES, BREAKGLASS, CODES,
+    REFRESH_TOKENS, SPENT_CODES, SPENT_REFRESH, GRANTS, REVOKED_GRANTS, MAGIC_PER_CLIENT, MAGIC_PER_ADDRESS,
+})
+INDEXES = frozenset({BY_EMAIL, BY_SUB, BY_EXTENSION, BY_CREDENTIAL})

@@ -1,0 +1,129 @@
+"""Tenants: which one a request belongs to, and its settings (DESIGN: tenants).
+
+Under IIS each site is one tenant: its `CODEB_TENANT` appSetting reaches the
+process environment through wfastcgi. The local server serves every tenant of
+the data folder and picks one by the Host header, port ignored. An unknown host
+is answered with 404, never with some other tenant. A new tenant is composed
+by `codeb.tenants.provisioning`; `Tenants.register` is its last step.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+from .. import i18n
+from ..errors import BadInput, Conflict, UnknownTenant
+from ..store import DataRoot, Store, layout, names
+from . import languages
+from .hosts import is_loopback, normalize_host
+
+
+@dataclass
+class Tenant:
+    name: str
+    settings: dict
+    store: Store
+    languages: dict = field(default_factory=dict)  # tenant-added catalogues
+
+    @property
+    def hosts(self) -> list[str]:
+        return self.settings["hosts"]
+
+    @property
+    def display_name(self) -> str:
+        return self.settings.get("display_name") or self.hosts[0]
+
+    @property
+    def available_languages(self) -> list[str]:
+        return [lang for lang in self.settings.get("languages", i18n.SHIPPED)
+                if lang in i18n.SHIPPED or lang in self.languages]
+
+    def setting(self, *path, default=None):
+        node = self.settings
+        for key in path:
+            if not isinstance(node, dict) or key not in node:
+                return default
+            node = node[key]
+        return node
+
+    def issuer_for(self, host_header: str, scheme: str) -> str:
+        """The issuer URL for a request that reached this tenant via `host_header`.
+
+        `https://<host>` in production; on a loopback name the scheme and port
+        the developer actually used, e.g. `http://localhost:8000`.
+        """
+        host = normalize_host(host_header)
+        if is_loopback(host):
+            return f"{scheme}://{host_header.lower()}"
+        return f"https://{host}"
+
+
+class Tenants:
+    """All tenants under one data root."""
+
+    def __init__(self, data_root: str, fixed: str | None = None, clock=time.time):
+        self.data = DataRoot(data_root, clock=clock)
+        self.root = self.data.path
+        self.fixed = names.tenant_name(fixed) if fixed else None
+        self.clock = clock
+        self._cache: dict[str, tuple[tuple, Tenant]] = {}
+
+    def store_for(self, name: str) -> Store:
+        return self.data.store(name)
+
+    def names(self) -> list[str]:
+        return self.data.tenants()
+
+    def get(self, name: str) -> Tenant:
+        """Load a tenant by name; the parsed settings are reused while tenant.json is unchanged."""
+        store = self.store_for(name)
+        settings_stamp = store.stamp(layout.TENANT)
+        if settings_stamp is None:
+            raise UnknownTenant()
+        stamp = (settings_stamp, languages.stamp(store))
+        cached = self._cache.get(name)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        settings = store.read(layout.TENANT)
+        if settings is None:
+            raise UnknownTenant()
+        tenant = Tenant(name=name, settings=settings, store=store, languages=languages.load(store))
+        self._cache[name] = (stamp, tenant)
+        return tenant
+
+    def for_host(self, host_header: str) -> Tenant:
+        """The tenant serving `host_header`; UnknownTenant if none does."""
+        try:
+            host = normalize_host(host_header)
+        except BadInput:
+            raise UnknownTenant() from None
+        candidates = [self.fixed] if self.fixed else self.names()
+        for name in candidates:
+            try:
+                tenant = self.get(name)
+            except UnknownTenant:
+                continue
+            if host in tenant.hosts:
+                return tenant
+        raise UnknownTenant()
+
+    def check_new(self, name: str, hosts: list[str]) -> list[str]:
+        """Refuse a tenant name that is taken or invalid and hosts another tenant serves;
+        return the hosts normalized."""
+        names.tenant_name(name)
+        hosts = [normalize_host(h) for h in hosts]
+        if not hosts:
+            raise BadInput("error.tenant_needs_host")
+        if self.store_for(name).exists(layout.TENANT):
+            raise Conflict("error.tenant_exists", tenant=name)
+        for other in self.names():
+            taken = set(self.get(other).hosts) & set(hosts)
+            if taken:
+                raise Conflict("error.host_taken", host=sorted(taken)[0], tenant=other)
+        return hosts
+
+    def register(self, name: str, settings: dict) -> Tenant:
+        """Write a new tenant's settings: the step that makes it exist (and be served).
+        Exclusive: of two registrations of one name, one fails with Conflict."""
+        if not self.store_for(name).create(layout.TENANT, doc=settings):
+            raise Conflict("error.tenant_exists", tenant=name)
+        return self.get(name)

@@ -1,0 +1,54 @@
+"""A tenant's settings, `tenant.json`: what a new tenant starts with, and changing them.
+
+The document is composed of parts: the tenant's own (hosts, display name,
+sign-up policy, languages, mail), and one part per capability that has
+settings, each validated by the code that owns it (a sign-in method checks its
+part, `codeb.accounts.extensions` the extension range). `save` writes the
+validated parts in one locked update: a form is one change or none.
+"""
+
+import copy
+
+from .. import i18n
+from ..errors import BadInput
+from ..store import layout
+from .hosts import normalize_host
+
+SIGNUP_POLICIES = ("open", "domains", "invite")
+
+DEFAULTS = {
+    "signup": {"policy": "open", "domains": []},
+    "methods": ["magic_link", "passkey"],
+    "languages": list(i18n.SHIPPED),
+    "default_language": "en",
+    "mail": {"pickup": None, "from": None},
+    "extension_range": [600, 699],
+    "passkeys": {"user_verification": "required", "attestation": "none", "allowed_aaguids": [],
+                 "max_per_account": 10},
+}
+
+
+def new(*, name: str, hosts: list[str], display_name: str | None, signup: dict, created: int) -> dict:
+    """The settings of a new tenant: the defaults with its own name, hosts and sign-up policy."""
+    settings = copy.deepcopy(DEFAULTS)
+    settings.update(name=name, hosts=hosts, created=created, display_name=display_name or hosts[0],
+                    signup=signup)
+    return settings
+
+
+def signup_part(policy, domains) -> dict:
+    """Who may create an account: `open`, `domains` (of these email domains) or `invite`."""
+    if policy not in SIGNUP_POLICIES:
+        raise BadInput("error.invalid_signup_policy", policy=str(policy)[:40])
+    domains = sorted({d.strip().lower() for d in domains or () if d.strip()})
+    for domain in domains:
+        normalize_host(domain)
+    if policy == "domains" and not domains:
+        raise BadInput("error.settings_domains")
+    return {"signup": {"policy": policy, "domains": domains}}
+
+
+def save(tenant, parts: dict) -> None:
+    """Write already validated parts of the settings, all in one update."""
+    with tenant.store.update(layout.TENANT) as doc:
+        doc.update(copy.deepcopy(parts))

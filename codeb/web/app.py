@@ -1,0 +1,94 @@
+"""The WSGI application (`create_app`) and the request pipeline around every view.
+
+Around every request: resolve the tenant, check CSRF on forms, then save the
+session and send the security headers (DESIGN invariant 5).
+"""
+
+import logging
+import os
+import time
+
+from flask import Flask, g, request
+
+from .. import ROOT
+from ..tenants import Tenants
+from . import account, admin, breakglass, context, errors, help, office, oidc, pages, passkeys, signin
+
+log = logging.getLogger("codeb")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """The WSGI application.
+
+    Configuration comes from the environment (under IIS, the site's appSettings
+    that wfastcgi copies into it): `CODEB_DATA` (the data root, default
+    `App_Data/` beside app.py), `CODEB_TENANT` (serve only this tenant), and
+    `CODEB_ECHO_MAIL` (print every mail to the console, for local use).
+    """
+    app = Flask("codeb", root_path=ROOT, template_folder="templates", static_folder="static")
+    app.config.update(
+        CODEB_DATA=os.environ.get("CODEB_DATA") or os.path.join(ROOT, "App_Data"),
+        CODEB_TENANT=os.environ.get("CODEB_TENANT") or None,
+        CODEB_ECHO_MAIL=os.environ.get("CODEB_ECHO_MAIL") == "1",
+        MAX_CONTENT_LENGTH=256 * 1024,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.config["CODEB_DATA"] = str(app.config["CODEB_DATA"])
+    init_app(app)
+    return app
+
+
+def init_app(app) -> None:
+    app.extensions["codeb.tenants"] = Tenants(app.config["CODEB_DATA"],
+                                              fixed=app.config["CODEB_TENANT"],
+                                              clock=app.config.get("CODEB_CLOCK") or time.time)
+    app.before_request(context.load_tenant)
+    app.before_request(context.check_csrf)
+    app.after_request(save_session)
+    app.after_request(security_headers)
+    app.jinja_env.globals.update(_=context.translate, csrf_token=lambda: context.session().csrf)
+    app.jinja_env.filters["when"] = lambda ts: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+    app.context_processor(lambda: {"lang": g.get("lang", "en"), "tenant": g.get("tenant"),
+                                   "account": g.get("account")})
+    errors.init_app(app)
+    for module in (oidc, signin, pages, passkeys, account, office, help, admin, breakglass):
+        app.register_blueprint(module.bp)
+
+
+def save_session(response):
+    ended = g.get("ended_session")
+    if ended is not None:
+        g.sessions.end(ended)
+    current = g.get("session")
+    if current is not None and (current.modified or current.new):
+        value = g.sessions.save(current)
+        if current.new or current.anonymous:
+            response.set_cookie(context.cookie_name(), value, httponly=True,
+                                secure=context.secure_cookies(), samesite="Lax", path="/")
+    elif current is None and ended is not None:
+        response.delete_cookie(context.cookie_name(), path="/", secure=context.secure_cookies(),
+                               httponly=True, samesite="Lax")
+    return response
+
+
+def security_headers(response):
+    targets = " ".join(sorted(g.get("form_targets", ())))
+    response.headers.setdefault("Content-Security-Policy", (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; manifest-src 'self'; font-src 'self'; base-uri 'none'; "
+        f"frame-ancestors 'none'; form-action 'self'{' ' + targets if targets else ''}"))
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    # Links carry one-time secrets: never leak a URL through Referer.
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.scheme == "https":
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    if g.get("lang") and response.mimetype == "text/html":
+        response.headers.setdefault("Content-Language", g.lang)
+    return response
