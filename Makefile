@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 NODE   := tests/node
 PORT   ?= 8000
 
-.PHONY: run test bench install system-deps node-deps clean
+.PHONY: run test check bench install system-deps node-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,12 @@ $(NODE)/node_modules/.package-lock.json: $(NODE)/package-lock.json
 
 node-deps: $(NODE)/node_modules/.package-lock.json
 
-test: $(VENV)/.dev system-deps node-deps
+# Lint, import order and types (pyproject.toml): what keeps the layout as clean as it is.
+check: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: $(VENV)/.dev system-deps node-deps check
 	$(PY) -m pytest -q -n 2
 
 bench: $(VENV)/.dev

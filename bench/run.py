@@ -21,13 +21,13 @@ sys.path.insert(0, ROOT)  # the app, and tests/support's software authenticator
 
 from joserfc import jwt  # noqa: E402
 
-from codeb.web.app import create_app  # noqa: E402
+from codeb.accounts import Accounts  # noqa: E402
 from codeb.oidc import keys  # noqa: E402
 from codeb.oidc.clients import Clients  # noqa: E402
+from codeb.provisioning import create_tenant  # noqa: E402
 from codeb.signin.base import VerifiedIdentity  # noqa: E402
 from codeb.tenants import Tenants  # noqa: E402
-from codeb.tenants.provisioning import create_tenant  # noqa: E402
-from codeb.accounts import Accounts  # noqa: E402
+from codeb.web.app import create_app  # noqa: E402
 
 HOST = "localhost"
 ROUNDS = 5

@@ -11,6 +11,7 @@ account it names agrees with it. Only this package edits account documents:
 
 from __future__ import annotations
 
+import builtins
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,8 +30,15 @@ from .profile import (
     normalize_email,
 )
 
-__all__ = ["Account", "Accounts", "ROLES", "normalize_email", "login_from_email", "clean_display_name",
-           "clean_nickname"]
+__all__ = [
+    "ROLES",
+    "Account",
+    "Accounts",
+    "clean_display_name",
+    "clean_nickname",
+    "login_from_email",
+    "normalize_email",
+]
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,7 @@ class Accounts:
         account = self.get(login) if login else None
         return account if account and account.sub == sub else None
 
-    def list(self) -> list[str]:
+    def list(self) -> builtins.list[str]:
         return self.store.list(layout.USERS)
 
     def create(self, *, email: str, login: str | None = None, roles=("user",),
@@ -185,7 +193,7 @@ class Accounts:
 
     # -- what an admin changes -------------------------------------------------
 
-    def admins(self) -> list[str]:
+    def admins(self) -> builtins.list[str]:
         """Logins of the enabled admins (from the directory: one scan, no document reads)."""
         return sorted(login for login, entry in self.directory.all().items()
                       if "admin" in entry.get("roles", []) and not entry.get("disabled"))

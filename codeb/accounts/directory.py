@@ -24,7 +24,7 @@ class _View:
 
     def __init__(self):
         self.stamps = [False] * SHARDS  # False: never read (None means the shard file is absent)
-        self.shards = [{} for _ in range(SHARDS)]
+        self.shards: list[dict] = [{} for _ in range(SHARDS)]
         self.entries, self.keys, self.ordered = {}, {}, []
 
     def replace(self, n: int, fresh: dict, stamp, bulk: bool = False) -> None:

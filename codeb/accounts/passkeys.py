@@ -8,7 +8,7 @@ Challenges are kept server-side, single use, five minutes, and bound to the
 browser that asked for them (the hash of its session's CSRF token).
 """
 
-import base64
+import binascii
 import hashlib
 import json
 import re
@@ -134,7 +134,7 @@ def check_credential_id(value) -> str:
     try:
         if bytes_to_base64url(base64url_to_bytes(value)) != value:
             raise ValueError(value)
-    except (ValueError, TypeError, base64.binascii.Error):
+    except (ValueError, TypeError, binascii.Error):
         raise SignInFailed("error.passkey_invalid") from None
     return value
 

@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from typing import Any
 
 from ..errors import BadInput
 
@@ -26,7 +27,7 @@ MAX_LENGTH = 256
 
 def ha1(algorithm: str, username: str, realm: str, password: str) -> str:
     """SIP digest HA1 in lowercase hex: MD5 (RFC 2617) or SHA-256 (RFC 7616)."""
-    data = f"{username}:{realm}:{password}".encode("utf-8")
+    data = f"{username}:{realm}:{password}".encode()
     if algorithm == "MD5":
         return hashlib.md5(data, usedforsecurity=False).hexdigest()
     if algorithm == "SHA-256":
@@ -41,7 +42,7 @@ def check_strength(password, *, login: str, email: str | None) -> str:
     if len(password) > MAX_LENGTH:
         raise BadInput("error.password_long", maximum=MAX_LENGTH)
     lowered = password.lower()
-    if login and login.lower() in lowered or email and email.split("@")[0].lower() in lowered:
+    if (login and login.lower() in lowered) or (email and email.split("@")[0].lower() in lowered):
         raise BadInput("error.password_personal")
     if len(set(password)) < 5:
         raise BadInput("error.password_guessable")
@@ -74,7 +75,7 @@ def verify_password(record: dict | None, password) -> bool:
 
 # Compared against when there is no account or no password, so the time taken
 # does not tell whether the account exists.
-DUMMY = {"salt": base64.b64encode(b"codeb-no-account").decode(), "iterations": ITERATIONS,
+DUMMY: dict[str, Any] = {"salt": base64.b64encode(b"codeb-no-account").decode(), "iterations": ITERATIONS,
          "hash": base64.b64encode(bytes(32)).decode()}
 
 

@@ -12,7 +12,8 @@ from ..store import names
 MAX_DISPLAY_NAME = 100
 MAX_NICKNAME = 15  # caller-ID names (CNAM) carry 15 characters
 NICKNAME_EXTRA = set(" .-'")
-EMAIL_PATTERN = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+")
+LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
+EMAIL_PATTERN = re.compile(rf"[^@\s]{{1,64}}@{LABEL}(?:\.{LABEL})+")
 ROLES = ("user", "admin")
 
 
@@ -28,7 +29,7 @@ def normalize_email(value) -> str:
 
 def login_from_email(email: str) -> str:
     """A login suggested by an email's local part: `Jörg.Müller+x@…` -> `jorg.muller`."""
-    local = email.split("@")[0].split("+")[0]
+    local = email.split("@", maxsplit=1)[0].split("+", maxsplit=1)[0]
     ascii_only = unicodedata.normalize("NFKD", local).encode("ascii", "ignore").decode()
     cleaned = re.sub(r"[^a-z0-9._-]+", "", ascii_only.lower())
     cleaned = re.sub(r"[._-]{2,}", ".", cleaned).strip("._-")[:48] or "user"

@@ -42,6 +42,13 @@ class Session:
         return self.data.get("login")
 
     @property
+    def listed_id(self) -> str:
+        """The name the store and the account's list of sessions know a signed-in session by."""
+        if self.sid is None:
+            raise ValueError("an anonymous session is not stored")
+        return secret_id(self.sid)
+
+    @property
     def csrf(self) -> str:
         if "csrf" not in self.data:
             self.data["csrf"] = secrets.token_urlsafe(32)
@@ -105,12 +112,12 @@ class Sessions:
     def save(self, session: Session) -> str:
         """Persist the session; return the cookie value that names it."""
         session.modified = False
-        if session.anonymous:
+        if session.sid is None:
             return ANONYMOUS_PREFIX + self.signed.dumps(session.data)
         now = self.clock()
         lifetime = SUPERUSER_LIFETIME if session.data.get("superuser") else SIGNED_IN_LIFETIME
         ttl = session.data.get("auth_time", now) + lifetime - now
-        self.records.put(secret_id(session.sid), {"data": session.data}, ttl=max(ttl, 1))
+        self.records.put(session.listed_id, {"data": session.data}, ttl=max(ttl, 1))
         return session.sid
 
     def alive(self, listed_id) -> bool:
@@ -118,8 +125,8 @@ class Sessions:
         return isinstance(listed_id, str) and self.records.get(listed_id) is not None
 
     def end(self, session: Session) -> None:
-        if not session.anonymous:
-            self.records.delete(secret_id(session.sid))
+        if session.sid is not None:
+            self.records.delete(session.listed_id)
 
     def sign_in(self, old: Session | None, identity, *, keep: dict | None = None) -> Session:
         """A fresh session for a verified identity; the old id is ended."""
@@ -143,7 +150,7 @@ class Sessions:
         """Note a new signed-in session in its account, so the person can see and end it."""
         with accounts.update(session.login) as doc:
             listed = doc.get("sessions", [])  # ended ones are skipped by `active`, and age out here
-            listed.append({"id": secret_id(session.sid), "created": int(self.clock()),
+            listed.append({"id": session.listed_id, "created": int(self.clock()),
                            "ip": ip[:64], "agent": (agent or "")[:200],
                            "method": session.data.get("method"),
                            "passkey": (session.data.get("detail") or {}).get("name")})

@@ -7,9 +7,9 @@ from .base import data_root
 
 def serve(args) -> None:
     # Imported here: the other commands never load Flask or waitress.
-    from waitress import serve as waitress_serve
+    from waitress import serve as waitress_serve  # noqa: PLC0415
 
-    from ..web.app import create_app
+    from ..web.app import create_app  # noqa: PLC0415
 
     os.environ.setdefault("CODEB_ECHO_MAIL", "1")  # local mode: links appear in the console
     app = create_app({"CODEB_DATA": data_root(args)})

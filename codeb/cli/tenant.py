@@ -1,7 +1,7 @@
 """`tenant create`, `tenant list`."""
 
+from ..provisioning import create_tenant
 from ..tenants.hosts import is_loopback
-from ..tenants.provisioning import create_tenant
 from ..tenants.settings import SIGNUP_POLICIES
 from .base import out, tenants
 

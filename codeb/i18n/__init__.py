@@ -10,7 +10,7 @@ This package imports nothing of codeb: everything else may use it.
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 SHIPPED = ("en", "de")
@@ -19,7 +19,7 @@ LANG_PATTERN = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?")
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(lang: str) -> dict[str, str]:
     """A shipped catalogue (read once per process: it only changes with a release)."""
     return json.loads(resources.files(__name__).joinpath(f"{lang}.json").read_text(encoding="utf-8"))
@@ -68,10 +68,10 @@ def negotiate(candidates, available) -> str | None:
     for tag in candidates:
         if not tag:
             continue
-        tag = tag.lower()
-        if tag in available:
-            return tag
-        primary = tag.split("-")[0]
+        lowered = tag.lower()
+        if lowered in available:
+            return lowered
+        primary = lowered.split("-")[0]
         if primary in available:
             return primary
     return None

@@ -13,10 +13,10 @@ import os
 import secrets
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import formataddr, format_datetime, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -67,7 +67,7 @@ class Mailer:
         msg["From"] = formataddr((self.sender_name, self.sender))
         msg["To"] = to
         msg["Subject"] = _(f"mail.{kind}.subject", tenant=self.sender_name)
-        msg["Date"] = format_datetime(datetime.now(timezone.utc))
+        msg["Date"] = format_datetime(datetime.now(UTC))
         msg["Message-ID"] = make_msgid(domain=self.sender.split("@")[-1])
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(_env.get_template(f"{kind}.txt").render(context))
@@ -83,8 +83,9 @@ class Mailer:
         name = f"{int(time.time() * 1000)}-{secrets.token_hex(8)}.eml"
         final = spool.deliver(staging=self.staging, spool=self.pickup, name=name, data=data)
         if self.echo:
-            print(f"[codeb mail] to {to}: {msg['Subject']}\n{msg.get_body(('plain',)).get_content()}",
-                  file=sys.stderr, flush=True)
+            text = msg.get_body(("plain",))
+            sys.stderr.write(f"[codeb mail] to {to}: {msg['Subject']}\n{text.get_content() if text else ''}\n")
+            sys.stderr.flush()
         return final
 
 

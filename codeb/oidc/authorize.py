@@ -11,6 +11,7 @@ for `prompt=none`, or an interaction for the sign-in page.
 import re
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 from authlib.oauth2.rfc6749 import scope_to_list
 from joserfc import jwt
@@ -44,7 +45,7 @@ class Context:
 
     params: dict
     multi: dict = field(default_factory=dict)  # parameter -> every value sent
-    client: object = None
+    client: Any = None  # codeb.oidc.clients.Client, once check_client found it
     redirect_uri: str | None = None
     prompts: set = field(default_factory=set)
     max_age: int | None = None
@@ -183,9 +184,8 @@ def session_satisfies(ctx: Context, signed_in, now: float, *, just_signed_in: bo
         return True
     if "login" in ctx.prompts:
         return False
-    if ctx.max_age is not None and now - auth_time > ctx.max_age:  # OIDC Core §3.1.2.1
-        return False
-    return True
+    # OIDC Core §3.1.2.1: a sign-in older than max_age must be renewed.
+    return ctx.max_age is None or now - auth_time <= ctx.max_age
 
 
 def kept_params(params: dict) -> dict:
@@ -203,7 +203,8 @@ def respond(provider, request: ProtocolRequest, signed_in: SignedIn | None, *,
     try:
         validate(provider, ctx)
         session = (signed_in.account, signed_in.auth_time) if signed_in else None
-        if session_satisfies(ctx, session, provider.now(), just_signed_in=just_signed_in):
+        if signed_in is not None and session_satisfies(ctx, session, provider.now(),
+                                                       just_signed_in=just_signed_in):
             return issue_code(provider, request, signed_in)
         if "none" in ctx.prompts:  # OIDC Core §3.1.2.6
             raise LoginRequiredError("The person is not signed in.")

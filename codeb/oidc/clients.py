@@ -8,6 +8,7 @@ wildcards, no normalisation.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 import secrets
@@ -78,7 +79,9 @@ class Client(ClientMixin):
 
     def check_client_secret(self, client_secret):
         stored = self.doc.get("secret_sha256")
-        return bool(stored) and hmac.compare_digest(stored, _hash(client_secret))
+        if not isinstance(stored, str) or not isinstance(client_secret, str):
+            return False
+        return hmac.compare_digest(stored, _hash(client_secret))
 
     def check_endpoint_auth_method(self, method, endpoint):
         if self.public:
@@ -131,10 +134,10 @@ class Clients:
             raise NotFound("error.unknown_client")
         return client
 
-    def list(self) -> list[Client]:
+    def list(self) -> builtins.list[Client]:
         return [c for c in (self.get(cid) for cid in self.store.list(layout.CLIENTS)) if c]
 
-    def add(self, *, name: str, redirect_uris: list[str], post_logout_redirect_uris=(),
+    def add(self, *, name: str, redirect_uris: builtins.list[str], post_logout_redirect_uris=(),
             public: bool = False, scopes=SCOPES) -> tuple[Client, str | None]:
         """Register a client; return it and its secret (None for a public client)."""
         name = (name or "").strip()

@@ -23,10 +23,22 @@ from authlib.oidc.core.errors import LoginRequiredError, RequestNotSupportedErro
 from ..errors import CodebError
 from .requests import NO_STORE, Reply
 
-__all__ = ["AuthorizePage", "BearerRequestInvalid", "BearerRequired", "ScopeInsufficient", "InsufficientScopeError", "InvalidRequestError",
-           "InvalidScopeError", "InvalidTokenError", "LoginRequiredError", "OAuth2Error",
-           "RequestNotSupportedError", "RequestURINotSupportedError", "UnsupportedResponseTypeError",
-           "reply_for"]
+__all__ = [
+    "AuthorizePage",
+    "BearerRequestInvalid",
+    "BearerRequired",
+    "InsufficientScopeError",
+    "InvalidRequestError",
+    "InvalidScopeError",
+    "InvalidTokenError",
+    "LoginRequiredError",
+    "OAuth2Error",
+    "RequestNotSupportedError",
+    "RequestURINotSupportedError",
+    "ScopeInsufficient",
+    "UnsupportedResponseTypeError",
+    "reply_for",
+]
 
 
 class AuthorizePage(CodebError):

@@ -10,6 +10,7 @@ revokes the whole grant, and with it every token carrying its `gid`.
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -52,7 +53,7 @@ class Grants:
 class Principal:
     """The signed-in person as the protocol sees them: account plus how and when."""
 
-    account: object
+    account: Any  # codeb.accounts.Account
     auth_time: int
     amr: tuple
     grant_id: str

@@ -33,11 +33,11 @@ class SigningKeys:
         published = [k for k in doc["keys"]
                      if k.get("retired") is None or k["retired"] + RETAIN > now]
         self.public = {"keys": [_public(k["jwk"]) for k in published]}
-        self.verifying = KeySet.import_key_set(self.public)
+        self.verifying = KeySet.import_key_set(self.public)  # type: ignore[arg-type]
 
     @property
     def kid(self) -> str:
-        return self.current.kid
+        return str(self.current.kid)
 
 
 def _public(jwk: dict) -> dict:

@@ -6,6 +6,7 @@ decision the web layer acts on (`NeedsSignIn`, `NeedsLogoutConfirmation`).
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.oauth2.rfc6749 import OAuth2Request
@@ -77,7 +78,7 @@ class Reply:
 class SignedIn:
     """The browser session's sign-in, as far as the protocol cares."""
 
-    account: object
+    account: Any  # codeb.accounts.Account
     auth_time: int
     amr: tuple
     method: str = ""
@@ -88,14 +89,14 @@ class SignedIn:
 @dataclass
 class NeedsSignIn:
     params: dict
-    client: object
+    client: Any  # codeb.oidc.clients.Client
     login_hint: str | None
     ui_locales: str | None
 
 
 @dataclass
 class NeedsLogoutConfirmation:
-    client: object
+    client: Any  # codeb.oidc.clients.Client
     params: dict
     redirect_uri: str | None  # where the RP asked to go, if registered and proven
 

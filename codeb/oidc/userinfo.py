@@ -9,6 +9,7 @@ ends it everywhere, `/userinfo` included. Failures are RFC 6750 errors.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from authlib.oidc.core import UserInfo
 
@@ -25,7 +26,7 @@ class Bearer:
     """A verified access token: its claims, the account it names, the grant it came from."""
 
     claims: AccessClaims
-    account: object
+    account: Any  # codeb.accounts.Account
     grant: dict
 
 

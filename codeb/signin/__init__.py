@@ -17,15 +17,19 @@ from .magic_link import MagicLink
 from .passkey import PasskeySignIn
 from .password import PasswordSignIn
 
-REGISTRY: dict[str, type[SignInMethod]] = {
-    method.name: method for method in (PasskeySignIn, MagicLink, PasswordSignIn)
-}
+METHODS: tuple[type[SignInMethod], ...] = (PasskeySignIn, MagicLink, PasswordSignIn)
+REGISTRY: dict[str, type[SignInMethod]] = {method.name: method for method in METHODS}
 
 
 def enabled(tenant) -> dict[str, SignInMethod]:
     """The tenant's methods, by name, in the sign-in page's order."""
     chosen = set(tenant.setting("methods", default=[]) or ())
     return {name: method() for name, method in REGISTRY.items() if name in chosen}
+
+
+def link_method() -> SignInMethod:
+    """The method whose mailed links (sign-in links, invitations) open at `/link/<link>`."""
+    return next(method() for method in METHODS if method.opens_links)
 
 
 def can_sign_in(tenant, account) -> bool:

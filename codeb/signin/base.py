@@ -12,9 +12,11 @@ so a dispatcher can offer it to the next method: what home-realm discovery for
 corporate SSO needs ("this email's domain belongs to an upstream").
 """
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
+
 
 @dataclass(frozen=True)
 class VerifiedIdentity:
@@ -69,27 +71,39 @@ def submitted_field(submitted: Mapping, name: str):
     return submitted[name]
 
 
-class SignInMethod(Protocol):
+class SignInMethod(ABC):
+    """One way to prove who you are. Subclasses set `name` and implement the steps; the
+    class attributes below say how the web layer talks to the method."""
+
     name: ClassVar[str]
     # "page": its steps are form posts answered with pages; "json": calls of the page's script.
-    answers: ClassVar[str]
+    answers: ClassVar[str] = "page"
     # Its sign-in page form posts `complete` directly, which then redirects to the waiting
     # client: the page's CSP `form-action` must allow the client's origin.
-    completes_from_signin_page: ClassVar[bool]
+    completes_from_signin_page: ClassVar[bool] = False
     # Its challenge outlives a change of the tenant's methods (a link already mailed).
-    completes_while_disabled: ClassVar[bool]
+    completes_while_disabled: ClassVar[bool] = False
     # Where a failed `complete` is shown: None for the sign-in page, else a view of its own.
-    complete_failure_view: ClassVar[str | None]
+    complete_failure_view: ClassVar[str | None] = None
+    # It mails links that open at /link/<link> (`peek` shows one before it is spent).
+    opens_links: ClassVar[bool] = False
 
-    def begin(self, ctx: SignInContext, submitted: Mapping) -> Challenge: ...
+    @abstractmethod
+    def begin(self, ctx: SignInContext, submitted: Mapping) -> Challenge:
+        """What the person or their browser must answer; NotMine without the method's fields."""
 
-    def complete(self, ctx: SignInContext, submitted: Mapping) -> VerifiedIdentity: ...
+    @abstractmethod
+    def complete(self, ctx: SignInContext, submitted: Mapping) -> VerifiedIdentity:
+        """The verified identity, or SignInFailed; NotMine without the method's fields."""
+
+    @abstractmethod
+    def usable_by(self, account) -> bool:
+        """Whether this account could sign in by this method (it holds what the method checks)."""
 
     def settings(self, submitted: Mapping) -> dict:
         """The method's part of the tenant settings from the admin's form, validated."""
-        ...
+        return {}
 
-    def usable_by(self, account) -> bool:
-        """Whether this account could sign in by this method (it holds what the method checks)."""
-        ...
-
+    def peek(self, ctx: SignInContext, link) -> dict | None:
+        """A mailed link's pending record, without spending it (methods that open links)."""
+        raise NotMine("this method mails no links")

@@ -9,6 +9,7 @@ passkey the person asked to create with their link.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from .. import audit
 from . import interactions
@@ -19,8 +20,8 @@ PROFILE, PASSKEY = "profile", "passkey"  # screens a sign-in may have to show fi
 
 @dataclass(frozen=True)
 class Landing:
-    session: object          # the new signed-in session (codeb.accounts.sessions.Session)
-    account: object
+    session: Any             # the new signed-in session (codeb.accounts.sessions.Session)
+    account: Any             # codeb.accounts.Account
     resume: str | None       # the interaction this sign-in answers, if any
     first: str | None        # PROFILE or PASSKEY: shown before going on; None to go straight on
 

@@ -15,7 +15,7 @@ from ..invites import issue as issue_link
 from ..invites import peek as peek_link
 from ..invites import take as take_link
 from ..store import layout
-from .base import Challenge, SignInContext, VerifiedIdentity, submitted_field
+from .base import Challenge, SignInContext, SignInMethod, VerifiedIdentity, submitted_field
 from .signup import account_for_sign_up, may_sign_up
 
 LINK_LIFETIME = 300
@@ -27,12 +27,11 @@ THEN = ("passkey",)  # what the person asked to do right after the link
 AMR = ("otp",)  # RFC 8176 §2: a one-time secret (here delivered by mail)
 
 
-class MagicLink:
+class MagicLink(SignInMethod):
     name = "magic_link"
-    answers = "page"
-    completes_from_signin_page = False  # the sign-in page's form only sends the link
     completes_while_disabled = True  # a mailed link (and an invitation) stays good for its lifetime
     complete_failure_view = "problem"  # its `complete` is posted from the link's own page
+    opens_links = True
 
     def begin(self, ctx: SignInContext, submitted) -> Challenge:
         """Send a link; `then="passkey"` asks to create a passkey right after it is used."""
@@ -61,8 +60,7 @@ class MagicLink:
         if wait:
             raise RateLimited(wait)
 
-    @staticmethod
-    def peek(ctx: SignInContext, link) -> dict | None:
+    def peek(self, ctx: SignInContext, link) -> dict | None:
         """The pending link's record, without spending it (None if used or gone)."""
         return peek_link(ctx.store, link, OPENS)
 
@@ -78,9 +76,6 @@ class MagicLink:
         return VerifiedIdentity(login=account.login, method=self.name, amr=AMR,
                                 auth_time=ctx.now(), interaction=record.get("interaction"),
                                 created=created, detail={"then": record.get("then")})
-
-    def settings(self, submitted) -> dict:
-        return {}  # who may sign up is the tenant's policy (codeb.tenants.settings), not the link's
 
     def usable_by(self, account) -> bool:
         return bool(account.email)

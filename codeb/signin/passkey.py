@@ -33,19 +33,16 @@ from ..accounts.passkeys import (
     user_handle,
 )
 from ..errors import AccountDisabled, SignInFailed
-from .base import Challenge, SignInContext, VerifiedIdentity, submitted_field
+from .base import Challenge, SignInContext, SignInMethod, VerifiedIdentity, submitted_field
 
 PURPOSE = "signin"
 REASONS = {WRONG_SITE: "error.passkey_wrong_site", UV_MISSING: "error.passkey_uv_required",
            INVALID: "error.passkey_invalid"}
 
 
-class PasskeySignIn:
+class PasskeySignIn(SignInMethod):
     name = "passkey"
     answers = "json"  # the sign-in page's script runs the ceremony (static/js/signin.js)
-    completes_from_signin_page = False
-    completes_while_disabled = False
-    complete_failure_view = None
 
     def begin(self, ctx: SignInContext, submitted) -> Challenge:
         """Options for navigator.credentials.get(), and the id of their challenge."""
@@ -70,6 +67,8 @@ class PasskeySignIn:
         if account is None:
             raise SignInFailed("error.passkey_unknown")
         passkey = find(account, credential_id)
+        if passkey is None:  # the owner lookup found it a moment ago; removed since
+            raise SignInFailed("error.passkey_unknown")
         try:
             verified = verify_authentication_response(
                 credential=credential, expected_challenge=challenge, expected_rp_id=rp_id,

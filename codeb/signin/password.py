@@ -13,7 +13,7 @@ from ..accounts import normalize_email
 from ..accounts.passwords import verify_password
 from ..errors import AccountDisabled, BadInput, RateLimited, SignInFailed
 from ..store import layout, secret_id
-from .base import Challenge, SignInContext, VerifiedIdentity, submitted_field
+from .base import Challenge, SignInContext, SignInMethod, VerifiedIdentity, submitted_field
 
 FREE_FAILURES = {"account": 3, "client": 20}
 LOCK_AFTER = {"account": 10, "client": 50}
@@ -22,12 +22,9 @@ FORGET_AFTER = 2 * LOCK_SECONDS
 AMR = ("pwd",)
 
 
-class PasswordSignIn:
+class PasswordSignIn(SignInMethod):
     name = "password"
-    answers = "page"
     completes_from_signin_page = True  # its form holds email and password: one POST, then the client
-    completes_while_disabled = False
-    complete_failure_view = None
 
     def begin(self, ctx: SignInContext, submitted) -> Challenge:
         """Identifier first: the page that asks for the password of the email given."""
@@ -53,9 +50,6 @@ class PasswordSignIn:
             raise AccountDisabled()
         self._failures(ctx).delete(secret_id("account:" + email))
         return VerifiedIdentity(login=account.login, method=self.name, amr=AMR, auth_time=ctx.now())
-
-    def settings(self, submitted) -> dict:
-        return {}
 
     def usable_by(self, account) -> bool:
         return account.has_password

@@ -209,5 +209,15 @@ class DataRoot:
         shutil.rmtree(doomed)
 
 
-__all__ = ["Store", "DataRoot", "Index", "Transient", "Counter", "Log", "secret_id", "names", "layout",
-           "SCHEMA"]
+__all__ = [
+    "SCHEMA",
+    "Counter",
+    "DataRoot",
+    "Index",
+    "Log",
+    "Store",
+    "Transient",
+    "layout",
+    "names",
+    "secret_id",
+]

@@ -26,11 +26,10 @@ class Log:
         line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
         path = self._path(name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with self.store.lock(self.folder, name):
-            with open(path, "a", encoding="utf-8") as f:
-                f.write(line)
-                f.flush()
-                os.fsync(f.fileno())
+        with self.store.lock(self.folder, name), open(path, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
 
     def read(self, name: str) -> list[dict]:
         try:

@@ -18,7 +18,8 @@ TENANT_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 LOGIN_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9]|[._-](?=[a-z0-9])){0,63}")
 
 # Segments the store itself composes (hashes, kinds, ids it generated).
-SEGMENT_PATTERN = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9_-])?")  # no trailing dot: Windows drops it
+# No trailing dot: Windows drops it.
+SEGMENT_PATTERN = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9_-])?")
 
 # Names Windows reserves in every folder, with or without an extension.
 WINDOWS_RESERVED = frozenset(

@@ -4,7 +4,7 @@ Under IIS each site is one tenant: its `CODEB_TENANT` appSetting reaches the
 process environment through wfastcgi. The local server serves every tenant of
 the data folder and picks one by the Host header, port ignored. An unknown host
 is answered with 404, never with some other tenant. A new tenant is composed
-by `codeb.tenants.provisioning`; `Tenants.register` is its last step.
+by `codeb.provisioning`; `Tenants.register` is its last step.
 """
 
 import time

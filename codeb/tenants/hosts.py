@@ -4,7 +4,8 @@ import re
 
 from ..errors import BadInput
 
-HOST_PATTERN = re.compile(r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
+LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+HOST_PATTERN = re.compile(rf"(?=.{{1,253}}$){LABEL}(?:\.{LABEL})*")
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 

@@ -8,6 +8,7 @@ validated parts in one locked update: a form is one change or none.
 """
 
 import copy
+from typing import Any
 
 from .. import i18n
 from ..errors import BadInput
@@ -16,7 +17,7 @@ from .hosts import normalize_host
 
 SIGNUP_POLICIES = ("open", "domains", "invite")
 
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "signup": {"policy": "open", "domains": []},
     "methods": ["magic_link", "passkey"],
     "languages": list(i18n.SHIPPED),

@@ -36,7 +36,7 @@ def require_admin():
         return None
     if g.account is None and request.method == "GET":
         return redirect(url_for("signin.page"), code=303)
-    abort(403)
+    return abort(403)
 
 
 def actor() -> dict:
@@ -132,8 +132,9 @@ def save_user(login):
         if sorted(roles) != sorted(account.roles):
             g.accounts.set_roles(login, roles)
             record("user.roles_changed", login=login, before=account.roles, after=sorted(roles))
-        if form.get("ext", "").strip() and str(account.ext) != form.get("ext").strip():
-            g.accounts.set_extension(login, form.get("ext").strip())
+        ext = (form.get("ext") or "").strip()
+        if ext and str(account.ext) != ext:
+            g.accounts.set_extension(login, ext)
     except CodebError as error:
         return user_page(g.accounts.require(login), error)
     record("user.updated", login=login)
@@ -176,7 +177,7 @@ def delete_user(login):
 @bp.post("/admin/users/<login>/erase")
 def erase(login):
     account = _target(login)
-    kind = request.form.get("kind")
+    kind = request.form.get("kind", "")
     if request.form.get("confirm") != "1":
         return user_page(account, BadInput("error.confirm_erasure"))
     try:
@@ -296,13 +297,18 @@ def languages():
     if request.method == "POST":
         lang = request.form.get("lang", "").strip().lower()
         upload = request.files.get("catalogue")
-        raw = upload.read().decode("utf-8", "replace") if upload and upload.filename else request.form.get("messages", "")
+        if upload and upload.filename:
+            raw = upload.read().decode("utf-8", "replace")
+        else:
+            raw = request.form.get("messages", "")
         try:
             try:
                 messages = json.loads(raw)
             except ValueError:
                 raise BadInput("error.catalogue_shape") from None
-            tenant_languages.save(g.tenant, lang, messages.get("messages", messages) if isinstance(messages, dict) else messages)
+            if isinstance(messages, dict):
+                messages = messages.get("messages", messages)  # a catalogue file, or the bare messages
+            tenant_languages.save(g.tenant, lang, messages)
         except CodebError as failure:
             error = failure
         else:

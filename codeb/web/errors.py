@@ -99,7 +99,7 @@ def oauth_error(error: OAuth2Error):
 
 
 def http_error(error: HTTPException):
-    message_id = HTTP_MESSAGES.get(error.code, "error.generic")
+    message_id = HTTP_MESSAGES.get(error.code or 500, "error.generic")
     return render_error(error.code or 500, message_id)
 
 

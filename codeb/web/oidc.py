@@ -7,7 +7,8 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 
 from ..errors import InteractionExpired
 from ..oidc import authorize as authorize_endpoint
-from ..oidc import discovery, userinfo as userinfo_endpoint
+from ..oidc import discovery
+from ..oidc import userinfo as userinfo_endpoint
 from ..oidc.errors import OAuth2Error
 from ..oidc.logout import logout as logout_endpoint
 from ..oidc.provider import Provider
@@ -77,7 +78,7 @@ def authorize():
     return act(authorize_endpoint.respond(provider(), protocol_request(), signed_in()))
 
 
-def act(result) -> Response:
+def act(result):
     if isinstance(result, Reply):
         return to_response(result)
     assert isinstance(result, NeedsSignIn)
@@ -91,7 +92,7 @@ def resume():
     """Step 4 of the sign-in flow: answer the waiting request after a sign-in."""
     iid = request.args.get("i")
     pending = interactions.get(g.tenant.store, iid)
-    if pending is None:
+    if pending is None or not isinstance(iid, str):
         raise InteractionExpired()
     current = signed_in()
     # Only the sign-in made for this request answers it, so `prompt=login` and
@@ -137,7 +138,7 @@ def logout():
         if result.redirect_uri:
             parts = urlsplit(result.redirect_uri)
             g.form_targets.add(f"{parts.scheme}://{parts.netloc}")
-        params = {k: v for k, v in result.params.items() if k != "confirm" and k != "csrf"}
+        params = {k: v for k, v in result.params.items() if k not in ("confirm", "csrf")}
         return render_template("oidc/logout_confirm.html", params=params, client=result.client)
     if isinstance(result, Reply):
         return to_response(result)

@@ -10,7 +10,14 @@ token in `X-CSRF-Token`, and every failure comes back as `{"error": id,
 from flask import Blueprint, g, jsonify, redirect, render_template, request, url_for
 
 from .. import audit, signin
-from ..accounts.passkeys import Challenges, Passkeys, ensure_user_handle, passkeys_of, registration_options, verify_registration
+from ..accounts.passkeys import (
+    Challenges,
+    Passkeys,
+    ensure_user_handle,
+    passkeys_of,
+    registration_options,
+    verify_registration,
+)
 from ..errors import BadInput, CodebError, Conflict
 from ..tenants.hosts import normalize_host
 from . import context

@@ -23,7 +23,6 @@ from .errors import answer_as
 bp = Blueprint("signin", __name__)
 STEPS = ("begin", "complete")
 FIRST_SCREENS = {flow.PROFILE: "account.confirm_profile", flow.PASSKEY: "passkeys.welcome"}
-LINK_METHOD = "magic_link"  # the method whose mails (sign-in links, invitations) open at /link/
 
 
 def slug(name: str) -> str:
@@ -61,7 +60,7 @@ def render_signin(iid, pending, *, email="", error_id=None, status=200):
 
 
 def render_method(method: SignInMethod, view: str, iid, pending, status=200, **values):
-    if view == "begin" or view == "open":
+    if view in ("begin", "open"):
         context.allow_form_redirect_to(pending)  # its form posts `complete`
     return render_template(f"signin/{method.name}/{view}.html", interaction=iid, pending=pending,
                            **values), status
@@ -136,9 +135,9 @@ def begun(method: SignInMethod, challenge, iid, pending):
 def failed(method: SignInMethod, step: str, error: CodebError, iid, pending, submitted):
     if method.answers == "json":
         raise error  # the one renderer answers JSON for this request
-    if step == "complete" and method.complete_failure_view:
-        return render_method(method, method.complete_failure_view, iid, pending, status=error.status,
-                             error_id=error.message_id)
+    view = method.complete_failure_view if step == "complete" else None
+    if view:
+        return render_method(method, view, iid, pending, status=error.status, error_id=error.message_id)
     email = submitted.get("email") if isinstance(submitted.get("email"), str) else ""
     return render_signin(iid, pending, email=email[:254], error_id=error.message_id, status=error.status)
 
@@ -147,15 +146,13 @@ def failed(method: SignInMethod, step: str, error: CodebError, iid, pending, sub
 def open_link(link):
     """A mailed link (sign-in or invitation) shows one button: a GET never spends it,
     because mail scanners fetch links. The button posts the link to `complete`."""
-    method = signin.REGISTRY[LINK_METHOD]()
+    method = signin.link_method()
     try:
         record = method.peek(method_context(), link)
+        if record is None:
+            raise SignInFailed("error.link_used")
     except SignInFailed as error:
-        return render_method(method, method.complete_failure_view, None, None, status=400,
-                             error_id=error.message_id)
-    if record is None:
-        return render_method(method, method.complete_failure_view, None, None, status=400,
-                             error_id="error.link_used")
+        return failed(method, "complete", error, None, None, {})
     if record.get("language") in g.tenant.available_languages and not g.account:
         g.lang = record["language"]
     pending = interactions.get(g.tenant.store, record["interaction"]) if record.get("interaction") else None

@@ -142,8 +142,8 @@ def page(context):
 
 # -- a relying party on another origin --------------------------------------------
 
-CLIENT_PAGE = ('<!doctype html><html lang="en"><title>RP</title><link rel="icon" href="data:,">'
-               '<p id="client">callback received</p></html>').encode()
+CLIENT_PAGE = (b'<!doctype html><html lang="en"><title>RP</title><link rel="icon" href="data:,">'
+               b'<p id="client">callback received</p></html>')
 
 
 class ClientSite:
@@ -162,7 +162,7 @@ class ClientSite:
         arrived = self.arrived = []
 
         class Callback(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 -- http.server's name
+            def do_GET(self):
                 arrived.append(origin + self.path)
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")

@@ -19,9 +19,17 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from playwright.sync_api import expect
 
-from tests.browser.flows import (LINK_BUTTON, ask_for_link, confirm_profile, follow_link, office_terminal,
-                                 office_token, session_cookie, sign_out)
-from tests.conftest import pkce_pair, query_of
+from tests.browser.flows import (
+    LINK_BUTTON,
+    ask_for_link,
+    confirm_profile,
+    follow_link,
+    office_terminal,
+    office_token,
+    session_cookie,
+    sign_out,
+)
+from tests.support.web import pkce_pair, query_of
 
 ELSEWHERE = "http://127.0.0.1:9"  # an origin no form of the app may post to
 

@@ -18,12 +18,21 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from playwright.sync_api import expect
 
-from codeb.oidc.tokens import LEEWAY, TOKEN_LIFETIME
 from codeb.accounts import Accounts
-from tests.browser.flows import (TOKEN_KEY, ask_for_link, confirm_profile, expire_office_token, first_sign_in,
-                                 follow_link, office_terminal, office_token, run_command)
+from codeb.oidc.tokens import LEEWAY, TOKEN_LIFETIME
+from tests.browser.flows import (
+    TOKEN_KEY,
+    ask_for_link,
+    confirm_profile,
+    expire_office_token,
+    first_sign_in,
+    follow_link,
+    office_terminal,
+    office_token,
+    run_command,
+)
 from tests.browser.webauthn import VirtualAuthenticator
-from tests.conftest import HOST
+from tests.support.web import HOST
 
 OFFLINE = "net::ERR_INTERNET_DISCONNECTED"  # Chromium's console line for a fetch made offline
 

@@ -48,7 +48,7 @@ from codeb.accounts import Accounts
 from tests.browser import flows
 from tests.browser.flows import ask_for_link, confirm_profile, follow_link, office_terminal
 from tests.browser.webauthn import VirtualAuthenticator
-from tests.conftest import HOST, pkce_pair, query_of
+from tests.support.web import HOST, pkce_pair, query_of
 
 REASONS = {400: "BAD REQUEST", 409: "CONFLICT"}  # Werkzeug's reason phrases
 
@@ -192,9 +192,8 @@ def sign_in_with_button(page, served, device, autofill_challenge):
     Returns the response of /signin/passkey/complete (its body is readable only when the
     page stays, i.e. when the sign-in was refused).
     """
-    with one_touch(page, device) as posted:
-        with page.expect_response(served + "/signin/passkey/complete") as verified:
-            page.locator("#passkey-button").click()
+    with one_touch(page, device) as posted, page.expect_response(served + "/signin/passkey/complete") as verified:
+        page.locator("#passkey-button").click()
     assert len(posted) == 1, posted
     assert posted[0]["challenge_id"] != autofill_challenge, "the autofill request answered, not the button"
     return verified.value

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.conftest import HOST, csrf_of, sign_in
+from tests.support.web import HOST, csrf_of, sign_in
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from codeb import audit
 from codeb.accounts import breakglass
 from codeb.oidc.clients import Clients
-from tests.conftest import HOST, OTHER_HOST, csrf_of, sign_in
+from tests.support.web import HOST, LINK_STEP, OTHER_HOST, csrf_of, sign_in
 
 GET_PAGES = ["/admin.html", "/admin/users", "/admin/users/bob", "/admin/clients", "/admin/settings",
              "/admin/languages", "/admin/audit", "/admin/users/bob/export"]
@@ -81,7 +81,7 @@ def test_create_user_sends_an_invitation_valid_for_a_week(people, mailbox, app, 
     path = urlsplit(link).path
     button = carol.get(path, headers={"Host": HOST})
     assert button.status_code == 200
-    done = carol.post("/signin/magic-link/complete", data={"csrf": csrf_of(button.text), "link": path[6:]}, headers={"Host": HOST})
+    done = carol.post(LINK_STEP, data={"csrf": csrf_of(button.text), "link": path[6:]}, headers={"Host": HOST})
     assert done.headers["Location"] == "/welcome"
     assert accounts.get("carol").doc["email_verified"] is True
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.conftest import HOST, pkce_pair, query_of
-from tests.http.helpers import authorize_params, follow_local, get_authorize, signed_in_code
+from tests.support.oidc import authorize_params, follow_local, get_authorize, signed_in_code
+from tests.support.web import HOST, pkce_pair, query_of
 
 
 def test_unknown_client_is_a_page_not_a_redirect(client, rp):
@@ -130,7 +130,7 @@ def test_max_age_exceeded_with_prompt_none_is_login_required(client, mailbox, rp
 
 
 def test_id_token_hint_for_someone_else_with_prompt_none_is_login_required(client, mailbox, rp, app):
-    from tests.http.helpers import exchange
+    from tests.support.oidc import exchange
     code, verifier, _ = signed_in_code(client, mailbox, rp, email="alice@example.com")
     alice_id_token = exchange(client, rp, code, verifier).json["id_token"]
     other = app.test_client()

@@ -1,6 +1,6 @@
 from urllib.parse import urlencode, urlsplit
 
-from tests.conftest import HOST, pkce_pair, query_of, sign_in
+from tests.support.web import HOST, pkce_pair, query_of, sign_in
 
 
 def test_code_flow_end_to_end(client, mailbox, rp):
@@ -13,7 +13,8 @@ def test_code_flow_end_to_end(client, mailbox, rp):
     iid = query_of(r.headers["Location"])["i"]
     done = sign_in(client, mailbox, "alice@example.com", interaction=iid)
     assert done.status_code == 303, done.text
-    resumed = client.get(urlsplit(done.headers["Location"]).path + "?" + urlsplit(done.headers["Location"]).query, headers={"Host": HOST})
+    location = urlsplit(done.headers["Location"])
+    resumed = client.get(location.path + "?" + location.query, headers={"Host": HOST})
     assert resumed.status_code == 302, resumed.text
     q = query_of(resumed.headers["Location"])
     assert q["state"] == "s1" and q["iss"] == "http://localhost"

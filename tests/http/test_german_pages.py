@@ -6,8 +6,8 @@ import re
 import pytest
 
 from codeb import i18n
-from tests.conftest import HOST, csrf_of, sign_in
-from tests.http.helpers import authorize_params, get_authorize
+from tests.support.oidc import authorize_params, get_authorize
+from tests.support.web import HOST, csrf_of, sign_in
 
 GERMAN = {"Host": HOST, "Accept-Language": "de"}
 # Words spelt the same in both languages, or names.

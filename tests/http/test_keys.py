@@ -5,8 +5,8 @@ from joserfc.jwk import KeySet
 
 from codeb.oidc import keys
 from codeb.oidc.keys import RETAIN
-from tests.conftest import HOST
-from tests.http.helpers import tokens_for
+from tests.support.oidc import tokens_for
+from tests.support.web import HOST
 
 
 def published(client):

@@ -2,8 +2,8 @@
 
 from urllib.parse import urlencode
 
-from tests.conftest import HOST, csrf_of, pkce_pair, query_of
-from tests.http.helpers import authorize_params, get_authorize, tokens_for
+from tests.support.oidc import authorize_params, get_authorize, tokens_for
+from tests.support.web import HOST, csrf_of, pkce_pair, query_of
 
 
 def is_signed_in(client, rp):

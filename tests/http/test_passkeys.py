@@ -5,10 +5,9 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from codeb.accounts.passkeys import Passkeys
-from tests.conftest import HOST, confirm_first_profile, csrf_of, sign_in
-from tests.http.helpers import authorize_params, exchange, get_authorize, follow_local
 from tests.support.authenticator import SoftAuthenticator
-from tests.conftest import pkce_pair, query_of
+from tests.support.oidc import authorize_params, exchange, follow_local, get_authorize
+from tests.support.web import HOST, LINK_STEP, confirm_first_profile, csrf_of, pkce_pair, query_of, sign_in
 
 ORIGIN = "http://localhost"
 
@@ -215,7 +214,7 @@ def test_passkey_requested_from_the_email_field_is_offered_after_the_link(client
     from urllib.parse import urlsplit
     path = urlsplit(mailbox.last_link(to="alice@example.com")).path
     link_page = browser.get(path, headers={"Host": HOST})
-    done = browser.post("/signin/magic-link/complete", data={"csrf": csrf_of(link_page.text), "link": path[6:]}, headers={"Host": HOST})
+    done = browser.post(LINK_STEP, data={"csrf": csrf_of(link_page.text), "link": path[6:]}, headers={"Host": HOST})
     assert done.headers["Location"] == "/welcome/passkey"
     skipped = browser.get("/welcome/continue", headers={"Host": HOST})
     assert skipped.headers["Location"] == "/office.html"

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from codeb.accounts import passwords
-from tests.conftest import HOST, csrf_of, sign_in
+from tests.support.web import HOST, csrf_of, sign_in
 
 PLAINTEXT = "Kettle-Orbit-Lantern-42"
 

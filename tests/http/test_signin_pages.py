@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import HOST, csrf_of, sign_in
+from tests.support.web import HOST, LINK_STEP, csrf_of, sign_in
 
 
 def request_link(client, email, host=HOST):
@@ -56,7 +56,7 @@ def test_opening_a_link_does_not_spend_it(client, mailbox):
     for _ in range(3):  # a mail scanner fetching the link, several times
         page = client.get(path, headers={"Host": HOST})
         assert page.status_code == 200 and 'id="complete-signin"' in page.text
-    done = client.post("/signin/magic-link/complete", data={"csrf": csrf_of(page.text), "link": path[6:]}, headers={"Host": HOST})
+    done = client.post(LINK_STEP, data={"csrf": csrf_of(page.text), "link": path[6:]}, headers={"Host": HOST})
     # A first sign-in goes on to the profile screen.
     assert done.status_code == 303 and done.headers["Location"].endswith("/welcome")
 
@@ -67,7 +67,7 @@ def test_used_link_gets_a_clear_page_with_a_way_to_send_a_new_one(client, mailbo
     again = client.get(path, headers={"Host": HOST})
     assert again.status_code == 400
     assert "already used" in again.text and 'action="/signin/magic-link/begin"' in again.text
-    posted = client.post("/signin/magic-link/complete", data={"csrf": csrf_of(again.text), "link": path[6:]}, headers={"Host": HOST})
+    posted = client.post(LINK_STEP, data={"csrf": csrf_of(again.text), "link": path[6:]}, headers={"Host": HOST})
     assert posted.status_code == 400 and "already used" in posted.text
 
 

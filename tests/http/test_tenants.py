@@ -2,10 +2,10 @@
 
 import pytest
 
-from codeb.web.app import create_app
 from codeb.errors import BadInput, Conflict, InvalidName
-from codeb.tenants.provisioning import create_tenant
-from tests.conftest import HOST, OTHER_HOST
+from codeb.provisioning import create_tenant
+from codeb.web.app import create_app
+from tests.support.web import HOST, OTHER_HOST
 
 
 def test_each_host_is_its_own_provider(client):

@@ -8,8 +8,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from codeb.oidc.tokens import CODE_LIFETIME
-from tests.conftest import HOST
-from tests.http.helpers import exchange, signed_in_code, tokens_for
+from tests.support.oidc import exchange, signed_in_code, tokens_for
+from tests.support.web import HOST
 
 
 def jwks(client):

@@ -7,8 +7,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from tests.conftest import HOST, OTHER_HOST
-from tests.http.helpers import tokens_for
+from tests.support.oidc import tokens_for
+from tests.support.web import HOST, OTHER_HOST
 
 
 def bearer(token):

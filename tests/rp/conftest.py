@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 import requests
 
-from tests.conftest import csrf_of, query_of
+from tests.support.web import csrf_of, query_of
 
 
 def hidden_value(html: str, name: str) -> str:

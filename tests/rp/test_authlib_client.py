@@ -19,7 +19,7 @@ from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.conftest import query_of
+from tests.support.web import query_of
 
 SCOPE = "openid profile email"
 LEEWAY = 30

@@ -17,7 +17,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 import requests
 
-from tests.conftest import query_of
+from tests.support.web import query_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODE_DIR = os.path.join(os.path.dirname(HERE), "node")  # tests/node: the locked npm packages

@@ -5,15 +5,16 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from codeb import invites
+from codeb.accounts import Accounts
 from codeb.errors import BadInput, RateLimited, SignInFailed, SignUpRefused
 from codeb.notify.mail import Mailer
 from codeb.signin import enabled
 from codeb.signin.base import SignInContext, VerifiedIdentity
-from codeb import invites
 from codeb.signin.magic_link import LINK, LINK_LIFETIME, PER_ADDRESS, PER_CLIENT, MagicLink
 from codeb.tenants import Tenants
-from codeb.accounts import Accounts
-from tests.conftest import Clock, Mailbox
+from tests.support.clock import Clock
+from tests.support.mailbox import Mailbox
 
 
 @pytest.fixture

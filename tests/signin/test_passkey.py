@@ -24,17 +24,24 @@ from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
 import codeb.accounts.passkeys
 from codeb import audit
+from codeb.accounts import Accounts
+from codeb.accounts.passkeys import (
+    CHALLENGE_LIFETIME,
+    MAX_NAME,
+    Challenges,
+    Passkeys,
+    Policy,
+    find,
+    passkeys_of,
+    verify_registration,
+)
 from codeb.errors import AccountDisabled, BadInput, Conflict, NotFound, SignInFailed
 from codeb.notify.mail import Mailer
-from codeb.accounts.passkeys import (
-    CHALLENGE_LIFETIME, MAX_NAME, Challenges, Passkeys, Policy, find, passkeys_of, verify_registration,
-)
-from codeb.signin.base import SignInContext, VerifiedIdentity
 from codeb.signin import can_sign_in
+from codeb.signin.base import SignInContext, VerifiedIdentity
 from codeb.signin.passkey import PasskeySignIn
 from codeb.tenants import Tenants
-from codeb.accounts import Accounts
-from tests.conftest import Clock
+from tests.support.clock import Clock
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "..", "fixtures", "webauthn", "chromium.json")
 VIRTUAL_AAGUID = "01020304-0506-0708-0102-030405060708"  # Chromium's virtual authenticator
@@ -232,7 +239,7 @@ def registration_refused(world, credential, challenge, what):
                             policy=Policy(), now=world.ctx.now())
     except BadInput as failure:
         assert failure.message_id == "error.passkey_registration_failed"
-    except Exception as other:  # noqa: BLE001 - the point of the test
+    except Exception as other:
         pytest.fail(f"{what}: verify_registration raised {type(other).__module__}."
                     f"{type(other).__name__}: {other} instead of BadInput; the web layer turns "
                     "that into a 500", pytrace=False)
@@ -445,7 +452,7 @@ def test_an_older_recorded_assertion_after_a_newer_one_is_a_clone(world, monkeyp
     sign_in(world, monkeypatch, AUTH_A[2])
     assert refused(world, monkeypatch, AUTH_A[0]) == "error.passkey_cloned"
     assert refused(world, monkeypatch, AUTH_A[2]) == "error.passkey_cloned"  # equal is not growth
-    assert [(l["stored"], l["received"]) for l in audit_lines(world, "passkey.counter_regression")] == \
+    assert [(e["stored"], e["received"]) for e in audit_lines(world, "passkey.counter_regression")] == \
         [(count_of(AUTH_A[2]), count_of(AUTH_A[0])), (count_of(AUTH_A[2]), count_of(AUTH_A[2]))]
     assert stored(world, alice.login, REG_A["credential_id"]).sign_count == count_of(AUTH_A[2])
 
@@ -614,7 +621,7 @@ def test_malformed_assertions_fail_as_sign_in_failures(world, monkeypatch, case)
         complete(world, cid, _assertion_garbage()[case])
     except SignInFailed as failure:
         assert failure.message_id in ("error.passkey_invalid", "error.passkey_unknown"), failure.message_id
-    except Exception as other:  # noqa: BLE001 - the point of the test
+    except Exception as other:
         pytest.fail(f"malformed assertion ({case}) raised {type(other).__module__}."
                     f"{type(other).__name__}: {other} instead of SignInFailed; the web layer turns "
                     "that into a 500", pytrace=False)

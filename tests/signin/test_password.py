@@ -5,14 +5,13 @@ import hashlib
 
 import pytest
 
-from codeb.accounts import passwords
-from codeb.errors import BadInput, RateLimited, SignInFailed
+from codeb.accounts import Accounts, passwords
 from codeb.accounts.passwords import ITERATIONS, check_strength, ha1, hash_password, verify_password
+from codeb.errors import BadInput, RateLimited, SignInFailed
 from codeb.signin.base import SignInContext
 from codeb.signin.password import LOCK_SECONDS, PasswordSignIn
 from codeb.tenants import Tenants
-from codeb.accounts import Accounts
-from tests.conftest import Clock
+from tests.support.clock import Clock
 
 SECRET = "correct horse battery staple"
 

@@ -21,10 +21,10 @@ import traceback
 
 import pytest
 
+from codeb.accounts import Accounts
 from codeb.errors import Conflict
 from codeb.store import SCHEMA, Store, files
 from codeb.store.lock import file_lock
-from codeb.accounts import Accounts
 
 CTX = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
 PROCESSES = 4
@@ -177,7 +177,7 @@ def _assert_each_round_won_once(wins, rounds, root):
     for won in wins:
         for r in won:
             tally[r] = tally.get(r, 0) + 1
-    assert tally == {r: 1 for r in range(rounds)}, (
+    assert tally == dict.fromkeys(range(rounds), 1), (
         f"every record must be taken exactly once; rounds won more or less than once: "
         f"{ {r: tally.get(r, 0) for r in range(rounds) if tally.get(r, 0) != 1} }")
     assert sorted(os.listdir(os.path.join(root, "transient", "codes"))) == [".purged"]

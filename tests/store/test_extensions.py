@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from codeb.store import Store
 from codeb.accounts import Accounts
+from codeb.store import Store
 
 
 def tenant_store(root, lo=600, hi=699):

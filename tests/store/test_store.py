@@ -9,23 +9,11 @@ import time
 
 import pytest
 
+from codeb.accounts import Accounts
 from codeb.errors import Conflict, InvalidName, NotFound, StoreCorrupt
 from codeb.store import SCHEMA, Store, files, secret_id
 from codeb.store import transient as transient_module
-from codeb.accounts import Accounts
-
-
-class Clock:
-    """A clock the test moves by hand, starting at the real time (file mtimes stay sane)."""
-
-    def __init__(self, now=None):
-        self.now = float(int(time.time())) if now is None else now
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
+from tests.support.clock import Clock
 
 
 @pytest.fixture
@@ -133,9 +121,8 @@ def test_update_writes_only_when_something_changed(store, monkeypatch):
 
 
 def test_update_of_a_missing_document_raises_not_found(store):
-    with pytest.raises(NotFound):
-        with store.update("counters", "missing") as doc:
-            doc["n"] = 1  # pragma: no cover - never reached
+    with pytest.raises(NotFound), store.update("counters", "missing") as doc:
+        doc["n"] = 1  # pragma: no cover - never reached
     assert not store.exists("counters", "missing")
 
 
@@ -162,11 +149,10 @@ def test_an_exception_inside_update_leaves_the_old_document(store):
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom):
-        with store.update("counters", "c") as doc:
-            doc["n"] = 99
-            del doc["keep"]
-            raise Boom()
+    with pytest.raises(Boom), store.update("counters", "c") as doc:
+        doc["n"] = 99
+        del doc["keep"]
+        raise Boom
     assert raw(store, "counters", "c") == before
     assert temp_files(store.root) == []
     # and the lock was released: the next update goes through at once
@@ -178,10 +164,9 @@ def test_an_exception_inside_update_leaves_the_old_document(store):
 
 
 def test_an_exception_inside_update_with_default_creates_nothing(store):
-    with pytest.raises(RuntimeError):
-        with store.update("counters", "c", default={"n": 0}) as doc:
-            doc["n"] = 1
-            raise RuntimeError("no")
+    with pytest.raises(RuntimeError), store.update("counters", "c", default={"n": 0}) as doc:
+        doc["n"] = 1
+        raise RuntimeError("no")
     assert not store.exists("counters", "c")
 
 
@@ -204,9 +189,8 @@ def test_a_document_that_cannot_be_encoded_is_not_written(store):
     before = raw(store, "users", "alice")
     with pytest.raises(TypeError):
         store.write("users", "alice", doc={"v": object()})
-    with pytest.raises(TypeError):
-        with store.update("users", "alice") as doc:
-            doc["v"] = {1, 2}
+    with pytest.raises(TypeError), store.update("users", "alice") as doc:
+        doc["v"] = {1, 2}
     assert raw(store, "users", "alice") == before
     assert temp_files(store.root) == []
 
@@ -234,9 +218,8 @@ def test_a_corrupt_document_raises_store_corrupt(store, content):
     assert info.value.status == 500
     assert "could not be read" in str(info.value)
     # update refuses to build on it and leaves it for an administrator
-    with pytest.raises(StoreCorrupt):
-        with store.update("users", "alice", default={"v": 0}) as doc:
-            doc["v"] = 2  # pragma: no cover - never reached
+    with pytest.raises(StoreCorrupt), store.update("users", "alice", default={"v": 0}) as doc:
+        doc["v"] = 2  # pragma: no cover - never reached
     assert raw(store, "users", "alice") == content
 
 
@@ -434,9 +417,8 @@ def test_transient_update_and_delete(store, clock):
     with records.update("s1") as doc:
         doc["n"] = 2
     assert records.get("s1")["n"] == 2
-    with pytest.raises(NotFound):
-        with records.update("nope"):
-            pass
+    with pytest.raises(NotFound), records.update("nope"):
+        pass
     assert records.delete("s1") is True
     assert records.get("s1") is None
 

@@ -5,20 +5,24 @@ the admin's email); then the secrets and keys are made, the settings written
 last, because a tenant exists from the moment its `tenant.json` does. If a step
 fails after the folder was made, the folder goes again: a failed run leaves
 the data root as it found it.
+
+It composes tenants, accounts and the provider's keys, so it sits above all
+three (inside `tenants/` it would make tenants and oidc import each other);
+the self-service sign-up's spool and worker will join it here.
 """
 
 from dataclasses import dataclass
 
-from ..accounts import Accounts, normalize_email
-from ..oidc import keys
-from ..store import layout
-from . import Tenant, Tenants, secrets, settings
+from .accounts import Account, Accounts, normalize_email
+from .oidc import keys
+from .store import layout
+from .tenants import Tenant, Tenants, secrets, settings
 
 
 @dataclass(frozen=True)
 class Provisioned:
     tenant: Tenant
-    admin: object = None  # the first admin's Account, if one was asked for
+    admin: Account | None = None  # the first admin, if one was asked for
 
 
 def create_tenant(tenants: Tenants, name: str, hosts: list[str], *, signup: str = "open",

@@ -2,7 +2,7 @@
 
 from urllib.parse import urlencode, urlsplit
 
-from tests.conftest import HOST, pkce_pair, query_of, sign_in
+from tests.support.web import HOST, pkce_pair, query_of, sign_in
 
 
 def authorize_params(rp, challenge=None, **extra):

@@ -1,0 +1,66 @@
+"""Walking the app as a browser does, with Flask's test client: hosts, forms, the magic link."""
+
+import base64
+import hashlib
+import re
+import secrets
+from urllib.parse import parse_qs, urlsplit
+
+HOST = "localhost"              # the demo tenant
+OTHER_HOST = "acme.localhost"   # the acme tenant
+LINK_STEP = "/signin/magic-link/complete"
+
+
+class RP:
+    """A relying party registered with a tenant: its id, secret (None if public) and callback."""
+
+    def __init__(self, client_id, secret, redirect_uri):
+        self.client_id, self.secret, self.redirect_uri = client_id, secret, redirect_uri
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def pkce_pair():
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def query_of(location: str) -> dict:
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def use_link(client, path, host=HOST):
+    """Open a mailed link's page and press its button; the response of the POST."""
+    page = client.get(path, headers={"Host": host})
+    assert page.status_code == 200, page.text
+    return client.post(LINK_STEP, data={"csrf": csrf_of(page.text), "link": path[len("/link/"):]},
+                       headers={"Host": host})
+
+
+def sign_in(client, mailbox, email, host=HOST, interaction=None, confirm_profile=True):
+    """Walk the magic-link path with a test client; return the final response."""
+    page = client.get("/signin" + (f"?i={interaction}" if interaction else ""), headers={"Host": host})
+    data = {"csrf": csrf_of(page.text), "email": email}
+    if interaction:
+        data["i"] = interaction
+    sent = client.post("/signin/magic-link/begin", data=data, headers={"Host": host})
+    assert sent.status_code == 200, sent.text
+    done = use_link(client, urlsplit(mailbox.last_link(to=email)).path, host)
+    if confirm_profile and done.headers.get("Location", "").endswith("/welcome"):
+        return confirm_first_profile(client, host)
+    return done
+
+
+def confirm_first_profile(client, host=HOST, **fields):
+    """The first sign-in's profile screen: confirm it as shown (or with `fields`)."""
+    page = client.get("/welcome", headers={"Host": host})
+    display_name = re.search(r'id="display_name" name="display_name"[^>]*value="([^"]*)"', page.text, re.S)
+    language = re.search(r'<option value="([a-z]+)" selected>', page.text)
+    data = {"csrf": csrf_of(page.text), "display_name": display_name.group(1) if display_name else "Person",
+            "nickname": "", "language": language.group(1) if language else "en", **fields}
+    return client.post("/welcome", data=data, headers={"Host": host})
