@@ -62,7 +62,7 @@ param(
 
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
-Import-Module (Join-Path $PSScriptRoot 'CodebDeploy.psm1') -Force
+Import-Module (Join-Path $PSScriptRoot 'CodebDeploy\CodebDeploy.psd1') -Force
 Import-Module IISAdministration
 
 Assert-CodebAdministrator

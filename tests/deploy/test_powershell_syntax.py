@@ -1,15 +1,23 @@
 """The deployment scripts in deploy/ parse as PowerShell and keep their conventions.
 
 No PowerShell runs here: the tree-sitter PowerShell grammar (PyPI packages
-`tree-sitter` and `tree-sitter-powershell`) parses every deploy/*.ps1 and
-*.psm1, and the checks read the syntax trees. The negative tests prove that the
-grammar does reject broken PowerShell, so a clean parse means something.
+`tree-sitter` and `tree-sitter-powershell`) parses every deploy/*.ps1 and every
+file of the module folder deploy/CodebDeploy/ (manifest, loader, concern files),
+and the checks read the syntax trees. The negative tests prove that the grammar
+does reject broken PowerShell, so a clean parse means something.
+
+The module is a manifest (CodebDeploy.psd1, a PowerShell hashtable, read here
+from its syntax tree), a loader (CodebDeploy.psm1: strict mode, the shared
+constants, one dot-source per concern file) and one .ps1 per concern. The
+manifest exports exactly the functions the five scripts call.
 """
 
 import ast
 import ntpath
 import re
-from pathlib import Path
+import uuid
+from collections import Counter
+from pathlib import Path, PureWindowsPath
 
 import pytest
 import tree_sitter
@@ -17,9 +25,16 @@ import tree_sitter_powershell
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-MODULE = DEPLOY / "CodebDeploy.psm1"
+MODULE_DIR = DEPLOY / "CodebDeploy"
+MANIFEST = MODULE_DIR / "CodebDeploy.psd1"
+LOADER = MODULE_DIR / "CodebDeploy.psm1"
 SCRIPTS = sorted(DEPLOY.glob("*.ps1"))
-SOURCES = SCRIPTS + sorted(DEPLOY.glob("*.psm1"))
+CONCERNS = sorted(MODULE_DIR.glob("*.ps1"))
+# The PowerShell code of the module: the loader and every concern file.
+MODULE_SOURCES = [LOADER] + CONCERNS
+# Every file of the module folder, the manifest included.
+MODULE_FILES = sorted(p for p in MODULE_DIR.iterdir() if p.is_file()) if MODULE_DIR.is_dir() else []
+SOURCES = SCRIPTS + MODULE_FILES
 
 EXPECTED_SCRIPTS = {
     "Initialize-CodebHost.ps1",
@@ -195,9 +210,168 @@ class Function:
         )
 
 
+def functions_of(script: Script) -> list[Function]:
+    return [Function(n) for n in walk(script.root) if n.type == "function_statement"]
+
+
 def module_functions() -> list[Function]:
-    module = Script(MODULE)
-    return [Function(n) for n in walk(module.root) if n.type == "function_statement"]
+    """Every function the module defines, over the loader and all concern files."""
+    return [f for path in MODULE_SOURCES if path.exists() for f in functions_of(Script(path))]
+
+
+# --- Reading PowerShell data (the manifest, constants) ----------------------------------
+
+
+def evaluate(node):
+    """The value of a PowerShell data expression, as a .psd1 may hold it.
+
+    Strings without variables, numbers, $true/$false/$null, @() and comma
+    arrays (lists) and @{} hashtables (dicts with lowercase keys: PowerShell
+    keys ignore case). Anything else, such as a variable or a command, raises
+    ValueError: Import-PowerShellDataFile would not accept it either.
+    """
+    parts = [c for c in node.children if c.type not in ("comment", "empty_statement")]
+    if node.type in ("string_literal", "integer_literal", "real_literal", "variable"):
+        return constant(node)
+    if node.type == "array_expression":
+        values = []
+        for block in (c for c in parts if c.type == "statement_list"):
+            for statement in (c for c in block.children if c.type not in ("comment", "empty_statement")):
+                value = evaluate(statement)
+                values.extend(value if isinstance(value, list) else [value])
+        return values
+    if node.type == "array_literal_expression" and len(parts) > 1:
+        return [evaluate(c) for c in parts if c.type != ","]
+    if node.type == "hash_literal_expression":
+        return hashtable(node)
+    if len(parts) == 1 and node.type in DATA_WRAPPERS:
+        return evaluate(parts[0])
+    raise ValueError(f"not data: {node.type} {text(node)[:60]!r}")
+
+
+def constant(node):
+    """A string, number or $true/$false/$null literal."""
+    literal = text(node)
+    if node.type == "string_literal":
+        if literal.startswith('"') and ("$" in literal or "`" in literal):
+            raise ValueError(f"not a constant string: {literal}")
+        return unquote(literal)
+    if node.type == "variable":
+        constants = {"$true": True, "$false": False, "$null": None}
+        if literal.lower() not in constants:
+            raise ValueError(f"a variable is not data: {literal}")
+        return constants[literal.lower()]
+    return ast.literal_eval(literal)
+
+
+def hashtable(node) -> dict:
+    """A @{} literal; keys are lowercased, and a key given twice is an error (as in PowerShell)."""
+    table = {}
+    for body in (c for c in node.children if c.type == "hash_literal_body"):
+        for entry in (c for c in body.children if c.type == "hash_entry"):
+            key_node = next(c for c in entry.children if c.type == "key_expression")
+            key = unquote(text(key_node)).lower()
+            if key in table:
+                raise ValueError(f"the key {text(key_node)} appears twice")
+            table[key] = evaluate(next(c for c in entry.children if c.type == "pipeline"))
+    return table
+
+
+# Expression nodes that only wrap one operand when no operator is present.
+DATA_WRAPPERS = {
+    "program", "statement_list", "pipeline", "pipeline_chain", "logical_expression", "bitwise_expression",
+    "comparison_expression", "additive_expression", "multiplicative_expression", "format_expression",
+    "range_expression", "array_literal_expression", "unary_expression",
+}
+
+
+def read_manifest(path: Path = MANIFEST) -> dict:
+    source = path.read_text(encoding="utf-8-sig")
+    tree = PARSER.parse(source.encode("utf-8"))
+    value = evaluate(tree.root_node)
+    assert isinstance(value, dict), f"{path.name} is not one hashtable"
+    return value
+
+
+def statements(script: Script) -> list:
+    """The top-level statements of a script, comments left out."""
+    return [c for c in script.body.children if c.type not in ("comment", "empty_statement")] if script.body else []
+
+
+def assignment(statement):
+    """(variable, value node) if `statement` assigns a variable, else None."""
+    node = statement.children[0] if statement.type == "pipeline" and statement.children else None
+    if node is None or node.type != "assignment_expression":
+        return None
+    left = next(c for c in node.children if c.type == "left_assignment_expression")
+    variable = next((n for n in walk(left) if n.type == "variable"), None)
+    value = node.children[-1]  # after the operator: a pipeline, or a statement such as switch
+    return (text(variable) if variable is not None else text(left)), value
+
+
+def single_command(statement):
+    """The command node if `statement` is one command (no pipe, no assignment), else None."""
+    if statement.type != "pipeline" or len(statement.children) != 1 or statement.children[0].type != "pipeline_chain":
+        return None
+    chain = statement.children[0]
+    if len(chain.children) != 1 or chain.children[0].type != "command":
+        return None
+    return chain.children[0]
+
+
+def is_dot_source(command) -> bool:
+    operator = next((c for c in command.children if c.type == "command_invokation_operator"), None)
+    return operator is not None and text(operator) == "."
+
+
+def script_relative_path(node) -> str | None:
+    """'X' when `node` is `(Join-Path $PSScriptRoot 'X')` (however wrapped), else None."""
+    while node.type != "parenthesized_expression":
+        parts = [c for c in node.children if c.type != "comment"]
+        if len(parts) != 1:
+            return None
+        node = parts[0]
+    pipeline = next((c for c in node.children if c.type == "pipeline"), None)
+    command = single_command(pipeline) if pipeline is not None else None
+    if command is None or text(next(c for c in command.children if c.type == "command_name")).lower() != "join-path":
+        return None
+    elements = next((c for c in command.children if c.type == "command_elements"), None)
+    arguments = [c for c in elements.children if c.type != "command_argument_sep"] if elements is not None else []
+    if len(arguments) != 2 or text(arguments[0]).lower() != "$psscriptroot":
+        return None
+    literal = text(arguments[1])
+    return unquote(literal) if literal.startswith("'") else None
+
+
+def resolve(base: Path, relative: str) -> Path:
+    """A Windows relative path (backslashes) under `base`."""
+    return base.joinpath(*PureWindowsPath(relative).parts)
+
+
+def dot_sourced(script: Script) -> list:
+    """(command node, relative path or None) for every dot-source anywhere in `script`."""
+    found = []
+    for node in walk(script.root):
+        if node.type == "command" and is_dot_source(node):
+            target = next(c for c in node.children if c.type == "command_name_expr")
+            found.append((node, script_relative_path(target)))
+    return found
+
+
+def loader_constants() -> dict:
+    """The $script: variables the loader assigns at its top level: name -> value node."""
+    constants = {}
+    for statement in statements(Script(LOADER)):
+        assigned = assignment(statement)
+        if assigned is not None and assigned[0].lower().startswith("$script:"):
+            constants[assigned[0].split(":", 1)[1]] = assigned[1]
+    return constants
+
+
+def functions_the_scripts_call() -> set[str]:
+    """The module functions that the five scripts call (anywhere: also in script blocks)."""
+    defined = {f.name for f in module_functions()}
+    return {name for path in SCRIPTS for name in command_names(Script(path).root) if name in defined}
 
 
 def tenant_name_violations(param_block: ParamBlock) -> list[str]:
@@ -270,8 +444,19 @@ def test_the_structural_checks_notice_a_missing_name_validation():
 
 
 def test_the_deploy_folder_has_every_script():
-    assert EXPECTED_SCRIPTS <= {p.name for p in SCRIPTS}
-    assert MODULE.exists()
+    assert {p.name for p in SCRIPTS} >= EXPECTED_SCRIPTS
+    assert MANIFEST.exists() and LOADER.exists()
+    # The single-file module is gone: nothing can import it by its old path.
+    assert sorted(p.name for p in DEPLOY.glob("*.psm1")) == []
+
+
+def test_the_module_folder_holds_a_manifest_a_loader_and_concern_files():
+    assert [p.name for p in MODULE_DIR.glob("*.psd1")] == [MANIFEST.name]
+    assert [p.name for p in MODULE_DIR.glob("*.psm1")] == [LOADER.name]
+    assert CONCERNS, "no concern files"
+    others = [p.name for p in MODULE_FILES if p.suffix not in (".psd1", ".psm1", ".ps1")]
+    assert others == [], f"unexpected files in {MODULE_DIR.name}: {others}"
+    assert [p.name for p in MODULE_DIR.iterdir() if p.is_dir()] == [], "the module folder has no subfolders"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
@@ -309,7 +494,7 @@ def test_script_is_an_advanced_script_with_should_process(path):
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
 def test_script_is_strict_and_stops_on_errors(path):
     script = Script(path)
-    strict = [c for c in commands(script.body, "Set-StrictMode")]
+    strict = list(commands(script.body, "Set-StrictMode"))
     assert strict and re.search(r"-Version\s+Latest\b", text(strict[0])), "no Set-StrictMode -Version Latest"
     assert re.search(r"^\$ErrorActionPreference\s*=\s*'Stop'\s*$", script.source, re.M)
     assert re.search(r"^#Requires -RunAsAdministrator\s*$", script.source, re.M)
@@ -317,10 +502,21 @@ def test_script_is_strict_and_stops_on_errors(path):
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
-def test_script_imports_the_shared_module(path):
+def test_script_imports_the_module_manifest(path):
     script = Script(path)
-    imports = [text(c) for c in commands(script.body, "Import-Module")]
-    assert any("$PSScriptRoot" in line and "CodebDeploy.psm1" in line for line in imports), imports
+    imports = list(commands(script.body, "Import-Module"))
+    targets = []
+    for command in imports:
+        elements = next((c for c in command.children if c.type == "command_elements"), None)
+        arguments = [c for c in elements.children if c.type != "command_argument_sep"] if elements else []
+        relative = script_relative_path(arguments[0]) if arguments else None
+        if relative is not None:
+            targets.append(resolve(path.parent, relative))
+    lines = [text(c) for c in imports]
+    assert any("$PSScriptRoot" in line for line in lines), lines
+    assert MANIFEST in targets, f"{path.name} does not import {MANIFEST.relative_to(DEPLOY)}: {lines}"
+    # The manifest decides the exports; importing the loader directly would bypass it.
+    assert not any(".psm1" in line.lower() for line in lines), lines
 
 
 @pytest.mark.parametrize("path", sorted(DEPLOY / name for name in TENANT_SCRIPTS), ids=lambda p: p.name)
@@ -341,8 +537,9 @@ def test_the_tenant_pattern_is_the_applications():
             break
     else:
         pytest.fail("codeb/store/names.py defines no TENANT_PATTERN")
-    assert TENANT_PATTERN == f"^{app_pattern}$"
-    assert f"'{TENANT_PATTERN}'" in MODULE.read_text(encoding="utf-8")
+    assert f"^{app_pattern}$" == TENANT_PATTERN
+    assert f"'{TENANT_PATTERN}'" in LOADER.read_text(encoding="utf-8")
+    assert evaluate(loader_constants()["TenantNamePattern"]) == TENANT_PATTERN
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
@@ -365,18 +562,156 @@ def test_loop_variables_do_not_overwrite_parameters(path):
 
 def test_scripts_only_call_functions_the_module_exports():
     functions = {f.name for f in module_functions()}
-    module_source = MODULE.read_text(encoding="utf-8")
-    exports = next(commands(Script(MODULE).body, "Export-ModuleMember"))
-    exported = set(re.findall(r"'([A-Za-z]+-[A-Za-z]+)'", text(exports)))
+    exported = set(read_manifest()["functionstoexport"])
     assert exported <= functions, f"exported but not defined: {sorted(exported - functions)}"
     for path in SCRIPTS:
         called = {name for name in command_names(Script(path).root) if "-Codeb" in name}
         unknown = called - exported
-        assert not unknown, f"{path.name} calls {sorted(unknown)}, which CodebDeploy.psm1 does not export"
-    # ... and the module's own calls resolve too.
-    called = {name for name in command_names(Script(MODULE).root) if "-Codeb" in name}
-    assert called <= functions, sorted(called - functions)
-    assert "Set-StrictMode -Version Latest" in module_source
+        assert not unknown, f"{path.name} calls {sorted(unknown)}, which CodebDeploy.psd1 does not export"
+    # ... and the module's own calls resolve too, in every file of it.
+    for path in MODULE_SOURCES:
+        called = {name for name in command_names(Script(path).root) if "-Codeb" in name}
+        assert called <= functions, f"{path.name}: {sorted(called - functions)}"
+    assert "Set-StrictMode -Version Latest" in LOADER.read_text(encoding="utf-8")
+
+
+# --- The manifest -----------------------------------------------------------------------
+
+
+def test_the_manifest_is_a_data_file_with_the_module_identity():
+    manifest = read_manifest()
+    assert re.fullmatch(r"\d+\.\d+(?:\.\d+){0,2}", manifest["moduleversion"]), manifest["moduleversion"]
+    assert str(uuid.UUID(manifest["guid"])) == manifest["guid"].lower()
+    assert manifest["author"] == "CodeB"
+    assert manifest["companyname"] == "CodeB"
+    assert manifest["powershellversion"] == "5.1"
+    assert manifest["compatiblepseditions"] == ["Desktop"]
+    # Empty lists, not wildcards: nothing but the named functions leaves the module.
+    for key in ("cmdletstoexport", "variablestoexport", "aliasestoexport"):
+        assert manifest[key] == [], f"{key} is {manifest[key]!r}, not @()"
+
+
+def test_the_manifest_reader_reads_data_and_rejects_the_rest():
+    tree = PARSER.parse(b"@{ RootModule = $name; FunctionsToExport = @('A-B') }")
+    with pytest.raises(ValueError):
+        evaluate(tree.root_node)
+    tree = PARSER.parse(b"@{ A = 1; a = 2 }")
+    with pytest.raises(ValueError):
+        evaluate(tree.root_node)
+    tree = PARSER.parse(b"@{ A = @('x', 'y'); B = @(); C = 'z', 'w'; D = @{ E = $true } }  # comment")
+    assert evaluate(tree.root_node) == {"a": ["x", "y"], "b": [], "c": ["z", "w"], "d": {"e": True}}
+
+
+def test_the_manifest_root_module_is_the_loader():
+    root_module = read_manifest()["rootmodule"]
+    path = resolve(MANIFEST.parent, root_module)
+    assert path.exists(), f"RootModule {root_module!r} does not exist"
+    assert path == LOADER
+
+
+def test_the_manifest_exports_exactly_the_functions_the_scripts_call():
+    exported = read_manifest()["functionstoexport"]
+    assert isinstance(exported, list) and all(isinstance(name, str) for name in exported), exported
+    assert not any("*" in name for name in exported), "FunctionsToExport names functions, no wildcards"
+    duplicates = sorted(name for name, count in Counter(exported).items() if count > 1)
+    assert duplicates == [], f"listed twice: {duplicates}"
+    called = functions_the_scripts_call()
+    assert set(exported) == called, (
+        f"exported but no script calls it (keep it private): {sorted(set(exported) - called)}; "
+        f"called but not exported: {sorted(called - set(exported))}"
+    )
+
+
+def test_every_function_is_defined_in_exactly_one_module_file():
+    where: dict[str, list[str]] = {}
+    for path in MODULE_SOURCES:
+        for function in functions_of(Script(path)):
+            where.setdefault(function.name, []).append(path.name)
+    twice = {name: files for name, files in where.items() if len(files) > 1}
+    assert twice == {}, f"defined more than once: {twice}"
+    for name in read_manifest()["functionstoexport"]:
+        assert len(where.get(name, [])) == 1, f"{name} is exported but defined in {where.get(name, [])}"
+    # The scripts define none of the module's functions themselves.
+    for path in SCRIPTS:
+        shadowed = {f.name for f in functions_of(Script(path))} & set(where)
+        assert not shadowed, f"{path.name} redefines {sorted(shadowed)}"
+
+
+# --- The loader and the concern files ---------------------------------------------------
+
+
+def test_the_loader_dot_sources_every_concern_file_and_nothing_else():
+    loader = Script(LOADER)
+    sources = dot_sourced(loader)
+    unresolved = [text(node) for node, relative in sources if relative is None]
+    assert unresolved == [], f"dot-sources not of the form . (Join-Path $PSScriptRoot 'File.ps1'): {unresolved}"
+    # Only at the top level, never conditionally.
+    top_level = {single_command(s) for s in statements(loader)}
+    assert all(node in top_level for node, _ in sources), "a dot-source is nested in a block"
+    loaded = [resolve(LOADER.parent, relative) for _, relative in sources]
+    duplicates = sorted(p.name for p, count in Counter(loaded).items() if count > 1)
+    assert duplicates == [], f"dot-sourced twice: {duplicates}"
+    assert not [p for p in loaded if not p.exists()], f"missing: {[p.name for p in loaded if not p.exists()]}"
+    assert sorted(p.name for p in loaded) == sorted(p.name for p in CONCERNS)
+
+
+def test_the_loader_is_the_shared_preamble_only():
+    """Strict mode and the constants, then the concern files: no functions, no other code."""
+    loader = Script(LOADER)
+    assert loader.help and has_help_section(loader.help, "DESCRIPTION"), "the loader describes the module"
+    kinds = []
+    for statement in statements(loader):
+        command = single_command(statement)
+        assigned = assignment(statement)
+        if command is not None and is_dot_source(command):
+            kinds.append("dot-source")
+        elif command is not None and text(command).startswith("Set-StrictMode"):
+            kinds.append("strict")
+        elif assigned is not None and assigned[0] == "$ErrorActionPreference":
+            assert evaluate(assigned[1]) == "Stop"
+            kinds.append("stop")
+        elif assigned is not None and assigned[0].startswith("$script:"):
+            kinds.append("constant")
+        else:
+            pytest.fail(f"the loader holds more than the preamble: {text(statement)[:80]!r}")
+    assert kinds[:2] == ["strict", "stop"], kinds
+    first_dot_source = kinds.index("dot-source")
+    assert set(kinds[first_dot_source:]) == {"dot-source"}, "the constants come before the concern files"
+    # The manifest is the one list of exports.
+    assert list(commands(loader.root, "Export-ModuleMember")) == []
+
+
+@pytest.mark.parametrize("path", CONCERNS, ids=lambda p: p.name)
+def test_a_concern_file_only_defines_functions(path):
+    script = Script(path)
+    assert script.param_block is None, "a concern file has no param() block"
+    others = [text(s)[:80] for s in statements(script) if s.type != "function_statement"]
+    assert others == [], f"top-level code outside functions (the loader's preamble is shared): {others}"
+    assert functions_of(script), "no functions"
+    assert dot_sourced(script) == [], "only the loader dot-sources"
+
+
+@pytest.mark.parametrize("path", CONCERNS, ids=lambda p: p.name)
+def test_a_concern_file_uses_only_the_loaders_constants(path):
+    """Under Set-StrictMode a $script: variable nobody assigned is an error at run time."""
+    constants = {name.lower() for name in loader_constants()}
+    script = Script(path)
+    variables = [text(n) for n in walk(script.root) if n.type == "variable"]
+    used = {name.split(":", 1)[1] for name in variables if name.lower().startswith("$script:")}
+    unknown = sorted(name for name in used if name.lower() not in constants)
+    assert unknown == [], f"{path.name} uses $script: variables the loader does not set: {unknown}"
+    for node in walk(script.root):
+        if node.type == "assignment_expression":
+            assigned = assignment(node.parent)
+            assert not (assigned and assigned[0].lower().startswith("$script:")), f"{path.name} sets {assigned[0]}"
+
+
+@pytest.mark.parametrize("path", SCRIPTS + MODULE_FILES + [DEPLOY / "README.md"], ids=lambda p: p.name)
+def test_python_files_named_in_deploy_exist(path):
+    """Comments that point at the application name its current files."""
+    named = set(re.findall(r"\bcodeb/[\w/]+\.py\b", path.read_text(encoding="utf-8-sig")))
+    missing = sorted(name for name in named if not (ROOT / name).is_file())
+    assert missing == [], f"{path.name} names {missing}, which do not exist"
 
 
 # --- Module conventions -----------------------------------------------------------------
@@ -395,14 +730,17 @@ def test_module_function_is_documented_and_advanced(function):
 
 
 def test_the_mail_folders_are_the_applications():
-    """The ACLs go on the folders the app writes to (codeb/mail.py)."""
-    mail = (ROOT / "codeb" / "mail.py").read_text(encoding="utf-8")
+    """The ACLs go on the folders the app writes to (codeb/notify/mail.py)."""
+    mail = (ROOT / "codeb" / "notify" / "mail.py").read_text(encoding="utf-8")
     pickup = next(
         node.value.value
         for node in ast.walk(ast.parse(mail))
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "WINDOWS_PICKUP" for t in node.targets)
     )
-    module = MODULE.read_text(encoding="utf-8")
-    mail_root = re.search(r"^\$script:MailRoot = '([^']+)'", module, re.M).group(1)
+    loader = LOADER.read_text(encoding="utf-8")
+    mail_root = re.search(r"^\$script:MailRoot = '([^']+)'", loader, re.M).group(1)
+    assert evaluate(loader_constants()["MailRoot"]) == mail_root
     assert ntpath.join(mail_root, "Pickup") == pickup
-    assert '"CodeB-Staging"' in mail and "Join-Path $script:MailRoot 'CodeB-Staging'" in module
+    layout = next(f for f in module_functions() if f.name == "Get-CodebLayout")
+    assert "Join-Path $script:MailRoot 'Pickup'" in text(layout.node)
+    assert '"CodeB-Staging"' in mail and "Join-Path $script:MailRoot 'CodeB-Staging'" in text(layout.node)

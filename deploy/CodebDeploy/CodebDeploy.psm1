@@ -1,0 +1,81 @@
+<#
+.SYNOPSIS
+    Shared helpers of the CodeB deployment scripts.
+
+.DESCRIPTION
+    Names and paths of a CodeB host and its tenants, folder ACLs, the IIS
+    application pool and site of a tenant, TLS certificates, and running
+    native tools (python, robocopy) with a checked exit code.
+
+    The scripts in deploy\ import this module through its manifest,
+    CodebDeploy.psd1, which exports the functions they call; the other
+    functions are the module's own. The functions hold no state of their own.
+    Functions that change the machine do not ask for confirmation themselves:
+    the calling script decides with ShouldProcess.
+
+    This file holds what every part shares (strict mode, the names and paths
+    below) and dot-sources one file per concern:
+
+        Names.ps1          tenant and host names, the host layout and tenant paths,
+                           and whether this session and this host are ready
+        Native.ps1         native programs with a checked exit code, robocopy
+        Folders.ps1        deleting a tree without following links, moving a folder
+        Acl.ps1            SIDs, access rules, the ACLs of site and data folders
+        Mail.ps1           a pool's access to the mail staging and Pickup folders
+        Python.ps1         Python 3.11 and the FastCGI application
+        Certificates.ps1   TLS certificates in Cert:\LocalMachine\My
+        AppPools.ps1       a tenant's IIS application pool
+        Sites.ps1          site code links, web.config, the IIS site and its bindings
+
+    Host layout (the root is C:\CodeB unless a script is given -Root):
+
+        <root>\app                  the release: app.py, codeb\, templates\, static\, web.config
+        <root>\venv                 the shared Python 3.11 virtual environment (wfastcgi lives here)
+        <root>\sites\<tenant>       one IIS site: web.config, links to the release, App_Data\<tenant>
+
+    A tenant's site name and application pool name are the tenant name.
+#>
+
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+
+# A tenant name is a DNS label; it also names a folder, an IIS site and a pool.
+# Same pattern as codeb/store/names.py (TENANT_PATTERN).
+$script:TenantNamePattern = '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$'
+
+# A public DNS host name (at least two labels), lowercase.
+$script:HostNamePattern = '^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$'
+
+# Names Windows reserves in every folder.
+$script:WindowsReservedNames = @('con', 'prn', 'aux', 'nul') +
+    @(0..9 | ForEach-Object { "com$_" }) +
+    @(0..9 | ForEach-Object { "lpt$_" })
+
+# The FastCGI handler in web.config whose scriptProcessor New-CodebTenant rewrites.
+$script:HandlerName = 'CodeB-Python'
+
+# What a site folder links to in the release.
+$script:CodeFolders = @('codeb', 'templates', 'static')
+$script:CodeFiles = @('app.py')
+
+# The IIS SMTP service sends what appears in Pickup; the app writes each mail
+# into the staging sibling first (same volume) and then renames it into Pickup.
+# Same path as codeb/notify/mail.py (WINDOWS_PICKUP, staging_folder).
+$script:MailRoot = 'C:\inetpub\mailroot'
+
+$script:CertificateStore = 'Cert:\LocalMachine\My'
+
+# The functions, each defined in exactly one of these files. They run in this
+# module's scope, so the settings and names above hold for all of them.
+. (Join-Path $PSScriptRoot 'Names.ps1')
+. (Join-Path $PSScriptRoot 'Native.ps1')
+. (Join-Path $PSScriptRoot 'Folders.ps1')
+. (Join-Path $PSScriptRoot 'Acl.ps1')
+. (Join-Path $PSScriptRoot 'Mail.ps1')
+. (Join-Path $PSScriptRoot 'Python.ps1')
+. (Join-Path $PSScriptRoot 'Certificates.ps1')
+. (Join-Path $PSScriptRoot 'AppPools.ps1')
+. (Join-Path $PSScriptRoot 'Sites.ps1')
+
+# What the scripts may call is FunctionsToExport in CodebDeploy.psd1, the one
+# list of exports; the scripts import the manifest, never this file.
