@@ -108,6 +108,12 @@ def test_python_files_are_never_served(config):
     assert {".py", ".pyc"} <= denied
 
 
+def test_deployment_scripts_and_their_module_are_never_served(config):
+    extensions = config.find("system.webServer/security/requestFiltering/fileExtensions")
+    denied = {a.get("fileExtension") for a in extensions.findall("add") if a.get("allowed") == "false"}
+    assert {".ps1", ".psm1", ".psd1"} <= denied
+
+
 def test_the_apps_error_pages_pass_through(config):
     errors = config.find("system.webServer/httpErrors")
     assert errors is not None and errors.get("existingResponse") == "PassThrough"

@@ -7,8 +7,9 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from codeb.oidc.clients import FIRST_PARTY
 from tests.support.oidc import tokens_for
-from tests.support.web import HOST, OTHER_HOST
+from tests.support.web import HOST, OTHER_HOST, RP, csrf_of
 
 
 def bearer(token):
@@ -111,3 +112,26 @@ def test_deleted_or_disabled_account_token_is_refused(client, mailbox, rp, accou
     assert client.get("/userinfo", headers=bearer(access)).status_code == 200
     accounts.delete(account.login)
     assert client.get("/userinfo", headers=bearer(access)).status_code == 401
+
+
+def test_the_office_shells_token_ends_with_its_browser_session_here_too(client, mailbox):
+    """The provider's rule, not the shell API's: signing out in the browser ends the shell's
+    token at /userinfo as well as at /api/me."""
+    shell = RP(FIRST_PARTY, None, f"http://{HOST}/office.html")
+    access = tokens_for(client, mailbox, shell)["access_token"]
+    assert client.get("/userinfo", headers=bearer(access)).status_code == 200
+    assert client.get("/api/me", headers=bearer(access)).status_code == 200
+    page = client.get("/account", headers={"Host": HOST})
+    client.post("/signout", data={"csrf": csrf_of(page.text)}, headers={"Host": HOST})
+    for path in ("/userinfo", "/api/me"):
+        refused = client.get(path, headers=bearer(access))
+        assert refused.status_code == 401, path
+        assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+
+
+def test_a_relying_partys_token_outlives_the_browser_session(client, mailbox, rp):
+    """Only the first-party shell is bound to the browser: a relying party's token lives its hour."""
+    access = tokens_for(client, mailbox, rp)["access_token"]
+    page = client.get("/account", headers={"Host": HOST})
+    client.post("/signout", data={"csrf": csrf_of(page.text)}, headers={"Host": HOST})
+    assert client.get("/userinfo", headers=bearer(access)).status_code == 200
