@@ -68,7 +68,7 @@ def refused(served, path, status=400):
     Chromium logs every HTTP error response of a page's fetch() as
     "Failed to load resource: the server responded with a status of N" at the
     resource's URL, even when the script handles the answer. The app answers a
-    refused passkey with an error status and a JSON message (codeb/web/passkeys.py),
+    refused passkey with an error status and a JSON message (codeb/web/signin.py),
     so a test that provokes a refusal on purpose allows exactly that line for
     exactly that endpoint, and nothing else.
     """

@@ -6,7 +6,7 @@ origin `http://localhost:8765` and RP ID `localhost`: authenticator `a`
 registered once and signed in three times with user verification (counters 2,
 3, 4) and once without (counter 5); authenticator `b` is a second person's
 device; authenticator `c` registered without user verification. Here they go
-through `codeb.passkeys` and `PasskeySignIn` against a real tenant store, and
+through `codeb.accounts.passkeys` and `PasskeySignIn` against a real tenant store, and
 every way an attacker could bend them is refused with the right message.
 """
 
@@ -134,7 +134,7 @@ def enrol(world, email, reg=REG_A, user_handle=None):
 def issue(world, monkeypatch, entry, browser=BROWSER) -> str:
     """`PasskeySignIn.begin` for this browser, made to hand out the recorded challenge.
 
-    Only the 32 random bytes are replaced (codeb.passkeys' `secrets.token_bytes`);
+    Only the 32 random bytes are replaced (codeb.accounts.passkeys' `secrets.token_bytes`);
     the record, its id, purpose, binding and expiry are the real code's."""
     recorded = challenge_of(entry)
     fake = types.SimpleNamespace(token_bytes=lambda n: recorded, token_hex=secrets.token_hex)
