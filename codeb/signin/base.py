@@ -78,9 +78,6 @@ class SignInMethod(ABC):
     name: ClassVar[str]
     # "page": its steps are form posts answered with pages; "json": calls of the page's script.
     answers: ClassVar[str] = "page"
-    # Its sign-in page form posts `complete` directly, which then redirects to the waiting
-    # client: the page's CSP `form-action` must allow the client's origin.
-    completes_from_signin_page: ClassVar[bool] = False
     # Its challenge outlives a change of the tenant's methods (a link already mailed).
     completes_while_disabled: ClassVar[bool] = False
     # Where a failed `complete` is shown: None for the sign-in page, else a view of its own.

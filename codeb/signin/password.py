@@ -24,7 +24,6 @@ AMR = ("pwd",)
 
 class PasswordSignIn(SignInMethod):
     name = "password"
-    completes_from_signin_page = True  # its form holds email and password: one POST, then the client
 
     def begin(self, ctx: SignInContext, submitted) -> Challenge:
         """Identifier first: the page that asks for the password of the email given."""

@@ -51,17 +51,21 @@ def pending_interaction(iid=None):
     return (iid if pending else None), pending
 
 
+@bp.app_template_global()
+def form_reaches_client(pending) -> str:
+    """Called by a template whose form posts `complete`: that POST ends in a redirect to the
+    waiting client (303 → /authorize/resume → 302), so the page's CSP `form-action` must
+    allow the client's origin. Only such pages do, and only for their own client."""
+    context.allow_form_redirect_to(pending)
+    return ""
+
+
 def render_signin(iid, pending, *, email="", error_id=None, status=200):
-    methods = signin.enabled(g.tenant)
-    if any(m.completes_from_signin_page for m in methods.values()):
-        context.allow_form_redirect_to(pending)  # its POST ends at the waiting client
     return render_template("signin/page.html", interaction=iid, pending=pending, email=email,
-                           error_id=error_id, methods=methods), status
+                           error_id=error_id, methods=signin.enabled(g.tenant)), status
 
 
 def render_method(method: SignInMethod, view: str, iid, pending, status=200, **values):
-    if view in ("begin", "open"):
-        context.allow_form_redirect_to(pending)  # its form posts `complete`
     return render_template(f"signin/{method.name}/{view}.html", interaction=iid, pending=pending,
                            **values), status
 
