@@ -1,5 +1,6 @@
 // "Add a passkey": on the account page and right after a first sign-in.
-import { creationOptions, credentialJSON, postJSON, webauthnAvailable } from "./webauthn.js";
+import { postJSON } from "./lib/fetch.js";
+import { creationOptions, credentialJSON, webauthnAvailable } from "./lib/webauthn.js";
 
 const root = document.getElementById("passkey-create");
 const button = document.getElementById("passkey-create-button");

@@ -1,7 +1,8 @@
 // Passkey sign-in: the button (modal) and autofill in the email field
 // (conditional mediation). A failed or aborted autofill request must never
 // break the page or the other sign-in methods: it ends quietly.
-import { credentialJSON, postJSON, requestOptions, webauthnAvailable } from "./webauthn.js";
+import { postJSON } from "./lib/fetch.js";
+import { credentialJSON, requestOptions, webauthnAvailable } from "./lib/webauthn.js";
 
 const root = document.getElementById("passkey-signin");
 const button = document.getElementById("passkey-button");

@@ -1,15 +1,19 @@
 // The office shell's service worker. It caches only the shell and static files, and
 // shows the offline page when the network is gone. It never caches what is personal
 // or secret: tokens, the API, the authorization and token endpoints, sign-in pages.
-const CACHE = "codeb-shell-v1";
+const CACHE = "codeb-shell-v2";
 const SHELL = [
   "/office.html",
   "/offline.html",
   "/manifest.webmanifest",
   "/static/codeb.css",
   "/static/favicon.svg",
+  // office.js and every module it imports, transitively (a module missing here breaks the shell offline).
   "/static/js/office.js",
-  "/static/js/webauthn.js",
+  "/static/js/office/messages.js",
+  "/static/js/office/oidc.js",
+  "/static/js/office/terminal.js",
+  "/static/js/lib/base64url.js",
   "/static/icons/icon-192.png",
   "/static/icons/icon-512.png",
 ];

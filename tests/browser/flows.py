@@ -16,7 +16,7 @@ The locators do not depend on the page language, so the German tests use them to
 
 from playwright.sync_api import expect
 
-TOKEN_KEY = "codeb.office.token"  # static/js/office.js
+TOKEN_KEY = "codeb.office.token"  # static/js/office/oidc.js
 
 # The email form has two submit buttons: the link (then="") and "Create an account
 # with a passkey" (then="passkey", #signup-passkey).

@@ -1,22 +1,7 @@
 // WebAuthn helpers shared by the sign-in page and the passkey controls.
 // JSON options and results per WebAuthn L3 §5.1.8-10, with a fallback for
 // browsers without PublicKeyCredential.parse*OptionsFromJSON / toJSON.
-
-export function base64urlToBuffer(text) {
-  const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
-  const padded = base64 + "=".repeat((4 - (base64.length % 4)) % 4);
-  const binary = atob(padded);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
-  return bytes.buffer;
-}
-
-export function bufferToBase64url(buffer) {
-  const bytes = new Uint8Array(buffer);
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
+import { base64urlToBuffer, bufferToBase64url } from "./base64url.js";
 
 function descriptors(list) {
   return (list || []).map((item) => ({ ...item, id: base64urlToBuffer(item.id) }));
@@ -63,23 +48,6 @@ export function credentialJSON(credential) {
     if (response.userHandle) json.response.userHandle = bufferToBase64url(response.userHandle);
   }
   return json;
-}
-
-export async function postJSON(url, body) {
-  const token = document.querySelector('meta[name="csrf-token"]')?.content || "";
-  const response = await fetch(url, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRF-Token": token },
-    body: JSON.stringify(body),
-  });
-  let data = {};
-  try {
-    data = await response.json();
-  } catch {
-    data = {};
-  }
-  return { ok: response.ok, data };
 }
 
 export function webauthnAvailable() {
