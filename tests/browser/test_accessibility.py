@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.flows import ask_for_link, confirm_profile, follow_link, office_terminal
-from tests.browser.webauthn import VirtualAuthenticator
+from tests.support.browser import ask_for_link, confirm_profile, follow_link, office_terminal
+from tests.support.virtual_authenticator import VirtualAuthenticator
 
 AXE = Path(__file__).resolve().parents[1] / "node" / "node_modules" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"]

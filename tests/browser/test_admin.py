@@ -9,7 +9,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.flows import confirm_profile, first_sign_in, office_terminal, run_command
+from tests.support.browser import confirm_profile, first_sign_in, office_terminal, run_command
 
 
 def test_admin_invites_promotes_and_deletes_a_person(served, mailbox, accounts, new_context, console):

@@ -19,7 +19,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from playwright.sync_api import expect
 
-from tests.browser.flows import (
+from tests.support.browser import (
     LINK_BUTTON,
     ask_for_link,
     confirm_profile,

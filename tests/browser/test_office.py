@@ -8,7 +8,7 @@ Progressive Web App whose service worker keeps the shell (never anything
 personal) for offline use.
 
 Each test starts from a new account in a fresh browser context; Chromium's
-virtual authenticator (tests/browser/webauthn.py) stands in for Touch ID.
+virtual authenticator (tests/support/virtual_authenticator.py) stands in for Touch ID.
 """
 
 import json
@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 
 from codeb.accounts import Accounts
 from codeb.oidc.tokens import LEEWAY, TOKEN_LIFETIME
-from tests.browser.flows import (
+from tests.support.browser import (
     TOKEN_KEY,
     ask_for_link,
     confirm_profile,
@@ -31,7 +31,7 @@ from tests.browser.flows import (
     office_token,
     run_command,
 )
-from tests.browser.webauthn import VirtualAuthenticator
+from tests.support.virtual_authenticator import VirtualAuthenticator
 from tests.support.web import HOST
 
 OFFLINE = "net::ERR_INTERNET_DISCONNECTED"  # Chromium's console line for a fetch made offline

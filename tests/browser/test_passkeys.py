@@ -2,7 +2,7 @@
 
 Every ceremony here is the real one: the page's own JavaScript calls
 `navigator.credentials.create()` / `.get()`, Chromium runs WebAuthn against a
-virtual CTAP 2.1 platform authenticator (tests/browser/webauthn.py), and the
+virtual CTAP 2.1 platform authenticator (tests/support/virtual_authenticator.py), and the
 server verifies the results with py_webauthn.
 
 Two facts about the virtual authenticator shape these tests:
@@ -45,9 +45,9 @@ from playwright.sync_api import expect
 
 from codeb import i18n
 from codeb.accounts import Accounts
-from tests.browser import flows
-from tests.browser.flows import ask_for_link, confirm_profile, follow_link, office_terminal
-from tests.browser.webauthn import VirtualAuthenticator
+from tests.support import browser as flows  # flows.sign_out: the shell's own button
+from tests.support.browser import ask_for_link, confirm_profile, follow_link, office_terminal
+from tests.support.virtual_authenticator import VirtualAuthenticator
 from tests.support.web import HOST, pkce_pair, query_of
 
 REASONS = {400: "BAD REQUEST", 409: "CONFLICT"}  # Werkzeug's reason phrases

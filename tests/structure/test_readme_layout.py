@@ -16,9 +16,7 @@ def actual() -> set[str]:
     for entry in PACKAGE.iterdir():
         if entry.name.startswith(("_", ".")):
             continue
-        if entry.is_dir() and (entry / "__init__.py").exists():
-            found.add(f"codeb/{entry.name}")
-        elif entry.suffix == ".py":
+        if (entry.is_dir() and (entry / "__init__.py").exists()) or entry.suffix == ".py":
             found.add(f"codeb/{entry.name}")
     return found
 
