@@ -417,6 +417,51 @@ def test_user_verification_is_required_by_default(world, monkeypatch):
     assert stored(world, alice.login, REG_A["credential_id"]).sign_count == count_of(REG_A)
 
 
+@pytest.fixture
+def mute_library(monkeypatch):
+    """py_webauthn refuses as before but says nothing useful: what the person is told must
+    come from the credential's own data, never from the library's wording."""
+    import codeb.accounts.passkeys as registration
+    import codeb.signin.passkey as signin_module
+
+    def refuse(real):
+        def wrapped(**kwargs):
+            try:
+                return real(**kwargs)
+            except webauthn.helpers.exceptions.WebAuthnException:
+                raise webauthn.helpers.exceptions.WebAuthnException("Verification failed (x7)") from None
+        return wrapped
+
+    monkeypatch.setattr(signin_module, "verify_authentication_response",
+                        refuse(signin_module.verify_authentication_response))
+    monkeypatch.setattr(registration, "verify_registration_response",
+                        refuse(registration.verify_registration_response))
+
+
+@pytest.mark.usefixtures("mute_library")
+def test_the_reason_is_read_from_the_data_not_the_librarys_message(world, monkeypatch):
+    enrol(world, "alice@example.com")
+    assert refused(world, monkeypatch, AUTH_A_NO_UV) == "error.passkey_uv_required"
+    assert refused(world, monkeypatch, AUTH_A[0], origin=EVIL_ORIGIN) == "error.passkey_wrong_site"
+    assert refused(world, monkeypatch, AUTH_A[0], rp_id="evil.localhost") == "error.passkey_wrong_site"
+    with pytest.raises(BadInput) as failure:
+        registered(world, REG_C, Policy(user_verification="required"))
+    assert failure.value.message_id == "error.passkey_uv_required"
+
+
+@pytest.mark.parametrize(("ceremony", "entry"), [("get", AUTH_A_NO_UV), ("create", REG_C)])
+def test_refusal_follows_the_order_of_the_specs_steps(ceremony, entry):
+    """A wrong site is named before a missing PIN, as WebAuthn L3 §7.1/§7.2 check them."""
+    credential, challenge = credential_of(entry), challenge_of(entry)
+    check = {"ceremony": ceremony, "challenge": challenge, "rp_id": RP_ID, "origin": ORIGIN, "uv_required": True}
+    assert codeb.accounts.passkeys.refusal(credential, **check) == codeb.accounts.passkeys.UV_MISSING
+    assert codeb.accounts.passkeys.refusal(credential, **{**check, "origin": EVIL_ORIGIN}) == \
+        codeb.accounts.passkeys.WRONG_SITE
+    assert codeb.accounts.passkeys.refusal(credential, **{**check, "challenge": b"x" * 32}) == \
+        codeb.accounts.passkeys.INVALID
+    assert codeb.accounts.passkeys.refusal({"response": "x"}, **check) == codeb.accounts.passkeys.INVALID
+
+
 def test_without_user_verification_under_preferred_there_is_no_mfa(world, monkeypatch):
     alice = enrol(world, "alice@example.com")
     set_setting(world, "passkeys", {"user_verification": "preferred"})
