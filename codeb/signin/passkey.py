@@ -67,7 +67,7 @@ class PasskeySignIn(SignInMethod):
         if account is None:
             raise SignInFailed("error.passkey_unknown")
         passkey = find(account, credential_id)
-        if passkey is None:  # the owner lookup found it a moment ago; removed since
+        if passkey is None:  # owner() found it in this very document; this only says so to the reader
             raise SignInFailed("error.passkey_unknown")
         try:
             verified = verify_authentication_response(
