@@ -30,7 +30,7 @@ HTTP_MESSAGES = {403: "error.forbidden", 404: "error.not_found", 405: "error.met
 
 def answers(style: str):
     """Declare how this view's failures are answered (see the module's docstring)."""
-    assert style in STYLES
+    _known(style)
 
     def mark(view):
         view.codeb_answers = style
@@ -40,8 +40,13 @@ def answers(style: str):
 
 def answer_as(style: str) -> None:
     """For a view that serves several kinds of callers (the sign-in dispatch): decide now."""
-    assert style in STYLES
-    g.answers = style
+    g.answers = _known(style)
+
+
+def _known(style: str) -> str:
+    if style not in STYLES:
+        raise ValueError(f"unknown answer style {style!r}; one of {STYLES}")
+    return style
 
 
 def style() -> str:
