@@ -23,7 +23,8 @@ INVALID = "The access token is not valid."
 
 @dataclass(frozen=True)
 class Bearer:
-    """A verified access token: its claims, the account it names, the grant it came from."""
+    """A verified access token: its claims, the account it names, and (where read) the note of
+    the grant it came from: how the person signed in."""
 
     claims: AccessClaims
     account: Any  # codeb.accounts.Account
@@ -55,7 +56,9 @@ def token_of(request: ProtocolRequest, realm: str) -> str:
     return token
 
 
-def verify_bearer(provider, token: str) -> Bearer:
+def verify_bearer(provider, token: str, *, with_grant: bool = False) -> Bearer:
+    """The token's Bearer; the grant's note is read only for the shell's own tokens (its rule
+    needs it) or when the caller asks (`with_grant`), so a relying party's call costs no read."""
     try:
         claims = verify_access_token(token, keys=provider.keys.verifying, issuers=provider.issuers,
                                      now=provider.now())
@@ -65,14 +68,15 @@ def verify_bearer(provider, token: str) -> Bearer:
     if (claims.claims.get("tenant") != provider.tenant.name or provider.grants.is_revoked(claims.gid)
             or account is None or account.disabled):
         raise InvalidTokenError(INVALID, realm=provider.issuer)
-    grant = provider.grants.get(claims.gid) or {}  # how the person signed in, noted with the code
-    if grant.get("client_id") == FIRST_PARTY and not provider.sessions.alive(grant.get("session")):
+    first_party = claims.client_id == FIRST_PARTY
+    grant = (provider.grants.get(claims.gid) or {}) if first_party or with_grant else {}
+    if first_party and not provider.sessions.alive(grant.get("session")):
         raise InvalidTokenError(INVALID, realm=provider.issuer)
     return Bearer(claims, account, grant)
 
 
-def verify_request(provider, request: ProtocolRequest) -> Bearer:
-    return verify_bearer(provider, token_of(request, provider.issuer))
+def verify_request(provider, request: ProtocolRequest, *, with_grant: bool = False) -> Bearer:
+    return verify_bearer(provider, token_of(request, provider.issuer), with_grant=with_grant)
 
 
 def userinfo(provider, request: ProtocolRequest) -> dict:

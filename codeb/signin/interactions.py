@@ -47,7 +47,9 @@ def answered_by(store, iid, session_sid: str) -> bool:
 
 
 def may_resume(pending: dict, session_sid: str | None) -> bool:
-    return session_sid is not None and session_sid != "" and pending.get("session") == secret_id(session_sid)
+    if not session_sid:
+        return False
+    return pending.get("session") == secret_id(session_sid)
 
 
 def finish(store, iid: str) -> None:

@@ -11,6 +11,7 @@ document, which is still whole.)
 import json
 import os
 import secrets
+import shutil
 import time
 
 TMP_SUFFIX = ".tmp"
@@ -85,6 +86,16 @@ def create_bytes_exclusive(path: str, data: bytes) -> bool:
         except FileNotFoundError:
             pass
     return created
+
+
+def remove_tree(path: str) -> None:
+    """Delete a folder and everything in it. It is renamed aside first, in one step (the
+    rename retries a Windows sharing violation), so nobody ever sees it half deleted."""
+    if not os.path.isdir(path):
+        return
+    doomed = os.path.join(os.path.dirname(path), f".removing-{secrets.token_hex(6)}")
+    replace(path, doomed)
+    shutil.rmtree(doomed)
 
 
 def encode(doc: dict) -> bytes:

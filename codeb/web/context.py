@@ -57,6 +57,11 @@ def session():
     return g.session
 
 
+def rp_id() -> str:
+    """The WebAuthn RP ID: the host the person sees, port dropped."""
+    return normalize_host(request.host)
+
+
 def end_browser_session() -> None:
     """Sign this browser out: its session ends when the response goes, its cookie with it."""
     if g.session is not None:

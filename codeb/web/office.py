@@ -43,7 +43,7 @@ OFFICE_KEYS = ("welcome", "tenant", "auth", "roles", "sip", "ext", "ready", "hel
 @answers("oauth")
 def me():
     # Signature, lifetime, tenant, account, the grant not revoked, and the shell's browser session.
-    bearer = verify_request(provider(), protocol_request())
+    bearer = verify_request(provider(), protocol_request(), with_grant=True)
     claims, account, grant = bearer.claims, bearer.account, bearer.grant
     if request.method == "PATCH":
         body = request.get_json(silent=True) or {}

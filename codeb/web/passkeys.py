@@ -19,7 +19,6 @@ from ..accounts.passkeys import (
     verify_registration,
 )
 from ..errors import BadInput, CodebError, Conflict
-from ..tenants.hosts import normalize_host
 from . import context
 from .account import account_page
 from .errors import answers
@@ -27,10 +26,6 @@ from .pages import safe_local_path
 
 bp = Blueprint("passkeys", __name__)
 PURPOSE = "register"
-
-
-def rp_id() -> str:
-    return normalize_host(request.host)
 
 
 def json_body() -> dict:
@@ -61,7 +56,7 @@ def register_options():
         raise Conflict("error.passkey_limit", limit=policy.max_per_account)
     cid, challenge = Challenges(g.tenant.store).issue(purpose=PURPOSE, browser=context.session().csrf,
                                                       login=account.login)
-    options = registration_options(account=account, rp_id=rp_id(), rp_name=g.tenant.display_name,
+    options = registration_options(account=account, rp_id=context.rp_id(), rp_name=g.tenant.display_name,
                                    policy=policy, challenge=challenge)
     return jsonify(challenge_id=cid, publicKey=options)
 
@@ -78,7 +73,7 @@ def register_verify():
     credential = body.get("credential")
     if not isinstance(credential, dict):
         raise BadInput("error.passkey_registration_failed")
-    passkey = verify_registration(credential=credential, challenge=challenge, rp_id=rp_id(),
+    passkey = verify_registration(credential=credential, challenge=challenge, rp_id=context.rp_id(),
                                   origin=g.issuer, policy=passkeys.policy, now=int(g.tenant.store.clock()),
                                   name=body.get("name"))
     added = passkeys.add(g.account.login, passkey)

@@ -16,7 +16,6 @@ from ..errors import BadInput, CodebError, SignInFailed
 from ..invites import LINK_PATH
 from ..signin import flow, interactions
 from ..signin.base import NotMine, SignInContext, SignInMethod, VerifiedIdentity
-from ..tenants.hosts import normalize_host
 from . import context
 from .errors import answer_as
 
@@ -38,7 +37,7 @@ def signin_url(method: str, step: str) -> str:
 def method_context() -> SignInContext:
     return SignInContext(tenant=g.tenant, accounts=g.accounts, mailer=context.mailer(),
                          base_url=g.issuer, client_ip=context.client_ip(), language=g.lang,
-                         browser=context.session().csrf, rp_id=normalize_host(request.host))
+                         browser=context.session().csrf, rp_id=context.rp_id())
 
 
 def pending_interaction(iid=None):
