@@ -133,6 +133,12 @@ def test_deleting_an_account_erases_its_data_unless_the_admin_holds_it(client, b
     deleted = [e for e in audit.read_all(demo.store) if e["event"] == "user.deleted"]
     assert [(e["login"], e["sub"], e.get("hold", False)) for e in deleted] == [
         ("erin", erin.sub, False), ("finn", finn.sub, True)]
+    # Ending the hold erases what it kept, after a confirmation.
+    release = re.search(r'action="(/admin/legal-holds/[0-9a-z]+/erase)"', held.group(0)).group(1)
+    assert post(boss, release).status_code == 400 and os.path.exists(kept)
+    assert post(boss, release, confirm="1").status_code == 303
+    assert not os.path.exists(kept) and 'id="held"' not in boss.get("/admin/users", headers={"Host": HOST}).text
+    assert post(boss, release, confirm="1").status_code == 404
 
 
 def test_a_reused_login_inherits_no_files_and_no_audit_events(client, app, boss, mailbox, accounts, demo):
