@@ -56,7 +56,8 @@ def setup(data):
 
         app.preprocess_request()
         session = g.sessions.sign_in(None, VerifiedIdentity(login=account.login, method="magic_link",
-                                                            amr=("otp",), auth_time=int(time.time())))
+                                                            amr=("otp",), auth_time=int(time.time())),
+                                     sub=account.sub)
         g.sessions.save(session)
     browser.set_cookie("codeb", session.sid, domain=HOST)
     return tenant, app, browser, client, secret, account

@@ -2,7 +2,11 @@
 
 An account has a login (its file name and the local part of its SIP/XMPP
 address), an opaque `sub` that is random, stable and never reused, a verified
-email, roles, and a profile. Indexes map email and sub to the login; the
+email, roles, and a profile. Everything issued to an account (sessions, codes,
+tokens) and everything kept about it (files, audit events) is bound to its
+`sub`, so an account later given the same login inherits none of it; and a
+deleted login is not given again silently (`deleted-logins/` keeps a hash of
+it, never the login itself). Indexes map email and sub to the login; the
 account document is the truth, so an index entry is trusted only when the
 account it names agrees with it. Only this package edits account documents:
 `Account` reads one field per property, `Accounts` and the modules beside it
@@ -17,7 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..errors import Conflict, NotFound
-from ..store import layout, names
+from ..store import layout, names, secret_id
+from . import privacy
 from .directory import Directory, entry_of
 from .extensions import Extensions
 from .profile import (
@@ -68,7 +73,14 @@ class Account:
 
     @property
     def sessions_not_before(self) -> float:
+        """Sessions created at or before this time are ended (a role change, signing out everywhere)."""
         return float(self.doc.get("sessions_not_before", 0))
+
+    @property
+    def tokens_not_before(self) -> float:
+        """Every code, refresh and access token whose grant began at or before this time is void
+        (disabling, signing out everywhere): `Accounts.revoke_issued`."""
+        return float(self.doc.get("tokens_not_before", 0))
 
 
 class Accounts:
@@ -106,8 +118,11 @@ class Accounts:
         return self.store.list(layout.USERS)
 
     def create(self, *, email: str, login: str | None = None, roles=("user",),
-               display_name: str | None = None, language: str | None = None) -> Account:
-        """Create an account; all of it or nothing (Conflict if the email is taken)."""
+               display_name: str | None = None, language: str | None = None,
+               reuse_login: bool = False) -> Account:
+        """Create an account; all of it or nothing (Conflict if the email is taken).
+        A login derived from the email skips deleted logins; a deleted login asked for by name
+        is refused unless `reuse_login` confirms it (even then the account inherits nothing)."""
         email = normalize_email(email)
         roles = clean_roles(roles)
         with self.by_email.lock(email):
@@ -127,6 +142,10 @@ class Accounts:
                 "sessions_not_before": 0,
             }
             for candidate in self._logins(login or login_from_email(email), exact=login is not None):
+                if self.was_deleted(candidate) and not reuse_login:
+                    if login is not None:
+                        raise Conflict("error.login_deleted", login=candidate)
+                    continue
                 doc.update(login=candidate, sip=f"{candidate}@{self.host}")
                 if self.store.create(layout.USERS, candidate, doc=doc):
                     break
@@ -220,7 +239,7 @@ class Accounts:
         with self.update(login) as doc:
             doc["disabled"] = bool(disabled)
         if disabled:
-            self.end_sessions(login)
+            self.revoke_issued(login)
         return self.require(login)
 
     def set_display_name(self, login: str, display_name) -> Account:
@@ -241,12 +260,36 @@ class Accounts:
         with self.update(login) as doc:
             doc["sessions_not_before"] = self.store.clock()
 
-    def delete(self, login: str, *, keep_an_admin: bool = True) -> None:
-        """Remove the account, its passkeys and every index entry; its sessions end with it."""
+    def revoke_issued(self, login: str) -> None:
+        """Void everything issued to the account until now, in every process: its sessions, and
+        the codes, refresh and access tokens of its grants (`tokens_not_before`). One cut-off,
+        so enabling the account again later revives none of it. A session or grant that began
+        in the same second as the cut-off counts as before it: token times are whole seconds."""
+        with self.update(login) as doc:
+            now = self.store.clock()
+            doc["sessions_not_before"] = doc["tokens_not_before"] = now
+
+    def was_deleted(self, login: str) -> bool:
+        """Whether an account with this login was deleted (`deleted-logins/` holds its hash)."""
+        return self.store.exists(layout.DELETED_LOGINS, secret_id(login))
+
+    def delete(self, login: str, *, keep_an_admin: bool = True, hold: bool = False, by: str = "") -> None:
+        """Remove the account, its passkeys and every index entry. Its sessions end with it, and
+        so do its grants (their codes and tokens name its sub, which no account has any more).
+        Its files are erased, unless `hold` keeps them for legal hold (`by` says who chose it).
+        The login is remembered as deleted, so it is not handed to someone else silently."""
         if keep_an_admin:
             self._keeps_an_admin(login)
         with self.update(login) as doc:
             pass
+        account = Account(doc)
+        self.store.write(layout.DELETED_LOGINS, secret_id(account.login), doc={"deleted": int(self.store.clock())})
+        if hold:
+            privacy.hold(self.store, account, by=by)
+        else:
+            privacy.erase_all(self.store, account.sub)
+        for entry in account.listed_sessions:
+            self.store.transient(layout.SESSIONS).delete(entry["id"])
         self._remove_files(doc)
 
     def _remove_files(self, doc: dict) -> None:

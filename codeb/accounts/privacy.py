@@ -1,38 +1,79 @@
 """GDPR erasure and export of one account's data (Art. 17 and Art. 20).
 
-Call recordings, transcripts and chat archives live per account under the
-tenant, `<kind>/<login>/`. Erasing one kind removes the account's folder in one
-step (the store renames it aside first, so nobody sees a half-erased folder)
-and answers with what went: how many files, how many bytes, never their
-content. The export is one document, the same whoever asks for it (the person
-from their account page, an admin for them).
+Call recordings, transcripts and chat archives live per person under the
+tenant, `<kind>/<person>/`, where the person is named by the account's `sub`
+(`layout.person`), never by the login: a login can be given to someone else
+after its account is deleted, and that person inherits nothing. Erasing one
+kind removes the person's folder in one step (the store renames it aside
+first, so nobody sees a half-erased folder) and answers with what went: how
+many files, how many bytes, never their content. Deleting an account erases
+all of it, unless an admin keeps it for legal hold: then it stays under the
+old sub, with a record that says whose it was, until an admin erases it.
+The export is one document, the same whoever asks for it (the person from
+their account page, an admin for them).
 """
 
 from .. import audit
-from ..errors import BadInput
-from ..store import layout, names
+from ..errors import BadInput, NotFound
+from ..store import layout
 
 KINDS = layout.ERASABLE
-BOOKKEEPING = ("sessions_not_before",)  # in the account document, but not personal data
+BOOKKEEPING = ("sessions_not_before", "tokens_not_before")  # in the account document, but not personal data
 
 
-def _folder(kind: str, login: str) -> tuple[str, str]:
+def folder(kind: str, sub: str) -> tuple[str, str]:
+    """The store folder of one person's files of one kind."""
     if kind not in KINDS:
         raise BadInput("error.erasure_kind")
-    return kind, names.login_name(login)
+    return kind, layout.person(sub)
 
 
-def inventory(store, login: str) -> dict[str, dict]:
-    """Per kind: how many files the account has and their total size."""
-    return {kind: store.usage(*_folder(kind, login)) for kind in KINDS}
+def inventory(store, sub: str) -> dict[str, dict]:
+    """Per kind: how many files the person with this sub has and their total size."""
+    return {kind: store.usage(*folder(kind, sub)) for kind in KINDS}
 
 
-def erase(store, login: str, kind: str) -> dict:
-    """Delete the account's files of one kind; return what was erased (counts, not content)."""
-    folder = _folder(kind, login)
-    counted = store.usage(*folder)
-    store.remove_tree(*folder)
+def erase(store, sub: str, kind: str) -> dict:
+    """Delete the person's files of one kind; return what was erased (counts, not content)."""
+    where = folder(kind, sub)
+    counted = store.usage(*where)
+    store.remove_tree(*where)
     return counted
+
+
+def erase_all(store, sub: str) -> dict[str, dict]:
+    """Delete every kind of the person's files (an account's deletion); what went, per kind."""
+    return {kind: erase(store, sub, kind) for kind in KINDS}
+
+
+# -- legal hold: a deleted account's files an admin chose to keep ----------------------------
+
+def hold(store, account, *, by: str) -> None:
+    """Keep the account's files past its deletion, and note whose they were and who kept them."""
+    store.write(layout.LEGAL_HOLDS, layout.person(account.sub),
+                doc={"sub": account.sub, "login": account.login, "deleted": int(store.clock()), "by": by})
+
+
+def holds(store) -> list[dict]:
+    """The held files of deleted accounts, newest deletion first: record, id and what is kept."""
+    found = []
+    for name in store.list(layout.LEGAL_HOLDS):
+        record = store.read(layout.LEGAL_HOLDS, name)
+        if record:
+            found.append({**record, "id": name, "files": inventory(store, record["sub"])})
+    return sorted(found, key=lambda h: h["deleted"], reverse=True)
+
+
+def release(store, hold_id: str) -> dict:
+    """End a legal hold: erase the files it kept and its record; the hold record, as it was."""
+    if hold_id not in store.list(layout.LEGAL_HOLDS):
+        raise NotFound()
+    record = store.read(layout.LEGAL_HOLDS, hold_id) or {}
+    if "sub" not in record:
+        raise NotFound()
+    record["erased"] = erase_all(store, record["sub"])
+    store.delete(layout.LEGAL_HOLDS, hold_id)
+    return record
 
 
 def export(store, tenant_name: str, account) -> dict:
@@ -42,8 +83,8 @@ def export(store, tenant_name: str, account) -> dict:
         "tenant": tenant_name,
         "exported": int(store.clock()),
         "account": {k: v for k, v in account.doc.items() if k not in BOOKKEEPING},
-        "files": inventory(store, account.login),
-        "security_events": audit.of_account(store, account.login),
+        "files": inventory(store, account.sub),
+        "security_events": audit.of_account(store, account),
     }
 
 

@@ -2,9 +2,13 @@
 
 A signed-in session's cookie holds a random id; the store holds only its hash,
 under `transient/sessions/` (DESIGN invariant 1). It is valid while its record
-lives, its account exists and is enabled, and the account was not told to end
-every session after this one began (`sessions_not_before`). Signing in always
-starts a new id, so an id planted before sign-in is worthless (no fixation).
+lives, its account exists and is enabled, is the account it began for (the
+record holds the account's `sub`: a later account with the same login is
+someone else), and the account was not told to end every session after this
+one began (`sessions_not_before`). Every live session is in the account's list
+(at most `LISTED`: one more ends the oldest), so the person can see and end
+each. Signing in always starts a new id, so an id planted before sign-in is
+worthless (no fixation).
 
 Before sign-in a browser only needs a CSRF token and a language: that fits in
 the cookie itself, signed with the tenant's session secret, so anonymous
@@ -19,7 +23,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from ..store import layout, secret_id
 
 ANONYMOUS_PREFIX = "a~"
-LISTED = 20  # signed-in sessions an account remembers for its settings page
+LISTED = 20  # live signed-in sessions an account may have: each is listed on its settings page
 
 ANONYMOUS_LIFETIME = 3600
 SIGNED_IN_LIFETIME = 12 * 3600
@@ -97,7 +101,7 @@ class Sessions:
         data = record.get("data", {})
         if data.get("login"):
             account = accounts.get(data["login"])
-            if (account is None or account.disabled
+            if (account is None or account.disabled or data.get("sub") != account.sub
                     or data.get("created", 0) <= account.sessions_not_before):
                 self.records.delete(secret_id(sid))
                 return None
@@ -128,13 +132,14 @@ class Sessions:
         if session.sid is not None:
             self.records.delete(session.listed_id)
 
-    def sign_in(self, old: Session | None, identity, *, keep: dict | None = None) -> Session:
-        """A fresh session for a verified identity; the old id is ended."""
+    def sign_in(self, old: Session | None, identity, *, sub: str, keep: dict | None = None) -> Session:
+        """A fresh session for a verified identity, bound to its account's `sub`; the old id is ended."""
         if old is not None:
             self.end(old)
         now = self.clock()
         data = {
             "login": identity.login,
+            "sub": sub,
             "auth_time": identity.auth_time,
             "amr": list(identity.amr),
             "method": identity.method,
@@ -147,22 +152,27 @@ class Sessions:
     # -- the account's list of its sessions (account settings) --------------------
 
     def remember(self, accounts, session: Session, *, ip: str, agent: str) -> None:
-        """Note a new signed-in session in its account, so the person can see and end it."""
+        """Note a new signed-in session in its account, so the person can see and end it. Ended
+        sessions leave the list here; if more than `LISTED` are still alive, the oldest end, so
+        none lives unlisted."""
         with accounts.update(session.login) as doc:
-            listed = doc.get("sessions", [])  # ended ones are skipped by `active`, and age out here
+            not_before = float(doc.get("sessions_not_before", 0))
+            listed = [entry for entry in doc.get("sessions", []) if self._lives(entry, not_before)]
             listed.append({"id": session.listed_id, "created": int(self.clock()),
                            "ip": ip[:64], "agent": (agent or "")[:200],
                            "method": session.data.get("method"),
                            "passkey": (session.data.get("detail") or {}).get("name")})
+            for oldest in listed[:-LISTED]:
+                self.records.delete(oldest["id"])
             doc["sessions"] = listed[-LISTED:]
+
+    def _lives(self, entry: dict, not_before: float) -> bool:
+        record = self.records.get(entry["id"])
+        return bool(record) and record["data"].get("created", 0) > not_before
 
     def active(self, account) -> list[dict]:
         """The account's sessions that are still alive, newest first."""
-        alive = []
-        for entry in account.listed_sessions:
-            record = self.records.get(entry["id"])
-            if record and record["data"].get("created", 0) > account.sessions_not_before:
-                alive.append(entry)
+        alive = [entry for entry in account.listed_sessions if self._lives(entry, account.sessions_not_before)]
         return sorted(alive, key=lambda e: e["created"], reverse=True)
 
     def end_listed(self, accounts, login: str, entry_id: str) -> bool:
@@ -176,8 +186,9 @@ class Sessions:
         return True
 
     def end_all(self, accounts, login: str) -> None:
-        """Sign out everywhere: every process refuses sessions older than now."""
-        accounts.end_sessions(login)
+        """Sign out everywhere: every process refuses the sessions, and the apps' codes, refresh
+        and access tokens, issued until now (`Accounts.revoke_issued`)."""
+        accounts.revoke_issued(login)
         with accounts.update(login) as doc:
             for entry in doc.get("sessions", []):
                 self.records.delete(entry["id"])

@@ -1,6 +1,7 @@
 """`user add`, `user list`."""
 
 from ..accounts import Accounts
+from ..errors import Conflict
 from .base import out, tenants
 
 
@@ -10,7 +11,13 @@ def _accounts(args) -> Accounts:
 
 
 def add(args) -> None:
-    account = _accounts(args).create(email=args.email, login=args.login, roles=["user"] + (args.role or []))
+    try:
+        account = _accounts(args).create(email=args.email, login=args.login, roles=["user"] + (args.role or []),
+                                         reuse_login=args.reuse_login)
+    except Conflict as error:
+        if error.message_id == "error.login_deleted":  # the page's checkbox is this flag here
+            raise Conflict("error.login_deleted_cli", **error.params) from None
+        raise
     out({"login": account.login, "sub": account.sub, "email": account.email, "roles": account.roles})
 
 
@@ -33,6 +40,8 @@ def register(sub) -> None:
     c.add_argument("login")
     c.add_argument("--email", required=True)
     c.add_argument("--role", action="append", choices=["admin"], help="extra role")
+    c.add_argument("--reuse-login", action="store_true",
+                   help="give a deleted account's login to this new account (it inherits none of its data)")
     c.set_defaults(func=add)
     c = group.add_parser("list", help="list accounts")
     c.add_argument("tenant")

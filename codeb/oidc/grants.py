@@ -6,6 +6,12 @@ process. Spending leaves a marker: a second use of a code (RFC 6749 §4.1.2)
 or of a rotated refresh token (RFC 9700 §4.14.2) is recognised as a replay and
 revokes the whole grant, and with it every token carrying its `gid`.
 `Grants` keeps, per grant, how its sign-in happened and whether it was revoked.
+
+A code or refresh token names the account by login and `sub` and records when
+its grant began (`granted`: the code's issue; every refresh token after it
+keeps it). It is spent only for that same account (a later account with the
+login has another sub) and only if the grant began after the account's
+`tokens_not_before` (disabling it, signing out everywhere).
 """
 
 import re
@@ -57,6 +63,7 @@ class Principal:
     auth_time: int
     amr: tuple
     grant_id: str
+    granted: int | None = None  # when the grant began; None until its code is stored
 
     sub = property(lambda self: self.account.sub)
     roles = property(lambda self: self.account.roles)
@@ -67,7 +74,7 @@ class Principal:
     def record(self) -> dict:
         """What a stored code or refresh token keeps of the person; `principal_from` reads it back."""
         return {"login": self.account.login, "sub": self.sub, "auth_time": self.auth_time,
-                "amr": list(self.amr), "gid": self.grant_id}
+                "amr": list(self.amr), "gid": self.grant_id, "granted": self.granted}
 
 
 class CodeRecord(AuthorizationCodeMixin):
@@ -107,10 +114,15 @@ class RefreshRecord:
 
 
 def principal_from(server, doc: dict) -> Principal | None:
+    """The person a stored code or refresh token was issued to, if it still stands for them."""
     account = server.accounts.get(doc["login"])
     if account is None or account.disabled or account.sub != doc["sub"]:
         return None
-    return Principal(account, doc["auth_time"], tuple(doc.get("amr", ())), doc["gid"])
+    # Records from before grants noted their start began no later than their sign-in.
+    granted = doc.get("granted") or doc["auth_time"]
+    if granted <= account.tokens_not_before:  # the same second counts as before: times are whole seconds
+        return None
+    return Principal(account, doc["auth_time"], tuple(doc.get("amr", ())), doc["gid"], granted=granted)
 
 
 def spend(server, kind, spent_kind: str, secret: str) -> dict | None:
@@ -142,6 +154,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             "code_challenge": payload.get("code_challenge"),
             "code_challenge_method": payload.get("code_challenge_method"),
             **principal.record(),
+            "granted": self.server.now(),  # the grant begins with its code
         }, ttl=CODE_LIFETIME)
 
     def query_authorization_code(self, code, client):
@@ -167,7 +180,8 @@ class RefreshGrant(grants.RefreshTokenGrant):
         if not isinstance(refresh_token, str) or len(refresh_token) > 200:
             return None
         doc = spend(self.server, self.server.refresh_tokens, layout.SPENT_REFRESH, refresh_token)
-        return RefreshRecord(doc) if doc else None
+        # A token whose person no longer stands behind it is invalid_grant (RFC 6749 §5.2: revoked).
+        return RefreshRecord(doc) if doc and principal_from(self.server, doc) else None
 
     def authenticate_user(self, refresh_token):
         return principal_from(self.server, refresh_token.doc)

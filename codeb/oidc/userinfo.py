@@ -2,7 +2,9 @@
 
 `verify_bearer` is the one check of an access token presented to this tenant:
 signature, `typ`, issuer and lifetime (`tokens.verify_access_token`), then the
-tenant, the grant not revoked, the account there and enabled, and one rule of
+tenant, the grant not revoked, the account there and enabled, the token issued
+after the account's `tokens_not_before` (disabling it, signing out everywhere:
+the same second counts as before, as `iat` is whole seconds), and one rule of
 the provider's own: a token of the office shell (the first-party browser app)
 lives no longer than the browser session it came from, so signing out there
 ends it everywhere, `/userinfo` included. Failures are RFC 6750 errors.
@@ -66,7 +68,7 @@ def verify_bearer(provider, token: str, *, with_grant: bool = False) -> Bearer:
         raise InvalidTokenError(INVALID, realm=provider.issuer) from None
     account = provider.accounts.find_by_sub(claims.sub)
     if (claims.claims.get("tenant") != provider.tenant.name or provider.grants.is_revoked(claims.gid)
-            or account is None or account.disabled):
+            or account is None or account.disabled or claims.claims["iat"] <= account.tokens_not_before):
         raise InvalidTokenError(INVALID, realm=provider.issuer)
     first_party = claims.client_id == FIRST_PARTY
     grant = (provider.grants.get(claims.gid) or {}) if first_party or with_grant else {}

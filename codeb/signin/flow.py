@@ -31,10 +31,10 @@ def finish(identity: VerifiedIdentity, *, previous, sessions, accounts, store, m
     """Sign the browser in as `identity`. `previous` is the browser's session before (it ends);
     `interaction` is the request the page was for, if the method's own record names none."""
     keep = {"lang": previous.data["lang"]} if previous and previous.data.get("lang") else None
-    session = sessions.sign_in(previous, identity, keep=keep)
     account = accounts.require(identity.login)
+    session = sessions.sign_in(previous, identity, sub=account.sub, keep=keep)
     sessions.remember(accounts, session, ip=client_ip, agent=agent)
-    audit.append(store, "signin", login=identity.login, method=identity.method,
+    audit.append(store, "signin", login=identity.login, sub=account.sub, method=identity.method,
                  created=identity.created, ip=client_ip)
     pending = identity.interaction or interaction
     resume = pending if pending and interactions.answered_by(store, pending, session.sid) else None

@@ -108,7 +108,7 @@ class PasskeySignIn(SignInMethod):
         # authenticators may hold one key.
         stored = passkey.sign_count
         if (new_count or stored) and new_count <= stored:
-            audit.append(ctx.store, "passkey.counter_regression", login=account.login,
+            audit.append(ctx.store, "passkey.counter_regression", login=account.login, sub=account.sub,
                          passkey=passkey.id, stored=stored, received=new_count, ip=ctx.client_ip,
                          note="possible cloned authenticator")
             raise SignInFailed("error.passkey_cloned")

@@ -6,6 +6,8 @@ two modules spell one kind two ways. The values are the names on disk: they
 must not change, or existing tenants lose their data.
 """
 
+import hashlib
+
 # -- documents and folders -------------------------------------------------------
 
 TENANT = "tenant"            # tenant.json: the tenant's settings
@@ -18,12 +20,21 @@ I18N = "i18n"                # i18n/<lang>.json: languages the tenant added
 AUDIT = "audit"              # audit/<YYYY-MM>.jsonl: append-only security log
 INDEX = "index"              # index/<name>/<hash>.json and index/directory/<xx>.json
 TRANSIENT = "transient"      # transient/<kind>/<id>.json: records that expire
+DELETED_LOGINS = "deleted-logins"  # deleted-logins/<sha256 of the login>.json: when it was deleted, no more
+LEGAL_HOLDS = "legal-holds"  # legal-holds/<person>.json: a deleted account whose files an admin kept
 
-# Per-account files that GDPR erasure acts on: <kind>/<login>/...
+# Per-person files that GDPR erasure acts on: <kind>/<person>/..., where <person> is
+# `person(sub)`: keyed by the account's sub, never by its login, which a later account may get.
 RECORDINGS = "recordings"
 TRANSCRIPTS = "transcripts"
 CHAT_ARCHIVES = "chat-archives"
 ERASABLE = (RECORDINGS, TRANSCRIPTS, CHAT_ARCHIVES)
+
+
+def person(sub: str) -> str:
+    """The folder name of one person's files: a lowercase hash of the sub, because a sub may
+    start with `-` and differs from another only in case, which Windows folder names do not tell apart."""
+    return "p" + hashlib.sha256(sub.encode("utf-8")).hexdigest()[:40]
 
 # -- indexes: key -> login ---------------------------------------------------------
 

@@ -75,7 +75,7 @@ def confirm_profile():
     if request.method == "POST":
         try:
             save_profile_form(confirm=True)
-            audit.append(g.tenant.store, "profile.confirmed", login=g.account.login)
+            audit.append(g.tenant.store, "profile.confirmed", login=g.account.login, sub=g.account.sub)
             target = g.session.pop("continue")
             return redirect(safe_local_path(target, url_for("office.shell")), code=303)
         except CodebError as failure:
@@ -108,7 +108,7 @@ def set_password():
                          repeat=form.get("repeat", ""), realm=passwords.sip_realm(g.tenant))
     except CodebError as error:
         return account_page(error=error), error.status
-    audit.append(g.tenant.store, "password.set", login=g.account.login)
+    audit.append(g.tenant.store, "password.set", login=g.account.login, sub=g.account.sub)
     return redirect(url_for("account.page", m="password_saved"), code=303)
 
 
@@ -117,7 +117,7 @@ def remove_password():
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
     passwords.remove(g.accounts, g.account.login)
-    audit.append(g.tenant.store, "password.removed", login=g.account.login)
+    audit.append(g.tenant.store, "password.removed", login=g.account.login, sub=g.account.sub)
     return redirect(url_for("account.page", m="password_removed"), code=303)
 
 
@@ -131,7 +131,7 @@ def end_session():
         context.end_browser_session()
         return redirect(url_for("signin.page"), code=303)
     g.sessions.end_listed(g.accounts, g.account.login, entry)
-    audit.append(g.tenant.store, "session.ended", login=g.account.login)
+    audit.append(g.tenant.store, "session.ended", login=g.account.login, sub=g.account.sub)
     return redirect(url_for("account.page", m="session_ended"), code=303)
 
 
@@ -140,7 +140,7 @@ def end_all_sessions():
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
     g.sessions.end_all(g.accounts, g.account.login)
-    audit.append(g.tenant.store, "session.ended_everywhere", login=g.account.login)
+    audit.append(g.tenant.store, "session.ended_everywhere", login=g.account.login, sub=g.account.sub)
     context.end_browser_session()
     return redirect(url_for("signin.page"), code=303)
 
@@ -151,7 +151,7 @@ def export():
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
     body = privacy.export(g.tenant.store, g.tenant.name, g.account)
-    audit.append(g.tenant.store, "account.exported", login=g.account.login)
+    audit.append(g.tenant.store, "account.exported", login=g.account.login, sub=g.account.sub)
     return download(body, privacy.export_filename(g.tenant.name, g.account.login))
 
 

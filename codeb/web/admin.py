@@ -22,7 +22,7 @@ from .account import download
 
 bp = Blueprint("admin", __name__)
 PAGE_SIZE = 50
-NOTICES = ("user_created", "user_saved", "user_disabled", "user_enabled", "user_deleted", "erased",
+NOTICES = ("user_created", "user_saved", "user_disabled", "user_enabled", "user_deleted", "erased", "hold_released",
            "client_saved", "client_deleted", "settings_saved", "language_saved", "language_removed")
 
 
@@ -47,6 +47,10 @@ def actor() -> dict:
 
 
 def record(event: str, **facts) -> None:
+    """An event of the audit log; one about an account names its sub too (audit.of_account)."""
+    if "login" in facts and "sub" not in facts:
+        account = g.accounts.get(facts["login"])
+        facts["sub"] = account.sub if account else None
     audit.append(g.tenant.store, event, **actor(), **facts)
 
 
@@ -83,7 +87,8 @@ def users():
         page = 1
     total, rows = g.accounts.directory.search(query, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     return render("users.html", rows=rows, total=total, query=query, page=page,
-                  pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE))
+                  pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE), holds=privacy.holds(g.tenant.store),
+                  kinds=privacy.KINDS)
 
 
 @bp.post("/admin/users")
@@ -92,11 +97,13 @@ def create_user():
     try:
         roles = ["user", "admin"] if form.get("admin") == "1" else ["user"]
         account = g.accounts.create(email=form.get("email", ""), login=form.get("login") or None,
-                                    roles=roles, display_name=form.get("display_name") or None)
+                                    roles=roles, display_name=form.get("display_name") or None,
+                                    reuse_login=form.get("reuse_login") == "1")
     except CodebError as error:
         total, rows = g.accounts.directory.search("", limit=PAGE_SIZE)
         return render("users.html", error.status, rows=rows, total=total, query="", page=1,
-                      pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE), error=error, form=form)
+                      pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE), error=error, form=form,
+                      holds=privacy.holds(g.tenant.store), kinds=privacy.KINDS)
     inviter = g.account.display_name if g.account else g.tenant.display_name
     invites.invite_account(g.tenant.store, context.mailer(), base_url=g.issuer, account=account,
                            inviter=inviter, language=g.lang)
@@ -118,7 +125,7 @@ def user(login):
 
 def user_page(account, error: CodebError | None = None):
     return render("user.html", error.status if error else 200, user=account,
-                  passkeys=passkeys_of(account), inventory=privacy.inventory(g.tenant.store, account.login),
+                  passkeys=passkeys_of(account), inventory=privacy.inventory(g.tenant.store, account.sub),
                   kinds=privacy.KINDS, error=error)
 
 
@@ -166,12 +173,25 @@ def delete_user(login):
     account = _target(login)
     if request.form.get("confirm") != login:
         return user_page(account, BadInput("error.confirm_login", login=login))
+    hold = request.form.get("hold") == "1"
     try:
-        g.accounts.delete(login)
+        g.accounts.delete(login, hold=hold, by=actor()["actor"])
     except CodebError as error:
         return user_page(account, error)
-    record("user.deleted", login=login)
+    record("user.deleted", login=login, sub=account.sub, hold=hold)
     return back("admin.users", "user_deleted")
+
+
+@bp.post("/admin/legal-holds/<hold_id>/erase")
+def release_hold(hold_id):
+    """End a legal hold: the deleted account's kept files are erased."""
+    if request.form.get("confirm") != "1":
+        raise BadInput("error.confirm_erasure")
+    released = privacy.release(g.tenant.store, hold_id)
+    record("privacy.hold_released", login=released["login"], sub=released["sub"],
+           files=sum(k["files"] for k in released["erased"].values()),
+           bytes=sum(k["bytes"] for k in released["erased"].values()))
+    return back("admin.users", "hold_released")
 
 
 @bp.post("/admin/users/<login>/erase")
@@ -181,7 +201,7 @@ def erase(login):
     if request.form.get("confirm") != "1":
         return user_page(account, BadInput("error.confirm_erasure"))
     try:
-        erased = privacy.erase(g.tenant.store, login, kind)
+        erased = privacy.erase(g.tenant.store, account.sub, kind)
     except CodebError as error:
         return user_page(account, error)
     record("privacy.erased", login=login, kind=kind, files=erased["files"], bytes=erased["bytes"])

@@ -77,8 +77,8 @@ def register_verify():
                                   origin=g.issuer, policy=passkeys.policy, now=int(g.tenant.store.clock()),
                                   name=body.get("name"))
     added = passkeys.add(g.account.login, passkey)
-    audit.append(g.tenant.store, "passkey.added", login=g.account.login, passkey=added.id,
-                 authenticator=added.authenticator)
+    audit.append(g.tenant.store, "passkey.added", login=g.account.login, sub=g.account.sub,
+                 passkey=added.id, authenticator=added.authenticator)
     if body.get("stay"):  # the first-sign-in profile screen stays put after a passkey
         return jsonify(passkey={"name": added.name, "authenticator": added.authenticator})
     target = g.session.pop("continue") or url_for("account.page", m="passkey_added")
@@ -126,6 +126,7 @@ def remove():
     def action(passkeys, credential_id):
         passkeys.remove(g.account.login, credential_id,
                         can_sign_in=lambda account: signin.can_sign_in(g.tenant, account))
-        audit.append(g.tenant.store, "passkey.removed", login=g.account.login, passkey=credential_id)
+        audit.append(g.tenant.store, "passkey.removed", login=g.account.login, sub=g.account.sub,
+                     passkey=credential_id)
         return "passkey_removed"
     return _manage(action)

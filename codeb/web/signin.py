@@ -181,6 +181,6 @@ def land(identity: VerifiedIdentity, *, interaction: str | None = None) -> str:
 @bp.post("/signout")
 def sign_out():
     if g.session is not None and g.account:
-        audit.append(g.tenant.store, "signout", login=g.account.login)
+        audit.append(g.tenant.store, "signout", login=g.account.login, sub=g.account.sub)
     context.end_browser_session()
     return redirect(url_for("signin.page"), code=303)

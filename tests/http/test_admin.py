@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from codeb import audit
-from codeb.accounts import breakglass
+from codeb.accounts import breakglass, privacy
 from codeb.oidc.clients import Clients
 from tests.support.web import HOST, LINK_STEP, OTHER_HOST, csrf_of, sign_in
 
@@ -156,12 +156,14 @@ def test_the_last_admin_cannot_be_deleted_demoted_or_disabled(people, accounts):
     assert accounts.get("boss").roles == ["admin", "user"] and not accounts.get("boss").disabled
 
 
-def test_erasure_removes_exactly_that_accounts_files(people, demo):
+def test_erasure_removes_exactly_that_accounts_files(people, demo, accounts):
+    def where(login, kind):
+        return demo.store.folder(*privacy.folder(kind, accounts.get(login).sub))
+
     for login in ("bob", "boss"):
         for kind in ("recordings", "transcripts", "chat-archives"):
-            folder = os.path.join(demo.store.root, kind, login)
-            os.makedirs(folder)
-            with open(os.path.join(folder, "2026-11-01.bin"), "wb") as f:
+            os.makedirs(where(login, kind))
+            with open(os.path.join(where(login, kind), "2026-11-01.bin"), "wb") as f:
                 f.write(b"secret call content" * 10)
     admin = people["admin"]
     page = admin.get("/admin/users/bob", headers={"Host": HOST})
@@ -169,13 +171,13 @@ def test_erasure_removes_exactly_that_accounts_files(people, demo):
     unconfirmed = admin.post("/admin/users/bob/erase", data={"csrf": csrf_of(page.text), "kind": "recordings"},
                              headers={"Host": HOST})
     assert unconfirmed.status_code == 400
-    assert os.path.exists(os.path.join(demo.store.root, "recordings", "bob"))
+    assert os.path.exists(where("bob", "recordings"))
     done = admin.post("/admin/users/bob/erase", data={"csrf": csrf_of(page.text), "kind": "recordings",
                                                       "confirm": "1"}, headers={"Host": HOST})
     assert done.status_code == 303
-    assert not os.path.exists(os.path.join(demo.store.root, "recordings", "bob"))
-    for kept in (("transcripts", "bob"), ("chat-archives", "bob"), ("recordings", "boss")):
-        assert os.path.exists(os.path.join(demo.store.root, *kept, "2026-11-01.bin"))
+    assert not os.path.exists(where("bob", "recordings"))
+    for kept in (("bob", "transcripts"), ("bob", "chat-archives"), ("boss", "recordings")):
+        assert os.path.exists(os.path.join(where(*kept), "2026-11-01.bin"))
     [event] = [e for e in audit.read_all(demo.store) if e["event"] == "privacy.erased"]
     assert event["files"] == 1 and event["bytes"] == 190 and event["actor"] == "boss"
     assert "secret call content" not in json.dumps(audit.read_all(demo.store))

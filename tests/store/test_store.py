@@ -577,9 +577,10 @@ def test_delete_removes_the_file_and_the_index_entries(accounts, store):
     assert accounts.find_by_email("bob@example.com").login == "bob"
     with pytest.raises(NotFound):
         accounts.delete("alice")
-    # the email is free again, and the new account gets a new sub
+    # the email is free again, and the new account gets a new sub; the deleted login is
+    # not handed on silently (issue 9, finding 4)
     again = accounts.create(email="alice@example.com")
-    assert again.login == "alice" and again.sub != account.sub
+    assert again.login == "alice2" and again.sub != account.sub
 
 
 def test_a_failed_index_write_leaves_no_half_account(accounts, store, monkeypatch):

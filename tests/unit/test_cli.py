@@ -7,6 +7,9 @@ import sys
 
 import pytest
 
+from codeb.accounts import Accounts
+from codeb.tenants import Tenants
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -77,3 +80,16 @@ def test_bad_input_is_a_clear_message_and_a_non_zero_exit(tmp_path, args, messag
 def test_every_command_has_help(tmp_path, command):
     result = codeb(tmp_path, *command, "--help")
     assert "usage:" in result.stdout
+
+
+def test_user_add_reuses_a_deleted_login_only_when_told(tmp_path):
+    """Finding 4: `user add` with a deleted account's login is refused until `--reuse-login` confirms it."""
+    codeb(tmp_path, "tenant", "create", "acme", "--host", "login.acme.example", "--admin-email", "boss@acme.example")
+    first = json.loads(codeb(tmp_path, "user", "add", "acme", "erin", "--email", "erin@acme.example").stdout)
+    tenant = Tenants(str(tmp_path)).get("acme")
+    Accounts(tenant.store, tenant.hosts[0]).delete("erin")
+    refused = codeb(tmp_path, "user", "add", "acme", "erin", "--email", "erin@elsewhere.example", check=False)
+    assert refused.returncode == 2 and "was deleted" in refused.stderr and "--reuse-login" in refused.stderr
+    again = json.loads(codeb(tmp_path, "user", "add", "acme", "erin", "--email", "erin@elsewhere.example",
+                             "--reuse-login").stdout)
+    assert again["login"] == "erin" and again["sub"] != first["sub"]
