@@ -33,6 +33,12 @@ class AccessClaims:
     gid = property(lambda self: self.claims.get("gid"))
     client_id = property(lambda self: self.claims.get("client_id"))
 
+    def meant_for(self, client_id: str) -> bool:
+        """Issued to this client, for it: `client_id` and `aud` both name it (RFC 9068 §2.2, §4)."""
+        aud = self.claims.get("aud")
+        audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        return self.client_id == client_id and client_id in audiences
+
 
 def issue_access_token(*, signing_key, issuer: str, tenant: str, client_id: str,
                        principal, scope: str, now: int) -> str:
