@@ -113,16 +113,25 @@ def principal_from(server, doc: dict) -> Principal | None:
     return Principal(account, doc["auth_time"], tuple(doc.get("amr", ())), doc["gid"])
 
 
-def spend(server, kind, spent_kind: str, secret: str) -> dict | None:
-    """Take a single-use record; on a replay, revoke the grant it belonged to."""
+def spend(server, kind, spent_kind: str, secret: str, client) -> dict | None:
+    """Take a single-use record issued to `client`; on that client's replay, revoke the grant
+    it belonged to. Another client's attempt changes nothing (RFC 6749 §4.1.3, §6): the
+    record is checked before it is taken, so its rightful client can still spend it."""
     rid = secret_id(secret)
-    doc = kind.take(rid)
+    client_id = client.get_client_id()
+    pending = kind.get(rid)
+    if pending is not None and pending.get("client_id") != client_id:
+        return None
+    doc = kind.take(rid)  # the single use: exactly one caller gets it, in any process
     if doc is None:
         replay = server.store.transient(spent_kind).get(rid)
-        if replay:
+        if replay and replay.get("client_id", client_id) == client_id:
             server.grants.revoke(replay["gid"])
         return None
-    server.store.transient(spent_kind).put(rid, {"gid": doc["gid"]}, ttl=SPENT_LIFETIME)
+    server.store.transient(spent_kind).put(rid, {"gid": doc["gid"], "client_id": doc["client_id"]},
+                                           ttl=SPENT_LIFETIME)
+    if doc["client_id"] != client_id:
+        return None
     if server.grants.is_revoked(doc["gid"]):
         return None
     return doc
@@ -147,10 +156,8 @@ class CodeGrant(grants.AuthorizationCodeGrant):
     def query_authorization_code(self, code, client):
         if not isinstance(code, str) or len(code) > 200:
             return None
-        doc = spend(self.server, self.server.codes, layout.SPENT_CODES, code)
-        if doc is None or doc["client_id"] != client.get_client_id():
-            return None
-        return CodeRecord(doc)
+        doc = spend(self.server, self.server.codes, layout.SPENT_CODES, code, client)
+        return CodeRecord(doc) if doc else None
 
     def delete_authorization_code(self, authorization_code):
         pass  # already removed when it was spent
@@ -166,7 +173,8 @@ class RefreshGrant(grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token):
         if not isinstance(refresh_token, str) or len(refresh_token) > 200:
             return None
-        doc = spend(self.server, self.server.refresh_tokens, layout.SPENT_REFRESH, refresh_token)
+        doc = spend(self.server, self.server.refresh_tokens, layout.SPENT_REFRESH, refresh_token,
+                    self.request.client)
         return RefreshRecord(doc) if doc else None
 
     def authenticate_user(self, refresh_token):
