@@ -143,6 +143,18 @@ def test_id_token_hint_for_someone_else_with_prompt_none_is_login_required(clien
     assert "code" in query_of(same.headers["Location"])
 
 
+def test_an_access_token_as_id_token_hint_goes_back_as_invalid_request(client, mailbox, rp):
+    """Finding 16: at /authorize too, only an ID token is an `id_token_hint`."""
+    from tests.support.oidc import exchange
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    tokens = exchange(client, rp, code, verifier).json
+    response = get_authorize(client, authorize_params(rp, pkce_pair()[1], id_token_hint=tokens["access_token"]))
+    assert response.status_code == 302 and response.headers["Location"].startswith(rp.redirect_uri + "?")
+    assert query_of(response.headers["Location"])["error"] == "invalid_request"
+    same = get_authorize(client, authorize_params(rp, pkce_pair()[1], id_token_hint=tokens["id_token"]))
+    assert "code" in query_of(same.headers["Location"])
+
+
 def test_login_hint_prefills_the_email_field(client, rp):
     response = get_authorize(client, authorize_params(rp, pkce_pair()[1], login_hint="carol@example.com"))
     page = follow_local(client, response)

@@ -52,8 +52,9 @@ def oauth_error(provider, values, multi=None) -> tuple[str, str]:
     return failure.value.error, failure.value.description
 
 
-def hint(key=KEY, **claims):
-    return jwt.encode({"alg": "RS256", "kid": key.kid}, {"iss": ISSUER, "sub": "s-1", **claims}, key)
+def hint(key=KEY, header=None, **claims):
+    return jwt.encode({"alg": "RS256", "kid": key.kid, **(header or {})},
+                      {"iss": ISSUER, "sub": "s-1", "aud": "c1", **claims}, key)
 
 
 def test_the_endpoint_is_its_list_of_checks_client_and_redirect_first():
@@ -128,6 +129,21 @@ def test_an_id_token_hint_must_be_this_providers(provider):
     assert run(provider, params(id_token_hint=hint(exp=1))).hint_sub == "s-1"  # expired is fine
     for bad in (hint(OTHER_KEY), hint(iss="https://elsewhere.example"), "not.a.jwt", hint(sub="")):
         assert oauth_error(provider, params(id_token_hint=bad))[0] == "invalid_request"
+
+
+@pytest.mark.parametrize("access_token", [
+    hint(header={"typ": "at+jwt"}, client_id="c1", scope="openid"),   # an access token as issued
+    hint(header={"typ": "application/at+jwt"}),                        # RFC 9068 §2.1, either spelling
+    hint(header={"typ": "JWT"}, client_id="c1"),                       # its claims give it away
+    hint(header={"typ": "JWT"}, scope="openid"),
+    hint(aud=None),                                                    # no audience: no ID token
+])
+def test_an_access_token_is_no_id_token_hint(provider, access_token):
+    """Finding 16: only an ID token of this provider is a hint of who is signed in; an
+    access token (typ `at+jwt`, or a `client_id` or `scope` claim) is `invalid_request`."""
+    assert oauth_error(provider, params(id_token_hint=access_token)) == (
+        "invalid_request", "'id_token_hint' is not an ID token of this provider.")
+    assert run(provider, params(id_token_hint=hint(header={"typ": "JWT"}))).hint_sub == "s-1"
 
 
 def account(sub="s-1"):
