@@ -52,3 +52,4 @@ REVOKED_GRANTS = "revoked-grants"
 
 MAGIC_PER_CLIENT = "magic-client"
 MAGIC_PER_ADDRESS = "magic-address"
+INTERACTIONS_PER_CLIENT = "interactions-client"

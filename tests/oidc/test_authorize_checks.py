@@ -119,6 +119,32 @@ def test_a_parameter_sent_twice_is_refused(provider):
     assert oauth_error(provider, values, multi) == ("invalid_request", "'scope' appears more than once.")
 
 
+def test_every_kept_parameter_has_a_length_cap():
+    """Finding 6: an interaction stores the kept parameters for half an hour; each has a cap."""
+    assert set(authorize.MAX_LENGTH) == set(authorize.KEPT)
+    assert authorize.MAX_LENGTH["state"] == authorize.MAX_LENGTH["nonce"] == 512
+
+
+@pytest.mark.parametrize("name", ["state", "nonce", "scope", "prompt", "login_hint", "ui_locales",
+                                  "max_age", "code_challenge", "code_challenge_method", "id_token_hint",
+                                  "response_type", "response_mode"])
+def test_an_oversize_parameter_is_invalid_request(provider, name):
+    """Finding 6: a parameter longer than its cap (a 120,000-character `state`) is refused with
+    `invalid_request` once the redirect URI is proven, before anything is stored."""
+    limit = authorize.MAX_LENGTH[name]
+    error, description = oauth_error(provider, params(**{name: "a" * (limit + 1)}))
+    assert error == "invalid_request" and f"'{name}'" in description
+    if name in ("state", "nonce", "login_hint"):  # free text: exactly at the cap is fine
+        assert run(provider, params(**{name: "a" * limit}))
+
+
+def test_an_oversize_client_id_or_redirect_uri_is_a_page(provider):
+    """Finding 6: before the redirect URI is proven, an oversize one is a page, never a redirect."""
+    for change in ({"client_id": "c" * 10_000}, {"redirect_uri": "https://rp.example/cb?" + "x" * 10_000}):
+        with pytest.raises(AuthorizePage):
+            run(provider, {**params(), **change})
+
+
 def test_a_public_client_must_use_pkce(provider):
     values = params(PUBLIC, code_challenge=None, code_challenge_method=None)
     assert oauth_error(provider, values) == ("invalid_request", "PKCE ('code_challenge') is required.")
