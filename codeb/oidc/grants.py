@@ -2,9 +2,11 @@
 
 Authorization codes and refresh tokens are stored only as their SHA-256 and
 handed out with `Transient.take`, so exactly one request can spend one, in any
-process. Spending leaves a marker: a second use of a code (RFC 6749 §4.1.2)
-or of a rotated refresh token (RFC 9700 §4.14.2) is recognised as a replay and
-revokes the whole grant, and with it every token carrying its `gid`.
+process, and only by the client it was issued to (another client's attempt
+leaves it untouched). Spending leaves a marker: that client's second use of a
+code (RFC 6749 §4.1.2) or of a rotated refresh token (RFC 9700 §4.14.2) is
+recognised as a replay and revokes the whole grant, and with it every token
+carrying its `gid`.
 `Grants` keeps, per grant, how its sign-in happened and whether it was revoked.
 """
 
@@ -119,6 +121,8 @@ def spend(server, kind, spent_kind: str, secret: str, client) -> dict | None:
     record is checked before it is taken, so its rightful client can still spend it."""
     rid = secret_id(secret)
     client_id = client.get_client_id()
+    # A record's client never changes, so looking before taking is safe: `take` stays the
+    # one atomic step that spends it.
     pending = kind.get(rid)
     if pending is not None and pending.get("client_id") != client_id:
         return None

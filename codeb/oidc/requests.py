@@ -59,9 +59,9 @@ class ProtocolRequest(OAuth2Request):
 
     def without(self, name: str) -> "ProtocolRequest":
         """The same request with one parameter left out (where it proved worthless)."""
-        drop = lambda values: {k: v for k, v in values.items() if k != name}  # noqa: E731
-        return ProtocolRequest(self.method, self.url, self.headers, drop(self._query),
-                               drop(self._form) if self.method == "POST" else None)
+        query = {k: v for k, v in self._query.items() if k != name}
+        form = {k: v for k, v in self._form.items() if k != name}
+        return ProtocolRequest(self.method, self.url, self.headers, query, form)
 
     @classmethod
     def from_params(cls, url: str, params: dict) -> "ProtocolRequest":
