@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from ..errors import NotFound
 from ..store import layout, secret_id
 
 ANONYMOUS_PREFIX = "a~"
@@ -99,13 +100,24 @@ class Sessions:
         if record is None:
             return None
         data = record.get("data", {})
-        if data.get("login"):
-            account = accounts.get(data["login"])
-            if (account is None or account.disabled or data.get("sub") != account.sub
-                    or data.get("created", 0) <= account.sessions_not_before):
-                self.records.delete(secret_id(sid))
-                return None
+        if data.get("login") and not self._valid(data, accounts.get(data["login"])):
+            self._drop(secret_id(sid))
+            return None
         return Session(sid=sid, data=data)
+
+    @staticmethod
+    def _valid(data: dict, account) -> bool:
+        """A signed-in session's rules beyond its record: its account there, enabled and the
+        same account (its `sub`: a later account with the login is another person), and the
+        session newer than the account's "sign out everywhere"."""
+        return (account is not None and not account.disabled and data.get("sub") == account.sub
+                and data.get("created", 0) > account.sessions_not_before)
+
+    def _drop(self, listed_id: str) -> None:
+        # Under the record's lock, so a request saving the session at this moment cannot
+        # write it back (`save` only rewrites a record that is still there).
+        with self.records.lock(listed_id):
+            self.records.delete(listed_id)
 
     def start_superuser(self) -> Session:
         """A break-glass session: server-side, no account, one hour (codeb.accounts.breakglass)."""
@@ -118,19 +130,33 @@ class Sessions:
         session.modified = False
         if session.sid is None:
             return ANONYMOUS_PREFIX + self.signed.dumps(session.data)
+        if not session.new:
+            # A session loaded before another request ended it (a sign-out, in another
+            # process) stays ended: only a record that is still there is rewritten.
+            try:
+                with self.records.update(session.listed_id) as record:
+                    record["data"] = session.data
+            except NotFound:
+                pass
+            return session.sid
         now = self.clock()
         lifetime = SUPERUSER_LIFETIME if session.data.get("superuser") else SIGNED_IN_LIFETIME
         ttl = session.data.get("auth_time", now) + lifetime - now
         self.records.put(session.listed_id, {"data": session.data}, ttl=max(ttl, 1))
         return session.sid
 
-    def alive(self, listed_id) -> bool:
-        """Whether the signed-in session with this listed id (its secret_id) still exists."""
-        return isinstance(listed_id, str) and self.records.get(listed_id) is not None
+    def alive(self, listed_id, account) -> bool:
+        """Whether the signed-in session with this listed id (its secret_id) is still valid
+        for `account`, by the rules `load` applies (a token bound to it lives no longer)."""
+        if not isinstance(listed_id, str) or account is None:
+            return False
+        record = self.records.get(listed_id)
+        data = record.get("data", {}) if record else {}
+        return data.get("login") == account.login and self._valid(data, account)
 
     def end(self, session: Session) -> None:
         if session.sid is not None:
-            self.records.delete(session.listed_id)
+            self._drop(session.listed_id)
 
     def sign_in(self, old: Session | None, identity, *, sub: str, keep: dict | None = None) -> Session:
         """A fresh session for a verified identity, bound to its account's `sub`; the old id is ended."""
@@ -182,7 +208,7 @@ class Sessions:
             if not any(e["id"] == entry_id for e in listed):
                 return False
             doc["sessions"] = [e for e in listed if e["id"] != entry_id]
-        self.records.delete(entry_id)
+        self._drop(entry_id)
         return True
 
     def end_all(self, accounts, login: str) -> None:
@@ -191,7 +217,7 @@ class Sessions:
         accounts.revoke_issued(login)
         with accounts.update(login) as doc:
             for entry in doc.get("sessions", []):
-                self.records.delete(entry["id"])
+                self._drop(entry["id"])
             doc["sessions"] = []
 
 

@@ -13,6 +13,7 @@ import json
 from authlib.consts import default_json_headers
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import (
+    InvalidClientError,
     InvalidRequestError,
     InvalidScopeError,
     UnsupportedResponseTypeError,
@@ -28,6 +29,7 @@ __all__ = [
     "BearerRequestInvalid",
     "BearerRequired",
     "InsufficientScopeError",
+    "InvalidClientError",
     "InvalidRequestError",
     "InvalidScopeError",
     "InvalidTokenError",

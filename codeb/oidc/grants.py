@@ -2,9 +2,11 @@
 
 Authorization codes and refresh tokens are stored only as their SHA-256 and
 handed out with `Transient.take`, so exactly one request can spend one, in any
-process. Spending leaves a marker: a second use of a code (RFC 6749 §4.1.2)
-or of a rotated refresh token (RFC 9700 §4.14.2) is recognised as a replay and
-revokes the whole grant, and with it every token carrying its `gid`.
+process, and only by the client it was issued to (another client's attempt
+leaves it untouched). Spending leaves a marker: that client's second use of a
+code (RFC 6749 §4.1.2) or of a rotated refresh token (RFC 9700 §4.14.2) is
+recognised as a replay and revokes the whole grant, and with it every token
+carrying its `gid`.
 `Grants` keeps, per grant, how its sign-in happened and whether it was revoked.
 
 A code or refresh token names the account by login and `sub` and records when
@@ -125,16 +127,27 @@ def principal_from(server, doc: dict) -> Principal | None:
     return Principal(account, doc["auth_time"], tuple(doc.get("amr", ())), doc["gid"], granted=granted)
 
 
-def spend(server, kind, spent_kind: str, secret: str) -> dict | None:
-    """Take a single-use record; on a replay, revoke the grant it belonged to."""
+def spend(server, kind, spent_kind: str, secret: str, client) -> dict | None:
+    """Take a single-use record issued to `client`; on that client's replay, revoke the grant
+    it belonged to. Another client's attempt changes nothing (RFC 6749 §4.1.3, §6): the
+    record is checked before it is taken, so its rightful client can still spend it."""
     rid = secret_id(secret)
-    doc = kind.take(rid)
+    client_id = client.get_client_id()
+    # A record's client never changes, so looking before taking is safe: `take` stays the
+    # one atomic step that spends it.
+    pending = kind.get(rid)
+    if pending is not None and pending.get("client_id") != client_id:
+        return None
+    doc = kind.take(rid)  # the single use: exactly one caller gets it, in any process
     if doc is None:
         replay = server.store.transient(spent_kind).get(rid)
-        if replay:
+        if replay and replay.get("client_id", client_id) == client_id:
             server.grants.revoke(replay["gid"])
         return None
-    server.store.transient(spent_kind).put(rid, {"gid": doc["gid"]}, ttl=SPENT_LIFETIME)
+    server.store.transient(spent_kind).put(rid, {"gid": doc["gid"], "client_id": doc["client_id"]},
+                                           ttl=SPENT_LIFETIME)
+    if doc["client_id"] != client_id:
+        return None
     if server.grants.is_revoked(doc["gid"]):
         return None
     return doc
@@ -160,10 +173,8 @@ class CodeGrant(grants.AuthorizationCodeGrant):
     def query_authorization_code(self, code, client):
         if not isinstance(code, str) or len(code) > 200:
             return None
-        doc = spend(self.server, self.server.codes, layout.SPENT_CODES, code)
-        if doc is None or doc["client_id"] != client.get_client_id():
-            return None
-        return CodeRecord(doc)
+        doc = spend(self.server, self.server.codes, layout.SPENT_CODES, code, client)
+        return CodeRecord(doc) if doc else None
 
     def delete_authorization_code(self, authorization_code):
         pass  # already removed when it was spent
@@ -179,7 +190,8 @@ class RefreshGrant(grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token):
         if not isinstance(refresh_token, str) or len(refresh_token) > 200:
             return None
-        doc = spend(self.server, self.server.refresh_tokens, layout.SPENT_REFRESH, refresh_token)
+        doc = spend(self.server, self.server.refresh_tokens, layout.SPENT_REFRESH, refresh_token,
+                    self.request.client)
         # A token whose person no longer stands behind it is invalid_grant (RFC 6749 §5.2: revoked).
         return RefreshRecord(doc) if doc and principal_from(self.server, doc) else None
 

@@ -3,7 +3,7 @@
 One Provider is made per request for the tenant that request belongs to;
 everything it knows comes from the tenant's store, so any process can answer
 any step. The endpoints are modules of their own (`authorize`, `userinfo`,
-`logout`, `discovery`; `/token` is Authlib's); this class only connects
+`logout`, `discovery`; `/token` is Authlib's after the checks of `token`); this class only connects
 Authlib to the store: clients, codes and refresh tokens, the signing keys,
 and the token format.
 """
@@ -14,7 +14,9 @@ import secrets
 from authlib.oauth2 import AuthorizationServer
 
 from ..store import layout, secret_id
+from . import token as token_endpoint
 from .clients import SCOPES, Clients
+from .errors import OAuth2Error, reply_for
 from .grants import CodeGrant, Grants, OpenIDCode, Pkce, Principal, RefreshGrant
 from .keys import load as load_keys
 from .logout import Logout
@@ -42,6 +44,7 @@ class Provider(AuthorizationServer):
         self.register_grant(CodeGrant, [OpenIDCode(self), Pkce()])
         self.register_grant(RefreshGrant)
         self.register_token_generator("default", self.generate_bearer_token)
+        self.register_client_auth_method("client_secret_basic", token_endpoint.authenticate_client_secret_basic)
         self.register_endpoint(Logout)
 
     def now(self) -> int:
@@ -87,9 +90,13 @@ class Provider(AuthorizationServer):
             **principal.record(),
         }, ttl=REFRESH_LIFETIME)
 
-    # The token endpoint (RFC 6749 §3.2) is Authlib's own --------------------------
+    # The token endpoint (RFC 6749 §3.2): our checks, then Authlib's grants -------------
 
     def token(self, request: ProtocolRequest) -> Reply:
+        try:
+            token_endpoint.validate(request)
+        except OAuth2Error as error:
+            return reply_for(error)
         reply = self.create_token_response(request)
         names = {k.lower() for k, _ in reply.headers}
         reply.headers += [h for h in NO_STORE if h[0].lower() not in names]

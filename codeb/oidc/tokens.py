@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")  # RFC 9068 §2.1
 TOKEN_LIFETIME = 3600          # access and ID tokens: one hour
 REFRESH_LIFETIME = 30 * 86400  # refresh tokens: thirty days, rotated on every use
 CODE_LIFETIME = 60             # authorization codes: RFC 6749 §4.2 "short", ≤ 10 min
@@ -32,6 +33,12 @@ class AccessClaims:
     scope = property(lambda self: self.claims.get("scope", ""))
     gid = property(lambda self: self.claims.get("gid"))
     client_id = property(lambda self: self.claims.get("client_id"))
+
+    def meant_for(self, client_id: str) -> bool:
+        """Issued to this client, for it: `client_id` and `aud` both name it (RFC 9068 §2.2, §4)."""
+        aud = self.claims.get("aud")
+        audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        return self.client_id == client_id and client_id in audiences
 
 
 def issue_access_token(*, signing_key, issuer: str, tenant: str, client_id: str,
@@ -63,7 +70,7 @@ def verify_access_token(token: str, *, keys, issuers, now: float) -> AccessClaim
         decoded = jwt.decode(token, keys, algorithms=["RS256"])
     except (JoseError, ValueError) as exc:
         raise InvalidToken("signature") from exc
-    if decoded.header.get("typ", "").lower() not in ("at+jwt", "application/at+jwt"):
+    if decoded.header.get("typ", "").lower() not in ACCESS_TOKEN_TYPES:
         raise InvalidToken("typ")
     claims = decoded.claims
     registry = jwt.JWTClaimsRegistry(
@@ -76,3 +83,24 @@ def verify_access_token(token: str, *, keys, issuers, now: float) -> AccessClaim
     except JoseError as exc:
         raise InvalidToken(exc.error) from exc
     return AccessClaims(dict(claims))
+
+
+def verify_id_token_hint(hint, *, keys, issuers) -> dict:
+    """The claims of an ID token this provider issued, expired or not (OIDC Core §3.1.2.1,
+    RP-Initiated Logout §2: only who it names matters); raise InvalidToken for anything else.
+
+    An access token is signed with the same key, so it is told apart by what only it has:
+    `typ` `at+jwt` and the `client_id` and `scope` claims (RFC 9068 §2.1, §2.2); an ID
+    token always names its audience (OIDC Core §2)."""
+    if not isinstance(hint, str) or hint.count(".") != 2 or len(hint) > 8192:
+        raise InvalidToken("malformed")
+    try:
+        decoded = jwt.decode(hint, keys, algorithms=["RS256"])
+    except (JoseError, ValueError) as exc:
+        raise InvalidToken("signature") from exc
+    claims = decoded.claims
+    if str(decoded.header.get("typ", "")).lower() in ACCESS_TOKEN_TYPES or "client_id" in claims or "scope" in claims:
+        raise InvalidToken("typ")
+    if claims.get("iss") not in issuers or not claims.get("sub") or not claims.get("aud"):
+        raise InvalidToken("claims")
+    return dict(claims)

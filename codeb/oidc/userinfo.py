@@ -58,9 +58,10 @@ def token_of(request: ProtocolRequest, realm: str) -> str:
     return token
 
 
-def verify_bearer(provider, token: str, *, with_grant: bool = False) -> Bearer:
+def verify_bearer(provider, token: str, *, with_grant: bool = False, audience: str | None = None) -> Bearer:
     """The token's Bearer; the grant's note is read only for the shell's own tokens (its rule
-    needs it) or when the caller asks (`with_grant`), so a relying party's call costs no read."""
+    needs it) or when the caller asks (`with_grant`), so a relying party's call costs no read.
+    A resource of one client only (`audience`) refuses every other client's token (RFC 9068 §4)."""
     try:
         claims = verify_access_token(token, keys=provider.keys.verifying, issuers=provider.issuers,
                                      now=provider.now())
@@ -70,15 +71,19 @@ def verify_bearer(provider, token: str, *, with_grant: bool = False) -> Bearer:
     if (claims.claims.get("tenant") != provider.tenant.name or provider.grants.is_revoked(claims.gid)
             or account is None or account.disabled or claims.claims["iat"] <= account.tokens_not_before):
         raise InvalidTokenError(INVALID, realm=provider.issuer)
+    if audience is not None and not claims.meant_for(audience):
+        raise InvalidTokenError(INVALID, realm=provider.issuer)
     first_party = claims.client_id == FIRST_PARTY
     grant = (provider.grants.get(claims.gid) or {}) if first_party or with_grant else {}
-    if first_party and not provider.sessions.alive(grant.get("session")):
+    if first_party and not provider.sessions.alive(grant.get("session"), account):
         raise InvalidTokenError(INVALID, realm=provider.issuer)
     return Bearer(claims, account, grant)
 
 
-def verify_request(provider, request: ProtocolRequest, *, with_grant: bool = False) -> Bearer:
-    return verify_bearer(provider, token_of(request, provider.issuer), with_grant=with_grant)
+def verify_request(provider, request: ProtocolRequest, *, with_grant: bool = False,
+                   audience: str | None = None) -> Bearer:
+    return verify_bearer(provider, token_of(request, provider.issuer), with_grant=with_grant,
+                         audience=audience)
 
 
 def userinfo(provider, request: ProtocolRequest) -> dict:

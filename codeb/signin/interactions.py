@@ -8,18 +8,25 @@ resume it, including the one that serves a magic link opened on another device.
 import re
 import secrets
 
-from ..errors import NotFound
+from ..errors import NotFound, RateLimited
 from ..store import layout, secret_id
 
 LIFETIME = 1800
 ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+# Interactions a client IP may start per quarter hour: each is written to disk, so a flood is
+# stopped, while an office of hundreds behind one address signing in at 9 am is not.
+PER_CLIENT = (1000, 900)
 
 
 def _records(store):
     return store.transient(layout.INTERACTIONS)
 
 
-def create(store, *, params: dict, client_id: str, client_name: str) -> str:
+def create(store, *, params: dict, client_id: str, client_name: str, client_ip: str) -> str:
+    """A new interaction's id; RateLimited (nothing written) past PER_CLIENT."""
+    wait = store.counter(layout.INTERACTIONS_PER_CLIENT).hit(client_ip, *PER_CLIENT)
+    if wait:
+        raise RateLimited(wait, "error.authorize.too_many")
     iid = secrets.token_hex(16)
     _records(store).put(iid, {"params": params, "client_id": client_id,
                               "client_name": client_name, "created": store.clock()},

@@ -63,3 +63,4 @@ REVOKED_GRANTS = "revoked-grants"
 
 MAGIC_PER_CLIENT = "magic-client"
 MAGIC_PER_ADDRESS = "magic-address"
+INTERACTIONS_PER_CLIENT = "interactions-client"

@@ -12,6 +12,7 @@ import json
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 
 from .. import i18n
+from ..errors import BadInput
 from ..oidc.clients import FIRST_PARTY
 from ..oidc.requests import NO_STORE
 from ..oidc.userinfo import verify_request
@@ -42,12 +43,12 @@ OFFICE_KEYS = ("welcome", "tenant", "auth", "roles", "sip", "ext", "ready", "hel
 @bp.route("/api/me", methods=["GET", "PATCH"])
 @answers("oauth")
 def me():
-    # Signature, lifetime, tenant, account, the grant not revoked, and the shell's browser session.
-    bearer = verify_request(provider(), protocol_request(), with_grant=True)
+    # Signature, lifetime, tenant, account, the grant not revoked, the shell's own token (no
+    # relying party's: RFC 9068 §4) and the shell's browser session.
+    bearer = verify_request(provider(), protocol_request(), with_grant=True, audience=FIRST_PARTY)
     claims, account, grant = bearer.claims, bearer.account, bearer.grant
     if request.method == "PATCH":
-        body = request.get_json(silent=True) or {}
-        account = g.accounts.set_language(account.login, body.get("language"), g.tenant.available_languages)
+        account = g.accounts.set_language(account.login, requested_language(), g.tenant.available_languages)
     detail = grant.get("detail") or {}
     body = {
         "login": account.login,
@@ -67,6 +68,14 @@ def me():
     response = jsonify(body)
     response.headers.update(dict(NO_STORE))
     return response
+
+
+def requested_language() -> str:
+    """The one change the shell makes: `{"language": "<code>"}`; any other body is a 400."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("language"), str):
+        raise BadInput("error.office.language_body")
+    return body["language"]
 
 
 @bp.get("/manifest.webmanifest")

@@ -83,7 +83,8 @@ def act(result):
         return to_response(result)
     assert isinstance(result, NeedsSignIn)
     iid = interactions.create(g.tenant.store, params=result.params,
-                              client_id=result.client.get_client_id(), client_name=result.client.name)
+                              client_id=result.client.get_client_id(), client_name=result.client.name,
+                              client_ip=context.client_ip())
     return redirect(url_for("signin.page", i=iid), code=303)
 
 

@@ -30,6 +30,7 @@ from tests.support.browser import (
     office_terminal,
     office_token,
     run_command,
+    sign_out,
 )
 from tests.support.virtual_authenticator import VirtualAuthenticator
 from tests.support.web import HOST
@@ -288,6 +289,24 @@ def test_after_sign_out_the_shell_shows_nobody_and_the_next_person_is_themselves
 
     # The shell may learn that its old token is refused (401 from /api/me) before it asks again.
     console.assert_clean(allow=(f"status of 401 (UNAUTHORIZED) ({served}/api/me)",))
+
+
+def test_the_shells_sign_out_ends_its_token_at_userinfo_and_the_api(served, mailbox, page, console):
+    """Finding 17, the path the review named (static/js/office/oidc.js `signOut`: the header's
+    button, RP-initiated logout with the ID token): the token the shell held is refused at
+    /userinfo and /api/me afterwards. (This path held at the base commit, in Chromium too; the
+    gaps fixed are in tests/http/test_office_api.py.)"""
+    first_sign_in(page, served, mailbox, "dora@example.com")
+    token = office_token(page)["access_token"]
+    assert requests.get(served + "/userinfo", headers={"Authorization": "Bearer " + token},
+                        timeout=10).status_code == 200
+    sign_out(page, served)
+    assert office_token(page) is None
+    for path in ("/userinfo", "/api/me"):
+        refused = requests.get(served + path, headers={"Authorization": "Bearer " + token}, timeout=10)
+        assert refused.status_code == 401, path
+        assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+    console.assert_clean(allow=())
 
 
 # -- c. the terminal's commands ---------------------------------------------------

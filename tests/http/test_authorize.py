@@ -1,5 +1,8 @@
 """The authorization endpoint: the checks in their order, and the session decision."""
 
+import os
+from urllib.parse import urlencode
+
 import pytest
 
 from tests.support.oidc import authorize_params, follow_local, get_authorize, signed_in_code
@@ -143,6 +146,18 @@ def test_id_token_hint_for_someone_else_with_prompt_none_is_login_required(clien
     assert "code" in query_of(same.headers["Location"])
 
 
+def test_an_access_token_as_id_token_hint_goes_back_as_invalid_request(client, mailbox, rp):
+    """Finding 16: at /authorize too, only an ID token is an `id_token_hint`."""
+    from tests.support.oidc import exchange
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    tokens = exchange(client, rp, code, verifier).json
+    response = get_authorize(client, authorize_params(rp, pkce_pair()[1], id_token_hint=tokens["access_token"]))
+    assert response.status_code == 302 and response.headers["Location"].startswith(rp.redirect_uri + "?")
+    assert query_of(response.headers["Location"])["error"] == "invalid_request"
+    same = get_authorize(client, authorize_params(rp, pkce_pair()[1], id_token_hint=tokens["id_token"]))
+    assert "code" in query_of(same.headers["Location"])
+
+
 def test_login_hint_prefills_the_email_field(client, rp):
     response = get_authorize(client, authorize_params(rp, pkce_pair()[1], login_hint="carol@example.com"))
     page = follow_local(client, response)
@@ -159,3 +174,52 @@ def test_interaction_ids_are_validated(client):
     for bad in ("../../x", "zz", "0" * 31, "A" * 32):
         response = client.get(f"/authorize/resume?i={bad}", headers={"Host": HOST})
         assert response.status_code == 400
+
+
+def interactions_on_disk(demo):
+    folder = os.path.join(demo.store.root, "transient", "interactions")
+    return [n for n in os.listdir(folder) if n.endswith(".json")] if os.path.isdir(folder) else []
+
+
+def test_an_oversize_state_goes_back_as_invalid_request_and_nothing_is_stored(client, rp, demo):
+    """Finding 6: one 120,000-character `state` was stored whole for half an hour. Now it is
+    `invalid_request` to the proven redirect URI, without the oversize state echoed back, and
+    no interaction is written."""
+    response = get_authorize(client, authorize_params(rp, pkce_pair()[1], state="s" * 120_000))
+    assert response.status_code == 302 and response.headers["Location"].startswith(rp.redirect_uri + "?")
+    query = query_of(response.headers["Location"])
+    assert query["error"] == "invalid_request" and "state" not in query
+    assert len(response.headers["Location"]) < 1000
+    assert interactions_on_disk(demo) == []
+
+
+def test_interactions_are_rate_limited_per_client_ip(client, app, rp, demo, clock, monkeypatch):
+    """Finding 6: each cookieless request writes an interaction; a client IP may start only so
+    many per window (`interactions.PER_CLIENT`). Over the limit: a 429 page with Retry-After in
+    the person's language, and nothing written. Another address is not affected."""
+    from codeb.signin import interactions
+
+    monkeypatch.setattr(interactions, "PER_CLIENT", (3, 900))
+    params = authorize_params(rp, pkce_pair()[1])
+    for _ in range(3):
+        assert get_authorize(client, params).status_code == 303
+    assert len(interactions_on_disk(demo)) == 3
+    over = client.get("/authorize?" + urlencode(params),
+                      headers={"Host": HOST, "Accept-Language": "de"})
+    assert over.status_code == 429 and "Location" not in over.headers
+    assert int(over.headers["Retry-After"]) > 0
+    assert "zu viele Anmeldeanfragen" in over.text
+    assert len(interactions_on_disk(demo)) == 3
+    elsewhere = app.test_client().get("/authorize?" + urlencode(params), headers={"Host": HOST},
+                                      environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert elsewhere.status_code == 303
+    clock.advance(901)  # a new window
+    assert get_authorize(client, params).status_code == 303
+
+
+def test_the_interaction_limit_is_generous():
+    """Finding 6 with finding 14 in mind: an office behind one address signs in at 9 am."""
+    from codeb.signin import interactions
+
+    count, window = interactions.PER_CLIENT
+    assert count / window * 900 >= 300

@@ -175,3 +175,142 @@ def test_malformed_token_requests(client, rp, data, error):
 def test_token_endpoint_rejects_get(client):
     response = client.get("/token", headers={"Host": HOST})
     assert response.status_code == 405
+
+
+# -- issue 9: what the token endpoint must refuse ------------------------------------
+
+
+def post_token(client, data, headers=None, query=""):
+    return client.post("/token" + query, data=data, headers={"Host": HOST, **(headers or {})})
+
+
+def basic(client_id, secret):
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+@pytest.mark.parametrize("name", ["code", "grant_type", "client_id", "redirect_uri", "code_verifier"])
+def test_a_parameter_sent_twice_is_invalid_request(client, mailbox, public_rp, name):
+    """Finding 19: RFC 6749 §3.1 and §3.2, parameters "MUST NOT be included more than once",
+    whether twice in the body or once in the body and once in the query."""
+    code, verifier, _ = signed_in_code(client, mailbox, public_rp)
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": public_rp.redirect_uri,
+            "code_verifier": verifier, "client_id": public_rp.client_id}
+    pairs = list(data.items()) + [(name, data[name])]
+    twice = client.post("/token", data=pairs_body(pairs), headers={"Host": HOST},
+                        content_type="application/x-www-form-urlencoded")
+    assert twice.status_code == 400 and twice.json["error"] == "invalid_request", twice.text
+    assert name in twice.json["error_description"]
+    in_query = post_token(client, data, query=f"?{name}={data[name]}")
+    assert in_query.status_code == 400 and in_query.json["error"] == "invalid_request"
+    # Nothing was spent: the code still works, once.
+    assert exchange(client, public_rp, code, verifier).status_code == 200
+
+
+def pairs_body(pairs):
+    from urllib.parse import urlencode
+    return urlencode(pairs)
+
+
+@pytest.mark.parametrize("body", ["same", "other", "secret_only"])
+def test_basic_and_body_credentials_together_are_invalid_request(client, mailbox, rp, demo, body):
+    """Finding 19: RFC 6749 §2.3 "MUST NOT use more than one authentication method in each
+    request", and §5.2 names the error: `invalid_request` ("utilizes more than one mechanism
+    for authenticating the client"), whatever the client ids say."""
+    from codeb.oidc.clients import Clients
+
+    other, other_secret = Clients(demo.store).add(name="Other", redirect_uris=[rp.redirect_uri])
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
+            "code_verifier": verifier}
+    data.update({"same": {"client_id": rp.client_id, "client_secret": rp.secret},
+                 "other": {"client_id": other.client_id, "client_secret": other_secret},
+                 "secret_only": {"client_secret": rp.secret}}[body])
+    response = post_token(client, data, headers=basic(rp.client_id, rp.secret))
+    assert response.status_code == 400 and response.json["error"] == "invalid_request", response.text
+    assert exchange(client, rp, code, verifier).status_code == 200  # the code was not spent
+
+
+def test_basic_with_another_client_id_in_the_body_is_invalid_request(client, mailbox, rp, demo):
+    """Finding 19: Basic names one client and the body another: which one is asking? Refused;
+    the same client_id in the body beside Basic (which some libraries send) is accepted."""
+    from codeb.oidc.clients import Clients
+
+    other, _ = Clients(demo.store).add(name="Other", redirect_uris=[rp.redirect_uri])
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
+            "code_verifier": verifier, "client_id": other.client_id}
+    refused = post_token(client, data, headers=basic(rp.client_id, rp.secret))
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_request", refused.text
+    same = post_token(client, {**data, "client_id": rp.client_id}, headers=basic(rp.client_id, rp.secret))
+    assert same.status_code == 200, same.text
+
+
+def test_a_code_presented_by_another_client_is_not_spent(client, mailbox, rp, demo):
+    """Finding 19: RFC 6749 §4.1.3, the code is checked against the authenticated client
+    before it is spent: another client's attempt fails and the rightful client redeems it."""
+    from codeb.oidc.clients import Clients
+
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    other, secret = Clients(demo.store).add(name="Other", redirect_uris=[rp.redirect_uri])
+    stolen = post_token(client, {"grant_type": "authorization_code", "code": code,
+                                 "redirect_uri": rp.redirect_uri, "code_verifier": verifier},
+                        headers=basic(other.client_id, secret))
+    assert stolen.status_code == 400 and stolen.json["error"] == "invalid_grant"
+    rightful = exchange(client, rp, code, verifier)
+    assert rightful.status_code == 200, rightful.text
+    access = rightful.json["access_token"]
+    assert client.get("/userinfo", headers={"Host": HOST, "Authorization": f"Bearer {access}"}).status_code == 200
+
+
+def test_a_refresh_token_presented_by_another_client_is_not_spent(client, mailbox, rp, demo):
+    """Finding 19, the same mechanism for refresh tokens: another client's attempt neither
+    spends the token nor makes the rightful client's next use look like a replay."""
+    from codeb.oidc.clients import Clients
+
+    tokens = tokens_for(client, mailbox, rp)
+    other, secret = Clients(demo.store).add(name="Other", redirect_uris=[rp.redirect_uri])
+    stolen = post_token(client, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                        headers=basic(other.client_id, secret))
+    assert stolen.status_code == 400 and stolen.json["error"] == "invalid_grant"
+    rightful = post_token(client, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                          headers=basic(rp.client_id, rp.secret))
+    assert rightful.status_code == 200, rightful.text
+    access = rightful.json["access_token"]
+    assert client.get("/userinfo", headers={"Host": HOST, "Authorization": f"Bearer {access}"}).status_code == 200
+
+
+@pytest.mark.parametrize("header", [
+    "Basic //79:",                                            # not UTF-8 once decoded
+    "Basic " + base64.b64encode(b"\xff\xfe:secret").decode(),
+    "Basic not base64!",                                      # not base64
+    "Basic " + base64.b64encode(b"client-without-colon").decode(),
+    "Basic " + base64.b64encode(b"%ZZ:%E0%A4").decode(),       # bad percent-encoding
+    "Basic " + base64.b64encode(b"%ff%fe:x").decode(),         # percent-decodes to non-UTF-8
+    "Basic ",
+    "Basic",
+])
+def test_a_malformed_basic_header_is_invalid_client_401(client, rp, header):
+    """Finding 13: `Authorization: Basic //79:` gave 500. Any Basic header that does not
+    decode (RFC 7617 §2; RFC 6749 §2.3.1: form-urlencoded id and secret) is `invalid_client`,
+    401, with a `WWW-Authenticate: Basic` challenge (RFC 6749 §5.2)."""
+    response = post_token(client, {"grant_type": "authorization_code", "code": "x",
+                                   "redirect_uri": rp.redirect_uri}, headers={"Authorization": header})
+    assert response.status_code == 401, response.text
+    assert response.json["error"] == "invalid_client"
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_basic_credentials_are_form_urlencoded(client, mailbox, demo):
+    """RFC 6749 §2.3.1: the id and secret are form-urlencoded before Basic encodes them."""
+    from codeb.oidc.clients import Clients
+    from tests.support.web import RP
+
+    registered, secret = Clients(demo.store).add(name="Encoded", redirect_uris=["http://127.0.0.1:9999/cb"])
+    rp = RP(registered.client_id, secret, "http://127.0.0.1:9999/cb")
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    encoded = "".join(f"%{b:02X}" for b in secret.encode())  # every byte percent-encoded
+    response = post_token(client, {"grant_type": "authorization_code", "code": code,
+                                   "redirect_uri": rp.redirect_uri, "code_verifier": verifier},
+                          headers=basic(rp.client_id, encoded))
+    assert response.status_code == 200, response.text

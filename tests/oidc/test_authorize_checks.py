@@ -52,8 +52,9 @@ def oauth_error(provider, values, multi=None) -> tuple[str, str]:
     return failure.value.error, failure.value.description
 
 
-def hint(key=KEY, **claims):
-    return jwt.encode({"alg": "RS256", "kid": key.kid}, {"iss": ISSUER, "sub": "s-1", **claims}, key)
+def hint(key=KEY, header=None, **claims):
+    return jwt.encode({"alg": "RS256", "kid": key.kid, **(header or {})},
+                      {"iss": ISSUER, "sub": "s-1", "aud": "c1", **claims}, key)
 
 
 def test_the_endpoint_is_its_list_of_checks_client_and_redirect_first():
@@ -118,6 +119,32 @@ def test_a_parameter_sent_twice_is_refused(provider):
     assert oauth_error(provider, values, multi) == ("invalid_request", "'scope' appears more than once.")
 
 
+def test_every_kept_parameter_has_a_length_cap():
+    """Finding 6: an interaction stores the kept parameters for half an hour; each has a cap."""
+    assert set(authorize.MAX_LENGTH) == set(authorize.KEPT)
+    assert authorize.MAX_LENGTH["state"] == authorize.MAX_LENGTH["nonce"] == 512
+
+
+@pytest.mark.parametrize("name", ["state", "nonce", "scope", "prompt", "login_hint", "ui_locales",
+                                  "max_age", "code_challenge", "code_challenge_method", "id_token_hint",
+                                  "response_type", "response_mode"])
+def test_an_oversize_parameter_is_invalid_request(provider, name):
+    """Finding 6: a parameter longer than its cap (a 120,000-character `state`) is refused with
+    `invalid_request` once the redirect URI is proven, before anything is stored."""
+    limit = authorize.MAX_LENGTH[name]
+    error, description = oauth_error(provider, params(**{name: "a" * (limit + 1)}))
+    assert error == "invalid_request" and f"'{name}'" in description
+    if name in ("state", "nonce", "login_hint"):  # free text: exactly at the cap is fine
+        assert run(provider, params(**{name: "a" * limit}))
+
+
+def test_an_oversize_client_id_or_redirect_uri_is_a_page(provider):
+    """Finding 6: before the redirect URI is proven, an oversize one is a page, never a redirect."""
+    for change in ({"client_id": "c" * 10_000}, {"redirect_uri": "https://rp.example/cb?" + "x" * 10_000}):
+        with pytest.raises(AuthorizePage):
+            run(provider, {**params(), **change})
+
+
 def test_a_public_client_must_use_pkce(provider):
     values = params(PUBLIC, code_challenge=None, code_challenge_method=None)
     assert oauth_error(provider, values) == ("invalid_request", "PKCE ('code_challenge') is required.")
@@ -128,6 +155,21 @@ def test_an_id_token_hint_must_be_this_providers(provider):
     assert run(provider, params(id_token_hint=hint(exp=1))).hint_sub == "s-1"  # expired is fine
     for bad in (hint(OTHER_KEY), hint(iss="https://elsewhere.example"), "not.a.jwt", hint(sub="")):
         assert oauth_error(provider, params(id_token_hint=bad))[0] == "invalid_request"
+
+
+@pytest.mark.parametrize("access_token", [
+    hint(header={"typ": "at+jwt"}, client_id="c1", scope="openid"),   # an access token as issued
+    hint(header={"typ": "application/at+jwt"}),                        # RFC 9068 §2.1, either spelling
+    hint(header={"typ": "JWT"}, client_id="c1"),                       # its claims give it away
+    hint(header={"typ": "JWT"}, scope="openid"),
+    hint(aud=None),                                                    # no audience: no ID token
+])
+def test_an_access_token_is_no_id_token_hint(provider, access_token):
+    """Finding 16: only an ID token of this provider is a hint of who is signed in; an
+    access token (typ `at+jwt`, or a `client_id` or `scope` claim) is `invalid_request`."""
+    assert oauth_error(provider, params(id_token_hint=access_token)) == (
+        "invalid_request", "'id_token_hint' is not an ID token of this provider.")
+    assert run(provider, params(id_token_hint=hint(header={"typ": "JWT"}))).hint_sub == "s-1"
 
 
 def account(sub="s-1"):

@@ -1,0 +1,84 @@
+"""The token endpoint's own checks, before Authlib's grants see the request.
+
+Authlib answers `/token` (RFC 6749 §3.2) with its grants; what it leaves open is
+checked here, as an ordered list like `authorize.CHECKS`: every parameter once,
+a Basic header that decodes, and one way of authenticating the client. The one
+parser of Basic credentials (`basic_credentials`) also authenticates
+`client_secret_basic`, so what is checked is what is used.
+"""
+
+import base64
+import binascii
+from urllib.parse import unquote_plus
+
+from .errors import InvalidClientError, InvalidRequestError
+from .requests import ProtocolRequest
+
+MALFORMED_BASIC = "Malformed HTTP Basic credentials."
+
+
+def basic_credentials(request: ProtocolRequest) -> tuple[str, str] | None:
+    """(client_id, secret) from `Authorization: Basic`, None without one; a header that does
+    not decode is `invalid_client` 401 with a Basic challenge (RFC 6749 §5.2)."""
+    value = request.headers.get("Authorization") or ""
+    scheme, _, encoded = value.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:  # RFC 7617 §2: base64 of "id:secret"; RFC 6749 §2.3.1: each form-urlencoded, UTF-8
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        client_id, colon, secret = decoded.partition(":")
+        client_id, secret = unquote_plus(client_id, errors="strict"), unquote_plus(secret, errors="strict")
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+        raise InvalidClientError(status_code=401, description=MALFORMED_BASIC) from None
+    if not colon or not client_id:
+        raise InvalidClientError(status_code=401, description=MALFORMED_BASIC)
+    return client_id, secret
+
+
+def check_single_values(request: ProtocolRequest) -> None:
+    # RFC 6749 §3.1, §3.2: "parameters MUST NOT be included more than once".
+    for name, values in request.payload.datalist.items():
+        if len(values) > 1:
+            raise InvalidRequestError(f"'{name}' appears more than once.")
+
+
+def check_basic_header(request: ProtocolRequest) -> None:
+    basic_credentials(request)
+
+
+def check_one_client_authentication(request: ProtocolRequest) -> None:
+    # RFC 6749 §2.3: "MUST NOT use more than one authentication method in each request";
+    # §5.2 names the error `invalid_request`. A body client_id naming the Basic client is
+    # no second method (some libraries send both); one naming another client contradicts it.
+    basic = basic_credentials(request)
+    if basic is None:
+        return
+    if "client_secret" in request.payload.datalist:
+        raise InvalidRequestError("The client authenticated in more than one way.")
+    if request.payload.data.get("client_id", basic[0]) != basic[0]:
+        raise InvalidRequestError("'client_id' names another client than the Basic credentials.")
+
+
+CHECKS = [
+    check_single_values,
+    check_basic_header,
+    check_one_client_authentication,
+]
+
+
+def validate(request: ProtocolRequest) -> None:
+    """Run every check in order; raise an OAuth2Error on the first failure."""
+    for check in CHECKS:
+        check(request)
+
+
+def authenticate_client_secret_basic(query_client, request: ProtocolRequest):
+    """Authlib's `client_secret_basic` method, reading the credentials with the parser above."""
+    credentials = basic_credentials(request)
+    if credentials is None:
+        return None
+    client_id, secret = credentials
+    client = query_client(client_id)
+    if client is None:
+        raise InvalidClientError(status_code=401, description="The client does not exist on this server.")
+    return client if client.check_client_secret(secret) else None
