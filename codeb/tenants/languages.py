@@ -1,8 +1,11 @@
 """Languages a tenant adds to English and German: `<tenant>/i18n/<lang>.json`.
 
-An admin uploads a catalogue; it is accepted only with known message ids and,
-in every text, exactly the placeholders of the English one, so a translated
-page can never lose a value or show a raw `{name}`.
+An admin uploads a catalogue; it is accepted only if it keeps the rules every
+catalogue keeps (`i18n.check_messages`): known message ids, plain `{name}`
+fields and exactly those of the English text, no format spec, conversion,
+attribute or index, and for a plural message one text per CLDR plural category
+of the language. So a translated page can never lose a value, show a raw
+`{name}`, or be made to expand or fail by its texts.
 """
 
 from .. import i18n
@@ -10,24 +13,23 @@ from ..errors import BadInput
 from ..store import layout
 
 
-def validate_catalogue(lang: str, messages) -> dict[str, str]:
-    """A tenant's catalogue: known ids only, each text with exactly the English placeholders."""
+def validate_catalogue(lang: str, messages) -> dict[str, i18n.Message]:
+    """A tenant's catalogue, checked message by message; the first fault is refused by its id."""
     if not isinstance(lang, str) or not i18n.LANG_PATTERN.fullmatch(lang) or lang in i18n.SHIPPED:
         raise BadInput("error.language_code")
+    if i18n.cldr_locale(lang) is None:  # its plural rules, numbers and dates would be guesses
+        raise BadInput("error.language_cldr", lang=lang)
     if not isinstance(messages, dict) or not messages:
         raise BadInput("error.catalogue_shape")
-    english = i18n.catalogue(i18n.DEFAULT)
-    cleaned = {}
-    for key, text in messages.items():
-        if key not in english:
-            raise BadInput("error.catalogue_unknown_key", key=str(key)[:80])
-        if not isinstance(text, str) or not text.strip() or len(text) > 2000:
-            raise BadInput("error.catalogue_text", key=key)
-        expected = i18n.placeholders(english[key])
-        if i18n.placeholders(text) != expected or text.count("{") != text.count("}"):
-            raise BadInput("error.catalogue_placeholders", key=key, expected=", ".join(sorted(expected)) or "-")
-        cleaned[key] = text
-    return cleaned
+    return check_messages(lang, messages)
+
+
+def check_messages(lang: str, messages: dict) -> dict[str, i18n.Message]:
+    """`i18n.check_messages`, its fault as a `BadInput` for the admin's page."""
+    try:
+        return i18n.check_messages(lang, messages)
+    except i18n.CatalogueError as fault:
+        raise BadInput(fault.message_id, **fault.params) from None
 
 
 def save(tenant, lang: str, messages: dict) -> None:
@@ -53,11 +55,16 @@ def stamp(store):
     return store.folder_stamp(layout.I18N)
 
 
-def load(store) -> dict[str, dict[str, str]]:
-    """Every catalogue the tenant added, by language."""
+def load(store) -> dict[str, dict[str, i18n.Message]]:
+    """Every catalogue the tenant added, by language (texts and plural forms; rendering never
+    trusts them further: `i18n.translate` fills plain fields only)."""
     loaded = {}
     for lang in store.list(layout.I18N):
         if i18n.LANG_PATTERN.fullmatch(lang) and lang not in i18n.SHIPPED:
             doc = store.read(layout.I18N, lang) or {}
-            loaded[lang] = {k: v for k, v in doc.get("messages", {}).items() if isinstance(v, str)}
+            loaded[lang] = {k: v for k, v in doc.get("messages", {}).items() if _is_message(v)}
     return loaded
+
+
+def _is_message(value) -> bool:
+    return isinstance(value, str) or (isinstance(value, dict) and all(isinstance(t, str) for t in value.values()))

@@ -8,6 +8,8 @@ validated parts in one locked update: a form is one change or none.
 """
 
 import copy
+import zoneinfo
+from functools import cache
 from typing import Any
 
 from .. import i18n
@@ -22,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "methods": ["magic_link", "passkey"],
     "languages": list(i18n.SHIPPED),
     "default_language": "en",
+    "time_zone": i18n.DEFAULT_TIME_ZONE,  # every date and time a person reads (codeb.i18n)
     "mail": {"pickup": None, "from": None},
     "extension_range": [600, 699],
     "passkeys": {"user_verification": "required", "attestation": "none", "allowed_aaguids": [],
@@ -47,6 +50,22 @@ def signup_part(policy, domains) -> dict:
     if policy == "domains" and not domains:
         raise BadInput("error.settings_domains")
     return {"signup": {"policy": policy, "domains": domains}}
+
+
+def time_zone_part(zone) -> dict:
+    """The zone the tenant's pages and mails show times in: an IANA name (tzdata).
+    A form without the field leaves it as it is."""
+    if zone is None:
+        return {}
+    zone = str(zone).strip()
+    if zone not in _zones():
+        raise BadInput("error.settings_time_zone", zone=zone[:60] or "-")
+    return {"time_zone": zone}
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
 
 
 def save(tenant, parts: dict) -> None:

@@ -298,6 +298,7 @@ def settings():
         try:
             parts = signin.settings_parts(methods=form.getlist("methods"), submitted=form.to_dict())
             parts.update(range_part(form.get("ext_low"), form.get("ext_high")))
+            parts.update(tenant_settings.time_zone_part(form.get("time_zone")))
             tenant_settings.save(g.tenant, parts)
         except CodebError as failure:
             error = failure

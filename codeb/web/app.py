@@ -48,8 +48,12 @@ def init_app(app) -> None:
     app.before_request(context.check_csrf)
     app.after_request(save_session)
     app.after_request(security_headers)
-    app.jinja_env.globals.update(_=context.translate, csrf_token=lambda: context.session().csrf)
-    app.jinja_env.filters["when"] = lambda ts: time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+    app.jinja_env.globals.update(_=context.translate, csrf_token=lambda: context.session().csrf,
+                                 time_zone=context.time_zone)
+    # Dates, times, numbers and sizes a person reads: CLDR formats of the page's language (Babel),
+    # times in the tenant's zone; plurals are the catalogues' own (codeb.i18n).
+    app.jinja_env.filters.update(when=context.format_moment, number=context.format_number,
+                                 size=context.format_size)
     app.context_processor(lambda: {"lang": g.get("lang", "en"), "tenant": g.get("tenant"),
                                    "account": g.get("account")})
     errors.init_app(app)

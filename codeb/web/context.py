@@ -102,6 +102,28 @@ def translate(message_id: str, **params) -> str:
     return i18n.translate(lang, message_id, extra, **params)
 
 
+def time_zone() -> str:
+    """The zone a person reads times in: the tenant's (`time_zone` in its settings).
+
+    A tenant setting rather than the browser's zone: pages and mails are rendered on
+    the server without script, a mail has no browser at all, and an organisation's
+    people share one office clock; the setting is validated when an admin saves it."""
+    return g.tenant.setting("time_zone", default=i18n.DEFAULT_TIME_ZONE)
+
+
+def format_moment(timestamp) -> str:
+    """A stored moment (seconds since 1970) as a date and time of the person's language and zone."""
+    return i18n.format_moment(g.get("lang", i18n.DEFAULT), timestamp, time_zone())
+
+
+def format_number(value) -> str:
+    return i18n.format_number(g.get("lang", i18n.DEFAULT), value)
+
+
+def format_size(size) -> str:
+    return i18n.format_size(g.get("lang", i18n.DEFAULT), size)
+
+
 def check_csrf() -> None:
     """Every POST to a form of ours carries the session's CSRF token (DESIGN invariant 5)."""
     if request.method == "POST" and request.endpoint not in CSRF_EXEMPT:

@@ -18,6 +18,7 @@ function render(me, token) {
 }
 
 async function start() {
+  document.getElementById("office-status").hidden = false; // the page says nothing of signing in without script
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js").catch(() => {});
   }

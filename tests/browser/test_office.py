@@ -438,3 +438,28 @@ def test_offline_shell_shows_the_offline_page(served, mailbox, page, context, co
     expect(page.locator("#office-status")).to_have_count(0)
 
     console.assert_clean(allow=(OFFLINE,))
+
+
+
+def test_without_javascript_the_shell_explains_instead_of_signing_in_forever(served, playwright, tmp_path):
+    """Finding 25: with JavaScript off, /office.html says why nothing happens (in the browser's
+    language) and offers the pages that work without it, instead of "Signing you in…".
+
+    Script is switched off in Chromium's own settings (`scriptEnabled=false`), as a person does:
+    Playwright's `java_script_enabled=False` only stops execution, and the page still parses
+    <noscript> as if script ran, so it would show nothing."""
+    for locale, explanation, status in (("en-US", "This workspace needs JavaScript", "Signing you in"),
+                                        ("de-DE", "Dieser Arbeitsbereich braucht JavaScript", "Sie werden angemeldet")):
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / locale), executable_path="/usr/bin/chromium", headless=True, locale=locale,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--blink-settings=scriptEnabled=false"])
+        try:
+            page = context.new_page()
+            page.goto(served + "/office.html")
+            expect(page.locator("main")).to_contain_text(explanation, use_inner_text=True)
+            expect(page.get_by_text(status)).to_be_hidden()
+            page.locator("main a[href='/help']:visible").click()
+            page.wait_for_url(served + "/help")
+        finally:
+            context.close()

@@ -95,7 +95,7 @@ def test_user_list_searches_and_pages(people, accounts):
     second = admin.get("/admin/users?page=2", headers={"Host": HOST})
     assert "person59" in second.text or "person5" in second.text
     found = admin.get("/admin/users?q=Person%2042", headers={"Host": HOST})
-    assert "1 accounts" in found.text and "person42" in found.text
+    assert "1 account<" in found.text and "person42" in found.text
     by_email = admin.get("/admin/users?q=bob@example", headers={"Host": HOST})
     assert "/admin/users/bob" in by_email.text
 
@@ -167,7 +167,7 @@ def test_erasure_removes_exactly_that_accounts_files(people, demo, accounts):
                 f.write(b"secret call content" * 10)
     admin = people["admin"]
     page = admin.get("/admin/users/bob", headers={"Host": HOST})
-    assert "1 files, 190 bytes" in page.text
+    assert "1 file, 190 bytes" in page.text
     unconfirmed = admin.post("/admin/users/bob/erase", data={"csrf": csrf_of(page.text), "kind": "recordings"},
                              headers={"Host": HOST})
     assert unconfirmed.status_code == 400
@@ -234,10 +234,14 @@ def test_sign_in_settings_are_validated_and_applied(people, client, tenants):
 def test_languages_are_validated_then_offered(people, client):
     admin = people["admin"]
     page = admin.get("/admin/languages", headers={"Host": HOST})
-    good = {"signin.title": "Se connecter", "error.rate_limited": "Trop d'essais. Attendez {minutes} minute(s)."}
+    good = {"signin.title": "Se connecter",
+            "error.rate_limited": {"one": "Trop d'essais. Attendez {minutes} minute.",
+                                   "many": "Trop d'essais. Attendez {minutes} de minutes.",
+                                   "other": "Trop d'essais. Attendez {minutes} minutes."}}
     for bad, message in (({"no.such.key": "x"}, "unknown message id"),
-                         ({"error.rate_limited": "Trop d'essais."}, "placeholders"),
-                         ({"error.rate_limited": "{seconds}"}, "placeholders")):
+                         ({"inbox.sent": "Un lien arrive."}, "placeholders"),
+                         ({"inbox.sent": "{seconds}"}, "English text does not have"),
+                         ({"error.rate_limited": "Trop d'essais."}, "one, many, other")):
         response = admin.post("/admin/languages", data={"csrf": csrf_of(page.text), "lang": "fr",
                                                         "messages": json.dumps(bad)}, headers={"Host": HOST})
         assert response.status_code == 400 and message in response.text
@@ -250,6 +254,67 @@ def test_languages_are_validated_then_offered(people, client):
     french = client.get("/signin", headers={"Host": HOST, "Accept-Language": "fr"})
     assert '<html lang="fr">' in french.text and "Se connecter" in french.text
     assert "Email me a sign-in link" in french.text  # untranslated messages stay English
+
+
+def test_hostile_catalogue_is_refused_at_upload_with_a_clear_message(people, tenants):
+    """Finding 5: format specs, attributes and conversions are refused, per message id, in the admin's language."""
+    admin = people["admin"]
+    page = admin.get("/admin/languages", headers={"Host": HOST})
+    for text in ("{email:>3000000}", "{email.__class__.__mro__}", "{email!r}", "{email:d}"):
+        response = admin.post("/admin/languages", data={"csrf": csrf_of(page.text), "lang": "fr",
+                                                        "messages": json.dumps({"inbox.sent": text})},
+                              headers={"Host": HOST})
+        assert response.status_code == 400, text
+        assert "inbox.sent" in response.text and "not allowed" in response.text
+    assert "fr" not in tenants.get("demo").languages
+
+
+def test_a_stored_hostile_catalogue_renders_literally_and_never_fails(people, tenants, client):
+    """Finding 5: a catalogue stored before the upload check existed can neither expand, leak nor fail."""
+    demo = tenants.get("demo")
+    demo.store.write("i18n", "fr", doc={"messages": {
+        "signin.title": "{x:>3000000}", "signin.lead": "{x.__class__.__mro__}",
+        "error.rate_limited": "{minutes:d}", "inbox.sent": "{email:d}"}})
+    with demo.store.update("tenant") as doc:
+        doc["languages"] = ["en", "de", "fr"]
+    page = client.get("/signin", headers={"Host": HOST, "Accept-Language": "fr"})
+    assert page.status_code == 200 and len(page.text) < 100_000
+    assert "{x:&gt;3000000}" in page.text and "mro" in page.text and "&lt;class" not in page.text
+    sent = client.post("/signin/magic-link/begin", data={"csrf": csrf_of(page.text), "email": "new@example.com"},
+                       headers={"Host": HOST, "Accept-Language": "fr"})
+    assert sent.status_code == 200 and "{email:d}" in sent.text
+
+
+def test_counts_on_admin_pages_have_their_plural_form(people, tenants):
+    """Finding 26: one account is "1 account" ("1 Konto"), not "1 accounts" ("1 Konten")."""
+    admin = people["admin"]
+    clients = len(Clients(tenants.get("demo").store).list())
+    shell = admin.get("/admin.html", headers={"Host": HOST}).text
+    assert "2 accounts:" in shell and (f"{clients} relying parties:" if clients != 1 else "1 relying party:") in shell
+    assert "1 account<" in admin.get("/admin/users?q=bob", headers={"Host": HOST}).text
+    with tenants.get("demo").store.update("users", "boss") as doc:
+        doc["language"] = "de"
+    assert "2 Konten:" in admin.get("/admin.html", headers={"Host": HOST}).text
+    found = admin.get("/admin/users?q=bob", headers={"Host": HOST}).text
+    assert "1 Konto<" in found and "(n)" not in found
+
+
+def test_the_admin_chooses_the_time_zone_of_every_date(people, tenants):
+    """Finding 26: times are shown in the tenant's IANA zone, which the admin sets and which is validated."""
+    admin = people["admin"]
+    page = admin.get("/admin/settings", headers={"Host": HOST})
+    assert 'value="Europe/Berlin"' in page.text
+    form = {"csrf": csrf_of(page.text), "methods": ["magic_link", "passkey"], "signup": "open", "domains": "",
+            "user_verification": "required", "attestation": "none", "allowed_aaguids": "", "max_passkeys": "10",
+            "ext_low": "600", "ext_high": "699"}
+    for bad in ("Mars/Olympus", "../../etc/passwd", ""):
+        refused = admin.post("/admin/settings", data={**form, "time_zone": bad}, headers={"Host": HOST})
+        assert refused.status_code == 400 and "IANA" in refused.text, bad
+    assert tenants.get("demo").settings["time_zone"] == "Europe/Berlin"
+    saved = admin.post("/admin/settings", data={**form, "time_zone": "America/New_York"}, headers={"Host": HOST})
+    assert saved.status_code == 303 and tenants.get("demo").settings["time_zone"] == "America/New_York"
+    audit_page = admin.get("/admin/audit", headers={"Host": HOST}).text
+    assert "UTC" not in audit_page and re.search(r"\d{4}, \d{1,2}:\d{2}", audit_page)
 
 
 def test_audit_log_is_viewable_and_filterable(people):
@@ -276,7 +341,7 @@ def test_break_glass_link_works_once_expires_and_is_audited(app, demo, accounts,
     assert shell.status_code == 200 and "Break-glass session" in shell.text
     users = operator.get("/admin/users", headers={"Host": HOST}).text
     table = re.search(r'<table class="facts-table" id="user-table">.*?</table>', users, re.S).group(0)
-    assert "superuser" not in table.lower() and "1 accounts" in users  # only boss: no superuser account
+    assert "superuser" not in table.lower() and "1 account<" in users  # only boss: no superuser account
     again = app.test_client()
     assert again.get(path, headers={"Host": HOST}).status_code == 400  # used once
     # A superuser's actions are marked as break-glass in the audit log.

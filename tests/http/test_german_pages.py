@@ -21,8 +21,8 @@ def english_sentences_in(html):
     text = re.sub(r"<script.*?</script>", " ", text, flags=re.S)
     text += "\n".join(str(v) for blob in data for v in json.loads(blob).values())  # values, not keys
     text = re.sub(r"<[^>]+>", "\n", text)
-    english = {v for k, v in i18n.catalogue("en").items()
-               if v != i18n.catalogue("de")[k] and v not in SHARED and "{" not in v and len(v) > 3}
+    english = {v for k, message in i18n.catalogue("en").items() if message != i18n.catalogue("de")[k]
+               for v in i18n.texts(message) if v not in SHARED and "{" not in v and len(v) > 3}
     return sorted(sentence for sentence in english
                   if re.search(r"(?<!\w)" + re.escape(sentence) + r"(?!\w)", text))
 

@@ -77,3 +77,75 @@ def test_message_ids_built_at_run_time_exist():
                 + ["language." + code for code in i18n.SHIPPED])
     for lang in i18n.SHIPPED:
         assert [k for k in families if k not in i18n.catalogue(lang)] == [], lang
+
+
+def test_tenant_text_never_expands_reaches_internals_or_raises():
+    """Finding 5: a tenant text is not a str.format template: a format spec, an attribute,
+    an index or a conversion stays literal text, and nothing raises."""
+    hostile = {
+        "error.invalid_host": "{host:>3000000}",
+        "inbox.sent": "{email.__class__.__mro__} {email!r} {email[0]}",
+        "error.login_taken": "{login:d}",
+        "error.email_taken": "{} {0} {email",
+    }
+    assert i18n.translate("fr", "error.invalid_host", hostile, host="h") == "{host:>3000000}"
+    sent = i18n.translate("fr", "inbox.sent", hostile, email="a@example.com")
+    assert "class" not in sent.replace("__class__", "") and "object" not in sent
+    assert sent == "{email.__class__.__mro__} {email!r} {email[0]}"
+    assert i18n.translate("fr", "error.login_taken", hostile, login="bob") == "{login:d}"
+    assert i18n.translate("fr", "error.email_taken", hostile, email="x") == "{} {0} {email"
+
+
+def test_plain_fields_are_filled_once_and_a_missing_one_stays_literal():
+    """Finding 5: the renderer fills plain `{name}` fields itself; a value is never read as a template."""
+    extra = {"inbox.sent": "{email} {email} {other}"}
+    assert i18n.translate("fr", "inbox.sent", extra, email="{email}") == "{email} {email} {other}"
+    assert i18n.translate("fr", "inbox.sent", extra, email="a@b") == "a@b a@b {other}"
+
+
+@pytest.mark.parametrize("lang, count, expected", [
+    ("en", 1, "1 account"), ("en", 0, "0 accounts"), ("en", 2, "2 accounts"), ("en", 12345, "12,345 accounts"),
+    ("de", 1, "1 Konto"), ("de", 0, "0 Konten"), ("de", 12345, "12.345 Konten"),
+])
+def test_counts_take_the_cldr_plural_form_and_the_languages_digits(lang, count, expected):
+    """Finding 26: "1 accounts" and "1 Konten" are gone: Babel's CLDR rules choose the form."""
+    assert i18n.translate(lang, "admin.users_found", count=count) == expected
+
+
+def test_waiting_times_are_one_minute_or_minutes_never_minute_s():
+    """Finding 26: "15 minute(s)" becomes "15 minutes", and one is "1 minute" / "1 Minute"."""
+    assert "wait 1 minute and" in i18n.translate("en", "error.rate_limited", minutes=1)
+    assert "wait 15 minutes and" in i18n.translate("en", "error.rate_limited", minutes=15)
+    assert "warten Sie 1 Minute und" in i18n.translate("de", "error.rate_limited", minutes=1)
+    assert "für 15 Minuten gesperrt" in i18n.translate("de", "error.password_locked", minutes=15)
+
+
+@pytest.mark.parametrize("lang", i18n.SHIPPED)
+def test_no_shipped_text_writes_a_plural_by_hand(lang):
+    """Finding 26: no text hedges a plural with "(s)" or "(n)"; plural messages say it in CLDR forms."""
+    hedged = [key for key, message in i18n.catalogue(lang).items()
+              for text in i18n.texts(message) if re.search(r"\w\((s|n|en|e)\)", text)]
+    assert hedged == []
+
+
+def test_a_tenant_language_uses_its_own_plural_categories():
+    """Finding 26: a tenant's Russian gets the CLDR forms one, few, many (21 is "one" there)."""
+    forms = {"one": "{count} аккаунт", "few": "{count} аккаунта", "many": "{count} аккаунтов",
+             "other": "{count} аккаунта"}
+    extra = {"admin.users_found": forms}
+    assert [i18n.translate("ru", "admin.users_found", extra, count=n) for n in (1, 3, 5, 21)] == \
+        ["1 аккаунт", "3 аккаунта", "5 аккаунтов", "21 аккаунт"]
+
+
+def test_moments_are_written_in_the_language_and_the_zone():
+    """Finding 26: a stored moment reads as a local date and time of the language, not a UTC ISO string."""
+    moment = 1768519800  # 2026-01-15 23:30 UTC, already the 16th in Berlin
+    assert i18n.format_moment("en", moment, "Europe/Berlin").replace("\u202f", " ") == "Jan 16, 2026, 12:30 AM"
+    assert i18n.format_moment("de", moment, "Europe/Berlin") == "16.01.2026, 00:30"
+    assert i18n.format_moment("de", moment, "America/New_York") == "15.01.2026, 18:30"
+
+
+def test_sizes_are_written_in_the_language():
+    """Finding 26: file sizes are numbers of the language with a unit, not raw byte counts."""
+    assert i18n.format_size("en", 1) == "1 byte" and i18n.format_size("en", 999) == "999 bytes"
+    assert i18n.format_size("de", 1_500_000) == "1,5 MB" and i18n.format_size("en", 1_500_000) == "1.5 MB"
