@@ -93,15 +93,25 @@ def create_user():
         roles = ["user", "admin"] if form.get("admin") == "1" else ["user"]
         account = g.accounts.create(email=form.get("email", ""), login=form.get("login") or None,
                                     roles=roles, display_name=form.get("display_name") or None)
+        invite(account)
     except CodebError as error:
         total, rows = g.accounts.directory.search("", limit=PAGE_SIZE)
         return render("users.html", error.status, rows=rows, total=total, query="", page=1,
                       pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE), error=error, form=form)
-    inviter = g.account.display_name if g.account else g.tenant.display_name
-    invites.invite_account(g.tenant.store, context.mailer(), base_url=g.issuer, account=account,
-                           inviter=inviter, language=g.lang)
     record("user.created", login=account.login, roles=account.roles)
     return back("admin.user", "user_created", login=account.login)
+
+
+def invite(account) -> None:
+    """Mail the new account its invitation; if it cannot be sent, the account is undone
+    (DESIGN invariant 6: never a half-created account)."""
+    inviter = g.account.display_name if g.account else g.tenant.display_name
+    try:
+        invites.invite_account(g.tenant.store, context.mailer(), base_url=g.issuer, account=account,
+                               inviter=inviter, language=g.lang)
+    except BaseException:
+        g.accounts.delete(account.login, keep_an_admin=False)
+        raise
 
 
 def _target(login):

@@ -9,6 +9,7 @@ import os
 import time
 
 from flask import Flask, g, request
+from flask.json.provider import DefaultJSONProvider
 
 from .. import ROOT
 from ..tenants import Tenants
@@ -40,7 +41,23 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+class JsonBodies(DefaultJSONProvider):
+    """The one parser of JSON request bodies (`request.get_json` in every view).
+
+    Nesting deeper than the interpreter's recursion limit raises RecursionError, which
+    is no ValueError, so `get_json(silent=True)` would let it through as a 500: here it
+    is malformed JSON like any other, and each view answers its bad-request error.
+    """
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
 def init_app(app) -> None:
+    app.json = JsonBodies(app)
     app.extensions["codeb.tenants"] = Tenants(app.config["CODEB_DATA"],
                                               fixed=app.config["CODEB_TENANT"],
                                               clock=app.config.get("CODEB_CLOCK") or time.time)

@@ -218,3 +218,23 @@ def test_passkey_requested_from_the_email_field_is_offered_after_the_link(client
     assert done.headers["Location"] == "/welcome/passkey"
     skipped = browser.get("/welcome/continue", headers={"Host": HOST})
     assert skipped.headers["Location"] == "/office.html"
+
+
+DEEP = "[" * 50_000 + "]" * 50_000
+
+
+@pytest.mark.parametrize("path, signed_in", [("/signin/passkey/complete", False), ("/signin/passkey/begin", False),
+                                             ("/account/passkeys/verify", True)])
+def test_deeply_nested_json_is_a_400_not_a_500(app, client, mailbox, path, signed_in):
+    """Finding 13: 50,000-deep JSON made the parser raise RecursionError, which no JSON view
+    caught (500); the app's one JSON loader turns it into the bad-request answer."""
+    if signed_in:
+        sign_in(client, mailbox, "alice@example.com")
+    token = token_of(client, "/account" if signed_in else "/signin")
+    response = client.post(path, data=DEEP, content_type="application/json",
+                           headers={"Host": HOST, "X-CSRF-Token": token})
+    assert response.status_code == 400, response.text
+    assert response.json["error"] == "error.bad_request" and response.json["message"]
+    with app.test_request_context(data=DEEP, content_type="application/json"):
+        from flask import request
+        assert request.get_json(silent=True) is None  # what every other JSON body (/api/me) gets

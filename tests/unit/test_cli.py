@@ -77,3 +77,19 @@ def test_bad_input_is_a_clear_message_and_a_non_zero_exit(tmp_path, args, messag
 def test_every_command_has_help(tmp_path, command):
     result = codeb(tmp_path, *command, "--help")
     assert "usage:" in result.stdout
+
+
+def test_the_cli_refuses_encoded_words_and_non_ascii_addresses(tmp_path):
+    """Finding 12: the operator's commands use the same email validator as the forms."""
+    codeb(tmp_path, "tenant", "create", "t1", "--host", "t1.example")
+    for args, message in (
+        (["user", "add", "t1", "eve", "--email", "=?utf-8?q?victim=40evil.example=3E=2C?=@x.example"],
+         "valid email"),
+        (["user", "add", "t1", "jorg", "--email", "jörg@x.example"], "before the @"),
+        (["tenant", "create", "t2", "--host", "t2.example", "--admin-email", "=?utf-8?q?a=0D=0Ab?=@x.example"],
+         "valid email"),
+    ):
+        result = codeb(tmp_path, *args, check=False)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert [u["login"] for u in json.loads(codeb(tmp_path, "user", "list", "t1").stdout)] == []
+    assert json.loads(codeb(tmp_path, "tenant", "list").stdout) == [{"tenant": "t1", "hosts": ["t1.example"]}]
