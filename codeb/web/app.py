@@ -13,6 +13,7 @@ from flask.json.provider import DefaultJSONProvider
 
 from .. import ROOT
 from ..tenants import Tenants
+from ..tenants.hosts import LOCAL_PORT, local_port
 from . import account, admin, breakglass, context, errors, help, office, oidc, pages, passkeys, signin
 
 log = logging.getLogger("codeb")
@@ -30,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(
         CODEB_DATA=os.environ.get("CODEB_DATA") or os.path.join(ROOT, "App_Data"),
         CODEB_TENANT=os.environ.get("CODEB_TENANT") or None,
+        CODEB_PORT=os.environ.get("CODEB_PORT") or LOCAL_PORT,
         CODEB_ECHO_MAIL=os.environ.get("CODEB_ECHO_MAIL") == "1",
         MAX_CONTENT_LENGTH=256 * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
@@ -37,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.config["CODEB_DATA"] = str(app.config["CODEB_DATA"])
+    app.config["CODEB_PORT"] = local_port(app.config["CODEB_PORT"])
     init_app(app)
     return app
 

@@ -238,3 +238,23 @@ def test_deeply_nested_json_is_a_400_not_a_500(app, client, mailbox, path, signe
     with app.test_request_context(data=DEEP, content_type="application/json"):
         from flask import request
         assert request.get_json(silent=True) is None  # what every other JSON body (/api/me) gets
+
+
+def test_the_expected_origin_is_the_configured_one_not_the_host_headers(client, app, mailbox):
+    """Finding 11: the WebAuthn origin a sign-in expects followed the raw Host port; an
+    assertion made for `http://localhost:9999` was accepted when the request said port 9999."""
+    authenticator, _ = enroll(client, mailbox)
+    app.config["CODEB_PORT"] = 8000
+    steered = {"Host": "localhost:9999"}
+
+    def attempt(origin):
+        browser = app.test_client()
+        token = csrf_of(browser.get("/signin", headers=steered).text)
+        options = browser.post("/signin/passkey/begin", json={}, headers={**steered, "X-CSRF-Token": token})
+        assertion = authenticator.get(options.json["publicKey"], origin=origin)
+        return browser.post("/signin/passkey/complete", json={"challenge_id": options.json["challenge_id"],
+                                                              "credential": assertion},
+                            headers={**steered, "X-CSRF-Token": token})
+    refused = attempt("http://localhost:9999")
+    assert refused.status_code == 400 and refused.json["error"] == "error.passkey_wrong_site"
+    assert attempt("http://localhost:8000").status_code == 200

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -93,3 +94,16 @@ def test_the_cli_refuses_encoded_words_and_non_ascii_addresses(tmp_path):
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert [u["login"] for u in json.loads(codeb(tmp_path, "user", "list", "t1").stdout)] == []
     assert json.loads(codeb(tmp_path, "tenant", "list").stdout) == [{"tenant": "t1", "hosts": ["t1.example"]}]
+
+
+def test_superuser_link_for_the_local_demo_tenant_opens(data_root, app, served):
+    """Finding 27: `superuser link demo` printed `https://localhost/…` for the local demo tenant
+    (`make run`: `tenant create demo --host localhost`, `serve --port 8000`). It prints the
+    configured local origin, `http://localhost:8000` by default or `--port`, and the link opens."""
+    default = codeb(data_root, "superuser", "link", "demo")
+    assert default.stdout.startswith("http://localhost:8000/breakglass/"), default.stdout
+    port = int(served.rsplit(":", 1)[1])
+    link = codeb(data_root, "superuser", "link", "demo", "--port", str(port)).stdout.strip()
+    assert link.startswith(f"http://localhost:{port}/breakglass/")
+    opened = requests.get(link.replace("localhost", "127.0.0.1"), headers={"Host": f"localhost:{port}"}, timeout=10)
+    assert opened.status_code == 200 and 'action="/breakglass"' in opened.text
