@@ -142,15 +142,33 @@ def check_credential_id(value) -> str:
 # -- challenges --------------------------------------------------------------
 
 class Challenges:
+    """Each challenge is a record of its own; a browser holds at most `PER_BROWSER` live
+    ones (the latest: the autofill request, the button, a second tab), so anonymous
+    requests cannot pile them up (issue 9, finding 6). Creation is also rate-limited per
+    client by the callers (`codeb.signin.passkey`, `codeb.web.passkeys`)."""
+
+    PER_BROWSER = 4
+
     def __init__(self, store):
         self.records = store.transient(layout.WEBAUTHN_CHALLENGES)
 
     def issue(self, *, purpose: str, browser: str, login: str | None = None) -> tuple[str, bytes]:
         challenge = secrets.token_bytes(32)
         cid = secrets.token_hex(16)
-        self.records.put(cid, {"purpose": purpose, "browser": secret_id(browser), "login": login,
+        owner = secret_id(browser)
+        self.records.put(cid, {"purpose": purpose, "browser": owner, "login": login,
                                "challenge": bytes_to_base64url(challenge)}, ttl=CHALLENGE_LIFETIME)
+        self._keep_latest(owner, cid)
         return cid, challenge
+
+    def _keep_latest(self, owner: str, cid: str) -> None:
+        """Record `cid` as the browser's newest challenge and drop what is beyond the cap."""
+        ring = f"browser-{owner}"  # never a challenge id: those are 32 hex digits
+        with self.records.lock(ring):
+            live = [*(self.records.get(ring) or {}).get("live", []), cid]
+            for old in live[:-self.PER_BROWSER]:
+                self.records.delete(old)
+            self.records.put(ring, {"live": live[-self.PER_BROWSER:]}, ttl=CHALLENGE_LIFETIME)
 
     def take(self, cid, *, purpose: str, browser: str, login: str | None = None) -> bytes:
         """The challenge, spent: single use, unexpired, same purpose, same browser."""

@@ -81,12 +81,12 @@ def client_network(ip: str) -> str:
     return str(address)
 
 
-def hit_limits(store, kind: str, key: str, rules) -> None:
+def hit_limits(store, kind: str, key: str, rules, message_id: str | None = None) -> None:
     """Count one event of `key` against each (limit, window) rule; RateLimited if any is full."""
     for limit, window in rules:
         wait = store.counter(kind).hit(f"{window}:{key}", limit, window)
         if wait:
-            raise RateLimited(wait)
+            raise RateLimited(wait, message_id)
 
 
 class NotMine(Exception):

@@ -51,4 +51,5 @@ REVOKED_GRANTS = "revoked-grants"
 # -- rate-limit counters ---------------------------------------------------------------
 
 MAGIC_PER_CLIENT = "magic-client"
-MAGIC_PER_ADDRESS = "magic-address"
+MAGIC_PER_ADDRESS = "magic-address"    # keyed by mailbox: the address without +tag, case folded
+WEBAUTHN_PER_CLIENT = "webauthn-client"  # passkey challenges created per client network

@@ -258,3 +258,17 @@ def test_the_expected_origin_is_the_configured_one_not_the_host_headers(client, 
     refused = attempt("http://localhost:9999")
     assert refused.status_code == 400 and refused.json["error"] == "error.passkey_wrong_site"
     assert attempt("http://localhost:8000").status_code == 200
+
+
+def test_too_many_passkey_challenges_from_one_client_is_a_429_json_error(app, monkeypatch):
+    """Finding 6: past the per-client limit on challenge creation the sign-in page's script
+    gets a 429 with a message id and Retry-After, and nothing more is stored."""
+    import codeb.signin.passkey
+    monkeypatch.setattr(codeb.signin.passkey, "CHALLENGES_PER_CLIENT", ((3, 60),))
+    answers = []
+    for _ in range(4):
+        browser = app.test_client()  # a fresh browser each time: the per-browser cap is no help
+        answers.append(post(browser, "/signin/passkey/begin", {}, token_of(browser)))
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[-1].json["error"] == "error.passkey_rate_limited" and "wait" in answers[-1].json["message"]
+    assert int(answers[-1].headers["Retry-After"]) > 0
