@@ -47,6 +47,7 @@ SPENT_CODES = "spent-codes"            # markers that recognise a replayed code
 SPENT_REFRESH = "spent-refresh"        # markers that recognise a reused refresh token
 GRANTS = "grants"                      # how each grant's sign-in happened
 REVOKED_GRANTS = "revoked-grants"
+AUDIT_REPEATS = "audit-repeats"        # repeated failure events being counted before their line
 
 # -- rate-limit counters ---------------------------------------------------------------
 
