@@ -83,10 +83,9 @@ def client_network(ip: str) -> str:
 
 def hit_limits(store, kind: str, key: str, rules, message_id: str | None = None) -> None:
     """Count one event of `key` against each (limit, window) rule; RateLimited if any is full."""
-    for limit, window in rules:
-        wait = store.counter(kind).hit(f"{window}:{key}", limit, window)
-        if wait:
-            raise RateLimited(wait, message_id)
+    wait = store.counter(kind).hit_rules(key, rules)
+    if wait:
+        raise RateLimited(wait, message_id)
 
 
 class NotMine(Exception):

@@ -33,17 +33,9 @@ from ..accounts.passkeys import (
     user_handle,
 )
 from ..errors import AccountDisabled, SignInFailed
-from ..store import layout
-from .base import Challenge, SignInContext, SignInMethod, VerifiedIdentity, hit_limits, submitted_field
+from .base import Challenge, SignInContext, SignInMethod, VerifiedIdentity, submitted_field
 
 PURPOSE = "signin"
-# Challenges one client network may have created, each (how many, per seconds): the sign-in
-# page asks once for the autofill and once per button press, so an office of 300 behind one
-# NAT address fits; a flood of fresh browsers does not (issue 9, finding 6).
-CHALLENGES_PER_CLIENT = (
-    (120, 60),   # a burst: two a second for a minute
-    (900, 900),  # the ceiling per quarter hour
-)
 REASONS = {WRONG_SITE: "error.passkey_wrong_site", UV_MISSING: "error.passkey_uv_required",
            INVALID: "error.passkey_invalid"}
 
@@ -55,8 +47,8 @@ class PasskeySignIn(SignInMethod):
     def begin(self, ctx: SignInContext, submitted) -> Challenge:
         """Options for navigator.credentials.get(), and the id of their challenge."""
         policy = Passkeys(ctx.tenant, ctx.accounts).policy
-        limit_challenges(ctx.store, ctx.client_network)
-        cid, challenge = Challenges(ctx.store).issue(purpose=PURPOSE, browser=ctx.browser)
+        cid, challenge = Challenges(ctx.store).issue(purpose=PURPOSE, browser=ctx.browser,
+                                                     client=ctx.client_network)
         options = generate_authentication_options(
             rp_id=ctx.rp_id, challenge=challenge, timeout=CHALLENGE_LIFETIME * 1000,
             allow_credentials=[],
@@ -131,12 +123,6 @@ class PasskeySignIn(SignInMethod):
 
     def usable_by(self, account) -> bool:
         return account.has_passkeys
-
-
-def limit_challenges(store, client_network: str) -> None:
-    """Count a new challenge against the client's limits; RateLimited (429) past them."""
-    hit_limits(store, layout.WEBAUTHN_PER_CLIENT, client_network, CHALLENGES_PER_CLIENT,
-               "error.passkey_rate_limited")
 
 
 def amr(*, backup_eligible: bool, user_verified: bool) -> tuple[str, ...]:

@@ -20,7 +20,6 @@ from ..accounts.passkeys import (
 )
 from ..errors import BadInput, CodebError, Conflict
 from ..signin.base import client_network
-from ..signin.passkey import limit_challenges
 from . import context
 from .account import account_page
 from .errors import answers
@@ -56,8 +55,8 @@ def register_options():
     policy = Passkeys(g.tenant, g.accounts).policy
     if len(passkeys_of(account)) >= policy.max_per_account:
         raise Conflict("error.passkey_limit", limit=policy.max_per_account)
-    limit_challenges(g.tenant.store, client_network(context.client_ip()))
     cid, challenge = Challenges(g.tenant.store).issue(purpose=PURPOSE, browser=context.session().csrf,
+                                                      client=client_network(context.client_ip()),
                                                       login=account.login)
     options = registration_options(account=account, rp_id=context.rp_id(), rp_name=g.tenant.display_name,
                                    policy=policy, challenge=challenge)

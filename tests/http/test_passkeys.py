@@ -263,8 +263,8 @@ def test_the_expected_origin_is_the_configured_one_not_the_host_headers(client, 
 def test_too_many_passkey_challenges_from_one_client_is_a_429_json_error(app, monkeypatch):
     """Finding 6: past the per-client limit on challenge creation the sign-in page's script
     gets a 429 with a message id and Retry-After, and nothing more is stored."""
-    import codeb.signin.passkey
-    monkeypatch.setattr(codeb.signin.passkey, "CHALLENGES_PER_CLIENT", ((3, 60),))
+    import codeb.accounts.passkeys
+    monkeypatch.setattr(codeb.accounts.passkeys, "CHALLENGES_PER_CLIENT", ((3, 60),))
     answers = []
     for _ in range(4):
         browser = app.test_client()  # a fresh browser each time: the per-browser cap is no help

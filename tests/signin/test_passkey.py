@@ -357,7 +357,8 @@ def test_a_registration_challenge_cannot_complete_a_sign_in(world, monkeypatch):
     alice = enrol(world, "alice@example.com")
     fake = types.SimpleNamespace(token_bytes=lambda n: challenge_of(AUTH_A[0]), token_hex=secrets.token_hex)
     monkeypatch.setattr(codeb.accounts.passkeys, "secrets", fake)
-    cid, _ = Challenges(world.store).issue(purpose="register", browser=BROWSER, login=alice.login)
+    cid, _ = Challenges(world.store).issue(purpose="register", browser=BROWSER, client="192.0.2.1",
+                                   login=alice.login)
     with pytest.raises(SignInFailed) as failure:
         complete(world, cid, credential_of(AUTH_A[0]))
     assert failure.value.message_id == "error.passkey_challenge"
