@@ -67,6 +67,13 @@ class BadInput(CodebError):
     status = 400
 
 
+class MailNotSent(CodebError):
+    """The pickup folder could not take a message; what needed the mail is undone."""
+
+    message_id = "error.mail_not_sent"
+    status = 503
+
+
 class CsrfFailed(CodebError):
     message_id = "error.csrf"
     status = 400

@@ -55,7 +55,8 @@ def clock():
 
 @pytest.fixture
 def app(tenants, data_root, clock):
-    return create_app({"CODEB_DATA": str(data_root), "TESTING": True, "CODEB_CLOCK": clock})
+    # The test client's `Host: localhost` is a browser at http://localhost, port 80.
+    return create_app({"CODEB_DATA": str(data_root), "TESTING": True, "CODEB_CLOCK": clock, "CODEB_PORT": 80})
 
 
 @pytest.fixture
@@ -101,6 +102,7 @@ def served(app):
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
+    app.config["CODEB_PORT"] = port  # as `serve --port` configures it
     server = create_server(app, host="127.0.0.1", port=port, threads=4)
     stopping = threading.Event()
 

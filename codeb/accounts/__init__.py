@@ -292,6 +292,14 @@ class Accounts:
             self.store.transient(layout.SESSIONS).delete(entry["id"])
         self._remove_files(doc)
 
+    def withdraw(self, login: str) -> None:
+        """Undo a creation that never reached its person (its invitation could not be mailed):
+        nothing was issued to it and it holds no data, so unlike `delete` its login is not
+        remembered as deleted."""
+        account = self.get(login)
+        if account is not None:
+            self._remove_files(account.doc)
+
     def _remove_files(self, doc: dict) -> None:
         self.directory.remove(doc["login"])
         self.extensions.release(doc["login"], doc.get("ext"))

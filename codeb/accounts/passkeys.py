@@ -36,7 +36,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from ..errors import BadInput, Conflict, NotFound, SignInFailed
+from ..errors import BadInput, Conflict, NotFound, RateLimited, SignInFailed
 from ..store import layout, secret_id
 from . import Account, authenticators
 
@@ -47,6 +47,13 @@ UV_POLICIES = ("required", "preferred", "discouraged")
 ATTESTATION_POLICIES = ("none", "direct")
 AAGUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MAX_PER_ACCOUNT = 100
+# Challenges one client network may have created, each (how many, per seconds): the sign-in
+# page asks once for the autofill and once per button press, so an office of 300 behind one
+# NAT address fits; a flood of fresh browsers does not.
+CHALLENGES_PER_CLIENT = (
+    (120, 60),   # a burst: two a second for a minute
+    (900, 900),  # the ceiling per quarter hour
+)
 
 
 @dataclass(frozen=True)
@@ -142,15 +149,39 @@ def check_credential_id(value) -> str:
 # -- challenges --------------------------------------------------------------
 
 class Challenges:
+    """Each challenge is a record of its own; a browser holds at most `PER_BROWSER` live
+    ones (the latest: the autofill request, the button, a second tab), and one client
+    network creates at most `CHALLENGES_PER_CLIENT`, so anonymous requests cannot pile
+    them up (issue 9, finding 6)."""
+
+    PER_BROWSER = 4
+
     def __init__(self, store):
+        self.store = store
         self.records = store.transient(layout.WEBAUTHN_CHALLENGES)
 
-    def issue(self, *, purpose: str, browser: str, login: str | None = None) -> tuple[str, bytes]:
+    def issue(self, *, purpose: str, browser: str, client: str, login: str | None = None) -> tuple[str, bytes]:
+        """A new challenge for `browser`; `client` is the network it asks from (an IPv4
+        address or an IPv6 /64), RateLimited (429) past its limits."""
+        wait = self.store.counter(layout.WEBAUTHN_PER_CLIENT).hit_rules(client, CHALLENGES_PER_CLIENT)
+        if wait:
+            raise RateLimited(wait, "error.passkey_rate_limited")
         challenge = secrets.token_bytes(32)
         cid = secrets.token_hex(16)
-        self.records.put(cid, {"purpose": purpose, "browser": secret_id(browser), "login": login,
+        owner = secret_id(browser)
+        self.records.put(cid, {"purpose": purpose, "browser": owner, "login": login,
                                "challenge": bytes_to_base64url(challenge)}, ttl=CHALLENGE_LIFETIME)
+        self._keep_latest(owner, cid)
         return cid, challenge
+
+    def _keep_latest(self, owner: str, cid: str) -> None:
+        """Record `cid` as the browser's newest challenge and drop what is beyond the cap."""
+        ring = f"browser-{owner}"  # never a challenge id: those are 32 hex digits
+        with self.records.lock(ring):
+            live = [*(self.records.get(ring) or {}).get("live", []), cid]
+            for old in live[:-self.PER_BROWSER]:
+                self.records.delete(old)
+            self.records.put(ring, {"live": live[-self.PER_BROWSER:]}, ttl=CHALLENGE_LIFETIME)
 
     def take(self, cid, *, purpose: str, browser: str, login: str | None = None) -> bytes:
         """The challenge, spent: single use, unexpired, same purpose, same browser."""

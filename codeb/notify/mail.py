@@ -21,6 +21,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from .. import ROOT, i18n
+from ..errors import BadInput, MailNotSent
 from ..store import spool
 
 TEMPLATES = os.path.join(ROOT, "templates", "mail")
@@ -65,7 +66,10 @@ class Mailer:
         context = {"_": _, "tenant": self.sender_name, "lang": language, **params}
         msg = EmailMessage(policy=SMTP)
         msg["From"] = formataddr((self.sender_name, self.sender))
-        msg["To"] = to
+        try:
+            msg["To"] = to
+        except ValueError:  # an address part holding CR or LF
+            raise BadInput("error.invalid_email") from None
         msg["Subject"] = _(f"mail.{kind}.subject", tenant=self.sender_name)
         msg["Date"] = format_datetime(datetime.now(UTC))
         msg["Message-ID"] = make_msgid(domain=self.sender.split("@")[-1])
@@ -78,15 +82,27 @@ class Mailer:
     def send(self, kind: str, *, to: str, language: str, **params) -> str:
         """Write one message into the pickup folder; return its path."""
         msg = self.compose(kind, to=to, language=language, **params)
+        check_receiver(msg, to)
         envelope = f"X-Sender: {self.sender}\r\nX-Receiver: {to}\r\n".encode("ascii")
         data = envelope + msg.as_bytes(policy=SMTP)
         name = f"{int(time.time() * 1000)}-{secrets.token_hex(8)}.eml"
-        final = spool.deliver(staging=self.staging, spool=self.pickup, name=name, data=data)
+        try:
+            final = spool.deliver(staging=self.staging, spool=self.pickup, name=name, data=data)
+        except OSError:
+            raise MailNotSent(email=to) from None
         if self.echo:
             text = msg.get_body(("plain",))
             sys.stderr.write(f"[codeb mail] to {to}: {msg['Subject']}\n{text.get_content() if text else ''}\n")
             sys.stderr.flush()
         return final
+
+
+def check_receiver(msg: EmailMessage, to: str) -> None:
+    """Defence in depth behind `normalize_email`: the SMTP service delivers to `X-Receiver`,
+    the person reads `To:`; a message where they would differ (an RFC 2047 encoded word
+    decoded in `To:`, a display name, a list) or that needs SMTPUTF8 is never written."""
+    if not to.isascii() or [address.addr_spec for address in msg["To"].addresses] != [to]:
+        raise BadInput("error.invalid_email")
 
 
 def mailer_for(tenant, *, data_root: str, echo: bool = False) -> Mailer:

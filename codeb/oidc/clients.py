@@ -34,7 +34,13 @@ def check_redirect_uri_shape(uri: str) -> str:
     unless loopback (RFC 8252 §7.3) or a private-use scheme of a native app."""
     if not isinstance(uri, str) or len(uri) > 2000 or any(c.isspace() for c in uri):
         raise BadInput("error.invalid_redirect_uri", uri=str(uri)[:80])
-    parts = urlsplit(uri)
+    try:
+        # urlsplit raises ValueError on a broken IPv6 literal (`http://[::1/`), .port on a
+        # port that is not a number from 0 to 65535.
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018
+    except ValueError:
+        raise BadInput("error.invalid_redirect_uri", uri=uri[:80]) from None
     if parts.fragment or not parts.scheme:
         raise BadInput("error.invalid_redirect_uri", uri=uri[:80])
     if parts.scheme in ("http", "https"):

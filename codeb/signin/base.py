@@ -12,10 +12,13 @@ so a dispatcher can offer it to the next method: what home-realm discovery for
 corporate SSO needs ("this email's domain belongs to an upstream").
 """
 
+import ipaddress
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from ..errors import RateLimited
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,33 @@ class SignInContext:
     def store(self):
         return self.tenant.store
 
+    @property
+    def client_network(self) -> str:
+        return client_network(self.client_ip)
+
     def now(self) -> int:
         return int(self.tenant.store.clock())
+
+
+def client_network(ip: str) -> str:
+    """What a per-client rate limit counts: an IPv4 address, or an IPv6 address's /64,
+    which one subscriber holds whole (RFC 6177), so it cannot rotate through it."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return str(ip)[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is the IPv4 client
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def hit_limits(store, kind: str, key: str, rules, message_id: str | None = None) -> None:
+    """Count one event of `key` against each (limit, window) rule; RateLimited if any is full."""
+    wait = store.counter(kind).hit_rules(key, rules)
+    if wait:
+        raise RateLimited(wait, message_id)
 
 
 class NotMine(Exception):

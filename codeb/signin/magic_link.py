@@ -9,20 +9,26 @@ POST calls `complete`, so mail scanners that fetch links do not spend them.
 """
 
 from ..accounts import normalize_email
-from ..errors import AccountDisabled, RateLimited, SignInFailed
+from ..accounts.profile import mailbox_of
+from ..errors import AccountDisabled, SignInFailed
 from ..invites import ACCOUNT, LINK_PATH, LinkKind
 from ..invites import issue as issue_link
 from ..invites import peek as peek_link
 from ..invites import take as take_link
 from ..store import layout
-from .base import Challenge, SignInContext, SignInMethod, VerifiedIdentity, submitted_field
+from .base import Challenge, SignInContext, SignInMethod, VerifiedIdentity, hit_limits, submitted_field
 from .signup import account_for_sign_up, may_sign_up
 
 LINK_LIFETIME = 300
 LINK = LinkKind("signin", salt="codeb.magic-link", lifetime=LINK_LIFETIME, prefix="")
 OPENS = (LINK, ACCOUNT)  # the links `complete` accepts
-PER_ADDRESS = (5, 900)   # five links per address per quarter hour
-PER_CLIENT = (20, 900)   # twenty requests per client IP per quarter hour
+# Rate limits, each (how many, per seconds). A mailbox is the address without its +tag
+# and case (`Name+1@x` and `name+2@x` are one); a client is an IPv4 address or an IPv6 /64.
+PER_MAILBOX = ((5, 900),)  # five links to one mailbox per quarter hour
+PER_CLIENT = (
+    (120, 60),             # a burst: two a second for a minute, then wait
+    (600, 900),            # the ceiling: an office of 300 behind one NAT address signs in twice over
+)
 THEN = ("passkey",)  # what the person asked to do right after the link
 AMR = ("otp",)  # RFC 8176 §2: a one-time secret (here delivered by mail)
 
@@ -37,8 +43,8 @@ class MagicLink(SignInMethod):
         """Send a link; `then="passkey"` asks to create a passkey right after it is used."""
         email = normalize_email(submitted_field(submitted, "email"))
         then = submitted.get("then") or None
-        self._limit(ctx, layout.MAGIC_PER_CLIENT, ctx.client_ip, PER_CLIENT)
-        self._limit(ctx, layout.MAGIC_PER_ADDRESS, email, PER_ADDRESS)
+        hit_limits(ctx.store, layout.MAGIC_PER_CLIENT, ctx.client_network, PER_CLIENT)
+        hit_limits(ctx.store, layout.MAGIC_PER_ADDRESS, mailbox_of(email), PER_MAILBOX)
         account = ctx.accounts.find_by_email(email)
         language = (account and account.language) or ctx.language
         if (account and not account.disabled) or (account is None and may_sign_up(ctx.tenant, email)):
@@ -53,12 +59,6 @@ class MagicLink(SignInMethod):
         else:
             ctx.mailer.send("no_account", to=email, language=language, url=f"{ctx.base_url}/signin")
         return Challenge(view="check_inbox", data={"email": email})
-
-    @staticmethod
-    def _limit(ctx: SignInContext, kind: str, key: str, rule: tuple[int, int]) -> None:
-        wait = ctx.store.counter(kind).hit(key, *rule)
-        if wait:
-            raise RateLimited(wait)
 
     def peek(self, ctx: SignInContext, link) -> dict | None:
         """The pending link's record, without spending it (None if used or gone)."""

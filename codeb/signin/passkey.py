@@ -47,7 +47,8 @@ class PasskeySignIn(SignInMethod):
     def begin(self, ctx: SignInContext, submitted) -> Challenge:
         """Options for navigator.credentials.get(), and the id of their challenge."""
         policy = Passkeys(ctx.tenant, ctx.accounts).policy
-        cid, challenge = Challenges(ctx.store).issue(purpose=PURPOSE, browser=ctx.browser)
+        cid, challenge = Challenges(ctx.store).issue(purpose=PURPOSE, browser=ctx.browser,
+                                                     client=ctx.client_network)
         options = generate_authentication_options(
             rp_id=ctx.rp_id, challenge=challenge, timeout=CHALLENGE_LIFETIME * 1000,
             allow_credentials=[],

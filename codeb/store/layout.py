@@ -58,9 +58,11 @@ SPENT_CODES = "spent-codes"            # markers that recognise a replayed code
 SPENT_REFRESH = "spent-refresh"        # markers that recognise a reused refresh token
 GRANTS = "grants"                      # how each grant's sign-in happened
 REVOKED_GRANTS = "revoked-grants"
+AUDIT_REPEATS = "audit-repeats"        # repeated failure events being counted before their line
 
 # -- rate-limit counters ---------------------------------------------------------------
 
 MAGIC_PER_CLIENT = "magic-client"
-MAGIC_PER_ADDRESS = "magic-address"
+MAGIC_PER_ADDRESS = "magic-address"    # keyed by mailbox: the address without +tag, case folded
+WEBAUTHN_PER_CLIENT = "webauthn-client"  # passkey challenges created per client network
 INTERACTIONS_PER_CLIENT = "interactions-client"

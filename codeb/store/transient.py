@@ -171,3 +171,12 @@ class Counter:
             self.records.put(rid, {"count": doc["count"], "start": doc["start"]},
                              ttl=doc["start"] + window - now)
             return 0
+
+    def hit_rules(self, key: str, rules) -> int:
+        """Count one event for `key` against each (limit, window) rule, each its own window;
+        return 0 if all allow it, else the seconds to wait for the first that is full."""
+        for limit, window in rules:
+            wait = self.hit(f"{window}:{key}", limit, window)
+            if wait:
+                return wait
+        return 0

@@ -14,7 +14,7 @@ from .. import i18n
 from ..errors import BadInput, Conflict, UnknownTenant
 from ..store import DataRoot, Store, layout, names
 from . import languages
-from .hosts import is_loopback, normalize_host
+from .hosts import normalize_host, origin
 
 
 @dataclass
@@ -45,16 +45,15 @@ class Tenant:
             node = node[key]
         return node
 
-    def issuer_for(self, host_header: str, scheme: str) -> str:
+    def issuer_for(self, host_header: str, local_port: int | None) -> str:
         """The issuer URL for a request that reached this tenant via `host_header`.
 
-        `https://<host>` in production; on a loopback name the scheme and port
-        the developer actually used, e.g. `http://localhost:8000`.
+        `https://<host>` in production; on a loopback name the local server's configured
+        origin, e.g. `http://localhost:8000`. The Host header only picks which of the
+        tenant's hosts: its port (which the client chose) never reaches the issuer, the
+        links mailed or the WebAuthn origin.
         """
-        host = normalize_host(host_header)
-        if is_loopback(host):
-            return f"{scheme}://{host_header.lower()}"
-        return f"https://{host}"
+        return origin(normalize_host(host_header), local_port=local_port)
 
 
 class Tenants:

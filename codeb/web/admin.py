@@ -99,16 +99,26 @@ def create_user():
         account = g.accounts.create(email=form.get("email", ""), login=form.get("login") or None,
                                     roles=roles, display_name=form.get("display_name") or None,
                                     reuse_login=form.get("reuse_login") == "1")
+        invite(account)
     except CodebError as error:
         total, rows = g.accounts.directory.search("", limit=PAGE_SIZE)
         return render("users.html", error.status, rows=rows, total=total, query="", page=1,
                       pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE), error=error, form=form,
                       holds=privacy.holds(g.tenant.store), kinds=privacy.KINDS)
-    inviter = g.account.display_name if g.account else g.tenant.display_name
-    invites.invite_account(g.tenant.store, context.mailer(), base_url=g.issuer, account=account,
-                           inviter=inviter, language=g.lang)
     record("user.created", login=account.login, roles=account.roles)
     return back("admin.user", "user_created", login=account.login)
+
+
+def invite(account) -> None:
+    """Mail the new account its invitation; if it cannot be sent, the account is undone
+    (DESIGN invariant 6: never a half-created account)."""
+    inviter = g.account.display_name if g.account else g.tenant.display_name
+    try:
+        invites.invite_account(g.tenant.store, context.mailer(), base_url=g.issuer, account=account,
+                               inviter=inviter, language=g.lang)
+    except BaseException:
+        g.accounts.withdraw(account.login)
+        raise
 
 
 def _target(login):

@@ -9,9 +9,11 @@ import os
 import time
 
 from flask import Flask, g, request
+from flask.json.provider import DefaultJSONProvider
 
 from .. import ROOT
 from ..tenants import Tenants
+from ..tenants.hosts import LOCAL_PORT, local_port
 from . import account, admin, breakglass, context, errors, help, office, oidc, pages, passkeys, signin
 
 log = logging.getLogger("codeb")
@@ -29,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(
         CODEB_DATA=os.environ.get("CODEB_DATA") or os.path.join(ROOT, "App_Data"),
         CODEB_TENANT=os.environ.get("CODEB_TENANT") or None,
+        CODEB_PORT=os.environ.get("CODEB_PORT") or LOCAL_PORT,
         CODEB_ECHO_MAIL=os.environ.get("CODEB_ECHO_MAIL") == "1",
         MAX_CONTENT_LENGTH=256 * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
@@ -36,11 +39,28 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.config["CODEB_DATA"] = str(app.config["CODEB_DATA"])
+    app.config["CODEB_PORT"] = local_port(app.config["CODEB_PORT"])
     init_app(app)
     return app
 
 
+class JsonBodies(DefaultJSONProvider):
+    """The one parser of JSON request bodies (`request.get_json` in every view).
+
+    Nesting deeper than the interpreter's recursion limit raises RecursionError, which
+    is no ValueError, so `get_json(silent=True)` would let it through as a 500: here it
+    is malformed JSON like any other, and each view answers its bad-request error.
+    """
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
 def init_app(app) -> None:
+    app.json = JsonBodies(app)
     app.extensions["codeb.tenants"] = Tenants(app.config["CODEB_DATA"],
                                               fixed=app.config["CODEB_TENANT"],
                                               clock=app.config.get("CODEB_CLOCK") or time.time)

@@ -29,7 +29,7 @@ def tenants():
 
 def load_tenant() -> None:
     g.tenant = tenants().for_host(request.host)
-    g.issuer = g.tenant.issuer_for(request.host, request.scheme)
+    g.issuer = g.tenant.issuer_for(request.host, current_app.config["CODEB_PORT"])
     g.accounts = Accounts(g.tenant.store, host=g.tenant.hosts[0])
     g.sessions = Sessions(g.tenant.store, lambda: session_secret(g.tenant.store))
     g.session = g.sessions.load(request.cookies.get(cookie_name()), g.accounts)

@@ -19,6 +19,7 @@ from ..accounts.passkeys import (
     verify_registration,
 )
 from ..errors import BadInput, CodebError, Conflict
+from ..signin.base import client_network
 from . import context
 from .account import account_page
 from .errors import answers
@@ -55,6 +56,7 @@ def register_options():
     if len(passkeys_of(account)) >= policy.max_per_account:
         raise Conflict("error.passkey_limit", limit=policy.max_per_account)
     cid, challenge = Challenges(g.tenant.store).issue(purpose=PURPOSE, browser=context.session().csrf,
+                                                      client=client_network(context.client_ip()),
                                                       login=account.login)
     options = registration_options(account=account, rp_id=context.rp_id(), rp_name=g.tenant.display_name,
                                    policy=policy, challenge=challenge)

@@ -355,3 +355,52 @@ def test_break_glass_link_works_once_expires_and_is_audited(app, demo, accounts,
     stale = breakglass.create_link(demo.store, "http://localhost")
     clock.advance(breakglass.LINK_LIFETIME + 1)
     assert app.test_client().get(urlsplit(stale).path, headers={"Host": HOST}).status_code == 400
+
+
+@pytest.mark.parametrize("email, message", [
+    ("jörg@example.com", "before the @"),
+    ("=?utf-8?q?victim=40evil.example=3E=2C?=@example.com", "valid email address"),
+])
+def test_an_invite_to_a_refused_address_creates_nothing(people, mailbox, accounts, email, message):
+    """Finding 13 (and 12 at the admin's invite): a non-ASCII address gave 500 and left the
+    account half-created with no mail sent; it is validated before anything is created."""
+    admin = people["admin"]
+    logins, mails = sorted(accounts.list()), len(mailbox.files())
+    page = admin.get("/admin/users", headers={"Host": HOST})
+    refused = admin.post("/admin/users", data={"csrf": csrf_of(page.text), "email": email},
+                         headers={"Host": HOST})
+    assert refused.status_code == 400 and message in refused.text
+    assert sorted(accounts.list()) == logins and len(mailbox.files()) == mails
+
+
+def test_an_invite_that_cannot_be_mailed_undoes_the_account(people, mailbox, accounts, monkeypatch):
+    """Finding 13: if the invitation cannot be written to the pickup folder, the account it was
+    for is removed again (and its email, login and extension are free), with a clear 503."""
+    from codeb.store import spool
+
+    def full_disk(**_):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(spool, "deliver", full_disk)
+    admin = people["admin"]
+    logins = sorted(accounts.list())
+    page = admin.get("/admin/users", headers={"Host": HOST})
+    failed = admin.post("/admin/users", data={"csrf": csrf_of(page.text), "email": "carol@example.com"},
+                        headers={"Host": HOST})
+    assert failed.status_code == 503 and "could not be sent" in failed.text
+    assert sorted(accounts.list()) == logins and accounts.find_by_email("carol@example.com") is None
+    monkeypatch.undo()
+    page = admin.get("/admin/users", headers={"Host": HOST})
+    again = admin.post("/admin/users", data={"csrf": csrf_of(page.text), "email": "carol@example.com"},
+                       headers={"Host": HOST})
+    assert again.status_code == 303 and again.headers["Location"].startswith("/admin/users/carol")
+
+
+@pytest.mark.parametrize("uri", ["http://[::1/", "https://[zz]/cb", "https://host:99999/cb", "https://host:x/cb"])
+def test_a_malformed_redirect_uri_is_the_fields_error_not_a_500(people, demo, uri):
+    """Finding 13: `http://[::1/` on the clients page gave 500 (urlsplit raises ValueError)."""
+    admin = people["admin"]
+    page = admin.get("/admin/clients", headers={"Host": HOST})
+    refused = admin.post("/admin/clients", data={"csrf": csrf_of(page.text), "name": "Broken",
+                                                 "redirect_uris": uri}, headers={"Host": HOST})
+    assert refused.status_code == 400 and "redirect URI" in refused.text
+    assert Clients(demo.store).list() == []

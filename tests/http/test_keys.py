@@ -37,7 +37,8 @@ def test_rotation_keeps_old_tokens_valid_until_they_expire(client, app, mailbox,
     assert old_kid not in {k["jwk"]["kid"] for k in on_disk}
 
 
-def test_discovery_document(client):
+def test_discovery_document(app, client):
+    app.config["CODEB_PORT"] = 8000  # `serve --port 8000`: the port is configured, not the Host's
     doc = client.get("/.well-known/openid-configuration", headers={"Host": "localhost:8000"}).json
     assert doc["issuer"] == "http://localhost:8000"
     assert doc["jwks_uri"] == "http://localhost:8000/jwks.json"

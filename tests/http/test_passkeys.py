@@ -218,3 +218,57 @@ def test_passkey_requested_from_the_email_field_is_offered_after_the_link(client
     assert done.headers["Location"] == "/welcome/passkey"
     skipped = browser.get("/welcome/continue", headers={"Host": HOST})
     assert skipped.headers["Location"] == "/office.html"
+
+
+DEEP = "[" * 50_000 + "]" * 50_000
+
+
+@pytest.mark.parametrize("path, signed_in", [("/signin/passkey/complete", False), ("/signin/passkey/begin", False),
+                                             ("/account/passkeys/verify", True)])
+def test_deeply_nested_json_is_a_400_not_a_500(app, client, mailbox, path, signed_in):
+    """Finding 13: 50,000-deep JSON made the parser raise RecursionError, which no JSON view
+    caught (500); the app's one JSON loader turns it into the bad-request answer."""
+    if signed_in:
+        sign_in(client, mailbox, "alice@example.com")
+    token = token_of(client, "/account" if signed_in else "/signin")
+    response = client.post(path, data=DEEP, content_type="application/json",
+                           headers={"Host": HOST, "X-CSRF-Token": token})
+    assert response.status_code == 400, response.text
+    assert response.json["error"] == "error.bad_request" and response.json["message"]
+    with app.test_request_context(data=DEEP, content_type="application/json"):
+        from flask import request
+        assert request.get_json(silent=True) is None  # what every other JSON body (/api/me) gets
+
+
+def test_the_expected_origin_is_the_configured_one_not_the_host_headers(client, app, mailbox):
+    """Finding 11: the WebAuthn origin a sign-in expects followed the raw Host port; an
+    assertion made for `http://localhost:9999` was accepted when the request said port 9999."""
+    authenticator, _ = enroll(client, mailbox)
+    app.config["CODEB_PORT"] = 8000
+    steered = {"Host": "localhost:9999"}
+
+    def attempt(origin):
+        browser = app.test_client()
+        token = csrf_of(browser.get("/signin", headers=steered).text)
+        options = browser.post("/signin/passkey/begin", json={}, headers={**steered, "X-CSRF-Token": token})
+        assertion = authenticator.get(options.json["publicKey"], origin=origin)
+        return browser.post("/signin/passkey/complete", json={"challenge_id": options.json["challenge_id"],
+                                                              "credential": assertion},
+                            headers={**steered, "X-CSRF-Token": token})
+    refused = attempt("http://localhost:9999")
+    assert refused.status_code == 400 and refused.json["error"] == "error.passkey_wrong_site"
+    assert attempt("http://localhost:8000").status_code == 200
+
+
+def test_too_many_passkey_challenges_from_one_client_is_a_429_json_error(app, monkeypatch):
+    """Finding 6: past the per-client limit on challenge creation the sign-in page's script
+    gets a 429 with a message id and Retry-After, and nothing more is stored."""
+    import codeb.accounts.passkeys
+    monkeypatch.setattr(codeb.accounts.passkeys, "CHALLENGES_PER_CLIENT", ((3, 60),))
+    answers = []
+    for _ in range(4):
+        browser = app.test_client()  # a fresh browser each time: the per-browser cap is no help
+        answers.append(post(browser, "/signin/passkey/begin", {}, token_of(browser)))
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[-1].json["error"] == "error.passkey_rate_limited" and "wait" in answers[-1].json["message"]
+    assert int(answers[-1].headers["Retry-After"]) > 0

@@ -168,3 +168,25 @@ def test_link_mail_in_the_persons_language(client, mailbox):
 def test_unknown_paths_are_plain_not_found_pages(client, path):
     response = client.get(path, headers={"Host": HOST})
     assert response.status_code in (404, 400) and "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("email", ["=?utf-8?q?victim=40evil.example=3E=2C?=@example.com",
+                                   "=?utf-8?q?a=0D=0Abcc=3Ax?=@example.com"])
+def test_encoded_words_are_refused_at_the_form_and_nothing_is_mailed(client, mailbox, email):
+    """Finding 12: an RFC 2047 encoded word (or an encoded CR/LF) in the local part is refused
+    with the form's clear message; no mail is written."""
+    response = request_link(client, email)
+    assert response.status_code == 400
+    assert "valid email address" in response.text and 'aria-invalid="true"' in response.text
+    assert mailbox.files() == []
+
+
+@pytest.mark.parametrize("lang, text", [("en", "before the @"), ("de", "vor dem @")])
+def test_a_non_ascii_address_is_a_clear_400_in_the_persons_language(client, mailbox, lang, text):
+    """Finding 13: a non-ASCII local part gave 500; internationalised addresses are not
+    supported, and the message says so in the person's language."""
+    page = client.get("/signin", headers={"Host": HOST, "Accept-Language": lang})
+    response = client.post("/signin/magic-link/begin", data={"csrf": csrf_of(page.text), "email": "jörg@example.com"},
+                           headers={"Host": HOST, "Accept-Language": lang})
+    assert response.status_code == 400 and text in response.text
+    assert mailbox.files() == []

@@ -5,10 +5,11 @@ import pytest
 from codeb.errors import BadInput, Conflict, InvalidName
 from codeb.provisioning import create_tenant
 from codeb.web.app import create_app
-from tests.support.web import HOST, OTHER_HOST
+from tests.support.web import HOST, OTHER_HOST, csrf_of
 
 
-def test_each_host_is_its_own_provider(client):
+def test_each_host_is_its_own_provider(app, client):
+    app.config["CODEB_PORT"] = 8000  # `serve --port 8000`: the port is configured, not the Host's
     demo = client.get("/.well-known/openid-configuration", headers={"Host": "localhost:8000"}).json
     acme = client.get("/.well-known/openid-configuration", headers={"Host": f"{OTHER_HOST}:8000"}).json
     assert demo["issuer"] == "http://localhost:8000"
@@ -76,3 +77,31 @@ def test_settings_changes_are_seen_by_a_running_app(client, demo):
         doc["hosts"] = ["renamed.localhost"]
     assert client.get("/signin", headers={"Host": HOST}).status_code == 404
     assert client.get("/signin", headers={"Host": "renamed.localhost"}).status_code == 200
+
+
+def test_the_host_headers_port_does_not_steer_the_issuer_or_the_mailed_link(app, client, mailbox):
+    """Finding 11: on a loopback tenant the issuer and the magic link followed the raw Host
+    port (`Host: localhost:9999` mailed a link to port 9999); they follow the configured one."""
+    app.config["CODEB_PORT"] = 8000  # `serve --port 8000`
+    steered = {"Host": "localhost:9999"}
+    doc = client.get("/.well-known/openid-configuration", headers=steered).json
+    assert doc["issuer"] == "http://localhost:8000"
+    assert doc["authorization_endpoint"] == "http://localhost:8000/authorize"
+    page = client.get("/signin", headers=steered)
+    sent = client.post("/signin/magic-link/begin", data={"csrf": csrf_of(page.text), "email": "alice@example.com"},
+                       headers=steered)
+    assert sent.status_code == 200
+    assert mailbox.last_link(to="alice@example.com").startswith("http://localhost:8000/link/")
+
+
+def test_the_local_port_comes_from_the_configuration(tenants, data_root, monkeypatch):
+    """Finding 11: `serve --port` (or CODEB_PORT) names the port; without either it is the
+    local server's default, 8000, whatever a request's Host says."""
+    monkeypatch.delenv("CODEB_PORT", raising=False)
+    default = create_app({"CODEB_DATA": str(data_root)}).test_client()
+    assert default.get("/.well-known/openid-configuration",
+                       headers={"Host": "localhost:1234"}).json["issuer"] == "http://localhost:8000"
+    monkeypatch.setenv("CODEB_PORT", "8443")
+    configured = create_app({"CODEB_DATA": str(data_root)}).test_client()
+    assert configured.get("/.well-known/openid-configuration",
+                          headers={"Host": "acme.localhost"}).json["issuer"] == "http://acme.localhost:8443"

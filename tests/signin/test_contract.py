@@ -77,7 +77,8 @@ class PasskeyDriver:
         accounts, tenant = self.world.accounts, self.world.tenant
         account = ensure_user_handle(accounts, accounts.create(email=email).login)
         policy = Passkeys(tenant, accounts).policy
-        _, challenge = Challenges(tenant.store).issue(purpose="register", browser="b", login=account.login)
+        _, challenge = Challenges(tenant.store).issue(purpose="register", browser="b", client="192.0.2.7",
+                                                  login=account.login)
         options = registration_options(account=account, rp_id=RP_ID, rp_name="Demo", policy=policy,
                                        challenge=challenge)
         passkey = verify_registration(credential=self.authenticator.create(options), challenge=challenge,

@@ -11,7 +11,7 @@ from codeb.errors import BadInput, RateLimited, SignInFailed, SignUpRefused
 from codeb.notify.mail import Mailer
 from codeb.signin import enabled
 from codeb.signin.base import SignInContext, VerifiedIdentity
-from codeb.signin.magic_link import LINK, LINK_LIFETIME, PER_ADDRESS, PER_CLIENT, MagicLink
+from codeb.signin.magic_link import LINK, LINK_LIFETIME, PER_CLIENT, PER_MAILBOX, MagicLink
 from codeb.tenants import Tenants
 from tests.support.clock import Clock
 from tests.support.mailbox import Mailbox
@@ -151,16 +151,18 @@ def test_disabled_account_gets_no_link(world):
 
 def test_rate_limits_per_address_and_per_client(world):
     ctx, _, clock = world
-    for _ in range(PER_ADDRESS[0]):
+    [(per_mailbox, window)] = PER_MAILBOX
+    for _ in range(per_mailbox):
         MagicLink().begin(ctx, {"email": "kim@example.com"})
     with pytest.raises(RateLimited) as limited:
         MagicLink().begin(ctx, {"email": "kim@example.com"})
     assert limited.value.retry_after > 0
-    clock.advance(PER_ADDRESS[1] + 1)
+    clock.advance(window + 1)
     MagicLink().begin(ctx, {"email": "kim@example.com"})
 
     ctx.client_ip = "198.51.100.7"
-    for n in range(PER_CLIENT[0]):
+    burst = min(limit for limit, _ in PER_CLIENT)
+    for n in range(burst):
         MagicLink().begin(ctx, {"email": f"user{n}@example.com"})
     with pytest.raises(RateLimited):
         MagicLink().begin(ctx, {"email": "another@example.com"})
@@ -171,3 +173,78 @@ def test_registry_lists_enabled_methods(world):
     assert list(enabled(ctx.tenant)) == ["passkey", "magic_link"]  # in the sign-in page's order
     ctx.tenant.settings["methods"] = []
     assert enabled(ctx.tenant) == {}
+
+
+def test_plus_tags_and_case_count_against_one_mailbox(world):
+    """Finding 14: `name+1@…`, `name+2@…` got more links to one mailbox past the per-address
+    limit; the limit counts the mailbox, while each mail still goes to the address given."""
+    ctx, mailbox, _ = world
+    sent = []
+    refused = None
+    for n in range(20):  # bounded: the limit is a handful per quarter hour
+        address = f"Name+{n}@Example.com" if n % 2 else f"name+{n}@example.com"
+        try:
+            MagicLink().begin(ctx, {"email": address})
+        except RateLimited as limited:
+            refused = limited
+            break
+        sent.append(address.lower())
+    assert refused is not None and refused.retry_after > 0 and len(sent) <= 5
+    assert [mail.message["To"] for mail in mailbox.messages()] == sent
+    with pytest.raises(RateLimited):
+        MagicLink().begin(ctx, {"email": "NAME@example.com"})
+    MagicLink().begin(ctx, {"email": "name@example.org"})  # another mailbox is not affected
+
+
+class Sent:
+    """A mailer that only counts (these tests are about the counters, not the mail)."""
+
+    def __init__(self):
+        self.to = []
+
+    def send(self, kind, *, to, **_):
+        self.to.append(to)
+
+
+def test_an_office_behind_one_nat_address_signs_in_at_nine(world):
+    """Finding 14: 20 requests per IP per quarter hour stopped an office behind one NAT
+    address; 300 sign-ins from one address within 15 minutes pass."""
+    ctx, _, clock = world
+    ctx.client_ip, ctx.mailer = "203.0.113.9", Sent()
+    for n in range(300):
+        MagicLink().begin(ctx, {"email": f"person{n}@office.example"})
+        clock.advance(2)  # 300 people in ten minutes
+    assert len(set(ctx.mailer.to)) == 300
+
+
+def test_a_flood_from_one_address_is_still_stopped(world):
+    """Finding 14: the generous per-IP ceiling still stops a flood: a burst is cut off within
+    the minute, and a steady stream under the burst limit at the ceiling within the quarter hour."""
+    ctx, _, clock = world
+    ctx.client_ip, ctx.mailer = "203.0.113.66", Sent()
+    burst = 0
+    with pytest.raises(RateLimited) as stopped:
+        for burst in range(1000):  # bounded: without a limit the loop would end without a raise
+            MagicLink().begin(ctx, {"email": f"burst{burst}@victims.example"})
+    assert 30 <= burst <= 150 and stopped.value.retry_after <= 60
+    clock.advance(15 * 60)
+    steady = 0
+    with pytest.raises(RateLimited) as ceiling:
+        for steady in range(3000):
+            MagicLink().begin(ctx, {"email": f"steady{steady}@victims.example"})
+            clock.advance(1.2)  # 50 a minute, under the burst limit
+    assert 300 <= steady <= 1000 and ceiling.value.retry_after > 60
+
+
+def test_an_ipv6_client_is_counted_by_its_64(world):
+    """Finding 14: one IPv6 subscriber holds a whole /64; rotating through it does not get
+    past the per-client limit."""
+    ctx, _, _ = world
+    ctx.mailer = Sent()
+    with pytest.raises(RateLimited):
+        for n in range(300):  # bounded: well past the burst limit
+            ctx.client_ip = f"2001:db8:1:2::{n:x}"
+            MagicLink().begin(ctx, {"email": f"v6-{n}@victims.example"})
+    assert len(ctx.mailer.to) <= 150
+    ctx.client_ip = "2001:db8:1:3::1"  # the neighbouring /64 is someone else
+    MagicLink().begin(ctx, {"email": "neighbour@example.com"})

@@ -35,7 +35,7 @@ from codeb.accounts.passkeys import (
     passkeys_of,
     verify_registration,
 )
-from codeb.errors import AccountDisabled, BadInput, Conflict, NotFound, SignInFailed
+from codeb.errors import AccountDisabled, BadInput, Conflict, NotFound, RateLimited, SignInFailed
 from codeb.notify.mail import Mailer
 from codeb.signin import can_sign_in
 from codeb.signin.base import SignInContext, VerifiedIdentity
@@ -357,7 +357,8 @@ def test_a_registration_challenge_cannot_complete_a_sign_in(world, monkeypatch):
     alice = enrol(world, "alice@example.com")
     fake = types.SimpleNamespace(token_bytes=lambda n: challenge_of(AUTH_A[0]), token_hex=secrets.token_hex)
     monkeypatch.setattr(codeb.accounts.passkeys, "secrets", fake)
-    cid, _ = Challenges(world.store).issue(purpose="register", browser=BROWSER, login=alice.login)
+    cid, _ = Challenges(world.store).issue(purpose="register", browser=BROWSER, client="192.0.2.1",
+                                   login=alice.login)
     with pytest.raises(SignInFailed) as failure:
         complete(world, cid, credential_of(AUTH_A[0]))
     assert failure.value.message_id == "error.passkey_challenge"
@@ -845,3 +846,39 @@ def test_deleting_an_account_removes_its_credential_index_entries(world, monkeyp
     assert refused(world, monkeypatch, AUTH_A[0]) == "error.passkey_unknown"
     passkeys(world).add(bob.login, registered(world, REG_A))
     assert passkeys(world).owner(REG_A["credential_id"]).login == bob.login
+
+
+# -- what anonymous requests may store (finding 6) ---------------------------------
+
+def live_challenges(world) -> list[str]:
+    folder = os.path.join(world.store.root, "transient", "webauthn")
+    return [name for name in os.listdir(folder) if name.endswith(".json")] if os.path.isdir(folder) else []
+
+
+def test_one_browser_holds_a_few_live_challenges_not_one_per_request(world):
+    """Finding 6: every passkey-options request stored a challenge for five minutes, however
+    many one browser asked for; a browser keeps only its latest few, the newest still works."""
+    ctx = replace(world.ctx, rp_id=RP_ID, browser=BROWSER)
+    issued = [PasskeySignIn().begin(ctx, {}).data["challenge_id"] for _ in range(40)]
+    assert len(live_challenges(world)) <= 8
+    with pytest.raises(SignInFailed) as dropped:
+        codeb.accounts.passkeys.Challenges(world.store).take(issued[0], purpose="signin", browser=BROWSER)
+    assert dropped.value.message_id == "error.passkey_challenge"
+    assert codeb.accounts.passkeys.Challenges(world.store).take(issued[-1], purpose="signin", browser=BROWSER)
+
+
+def test_challenge_creation_is_rate_limited_per_client_but_generously(world):
+    """Finding 6: challenge creation had no limit per client; an office behind one NAT address
+    still gets its challenges (300 in five minutes), a flood of fresh browsers is stopped."""
+    ctx = replace(world.ctx, rp_id=RP_ID, client_ip="203.0.113.10")
+    for n in range(300):
+        PasskeySignIn().begin(replace(ctx, browser=f"office-browser-{n}"), {})
+        world.clock.advance(1)
+    world.clock.advance(900)
+    flood = 0
+    with pytest.raises(RateLimited) as stopped:
+        for flood in range(1000):  # bounded: without a limit the loop ends without a raise
+            PasskeySignIn().begin(replace(ctx, browser=f"fresh-{flood}"), {})
+    assert 30 <= flood <= 200
+    assert stopped.value.status == 429 and stopped.value.message_id == "error.passkey_rate_limited"
+    PasskeySignIn().begin(replace(ctx, browser="elsewhere", client_ip="198.51.100.1"), {})

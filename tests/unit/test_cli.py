@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import requests
 
 from codeb.accounts import Accounts
 from codeb.tenants import Tenants
@@ -93,3 +94,32 @@ def test_user_add_reuses_a_deleted_login_only_when_told(tmp_path):
     again = json.loads(codeb(tmp_path, "user", "add", "acme", "erin", "--email", "erin@elsewhere.example",
                              "--reuse-login").stdout)
     assert again["login"] == "erin" and again["sub"] != first["sub"]
+
+
+def test_the_cli_refuses_encoded_words_and_non_ascii_addresses(tmp_path):
+    """Finding 12: the operator's commands use the same email validator as the forms."""
+    codeb(tmp_path, "tenant", "create", "t1", "--host", "t1.example")
+    for args, message in (
+        (["user", "add", "t1", "eve", "--email", "=?utf-8?q?victim=40evil.example=3E=2C?=@x.example"],
+         "valid email"),
+        (["user", "add", "t1", "jorg", "--email", "jörg@x.example"], "before the @"),
+        (["tenant", "create", "t2", "--host", "t2.example", "--admin-email", "=?utf-8?q?a=0D=0Ab?=@x.example"],
+         "valid email"),
+    ):
+        result = codeb(tmp_path, *args, check=False)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert [u["login"] for u in json.loads(codeb(tmp_path, "user", "list", "t1").stdout)] == []
+    assert json.loads(codeb(tmp_path, "tenant", "list").stdout) == [{"tenant": "t1", "hosts": ["t1.example"]}]
+
+
+def test_superuser_link_for_the_local_demo_tenant_opens(data_root, app, served):
+    """Finding 27: `superuser link demo` printed `https://localhost/…` for the local demo tenant
+    (`make run`: `tenant create demo --host localhost`, `serve --port 8000`). It prints the
+    configured local origin, `http://localhost:8000` by default or `--port`, and the link opens."""
+    default = codeb(data_root, "superuser", "link", "demo")
+    assert default.stdout.startswith("http://localhost:8000/breakglass/"), default.stdout
+    port = int(served.rsplit(":", 1)[1])
+    link = codeb(data_root, "superuser", "link", "demo", "--port", str(port)).stdout.strip()
+    assert link.startswith(f"http://localhost:{port}/breakglass/")
+    opened = requests.get(link.replace("localhost", "127.0.0.1"), headers={"Host": f"localhost:{port}"}, timeout=10)
+    assert opened.status_code == 200 and 'action="/breakglass"' in opened.text

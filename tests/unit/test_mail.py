@@ -3,6 +3,9 @@
 import os
 from email import message_from_bytes, policy
 
+import pytest
+
+from codeb.errors import BadInput
 from codeb.notify.mail import Mailer, pickup_folder, staging_folder
 
 
@@ -36,11 +39,10 @@ def test_staging_is_a_sibling_on_the_same_volume_and_left_empty(tmp_path):
 
 
 def test_header_injection_through_the_address_is_impossible(tmp_path):
-    import pytest
-
-    with pytest.raises(ValueError):
+    with pytest.raises(BadInput) as refused:
         make_mailer(tmp_path).send("no_account", to="a@example.com\r\nBcc: victim@example.com",
                                    language="en", url="x")
+    assert refused.value.message_id == "error.invalid_email"
 
 
 def test_html_part_escapes_values(tmp_path):
@@ -62,3 +64,18 @@ def test_echo_prints_the_link_for_local_use(tmp_path, capsys):
     make_mailer(tmp_path, echo=True).send("magic_link", to="a@example.com", language="en",
                                           url="http://localhost:8000/link/xyz", minutes=5, new_account=False)
     assert "http://localhost:8000/link/xyz" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("to", ["=?utf-8?q?victim=40evil.example=3E=2C?=@example.com",
+                                "Someone <alice@example.com>", "alice@example.com, bob@example.com",
+                                "jörg@example.com"])
+def test_a_message_whose_to_would_differ_from_x_receiver_is_never_written(tmp_path, to):
+    """Finding 12: defence in depth; even an address that got past validation never becomes a
+    message whose `To:` names someone other than its envelope's `X-Receiver`."""
+    mailer = make_mailer(tmp_path)
+    with pytest.raises(BadInput) as refused:
+        mailer.send("magic_link", to=to, language="en", url="https://login.example/link/abc", minutes=5,
+                    new_account=False)
+    assert refused.value.message_id == "error.invalid_email"
+    for folder in (mailer.pickup, mailer.staging):
+        assert not os.path.isdir(folder) or os.listdir(folder) == []
