@@ -269,6 +269,17 @@ def test_hostile_catalogue_is_refused_at_upload_with_a_clear_message(people, ten
     assert "fr" not in tenants.get("demo").languages
 
 
+def test_a_catalogue_nested_too_deeply_is_the_shape_error_not_a_500(people, tenants):
+    """Finding 13: a deeply nested catalogue upload (15,000 levels) raised RecursionError in json.loads (a 500);
+    it goes through the app's one JSON parser and is refused like any malformed catalogue."""
+    admin = people["admin"]
+    page = admin.get("/admin/languages", headers={"Host": HOST})
+    response = admin.post("/admin/languages", data={"csrf": csrf_of(page.text), "lang": "fr",
+                                                    "messages": "[" * 15_000 + "]" * 15_000},
+                          headers={"Host": HOST})
+    assert response.status_code == 400 and "fr" not in tenants.get("demo").languages
+
+
 def test_a_stored_hostile_catalogue_renders_literally_and_never_fails(people, tenants, client):
     """Finding 5: a catalogue stored before the upload check existed can neither expand, leak nor fail."""
     demo = tenants.get("demo")
