@@ -32,10 +32,13 @@ class VerifiedIdentity:
 @dataclass(frozen=True)
 class Challenge:
     """What `begin` hands out: `data` for the page's script (a method that answers
-    JSON), or a page to show, `templates/signin/<method>/<view>.html`, with `data`."""
+    JSON), or a page to show, `templates/signin/<method>/<view>.html`, with `data`.
+    `sent`: the step sent something (a mail), so the page must survive a reload without
+    sending again: the POST is answered with a redirect to a GET that shows it."""
 
     data: dict
     view: str | None = None
+    sent: bool = False
 
 
 @dataclass
@@ -78,7 +81,8 @@ class SignInMethod(ABC):
     name: ClassVar[str]
     # "page": its steps are form posts answered with pages; "json": calls of the page's script.
     answers: ClassVar[str] = "page"
-    # Its challenge outlives a change of the tenant's methods (a link already mailed).
+    # Its `complete` is reached even while the method is off: it decides itself which of
+    # its challenges still complete (a mailed invitation does, its own sign-in link does not).
     completes_while_disabled: ClassVar[bool] = False
     # Where a failed `complete` is shown: None for the sign-in page, else a view of its own.
     complete_failure_view: ClassVar[str | None] = None
