@@ -68,16 +68,17 @@ def begin(ctx, submitted, *, methods, interaction: str | None = None) -> dict:
             raise RateLimited(wait)
     account = ctx.accounts.find_by_email(email)
     language = (account and account.language) or ctx.language
-    record = {"email": email, "interaction": interaction, "language": language}
+    # With passkeys on, the ceremony follows the link (for an existing account too, if it has none).
+    then = PASSKEY if PASSKEY in methods else None
+    record = {"email": email, "interaction": interaction, "language": language, "then": then}
     if account is None and may_sign_up(ctx.tenant, email):
-        then = PASSKEY if PASSKEY in methods else None
-        link = issue_link(ctx.store, SIGNUP, {**record, "then": then})
+        link = issue_link(ctx.store, SIGNUP, record)
         ctx.mailer.send("signup", to=email, language=language, url=f"{ctx.base_url}{LINK_PATH}{link}",
                         minutes=SIGNUP.lifetime // 60, passkey=then == PASSKEY)
     elif account is None:
         ctx.mailer.send("no_account", to=email, language=language, url=f"{ctx.base_url}/signin")
     elif not account.disabled and SIGNIN.needs_method in methods:
-        link = issue_link(ctx.store, SIGNIN, {**record, "then": None})
+        link = issue_link(ctx.store, SIGNIN, record)
         ctx.mailer.send("magic_link", to=email, language=language, url=f"{ctx.base_url}{LINK_PATH}{link}",
                         minutes=SIGNIN.lifetime // 60, new_account=False)
     else:
