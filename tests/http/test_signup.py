@@ -88,6 +88,10 @@ def test_sign_in_page_shows_the_enabled_methods_and_the_sign_up_policy(client, d
         button = re.search(r'<button[^>]*id="signup-button"[^>]*>([^<]*)</button>', html).group(1)
         assert button == ("Create an account with a passkey" if "passkey" in chosen else "Create an account")
     assert ("example.com" in html) == (policy == "domains")
+    # A refused passkey points to the email address only where an email method is there.
+    if "passkey" in chosen:
+        message = re.search(r'data-msg-cancelled="([^"]*)"', html).group(1)
+        assert ("email address" in message) == (len(chosen) > 1)
 
 
 def test_sign_in_page_in_german_for_a_passkey_only_invite_tenant(client, demo):
@@ -120,6 +124,7 @@ def test_passkey_only_tenant_signs_up_by_email_link_then_passkey_then_profile(cl
     page = client.get("/welcome/passkey", headers={"Host": HOST})
     assert page.status_code == 200 and 'id="skip-passkey"' not in page.text
     assert "the only way to sign in here" in page.text
+    assert "email address" not in re.search(r'data-msg-failed="([^"]*)"', page.text).group(1)
     assert client.get("/welcome/continue", headers={"Host": HOST}).headers["Location"] == "/welcome/passkey"
     assert client.get("/welcome", headers={"Host": HOST}).headers["Location"] == "/welcome/passkey"
 
@@ -269,11 +274,12 @@ def test_magic_sign_in_link_does_not_complete_after_magic_links_are_disabled(cli
 
 
 def test_invitation_and_sign_up_links_complete_while_magic_links_are_disabled(client, app, demo, accounts,
-                                                                           mailbox):
+                                                                           mailbox, clock, monkeypatch):
     """Finding 23 (loose end): an admin's invitation and a sign-up link are their own kinds and
     still complete on a tenant without magic-link sign-in."""
     configure(demo, methods=["passkey"], policy="open")
     invited = accounts.create(email="invited@example.com")
+    monkeypatch.setattr(demo.store, "clock", clock)  # the link's age by the app's clock
     mailer = mailer_for(demo, data_root=app.config["CODEB_DATA"])
     invite_account(demo.store, mailer, base_url="http://localhost", account=invited, inviter="Admin",
                    language="en")
