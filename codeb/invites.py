@@ -6,11 +6,14 @@ another kind and an old link fail before any disk access). The store keeps
 only the token's SHA-256, as a transient record that lives as long as the
 kind allows, and `take` spends it exactly once, in any process.
 
-Kinds: the magic link's sign-in link (`codeb.signin.magic_link`, five minutes)
-and the account invitation an admin sends for an account they created (a
-week). Both open at `/link/<link>` and end in the magic-link method's
-`complete`, which proves the person holds the mailbox. Guest invitations into
-one conversation will be a kind of their own.
+Kinds: the magic link's sign-in link (`SIGNIN`, five minutes), the sign-up
+link that proves the address of a person who has no account yet (`SIGNUP`,
+`codeb.signin.signup`, fifteen minutes) and the account invitation an admin
+sends for an account they created (`ACCOUNT`, a week). All open at
+`/link/<link>` and end in the magic-link method's `complete`, which proves the
+person holds the mailbox; only the sign-in link needs magic-link sign-in to be
+on (`needs_method`): an invitation and a sign-up link stand on their own.
+Guest invitations into one conversation will be a kind of their own.
 """
 
 import secrets
@@ -32,8 +35,11 @@ class LinkKind:
     salt: str      # itsdangerous salt: a link of one kind never verifies as another
     lifetime: int  # seconds
     prefix: str    # marks the kind in the URL, so the right salt is tried
+    needs_method: str | None = None  # the sign-in method that must be on for the link to complete
 
 
+SIGNIN = LinkKind("signin", salt="codeb.magic-link", lifetime=300, prefix="", needs_method="magic_link")
+SIGNUP = LinkKind("signup", salt="codeb.signup", lifetime=900, prefix="s.")
 ACCOUNT = LinkKind("account", salt="codeb.invitation", lifetime=7 * 86400, prefix="i.")
 
 
@@ -54,13 +60,19 @@ def issue(store, kind: LinkKind, record: dict) -> str:
     return kind.prefix + _serializer(store, kind).dumps(token)
 
 
-def token_of(store, link, kinds: tuple[LinkKind, ...]) -> str:
-    """The token inside a link of one of `kinds`, if its signature is good and it is not too old."""
+def kind_of(link, kinds: tuple[LinkKind, ...]) -> LinkKind:
+    """Which of `kinds` the link says it is (by its prefix; its signature is checked later)."""
     if not isinstance(link, str):
         raise SignInFailed("error.link_invalid")
     kind = next((k for k in sorted(kinds, key=lambda k: -len(k.prefix)) if link.startswith(k.prefix)), None)
     if kind is None:
         raise SignInFailed("error.link_invalid")
+    return kind
+
+
+def token_of(store, link, kinds: tuple[LinkKind, ...]) -> str:
+    """The token inside a link of one of `kinds`, if its signature is good and it is not too old."""
+    kind = kind_of(link, kinds)
     try:
         return _serializer(store, kind).loads(link[len(kind.prefix):], max_age=kind.lifetime)
     except SignatureExpired:

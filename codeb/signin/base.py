@@ -35,10 +35,13 @@ class VerifiedIdentity:
 @dataclass(frozen=True)
 class Challenge:
     """What `begin` hands out: `data` for the page's script (a method that answers
-    JSON), or a page to show, `templates/signin/<method>/<view>.html`, with `data`."""
+    JSON), or a page to show, `templates/signin/<method>/<view>.html`, with `data`.
+    `sent`: the step sent something (a mail), so the page must survive a reload without
+    sending again: the POST is answered with a redirect to a GET that shows it."""
 
     data: dict
     view: str | None = None
+    sent: bool = False
 
 
 @dataclass
@@ -81,6 +84,16 @@ def client_network(ip: str) -> str:
     return str(address)
 
 
+# How often a link may be mailed (a magic sign-in link, a sign-up link), each rule (how many,
+# per seconds). A mailbox is the address without its +tag and case (`Name+1@x` and `name+2@x`
+# are one); a client is an IPv4 address or an IPv6 /64 (`client_network`).
+MAILED_PER_MAILBOX = ((5, 900),)  # five links to one mailbox per quarter hour
+MAILED_PER_CLIENT = (
+    (120, 60),                    # a burst: two a second for a minute, then wait
+    (600, 900),                   # the ceiling: an office of 300 behind one NAT address signs in twice over
+)
+
+
 def hit_limits(store, kind: str, key: str, rules, message_id: str | None = None) -> None:
     """Count one event of `key` against each (limit, window) rule; RateLimited if any is full."""
     wait = store.counter(kind).hit_rules(key, rules)
@@ -106,7 +119,8 @@ class SignInMethod(ABC):
     name: ClassVar[str]
     # "page": its steps are form posts answered with pages; "json": calls of the page's script.
     answers: ClassVar[str] = "page"
-    # Its challenge outlives a change of the tenant's methods (a link already mailed).
+    # Its `complete` is reached even while the method is off: it decides itself which of
+    # its challenges still complete (a mailed invitation does, its own sign-in link does not).
     completes_while_disabled: ClassVar[bool] = False
     # Where a failed `complete` is shown: None for the sign-in page, else a view of its own.
     complete_failure_view: ClassVar[str | None] = None

@@ -4,8 +4,10 @@ Whatever proved the person, `finish` does the same: a fresh session (new id,
 so an id planted before sign-in is worthless), noted in the account's list of
 sessions and in the audit log; the waiting authorization request, if this
 sign-in was made for one, now belongs to this session; and the screen that
-must come first, if any: the profile confirmation of a first sign-in, or the
-passkey the person asked to create with their link.
+must come first, if any: the passkey the person asked to create with their
+link ("Create an account with a passkey"), or must create because no enabled
+method could sign them in again without one (a passkey-only tenant), and then
+the profile confirmation of a first sign-in.
 """
 
 from dataclasses import dataclass
@@ -41,10 +43,17 @@ def finish(identity: VerifiedIdentity, *, previous, sessions, accounts, store, m
     return Landing(session=session, account=account, resume=resume, first=_first_screen(identity, account, methods))
 
 
+def passkey_required(account, methods) -> bool:
+    """Whether the account must create a passkey before it goes on: passkeys are on and no
+    enabled method could sign it in again (it could never come back otherwise)."""
+    return "passkey" in methods and not any(method.usable_by(account) for method in methods.values())
+
+
 def _first_screen(identity: VerifiedIdentity, account, methods) -> str | None:
+    # "Create an account with a passkey": the ceremony comes right after the link, before the profile.
+    if "passkey" in methods and not account.has_passkeys and (
+            identity.detail.get("then") == PASSKEY or passkey_required(account, methods)):
+        return PASSKEY
     if not account.profile_confirmed:
         return PROFILE
-    # "Create an account with a passkey" from the email field: the passkey comes right after the link.
-    if "passkey" in methods and identity.detail.get("then") == PASSKEY and not account.has_passkeys:
-        return PASSKEY
     return None

@@ -5,37 +5,47 @@ a known or admissible address gets a link, any other a note that there is no
 account. The link is a one-time link of `codeb.invites` (signed token, only its
 hash stored, five minutes, spent once). Opening it shows a button; only its
 POST calls `complete`, so mail scanners that fetch links do not spend them.
-`complete` also accepts an admin's account invitation, which opens the same way.
+`complete` also accepts an admin's account invitation and a sign-up link
+(`codeb.signin.signup`), which open the same way. Those two complete whether or
+not magic-link sign-in is on; a sign-in link of this method only while it is
+on (`invites.LinkKind.needs_method`): switching magic links off stops the
+links already mailed.
 """
 
 from ..accounts import normalize_email
 from ..accounts.profile import mailbox_of
 from ..errors import AccountDisabled, SignInFailed
-from ..invites import ACCOUNT, LINK_PATH, LinkKind
+from ..invites import ACCOUNT, LINK_PATH, SIGNIN, SIGNUP, kind_of
 from ..invites import issue as issue_link
 from ..invites import peek as peek_link
 from ..invites import take as take_link
 from ..store import layout
-from .base import Challenge, SignInContext, SignInMethod, VerifiedIdentity, hit_limits, submitted_field
+from .base import (
+    MAILED_PER_CLIENT,
+    MAILED_PER_MAILBOX,
+    Challenge,
+    SignInContext,
+    SignInMethod,
+    VerifiedIdentity,
+    hit_limits,
+    submitted_field,
+)
 from .signup import account_for_sign_up, may_sign_up
 
-LINK_LIFETIME = 300
-LINK = LinkKind("signin", salt="codeb.magic-link", lifetime=LINK_LIFETIME, prefix="")
-OPENS = (LINK, ACCOUNT)  # the links `complete` accepts
-# Rate limits, each (how many, per seconds). A mailbox is the address without its +tag
-# and case (`Name+1@x` and `name+2@x` are one); a client is an IPv4 address or an IPv6 /64.
-PER_MAILBOX = ((5, 900),)  # five links to one mailbox per quarter hour
-PER_CLIENT = (
-    (120, 60),             # a burst: two a second for a minute, then wait
-    (600, 900),            # the ceiling: an office of 300 behind one NAT address signs in twice over
-)
+LINK = SIGNIN
+LINK_LIFETIME = LINK.lifetime
+OPENS = (LINK, SIGNUP, ACCOUNT)  # the links `complete` accepts
+PER_MAILBOX = MAILED_PER_MAILBOX  # the limits of every mailed link (`base`)
+PER_CLIENT = MAILED_PER_CLIENT
 THEN = ("passkey",)  # what the person asked to do right after the link
 AMR = ("otp",)  # RFC 8176 §2: a one-time secret (here delivered by mail)
 
 
 class MagicLink(SignInMethod):
     name = "magic_link"
-    completes_while_disabled = True  # a mailed link (and an invitation) stays good for its lifetime
+    # Invitations and sign-up links stand on their own; `_usable` refuses this method's own
+    # sign-in links once it is off.
+    completes_while_disabled = True
     complete_failure_view = "problem"  # its `complete` is posted from the link's own page
     opens_links = True
 
@@ -58,14 +68,21 @@ class MagicLink(SignInMethod):
                             minutes=LINK_LIFETIME // 60, new_account=account is None)
         else:
             ctx.mailer.send("no_account", to=email, language=language, url=f"{ctx.base_url}/signin")
-        return Challenge(view="check_inbox", data={"email": email})
+        return Challenge(view="check_inbox", data={"email": email}, sent=True)
+
+    def _usable(self, ctx: SignInContext, link):
+        """The link, if its kind may complete now: a sign-in link only while this method is on."""
+        kind = kind_of(link, OPENS)
+        if kind.needs_method and kind.needs_method not in (ctx.tenant.setting("methods", default=[]) or ()):
+            raise SignInFailed("error.link_signin_disabled")
+        return link
 
     def peek(self, ctx: SignInContext, link) -> dict | None:
         """The pending link's record, without spending it (None if used or gone)."""
-        return peek_link(ctx.store, link, OPENS)
+        return peek_link(ctx.store, self._usable(ctx, link), OPENS)
 
     def complete(self, ctx: SignInContext, submitted) -> VerifiedIdentity:
-        record = take_link(ctx.store, submitted_field(submitted, "link"), OPENS)
+        record = take_link(ctx.store, self._usable(ctx, submitted_field(submitted, "link")), OPENS)
         if record is None:
             raise SignInFailed("error.link_used")
         account, created = account_for_sign_up(ctx, record["email"], record.get("language"))

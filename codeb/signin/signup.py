@@ -1,7 +1,35 @@
-"""Signing up: a method that verified an email (or, later, an upstream identity) for which
-no account exists yet creates one, if the tenant's sign-up policy allows it."""
+"""Signing up: its own step, apart from any sign-in method.
 
+A person without an account enters their email (`begin`); if the tenant's
+sign-up policy admits the address, a one-time sign-up link (`invites.SIGNUP`:
+signed, stored as a hash, fifteen minutes, spent once) is mailed. Following it
+ends in the magic-link module's `complete`, which proves the mailbox for every
+kind of link and creates the account (`account_for_sign_up`); a sign-up link
+completes whether or not magic-link sign-in is on. With passkeys on, the link
+asks for a passkey right after it (`then="passkey"`, see `flow`).
+
+`begin` answers the same whatever the address (no enumeration); only the mail
+differs: a sign-up link, a sign-in link for an existing account (if magic-link
+sign-in is on), a note that the account exists (otherwise), or the note that
+this site admits no one new with this address.
+"""
+
+from ..accounts import normalize_email
+from ..accounts.profile import mailbox_of
 from ..errors import Conflict, SignUpRefused
+from ..invites import LINK_PATH, SIGNIN, SIGNUP
+from ..invites import issue as issue_link
+from ..store import layout
+from .base import MAILED_PER_CLIENT, MAILED_PER_MAILBOX, hit_limits
+
+PASSKEY = "passkey"      # `then`: the passkey ceremony right after the link
+
+
+def policy_of(tenant) -> dict:
+    """The sign-up policy the sign-in page states: `open`, `domains` (with the domains) or `invite`."""
+    policy = tenant.setting("signup", "policy", default="open")
+    domains = tenant.setting("signup", "domains", default=[]) if policy == "domains" else []
+    return {"policy": policy, "domains": list(domains or ())}
 
 
 def may_sign_up(tenant, email: str) -> bool:
@@ -26,3 +54,31 @@ def account_for_sign_up(ctx, email: str, language: str | None):
         return ctx.accounts.create(email=email, language=language), True
     except Conflict:  # a parallel sign-in created it a moment ago
         return ctx.accounts.find_by_email(email), False
+
+
+def begin(ctx, submitted, *, methods, interaction: str | None = None) -> dict:
+    """Mail what fits the address (see the module doc); what the "check your mail" page shows.
+
+    `methods` are the tenant's enabled sign-in methods, by name."""
+    email = normalize_email(submitted.get("email") if hasattr(submitted, "get") else None)
+    # Counted like magic links (by mailbox and client network), on counters of their own.
+    hit_limits(ctx.store, layout.SIGNUP_PER_CLIENT, ctx.client_network, MAILED_PER_CLIENT)
+    hit_limits(ctx.store, layout.SIGNUP_PER_ADDRESS, mailbox_of(email), MAILED_PER_MAILBOX)
+    account = ctx.accounts.find_by_email(email)
+    language = (account and account.language) or ctx.language
+    # With passkeys on, the ceremony follows the link (for an existing account too, if it has none).
+    then = PASSKEY if PASSKEY in methods else None
+    record = {"email": email, "interaction": interaction, "language": language, "then": then}
+    if account is None and may_sign_up(ctx.tenant, email):
+        link = issue_link(ctx.store, SIGNUP, record)
+        ctx.mailer.send("signup", to=email, language=language, url=f"{ctx.base_url}{LINK_PATH}{link}",
+                        minutes=SIGNUP.lifetime // 60, passkey=then == PASSKEY)
+    elif account is None:
+        ctx.mailer.send("no_account", to=email, language=language, url=f"{ctx.base_url}/signin")
+    elif not account.disabled and SIGNIN.needs_method in methods:
+        link = issue_link(ctx.store, SIGNIN, record)
+        ctx.mailer.send("magic_link", to=email, language=language, url=f"{ctx.base_url}{LINK_PATH}{link}",
+                        minutes=SIGNIN.lifetime // 60, new_account=False)
+    else:
+        ctx.mailer.send("account_exists", to=email, language=language, url=f"{ctx.base_url}/signin")
+    return {"email": email}

@@ -48,7 +48,7 @@ DIRECTORY = "directory"       # the admin's user list, in 256 shards
 
 SESSIONS = "sessions"                  # signed-in browser sessions
 INTERACTIONS = "interactions"          # authorization requests waiting for a sign-in
-MAGIC_LINKS = "magic-links"            # hashes of mailed one-time links (sign-in, invitation)
+MAGIC_LINKS = "magic-links"            # hashes of mailed one-time links (sign-in, sign-up, invitation)
 WEBAUTHN_CHALLENGES = "webauthn"       # passkey ceremony challenges
 PASSWORD_FAILURES = "password-failures"
 BREAKGLASS = "breakglass"              # hashes of superuser links
@@ -66,3 +66,5 @@ MAGIC_PER_CLIENT = "magic-client"
 MAGIC_PER_ADDRESS = "magic-address"    # keyed by mailbox: the address without +tag, case folded
 WEBAUTHN_PER_CLIENT = "webauthn-client"  # passkey challenges created per client network
 INTERACTIONS_PER_CLIENT = "interactions-client"
+SIGNUP_PER_CLIENT = "signup-client"
+SIGNUP_PER_ADDRESS = "signup-address"

@@ -14,7 +14,7 @@ from ..accounts import passwords, privacy
 from ..accounts.passkeys import Passkeys, passkeys_of
 from ..accounts.sessions import describe_agent
 from ..errors import CodebError
-from ..signin import interactions
+from ..signin import flow, interactions
 from ..store import secret_id
 from . import context
 from .pages import safe_local_path
@@ -71,6 +71,8 @@ def confirm_profile():
     """The one-screen profile confirmation of a first sign-in, whatever the method."""
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
+    if flow.passkey_required(g.account, signin.enabled(g.tenant)):  # the passkey screen comes first
+        return redirect(url_for("passkeys.welcome"), code=303)
     error, form = None, None
     if request.method == "POST":
         try:

@@ -19,6 +19,7 @@ from ..accounts.passkeys import (
     verify_registration,
 )
 from ..errors import BadInput, CodebError, Conflict
+from ..signin import flow
 from ..signin.base import client_network
 from . import context
 from .account import account_page
@@ -83,8 +84,22 @@ def register_verify():
                  passkey=added.id, authenticator=added.authenticator)
     if body.get("stay"):  # the first-sign-in profile screen stays put after a passkey
         return jsonify(passkey={"name": added.name, "authenticator": added.authenticator})
-    target = g.session.pop("continue") or url_for("account.page", m="passkey_added")
-    return jsonify(redirect=safe_local_path(target, url_for("account.page")))
+    return jsonify(redirect=after_passkey_step(url_for("account.page", m="passkey_added")))
+
+
+def after_passkey_step(default: str) -> str:
+    """Where the passkey screen of a sign-in leads: the profile confirmation of a first
+    sign-in (which then goes on), else where the sign-in was going (`continue`)."""
+    account = g.accounts.require(g.account.login)
+    if not account.profile_confirmed:
+        return url_for("account.confirm_profile")
+    return safe_local_path(g.session.pop("continue") or default, url_for("account.page"))
+
+
+def passkey_required() -> bool:
+    """The signed-in person has no way to sign in again but a passkey they do not have yet."""
+    account = g.accounts.require(g.account.login)
+    return flow.passkey_required(account, signin.enabled(g.tenant))
 
 
 # -- pages -----------------------------------------------------------------------
@@ -93,13 +108,18 @@ def register_verify():
 def welcome():
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
-    return render_template("passkeys/welcome.html", continue_url=url_for("passkeys.skip"))
+    return render_template("passkeys/welcome.html", continue_url=url_for("passkeys.skip"),
+                           required=passkey_required())
 
 
 @bp.get("/welcome/continue")
 def skip():
-    target = g.session.pop("continue") if g.session else None
-    return redirect(safe_local_path(target, url_for("office.shell")), code=303)
+    """"Not now": on, unless the passkey is the only way this person could ever sign in again."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    if passkey_required():
+        return redirect(url_for("passkeys.welcome"), code=303)
+    return redirect(after_passkey_step(url_for("office.shell")), code=303)
 
 
 def _manage(action):

@@ -1,6 +1,9 @@
 """The tenant's sign-in: the page, one dispatch over the registry, and what follows.
 
-`/signin` shows every enabled method's part of the page. Every step of every
+`/signin` shows every enabled method's part of the page, and the sign-up part the
+tenant's sign-up policy calls for (`POST /signup`, its own step, `codeb.signin.signup`).
+A step that mailed something answers with a redirect to `GET /signin/sent`, which
+shows "check your mail" from the session (a reload sends nothing). Every step of every
 method is `POST /signin/<method>/<step>` (`begin` or `complete`, the method's
 name with hyphens): the dispatch finds the method in `codeb.signin`'s registry,
 hands it the submission (the form, or the JSON body of the page's script), and
@@ -14,7 +17,7 @@ from flask import Blueprint, abort, g, jsonify, redirect, render_template, reque
 from .. import audit, signin
 from ..errors import BadInput, CodebError, SignInFailed
 from ..invites import LINK_PATH
-from ..signin import flow, interactions
+from ..signin import flow, interactions, signup
 from ..signin.base import NotMine, SignInContext, SignInMethod, VerifiedIdentity
 from . import context
 from .errors import answer_as
@@ -59,14 +62,48 @@ def form_reaches_client(pending) -> str:
     return ""
 
 
-def render_signin(iid, pending, *, email="", error_id=None, status=200):
+def render_signin(iid, pending, *, email="", error_id=None, status=200, signup_email="", signup_error=None):
+    """The sign-in page: the enabled methods' parts, then the sign-up part of the policy.
+    `error_id` belongs to the methods' fields, `signup_error` to the sign-up field."""
     return render_template("signin/page.html", interaction=iid, pending=pending, email=email,
-                           error_id=error_id, methods=signin.enabled(g.tenant)), status
+                           error_id=error_id, methods=signin.enabled(g.tenant),
+                           signup=signup.policy_of(g.tenant), signup_email=signup_email,
+                           signup_error=signup_error), status
 
 
 def render_method(method: SignInMethod, view: str, iid, pending, status=200, **values):
     return render_template(f"signin/{method.name}/{view}.html", interaction=iid, pending=pending,
-                           **values), status
+                           methods=signin.enabled(g.tenant), **values), status
+
+
+def show_sent(template: str, data: dict, iid):
+    """A step that mailed something: keep what its page shows in the session (not the URL) and
+    answer 303, so that reloading the page it leads to sends nothing again."""
+    context.session().set("sent", {"template": template, "data": data, "i": iid})
+    return redirect(url_for("signin.sent"), code=303)
+
+
+@bp.get("/signin/sent")
+def sent():
+    """ "Check your mail": the same for every address, shown as often as the person reloads."""
+    record = g.session.data.get("sent") if g.session is not None else None
+    if not isinstance(record, dict):
+        return redirect(url_for("signin.page"), code=303)
+    iid, pending = pending_interaction(record.get("i") or "")
+    return render_template(record["template"], interaction=iid, pending=pending, **record["data"])
+
+
+@bp.post("/signup")
+def sign_up():
+    """The sign-up step: mail a sign-up link (or what fits the address), then "check your mail"."""
+    iid, pending = pending_interaction(request.form.get("i"))
+    try:
+        data = signup.begin(method_context(), request.form, methods=signin.enabled(g.tenant), interaction=iid)
+    except BadInput as error:
+        email = request.form.get("email", "")
+        return render_signin(iid, pending, signup_email=email[:254], signup_error=error.message_id,
+                             status=error.status)
+    return show_sent("signin/signup_sent.html", data, iid)
 
 
 @bp.get("/signin")
@@ -132,6 +169,8 @@ def step(method_slug, step):
 def begun(method: SignInMethod, challenge, iid, pending):
     if method.answers == "json":
         return jsonify(challenge.data)
+    if challenge.sent:
+        return show_sent(f"signin/{method.name}/{challenge.view}.html", challenge.data, iid)
     return render_method(method, challenge.view, iid, pending, **challenge.data)
 
 
@@ -159,7 +198,7 @@ def open_link(link):
     if record.get("language") in g.tenant.available_languages and not g.account:
         g.lang = record["language"]
     pending = interactions.get(g.tenant.store, record["interaction"]) if record.get("interaction") else None
-    return render_method(method, "open", None, pending, link=link)
+    return render_method(method, "open", None, pending, link=link, signing_up=record.get("kind") == "signup")
 
 
 def land(identity: VerifiedIdentity, *, interaction: str | None = None) -> str:

@@ -284,7 +284,7 @@ def test_console_watch_sees_csp_violations(served, page, console):
     assert page.evaluate("window.injected === undefined")
     form = page.locator('form[action$="/signin/magic-link/begin"]').element_handle()
     form.evaluate("(f, target) => { f.action = target; }", ELSEWHERE + "/elsewhere")
-    page.locator('input[name="email"]').fill("eve@example.com")
+    page.locator("#email").fill("eve@example.com")
     form.evaluate("f => f.requestSubmit()")  # a click would wait for a navigation that never comes
     for _ in range(50):
         if any("form-action" in v for v in console.csp_violations()):

@@ -27,9 +27,9 @@ The flow around the ceremonies: a first sign-in (by link) lands on the profile
 screen (/welcome), which holds the "add a passkey" control and stays put after
 a passkey is made (it lists it in #passkeys-added); confirming the profile
 leads to the office shell, whose terminal says how the person signed in
-("auth = magic link", "auth = passkey (NAME)"). /welcome/passkey is only for
-someone whose profile is confirmed and who asked for "Create an account with a
-passkey" from the email field.
+("auth = magic link", "auth = passkey (NAME)"). /welcome/passkey comes right
+after the link of "Create an account with a passkey" (the sign-up form), before
+the profile; it cannot be skipped where a passkey is the only way to sign in.
 """
 
 import re
@@ -122,10 +122,10 @@ def autofill_options(page, served):
                                 and r.request.timing["startTime"] >= since)
 
 
-def sign_up_to_profile(page, served, mailbox, email, *, passkey=False, autofill=True):
+def sign_up_to_profile(page, served, mailbox, email, *, autofill=True):
     """A new account through the magic link; it lands on the profile screen with its passkey control."""
     open_signin(page, served, autofill=autofill)
-    ask_for_link(page, email, passkey=passkey)
+    ask_for_link(page, email)
     follow_link(page, mailbox, email)
     page.wait_for_url(served + "/welcome")
     expect(page.locator("h1")).to_have_text("Welcome! Confirm your profile")
@@ -277,20 +277,25 @@ def test_first_sign_in_creates_passkey_then_button_and_autofill_sign_in(served, 
 
 # -- 2. "Create an account with a passkey" --------------------------------------
 
-def test_create_account_with_passkey_from_email_field(served, mailbox, demo, accounts, page, new_context,
-                                                      console):
-    # A new person: the link leads to the profile screen, which holds the passkey control.
+def test_create_account_with_passkey_from_the_sign_up_form(served, mailbox, demo, accounts, page, new_context,
+                                                           console):
+    """Finding 23: the sign-up form's link creates the account and leads to the passkey ceremony
+    (magic links are on here, so it can be skipped), then to the profile."""
     device = VirtualAuthenticator.attach(page)
     email = "bruno@example.com"
     open_signin(page, served)
-    expect(page.locator("#signup-passkey")).to_have_text("Create an account with a passkey")
+    expect(page.locator("#signup-button")).to_have_text("Create an account with a passkey")
     ask_for_link(page, email, passkey=True)
+    assert urlsplit(page.url).path == "/signin/sent"  # a GET: a reload sends nothing
     mail = mailbox.last()
-    assert mail.message["To"] == email
+    assert mail.message["To"] == email and "create your account" in mail.text
     follow_link(page, mailbox, email)
 
+    page.wait_for_url(served + "/welcome/passkey")
+    expect(page.locator("#skip-passkey")).to_have_text("Not now, continue")
+    create_passkey(page, "")  # no name: the app names it
     page.wait_for_url(served + "/welcome")
-    expect(create_passkey_on_profile(page, served, "")).not_to_be_empty()  # no name: the app names it
+    expect(page.locator("#passkeys-added li")).to_have_count(1)
     confirm_profile(page)
     expect(signed_in_as(page, served)).to_contain_text("codeb> sip-jid = bruno@localhost")
 
@@ -300,7 +305,8 @@ def test_create_account_with_passkey_from_email_field(served, mailbox, demo, acc
     expect(page.locator("article.passkey")).to_have_count(1)
     expect(page.locator("article.passkey h3")).not_to_be_empty()
 
-    # Someone whose profile is confirmed, without a passkey: the passkey offer, then on.
+    # Someone whose profile is confirmed, without a passkey, uses the sign-up form: the same
+    # reply; the mail is a sign-in link, and the passkey offer follows it.
     email = "bettina@example.com"
     known = accounts.create(email=email)
     accounts.update_profile(known.login, display_name="Bettina", nickname=None, language="en",
@@ -317,6 +323,45 @@ def test_create_account_with_passkey_from_email_field(served, mailbox, demo, acc
     expect(signed_in_as(other, served)).to_contain_text("codeb> welcome, Bettina")
     assert [p["name"] for p in passkeys_of(demo, email)] == ["Tablet"]
     assert len(other_device.credentials()) == 1
+
+    console.assert_clean(allow=())
+    assert not console.csp_violations(), console.dump()
+
+
+def test_passkey_only_tenant_sign_up_then_sign_in_with_the_passkey(served, mailbox, demo, page, console):
+    """Finding 23: on a passkey-only open tenant a new person signs up with their email, follows
+    the link, must create a passkey, confirms the profile, lands; then signs in with the passkey."""
+    with demo.store.update("tenant") as doc:
+        doc["methods"] = ["passkey"]
+        doc["signup"] = {"policy": "open", "domains": []}
+    device = VirtualAuthenticator.attach(page)
+    email = "petra@example.com"
+    open_signin(page, served)
+    expect(page.locator("#email")).to_have_count(0)         # no magic-link form
+    expect(page.locator("p.divider")).to_have_count(0)      # and no divider pointing to it
+    expect(page.locator("#signup-title")).to_have_text("New here?")
+    ask_for_link(page, email, passkey=True)
+    follow_link(page, mailbox, email)
+
+    page.wait_for_url(served + "/welcome/passkey")
+    expect(page.locator("#passkey-required")).to_be_visible()
+    expect(page.locator("#skip-passkey")).to_have_count(0)  # the only way back in: not skippable
+    create_passkey(page, "Phone")
+    page.wait_for_url(served + "/welcome")
+    expect(page.locator("#passkeys-added li")).to_have_text(["Phone"])
+    confirm_profile(page, display_name="Petra")
+    expect(signed_in_as(page, served)).to_contain_text("codeb> welcome, Petra")
+    assert [p["name"] for p in passkeys_of(demo, email)] == ["Phone"]
+
+    # Sign out (autofill must wait: presence off), then the passkey alone signs in.
+    device.set_presence(False)
+    page.locator("#office-signout").click()
+    page.wait_for_url(served + "/signin")
+    expect(page.locator("#signup-email")).to_be_editable()  # the page (and its script) is up
+    page.goto("about:blank")  # its autofill request ends before the next page's starts
+    answer = sign_in_with_button(page, served, device, open_signin(page, served))
+    assert answer.ok, answer.status
+    expect(signed_in_as(page, served)).to_contain_text("codeb> auth = passkey (Phone")
 
     console.assert_clean(allow=())
     assert not console.csp_violations(), console.dump()
@@ -423,7 +468,7 @@ def test_registration_without_user_verification_refused_when_required(served, ma
     device = VirtualAuthenticator.attach(page, user_verification=False, user_verified=False)
     email = "dieter@example.com"
     assert demo.settings["passkeys"]["user_verification"] == "required"
-    sign_up_to_profile(page, served, mailbox, email, passkey=True, autofill=False)
+    sign_up_to_profile(page, served, mailbox, email, autofill=False)
 
     # `required`: Chromium refuses before anything is created.
     with page.expect_response(served + "/account/passkeys/options"):

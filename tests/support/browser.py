@@ -18,8 +18,8 @@ from playwright.sync_api import expect
 
 TOKEN_KEY = "codeb.office.token"  # static/js/office/oidc.js
 
-# The email form has two submit buttons: the link (then="") and "Create an account
-# with a passkey" (then="passkey", #signup-passkey).
+# The magic link's email form (its button: the link, then="") and, apart from it, the
+# sign-up form (#signup-email, #signup-button: "Create an account [with a passkey]").
 LINK_BUTTON = 'form[action$="/signin/magic-link/begin"] button[name="then"][value=""]'
 
 
@@ -31,11 +31,13 @@ def session_cookie(context, base):
 
 
 def ask_for_link(page, email, *, passkey=False):
-    """On the open sign-in page: type the address and ask for a link (or for a passkey account)."""
-    page.locator("#email").fill(email)
+    """On the open sign-in page: type the address and ask for a link (or, `passkey`, use the
+    sign-up form: "Create an account with a passkey")."""
     if passkey:
-        page.locator("#signup-passkey").click()
+        page.locator("#signup-email").fill(email)
+        page.locator("#signup-button").click()
     else:
+        page.locator("#email").fill(email)
         page.locator(LINK_BUTTON).click()
     # "Check your inbox", in any language: the status line names the address.
     expect(page.locator("main p[role=status]")).to_contain_text(email)

@@ -49,7 +49,7 @@ def sign_in(client, mailbox, email, host=HOST, interaction=None, confirm_profile
     if interaction:
         data["i"] = interaction
     sent = client.post("/signin/magic-link/begin", data=data, headers={"Host": host})
-    assert sent.status_code == 200, sent.text
+    assert sent.status_code == 303, sent.text  # then GET /signin/sent: a reload sends nothing
     done = use_link(client, urlsplit(mailbox.last_link(to=email)).path, host)
     if confirm_profile and done.headers.get("Location", "").endswith("/welcome"):
         return confirm_first_profile(client, host)
