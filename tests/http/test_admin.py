@@ -288,3 +288,16 @@ def test_break_glass_link_works_once_expires_and_is_audited(app, demo, accounts,
     stale = breakglass.create_link(demo.store, "http://localhost")
     clock.advance(breakglass.LINK_LIFETIME + 1)
     assert app.test_client().get(urlsplit(stale).path, headers={"Host": HOST}).status_code == 400
+
+
+def test_admins_export_contains_no_secret_or_verifier(people, accounts):
+    """Finding 3: the admin's export of a person is the same allow-listed document: no password
+    hash, salt, SIP HA1, passkey key or session id of the account is in it."""
+    from tests.http.test_account import give_secrets, secret_values
+    give_secrets(accounts, "bob")
+    secrets_ = secret_values(accounts.get("bob").doc)
+    response = people["admin"].get("/admin/users/bob/export", headers={"Host": HOST})
+    assert response.status_code == 200
+    for value in secrets_:
+        assert value.encode() not in response.data, value
+    assert json.loads(response.data)["account"]["password"]["set"] is True
