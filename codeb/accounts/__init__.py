@@ -198,16 +198,30 @@ class Accounts:
         return sorted(login for login, entry in self.directory.all().items()
                       if "admin" in entry.get("roles", []) and not entry.get("disabled"))
 
-    def _keeps_an_admin(self, login: str) -> None:
-        if self.admins() == [login]:
-            raise Conflict("error.last_admin")
+    @staticmethod
+    def _is_admin(account: Account | None) -> bool:
+        return account is not None and "admin" in account.roles and not account.disabled
+
+    @contextmanager
+    def _keeping_an_admin(self, login: str, *, when: bool = True):
+        """Hold the tenant-wide admin lock while a change that could take `login`'s admin
+        rights away is checked and made: Conflict if `login` is the last enabled admin.
+        Two admins demoting each other at once then run one after the other, and the second
+        sees the first's change. The directory names the candidates; their documents decide
+        (a directory a moment behind can only make the check stricter). `when` False: no check."""
+        if not when:
+            yield
+            return
+        with self.store.lock(layout.USERS, layout.ADMINS_LOCK):
+            others = [other for other in self.admins() if other != login and self._is_admin(self.get(other))]
+            if not others and self._is_admin(self.get(login)):
+                raise Conflict("error.last_admin")
+            yield
 
     def set_roles(self, login: str, roles) -> Account:
         """New roles; the account's sessions end so the change reaches every new token."""
         roles = clean_roles(roles)
-        if "admin" not in roles:
-            self._keeps_an_admin(login)
-        with self.update(login) as doc:
+        with self._keeping_an_admin(login, when="admin" not in roles), self.update(login) as doc:
             changed = doc.get("roles") != roles
             doc["roles"] = roles
         if changed:
@@ -215,9 +229,7 @@ class Accounts:
         return self.require(login)
 
     def set_disabled(self, login: str, disabled: bool) -> Account:
-        if disabled:
-            self._keeps_an_admin(login)
-        with self.update(login) as doc:
+        with self._keeping_an_admin(login, when=disabled), self.update(login) as doc:
             doc["disabled"] = bool(disabled)
         if disabled:
             self.end_sessions(login)
@@ -243,11 +255,10 @@ class Accounts:
 
     def delete(self, login: str, *, keep_an_admin: bool = True) -> None:
         """Remove the account, its passkeys and every index entry; its sessions end with it."""
-        if keep_an_admin:
-            self._keeps_an_admin(login)
-        with self.update(login) as doc:
-            pass
-        self._remove_files(doc)
+        with self._keeping_an_admin(login, when=keep_an_admin):
+            with self.update(login) as doc:
+                pass
+            self._remove_files(doc)
 
     def _remove_files(self, doc: dict) -> None:
         self.directory.remove(doc["login"])

@@ -19,6 +19,10 @@ AUDIT = "audit"              # audit/<YYYY-MM>.jsonl: append-only security log
 INDEX = "index"              # index/<name>/<hash>.json and index/directory/<xx>.json
 TRANSIENT = "transient"      # transient/<kind>/<id>.json: records that expire
 
+# users/_admins: the tenant-wide lock under which a change that could leave the tenant
+# without an admin is checked and made (never a login's: logins do not start with "_").
+ADMINS_LOCK = "_admins"
+
 # Per-account files that GDPR erasure acts on: <kind>/<login>/...
 RECORDINGS = "recordings"
 TRANSCRIPTS = "transcripts"
