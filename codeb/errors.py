@@ -7,12 +7,15 @@ Protocol errors towards relying parties are Authlib's `OAuth2Error` classes and
 are rendered by the OpenID Provider, not here.
 """
 
+from contextlib import contextmanager
+
 from . import i18n
 
 
 class CodebError(Exception):
     message_id = "error.generic"
     status = 400
+    field: str | None = None  # the form field the failure is about, if one (see `concerning`)
 
     def __init__(self, message_id: str | None = None, **params):
         self.message_id = message_id or self.message_id
@@ -21,6 +24,17 @@ class CodebError(Exception):
 
     def __str__(self) -> str:
         return i18n.translate("en", self.message_id, **self.params)
+
+
+@contextmanager
+def concerning(field: str):
+    """A failure raised in the block is about this form field: the page shows it beside it."""
+    try:
+        yield
+    except CodebError as error:
+        if error.field is None:
+            error.field = field
+        raise
 
 
 class InvalidName(CodebError):

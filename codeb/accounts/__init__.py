@@ -16,7 +16,7 @@ import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, NotFound, concerning
 from ..store import layout, names
 from .directory import Directory, entry_of
 from .extensions import Extensions
@@ -232,6 +232,39 @@ class Accounts:
         with self._keeping_an_admin(login, when=disabled), self.update(login) as doc:
             doc["disabled"] = bool(disabled)
         if disabled:
+            self.end_sessions(login)
+        return self.require(login)
+
+    def save_by_admin(self, login: str, *, display_name, roles, ext) -> Account:
+        """The admin's user form (name, roles, extension): every field validated first, then
+        all saved in one locked update of the account document, or nothing (STYLE: validate
+        everything, then save everything). A new extension is claimed in its index just before
+        that update and released again if the update fails; `ext` None keeps the current one."""
+        with concerning("display_name"):
+            display_name = clean_display_name(display_name)
+        with concerning("admin"):
+            roles = clean_roles(roles)
+        current = self.require(login)
+        with concerning("ext"):
+            number = None if ext is None else self.extensions.checked(ext)
+        claim = number is not None and number != current.ext
+        with concerning("admin"), self._keeping_an_admin(login, when="admin" not in roles):
+            with concerning("ext"):
+                if claim:
+                    self.extensions.claim(login, number)
+            try:
+                with self.update(login) as doc:
+                    old_roles, old_ext = doc.get("roles"), doc.get("ext")
+                    doc.update(display_name=display_name, roles=roles)
+                    if claim:
+                        doc["ext"] = number
+            except BaseException:
+                if claim:
+                    self.extensions.release(login, number)
+                raise
+        if claim:
+            self.extensions.release(login, old_ext)
+        if old_roles != roles:
             self.end_sessions(login)
         return self.require(login)
 

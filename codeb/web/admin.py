@@ -127,16 +127,14 @@ def save_user(login):
     account = _target(login)
     form = request.form
     try:
-        g.accounts.set_display_name(login, form.get("display_name"))
-        roles = ["user", "admin"] if form.get("admin") == "1" else ["user"]
-        if sorted(roles) != sorted(account.roles):
-            g.accounts.set_roles(login, roles)
-            record("user.roles_changed", login=login, before=account.roles, after=sorted(roles))
-        ext = (form.get("ext") or "").strip()
-        if ext and str(account.ext) != ext:
-            g.accounts.set_extension(login, ext)
+        updated = g.accounts.save_by_admin(
+            login, display_name=form.get("display_name"),
+            roles=["user", "admin"] if form.get("admin") == "1" else ["user"],
+            ext=(form.get("ext") or "").strip() or None)
     except CodebError as error:
         return user_page(g.accounts.require(login), error)
+    if updated.roles != account.roles:
+        record("user.roles_changed", login=login, before=account.roles, after=updated.roles)
     record("user.updated", login=login)
     return back("admin.user", "user_saved", login=login)
 

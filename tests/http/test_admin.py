@@ -301,3 +301,38 @@ def test_admins_export_contains_no_secret_or_verifier(people, accounts):
     for value in secrets_:
         assert value.encode() not in response.data, value
     assert json.loads(response.data)["account"]["password"]["set"] is True
+
+
+@pytest.mark.parametrize("ext, status", [("abc", 400), ("5", 400), ("boss", 409)])
+def test_user_form_with_a_bad_extension_changes_nothing(people, accounts, ext, status):
+    """Finding 20: saving bob with "admin" ticked and extension `abc` showed the error but had
+    already granted admin and saved the name. The form is now validated whole, then saved in
+    one update: a bad, out-of-range or taken extension leaves the account as it was."""
+    admin = people["admin"]
+    if ext == "boss":
+        ext = str(accounts.get("boss").ext)
+    before = accounts.get("bob").doc
+    page = admin.get("/admin/users/bob", headers={"Host": HOST})
+    saved = admin.post("/admin/users/bob", data={"csrf": csrf_of(page.text), "display_name": "Robert New",
+                                                 "admin": "1", "ext": ext}, headers={"Host": HOST})
+    assert saved.status_code == status
+    assert accounts.get("bob").doc == before
+    assert "admin" not in accounts.get("bob").roles
+    assert people["user"].get("/account", headers={"Host": HOST}).status_code == 200  # his session lives on
+    assert "user.roles_changed" not in [e["event"] for e in audit.read_all(accounts.store)]
+
+
+def test_refused_demotion_claims_no_extension(people, accounts):
+    """Finding 20: when the last admin's demotion is refused, the new extension of the same form
+    is not claimed either (the claim is undone, or never made)."""
+    admin = people["admin"]
+    before = accounts.get("boss").doc
+    page = admin.get("/admin/users/boss", headers={"Host": HOST})
+    refused = admin.post("/admin/users/boss", data={"csrf": csrf_of(page.text), "display_name": "Boss New",
+                                                    "ext": "650"}, headers={"Host": HOST})
+    assert refused.status_code == 409 and "last administrator" in refused.text
+    assert accounts.get("boss").doc == before and accounts.find_by_extension(650) is None
+    assert accounts.extensions.index.get("650") is None
+    moved = admin.post("/admin/users/bob", data={"csrf": csrf_of(page.text), "display_name": "Bob",
+                                                 "ext": "650"}, headers={"Host": HOST})
+    assert moved.status_code == 303 and accounts.find_by_extension(650).login == "bob"
