@@ -51,6 +51,7 @@ SPENT_CODES = "spent-codes"            # markers that recognise a replayed code
 SPENT_REFRESH = "spent-refresh"        # markers that recognise a reused refresh token
 GRANTS = "grants"                      # how each grant's sign-in happened
 REVOKED_GRANTS = "revoked-grants"
+SHOWN_SECRETS = "shown-secrets"        # a new client secret, sealed, until the admin's page shows it once
 
 # -- rate-limit counters ---------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from ..accounts import privacy
 from ..accounts.extensions import range_part
 from ..accounts.passkeys import passkeys_of
 from ..errors import BadInput, CodebError, NotFound
-from ..oidc.clients import SCOPES, Clients
+from ..oidc.clients import SCOPES, Clients, hold_for_display, take_for_display
 from ..tenants import languages as tenant_languages
 from ..tenants import settings as tenant_settings
 from . import context
@@ -23,7 +23,8 @@ from .account import download
 bp = Blueprint("admin", __name__)
 PAGE_SIZE = 50
 NOTICES = ("user_created", "user_saved", "user_disabled", "user_enabled", "user_deleted", "erased",
-           "client_saved", "client_deleted", "settings_saved", "language_saved", "language_removed")
+           "client_created", "client_saved", "secret_renewed", "client_deleted", "settings_saved",
+           "language_saved", "language_removed")
 
 
 def is_admin() -> bool:
@@ -217,8 +218,16 @@ def create_client():
         return render("clients.html", error.status, clients=Clients(g.tenant.store).list(), scopes=SCOPES,
                       error=error, form=request.form)
     record("client.created", client_id=client.client_id, name=client.name)
-    # The secret is shown on this one response and never again: only its hash is stored.
-    return render("client.html", client=client, secret=secret, scopes=SCOPES)
+    return show_secret_once(client.client_id, secret, "client_created")
+
+
+def show_secret_once(client_id: str, secret: str | None, notice: str):
+    """POST → 303 → GET: the client's page shows the new secret once, from a short-lived
+    sealed record the redirect names; a reload finds it gone. Only its hash stays stored."""
+    if secret is None:  # a public client has none
+        return back("admin.client", notice, client_id=client_id)
+    token = hold_for_display(g.tenant.store, client_id, secret, viewer=context.session().csrf)
+    return back("admin.client", notice, client_id=client_id, shown=token)
 
 
 def _client(client_id):
@@ -230,7 +239,12 @@ def _client(client_id):
 
 @bp.get("/admin/clients/<client_id>")
 def client(client_id):
-    return render("client.html", client=_client(client_id), scopes=SCOPES)
+    client = _client(client_id)
+    shown = request.args.get("shown")
+    secret = take_for_display(g.tenant.store, shown, client_id=client.client_id,
+                              viewer=context.session().csrf) if shown else None
+    return render("client.html", client=client, scopes=SCOPES, secret=secret,
+                  secret_gone=bool(shown) and secret is None)
 
 
 @bp.post("/admin/clients/<client_id>")
@@ -255,7 +269,7 @@ def regenerate_secret(client_id):
     except CodebError as error:
         return render("client.html", error.status, client=client, scopes=SCOPES, error=error)
     record("client.secret_regenerated", client_id=client_id)
-    return render("client.html", client=_client(client_id), secret=secret, scopes=SCOPES)
+    return show_secret_once(client_id, secret, "secret_renewed")
 
 
 @bp.post("/admin/clients/<client_id>/delete")

@@ -189,7 +189,8 @@ def test_clients_page_shows_the_secret_once_and_stores_its_hash(people, demo):
     page = admin.get("/admin/clients", headers={"Host": HOST})
     created = admin.post("/admin/clients", data={"csrf": csrf_of(page.text), "name": "Portal",
                                                  "redirect_uris": "https://portal.example/cb",
-                                                 "scopes": ["openid", "email"]}, headers={"Host": HOST})
+                                                 "scopes": ["openid", "email"]}, headers={"Host": HOST},
+                         follow_redirects=True)
     secret = re.search(r'id="client-secret">([^<]+)<', created.text).group(1)
     client_id = re.search(r'id="client-id">([^<]+)<', created.text).group(1)
     stored = open(os.path.join(demo.store.root, "clients", f"{client_id}.json")).read()
@@ -199,7 +200,7 @@ def test_clients_page_shows_the_secret_once_and_stores_its_hash(people, demo):
     client = Clients(demo.store).get(client_id)
     assert client.check_client_secret(secret)
     renewed = admin.post(f"/admin/clients/{client_id}/secret", data={"csrf": csrf_of(again.text)},
-                         headers={"Host": HOST})
+                         headers={"Host": HOST}, follow_redirects=True)
     new_secret = re.search(r'id="client-secret">([^<]+)<', renewed.text).group(1)
     client = Clients(demo.store).get(client_id)
     assert client.check_client_secret(new_secret) and not client.check_client_secret(secret)
@@ -336,3 +337,52 @@ def test_refused_demotion_claims_no_extension(people, accounts):
     moved = admin.post("/admin/users/bob", data={"csrf": csrf_of(page.text), "display_name": "Bob",
                                                  "ext": "650"}, headers={"Host": HOST})
     assert moved.status_code == 303 and accounts.find_by_extension(650).login == "bob"
+
+
+def test_client_registration_and_new_secret_answer_with_a_redirect_and_show_the_secret_once(people, demo,
+                                                                                             data_root, app):
+    """Finding 21: registering a client and generating a new secret answered the POST with a page,
+    so a reload registered a second client or invalidated the secret just copied. Now each POST
+    redirects (303) to the client's page, which shows the secret from a short-lived record once;
+    a reload says it was shown and never shows it again, nor does the link in another browser."""
+    admin = people["admin"]
+    page = admin.get("/admin/clients", headers={"Host": HOST})
+    created = admin.post("/admin/clients", data={"csrf": csrf_of(page.text), "name": "Portal",
+                                                 "redirect_uris": "https://portal.example/cb"}, headers={"Host": HOST})
+    assert created.status_code == 303
+    location = created.headers["Location"]
+    [client] = Clients(demo.store).list()
+    assert urlsplit(location).path == f"/admin/clients/{client.client_id}"
+    other_admin = app.test_client()
+    shown = admin.get(location, headers={"Host": HOST})
+    secret = re.search(r'id="client-secret">([^<]+)<', shown.text).group(1)
+    assert client.check_client_secret(secret)
+    for root, _, names in os.walk(data_root):  # the plaintext never reached the disk
+        for name in names:
+            with open(os.path.join(root, name), "rb") as f:
+                assert secret.encode() not in f.read(), name
+    reload = admin.get(location, headers={"Host": HOST})
+    assert reload.status_code == 200 and secret not in reload.text
+    assert "already shown" in reload.text
+    assert secret not in other_admin.get(location, headers={"Host": HOST}).text
+    assert len(Clients(demo.store).list()) == 1
+    renewed = admin.post(f"/admin/clients/{client.client_id}/secret", data={"csrf": csrf_of(shown.text)},
+                         headers={"Host": HOST})
+    assert renewed.status_code == 303
+    new_secret = re.search(r'id="client-secret">([^<]+)<',
+                           admin.get(renewed.headers["Location"], headers={"Host": HOST}).text).group(1)
+    assert Clients(demo.store).get(client.client_id).check_client_secret(new_secret) and new_secret != secret
+    again = admin.get(renewed.headers["Location"], headers={"Host": HOST})
+    assert new_secret not in again.text and "already shown" in again.text
+    assert Clients(demo.store).get(client.client_id).check_client_secret(new_secret)
+
+
+def test_a_shown_secret_record_dies_young(people, demo, clock):
+    """Finding 21: the record a secret is shown from lives a few minutes only."""
+    admin = people["admin"]
+    page = admin.get("/admin/clients", headers={"Host": HOST})
+    created = admin.post("/admin/clients", data={"csrf": csrf_of(page.text), "name": "Portal",
+                                                 "redirect_uris": "https://portal.example/cb"}, headers={"Host": HOST})
+    clock.advance(3600)
+    late = people["admin"].get(created.headers["Location"], headers={"Host": HOST})
+    assert 'id="client-secret"' not in late.text and "already shown" in late.text
