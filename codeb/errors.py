@@ -113,6 +113,13 @@ class AccountDisabled(SignInFailed):
     status = 403
 
 
+class ReauthRequired(CodebError):
+    """A credential change needs a recent sign-in (codeb.accounts.sessions.RECENT_SIGN_IN)."""
+
+    message_id = "error.reauth_required"
+    status = 403
+
+
 class InteractionExpired(CodebError):
     message_id = "error.interaction_expired"
     status = 400

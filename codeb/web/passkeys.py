@@ -20,7 +20,7 @@ from ..accounts.passkeys import (
 )
 from ..errors import BadInput, CodebError, Conflict
 from . import context
-from .account import account_page
+from .account import account_page, require_recent_sign_in
 from .errors import answers
 from .pages import safe_local_path
 
@@ -50,6 +50,7 @@ def require_account() -> None:
 def register_options():
     require_enabled()
     require_account()
+    require_recent_sign_in()
     account = ensure_user_handle(g.accounts, g.account.login)
     policy = Passkeys(g.tenant, g.accounts).policy
     if len(passkeys_of(account)) >= policy.max_per_account:
@@ -66,6 +67,7 @@ def register_options():
 def register_verify():
     require_enabled()
     require_account()
+    require_recent_sign_in()
     body = json_body()
     passkeys = Passkeys(g.tenant, g.accounts)
     challenge = Challenges(g.tenant.store).take(body.get("challenge_id"), purpose=PURPOSE,
@@ -100,10 +102,13 @@ def skip():
     return redirect(safe_local_path(target, url_for("office.shell")), code=303)
 
 
-def _manage(action):
-    """Run a passkey change from the account page; back to it with a notice or the error."""
+def _manage(action, *, credential_change: bool = False):
+    """Run a passkey change from the account page; back to it with a notice or the error.
+    A credential change (removal) needs a recent sign-in first."""
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
+    if credential_change:
+        require_recent_sign_in()
     passkeys = Passkeys(g.tenant, g.accounts)
     try:
         notice = action(passkeys, request.form.get("id", ""))
@@ -128,4 +133,4 @@ def remove():
                         can_sign_in=lambda account: signin.can_sign_in(g.tenant, account))
         audit.append(g.tenant.store, "passkey.removed", login=g.account.login, passkey=credential_id)
         return "passkey_removed"
-    return _manage(action)
+    return _manage(action, credential_change=True)

@@ -218,3 +218,34 @@ def test_passkey_requested_from_the_email_field_is_offered_after_the_link(client
     assert done.headers["Location"] == "/welcome/passkey"
     skipped = browser.get("/welcome/continue", headers={"Host": HOST})
     assert skipped.headers["Location"] == "/office.html"
+
+
+def test_credential_changes_need_a_recent_sign_in(client, mailbox, accounts, clock):
+    """Finding 15: any session, however old, could add or remove a passkey. Now registration and
+    removal need a sign-in within the last ten minutes; an older session is sent to confirm it is
+    the person (nothing changes), and after signing in again it is back on the account page."""
+    authenticator, _ = enroll(client, mailbox)
+    login = accounts.find_by_email("alice@example.com").login
+    before = accounts.get(login).doc["passkeys"]
+    clock.advance(11 * 60)
+    page = client.get("/account", headers={"Host": HOST})
+    token = csrf_of(page.text)
+    options = post(client, "/account/passkeys/options", {}, token)
+    assert options.status_code == 403 and options.json["error"] == "error.reauth_required"
+    assert options.json["reauth"] == "/account/confirm" and "sign in again" in options.json["message"]
+    assert post(client, "/account/passkeys/verify", {"challenge_id": "x", "credential": {}}, token).status_code == 403
+    removed = client.post("/account/passkeys/remove", data={"csrf": token, "id": before[0]["id"]},
+                          headers={"Host": HOST})
+    assert removed.status_code == 303 and removed.headers["Location"] == "/account/confirm"
+    assert accounts.get(login).doc["passkeys"] == before
+    with accounts.update(login) as doc:
+        doc["language"] = "de"
+    confirm = client.get("/account/confirm", headers={"Host": HOST})
+    assert confirm.status_code == 200 and "Bestätigen Sie, dass Sie es sind" in confirm.text
+    again = passkey_sign_in(client, authenticator)  # re-authenticate with an existing method
+    assert again.status_code == 200 and again.json["redirect"] == "/account"
+    token = csrf_of(client.get("/account", headers={"Host": HOST}).text)
+    assert post(client, "/account/passkeys/options", {}, token).status_code == 200
+    removed = client.post("/account/passkeys/remove", data={"csrf": token, "id": before[0]["id"]},
+                          headers={"Host": HOST})
+    assert removed.status_code == 303 and accounts.get(login).doc["passkeys"] == []
