@@ -7,6 +7,7 @@ Protocol errors towards relying parties are Authlib's `OAuth2Error` classes and
 are rendered by the OpenID Provider, not here.
 """
 
+from collections.abc import Mapping
 from contextlib import contextmanager
 
 from . import i18n
@@ -17,9 +18,11 @@ class CodebError(Exception):
     status = 400
     field: str | None = None  # the form field the failure is about, if one (see `concerning`)
 
-    def __init__(self, message_id: str | None = None, **params):
+    def __init__(self, message_id: str | None = None, *, field: str | None = None, **params):
         self.message_id = message_id or self.message_id
         self.params = params
+        if field is not None:
+            self.field = field
         super().__init__(self.message_id)
 
     def __str__(self) -> str:
@@ -27,13 +30,14 @@ class CodebError(Exception):
 
 
 @contextmanager
-def concerning(field: str):
-    """A failure raised in the block is about this form field: the page shows it beside it."""
+def concerning(field: str | Mapping[str, str]):
+    """A failure raised in the block is about this form field: the page shows it beside it.
+    For one call that checks several fields, a mapping names the field per message id."""
     try:
         yield
     except CodebError as error:
         if error.field is None:
-            error.field = field
+            error.field = field.get(error.message_id) if isinstance(field, Mapping) else field
         raise
 
 

@@ -172,8 +172,12 @@ class Accounts:
     def update_profile(self, login: str, *, display_name, nickname, language, languages,
                        confirm: bool = False) -> Account:
         """Validate and store the profile fields; all of them or none."""
-        display_name, nickname = clean_display_name(display_name), clean_nickname(nickname)
-        language = clean_language(language, languages)
+        with concerning("display_name"):
+            display_name = clean_display_name(display_name)
+        with concerning("nickname"):
+            nickname = clean_nickname(nickname)
+        with concerning("language"):
+            language = clean_language(language, languages)
         with self.update(login) as doc:
             doc.update(display_name=display_name, nickname=nickname, language=language)
             if confirm:
@@ -247,22 +251,21 @@ class Accounts:
         current = self.require(login)
         with concerning("ext"):
             number = None if ext is None else self.extensions.checked(ext)
-        claim = number is not None and number != current.ext
-        with concerning("admin"), self._keeping_an_admin(login, when="admin" not in roles):
+        claim = number if number is not None and number != current.ext else None
+        with concerning({"error.last_admin": "admin"}), self._keeping_an_admin(login, when="admin" not in roles):
             with concerning("ext"):
-                if claim:
-                    self.extensions.claim(login, number)
+                if claim is not None:
+                    self.extensions.claim(login, claim)
             try:
                 with self.update(login) as doc:
                     old_roles, old_ext = doc.get("roles"), doc.get("ext")
                     doc.update(display_name=display_name, roles=roles)
-                    if claim:
-                        doc["ext"] = number
+                    if claim is not None:
+                        doc["ext"] = claim
             except BaseException:
-                if claim:
-                    self.extensions.release(login, number)
+                self.extensions.release(login, claim)
                 raise
-        if claim:
+        if claim is not None:
             self.extensions.release(login, old_ext)
         if old_roles != roles:
             self.end_sessions(login)

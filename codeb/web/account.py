@@ -35,8 +35,7 @@ def account_page(*, error: CodebError | None = None, form: dict | None = None):
         password_allowed="password" in signin.enabled(g.tenant),
         has_password=account.has_password,
         describe_agent=describe_agent, notice=notice if notice in NOTICES else None,
-        error_id=error.message_id if error else None, error_params=error.params if error else {},
-        form=form or {})
+        error=error, form=form or {})
 
 
 def require_recent_sign_in() -> None:
@@ -103,8 +102,7 @@ def confirm_profile():
     allow_form_to_continue_target()
     return render_template("account/welcome.html", passkeys=passkeys_of(g.account), form=form or {},
                            passkey_enabled="passkey" in signin.enabled(g.tenant),
-                           error_id=error.message_id if error else None,
-                           error_params=error.params if error else {}), (error.status if error else 200)
+                           error=error), (error.status if error else 200)
 
 
 def allow_form_to_continue_target() -> None:

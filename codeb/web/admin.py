@@ -13,8 +13,8 @@ from .. import audit, i18n, invites, signin
 from ..accounts import privacy
 from ..accounts.extensions import range_part
 from ..accounts.passkeys import passkeys_of
-from ..errors import BadInput, CodebError, NotFound
-from ..oidc.clients import SCOPES, Clients, hold_for_display, take_for_display
+from ..errors import BadInput, CodebError, NotFound, concerning
+from ..oidc.clients import SCOPES, Clients, check_redirect_uri_shape, hold_for_display, take_for_display
 from ..tenants import languages as tenant_languages
 from ..tenants import settings as tenant_settings
 from . import context
@@ -22,6 +22,15 @@ from .account import download
 
 bp = Blueprint("admin", __name__)
 PAGE_SIZE = 50
+# The field each failure of a form that one call validates is about (shown beside it).
+NEW_USER_FIELDS = {"error.invalid_email": "email", "error.email_taken": "email",
+                   "error.invalid_name.login": "login", "error.invalid_name.reserved": "login",
+                   "error.login_taken": "login", "error.display_name": "display_name"}
+CLIENT_FIELDS = {"error.invalid_client_name": "name", "error.client_needs_redirect_uri": "redirect_uris"}
+SETTINGS_FIELDS = {"error.settings_no_method": "methods", "error.invalid_signup_policy": "signup",
+                   "error.settings_domains": "domains", "error.settings_aaguid": "allowed_aaguids",
+                   "error.settings_numbers": "max_passkeys"}
+LANGUAGE_FIELDS = {"error.language_code": "lang"}
 NOTICES = ("user_created", "user_saved", "user_disabled", "user_enabled", "user_deleted", "erased",
            "client_created", "client_saved", "secret_renewed", "client_deleted", "settings_saved",
            "language_saved", "language_removed")
@@ -92,8 +101,9 @@ def create_user():
     form = request.form
     try:
         roles = ["user", "admin"] if form.get("admin") == "1" else ["user"]
-        account = g.accounts.create(email=form.get("email", ""), login=form.get("login") or None,
-                                    roles=roles, display_name=form.get("display_name") or None)
+        with concerning(NEW_USER_FIELDS):
+            account = g.accounts.create(email=form.get("email", ""), login=form.get("login") or None,
+                                        roles=roles, display_name=form.get("display_name") or None)
     except CodebError as error:
         total, rows = g.accounts.directory.search("", limit=PAGE_SIZE)
         return render("users.html", error.status, rows=rows, total=total, query="", page=1,
@@ -117,10 +127,11 @@ def user(login):
     return user_page(_target(login))
 
 
-def user_page(account, error: CodebError | None = None):
+def user_page(account, error: CodebError | None = None, form=None):
+    """The user's page; after a failed form, its error beside the field and `form` as typed."""
     return render("user.html", error.status if error else 200, user=account,
                   passkeys=passkeys_of(account), inventory=privacy.inventory(g.tenant.store, account.login),
-                  kinds=privacy.KINDS, error=error)
+                  kinds=privacy.KINDS, error=error, form=form)
 
 
 @bp.post("/admin/users/<login>")
@@ -133,7 +144,7 @@ def save_user(login):
             roles=["user", "admin"] if form.get("admin") == "1" else ["user"],
             ext=(form.get("ext") or "").strip() or None)
     except CodebError as error:
-        return user_page(g.accounts.require(login), error)
+        return user_page(g.accounts.require(login), error, form=form)
     if updated.roles != account.roles:
         record("user.roles_changed", login=login, before=account.roles, after=updated.roles)
     record("user.updated", login=login)
@@ -164,7 +175,7 @@ def _set_disabled(login, disabled):
 def delete_user(login):
     account = _target(login)
     if request.form.get("confirm") != login:
-        return user_page(account, BadInput("error.confirm_login", login=login))
+        return user_page(account, BadInput("error.confirm_login", field="confirm", login=login))
     try:
         g.accounts.delete(login)
     except CodebError as error:
@@ -178,7 +189,7 @@ def erase(login):
     account = _target(login)
     kind = request.form.get("kind", "")
     if request.form.get("confirm") != "1":
-        return user_page(account, BadInput("error.confirm_erasure"))
+        return user_page(account, BadInput("error.confirm_erasure", field="confirm:" + kind))
     try:
         erased = privacy.erase(g.tenant.store, login, kind)
     except CodebError as error:
@@ -198,7 +209,20 @@ def export_user(login):
 # -- OIDC clients ----------------------------------------------------------------------
 
 def _uris(field: str) -> list[str]:
-    return [line.strip() for line in request.form.get(field, "").splitlines() if line.strip()]
+    """The URIs of a textarea, one a line, each checked here so a failure names its field."""
+    uris = [line.strip() for line in request.form.get(field, "").splitlines() if line.strip()]
+    with concerning(field):
+        for uri in uris:
+            check_redirect_uri_shape(uri)
+    return uris
+
+
+def client_form() -> dict:
+    """The client form as typed, to show again beside its error."""
+    form = request.form
+    return {"name": form.get("name", ""), "redirect_uris": form.get("redirect_uris", ""),
+            "post_logout_redirect_uris": form.get("post_logout_redirect_uris", ""),
+            "scopes": form.getlist("scopes")}
 
 
 @bp.get("/admin/clients")
@@ -209,14 +233,15 @@ def clients():
 @bp.post("/admin/clients")
 def create_client():
     try:
-        client, secret = Clients(g.tenant.store).add(
-            name=request.form.get("name", ""), redirect_uris=_uris("redirect_uris"),
-            post_logout_redirect_uris=_uris("post_logout_redirect_uris"),
-            public=request.form.get("public") == "1",
-            scopes=request.form.getlist("scopes") or ["openid", "profile", "email"])
+        with concerning(CLIENT_FIELDS):
+            client, secret = Clients(g.tenant.store).add(
+                name=request.form.get("name", ""), redirect_uris=_uris("redirect_uris"),
+                post_logout_redirect_uris=_uris("post_logout_redirect_uris"),
+                public=request.form.get("public") == "1",
+                scopes=request.form.getlist("scopes") or ["openid", "profile", "email"])
     except CodebError as error:
         return render("clients.html", error.status, clients=Clients(g.tenant.store).list(), scopes=SCOPES,
-                      error=error, form=request.form)
+                      error=error, form=client_form(), public=request.form.get("public") == "1")
     record("client.created", client_id=client.client_id, name=client.name)
     return show_secret_once(client.client_id, secret, "client_created")
 
@@ -251,12 +276,14 @@ def client(client_id):
 def save_client(client_id):
     _client(client_id)
     try:
-        updated = Clients(g.tenant.store).update(
-            client_id, name=request.form.get("name", ""), redirect_uris=_uris("redirect_uris"),
-            post_logout_redirect_uris=_uris("post_logout_redirect_uris"),
-            scopes=request.form.getlist("scopes"))
+        with concerning(CLIENT_FIELDS):
+            updated = Clients(g.tenant.store).update(
+                client_id, name=request.form.get("name", ""), redirect_uris=_uris("redirect_uris"),
+                post_logout_redirect_uris=_uris("post_logout_redirect_uris"),
+                scopes=request.form.getlist("scopes"))
     except CodebError as error:
-        return render("client.html", error.status, client=_client(client_id), scopes=SCOPES, error=error)
+        return render("client.html", error.status, client=_client(client_id), scopes=SCOPES, error=error,
+                      form=client_form())
     record("client.updated", client_id=updated.client_id)
     return back("admin.client", "client_saved", client_id=client_id)
 
@@ -288,8 +315,10 @@ def settings():
     if request.method == "POST":
         form = request.form
         try:
-            parts = signin.settings_parts(methods=form.getlist("methods"), submitted=form.to_dict())
-            parts.update(range_part(form.get("ext_low"), form.get("ext_high")))
+            with concerning(SETTINGS_FIELDS):
+                parts = signin.settings_parts(methods=form.getlist("methods"), submitted=form.to_dict())
+            with concerning("ext_low"):
+                parts.update(range_part(form.get("ext_low"), form.get("ext_high")))
             tenant_settings.save(g.tenant, parts)
         except CodebError as failure:
             error = failure
@@ -297,8 +326,23 @@ def settings():
             record("settings.changed", methods=form.getlist("methods"), signup=form.get("signup"))
             return back("admin.settings", "settings_saved")
     tenant = context.tenants().get(g.tenant.name)
-    return render("settings.html", error.status if error else 200, settings=tenant.settings,
+    shown = settings_as_typed(tenant.settings, request.form) if error else tenant.settings
+    return render("settings.html", error.status if error else 200, settings=shown,
                   methods=list(signin.REGISTRY), error=error)
+
+
+def settings_as_typed(saved: dict, form) -> dict:
+    """The settings form as the admin typed it (shown again beside its error), in the shape
+    of the saved settings the page reads."""
+    def words(name: str) -> list[str]:
+        return (form.get(name) or "").replace(",", " ").split()
+
+    return {**saved, "methods": form.getlist("methods"),
+            "signup": {"policy": form.get("signup"), "domains": words("domains")},
+            "passkeys": {**saved.get("passkeys", {}), "user_verification": form.get("user_verification"),
+                         "attestation": form.get("attestation"), "allowed_aaguids": words("allowed_aaguids"),
+                         "max_per_account": form.get("max_passkeys", "")},
+            "extension_range": [form.get("ext_low", ""), form.get("ext_high", "")]}
 
 
 # -- languages --------------------------------------------------------------------------
@@ -317,18 +361,20 @@ def languages():
             try:
                 messages = json.loads(raw)
             except ValueError:
-                raise BadInput("error.catalogue_shape") from None
+                raise BadInput("error.catalogue_shape", field="messages") from None
             if isinstance(messages, dict):
                 messages = messages.get("messages", messages)  # a catalogue file, or the bare messages
-            tenant_languages.save(g.tenant, lang, messages)
+            with concerning("messages"), concerning(LANGUAGE_FIELDS):  # the inner one names first
+                tenant_languages.save(g.tenant, lang, messages)
         except CodebError as failure:
             error = failure
         else:
             record("language.saved", lang=lang)
             return back("admin.languages", "language_saved")
     tenant = context.tenants().get(g.tenant.name)
+    typed = {"lang": request.form.get("lang", ""), "messages": request.form.get("messages", "")} if error else {}
     return render("languages.html", error.status if error else 200, added=tenant.languages,
-                  english=i18n.catalogue("en"), error=error)
+                  english=i18n.catalogue("en"), error=error, form=typed)
 
 
 @bp.post("/admin/languages/<lang>/delete")

@@ -18,7 +18,7 @@ from ..accounts.passkeys import (
     registration_options,
     verify_registration,
 )
-from ..errors import BadInput, CodebError, Conflict
+from ..errors import BadInput, CodebError, Conflict, concerning
 from . import context
 from .account import account_page, require_recent_sign_in
 from .errors import answers
@@ -114,14 +114,15 @@ def _manage(action, *, credential_change: bool = False):
         notice = action(passkeys, request.form.get("id", ""))
     except CodebError as error:
         g.account = g.accounts.require(g.account.login)
-        return account_page(error=error), error.status
+        return account_page(error=error, form=request.form), error.status
     return redirect(url_for("account.page", m=notice), code=303)
 
 
 @bp.post("/account/passkeys/rename")
 def rename():
     def action(passkeys, credential_id):
-        passkeys.rename(g.account.login, credential_id, request.form.get("name", ""))
+        with concerning("passkey-name:" + credential_id):
+            passkeys.rename(g.account.login, credential_id, request.form.get("name", ""))
         return "passkey_renamed"
     return _manage(action)
 

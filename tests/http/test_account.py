@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.support.web import HOST, csrf_of, sign_in
+from tests.support.web import HOST, csrf_of, field_error, sign_in
 
 
 @pytest.fixture
@@ -142,3 +142,14 @@ def test_export_contains_no_secret_or_verifier(alice, accounts):
     with accounts.update(login) as live:
         live["future_secret"] = "do-not-export-this-value"
     assert b"do-not-export-this-value" not in alice.get("/account/export", headers={"Host": HOST}).data
+
+
+def test_a_refused_profile_marks_its_field_and_keeps_the_input(alice):
+    """Finding 22: on the account page the error stood at the top, the field was not marked and
+    did not get focus. Now the message sits beside the field, which is marked (aria-invalid,
+    aria-describedby) and focused, and what was typed stays."""
+    response = save_profile(alice, display_name="Alice Typed", nickname="Sixteen chars!!!")
+    assert response.status_code == 400
+    assert "up to 15" in field_error(response.text, "nickname")
+    assert field_error(response.text, "display_name") is None
+    assert 'value="Alice Typed"' in response.text and 'id="account-error"' not in response.text

@@ -10,7 +10,7 @@ import pytest
 from codeb import audit
 from codeb.accounts import breakglass
 from codeb.oidc.clients import Clients
-from tests.support.web import HOST, LINK_STEP, OTHER_HOST, csrf_of, sign_in
+from tests.support.web import HOST, LINK_STEP, OTHER_HOST, csrf_of, field_error, sign_in
 
 GET_PAGES = ["/admin.html", "/admin/users", "/admin/users/bob", "/admin/clients", "/admin/settings",
              "/admin/languages", "/admin/audit", "/admin/users/bob/export"]
@@ -386,3 +386,51 @@ def test_a_shown_secret_record_dies_young(people, demo, clock):
     clock.advance(3600)
     late = people["admin"].get(created.headers["Location"], headers={"Host": HOST})
     assert 'id="client-secret"' not in late.text and "already shown" in late.text
+
+
+def _client_id(demo):
+    return Clients(demo.store).add(name="Portal", redirect_uris=["https://portal.example/cb"])[0].client_id
+
+
+@pytest.mark.parametrize("case", ["client_save", "client_create", "user_ext", "user_create", "user_delete",
+                                  "settings_range", "settings_domains", "language_code"])
+def test_a_refused_admin_form_keeps_the_input_and_marks_the_field(people, demo, case):
+    """Finding 22: a validation error on the client page threw away what the admin typed, and
+    errors stood at the top of the page. Now every admin form shows its error beside the field
+    (aria-invalid, aria-describedby to the message, autofocus) and keeps what was typed."""
+    admin = people["admin"]
+    path, data, field, message, kept = {
+        "client_save": (f"/admin/clients/{_client_id(demo)}",
+                        {"name": "Portal renamed", "redirect_uris": "https://portal.example/cb\nhttp://typed.example/cb",
+                         "post_logout_redirect_uris": "https://portal.example/bye", "scopes": ["openid"]},
+                        "redirect-uris", "must use https",
+                        ["Portal renamed", "https://portal.example/bye", "http://typed.example/cb"]),
+        "client_create": ("/admin/clients", {"name": "Shop", "redirect_uris": "https://shop.example/cb",
+                                             "post_logout_redirect_uris": "http://shop.example/bye"},
+                          "logout-uris", "must use https", ["Shop", "https://shop.example/cb"]),
+        "user_ext": ("/admin/users/bob", {"display_name": "Robert Typed", "ext": "abc", "admin": "1"},
+                     "ext", "", ["Robert Typed", 'value="abc"']),
+        "user_create": ("/admin/users", {"email": "not an address", "display_name": "Carol Typed",
+                                         "login": "carol"}, "new-email", "", ["Carol Typed", 'value="carol"']),
+        "user_delete": ("/admin/users/bob/delete", {"confirm": "bo"}, "confirm-delete", "bob", []),
+        "settings_range": ("/admin/settings", {"methods": ["magic_link", "passkey"], "signup": "domains",
+                                               "domains": "typed.example", "user_verification": "required",
+                                               "attestation": "none", "max_passkeys": "10",
+                                               "ext_low": "900", "ext_high": "100"},
+                           "ext-low", "", ['value="typed.example"', 'value="900"', 'value="100"']),
+        "settings_domains": ("/admin/settings", {"methods": ["magic_link"], "signup": "domains", "domains": "",
+                                                 "user_verification": "required", "attestation": "none",
+                                                 "max_passkeys": "7", "ext_low": "600", "ext_high": "699"},
+                             "domains", "", ['value="7"']),
+        "language_code": ("/admin/languages", {"lang": "Not a code!", "messages": '{"app.name": "CodeB typed"}'},
+                          "lang", "", ["CodeB typed", 'value="Not a code!"']),
+    }[case]
+    page = admin.get(path if case not in ("user_create", "user_delete") else "/admin/users/bob",
+                     headers={"Host": HOST})
+    response = admin.post(path, data={"csrf": csrf_of(page.text), **data}, headers={"Host": HOST})
+    assert 400 <= response.status_code < 500, response.text
+    shown = field_error(response.text, field)
+    assert shown and message in shown, response.text
+    assert 'id="admin-error"' not in response.text  # not at the top: beside its field
+    for typed in kept:
+        assert typed in response.text, typed

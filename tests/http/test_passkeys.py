@@ -7,7 +7,16 @@ from joserfc.jwk import KeySet
 from codeb.accounts.passkeys import Passkeys
 from tests.support.authenticator import SoftAuthenticator
 from tests.support.oidc import authorize_params, exchange, follow_local, get_authorize
-from tests.support.web import HOST, LINK_STEP, confirm_first_profile, csrf_of, pkce_pair, query_of, sign_in
+from tests.support.web import (
+    HOST,
+    LINK_STEP,
+    confirm_first_profile,
+    csrf_of,
+    field_error,
+    pkce_pair,
+    query_of,
+    sign_in,
+)
 
 ORIGIN = "http://localhost"
 
@@ -249,3 +258,22 @@ def test_credential_changes_need_a_recent_sign_in(client, mailbox, accounts, clo
     removed = client.post("/account/passkeys/remove", data={"csrf": token, "id": before[0]["id"]},
                           headers={"Host": HOST})
     assert removed.status_code == 303 and accounts.get(login).doc["passkeys"] == []
+
+
+def test_a_refused_rename_marks_that_passkeys_name_field(client, mailbox, accounts):
+    """Finding 22: a refused passkey name is shown beside that passkey's name field, with what was typed."""
+    enroll(client, mailbox)
+    page = client.get("/account", headers={"Host": HOST})
+    credential_id = accounts.find_by_email("alice@example.com").doc["passkeys"][0]["id"]
+    refused = client.post("/account/passkeys/rename", data={"csrf": csrf_of(page.text), "id": credential_id,
+                                                            "name": "x" * 61}, headers={"Host": HOST})
+    assert refused.status_code == 400 and field_error(refused.text, "name-1")
+    assert 'value="' + "x" * 61 + '"' in refused.text
+
+
+def test_the_first_sign_in_screen_marks_its_field(client, mailbox):
+    """Finding 22: the first-sign-in profile screen uses the same field errors as the account page."""
+    sign_in(client, mailbox, "newbie@example.com", confirm_profile=False)
+    refused = confirm_first_profile(client, nickname="<script>")
+    assert refused.status_code == 400 and "up to 15" in field_error(refused.text, "nickname")
+    assert 'id="welcome-error"' not in refused.text

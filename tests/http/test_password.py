@@ -6,7 +6,7 @@ import os
 import pytest
 
 from codeb.accounts import passwords
-from tests.support.web import HOST, csrf_of, sign_in
+from tests.support.web import HOST, csrf_of, field_error, sign_in
 
 PLAINTEXT = "Kettle-Orbit-Lantern-42"
 
@@ -120,3 +120,15 @@ def test_setting_or_removing_the_password_needs_a_recent_sign_in(client, mailbox
     removed = client.post("/account/password/remove", data={"csrf": csrf_of(page.text)}, headers={"Host": HOST})
     assert removed.headers["Location"] == "/account?m=password_removed"
     assert not accounts.find_by_email("alice@example.com").has_password
+
+
+def test_a_refused_password_marks_the_field_it_is_about(client, mailbox, demo):
+    """Finding 22: the password form's error stands beside the field it is about."""
+    allow_password(demo)
+    sign_in(client, mailbox, "alice@example.com")
+    mismatch = set_password(client, repeat="Kettle-Orbit-Lantern-43")
+    assert mismatch.status_code == 400 and field_error(mismatch.text, "repeat-password")
+    assert field_error(mismatch.text, "new-password") is None
+    short = set_password(client, new="short")
+    assert "at least 12" in field_error(short.text, "new-password")
+    assert PLAINTEXT not in mismatch.text  # a password is never sent back into the page
