@@ -51,10 +51,10 @@ class PasswordSignIn(SignInMethod):
         record = account.password if account else None
         if not verify_password(record, password):
             raise SignInFailed("error.password_wrong")  # already counted by _admit
-        self._give_back(ctx, "client", ctx.client_ip)
+        self._give_back(ctx, "client", ctx.client_ip)  # a right password is no failure
+        self._failures(ctx).delete(self._rid("account", email))
         if account.disabled:
             raise AccountDisabled()
-        self._failures(ctx).delete(self._rid("account", email))
         return VerifiedIdentity(login=account.login, method=self.name, amr=AMR, auth_time=ctx.now())
 
     def usable_by(self, account) -> bool:
