@@ -7,20 +7,38 @@ Protocol errors towards relying parties are Authlib's `OAuth2Error` classes and
 are rendered by the OpenID Provider, not here.
 """
 
+from collections.abc import Mapping
+from contextlib import contextmanager
+
 from . import i18n
 
 
 class CodebError(Exception):
     message_id = "error.generic"
     status = 400
+    field: str | None = None  # the form field the failure is about, if one (see `concerning`)
 
-    def __init__(self, message_id: str | None = None, **params):
+    def __init__(self, message_id: str | None = None, *, field: str | None = None, **params):
         self.message_id = message_id or self.message_id
         self.params = params
+        if field is not None:
+            self.field = field
         super().__init__(self.message_id)
 
     def __str__(self) -> str:
         return i18n.translate("en", self.message_id, **self.params)
+
+
+@contextmanager
+def concerning(field: str | Mapping[str, str]):
+    """A failure raised in the block is about this form field: the page shows it beside it.
+    For one call that checks several fields, a mapping names the field per message id."""
+    try:
+        yield
+    except CodebError as error:
+        if error.field is None:
+            error.field = field.get(error.message_id) if isinstance(field, Mapping) else field
+        raise
 
 
 class InvalidName(CodebError):
@@ -103,6 +121,13 @@ class SignUpRefused(SignInFailed):
 
 class AccountDisabled(SignInFailed):
     message_id = "error.account_disabled"
+    status = 403
+
+
+class ReauthRequired(CodebError):
+    """A credential change needs a recent sign-in (codeb.accounts.sessions.RECENT_SIGN_IN)."""
+
+    message_id = "error.reauth_required"
     status = 403
 
 

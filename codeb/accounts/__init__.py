@@ -20,7 +20,7 @@ import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, NotFound, concerning
 from ..store import layout, names, secret_id
 from . import privacy
 from .directory import Directory, entry_of
@@ -191,8 +191,12 @@ class Accounts:
     def update_profile(self, login: str, *, display_name, nickname, language, languages,
                        confirm: bool = False) -> Account:
         """Validate and store the profile fields; all of them or none."""
-        display_name, nickname = clean_display_name(display_name), clean_nickname(nickname)
-        language = clean_language(language, languages)
+        with concerning("display_name"):
+            display_name = clean_display_name(display_name)
+        with concerning("nickname"):
+            nickname = clean_nickname(nickname)
+        with concerning("language"):
+            language = clean_language(language, languages)
         with self.update(login) as doc:
             doc.update(display_name=display_name, nickname=nickname, language=language)
             if confirm:
@@ -217,16 +221,30 @@ class Accounts:
         return sorted(login for login, entry in self.directory.all().items()
                       if "admin" in entry.get("roles", []) and not entry.get("disabled"))
 
-    def _keeps_an_admin(self, login: str) -> None:
-        if self.admins() == [login]:
-            raise Conflict("error.last_admin")
+    @staticmethod
+    def _is_admin(account: Account | None) -> bool:
+        return account is not None and "admin" in account.roles and not account.disabled
+
+    @contextmanager
+    def _keeping_an_admin(self, login: str, *, when: bool = True):
+        """Hold the tenant-wide admin lock while a change that could take `login`'s admin
+        rights away is checked and made: Conflict if `login` is the last enabled admin.
+        Two admins demoting each other at once then run one after the other, and the second
+        sees the first's change. The directory names the candidates; their documents decide
+        (a directory a moment behind can only make the check stricter). `when` False: no check."""
+        if not when:
+            yield
+            return
+        with self.store.lock(layout.USERS, layout.ADMINS_LOCK):
+            others = [other for other in self.admins() if other != login and self._is_admin(self.get(other))]
+            if not others and self._is_admin(self.get(login)):
+                raise Conflict("error.last_admin")
+            yield
 
     def set_roles(self, login: str, roles) -> Account:
         """New roles; the account's sessions end so the change reaches every new token."""
         roles = clean_roles(roles)
-        if "admin" not in roles:
-            self._keeps_an_admin(login)
-        with self.update(login) as doc:
+        with self._keeping_an_admin(login, when="admin" not in roles), self.update(login) as doc:
             changed = doc.get("roles") != roles
             doc["roles"] = roles
         if changed:
@@ -234,12 +252,42 @@ class Accounts:
         return self.require(login)
 
     def set_disabled(self, login: str, disabled: bool) -> Account:
-        if disabled:
-            self._keeps_an_admin(login)
-        with self.update(login) as doc:
+        with self._keeping_an_admin(login, when=disabled), self.update(login) as doc:
             doc["disabled"] = bool(disabled)
         if disabled:
             self.revoke_issued(login)
+        return self.require(login)
+
+    def save_by_admin(self, login: str, *, display_name, roles, ext) -> Account:
+        """The admin's user form (name, roles, extension): every field validated first, then
+        all saved in one locked update of the account document, or nothing (STYLE: validate
+        everything, then save everything). A new extension is claimed in its index just before
+        that update and released again if the update fails; `ext` None keeps the current one."""
+        with concerning("display_name"):
+            display_name = clean_display_name(display_name)
+        with concerning("admin"):
+            roles = clean_roles(roles)
+        current = self.require(login)
+        with concerning("ext"):
+            number = None if ext is None else self.extensions.checked(ext)
+        claim = number if number is not None and number != current.ext else None
+        with concerning({"error.last_admin": "admin"}), self._keeping_an_admin(login, when="admin" not in roles):
+            with concerning("ext"):
+                if claim is not None:
+                    self.extensions.claim(login, claim)
+            try:
+                with self.update(login) as doc:
+                    old_roles, old_ext = doc.get("roles"), doc.get("ext")
+                    doc.update(display_name=display_name, roles=roles)
+                    if claim is not None:
+                        doc["ext"] = claim
+            except BaseException:
+                self.extensions.release(login, claim)
+                raise
+        if claim is not None:
+            self.extensions.release(login, old_ext)
+        if old_roles != roles:
+            self.end_sessions(login)
         return self.require(login)
 
     def set_display_name(self, login: str, display_name) -> Account:
@@ -278,19 +326,19 @@ class Accounts:
         so do its grants (their codes and tokens name its sub, which no account has any more).
         Its files are erased, unless `hold` keeps them for legal hold (`by` says who chose it).
         The login is remembered as deleted, so it is not handed to someone else silently."""
-        if keep_an_admin:
-            self._keeps_an_admin(login)
-        with self.update(login) as doc:
-            pass
-        account = Account(doc)
-        self.store.write(layout.DELETED_LOGINS, secret_id(account.login), doc={"deleted": int(self.store.clock())})
-        if hold:
-            privacy.hold(self.store, account, by=by)
-        else:
-            privacy.erase_all(self.store, account.sub)
-        for entry in account.listed_sessions:
-            self.store.transient(layout.SESSIONS).delete(entry["id"])
-        self._remove_files(doc)
+        with self._keeping_an_admin(login, when=keep_an_admin):
+            with self.update(login) as doc:
+                pass
+            account = Account(doc)
+            self.store.write(layout.DELETED_LOGINS, secret_id(account.login),
+                             doc={"deleted": int(self.store.clock())})
+            if hold:
+                privacy.hold(self.store, account, by=by)
+            else:
+                privacy.erase_all(self.store, account.sub)
+            for entry in account.listed_sessions:
+                self.store.transient(layout.SESSIONS).delete(entry["id"])
+            self._remove_files(doc)
 
     def withdraw(self, login: str) -> None:
         """Undo a creation that never reached its person (its invitation could not be mailed):

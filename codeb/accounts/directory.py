@@ -11,6 +11,7 @@ account documents (after a restore from an old backup, say).
 
 import bisect
 import hashlib
+import threading
 
 from ..store import layout
 
@@ -45,6 +46,7 @@ class _View:
 
 
 _views: dict[str, _View] = {}  # tenant root -> its view in this process
+_updating = threading.Lock()  # the views are shared by the process's threads (waitress runs several)
 
 
 def entry_of(doc: dict) -> dict:
@@ -77,6 +79,10 @@ class Directory:
 
     def _view(self) -> "_View":
         """The merged directory, brought up to date shard by shard (only changed shards are read)."""
+        with _updating:
+            return self._refresh()
+
+    def _refresh(self) -> "_View":
         view = _views.setdefault(self.store.root, _View())
         stamps = [self._stamp(f"{n:02x}") for n in range(SHARDS)]
         changed = [n for n in range(SHARDS) if view.stamps[n] != stamps[n]]
@@ -91,7 +97,9 @@ class Directory:
         return view
 
     def all(self) -> dict:
-        return self._view().entries
+        """Every entry by login: a copy, taken while no other thread of the process updates the view."""
+        with _updating:
+            return dict(self._refresh().entries)
 
     def search(self, query: str = "", *, offset: int = 0, limit: int = 50) -> tuple[int, list[dict]]:
         """(how many match, one page of them sorted by login); the query matches login, name or email."""

@@ -65,8 +65,8 @@ class Extensions:
         account = self.accounts.get(login) if login else None
         return account if account and account.ext == int(number) else None
 
-    def assign(self, login: str, number) -> int:
-        """Move the account to another free number of the range; return it."""
+    def checked(self, number) -> int:
+        """The number as an extension of the tenant's range; BadInput if it is not one."""
         bounds = self.range()
         try:
             number = int(number)
@@ -75,14 +75,27 @@ class Extensions:
         if bounds is None or not bounds[0] <= number <= bounds[1]:
             raise BadInput("error.extension_range", low=bounds[0] if bounds else 0,
                            high=bounds[1] if bounds else 0)
-        if self.accounts.require(login).ext == number:
-            return number
+        return number
+
+    def claim(self, login: str, number: int) -> None:
+        """Claim a free number for `login` (Conflict if someone holds it); the account
+        document is written by the caller, who releases the claim if that fails."""
         if self.owner(number) is not None or not self.index.claim(str(number), login):
             raise Conflict("error.extension_taken", ext=number)
-        with self.accounts.update(login) as doc:
-            old, doc["ext"] = doc.get("ext"), number
-        if old is not None:
-            self.index.remove(str(old), login)
+
+    def assign(self, login: str, number) -> int:
+        """Move the account to another free number of the range; return it."""
+        number = self.checked(number)
+        if self.accounts.require(login).ext == number:
+            return number
+        self.claim(login, number)
+        try:
+            with self.accounts.update(login) as doc:
+                old, doc["ext"] = doc.get("ext"), number
+        except BaseException:
+            self.release(login, number)
+            raise
+        self.release(login, old)
         return number
 
     def release(self, login: str, number: int | None) -> None:

@@ -17,7 +17,7 @@ import hmac
 import secrets
 from typing import Any
 
-from ..errors import BadInput
+from ..errors import BadInput, concerning
 
 ITERATIONS = 600_000
 SALT_BYTES = 16
@@ -88,10 +88,11 @@ def change(accounts, login: str, *, current, new, repeat, realm: str) -> None:
     """Set or replace the account's password: all checks first, then one write of the hashes."""
     account = accounts.require(login)
     if account.has_password and not verify_password(account.password, current):
-        raise BadInput("error.password_current")
+        raise BadInput("error.password_current", field="current")
     if new != repeat:
-        raise BadInput("error.password_mismatch")
-    check_strength(new, login=account.login, email=account.email)
+        raise BadInput("error.password_mismatch", field="repeat")
+    with concerning("new"):
+        check_strength(new, login=account.login, email=account.email)
     record = hash_password(new, login=account.login, realm=realm, now=int(accounts.store.clock()))
     with accounts.update(login) as doc:
         doc["password"] = record

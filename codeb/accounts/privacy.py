@@ -16,9 +16,19 @@ their account page, an admin for them).
 from .. import audit
 from ..errors import BadInput, NotFound
 from ..store import layout
+from . import authenticators
 
 KINDS = layout.ERASABLE
-BOOKKEEPING = ("sessions_not_before", "tokens_not_before")  # in the account document, but not personal data
+
+# What the export shows of an account document: an allow-list, so that a field added
+# later (a secret, a verifier, bookkeeping) stays out until someone decides it belongs.
+# Never exported: the password's PBKDF2 salt and hash and its SIP HA1 values (HA1 is
+# password-equivalent for SIP digest), passkey credential ids and public keys, the
+# WebAuthn user handle, session ids, `sessions_not_before`, `tokens_not_before`.
+ACCOUNT_FIELDS = ("login", "sub", "email", "email_verified", "display_name", "nickname", "language",
+                  "roles", "ext", "sip", "created", "profile_confirmed", "disabled")
+PASSKEY_FIELDS = ("name", "created", "last_used")
+SESSION_FIELDS = ("created", "ip", "agent", "method", "passkey")
 
 
 def folder(kind: str, sub: str) -> tuple[str, str]:
@@ -76,13 +86,31 @@ def release(store, hold_id: str) -> dict:
     return record
 
 
+def _pick(record: dict, fields) -> dict:
+    return {k: record[k] for k in fields if k in record}
+
+
+def exported_account(doc: dict) -> dict:
+    """The account as a person recognises it: profile and addresses, what each passkey is
+    called and when it was made and used, that a password is set and since when, where they
+    signed in. Secrets and their verifiers never (see ACCOUNT_FIELDS)."""
+    password = doc.get("password")
+    return {
+        **_pick(doc, ACCOUNT_FIELDS),
+        "password": {"set": bool(password), "since": password.get("set") if password else None},
+        "passkeys": [{**_pick(p, PASSKEY_FIELDS), "authenticator": authenticators.name_of(p.get("aaguid"))}
+                     for p in doc.get("passkeys", [])],
+        "sessions": [_pick(s, SESSION_FIELDS) for s in doc.get("sessions", [])],
+    }
+
+
 def export(store, tenant_name: str, account) -> dict:
-    """Everything the tenant holds about the account, machine-readable: the account
-    document (without bookkeeping), what files it has, and its security events."""
+    """Everything the tenant holds about the account, machine-readable: the account as
+    `exported_account` shows it, what files it has, and its security events."""
     return {
         "tenant": tenant_name,
         "exported": int(store.clock()),
-        "account": {k: v for k, v in account.doc.items() if k not in BOOKKEEPING},
+        "account": exported_account(account.doc),
         "files": inventory(store, account.sub),
         "security_events": audit.of_account(store, account),
     }

@@ -29,6 +29,7 @@ LISTED = 20  # live signed-in sessions an account may have: each is listed on it
 ANONYMOUS_LIFETIME = 3600
 SIGNED_IN_LIFETIME = 12 * 3600
 SUPERUSER_LIFETIME = 3600
+RECENT_SIGN_IN = 10 * 60  # adding or removing a passkey or the password needs a sign-in this recent
 
 
 @dataclass
@@ -52,6 +53,10 @@ class Session:
         if self.sid is None:
             raise ValueError("an anonymous session is not stored")
         return secret_id(self.sid)
+
+    def signed_in_recently(self, now: float) -> bool:
+        """Whether the person proved who they are within RECENT_SIGN_IN seconds (`auth_time`)."""
+        return self.sid is not None and now - float(self.data.get("auth_time") or 0) <= RECENT_SIGN_IN
 
     @property
     def csrf(self) -> str:

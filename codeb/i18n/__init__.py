@@ -153,9 +153,9 @@ def _check_text(key: str, text, allowed: set[str], optional: set[str]) -> None:
             continue
         if not FIELD.fullmatch("{" + name + "}") or spec or conversion:
             shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
-            raise CatalogueError("error.catalogue_field", key=key, field=shown[:80])
+            raise CatalogueError("error.catalogue_field", key=key, placeholder=shown[:80])
         if name not in allowed:
-            raise CatalogueError("error.catalogue_unknown_field", key=key, field="{" + name + "}",
+            raise CatalogueError("error.catalogue_unknown_field", key=key, placeholder="{" + name + "}",
                                  expected=_listed(allowed))
         used.add(name)
     if used | optional < allowed:

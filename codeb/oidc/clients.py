@@ -4,10 +4,17 @@ A confidential client's secret is shown once, at registration, and stored only
 as its SHA-256 (it is 256 random bits, so a slow hash adds nothing; DESIGN
 invariant 3). Redirect URIs match exactly (RFC 9700 §4.1.3): no prefixes, no
 wildcards, no normalisation.
+
+The admin's page shows a new secret after a redirect (POST → 303 → GET), from a
+record that lives five minutes and is deleted when shown (`hold_for_display`,
+`take_for_display`). The record is filed under the hash of an unguessable token
+that only the redirect URL carries, and the secret in it is sealed with a key
+derived from that token, so the plaintext never reaches the disk either.
 """
 
 from __future__ import annotations
 
+import base64
 import builtins
 import hashlib
 import hmac
@@ -15,14 +22,17 @@ import secrets
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin, scope_to_list
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import BadInput, NotFound
-from ..store import layout
+from ..store import layout, secret_id
 from ..tenants.hosts import is_loopback
 
 SCOPES = ("openid", "profile", "email", "offline_access")
 GRANT_TYPES = ("authorization_code", "refresh_token")
 FIRST_PARTY = "office"  # the office shell: CodeB's own browser app, a public client
+SHOWN_SECRET_LIFETIME = 300
 
 
 def _hash(secret: str) -> str:
@@ -192,3 +202,42 @@ class Clients:
 
     def delete(self, client_id: str) -> bool:
         return self.get(client_id) is not None and self.store.delete(layout.CLIENTS, client_id)
+
+
+# -- showing a new secret once, after a redirect ------------------------------------------
+
+def _sealing_key(token: str) -> bytes:
+    return hashlib.sha256(b"codeb.shown-secret\x00" + token.encode("utf-8")).digest()
+
+
+def hold_for_display(store, client_id: str, secret: str, *, viewer: str) -> str:
+    """Keep a new secret for one showing to `viewer` (what names the admin's browser);
+    return the token the redirect URL carries."""
+    token = secrets.token_urlsafe(32)
+    nonce = secrets.token_bytes(12)
+    sealed = AESGCM(_sealing_key(token)).encrypt(nonce, secret.encode("utf-8"), client_id.encode("utf-8"))
+    store.transient(layout.SHOWN_SECRETS).put(secret_id(token), {
+        "client_id": client_id, "viewer": secret_id(viewer),
+        "nonce": base64.b64encode(nonce).decode(), "sealed": base64.b64encode(sealed).decode(),
+    }, ttl=SHOWN_SECRET_LIFETIME)
+    return token
+
+
+def take_for_display(store, token, *, client_id: str, viewer: str) -> str | None:
+    """The secret held under `token` for this client and viewer, deleted as it is read; None
+    once shown, expired, or asked for by another browser (which does not use it up)."""
+    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+        return None
+    records, rid = store.transient(layout.SHOWN_SECRETS), secret_id(token)
+    record = records.get(rid)
+    if record is None or record.get("client_id") != client_id or record.get("viewer") != secret_id(viewer):
+        return None
+    record = records.take(rid)
+    if record is None:
+        return None
+    try:
+        plain = AESGCM(_sealing_key(token)).decrypt(base64.b64decode(record["nonce"]),
+                                                    base64.b64decode(record["sealed"]), client_id.encode("utf-8"))
+    except (InvalidTag, KeyError, ValueError):
+        return None
+    return plain.decode("utf-8")

@@ -7,6 +7,11 @@ after ten (fifty from one IP) it is locked for fifteen minutes. Failures are
 forgotten half an hour after the last one. The answer never says whether the account exists: an unknown address
 costs the same PBKDF2 work, counts failures the same way, and gets the same
 message.
+
+An attempt is counted as a failure before its password is checked, under the
+counter's lock (`_admit`): parallel guesses each see the ones before them, so
+no more than the free tries are ever verified at once. A right password then
+clears the account's count and gives the client's attempt back.
 """
 
 from ..accounts import normalize_email
@@ -36,18 +41,20 @@ class PasswordSignIn(SignInMethod):
             email = normalize_email(email)
         except BadInput:
             raise SignInFailed("error.password_wrong") from None
-        keys = {"account": email, "client": ctx.client_ip}
-        for kind, key in keys.items():
-            self._check_wait(ctx, kind, key)
+        self._admit(ctx, "account", email)
+        try:
+            self._admit(ctx, "client", ctx.client_ip)
+        except RateLimited:
+            self._give_back(ctx, "account", email)
+            raise
         account = ctx.accounts.find_by_email(email)
         record = account.password if account else None
         if not verify_password(record, password):
-            for kind, key in keys.items():
-                self._fail(ctx, kind, key)
-            raise SignInFailed("error.password_wrong")
+            raise SignInFailed("error.password_wrong")  # already counted by _admit
+        self._give_back(ctx, "client", ctx.client_ip)  # a right password is no failure
+        self._failures(ctx).delete(self._rid("account", email))
         if account.disabled:
             raise AccountDisabled()
-        self._failures(ctx).delete(secret_id("account:" + email))
         return VerifiedIdentity(login=account.login, method=self.name, amr=AMR, auth_time=ctx.now())
 
     def usable_by(self, account) -> bool:
@@ -57,21 +64,30 @@ class PasswordSignIn(SignInMethod):
     def _failures(ctx):
         return ctx.store.transient(layout.PASSWORD_FAILURES)
 
-    def _check_wait(self, ctx, kind: str, key: str) -> None:
-        record = self._failures(ctx).get(secret_id(f"{kind}:{key}"))
-        if record is None:
-            return
-        wait = self.wait_after(kind, record["count"]) - (ctx.now() - record["last"])
-        if wait > 0:
-            raise RateLimited(wait, "error.password_locked" if record["count"] >= LOCK_AFTER[kind]
-                              else "error.password_slow_down")
+    @staticmethod
+    def _rid(kind: str, key: str) -> str:
+        return secret_id(f"{kind}:{key}")
 
-    def _fail(self, ctx, kind: str, key: str) -> None:
-        rid = secret_id(f"{kind}:{key}")
-        records = self._failures(ctx)
+    def _admit(self, ctx, kind: str, key: str) -> None:
+        """Let this attempt through and count it as a failure, in one step under the counter's
+        lock; RateLimited (nothing counted) while the failures before it make it wait."""
+        rid, records = self._rid(kind, key), self._failures(ctx)
         with records.lock(rid):
-            record = records.get(rid) or {"count": 0}
+            record = records.get(rid) or {"count": 0, "last": 0}
+            wait = self.wait_after(kind, record["count"]) - (ctx.now() - record["last"])
+            if wait > 0:
+                raise RateLimited(wait, "error.password_locked" if record["count"] >= LOCK_AFTER[kind]
+                                  else "error.password_slow_down")
             records.put(rid, {"count": record["count"] + 1, "last": ctx.now()}, ttl=FORGET_AFTER)
+
+    def _give_back(self, ctx, kind: str, key: str) -> None:
+        """Un-count an attempt `_admit` counted that did not fail (right password, or refused elsewhere)."""
+        rid, records = self._rid(kind, key), self._failures(ctx)
+        with records.lock(rid):
+            record = records.get(rid)
+            if record is not None and record["count"] > 0:
+                records.put(rid, {"count": record["count"] - 1, "last": record["last"]},
+                            ttl=max(1, record["expires"] - ctx.now()))
 
     @staticmethod
     def wait_after(kind: str, failures: int) -> int:

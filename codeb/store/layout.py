@@ -23,6 +23,10 @@ TRANSIENT = "transient"      # transient/<kind>/<id>.json: records that expire
 DELETED_LOGINS = "deleted-logins"  # deleted-logins/<sha256 of the login>.json: when it was deleted, no more
 LEGAL_HOLDS = "legal-holds"  # legal-holds/<person>.json: a deleted account whose files an admin kept
 
+# users/_admins: the tenant-wide lock under which a change that could leave the tenant
+# without an admin is checked and made (never a login's: logins do not start with "_").
+ADMINS_LOCK = "_admins"
+
 # Per-person files that GDPR erasure acts on: <kind>/<person>/..., where <person> is
 # `person(sub)`: keyed by the account's sub, never by its login, which a later account may get.
 RECORDINGS = "recordings"
@@ -59,6 +63,7 @@ SPENT_REFRESH = "spent-refresh"        # markers that recognise a reused refresh
 GRANTS = "grants"                      # how each grant's sign-in happened
 REVOKED_GRANTS = "revoked-grants"
 AUDIT_REPEATS = "audit-repeats"        # repeated failure events being counted before their line
+SHOWN_SECRETS = "shown-secrets"        # a new client secret, sealed, until the admin's page shows it once
 
 # -- rate-limit counters ---------------------------------------------------------------
 

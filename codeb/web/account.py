@@ -12,8 +12,8 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 from .. import audit, signin
 from ..accounts import passwords, privacy
 from ..accounts.passkeys import Passkeys, passkeys_of
-from ..accounts.sessions import describe_agent
-from ..errors import CodebError
+from ..accounts.sessions import RECENT_SIGN_IN, describe_agent
+from ..errors import CodebError, ReauthRequired
 from ..signin import flow, interactions
 from ..store import secret_id
 from . import context
@@ -35,8 +35,27 @@ def account_page(*, error: CodebError | None = None, form: dict | None = None):
         password_allowed="password" in signin.enabled(g.tenant),
         has_password=account.has_password,
         describe_agent=describe_agent, notice=notice if notice in NOTICES else None,
-        error_id=error.message_id if error else None, error_params=error.params if error else {},
-        form=form or {})
+        error=error, form=form or {})
+
+
+def require_recent_sign_in() -> None:
+    """Adding or removing a passkey or the password needs a sign-in within RECENT_SIGN_IN:
+    otherwise ReauthRequired (the error handler sends the person to confirm it's them), and
+    the next sign-in in this browser comes back to the account page."""
+    if not g.session.signed_in_recently(g.tenant.store.clock()):
+        g.session.set(context.AFTER_SIGNIN, url_for("account.page"))
+        raise ReauthRequired()
+
+
+@bp.get("/account/confirm")
+def confirm():
+    """"Confirm it's you": sign in again with a method the account has, then back to the account page."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    if g.session.signed_in_recently(g.tenant.store.clock()):
+        return redirect(url_for("account.page"), code=303)
+    g.session.set(context.AFTER_SIGNIN, url_for("account.page"))
+    return render_template("account/confirm.html", minutes=RECENT_SIGN_IN // 60)
 
 
 def save_profile_form(confirm: bool = False) -> None:
@@ -85,8 +104,7 @@ def confirm_profile():
     allow_form_to_continue_target()
     return render_template("account/welcome.html", passkeys=passkeys_of(g.account), form=form or {},
                            passkey_enabled="passkey" in signin.enabled(g.tenant),
-                           error_id=error.message_id if error else None,
-                           error_params=error.params if error else {}), (error.status if error else 200)
+                           error=error), (error.status if error else 200)
 
 
 def allow_form_to_continue_target() -> None:
@@ -102,6 +120,7 @@ def set_password():
     """Set or change the optional password; the plaintext goes no further than the request."""
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
+    require_recent_sign_in()
     form = request.form
     try:
         if "password" not in signin.enabled(g.tenant):
@@ -118,6 +137,7 @@ def set_password():
 def remove_password():
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
+    require_recent_sign_in()
     passwords.remove(g.accounts, g.account.login)
     audit.append(g.tenant.store, "password.removed", login=g.account.login, sub=g.account.sub)
     return redirect(url_for("account.page", m="password_removed"), code=303)

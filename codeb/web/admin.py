@@ -12,8 +12,8 @@ from .. import audit, i18n, invites, signin
 from ..accounts import privacy
 from ..accounts.extensions import range_part
 from ..accounts.passkeys import passkeys_of
-from ..errors import BadInput, CodebError, NotFound
-from ..oidc.clients import SCOPES, Clients
+from ..errors import BadInput, CodebError, NotFound, concerning
+from ..oidc.clients import SCOPES, Clients, check_redirect_uri_shape, hold_for_display, take_for_display
 from ..tenants import languages as tenant_languages
 from ..tenants import settings as tenant_settings
 from . import context
@@ -21,8 +21,19 @@ from .account import download
 
 bp = Blueprint("admin", __name__)
 PAGE_SIZE = 50
+# The field each failure of a form that one call validates is about (shown beside it).
+NEW_USER_FIELDS = {"error.invalid_email": "email", "error.email_taken": "email",
+                   "error.invalid_name.login": "login", "error.invalid_name.reserved": "login",
+                   "error.login_taken": "login", "error.login_deleted": "login",
+                   "error.email_not_ascii": "email", "error.display_name": "display_name"}
+CLIENT_FIELDS = {"error.invalid_client_name": "name", "error.client_needs_redirect_uri": "redirect_uris"}
+SETTINGS_FIELDS = {"error.settings_no_method": "methods", "error.invalid_signup_policy": "signup",
+                   "error.settings_domains": "domains", "error.settings_aaguid": "allowed_aaguids",
+                   "error.settings_numbers": "max_passkeys"}
+LANGUAGE_FIELDS = {"error.language_code": "lang"}
 NOTICES = ("user_created", "user_saved", "user_disabled", "user_enabled", "user_deleted", "erased", "hold_released",
-           "client_saved", "client_deleted", "settings_saved", "language_saved", "language_removed")
+           "client_created", "client_saved", "secret_renewed", "client_deleted", "settings_saved",
+           "language_saved", "language_removed")
 
 
 def is_admin() -> bool:
@@ -95,9 +106,10 @@ def create_user():
     form = request.form
     try:
         roles = ["user", "admin"] if form.get("admin") == "1" else ["user"]
-        account = g.accounts.create(email=form.get("email", ""), login=form.get("login") or None,
-                                    roles=roles, display_name=form.get("display_name") or None,
-                                    reuse_login=form.get("reuse_login") == "1")
+        with concerning(NEW_USER_FIELDS):
+            account = g.accounts.create(email=form.get("email", ""), login=form.get("login") or None,
+                                        roles=roles, display_name=form.get("display_name") or None,
+                                        reuse_login=form.get("reuse_login") == "1")
         invite(account)
     except CodebError as error:
         total, rows = g.accounts.directory.search("", limit=PAGE_SIZE)
@@ -132,10 +144,11 @@ def user(login):
     return user_page(_target(login))
 
 
-def user_page(account, error: CodebError | None = None):
+def user_page(account, error: CodebError | None = None, form=None):
+    """The user's page; after a failed form, its error beside the field and `form` as typed."""
     return render("user.html", error.status if error else 200, user=account,
                   passkeys=passkeys_of(account), inventory=privacy.inventory(g.tenant.store, account.sub),
-                  kinds=privacy.KINDS, error=error)
+                  kinds=privacy.KINDS, error=error, form=form)
 
 
 @bp.post("/admin/users/<login>")
@@ -143,16 +156,14 @@ def save_user(login):
     account = _target(login)
     form = request.form
     try:
-        g.accounts.set_display_name(login, form.get("display_name"))
-        roles = ["user", "admin"] if form.get("admin") == "1" else ["user"]
-        if sorted(roles) != sorted(account.roles):
-            g.accounts.set_roles(login, roles)
-            record("user.roles_changed", login=login, before=account.roles, after=sorted(roles))
-        ext = (form.get("ext") or "").strip()
-        if ext and str(account.ext) != ext:
-            g.accounts.set_extension(login, ext)
+        updated = g.accounts.save_by_admin(
+            login, display_name=form.get("display_name"),
+            roles=["user", "admin"] if form.get("admin") == "1" else ["user"],
+            ext=(form.get("ext") or "").strip() or None)
     except CodebError as error:
-        return user_page(g.accounts.require(login), error)
+        return user_page(g.accounts.require(login), error, form=form)
+    if updated.roles != account.roles:
+        record("user.roles_changed", login=login, before=account.roles, after=updated.roles)
     record("user.updated", login=login)
     return back("admin.user", "user_saved", login=login)
 
@@ -181,7 +192,7 @@ def _set_disabled(login, disabled):
 def delete_user(login):
     account = _target(login)
     if request.form.get("confirm") != login:
-        return user_page(account, BadInput("error.confirm_login", login=login))
+        return user_page(account, BadInput("error.confirm_login", field="confirm", login=login))
     hold = request.form.get("hold") == "1"
     try:
         g.accounts.delete(login, hold=hold, by=actor()["actor"])
@@ -208,7 +219,7 @@ def erase(login):
     account = _target(login)
     kind = request.form.get("kind", "")
     if request.form.get("confirm") != "1":
-        return user_page(account, BadInput("error.confirm_erasure"))
+        return user_page(account, BadInput("error.confirm_erasure", field="confirm:" + kind))
     try:
         erased = privacy.erase(g.tenant.store, account.sub, kind)
     except CodebError as error:
@@ -228,7 +239,20 @@ def export_user(login):
 # -- OIDC clients ----------------------------------------------------------------------
 
 def _uris(field: str) -> list[str]:
-    return [line.strip() for line in request.form.get(field, "").splitlines() if line.strip()]
+    """The URIs of a textarea, one a line, each checked here so a failure names its field."""
+    uris = [line.strip() for line in request.form.get(field, "").splitlines() if line.strip()]
+    with concerning(field):
+        for uri in uris:
+            check_redirect_uri_shape(uri)
+    return uris
+
+
+def client_form() -> dict:
+    """The client form as typed, to show again beside its error."""
+    form = request.form
+    return {"name": form.get("name", ""), "redirect_uris": form.get("redirect_uris", ""),
+            "post_logout_redirect_uris": form.get("post_logout_redirect_uris", ""),
+            "scopes": form.getlist("scopes")}
 
 
 @bp.get("/admin/clients")
@@ -239,17 +263,26 @@ def clients():
 @bp.post("/admin/clients")
 def create_client():
     try:
-        client, secret = Clients(g.tenant.store).add(
-            name=request.form.get("name", ""), redirect_uris=_uris("redirect_uris"),
-            post_logout_redirect_uris=_uris("post_logout_redirect_uris"),
-            public=request.form.get("public") == "1",
-            scopes=request.form.getlist("scopes") or ["openid", "profile", "email"])
+        with concerning(CLIENT_FIELDS):
+            client, secret = Clients(g.tenant.store).add(
+                name=request.form.get("name", ""), redirect_uris=_uris("redirect_uris"),
+                post_logout_redirect_uris=_uris("post_logout_redirect_uris"),
+                public=request.form.get("public") == "1",
+                scopes=request.form.getlist("scopes") or ["openid", "profile", "email"])
     except CodebError as error:
         return render("clients.html", error.status, clients=Clients(g.tenant.store).list(), scopes=SCOPES,
-                      error=error, form=request.form)
+                      error=error, form=client_form(), public=request.form.get("public") == "1")
     record("client.created", client_id=client.client_id, name=client.name)
-    # The secret is shown on this one response and never again: only its hash is stored.
-    return render("client.html", client=client, secret=secret, scopes=SCOPES)
+    return show_secret_once(client.client_id, secret, "client_created")
+
+
+def show_secret_once(client_id: str, secret: str | None, notice: str):
+    """POST → 303 → GET: the client's page shows the new secret once, from a short-lived
+    sealed record the redirect names; a reload finds it gone. Only its hash stays stored."""
+    if secret is None:  # a public client has none
+        return back("admin.client", notice, client_id=client_id)
+    token = hold_for_display(g.tenant.store, client_id, secret, viewer=context.session().csrf)
+    return back("admin.client", notice, client_id=client_id, shown=token)
 
 
 def _client(client_id):
@@ -261,19 +294,26 @@ def _client(client_id):
 
 @bp.get("/admin/clients/<client_id>")
 def client(client_id):
-    return render("client.html", client=_client(client_id), scopes=SCOPES)
+    client = _client(client_id)
+    shown = request.args.get("shown")
+    secret = take_for_display(g.tenant.store, shown, client_id=client.client_id,
+                              viewer=context.session().csrf) if shown else None
+    return render("client.html", client=client, scopes=SCOPES, secret=secret,
+                  secret_gone=bool(shown) and secret is None)
 
 
 @bp.post("/admin/clients/<client_id>")
 def save_client(client_id):
     _client(client_id)
     try:
-        updated = Clients(g.tenant.store).update(
-            client_id, name=request.form.get("name", ""), redirect_uris=_uris("redirect_uris"),
-            post_logout_redirect_uris=_uris("post_logout_redirect_uris"),
-            scopes=request.form.getlist("scopes"))
+        with concerning(CLIENT_FIELDS):
+            updated = Clients(g.tenant.store).update(
+                client_id, name=request.form.get("name", ""), redirect_uris=_uris("redirect_uris"),
+                post_logout_redirect_uris=_uris("post_logout_redirect_uris"),
+                scopes=request.form.getlist("scopes"))
     except CodebError as error:
-        return render("client.html", error.status, client=_client(client_id), scopes=SCOPES, error=error)
+        return render("client.html", error.status, client=_client(client_id), scopes=SCOPES, error=error,
+                      form=client_form())
     record("client.updated", client_id=updated.client_id)
     return back("admin.client", "client_saved", client_id=client_id)
 
@@ -286,7 +326,7 @@ def regenerate_secret(client_id):
     except CodebError as error:
         return render("client.html", error.status, client=client, scopes=SCOPES, error=error)
     record("client.secret_regenerated", client_id=client_id)
-    return render("client.html", client=_client(client_id), secret=secret, scopes=SCOPES)
+    return show_secret_once(client_id, secret, "secret_renewed")
 
 
 @bp.post("/admin/clients/<client_id>/delete")
@@ -305,9 +345,12 @@ def settings():
     if request.method == "POST":
         form = request.form
         try:
-            parts = signin.settings_parts(methods=form.getlist("methods"), submitted=form.to_dict())
-            parts.update(range_part(form.get("ext_low"), form.get("ext_high")))
-            parts.update(tenant_settings.time_zone_part(form.get("time_zone")))
+            with concerning(SETTINGS_FIELDS):
+                parts = signin.settings_parts(methods=form.getlist("methods"), submitted=form.to_dict())
+            with concerning("ext_low"):
+                parts.update(range_part(form.get("ext_low"), form.get("ext_high")))
+            with concerning("time_zone"):
+                parts.update(tenant_settings.time_zone_part(form.get("time_zone")))
             tenant_settings.save(g.tenant, parts)
         except CodebError as failure:
             error = failure
@@ -315,8 +358,23 @@ def settings():
             record("settings.changed", methods=form.getlist("methods"), signup=form.get("signup"))
             return back("admin.settings", "settings_saved")
     tenant = context.tenants().get(g.tenant.name)
-    return render("settings.html", error.status if error else 200, settings=tenant.settings,
+    shown = settings_as_typed(tenant.settings, request.form) if error else tenant.settings
+    return render("settings.html", error.status if error else 200, settings=shown,
                   methods=list(signin.REGISTRY), error=error)
+
+
+def settings_as_typed(saved: dict, form) -> dict:
+    """The settings form as the admin typed it (shown again beside its error), in the shape
+    of the saved settings the page reads."""
+    def words(name: str) -> list[str]:
+        return (form.get(name) or "").replace(",", " ").split()
+
+    return {**saved, "methods": form.getlist("methods"),
+            "signup": {"policy": form.get("signup"), "domains": words("domains")},
+            "passkeys": {**saved.get("passkeys", {}), "user_verification": form.get("user_verification"),
+                         "attestation": form.get("attestation"), "allowed_aaguids": words("allowed_aaguids"),
+                         "max_per_account": form.get("max_passkeys", "")},
+            "extension_range": [form.get("ext_low", ""), form.get("ext_high", "")]}
 
 
 # -- languages --------------------------------------------------------------------------
@@ -335,18 +393,20 @@ def languages():
             try:
                 messages = current_app.json.loads(raw)  # the app's parser: too deep is malformed too
             except ValueError:
-                raise BadInput("error.catalogue_shape") from None
+                raise BadInput("error.catalogue_shape", field="messages") from None
             if isinstance(messages, dict):
                 messages = messages.get("messages", messages)  # a catalogue file, or the bare messages
-            tenant_languages.save(g.tenant, lang, messages)
+            with concerning("messages"), concerning(LANGUAGE_FIELDS):  # the inner one names first
+                tenant_languages.save(g.tenant, lang, messages)
         except CodebError as failure:
             error = failure
         else:
             record("language.saved", lang=lang)
             return back("admin.languages", "language_saved")
     tenant = context.tenants().get(g.tenant.name)
+    typed = {"lang": request.form.get("lang", ""), "messages": request.form.get("messages", "")} if error else {}
     return render("languages.html", error.status if error else 200, added=tenant.languages,
-                  english=i18n.catalogue("en"), error=error)
+                  english=i18n.catalogue("en"), error=error, form=typed)
 
 
 @bp.post("/admin/languages/<lang>/delete")

@@ -19,6 +19,9 @@ from ..notify.mail import Mailer, mailer_for
 from ..tenants.hosts import is_loopback, normalize_host
 from ..tenants.secrets import session_secret
 
+# In a session: where the next sign-in in this browser returns (a "confirm it's you" step).
+AFTER_SIGNIN = "after_signin"
+
 # Endpoints that are protocol peers' entry points, not forms of ours.
 CSRF_EXEMPT = {"oidc.token", "oidc.userinfo", "oidc.logout", "static"}
 

@@ -14,11 +14,11 @@ import json
 import logging
 
 from authlib.oauth2 import OAuth2Error
-from flask import Response, current_app, g, render_template, request
+from flask import Response, current_app, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from .. import i18n
-from ..errors import CodebError, RateLimited, UnknownTenant
+from ..errors import CodebError, RateLimited, ReauthRequired, UnknownTenant
 from ..oidc.errors import reply_for
 from . import context
 
@@ -58,6 +58,7 @@ def style() -> str:
 
 def init_app(app) -> None:
     app.register_error_handler(UnknownTenant, unknown_tenant)
+    app.register_error_handler(ReauthRequired, reauth_required)
     app.register_error_handler(CodebError, codeb_error)
     app.register_error_handler(OAuth2Error, oauth_error)
     app.register_error_handler(HTTPException, http_error)
@@ -96,6 +97,16 @@ def codeb_error(error: CodebError):
     if isinstance(error, RateLimited):
         response.headers["Retry-After"] = str(error.retry_after)
     return response
+
+
+def reauth_required(error: ReauthRequired):
+    """"Confirm it's you": a page's form goes to the confirmation page; the browser code's
+    call gets the error with where to go (`reauth`)."""
+    target = url_for("account.confirm")
+    if style() == "json":
+        body = {"error": error.message_id, "message": context.translate(error.message_id), "reauth": target}
+        return Response(json.dumps(body), status=error.status, mimetype="application/json")
+    return redirect(target, code=303)
 
 
 def oauth_error(error: OAuth2Error):

@@ -18,11 +18,11 @@ from ..accounts.passkeys import (
     registration_options,
     verify_registration,
 )
-from ..errors import BadInput, CodebError, Conflict
+from ..errors import BadInput, CodebError, Conflict, concerning
 from ..signin import flow
 from ..signin.base import client_network
 from . import context
-from .account import account_page
+from .account import account_page, require_recent_sign_in
 from .errors import answers
 from .pages import safe_local_path
 
@@ -52,6 +52,7 @@ def require_account() -> None:
 def register_options():
     require_enabled()
     require_account()
+    require_recent_sign_in()
     account = ensure_user_handle(g.accounts, g.account.login)
     policy = Passkeys(g.tenant, g.accounts).policy
     if len(passkeys_of(account)) >= policy.max_per_account:
@@ -69,6 +70,7 @@ def register_options():
 def register_verify():
     require_enabled()
     require_account()
+    require_recent_sign_in()
     body = json_body()
     passkeys = Passkeys(g.tenant, g.accounts)
     challenge = Challenges(g.tenant.store).take(body.get("challenge_id"), purpose=PURPOSE,
@@ -122,23 +124,27 @@ def skip():
     return redirect(after_passkey_step(url_for("office.shell")), code=303)
 
 
-def _manage(action):
-    """Run a passkey change from the account page; back to it with a notice or the error."""
+def _manage(action, *, credential_change: bool = False):
+    """Run a passkey change from the account page; back to it with a notice or the error.
+    A credential change (removal) needs a recent sign-in first."""
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
+    if credential_change:
+        require_recent_sign_in()
     passkeys = Passkeys(g.tenant, g.accounts)
     try:
         notice = action(passkeys, request.form.get("id", ""))
     except CodebError as error:
         g.account = g.accounts.require(g.account.login)
-        return account_page(error=error), error.status
+        return account_page(error=error, form=request.form), error.status
     return redirect(url_for("account.page", m=notice), code=303)
 
 
 @bp.post("/account/passkeys/rename")
 def rename():
     def action(passkeys, credential_id):
-        passkeys.rename(g.account.login, credential_id, request.form.get("name", ""))
+        with concerning("passkey-name:" + credential_id):
+            passkeys.rename(g.account.login, credential_id, request.form.get("name", ""))
         return "passkey_renamed"
     return _manage(action)
 
@@ -151,4 +157,4 @@ def remove():
         audit.append(g.tenant.store, "passkey.removed", login=g.account.login, sub=g.account.sub,
                      passkey=credential_id)
         return "passkey_removed"
-    return _manage(action)
+    return _manage(action, credential_change=True)

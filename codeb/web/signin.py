@@ -21,6 +21,7 @@ from ..signin import flow, interactions, signup
 from ..signin.base import NotMine, SignInContext, SignInMethod, VerifiedIdentity
 from . import context
 from .errors import answer_as
+from .pages import safe_local_path
 
 bp = Blueprint("signin", __name__)
 STEPS = ("begin", "complete")
@@ -204,13 +205,15 @@ def open_link(link):
 def land(identity: VerifiedIdentity, *, interaction: str | None = None) -> str:
     """Step 4 of the sign-in flow, the same for every method; returns where to go next."""
     previous = g.session
+    after = previous.data.get(context.AFTER_SIGNIN) if previous is not None else None
     landing = flow.finish(identity, previous=previous, sessions=g.sessions, accounts=g.accounts,
                           store=g.tenant.store, methods=signin.enabled(g.tenant),
                           client_ip=context.client_ip(), agent=request.headers.get("User-Agent", ""),
                           interaction=interaction)
     g.session, g.ended_session, g.account = landing.session, previous, landing.account
-    # Without an interaction, the person lands in the office shell.
-    target = url_for("oidc.resume", i=landing.resume) if landing.resume else url_for("office.shell")
+    # Without an interaction, the person lands where a "confirm it's you" step asked, else in the office shell.
+    target = (url_for("oidc.resume", i=landing.resume) if landing.resume
+              else safe_local_path(after, url_for("office.shell")))
     if landing.first:
         g.session.set("continue", target)
         return url_for(FIRST_SCREENS[landing.first])

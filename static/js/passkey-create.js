@@ -13,6 +13,11 @@ function say(text) {
 
 async function create() {
   const options = await postJSON(root.dataset.options, {});
+  if (!options.ok && options.data.reauth) {
+    // An old sign-in: confirm it's you first (the page explains, then comes back here).
+    window.location.assign(options.data.reauth);
+    return;
+  }
   if (!options.ok) {
     say(options.data.message || root.dataset.msgFailed);
     return;

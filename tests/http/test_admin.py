@@ -10,7 +10,7 @@ import pytest
 from codeb import audit
 from codeb.accounts import breakglass, privacy
 from codeb.oidc.clients import Clients
-from tests.support.web import HOST, LINK_STEP, OTHER_HOST, csrf_of, sign_in
+from tests.support.web import HOST, LINK_STEP, OTHER_HOST, csrf_of, field_error, sign_in
 
 GET_PAGES = ["/admin.html", "/admin/users", "/admin/users/bob", "/admin/clients", "/admin/settings",
              "/admin/languages", "/admin/audit", "/admin/users/bob/export"]
@@ -191,7 +191,8 @@ def test_clients_page_shows_the_secret_once_and_stores_its_hash(people, demo):
     page = admin.get("/admin/clients", headers={"Host": HOST})
     created = admin.post("/admin/clients", data={"csrf": csrf_of(page.text), "name": "Portal",
                                                  "redirect_uris": "https://portal.example/cb",
-                                                 "scopes": ["openid", "email"]}, headers={"Host": HOST})
+                                                 "scopes": ["openid", "email"]}, headers={"Host": HOST},
+                         follow_redirects=True)
     secret = re.search(r'id="client-secret">([^<]+)<', created.text).group(1)
     client_id = re.search(r'id="client-id">([^<]+)<', created.text).group(1)
     stored = open(os.path.join(demo.store.root, "clients", f"{client_id}.json")).read()
@@ -201,7 +202,7 @@ def test_clients_page_shows_the_secret_once_and_stores_its_hash(people, demo):
     client = Clients(demo.store).get(client_id)
     assert client.check_client_secret(secret)
     renewed = admin.post(f"/admin/clients/{client_id}/secret", data={"csrf": csrf_of(again.text)},
-                         headers={"Host": HOST})
+                         headers={"Host": HOST}, follow_redirects=True)
     new_secret = re.search(r'id="client-secret">([^<]+)<', renewed.text).group(1)
     client = Clients(demo.store).get(client_id)
     assert client.check_client_secret(new_secret) and not client.check_client_secret(secret)
@@ -417,3 +418,148 @@ def test_a_malformed_redirect_uri_is_the_fields_error_not_a_500(people, demo, ur
                                                  "redirect_uris": uri}, headers={"Host": HOST})
     assert refused.status_code == 400 and "redirect URI" in refused.text
     assert Clients(demo.store).list() == []
+
+
+def test_admins_export_contains_no_secret_or_verifier(people, accounts):
+    """Finding 3: the admin's export of a person is the same allow-listed document: no password
+    hash, salt, SIP HA1, passkey key or session id of the account is in it."""
+    from tests.http.test_account import give_secrets, secret_values
+    give_secrets(accounts, "bob")
+    secrets_ = secret_values(accounts.get("bob").doc)
+    response = people["admin"].get("/admin/users/bob/export", headers={"Host": HOST})
+    assert response.status_code == 200
+    for value in secrets_:
+        assert value.encode() not in response.data, value
+    assert json.loads(response.data)["account"]["password"]["set"] is True
+
+
+@pytest.mark.parametrize("ext, status", [("abc", 400), ("5", 400), ("boss", 409)])
+def test_user_form_with_a_bad_extension_changes_nothing(people, accounts, ext, status):
+    """Finding 20: saving bob with "admin" ticked and extension `abc` showed the error but had
+    already granted admin and saved the name. The form is now validated whole, then saved in
+    one update: a bad, out-of-range or taken extension leaves the account as it was."""
+    admin = people["admin"]
+    if ext == "boss":
+        ext = str(accounts.get("boss").ext)
+    before = accounts.get("bob").doc
+    page = admin.get("/admin/users/bob", headers={"Host": HOST})
+    saved = admin.post("/admin/users/bob", data={"csrf": csrf_of(page.text), "display_name": "Robert New",
+                                                 "admin": "1", "ext": ext}, headers={"Host": HOST})
+    assert saved.status_code == status
+    assert accounts.get("bob").doc == before
+    assert "admin" not in accounts.get("bob").roles
+    assert people["user"].get("/account", headers={"Host": HOST}).status_code == 200  # his session lives on
+    assert "user.roles_changed" not in [e["event"] for e in audit.read_all(accounts.store)]
+
+
+def test_refused_demotion_claims_no_extension(people, accounts):
+    """Finding 20: when the last admin's demotion is refused, the new extension of the same form
+    is not claimed either (the claim is undone, or never made)."""
+    admin = people["admin"]
+    before = accounts.get("boss").doc
+    page = admin.get("/admin/users/boss", headers={"Host": HOST})
+    refused = admin.post("/admin/users/boss", data={"csrf": csrf_of(page.text), "display_name": "Boss New",
+                                                    "ext": "650"}, headers={"Host": HOST})
+    assert refused.status_code == 409 and "last administrator" in refused.text
+    assert accounts.get("boss").doc == before and accounts.find_by_extension(650) is None
+    assert accounts.extensions.index.get("650") is None
+    moved = admin.post("/admin/users/bob", data={"csrf": csrf_of(page.text), "display_name": "Bob",
+                                                 "ext": "650"}, headers={"Host": HOST})
+    assert moved.status_code == 303 and accounts.find_by_extension(650).login == "bob"
+
+
+def test_client_registration_and_new_secret_answer_with_a_redirect_and_show_the_secret_once(people, demo,
+                                                                                             data_root, app):
+    """Finding 21: registering a client and generating a new secret answered the POST with a page,
+    so a reload registered a second client or invalidated the secret just copied. Now each POST
+    redirects (303) to the client's page, which shows the secret from a short-lived record once;
+    a reload says it was shown and never shows it again, nor does the link in another browser."""
+    admin = people["admin"]
+    page = admin.get("/admin/clients", headers={"Host": HOST})
+    created = admin.post("/admin/clients", data={"csrf": csrf_of(page.text), "name": "Portal",
+                                                 "redirect_uris": "https://portal.example/cb"}, headers={"Host": HOST})
+    assert created.status_code == 303
+    location = created.headers["Location"]
+    [client] = Clients(demo.store).list()
+    assert urlsplit(location).path == f"/admin/clients/{client.client_id}"
+    other_admin = app.test_client()
+    shown = admin.get(location, headers={"Host": HOST})
+    secret = re.search(r'id="client-secret">([^<]+)<', shown.text).group(1)
+    assert client.check_client_secret(secret)
+    for root, _, names in os.walk(data_root):  # the plaintext never reached the disk
+        for name in names:
+            with open(os.path.join(root, name), "rb") as f:
+                assert secret.encode() not in f.read(), name
+    reload = admin.get(location, headers={"Host": HOST})
+    assert reload.status_code == 200 and secret not in reload.text
+    assert "already shown" in reload.text
+    assert secret not in other_admin.get(location, headers={"Host": HOST}).text
+    assert len(Clients(demo.store).list()) == 1
+    renewed = admin.post(f"/admin/clients/{client.client_id}/secret", data={"csrf": csrf_of(shown.text)},
+                         headers={"Host": HOST})
+    assert renewed.status_code == 303
+    new_secret = re.search(r'id="client-secret">([^<]+)<',
+                           admin.get(renewed.headers["Location"], headers={"Host": HOST}).text).group(1)
+    assert Clients(demo.store).get(client.client_id).check_client_secret(new_secret) and new_secret != secret
+    again = admin.get(renewed.headers["Location"], headers={"Host": HOST})
+    assert new_secret not in again.text and "already shown" in again.text
+    assert Clients(demo.store).get(client.client_id).check_client_secret(new_secret)
+
+
+def test_a_shown_secret_record_dies_young(people, demo, clock):
+    """Finding 21: the record a secret is shown from lives a few minutes only."""
+    admin = people["admin"]
+    page = admin.get("/admin/clients", headers={"Host": HOST})
+    created = admin.post("/admin/clients", data={"csrf": csrf_of(page.text), "name": "Portal",
+                                                 "redirect_uris": "https://portal.example/cb"}, headers={"Host": HOST})
+    clock.advance(3600)
+    late = people["admin"].get(created.headers["Location"], headers={"Host": HOST})
+    assert 'id="client-secret"' not in late.text and "already shown" in late.text
+
+
+def _client_id(demo):
+    return Clients(demo.store).add(name="Portal", redirect_uris=["https://portal.example/cb"])[0].client_id
+
+
+@pytest.mark.parametrize("case", ["client_save", "client_create", "user_ext", "user_create", "user_delete",
+                                  "settings_range", "settings_domains", "language_code"])
+def test_a_refused_admin_form_keeps_the_input_and_marks_the_field(people, demo, case):
+    """Finding 22: a validation error on the client page threw away what the admin typed, and
+    errors stood at the top of the page. Now every admin form shows its error beside the field
+    (aria-invalid, aria-describedby to the message, autofocus) and keeps what was typed."""
+    admin = people["admin"]
+    path, data, field, message, kept = {
+        "client_save": (f"/admin/clients/{_client_id(demo)}",
+                        {"name": "Portal renamed", "redirect_uris": "https://portal.example/cb\nhttp://typed.example/cb",
+                         "post_logout_redirect_uris": "https://portal.example/bye", "scopes": ["openid"]},
+                        "redirect-uris", "must use https",
+                        ["Portal renamed", "https://portal.example/bye", "http://typed.example/cb"]),
+        "client_create": ("/admin/clients", {"name": "Shop", "redirect_uris": "https://shop.example/cb",
+                                             "post_logout_redirect_uris": "http://shop.example/bye"},
+                          "logout-uris", "must use https", ["Shop", "https://shop.example/cb"]),
+        "user_ext": ("/admin/users/bob", {"display_name": "Robert Typed", "ext": "abc", "admin": "1"},
+                     "ext", "", ["Robert Typed", 'value="abc"']),
+        "user_create": ("/admin/users", {"email": "not an address", "display_name": "Carol Typed",
+                                         "login": "carol"}, "new-email", "", ["Carol Typed", 'value="carol"']),
+        "user_delete": ("/admin/users/bob/delete", {"confirm": "bo"}, "confirm-delete", "bob", []),
+        "settings_range": ("/admin/settings", {"methods": ["magic_link", "passkey"], "signup": "domains",
+                                               "domains": "typed.example", "user_verification": "required",
+                                               "attestation": "none", "max_passkeys": "10",
+                                               "ext_low": "900", "ext_high": "100"},
+                           "ext-low", "", ['value="typed.example"', 'value="900"', 'value="100"']),
+        "settings_domains": ("/admin/settings", {"methods": ["magic_link"], "signup": "domains", "domains": "",
+                                                 "user_verification": "required", "attestation": "none",
+                                                 "max_passkeys": "7", "ext_low": "600", "ext_high": "699"},
+                             "domains", "", ['value="7"']),
+        "language_code": ("/admin/languages", {"lang": "Not a code!", "messages": '{"app.name": "CodeB typed"}'},
+                          "lang", "", ["CodeB typed", 'value="Not a code!"']),
+    }[case]
+    page = admin.get(path if case not in ("user_create", "user_delete") else "/admin/users/bob",
+                     headers={"Host": HOST})
+    response = admin.post(path, data={"csrf": csrf_of(page.text), **data}, headers={"Host": HOST})
+    assert 400 <= response.status_code < 500, response.text
+    shown = field_error(response.text, field)
+    assert shown and message in shown, response.text
+    assert 'id="admin-error"' not in response.text  # not at the top: beside its field
+    for typed in kept:
+        assert typed in response.text, typed

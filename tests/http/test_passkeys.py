@@ -7,7 +7,16 @@ from joserfc.jwk import KeySet
 from codeb.accounts.passkeys import Passkeys
 from tests.support.authenticator import SoftAuthenticator
 from tests.support.oidc import authorize_params, exchange, follow_local, get_authorize
-from tests.support.web import HOST, LINK_STEP, confirm_first_profile, csrf_of, pkce_pair, query_of, sign_in
+from tests.support.web import (
+    HOST,
+    LINK_STEP,
+    confirm_first_profile,
+    csrf_of,
+    field_error,
+    pkce_pair,
+    query_of,
+    sign_in,
+)
 
 ORIGIN = "http://localhost"
 
@@ -272,3 +281,53 @@ def test_too_many_passkey_challenges_from_one_client_is_a_429_json_error(app, mo
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert answers[-1].json["error"] == "error.passkey_rate_limited" and "wait" in answers[-1].json["message"]
     assert int(answers[-1].headers["Retry-After"]) > 0
+
+
+def test_credential_changes_need_a_recent_sign_in(client, mailbox, accounts, clock):
+    """Finding 15: any session, however old, could add or remove a passkey. Now registration and
+    removal need a sign-in within the last ten minutes; an older session is sent to confirm it is
+    the person (nothing changes), and after signing in again it is back on the account page."""
+    authenticator, _ = enroll(client, mailbox)
+    login = accounts.find_by_email("alice@example.com").login
+    before = accounts.get(login).doc["passkeys"]
+    clock.advance(11 * 60)
+    page = client.get("/account", headers={"Host": HOST})
+    token = csrf_of(page.text)
+    options = post(client, "/account/passkeys/options", {}, token)
+    assert options.status_code == 403 and options.json["error"] == "error.reauth_required"
+    assert options.json["reauth"] == "/account/confirm" and "sign in again" in options.json["message"]
+    assert post(client, "/account/passkeys/verify", {"challenge_id": "x", "credential": {}}, token).status_code == 403
+    removed = client.post("/account/passkeys/remove", data={"csrf": token, "id": before[0]["id"]},
+                          headers={"Host": HOST})
+    assert removed.status_code == 303 and removed.headers["Location"] == "/account/confirm"
+    assert accounts.get(login).doc["passkeys"] == before
+    with accounts.update(login) as doc:
+        doc["language"] = "de"
+    confirm = client.get("/account/confirm", headers={"Host": HOST})
+    assert confirm.status_code == 200 and "Bestätigen Sie, dass Sie es sind" in confirm.text
+    again = passkey_sign_in(client, authenticator)  # re-authenticate with an existing method
+    assert again.status_code == 200 and again.json["redirect"] == "/account"
+    token = csrf_of(client.get("/account", headers={"Host": HOST}).text)
+    assert post(client, "/account/passkeys/options", {}, token).status_code == 200
+    removed = client.post("/account/passkeys/remove", data={"csrf": token, "id": before[0]["id"]},
+                          headers={"Host": HOST})
+    assert removed.status_code == 303 and accounts.get(login).doc["passkeys"] == []
+
+
+def test_a_refused_rename_marks_that_passkeys_name_field(client, mailbox, accounts):
+    """Finding 22: a refused passkey name is shown beside that passkey's name field, with what was typed."""
+    enroll(client, mailbox)
+    page = client.get("/account", headers={"Host": HOST})
+    credential_id = accounts.find_by_email("alice@example.com").doc["passkeys"][0]["id"]
+    refused = client.post("/account/passkeys/rename", data={"csrf": csrf_of(page.text), "id": credential_id,
+                                                            "name": "x" * 61}, headers={"Host": HOST})
+    assert refused.status_code == 400 and field_error(refused.text, "name-1")
+    assert 'value="' + "x" * 61 + '"' in refused.text
+
+
+def test_the_first_sign_in_screen_marks_its_field(client, mailbox):
+    """Finding 22: the first-sign-in profile screen uses the same field errors as the account page."""
+    sign_in(client, mailbox, "newbie@example.com", confirm_profile=False)
+    refused = confirm_first_profile(client, nickname="<script>")
+    assert refused.status_code == 400 and "up to 15" in field_error(refused.text, "nickname")
+    assert 'id="welcome-error"' not in refused.text

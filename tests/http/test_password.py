@@ -6,7 +6,7 @@ import os
 import pytest
 
 from codeb.accounts import passwords
-from tests.support.web import HOST, csrf_of, sign_in
+from tests.support.web import HOST, csrf_of, field_error, sign_in
 
 PLAINTEXT = "Kettle-Orbit-Lantern-42"
 
@@ -92,3 +92,43 @@ def test_wrong_password_message_never_says_whether_the_account_exists(app, mailb
     assert known.status_code == unknown.status_code == 400
     assert "email address or password is not right" in known.text
     assert "email address or password is not right" in unknown.text
+
+
+def test_setting_or_removing_the_password_needs_a_recent_sign_in(client, mailbox, demo, accounts, clock):
+    """Finding 15: any session, however old, could set or remove the password. Now an old session
+    is sent to confirm it is the person and nothing changes; a fresh sign-in returns to the
+    account page, and then the change goes through."""
+    allow_password(demo)
+    sign_in(client, mailbox, "alice@example.com")
+    clock.advance(11 * 60)
+    refused = set_password(client)
+    assert refused.status_code == 303 and refused.headers["Location"] == "/account/confirm"
+    assert not accounts.find_by_email("alice@example.com").has_password
+    confirm = client.get("/account/confirm", headers={"Host": HOST})
+    assert confirm.status_code == 200 and "Confirm it" in confirm.text and "/signin" in confirm.text
+    again = sign_in(client, mailbox, "alice@example.com")
+    assert again.status_code == 303 and again.headers["Location"] == "/account"
+    assert set_password(client).headers["Location"] == "/account?m=password_saved"
+    assert accounts.find_by_email("alice@example.com").has_password
+    clock.advance(11 * 60)
+    page = client.get("/account", headers={"Host": HOST})
+    refused = client.post("/account/password/remove", data={"csrf": csrf_of(page.text)}, headers={"Host": HOST})
+    assert refused.status_code == 303 and refused.headers["Location"] == "/account/confirm"
+    assert accounts.find_by_email("alice@example.com").has_password
+    sign_in(client, mailbox, "alice@example.com")
+    page = client.get("/account", headers={"Host": HOST})
+    removed = client.post("/account/password/remove", data={"csrf": csrf_of(page.text)}, headers={"Host": HOST})
+    assert removed.headers["Location"] == "/account?m=password_removed"
+    assert not accounts.find_by_email("alice@example.com").has_password
+
+
+def test_a_refused_password_marks_the_field_it_is_about(client, mailbox, demo):
+    """Finding 22: the password form's error stands beside the field it is about."""
+    allow_password(demo)
+    sign_in(client, mailbox, "alice@example.com")
+    mismatch = set_password(client, repeat="Kettle-Orbit-Lantern-43")
+    assert mismatch.status_code == 400 and field_error(mismatch.text, "repeat-password")
+    assert field_error(mismatch.text, "new-password") is None
+    short = set_password(client, new="short")
+    assert "at least 12" in field_error(short.text, "new-password")
+    assert PLAINTEXT not in mismatch.text  # a password is never sent back into the page

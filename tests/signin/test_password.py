@@ -137,3 +137,43 @@ def test_one_client_ip_cannot_try_many_accounts(world):
         PasswordSignIn().complete(ctx, {"email": "alice@example.com", "password": SECRET})
     ctx.client_ip = "198.51.100.1"
     assert PasswordSignIn().complete(ctx, {"email": "alice@example.com", "password": SECRET}).login == "alice"
+
+
+def test_parallel_wrong_guesses_get_only_the_free_tries_verified(world):
+    """Finding 7: 16 parallel wrong guesses got 9 verified, not 3: the failure was counted after
+    the check and the slow PBKDF2 work. Now each attempt is counted under the record's lock
+    before it is verified, so exactly the free tries reach the check."""
+    import threading
+    ctx, _ = world
+    gate = threading.Barrier(16, timeout=20)
+    outcomes: list[str] = []
+
+    def guess():
+        gate.wait()
+        try:
+            PasswordSignIn().complete(ctx, {"email": "alice@example.com", "password": "wrong password!!"})
+            outcomes.append("signed in")
+        except SignInFailed:
+            outcomes.append("verified")
+        except RateLimited:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=guess, daemon=True) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(t.is_alive() for t in threads) and len(outcomes) == 16
+    assert outcomes.count("verified") == 3 and outcomes.count("refused") == 13
+
+
+def test_a_right_password_clears_the_counted_attempts(world):
+    """Finding 7: the attempt counted before verifying is forgotten when the password is right."""
+    ctx, clock = world
+    fail(ctx)
+    fail(ctx)
+    assert PasswordSignIn().complete(ctx, {"email": "alice@example.com", "password": SECRET}).login == "alice"
+    for _ in range(3):  # all three free tries again
+        fail(ctx)
+    with pytest.raises(RateLimited):
+        fail(ctx)

@@ -370,3 +370,41 @@ def test_the_same_local_part_from_four_processes_gets_distinct_logins(root):
     for _, email, login in created:
         assert accounts.find_by_email(email).login == login
         assert accounts.get(login).doc["sip"] == f"{login}@example.org"
+
+
+# -- the last admin ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("change", ["demote", "disable", "delete"])
+def test_two_admins_removing_each_other_at_once_leave_one_admin(root, change):
+    """Finding 8: two admins demoting each other at the same instant left no admin: each checked
+    "another admin remains" before either change was written. Check and change now happen under
+    one tenant-wide lock, so one of the two always stays an admin (repeated: a race is a chance)."""
+    for run in range(6):
+        run_root = os.path.join(root, str(run))
+        setup = Accounts(Store(run_root), "example.org")
+        for login in ("ann", "ben"):
+            setup.create(email=f"{login}@example.org", login=login, roles=["user", "admin"])
+        barrier = threading.Barrier(2)
+
+        def remove(login, run_root, barrier):
+            accounts = Accounts(Store(run_root), "example.org")  # a request of its own
+            accounts.admins()  # each process keeps its directory warm
+            barrier.wait(BARRIER_TIMEOUT)
+            try:
+                if change == "demote":
+                    accounts.set_roles(login, ["user"])
+                elif change == "disable":
+                    accounts.set_disabled(login, True)
+                else:
+                    accounts.delete(login)
+                return "done"
+            except Conflict as refused:
+                return refused.message_id
+
+        outcomes = run_threads(remove, [("ann", run_root, barrier), ("ben", run_root, barrier)], timeout=30)
+        assert sorted(outcomes) == ["done", "error.last_admin"], (run, outcomes)
+        after = Accounts(Store(run_root), "example.org")
+        enabled_admins = [login for login in after.list()
+                          if "admin" in after.get(login).roles and not after.get(login).disabled]
+        assert len(enabled_admins) == 1 and after.admins() == enabled_admins, run

@@ -64,3 +64,19 @@ def confirm_first_profile(client, host=HOST, **fields):
     data = {"csrf": csrf_of(page.text), "display_name": display_name.group(1) if display_name else "Person",
             "nickname": "", "language": language.group(1) if language else "en", **fields}
     return client.post("/welcome", data=data, headers={"Host": host})
+
+
+def field_error(html: str, field_id: str) -> str | None:
+    """The message shown beside a form field, checking that the field is marked the accessible
+    way (aria-invalid, aria-describedby naming the message, autofocus); None if it is not marked."""
+    at = re.escape(field_id)
+    tag = re.search(rf'<(?:input|textarea|select)\b[^>]*\bid="{at}"[^>]*>', html)
+    assert tag, f"no field {field_id}"
+    if 'aria-invalid="true"' not in tag.group(0):
+        return None
+    described = re.search(r'aria-describedby="([^"]*)"', tag.group(0))
+    assert described and f"{field_id}-error" in described.group(1).split(), tag.group(0)
+    assert " autofocus" in tag.group(0) and html.count(" autofocus") == 1
+    message = re.search(rf'<p class="error field-error" id="{at}-error">([^<]*)</p>', html)
+    assert message, f"no message beside {field_id}"
+    return message.group(1)
