@@ -242,13 +242,14 @@ class Accounts:
             yield
 
     def set_roles(self, login: str, roles) -> Account:
-        """New roles; the account's sessions end so the change reaches every new token."""
+        """New roles. Tokens carry the roles, so everything issued before (sessions, codes,
+        refresh and access tokens) ends, and the change reaches every new token at once."""
         roles = clean_roles(roles)
         with self._keeping_an_admin(login, when="admin" not in roles), self.update(login) as doc:
             changed = doc.get("roles") != roles
             doc["roles"] = roles
         if changed:
-            self.end_sessions(login)
+            self.revoke_issued(login)
         return self.require(login)
 
     def set_disabled(self, login: str, disabled: bool) -> Account:
@@ -287,7 +288,7 @@ class Accounts:
         if claim is not None:
             self.extensions.release(login, old_ext)
         if old_roles != roles:
-            self.end_sessions(login)
+            self.revoke_issued(login)  # as `set_roles`: no token keeps the roles it was issued with
         return self.require(login)
 
     def set_display_name(self, login: str, display_name) -> Account:
@@ -302,11 +303,6 @@ class Accounts:
 
     def find_by_extension(self, number) -> Account | None:
         return self.extensions.owner(number)
-
-    def end_sessions(self, login: str) -> None:
-        """Invalidate every session of the account, in every process."""
-        with self.update(login) as doc:
-            doc["sessions_not_before"] = self.store.clock()
 
     def revoke_issued(self, login: str) -> None:
         """Void everything issued to the account until now, in every process: its sessions, and

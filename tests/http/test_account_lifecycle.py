@@ -114,6 +114,18 @@ def test_sign_out_everywhere_ends_refresh_and_access_tokens(client, mailbox, rp,
     assert userinfo(client, fresh["access"]).status_code == 200
 
 
+def test_a_role_change_ends_the_tokens_that_carry_the_old_roles(client, boss, mailbox, rp, accounts, clock):
+    """Finding 9/10 (the same mechanism): access tokens carry `roles`; after an admin changes
+    them, no code, refresh or access token issued with the old roles works."""
+    held = issued(client, mailbox, rp, "erin@example.com")
+    saved = post(boss, "/admin/users/erin", display_name="Erin", admin="1", ext="")
+    assert saved.status_code == 303 and accounts.get("erin").roles == ["admin", "user"]
+    assert_all_dead(client, rp, held)
+    clock.advance(1)
+    fresh = issued(client, mailbox, rp, "erin@example.com")
+    assert "admin" in userinfo(client, fresh["access"]).json["roles"]
+
+
 # -- finding 4: per-person data and audit events belong to the sub; logins are not reused silently ----
 
 def test_deleting_an_account_erases_its_data_unless_the_admin_holds_it(client, boss, mailbox, accounts, demo):

@@ -110,7 +110,7 @@ def test_ending_every_session_ends_the_shells_token_even_one_not_listed(client, 
         doc["sessions"] = []  # the session fell off the listed ones (the account lists 20)
     page = client.get("/account", headers={"Host": HOST})
     assert page.status_code == 200
-    accounts.end_sessions(login)  # what "sign out everywhere" records for every process
+    accounts.revoke_issued(login)  # what "sign out everywhere" records for every process
     elsewhere = app.test_client()  # the API is called with the token alone, no cookie
     for path in ("/userinfo", "/api/me"):
         assert elsewhere.get(path, headers=bearer(access)).status_code == 401, path

@@ -109,7 +109,7 @@ def test_ending_sessions_signs_out_everywhere(client, mailbox, accounts, app):
     sign_in(client, mailbox, "alice@example.com")
     other_device = app.test_client()
     sign_in(other_device, mailbox, "alice@example.com")
-    accounts.end_sessions(accounts.find_by_email("alice@example.com").login)
+    accounts.revoke_issued(accounts.find_by_email("alice@example.com").login)
     for browser in (client, other_device):
         assert browser.get("/account", headers={"Host": HOST}).status_code == 303
 
