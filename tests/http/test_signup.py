@@ -227,6 +227,9 @@ def test_sign_up_link_is_used_once(client, app, demo, mailbox):
     other = app.test_client()
     again = other.get(path, headers={"Host": HOST})
     assert again.status_code == 400 and "already used" in again.text
+    # Without magic links, the page neither calls it a sign-in link nor promises a form below.
+    assert "sign-in link" not in main_of(again.text) and "below" not in again.text
+    assert 'href="/signin"' in again.text
 
 
 # -- finding 21: a mail sent answers with a redirect to a GET page -----------------------
