@@ -62,14 +62,19 @@ def issue_access_token(*, signing_key, issuer: str, tenant: str, client_id: str,
     return jwt.encode(header, claims, signing_key, algorithms=["RS256"])
 
 
-def verify_access_token(token: str, *, keys, issuers, now: float) -> AccessClaims:
-    """Check signature, `typ`, issuer and lifetime (RFC 9068 §4); raise InvalidToken."""
+def _decode(token, keys):
+    """A compact JWS of ours, its RS256 signature checked against the tenant's keys."""
     if not isinstance(token, str) or token.count(".") != 2 or len(token) > 8192:
         raise InvalidToken("malformed")
     try:
-        decoded = jwt.decode(token, keys, algorithms=["RS256"])
+        return jwt.decode(token, keys, algorithms=["RS256"])
     except (JoseError, ValueError) as exc:
         raise InvalidToken("signature") from exc
+
+
+def verify_access_token(token: str, *, keys, issuers, now: float) -> AccessClaims:
+    """Check signature, `typ`, issuer and lifetime (RFC 9068 §4); raise InvalidToken."""
+    decoded = _decode(token, keys)
     if decoded.header.get("typ", "").lower() not in ACCESS_TOKEN_TYPES:
         raise InvalidToken("typ")
     claims = decoded.claims
@@ -92,12 +97,7 @@ def verify_id_token_hint(hint, *, keys, issuers) -> dict:
     An access token is signed with the same key, so it is told apart by what only it has:
     `typ` `at+jwt` and the `client_id` and `scope` claims (RFC 9068 §2.1, §2.2); an ID
     token always names its audience (OIDC Core §2)."""
-    if not isinstance(hint, str) or hint.count(".") != 2 or len(hint) > 8192:
-        raise InvalidToken("malformed")
-    try:
-        decoded = jwt.decode(hint, keys, algorithms=["RS256"])
-    except (JoseError, ValueError) as exc:
-        raise InvalidToken("signature") from exc
+    decoded = _decode(hint, keys)
     claims = decoded.claims
     if str(decoded.header.get("typ", "")).lower() in ACCESS_TOKEN_TYPES or "client_id" in claims or "scope" in claims:
         raise InvalidToken("typ")
