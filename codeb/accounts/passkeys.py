@@ -4,41 +4,39 @@ Every passkey lives inside its account document (`users/<login>.json`), and
 the `credential` index maps a credential id to the login so a sign-in finds
 the account in one read however many accounts exist. Ceremonies use
 py_webauthn; this module only decides what to expect and what to keep.
+py_webauthn is imported inside the functions that run a ceremony: loading it
+costs about a quarter of a second (pyOpenSSL, pyasn1, cbor2), which a process
+pays at its first ceremony, not at start-up; base64url, which every passkey
+record uses, is py_webauthn's own two lines, here.
 Challenges are kept server-side, single use, five minutes, and bound to the
 browser that asked for them (the hash of its session's CSRF token).
 """
 
+import base64
 import binascii
 import hashlib
 import json
 import re
 import secrets
 from dataclasses import dataclass
-
-from webauthn import generate_registration_options, options_to_json, verify_registration_response
-from webauthn.helpers import (
-    base64url_to_bytes,
-    bytes_to_base64url,
-    parse_attestation_object,
-    parse_authenticator_data,
-    parse_client_data_json,
-)
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AttestationConveyancePreference,
-    AuthenticatorData,
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    ClientDataType,
-    CredentialDeviceType,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
+from typing import TYPE_CHECKING
 
 from ..errors import BadInput, Conflict, NotFound, RateLimited, SignInFailed
 from ..store import layout, secret_id
 from . import Account, authenticators
+
+if TYPE_CHECKING:
+    from webauthn.helpers.structs import AuthenticatorData, AuthenticatorTransport
+
+
+def base64url_to_bytes(value: str) -> bytes:
+    """py_webauthn's decoder (padding optional; too much padding is ignored)."""
+    return base64.urlsafe_b64decode(f"{value}===")
+
+
+def bytes_to_base64url(value: bytes) -> str:
+    """py_webauthn's encoder: base64url without padding."""
+    return base64.urlsafe_b64encode(value).decode("utf-8").rstrip("=")
 
 CHALLENGE_LIFETIME = 300
 MAX_NAME = 60
@@ -210,6 +208,13 @@ def refusal(credential: dict, *, ceremony: str, challenge: bytes, rp_id: str, or
     is the first step that failed. The verdict itself is py_webauthn's: this only
     picks the message, and a credential it accepted is never classified.
     """
+    from webauthn.helpers import (  # noqa: PLC0415 -- py_webauthn loads on first use (see above)
+        parse_attestation_object,
+        parse_authenticator_data,
+        parse_client_data_json,
+    )
+    from webauthn.helpers.structs import ClientDataType  # noqa: PLC0415
+
     try:
         response = credential["response"]
         client = parse_client_data_json(base64url_to_bytes(response["clientDataJSON"]))
@@ -225,7 +230,7 @@ def refusal(credential: dict, *, ceremony: str, challenge: bytes, rp_id: str, or
                               rp_id=rp_id, origin=origin, uv_required=uv_required)
 
 
-def _first_failed_step(client, data: AuthenticatorData, *, expected_type, challenge: bytes, rp_id: str,
+def _first_failed_step(client, data: "AuthenticatorData", *, expected_type, challenge: bytes, rp_id: str,
                        origin: str, uv_required: bool) -> str:
     if client.type != expected_type or client.challenge != challenge:
         return INVALID
@@ -249,6 +254,15 @@ def ensure_user_handle(accounts, login: str):
 
 def registration_options(*, account, rp_id: str, rp_name: str, policy: Policy, challenge: bytes) -> dict:
     """PublicKeyCredentialCreationOptions as JSON, excluding passkeys already registered."""
+    from webauthn import generate_registration_options, options_to_json  # noqa: PLC0415 -- see above
+    from webauthn.helpers.structs import (  # noqa: PLC0415
+        AttestationConveyancePreference,
+        AuthenticatorSelectionCriteria,
+        PublicKeyCredentialDescriptor,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     options = generate_registration_options(
         rp_id=rp_id,
         rp_name=rp_name,
@@ -271,7 +285,9 @@ def registration_options(*, account, rp_id: str, rp_name: str, policy: Policy, c
     return json.loads(options_to_json(options))
 
 
-def _transports(values) -> list[AuthenticatorTransport]:
+def _transports(values) -> list["AuthenticatorTransport"]:
+    from webauthn.helpers.structs import AuthenticatorTransport  # noqa: PLC0415 -- py_webauthn on first use
+
     known = {t.value for t in AuthenticatorTransport}
     return [AuthenticatorTransport(v) for v in values or () if v in known]
 
@@ -279,6 +295,10 @@ def _transports(values) -> list[AuthenticatorTransport]:
 def verify_registration(*, credential: dict, challenge: bytes, rp_id: str, origin: str,
                         policy: Policy, now: int, name: str | None = None) -> dict:
     """Verify navigator.credentials.create()'s result (WebAuthn L3 §7.1); the passkey to keep."""
+    from webauthn import verify_registration_response  # noqa: PLC0415 -- py_webauthn on first use
+    from webauthn.helpers.exceptions import WebAuthnException  # noqa: PLC0415
+    from webauthn.helpers.structs import CredentialDeviceType  # noqa: PLC0415
+
     if not isinstance(credential, dict):
         raise BadInput("error.passkey_registration_failed")
     try:

@@ -21,8 +21,10 @@ to English, and a missing id in English is a programming error (the catalogue
 test catches it before it ships). Tenant languages live in
 `<tenant>/i18n/<lang>.json`; `codeb.tenants.languages` checks and loads them
 and passes them in as `extra`. Dates and times are written in the language's
-CLDR format in a time zone the caller names. This package imports nothing of
-codeb: everything else may use it.
+CLDR format in a time zone the caller names. Babel is imported by the
+functions that use it (its modules cost more than this whole package, and a
+process's first answer, such as the discovery document, needs none of them).
+This package imports nothing of codeb: everything else may use it.
 """
 
 import json
@@ -31,12 +33,11 @@ import string
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time, get_datetime_format
-from babel.numbers import format_decimal
-from babel.units import format_unit
+if TYPE_CHECKING:
+    from babel import Locale
 
 SHIPPED = ("en", "de")
 DEFAULT = "en"
@@ -169,15 +170,17 @@ def _listed(names: set[str]) -> str:
 # -- CLDR: plural rules, numbers, dates --------------------------------------------------
 
 @cache
-def cldr_locale(lang: str) -> Locale | None:
+def cldr_locale(lang: str) -> "Locale | None":
     """Babel's locale for a language tag, or None if CLDR does not know it."""
+    from babel import Locale, UnknownLocaleError  # noqa: PLC0415 -- Babel loads on first use (see above)
+
     try:
         return Locale.parse(lang, sep="-")
     except (UnknownLocaleError, ValueError):
         return None
 
 
-def _locale(lang: str) -> Locale:
+def _locale(lang: str) -> "Locale":
     return cldr_locale(lang) or cldr_locale(DEFAULT)  # type: ignore[return-value]
 
 
@@ -199,6 +202,8 @@ def _is_number(value) -> bool:
 
 def format_number(lang: str, value) -> str:
     """A number as the language writes it: 1,234.5 in English, 1.234,5 in German."""
+    from babel.numbers import format_decimal  # noqa: PLC0415 -- Babel loads on first use (see above)
+
     return format_decimal(value, locale=_locale(lang))
 
 
@@ -207,6 +212,8 @@ SIZE_UNITS = ("kilobyte", "megabyte", "gigabyte", "terabyte")
 
 def format_size(lang: str, size: int) -> str:
     """A number of bytes as the language writes a size: "12 bytes", "1.5 MB" / "12 Byte", "1,5 MB"."""
+    from babel.units import format_unit  # noqa: PLC0415 -- Babel loads on first use (see above)
+
     if size < 1000:
         return format_unit(size, "digital-byte", length="long", locale=_locale(lang))
     step = 1
@@ -228,6 +235,8 @@ def time_zone(name: str | None) -> ZoneInfo:
 def format_moment(lang: str, timestamp: float, zone: str | None) -> str:
     """A moment (seconds since 1970) as a date and a time of day in the zone, in the language's
     CLDR format: "Dec 2, 2026, 4:05 AM" / "02.12.2026, 04:05"."""
+    from babel.dates import format_date, format_time, get_datetime_format  # noqa: PLC0415 -- see above
+
     moment = datetime.fromtimestamp(timestamp, UTC).astimezone(time_zone(zone))
     locale = _locale(lang)
     pattern = str(get_datetime_format("medium", locale=locale))
@@ -237,6 +246,8 @@ def format_moment(lang: str, timestamp: float, zone: str | None) -> str:
 
 def format_day(lang: str, timestamp: float, zone: str | None) -> str:
     """The calendar day of a moment in the zone: "Dec 2, 2026" / "02.12.2026"."""
+    from babel.dates import format_date  # noqa: PLC0415 -- Babel loads on first use (see above)
+
     return format_date(datetime.fromtimestamp(timestamp, UTC).astimezone(time_zone(zone)), "medium",
                        locale=_locale(lang))
 

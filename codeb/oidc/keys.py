@@ -41,7 +41,9 @@ class SigningKeys:
 
 
 def _public(jwk: dict) -> dict:
-    key = RSAKey.import_key(jwk)
+    # Only the public members: importing the private key would check it, a costly step
+    # a JWKS does not need.
+    key = RSAKey.import_key({"kty": "RSA", "n": jwk["n"], "e": jwk["e"]})
     return {**key.as_dict(private=False), "use": "sig", "alg": "RS256", "kid": jwk["kid"]}
 
 

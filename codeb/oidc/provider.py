@@ -10,6 +10,7 @@ and the token format.
 
 import json
 import secrets
+from functools import cached_property
 
 from authlib.oauth2 import AuthorizationServer
 
@@ -18,6 +19,7 @@ from . import token as token_endpoint
 from .clients import SCOPES, Clients
 from .errors import OAuth2Error, reply_for
 from .grants import CodeGrant, Grants, OpenIDCode, Pkce, Principal, RefreshGrant
+from .keys import SigningKeys
 from .keys import load as load_keys
 from .logout import Logout
 from .requests import NO_STORE, ProtocolRequest, Reply
@@ -36,7 +38,6 @@ class Provider(AuthorizationServer):
         self.accounts = accounts
         self.sessions = sessions
         self.clients = Clients(self.store, issuer)
-        self.keys = load_keys(self.store)
         self.codes = self.store.transient(layout.CODES)
         self.refresh_tokens = self.store.transient(layout.REFRESH_TOKENS)
         self.grants = Grants(self.store, self.now)
@@ -46,6 +47,12 @@ class Provider(AuthorizationServer):
         self.register_token_generator("default", self.generate_bearer_token)
         self.register_client_auth_method("client_secret_basic", token_endpoint.authenticate_client_secret_basic)
         self.register_endpoint(Logout)
+
+    @cached_property
+    def keys(self) -> SigningKeys:
+        """The signing keys, read at the first step that signs or verifies: discovery and
+        the sign-in pages need none, so a fresh process answers them without parsing RSA keys."""
+        return load_keys(self.store)
 
     def now(self) -> int:
         return int(self.store.clock())

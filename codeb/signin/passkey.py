@@ -8,15 +8,12 @@ browser's; the credential is found through the `credential` index; py_webauthn
 checks type, challenge, origin, RP ID hash, user presence, user verification
 (tenant policy) and the signature; the user handle must name the account
 (step 6); and a signature counter that does not grow is refused as a possible
-cloned authenticator (step 22) and written to the audit log.
+cloned authenticator (step 22) and written to the audit log. py_webauthn is
+imported in `begin` and `complete`: a process loads it at its first ceremony,
+not at start-up (codeb.accounts.passkeys says why).
 """
 
 import json
-
-from webauthn import generate_authentication_options, options_to_json, verify_authentication_response
-from webauthn.helpers import base64url_to_bytes
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import UserVerificationRequirement
 
 from .. import audit
 from ..accounts.passkeys import (
@@ -27,6 +24,7 @@ from ..accounts.passkeys import (
     Challenges,
     Passkeys,
     Policy,
+    base64url_to_bytes,
     check_credential_id,
     find,
     refusal,
@@ -46,6 +44,9 @@ class PasskeySignIn(SignInMethod):
 
     def begin(self, ctx: SignInContext, submitted) -> Challenge:
         """Options for navigator.credentials.get(), and the id of their challenge."""
+        from webauthn import generate_authentication_options, options_to_json  # noqa: PLC0415 -- see above
+        from webauthn.helpers.structs import UserVerificationRequirement  # noqa: PLC0415
+
         policy = Passkeys(ctx.tenant, ctx.accounts).policy
         cid, challenge = Challenges(ctx.store).issue(purpose=PURPOSE, browser=ctx.browser,
                                                      client=ctx.client_network)
@@ -56,6 +57,9 @@ class PasskeySignIn(SignInMethod):
         return Challenge(data={"challenge_id": cid, "publicKey": json.loads(options_to_json(options))})
 
     def complete(self, ctx: SignInContext, submitted) -> VerifiedIdentity:
+        from webauthn import verify_authentication_response  # noqa: PLC0415 -- see above
+        from webauthn.helpers.exceptions import WebAuthnException  # noqa: PLC0415
+
         credential = submitted_field(submitted, "credential")
         challenge_id = submitted_field(submitted, "challenge_id")
         challenge = Challenges(ctx.store).take(challenge_id, purpose=PURPOSE, browser=ctx.browser)

@@ -421,10 +421,8 @@ def test_user_verification_is_required_by_default(world, monkeypatch):
 @pytest.fixture
 def mute_library(monkeypatch):
     """py_webauthn refuses as before but says nothing useful: what the person is told must
-    come from the credential's own data, never from the library's wording."""
-    import codeb.accounts.passkeys as registration
-    import codeb.signin.passkey as signin_module
-
+    come from the credential's own data, never from the library's wording. Patched in
+    py_webauthn itself: the ceremonies import it when they run (start-up, issue 10)."""
     def refuse(real):
         def wrapped(**kwargs):
             try:
@@ -433,10 +431,8 @@ def mute_library(monkeypatch):
                 raise webauthn.helpers.exceptions.WebAuthnException("Verification failed (x7)") from None
         return wrapped
 
-    monkeypatch.setattr(signin_module, "verify_authentication_response",
-                        refuse(signin_module.verify_authentication_response))
-    monkeypatch.setattr(registration, "verify_registration_response",
-                        refuse(registration.verify_registration_response))
+    monkeypatch.setattr(webauthn, "verify_authentication_response", refuse(webauthn.verify_authentication_response))
+    monkeypatch.setattr(webauthn, "verify_registration_response", refuse(webauthn.verify_registration_response))
 
 
 @pytest.mark.usefixtures("mute_library")
@@ -882,3 +878,16 @@ def test_challenge_creation_is_rate_limited_per_client_but_generously(world):
     assert 30 <= flood <= 200
     assert stopped.value.status == 429 and stopped.value.message_id == "error.passkey_rate_limited"
     PasskeySignIn().begin(replace(ctx, browser="elsewhere", client_ip="198.51.100.1"), {})
+
+
+@pytest.mark.parametrize("value", [b"", b"\x00", b"\xff\xfe", b"ab", b"abc", bytes(range(256)),
+                                   secrets.token_bytes(1023)])
+def test_the_base64url_of_passkey_records_is_py_webauthns(value):
+    """codeb.accounts.passkeys keeps py_webauthn's two base64url helpers itself, so reading a
+    passkey record needs no py_webauthn at start-up: the same text both ways, padding optional."""
+    from codeb.accounts import passkeys
+
+    text = passkeys.bytes_to_base64url(value)
+    assert text == bytes_to_base64url(value)
+    assert passkeys.base64url_to_bytes(text) == base64url_to_bytes(text) == value
+    assert passkeys.base64url_to_bytes(text + "==") == value
