@@ -13,8 +13,16 @@ from hypothesis import strategies as st
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
 from codeb.accounts import Accounts
-from codeb.accounts.passkeys import INVALID, UV_MISSING, WRONG_SITE, Challenges, Passkeys, Policy, refusal, \
-    verify_registration
+from codeb.accounts.passkeys import (
+    INVALID,
+    UV_MISSING,
+    WRONG_SITE,
+    Challenges,
+    Passkeys,
+    Policy,
+    refusal,
+    verify_registration,
+)
 from codeb.errors import AccountDisabled, BadInput, SignInFailed
 from codeb.notify.mail import Mailer
 from codeb.signin.base import SignInContext
