@@ -29,7 +29,7 @@ ENDPOINTS = st.sampled_from([("GET", "/authorize"), ("POST", "/authorize"), ("PO
                              ("GET", "/.well-known/openid-configuration"), ("GET", "/jwks.json")])
 
 
-@settings(max_examples=80)
+@settings(max_examples=50)
 @given(ENDPOINTS, fields, fields, headers)
 def test_no_request_gets_a_server_error(client, endpoint, query, form, sent):
     method, path = endpoint
@@ -42,7 +42,7 @@ def test_no_request_gets_a_server_error(client, endpoint, query, form, sent):
     assert response.status_code < 500, (method, url, form, sent, response.text[:300])
 
 
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(st.sampled_from(["/signin/passkey/begin", "/signin/passkey/complete", "/api/me"]),
        st.binary(max_size=200) | st.integers(1, 50_000).map(lambda n: b"[" * n), headers)
 def test_no_json_body_gets_a_server_error(client, path, body, sent):

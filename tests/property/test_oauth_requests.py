@@ -38,7 +38,7 @@ def known_client(datalist: dict) -> dict:
     return {"client_id": ["c1"], "redirect_uri": ["https://rp.example/cb"], **datalist}
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(datalists, st.booleans())
 @example({"client_id": ["c1"], "redirect_uri": ["https://rp.example/cb"], "response_type": ["code"],
           "max_age": ["²"]}, False)  # a digit to str.isdigit, not to int()
@@ -60,7 +60,7 @@ def test_authorize_checks_answer_a_page_an_oauth_error_or_pass(datalist, as_give
     assert all(len(v) <= authorize.MAX_LENGTH[k] for k, v in authorize.kept_params(ctx.params).items())
 
 
-@settings(max_examples=200)
+@settings(max_examples=120)
 @given(datalists, st.one_of(st.none(), field_text, st.text(max_size=40).map(lambda t: "Basic " + t),
                             st.binary(max_size=40).map(lambda b: "Basic " + base64.b64encode(b).decode())))
 @example({"ü": ["a", "b"]}, None)  # a repeated name, named in the error description
@@ -76,7 +76,7 @@ def test_token_checks_answer_an_oauth_error_or_pass(datalist, authorization):
     assert all(len(values) <= 1 for values in datalist.values())
 
 
-@settings(max_examples=200)
+@settings(max_examples=120)
 @given(field_text | st.text(max_size=60))
 @example("Basic")
 @example("basic    ")
@@ -91,7 +91,7 @@ def test_any_authorization_header_is_credentials_none_or_invalid_client(value):
     assert credentials is None or (credentials[0] and isinstance(credentials[1], str))
 
 
-@settings(max_examples=200)
+@settings(max_examples=120)
 @given(st.text(min_size=1, max_size=40), st.text(max_size=40))
 def test_basic_credentials_round_trip(client_id, secret):
     # RFC 6749 §2.3.1: each part form-urlencoded, then RFC 7617 base64 of "id:secret".

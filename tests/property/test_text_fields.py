@@ -21,7 +21,7 @@ hosts = st.lists(LABEL, min_size=1, max_size=4).map(".".join)
 
 # -- Host headers ---------------------------------------------------------------------
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(field_text | hosts | hosts.map(lambda h: h + ":443") | st.sampled_from(["[::1]:8000", "[", "]", ":"]))
 @example("\u0130")  # "İ".lower() is two code points, one of them not ASCII
 @example("[::1")
@@ -123,7 +123,7 @@ def test_a_catalogue_is_checked_or_catalogue_error(lang, catalogue):
             assert isinstance(fill(text, dict.fromkeys(i18n.placeholders(ENGLISH[key]), "v")), str)
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(TEXTS | st.text(max_size=200), st.dictionaries(st.text(max_size=6), json_values | st.text(max_size=30),
                                                      max_size=4))
 def test_filling_a_text_is_bounded_by_the_text_and_its_values(text, params):
@@ -147,7 +147,7 @@ def test_accept_language_is_a_list_of_tags(header):
 PARSER = JsonBodies(create_app({"TESTING": True, "CODEB_DATA": "/nonexistent-property-data"}))
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(st.binary(max_size=200) | json_values.map(lambda v: json.dumps(v).encode())
        | st.integers(1, 200_000).map(lambda n: b"[" * n) | st.integers(1, 200_000).map(lambda n: b'{"a":' * n))
 @example(b"[" * 100_000)
