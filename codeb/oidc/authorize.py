@@ -24,6 +24,7 @@ from .errors import (
     RequestNotSupportedError,
     RequestURINotSupportedError,
     UnsupportedResponseTypeError,
+    quoted,
 )
 from .grants import Principal
 from .requests import NeedsSignIn, ProtocolRequest, Reply, SignedIn, add_query
@@ -31,6 +32,7 @@ from .tokens import InvalidToken, verify_id_token_hint
 
 PROMPTS = {"none", "login", "consent", "select_account"}
 CODE_CHALLENGE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+MAX_AGE = re.compile(r"[0-9]{1,10}")  # ASCII digits: str.isdigit() also takes "²", which int() refuses
 SINGLE_VALUED = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
                  "prompt", "max_age", "code_challenge", "code_challenge_method",
                  "login_hint", "id_token_hint", "ui_locales")
@@ -118,7 +120,7 @@ def check_scope(ctx: Context, provider) -> None:
     scopes = scope_to_list(ctx.params.get("scope") or "") or []
     unknown = [s for s in scopes if s not in provider.scopes_supported]
     if unknown:
-        raise InvalidScopeError(f"Unknown scope '{unknown[0]}'.")
+        raise InvalidScopeError(f"Unknown scope {quoted(unknown[0])}.")
 
 
 def check_pkce(ctx: Context, provider) -> None:
@@ -149,7 +151,7 @@ def check_max_age(ctx: Context, provider) -> None:
     raw = ctx.params.get("max_age")
     if raw is None or raw == "":
         return
-    if not str(raw).isdigit() or len(str(raw)) > 10:
+    if not MAX_AGE.fullmatch(str(raw)):
         raise InvalidRequestError("'max_age' must be a non-negative integer.")
     ctx.max_age = int(raw)
 

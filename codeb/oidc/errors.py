@@ -39,8 +39,19 @@ __all__ = [
     "RequestURINotSupportedError",
     "ScopeInsufficient",
     "UnsupportedResponseTypeError",
+    "quoted",
     "reply_for",
 ]
+
+SHOWN = 40  # the most of a request's own text an error description repeats
+
+
+def quoted(value: str) -> str:
+    """A request's own text (a parameter name, a scope) fit to name in an error description:
+    RFC 6749 §4.1.2.1 allows only %x20-21 / %x23-5B / %x5D-7E there, and Authlib refuses to
+    build an error holding anything else (ValueError, a 500), so each other character is `?`."""
+    shown = "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in value[:SHOWN])
+    return f"'{shown}'" + ("..." if len(value) > SHOWN else "")
 
 
 class AuthorizePage(CodebError):

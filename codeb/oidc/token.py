@@ -11,7 +11,7 @@ import base64
 import binascii
 from urllib.parse import unquote_plus
 
-from .errors import InvalidClientError, InvalidRequestError
+from .errors import InvalidClientError, InvalidRequestError, quoted
 from .requests import ProtocolRequest
 
 MALFORMED_BASIC = "Malformed HTTP Basic credentials."
@@ -39,7 +39,7 @@ def check_single_values(request: ProtocolRequest) -> None:
     # RFC 6749 §3.1, §3.2: "parameters MUST NOT be included more than once".
     for name, values in request.payload.datalist.items():
         if len(values) > 1:
-            raise InvalidRequestError(f"'{name}' appears more than once.")
+            raise InvalidRequestError(f"{quoted(name)} appears more than once.")
 
 
 def check_basic_header(request: ProtocolRequest) -> None:

@@ -68,7 +68,9 @@ def _decode(token, keys):
         raise InvalidToken("malformed")
     try:
         return jwt.decode(token, keys, algorithms=["RS256"])
-    except (JoseError, ValueError) as exc:
+    except (JoseError, ValueError, TypeError) as exc:
+        # joserfc checks a malformed `crit` (RFC 7515 §4.1.11: a list of names) by using it,
+        # so `null` or `[null]` there raises TypeError: malformed like any other (hypothesis).
         raise InvalidToken("signature") from exc
 
 
@@ -101,6 +103,9 @@ def verify_id_token_hint(hint, *, keys, issuers) -> dict:
     claims = decoded.claims
     if str(decoded.header.get("typ", "")).lower() in ACCESS_TOKEN_TYPES or "client_id" in claims or "scope" in claims:
         raise InvalidToken("typ")
-    if claims.get("iss") not in issuers or not claims.get("sub") or not claims.get("aud"):
+    # OIDC Core §2: `iss` and `sub` are strings; anything else (a list, an object) names no one.
+    iss, sub = claims.get("iss"), claims.get("sub")
+    if not isinstance(iss, str) or iss not in issuers or not isinstance(sub, str) or not sub \
+            or not claims.get("aud"):
         raise InvalidToken("claims")
     return dict(claims)
