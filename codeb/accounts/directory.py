@@ -59,7 +59,7 @@ def tokens_of(login: str, entry: dict) -> frozenset[str]:
 class _Shard:
     """One shard as a process holds it: its entries and their token index."""
 
-    __slots__ = ("entries", "words", "postings", "of")
+    __slots__ = ("entries", "of", "postings", "words")
 
     def __init__(self, entries: dict):
         self.entries = entries
@@ -206,7 +206,8 @@ class Directory:
             self.store.write(*SHARD, MANIFEST, doc={"counts": counts, "head": head})
 
     def _manifest_from_shards(self) -> dict:
-        counts, head = {}, []
+        counts: dict[str, int] = {}
+        head: list[list] = []
         for n in range(SHARDS):
             entries = (self.store.read(*SHARD, _shard_name(n)) or {}).get("entries", {})
             counts[_shard_name(n)] = len(entries)
