@@ -239,12 +239,9 @@ class Directory:
 
     # -- reading ------------------------------------------------------------------
 
-    def _view(self) -> "_View":
-        """The merged directory, brought up to date shard by shard (only changed shards are read)."""
-        with _updating:
-            return self._refresh()
-
     def _refresh(self) -> "_View":
+        """The merged directory, brought up to date shard by shard (only changed shards are read);
+        the caller holds `_updating`."""
         view = _views.setdefault(self.store.root, _View())
         stamps = [self.store.stamp(*SHARD, _shard_name(n)) for n in range(SHARDS)]
         changed = [n for n in range(SHARDS) if view.stamps[n] != stamps[n]]
