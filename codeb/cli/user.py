@@ -1,4 +1,4 @@
-"""`user add`, `user list`."""
+"""`user add`, `user list`, `user reindex`."""
 
 from ..accounts import Accounts
 from ..errors import Conflict
@@ -32,8 +32,13 @@ def list_users(args) -> None:
     out(rows)
 
 
+def reindex(args) -> None:
+    """Recreate the admin's user directory (derived data) from the account documents."""
+    out({"accounts": _accounts(args).directory.rebuild()})
+
+
 def register(sub) -> None:
-    group = sub.add_parser("user", help="add and list accounts").add_subparsers(
+    group = sub.add_parser("user", help="add, list and reindex accounts").add_subparsers(
         dest="action", required=True, metavar="ACTION")
     c = group.add_parser("add", help="add an account")
     c.add_argument("tenant")
@@ -46,3 +51,6 @@ def register(sub) -> None:
     c = group.add_parser("list", help="list accounts")
     c.add_argument("tenant")
     c.set_defaults(func=list_users)
+    c = group.add_parser("reindex", help="rebuild the admin's user directory from the account documents")
+    c.add_argument("tenant")
+    c.set_defaults(func=reindex)

@@ -40,6 +40,12 @@ def test_tenant_user_client_and_keys(tmp_path):
     assert user["login"] == "carol" and user["roles"] == ["admin", "user"]
     users = json.loads(codeb(tmp_path, "user", "list", "acme").stdout)
     assert [u["login"] for u in users] == ["boss", "carol"]
+    directory = tmp_path / "acme" / "index" / "directory"
+    for shard in directory.glob("*.json"):  # a lost index: derived data, made again from users/
+        shard.unlink()
+    assert json.loads(codeb(tmp_path, "user", "reindex", "acme").stdout) == {"accounts": 2}
+    acme = Tenants(str(tmp_path)).get("acme")
+    assert Accounts(acme.store, acme.hosts[0]).directory.search("carol")[1][0]["email"] == "carol@acme.example"
 
     client = json.loads(codeb(tmp_path, "client", "add", "acme", "--name", "Portal",
                               "--redirect-uri", "https://portal.acme.example/cb").stdout)
