@@ -33,6 +33,18 @@ def _append(path: str, line: bytes) -> None:
         os.close(fd)
 
 
+def _line(line: str) -> dict | None:
+    """One line's event; None for a line a power cut cut short (no newline yet, or the next
+    line's append right behind the cut piece)."""
+    if not line.endswith("\n") or not line.strip():
+        return None
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
+
+
 class Log:
     def __init__(self, store, folder: str):
         self.store = store
@@ -53,9 +65,8 @@ class Log:
 
     def read(self, name: str) -> list[dict]:
         try:
-            with open(self._path(name), encoding="utf-8") as f:
-                # A line without its newline is one a power cut cut short: not a line yet.
-                return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
+            with open(self._path(name), encoding="utf-8", errors="replace") as f:
+                return [event for line in f if (event := _line(line)) is not None]
         except FileNotFoundError:
             return []
 

@@ -613,3 +613,14 @@ def test_a_failed_index_write_leaves_no_half_account(accounts, store, monkeypatc
     assert os.listdir(store.folder("index", "sub")) == []
     assert accounts.find_by_email("alice@example.com") is None
     assert accounts.create(email="alice@example.com").login == "alice"
+
+
+def test_a_log_line_cut_short_by_a_power_cut_is_not_read(store):
+    audit = store.log("audit")
+    audit.append("2026-12", {"n": 1})
+    with open(os.path.join(store.folder("audit"), "2026-12.jsonl"), "ab") as f:
+        f.write(b'{"n": 2, "pa')
+    assert audit.read("2026-12") == [{"n": 1}]
+    audit.append("2026-12", {"n": 3})  # lands behind the cut piece: that one line is lost
+    audit.append("2026-12", {"n": 4})
+    assert audit.read("2026-12") == [{"n": 1}, {"n": 4}]
