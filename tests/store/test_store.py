@@ -105,7 +105,8 @@ def test_update_writes_only_when_something_changed(store, monkeypatch):
     store.write("counters", "c", doc={"n": 1, "list": [1, 2]})
     writes = []
     real = files.write_bytes_atomic
-    monkeypatch.setattr(files, "write_bytes_atomic", lambda path, data, **kw: (writes.append(path), real(path, data, **kw)))
+    monkeypatch.setattr(files, "write_bytes_atomic",
+                        lambda path, data, **kw: (writes.append(path), real(path, data, **kw)))
     inode = os.stat(store.doc_path("counters", "c")).st_ino
 
     with store.update("counters", "c") as doc:
