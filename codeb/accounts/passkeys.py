@@ -399,7 +399,23 @@ class Passkeys:
 
     def record_use(self, login: str, credential_id: str, *, sign_count: int, backed_up: bool,
                    now: int) -> None:
-        with self.accounts.update(login) as doc:
+        """Store what a sign-in changed, and only that: a synced passkey always reports 0
+        (WebAuthn L3 §6.1.1), so its counter is not rewritten, and the last use is kept to
+        LAST_USE_GRANULARITY. A sign-in that changes nothing writes nothing."""
+        with self.accounts.update(login) as doc:  # writes only when the document changed
             for passkey in doc.get("passkeys", []):
                 if passkey["id"] == credential_id:
-                    passkey.update(sign_count=sign_count, backed_up=backed_up, last_used=now)
+                    _note_use(passkey, sign_count=sign_count, backed_up=backed_up, now=now)
+
+
+LAST_USE_GRANULARITY = 3600  # the account page shows the day a passkey was last used
+
+
+def _note_use(passkey: dict, *, sign_count: int, backed_up: bool, now: int) -> None:
+    if int(passkey.get("sign_count", 0)) != sign_count:
+        passkey["sign_count"] = sign_count
+    if bool(passkey.get("backed_up")) != backed_up:
+        passkey["backed_up"] = backed_up
+    last = passkey.get("last_used")
+    if last is None or not 0 <= now - last < LAST_USE_GRANULARITY:
+        passkey["last_used"] = now

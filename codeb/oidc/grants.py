@@ -9,6 +9,13 @@ recognised as a replay and revokes the whole grant, and with it every token
 carrying its `gid`.
 `Grants` keeps, per grant, how its sign-in happened and whether it was revoked.
 
+A refresh token is `<gid>.<secret>`, and its grant's one `RefreshChain` document holds
+the current token's hash and the hashes already spent: a rotation is one write of
+that document, compare-and-swap under its lock, so exactly one request rotates a
+token. A spent hash presented by the grant's client is a replay and revokes the
+grant; another client's attempt changes nothing. (Refresh tokens from before
+chains, without `<gid>.`, are spent once the old way and continue as a chain.)
+
 A code or refresh token names the account by login and `sub` and records when
 its grant began (`granted`: the code's issue; every refresh token after it
 keeps it). It is spent only for that same account (a later account with the
@@ -16,7 +23,9 @@ login has another sub) and only if the grant began after the account's
 `tokens_not_before` (disabling it, signing out everywhere).
 """
 
+import hmac
 import re
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +39,7 @@ from .tokens import CODE_LIFETIME, REFRESH_LIFETIME, TOKEN_LIFETIME
 from .userinfo import claims_for
 
 SPENT_LIFETIME = 86400  # how long a replayed code or refresh token is still recognised
+SPENT_KEPT = 64  # spent refresh hashes a chain remembers (within SPENT_LIFETIME)
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 GRANT_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -55,6 +65,55 @@ class Grants:
         if not isinstance(gid, str) or not GRANT_ID.fullmatch(gid):
             return True  # a token without a grant id of ours is no token of ours
         return self.revoked.get(gid) is not None
+
+
+class RefreshChain:
+    """Each grant's refresh token: one document under `refresh-chains/<gid>` holding the
+    client, scope and person it was issued for, the current token's hash and the spent ones."""
+
+    def __init__(self, store, now):
+        self.records = store.transient(layout.REFRESH_CHAINS)
+        self.now = now
+
+    @staticmethod
+    def new_token(gid: str) -> str:
+        return f"{gid}.{secrets.token_urlsafe(32)}"
+
+    @staticmethod
+    def grant_of(token: str) -> str | None:
+        """The grant id a refresh token names, None for a token from before chains."""
+        gid, dot, rest = token.partition(".")
+        return gid if dot and rest and GRANT_ID.fullmatch(gid) else None
+
+    def start(self, gid: str, record: dict, token: str) -> None:
+        self.records.put(gid, {**record, "current": secret_id(token), "spent": []}, ttl=REFRESH_LIFETIME)
+
+    def get(self, gid: str) -> dict | None:
+        return self.records.get(gid)
+
+    @staticmethod
+    def is_current(doc: dict, token: str) -> bool:
+        return hmac.compare_digest(doc["current"], secret_id(token))
+
+    @staticmethod
+    def was_spent(doc: dict, token: str) -> bool:
+        presented = secret_id(token)
+        return any(hmac.compare_digest(h, presented) for h, _ in doc.get("spent", []))
+
+    def rotate(self, gid: str, old: str, new: str, scope) -> bool:
+        """Replace the current token `old` by `new` in one write; False if `old` is no longer current."""
+        now = self.now()
+        with self.records.lock(gid):
+            doc = self.records.get(gid)
+            if doc is None or not self.is_current(doc, old):
+                return False
+            kept = [e for e in doc.get("spent", []) if e[1] > now - SPENT_LIFETIME]
+            doc["spent"] = [*kept, [doc["current"], now]][-SPENT_KEPT:]
+            doc["current"] = secret_id(new)
+            doc["scope"] = scope
+            doc.pop("expires", None)
+            self.records.put(gid, doc, ttl=REFRESH_LIFETIME)
+            return True
 
 
 @dataclass(frozen=True)
@@ -105,8 +164,9 @@ class CodeRecord(AuthorizationCodeMixin):
 
 
 class RefreshRecord:
-    def __init__(self, doc: dict):
+    def __init__(self, doc: dict, presented: str | None = None):
         self.doc = doc
+        self.presented = presented  # the chain's current token, rotated in save_token
 
     def check_client(self, client):
         return client.get_client_id() == self.doc["client_id"]
@@ -190,16 +250,32 @@ class RefreshGrant(grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token):
         if not isinstance(refresh_token, str) or len(refresh_token) > 200:
             return None
+        gid = RefreshChain.grant_of(refresh_token)
+        if gid is not None:
+            return self._from_chain(gid, refresh_token)
         doc = spend(self.server, self.server.refresh_tokens, layout.SPENT_REFRESH, refresh_token,
                     self.request.client)
         # A token whose person no longer stands behind it is invalid_grant (RFC 6749 §5.2: revoked).
         return RefreshRecord(doc) if doc and principal_from(self.server, doc) else None
 
+    def _from_chain(self, gid: str, token: str):
+        """Look only: the rotation is the one write, in `Provider.save_token`."""
+        doc = self.server.refresh_chains.get(gid)
+        if doc is None or doc["client_id"] != self.request.client.get_client_id():
+            return None  # another client's attempt changes nothing (RFC 6749 §6)
+        if not RefreshChain.is_current(doc, token):
+            if RefreshChain.was_spent(doc, token):  # reuse: RFC 9700 §4.14.2
+                self.server.grants.revoke(gid)
+            return None
+        if self.server.grants.is_revoked(gid) or not principal_from(self.server, doc):
+            return None
+        return RefreshRecord(doc, presented=token)
+
     def authenticate_user(self, refresh_token):
         return principal_from(self.server, refresh_token.doc)
 
     def revoke_old_credential(self, refresh_token):
-        pass  # already removed when it was spent
+        pass  # already replaced by the rotation (or taken, for a token from before chains)
 
 
 class Pkce(CodeChallenge):

@@ -13,17 +13,18 @@ import secrets
 from functools import cached_property
 
 from authlib.oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import InvalidGrantError
 
-from ..store import layout, secret_id
+from ..store import layout
 from . import token as token_endpoint
 from .clients import SCOPES, Clients
 from .errors import OAuth2Error, reply_for
-from .grants import CodeGrant, Grants, OpenIDCode, Pkce, Principal, RefreshGrant
+from .grants import CodeGrant, Grants, OpenIDCode, Pkce, Principal, RefreshChain, RefreshGrant, RefreshRecord
 from .keys import SigningKeys
 from .keys import load as load_keys
 from .logout import Logout
 from .requests import NO_STORE, ProtocolRequest, Reply
-from .tokens import REFRESH_LIFETIME, TOKEN_LIFETIME, issue_access_token
+from .tokens import TOKEN_LIFETIME, issue_access_token
 
 
 class Provider(AuthorizationServer):
@@ -39,7 +40,8 @@ class Provider(AuthorizationServer):
         self.sessions = sessions
         self.clients = Clients(self.store, issuer)
         self.codes = self.store.transient(layout.CODES)
-        self.refresh_tokens = self.store.transient(layout.REFRESH_TOKENS)
+        self.refresh_tokens = self.store.transient(layout.REFRESH_TOKENS)  # from before chains
+        self.refresh_chains = RefreshChain(self.store, self.now)
         self.grants = Grants(self.store, self.now)
         self.end_browser_session = end_browser_session
         self.register_grant(CodeGrant, [OpenIDCode(self), Pkce()])
@@ -84,18 +86,27 @@ class Provider(AuthorizationServer):
             "scope": scope,
         }
         if include_refresh_token:
-            token["refresh_token"] = secrets.token_urlsafe(32)
+            token["refresh_token"] = RefreshChain.new_token(user.grant_id) if isinstance(user, Principal) \
+                else secrets.token_urlsafe(32)
         return token
 
     def save_token(self, token, request):
         if "refresh_token" not in token:
             return
         principal: Principal = request.user
-        self.refresh_tokens.put(secret_id(token["refresh_token"]), {
+        old = getattr(request, "refresh_token", None)
+        if isinstance(old, RefreshRecord) and old.presented is not None:
+            # The rotation, one write: only if the presented token is still the current one.
+            if not self.refresh_chains.rotate(principal.grant_id, old.presented, token["refresh_token"],
+                                              token["scope"]):
+                self.grants.revoke(principal.grant_id)  # spent meanwhile by another request: a reuse
+                raise InvalidGrantError()
+            return
+        self.refresh_chains.start(principal.grant_id, {
             "client_id": request.client.get_client_id(),
             "scope": token["scope"],
             **principal.record(),
-        }, ttl=REFRESH_LIFETIME)
+        }, token["refresh_token"])
 
     # The token endpoint (RFC 6749 §3.2): our checks, then Authlib's grants -------------
 

@@ -67,16 +67,18 @@ class Store:
             raise StoreCorrupt(path=path)
         return doc
 
-    def write(self, *parts: str, doc: dict) -> None:
+    def write(self, *parts: str, doc: dict, durable: bool = True) -> None:
+        """Replace a document atomically; `durable=False` skips the fsync (files.py)."""
         path = self.doc_path(*parts)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        files.write_bytes_atomic(path, files.encode({"schema": SCHEMA, **doc}))
+        files.write_bytes_atomic(path, files.encode({"schema": SCHEMA, **doc}), durable=durable)
 
-    def create(self, *parts: str, doc: dict) -> bool:
+    def create(self, *parts: str, doc: dict, durable: bool = True) -> bool:
         """Write a new document; False (and nothing written) if it exists."""
         path = self.doc_path(*parts)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        return files.create_bytes_exclusive(path, files.encode({"schema": SCHEMA, **doc}))
+        return files.create_bytes_exclusive(path, files.encode({"schema": SCHEMA, **doc}),
+                                            durable=durable)
 
     def delete(self, *parts: str) -> bool:
         try:

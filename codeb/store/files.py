@@ -6,6 +6,13 @@ target. The fsync before the rename is what makes the replace safe even across
 a power cut: the name never points at data that is not on disk. (The folder is
 not fsynced after the rename: losing that rename in a power cut leaves the old
 document, which is still whole.)
+
+`durable=False` skips that fsync, for records whose loss in a power cut is
+harmless (layout.NOT_DURABLE says which and why). The replace is still atomic
+against a killed process: the kernel holds the written data, and a reader or
+the next process sees the whole new document or the old one. Only a power cut
+(or a kernel crash) may then leave the name pointing at an empty or older
+file, which the readers of those kinds treat as absent.
 """
 
 import json
@@ -42,13 +49,14 @@ def replace(src: str, dst: str) -> None:
             time.sleep(0.01)
 
 
-def write_bytes_atomic(path: str, data: bytes) -> None:
+def write_bytes_atomic(path: str, data: bytes, *, durable: bool = True) -> None:
     tmp = temp_name(path)
     try:
         with open(tmp, "xb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         replace(tmp, path)
     except BaseException:
         try:
@@ -58,7 +66,7 @@ def write_bytes_atomic(path: str, data: bytes) -> None:
         raise
 
 
-def create_bytes_exclusive(path: str, data: bytes) -> bool:
+def create_bytes_exclusive(path: str, data: bytes, *, durable: bool = True) -> bool:
     """Write `path` only if it does not exist yet; False if it already did.
 
     The content is complete before the name appears (link of a finished
@@ -68,7 +76,8 @@ def create_bytes_exclusive(path: str, data: bytes) -> bool:
     with open(tmp, "xb") as f:
         f.write(data)
         f.flush()
-        os.fsync(f.fileno())
+        if durable:
+            os.fsync(f.fileno())
     try:
         os.link(tmp, path)
         created = True

@@ -57,9 +57,10 @@ WEBAUTHN_CHALLENGES = "webauthn"       # passkey ceremony challenges
 PASSWORD_FAILURES = "password-failures"
 BREAKGLASS = "breakglass"              # hashes of superuser links
 CODES = "codes"                        # authorization codes (hashed)
-REFRESH_TOKENS = "refresh-tokens"      # refresh tokens (hashed)
+REFRESH_TOKENS = "refresh-tokens"      # refresh tokens (hashed) from before refresh chains; read only
+REFRESH_CHAINS = "refresh-chains"      # one per grant: its current refresh token's hash, the spent ones
 SPENT_CODES = "spent-codes"            # markers that recognise a replayed code
-SPENT_REFRESH = "spent-refresh"        # markers that recognise a reused refresh token
+SPENT_REFRESH = "spent-refresh"        # markers of refresh tokens from before refresh chains; read only
 GRANTS = "grants"                      # how each grant's sign-in happened
 REVOKED_GRANTS = "revoked-grants"
 AUDIT_REPEATS = "audit-repeats"        # repeated failure events being counted before their line
@@ -73,3 +74,30 @@ WEBAUTHN_PER_CLIENT = "webauthn-client"  # passkey challenges created per client
 INTERACTIONS_PER_CLIENT = "interactions-client"
 SIGNUP_PER_CLIENT = "signup-client"
 SIGNUP_PER_ADDRESS = "signup-address"
+
+
+# -- durability: which transient kinds are written without fsync -----------------------
+#
+# Every write is atomic (temp file, then replace): a killed process leaves the old or the
+# new document. The fsync before the replace only matters in a power cut, and costs more
+# than the rest of the write. These kinds lose nothing that matters there, because what
+# a power cut takes from them is what a short wait or a retry gives back:
+# - codes, interactions, webauthn challenges: live a minute or ten; a lost one is a
+#   sign-in the person starts again (a code's client just gets invalid_grant);
+# - spent-code markers: the code they guard is gone already (taken by rename), so a lost
+#   marker only forgoes revoking the grant on a replay in the power cut's very minute;
+# - the rate-limit windows and audit repeat counts: a window counted from zero again
+#   after a power cut lets a few more attempts through once;
+# - shown secrets: the admin's page shows a new secret once; a lost one is a new secret.
+# Sessions, grants and their refresh chains, revocations, magic links (mailed: the person
+# holds them), password failures (a lockout must survive) and superuser links stay durable.
+NOT_DURABLE = frozenset({
+    CODES, INTERACTIONS, WEBAUTHN_CHALLENGES, SPENT_CODES, AUDIT_REPEATS, SHOWN_SECRETS,
+    MAGIC_PER_CLIENT, MAGIC_PER_ADDRESS, WEBAUTHN_PER_CLIENT, INTERACTIONS_PER_CLIENT,
+    SIGNUP_PER_CLIENT, SIGNUP_PER_ADDRESS,
+})
+
+
+def durable(kind: str) -> bool:
+    """Whether records of a transient kind are fsynced before their replace."""
+    return kind not in NOT_DURABLE

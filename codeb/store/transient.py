@@ -5,7 +5,8 @@ read of an expired record deletes it and answers None (lazy purge), and at most
 once a minute per kind a write sweeps the folder: the file's modification time
 is set to the expiry, so the sweep needs only a `stat` per file. `take` hands a
 record to exactly one caller, across processes, by renaming it away first:
-single-use secrets (authorization codes, magic links) rely on it.
+single-use secrets (authorization codes, magic links) rely on it. Kinds in
+`layout.NOT_DURABLE` are written without fsync (the reasons are there).
 """
 
 import hashlib
@@ -14,7 +15,7 @@ import os
 import secrets
 from contextlib import contextmanager
 
-from ..errors import NotFound
+from ..errors import NotFound, StoreCorrupt
 from . import files, layout, names
 from .ids import secret_id
 
@@ -27,6 +28,7 @@ class Transient:
     def __init__(self, store, kind: str):
         self.store = store
         self.kind = names.segment(kind)
+        self.durable = layout.durable(self.kind)
 
     def _parts(self, rid: str) -> tuple[str, str, str]:
         return (layout.TRANSIENT, self.kind, rid)
@@ -34,7 +36,7 @@ class Transient:
     def put(self, rid: str, record: dict, ttl: float) -> dict:
         now = self.store.clock()
         doc = {**record, "expires": int(now + ttl)}
-        self.store.write(*self._parts(rid), doc=doc)
+        self.store.write(*self._parts(rid), doc=doc, durable=self.durable)
         self._stamp(rid, doc["expires"])
         self._maybe_purge(now)
         return doc
@@ -43,7 +45,7 @@ class Transient:
         """Like put, but False (and nothing written) if the id is taken."""
         now = self.store.clock()
         doc = {**record, "expires": int(now + ttl)}
-        created = self.store.create(*self._parts(rid), doc=doc)
+        created = self.store.create(*self._parts(rid), doc=doc, durable=self.durable)
         if created:
             self._stamp(rid, doc["expires"])
             self._maybe_purge(now)
@@ -56,7 +58,13 @@ class Transient:
             pass
 
     def get(self, rid: str) -> dict | None:
-        doc = self.store.read(*self._parts(rid))
+        try:
+            doc = self.store.read(*self._parts(rid))
+        except StoreCorrupt:
+            if self.durable:
+                raise
+            doc = None  # what a power cut may leave of a record written without fsync: gone
+            self.store.delete(*self._parts(rid))
         if doc is None:
             return None
         if doc.get("expires", 0) <= self.store.clock():
@@ -74,6 +82,10 @@ class Transient:
             return None
         try:
             doc = self.store.decode(path, files.read_bytes(claimed))
+        except StoreCorrupt:
+            if self.durable:
+                raise
+            return None  # a power cut's leftover of a record written without fsync
         finally:
             os.unlink(claimed)
         if doc.get("expires", 0) <= self.store.clock():
@@ -99,7 +111,7 @@ class Transient:
             if doc is None:
                 raise NotFound()
             yield doc
-            self.store.write(*self._parts(rid), doc=doc)
+            self.store.write(*self._parts(rid), doc=doc, durable=self.durable)
             self._stamp(rid, doc["expires"])  # keep the purge's mtime hint
 
     # -- purge -----------------------------------------------------------------

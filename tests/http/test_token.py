@@ -314,3 +314,37 @@ def test_basic_credentials_are_form_urlencoded(client, mailbox, demo):
                                    "redirect_uri": rp.redirect_uri, "code_verifier": verifier},
                           headers=basic(rp.client_id, encoded))
     assert response.status_code == 200, response.text
+
+
+def test_a_refresh_token_from_before_chains_is_spent_once_and_continues_as_a_chain(client, mailbox, rp, demo):
+    from codeb.oidc.grants import RefreshChain
+    from codeb.store import layout, secret_id
+
+    tokens = tokens_for(client, mailbox, rp)
+    gid = RefreshChain.grant_of(tokens["refresh_token"])
+    chain = demo.store.transient(layout.REFRESH_CHAINS).get(gid)
+    legacy = "legacy-opaque-refresh-token-without-a-grant-id"
+    record = {k: v for k, v in chain.items() if k not in ("current", "spent", "expires", "schema")}
+    demo.store.transient(layout.REFRESH_TOKENS).put(secret_id(legacy), record, ttl=3600)
+
+    def refresh(token):
+        return client.post("/token", data={"grant_type": "refresh_token", "refresh_token": token},
+                           auth=(rp.client_id, rp.secret), headers={"Host": HOST})
+
+    first = refresh(legacy)
+    assert first.status_code == 200, first.text
+    assert RefreshChain.grant_of(first.json["refresh_token"]) == gid
+    assert refresh(legacy).json["error"] == "invalid_grant"  # its replay revokes the grant
+    assert refresh(first.json["refresh_token"]).json["error"] == "invalid_grant"
+
+
+def test_a_made_up_refresh_token_naming_a_grant_changes_nothing(client, mailbox, rp):
+    tokens = tokens_for(client, mailbox, rp)
+    gid = tokens["refresh_token"].split(".")[0]
+
+    def refresh(token):
+        return client.post("/token", data={"grant_type": "refresh_token", "refresh_token": token},
+                           auth=(rp.client_id, rp.secret), headers={"Host": HOST})
+
+    assert refresh(gid + ".guessed").json["error"] == "invalid_grant"
+    assert refresh(tokens["refresh_token"]).status_code == 200

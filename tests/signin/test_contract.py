@@ -43,7 +43,7 @@ from tests.support.mailbox import Mailbox
 ORIGIN, RP_ID = "http://localhost", "localhost"
 SECRET = "correct horse battery staple"
 # What the flow writes after a method (sessions) and the provider after the flow (codes, tokens).
-NOT_THE_METHODS = (layout.SESSIONS, layout.CODES, layout.REFRESH_TOKENS, layout.GRANTS)
+NOT_THE_METHODS = (layout.SESSIONS, layout.CODES, layout.REFRESH_TOKENS, layout.REFRESH_CHAINS, layout.GRANTS)
 
 
 class MagicLinkDriver:

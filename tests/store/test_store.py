@@ -105,7 +105,8 @@ def test_update_writes_only_when_something_changed(store, monkeypatch):
     store.write("counters", "c", doc={"n": 1, "list": [1, 2]})
     writes = []
     real = files.write_bytes_atomic
-    monkeypatch.setattr(files, "write_bytes_atomic", lambda path, data: (writes.append(path), real(path, data)))
+    monkeypatch.setattr(files, "write_bytes_atomic",
+                        lambda path, data, **kw: (writes.append(path), real(path, data, **kw)))
     inode = os.stat(store.doc_path("counters", "c")).st_ino
 
     with store.update("counters", "c") as doc:
@@ -402,12 +403,24 @@ def test_take_of_an_expired_record_returns_none_and_removes_it(store, clock):
 
 
 def test_take_of_a_corrupt_record_raises_and_removes_it(store):
-    records = store.transient("codes")
+    records = store.transient("sessions")  # durable: a torn one is a fault to report
     records.put("abc", {"v": 1}, ttl=60)
-    with open(store.doc_path("transient", "codes", "abc"), "wb") as f:
+    with open(store.doc_path("transient", "sessions", "abc"), "wb") as f:
         f.write(b"{half")
     with pytest.raises(StoreCorrupt):
         records.take("abc")
+    assert os.listdir(store.folder("transient", "sessions")) == [".purged"]
+
+
+@pytest.mark.parametrize("data", [b"", b"{half"])
+def test_a_record_written_without_fsync_that_a_power_cut_emptied_is_absent(store, data):
+    records = store.transient("codes")  # layout.NOT_DURABLE
+    for rid in ("abc", "def"):
+        records.put(rid, {"v": 1}, ttl=60)
+        with open(store.doc_path("transient", "codes", rid), "wb") as f:
+            f.write(data)
+    assert records.get("abc") is None
+    assert records.take("def") is None
     assert os.listdir(store.folder("transient", "codes")) == [".purged"]
 
 
@@ -601,3 +614,14 @@ def test_a_failed_index_write_leaves_no_half_account(accounts, store, monkeypatc
     assert os.listdir(store.folder("index", "sub")) == []
     assert accounts.find_by_email("alice@example.com") is None
     assert accounts.create(email="alice@example.com").login == "alice"
+
+
+def test_a_log_line_cut_short_by_a_power_cut_is_not_read(store):
+    audit = store.log("audit")
+    audit.append("2026-12", {"n": 1})
+    with open(os.path.join(store.folder("audit"), "2026-12.jsonl"), "ab") as f:
+        f.write(b'{"n": 2, "pa')
+    assert audit.read("2026-12") == [{"n": 1}]
+    audit.append("2026-12", {"n": 3})  # lands behind the cut piece: that one line is lost
+    audit.append("2026-12", {"n": 4})
+    assert audit.read("2026-12") == [{"n": 1}, {"n": 4}]

@@ -1,0 +1,137 @@
+"""How many writes a request makes, and how many of them are fsynced (issue 10: fewer
+writes per request). The figures are pinned so that they do not creep back."""
+
+import os
+
+import pytest
+
+from codeb.store import files, log
+from tests.support.authenticator import SoftAuthenticator
+from tests.support.oidc import exchange, signed_in_code
+from tests.support.web import HOST, confirm_first_profile, csrf_of, sign_in
+
+ORIGIN = "http://localhost"
+
+
+class Writes:
+    """Every document write (fsynced or not), log append and fsync the store makes."""
+
+    def __init__(self, monkeypatch):
+        self.documents: list[tuple[str, bool]] = []
+        self.appends = 0
+        self.fsyncs = 0
+        real_write, real_create, real_append, real_fsync = (
+            files.write_bytes_atomic, files.create_bytes_exclusive, log._append, os.fsync)
+
+        def write(path, data, *, durable=True):
+            self.documents.append((path, durable))
+            real_write(path, data, durable=durable)
+
+        def create(path, data, *, durable=True):
+            self.documents.append((path, durable))
+            return real_create(path, data, durable=durable)
+
+        def append(path, line):
+            self.appends += 1
+            real_append(path, line)
+
+        def fsync(fd):
+            self.fsyncs += 1
+            real_fsync(fd)
+
+        monkeypatch.setattr(files, "write_bytes_atomic", write)
+        monkeypatch.setattr(files, "create_bytes_exclusive", create)
+        monkeypatch.setattr(log, "_append", append)
+        monkeypatch.setattr(os, "fsync", fsync)
+
+    def reset(self):
+        self.documents.clear()
+        self.appends = self.fsyncs = 0
+
+    def kinds(self, durable: bool) -> list[str]:
+        return sorted(os.path.basename(os.path.dirname(p)) for p, d in self.documents if d is durable)
+
+
+@pytest.fixture
+def writes(monkeypatch):
+    return Writes(monkeypatch)
+
+
+def refresh(client, rp, token):
+    return client.post("/token", data={"grant_type": "refresh_token", "refresh_token": token},
+                       auth=(rp.client_id, rp.secret), headers={"Host": HOST})
+
+
+def test_a_code_exchange_writes_the_refresh_chain_durably_and_its_markers_without_fsync(
+        client, mailbox, rp, writes):
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    writes.reset()
+    assert exchange(client, rp, code, verifier).status_code == 200
+    assert writes.kinds(durable=True) == ["refresh-chains"]
+    assert writes.kinds(durable=False) == ["spent-codes"]
+    assert writes.fsyncs == 1
+
+
+def test_a_refresh_rotation_is_one_fsynced_write_of_its_grants_chain(client, mailbox, rp, writes):
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    token = exchange(client, rp, code, verifier).json["refresh_token"]
+    for _ in range(3):
+        writes.reset()
+        answer = refresh(client, rp, token)
+        assert answer.status_code == 200, answer.text
+        token = answer.json["refresh_token"]
+        assert writes.kinds(durable=True) == ["refresh-chains"]
+        assert writes.kinds(durable=False) == [] and writes.appends == 0
+        assert writes.fsyncs == 1
+
+
+def enroll(client, mailbox, authenticator):
+    sign_in(client, mailbox, "alice@example.com", confirm_profile=False)
+    token = csrf_of(client.get("/welcome", headers={"Host": HOST}).text)
+    options = client.post("/account/passkeys/options", json={},
+                          headers={"Host": HOST, "X-CSRF-Token": token}).json
+    credential = authenticator.create(options["publicKey"])
+    added = client.post("/account/passkeys/verify",
+                        json={"challenge_id": options["challenge_id"], "credential": credential,
+                              "name": "Phone", "stay": True},
+                        headers={"Host": HOST, "X-CSRF-Token": token})
+    assert added.status_code == 200, added.text
+    confirm_first_profile(client)
+
+
+def passkey_sign_in(app, authenticator, writes, **kw):
+    browser = app.test_client()
+    token = csrf_of(browser.get("/signin", headers={"Host": HOST}).text)
+    options = browser.post("/signin/passkey/begin", json={},
+                           headers={"Host": HOST, "X-CSRF-Token": token}).json
+    assertion = authenticator.get(options["publicKey"], **kw)
+    writes.reset()
+    done = browser.post("/signin/passkey/complete",
+                        json={"challenge_id": options["challenge_id"], "credential": assertion},
+                        headers={"Host": HOST, "X-CSRF-Token": token})
+    assert done.status_code == 200, done.text
+
+
+def test_a_synced_passkeys_sign_in_does_not_write_its_counter(client, app, mailbox, writes, accounts):
+    """The session and the account's list of its sessions (one write of `users/`); the passkey's
+    counter of 0 on 0 and a last use within the hour add no write."""
+    authenticator = SoftAuthenticator(ORIGIN, backup_eligible=True)
+    enroll(client, mailbox, authenticator)
+    passkey_sign_in(app, authenticator, writes, count=0)  # the first use is noted: a second account write
+    assert writes.kinds(durable=True) == ["sessions", "users", "users"]
+    for _ in range(2):
+        passkey_sign_in(app, authenticator, writes, count=0)
+        assert writes.kinds(durable=True) == ["sessions", "users"]
+        assert writes.fsyncs == 2
+    (passkey,) = accounts.get("alice").doc["passkeys"]
+    assert passkey["sign_count"] == 0 and passkey["last_used"]
+
+
+def test_a_counting_passkeys_sign_in_writes_its_counter(client, app, mailbox, writes, accounts):
+    authenticator = SoftAuthenticator(ORIGIN)
+    enroll(client, mailbox, authenticator)
+    passkey_sign_in(app, authenticator, writes)
+    passkey_sign_in(app, authenticator, writes)
+    assert writes.kinds(durable=True) == ["sessions", "users", "users"]  # the list, the counter
+    assert writes.fsyncs == 3
+    assert accounts.get("alice").doc["passkeys"][0]["sign_count"] == 2
