@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
@@ -87,9 +88,10 @@ class Server:
     port: int
     process: subprocess.Popen
     log: str  # where its stderr goes
+    codes: Callable[[int], list[tuple[str, str]]] = field(default=lambda n: [])  # n unspent (code, verifier)
     token_path: str = "/token"
     userinfo_path: str | None = None
-    access_token: str | None = None
+    access_token: str | None = None  # for userinfo; None: the server has no userinfo figure
 
     @property
     def url(self) -> str:
@@ -141,17 +143,23 @@ def start(name: str, command: list[str], *, port: int, workdir: str, cwd: str = 
     return Server(name, port, process, log)
 
 
-def start_codeb(data: str, workdir: str) -> Server:
+def start_codeb(data: str, workdir: str, codes) -> Server:
+    """`codeb serve` on `data`; `codes(n)` issues codes in process against the same folder."""
     port = free_port()
-    return start("CodeB", [sys.executable, "-m", "codeb", "--data", data, "serve", "--host", "127.0.0.1",
-                           "--port", str(port)], port=port, workdir=workdir)
+    codeb = start("CodeB", [sys.executable, "-m", "codeb", "--data", data, "serve", "--host", "127.0.0.1",
+                            "--port", str(port)], port=port, workdir=workdir)
+    codeb.codes = codes
+    return codeb
 
 
 def start_bare(workdir: str) -> Server:
     """The bare server, starting; it serves once `send_shape` has told it what to sign."""
     port = free_port()
-    return start("bare", [sys.executable, os.path.join(HERE, "bare_server.py"), "--port", str(port)],
+    bare = start("bare", [sys.executable, os.path.join(HERE, "bare_server.py"), "--port", str(port)],
                  port=port, workdir=workdir, stdin=subprocess.PIPE)
+    # It reads no form: any code (and any refresh token) is as good as another.
+    bare.codes = lambda n: [(secrets.token_urlsafe(32), secrets.token_urlsafe(48)) for _ in range(n)]
+    return bare
 
 
 def send_shape(bare: Server, shape: dict) -> None:
@@ -173,10 +181,12 @@ def start_peer(client_id: str, secret: str, workdir: str) -> tuple[Server, str]:
     line = peer.process.stdout.readline() if peer.process.stdout else ""
     if not line:
         raise RuntimeError(f"the peer did not start: {peer.tail()}")
+    peer.codes = lambda n: peer_codes(peer, n)
     return peer, json.loads(line)["version"]
 
 
 def peer_codes(peer: Server, n: int) -> list[tuple[str, str]]:
+    """`n` codes seeded through the peer's own models (tests/node/peer-op.mjs)."""
     assert peer.process.stdin and peer.process.stdout
     peer.process.stdin.write(json.dumps({"codes": n}) + "\n")
     peer.process.stdin.flush()
@@ -278,10 +288,9 @@ def run_side_by_side(*, seconds: int = SECONDS, warmup: int = WARMUP, openssl_se
         os.makedirs(data)
         _tenant, _app, browser, client, secret, _account = setup(data)
         authorization = basic(client.client_id, secret)
-        pool: list = issue_codes(browser, client, 1 + 2 * load.CONNECTIONS)  # the first token and chains
         servers: list[Server] = []
         try:
-            codeb = start_codeb(data, workdir)
+            codeb = start_codeb(data, workdir, lambda n: issue_codes(browser, client, n))
             servers.append(codeb)
             bare = start_bare(workdir)
             servers.append(bare)
@@ -289,7 +298,7 @@ def run_side_by_side(*, seconds: int = SECONDS, warmup: int = WARMUP, openssl_se
             servers.append(peer)
             codeb.wait_listening()
             discovery = discover(codeb)
-            first = exchange(codeb, authorization, *pool.pop())
+            first = exchange(codeb, authorization, *codeb.codes(1)[0])
             codeb.access_token = first["access_token"]
             send_shape(bare, {"key_size": KEY_SIZE, "threads": THREADS, "discovery": discovery.decode(),
                               "id_token": jwt_parts(first["id_token"]),
@@ -297,11 +306,12 @@ def run_side_by_side(*, seconds: int = SECONDS, warmup: int = WARMUP, openssl_se
             peer.wait_listening()
             bare.wait_listening()
             discover(peer)
-            peer.access_token = exchange(peer, authorization, *peer_codes(peer, 1)[0])["access_token"]
+            peer.access_token = exchange(peer, authorization, *peer.codes(1)[0])["access_token"]
+            warm = f"after {warmup} s of warm-up" if warmup else "without warm-up"
             say(f"side by side over HTTP on 127.0.0.1: wrk, {load.CONNECTIONS} keep-alive connections, "
-                f"{seconds} s per figure after {warmup} s of warm-up; CodeB and bare on waitress "
+                f"{seconds} s per figure {warm}; CodeB and bare on waitress "
                 f"({THREADS} threads), peer node-oidc-provider {version}")
-            figures(bench, codeb, bare, peer, browser, client, authorization, pool)
+            figures(bench, (codeb, bare, peer), authorization)
         except BaseException:
             for server in servers:
                 out(f"--- {server.name} log ---\n{server.tail()}")
@@ -313,68 +323,60 @@ def run_side_by_side(*, seconds: int = SECONDS, warmup: int = WARMUP, openssl_se
     return bench.result
 
 
-def figures(bench: Bench, codeb: Server, bare: Server, peer: Server, browser, client, authorization, pool):
+def figures(bench: Bench, servers: tuple[Server, ...], authorization: str) -> None:
+    """Every figure, each kind back to back for the three servers."""
     credentials = (f"Authorization: {authorization}",)
-    per_run = load.CONNECTIONS
+    connections = str(load.CONNECTIONS)
 
     def chains(server: Server):
+        # Fresh chains for every run, each begun by a code exchange over HTTP: a run stops with
+        # requests in flight, so its last refresh tokens may be spent without anyone knowing.
         def prepare():
-            if server is bare:
-                tokens = [secrets.token_urlsafe(32) for _ in range(per_run)]
-            else:
-                codes = [pool.pop() for _ in range(per_run)] if server is codeb else peer_codes(peer, per_run)
-                tokens = [exchange(server, authorization, *c)["refresh_token"] for c in codes]
-            return ["refresh", bench.write_lines(tokens), str(per_run)]
+            tokens = [exchange(server, authorization, *c)["refresh_token"] for c in server.codes(load.CONNECTIONS)]
+            return ["refresh", bench.write_lines(tokens), connections]
         return prepare
 
-    for server in (codeb, bare, peer):
+    for server in servers:
         bench.measure("refresh", server, server.token_path, chains(server), credentials)
 
     def spend(server: Server, margin: float):
         rate = bench.result.figures["refresh"][server.name].rate
+        runs = iter([bench.warmup, bench.seconds] if bench.warmup else [bench.seconds])
 
-        def prepare(seconds):
-            n = codes_for(rate, seconds, margin)
-            if server is codeb:
-                codes = issue_codes(browser, client, n)
-            elif server is peer:
-                codes = peer_codes(peer, n)
-            else:
-                codes = [(secrets.token_urlsafe(32), secrets.token_urlsafe(48)) for _ in range(n)]
-            return ["code", bench.write_lines(f"{c} {v}" for c, v in codes), str(per_run), REDIRECT_URI]
+        def prepare():
+            codes = server.codes(codes_for(rate, next(runs), margin))
+            return ["code", bench.write_lines(f"{c} {v}" for c, v in codes), connections, REDIRECT_URI]
         return prepare
 
-    for server in (codeb, bare, peer):
+    for server in servers:
         # CodeB's codes cost a request each to issue: as many as its refresh rate predicts, with a
-        # margin; the others' cost nothing, so they get plenty. A run that ran out is run again
-        # with twice as many (each code is spent once, never reused).
-        margin = CODE_MARGIN if server is codeb else 4 * CODE_MARGIN
+        # margin; the others' cost next to nothing, so they get plenty. A run that ran out is run
+        # again with twice as many (a code is spent once, never reused).
+        margin = CODE_MARGIN if server.name == "CodeB" else 4 * CODE_MARGIN
         for _ in range(CODE_ATTEMPTS):
-            runs = iter([bench.warmup, bench.seconds] if bench.warmup else [bench.seconds])
-            prepare = spend(server, margin)
-            figure = bench.measure("code", server, server.token_path, lambda p=prepare, r=runs: p(next(r)),
-                                   credentials)
-            if not figure.exhausted:
+            if not bench.measure("code", server, server.token_path, spend(server, margin), credentials).exhausted:
                 break
             margin *= 2
 
-    for server in (codeb, bare, peer):
+    for server in servers:
         bench.measure("discovery", server, "/.well-known/openid-configuration", lambda: ["get"])
 
-    for server in (codeb, peer):
-        bench.measure("userinfo", server, server.userinfo_path or "/userinfo", lambda: ["get"],
-                      (f"Authorization: Bearer {server.access_token}",))
+    for server in servers:
+        if server.access_token:
+            bench.measure("userinfo", server, server.userinfo_path or "/userinfo", lambda: ["get"],
+                          (f"Authorization: Bearer {server.access_token}",))
 
 
+PEER = "peer, node-oidc-provider"
 LABELS = {
-    "refresh": ("refresh grant", {"CodeB": "CodeB", "bare": "bare two RS256 signatures", "peer": "peer"}),
-    "code": ("code exchange", {"CodeB": "CodeB", "bare": "bare two RS256 signatures", "peer": "peer"}),
-    "discovery": ("discovery", {"CodeB": "CodeB", "bare": "bare static JSON, same bytes", "peer": "peer"}),
-    "userinfo": ("userinfo", {"CodeB": "CodeB", "peer": "peer"}),
+    "refresh": ("refresh grant", {"CodeB": "CodeB", "bare": "bare, two RS256 signatures", "peer": PEER}),
+    "code": ("code exchange", {"CodeB": "CodeB", "bare": "bare, two RS256 signatures", "peer": PEER}),
+    "discovery": ("discovery", {"CodeB": "CodeB", "bare": "bare, static JSON of the same bytes", "peer": PEER}),
+    "userinfo": ("userinfo", {"CodeB": "CodeB", "peer": PEER}),
 }
 RATIOS = {"refresh": ("bare", "peer"), "code": ("bare", "peer"), "discovery": ("bare", "peer"),
           "userinfo": ("peer",)}
-WIDTH = 46
+WIDTH = 50
 
 
 def report(result: SideBySide, say) -> None:
@@ -384,7 +386,8 @@ def report(result: SideBySide, say) -> None:
             figure = got[name]
             note = f"  INVALID: {figure.problem}" if figure.problem else ""
             say(f"{f'{title}, {label}':<{WIDTH}}: {figure.rate:8.1f} /s"
-                f"  (p50 {figure.p50_ms:.1f} ms, p99 {figure.p99_ms:.1f} ms, {figure.requests} requests){note}")
+                f"  ({figure.requests} requests, {figure.non2xx} non-2xx; "
+                f"p50 {figure.p50_ms:.1f} ms, p99 {figure.p99_ms:.1f} ms){note}")
         for other in RATIOS[kind]:
             codeb, them = got["CodeB"], got[other]
             if codeb.problem or them.problem or not them.rate:
