@@ -21,6 +21,7 @@ shared machine. Nothing here passes or fails on speed; a figure with errors says
 """
 
 import base64
+import ctypes
 import http.client
 import json
 import math
@@ -28,6 +29,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -49,6 +51,7 @@ PEER_SCRIPT = os.path.join(NODE, "peer-op.mjs")
 SECONDS, WARMUP = 4, 1
 START_TIMEOUT = 60  # seconds a server may take to listen
 CODE_MARGIN = 1.6  # CodeB's codes issued per code exchange its refresh rate predicts
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 CODE_ATTEMPTS = 3  # runs of a code-exchange figure, each with twice the codes, while one runs out
 
 
@@ -134,12 +137,21 @@ class Server:
             self.process.stdout.close()
 
 
+def stop_with_the_bench() -> None:
+    """In a server's process before it runs: SIGTERM when the bench dies (Linux's
+    PR_SET_PDEATHSIG), so that no server outlives a bench that was killed."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: stop() in the bench's `finally` is all there is
+
+
 def start(name: str, command: list[str], *, port: int, workdir: str, cwd: str = ROOT, env=None,
           stdin=None, stdout=subprocess.DEVNULL) -> Server:
     log = os.path.join(workdir, f"{name}.log")
     with open(log, "w", encoding="utf-8") as err:
         process = subprocess.Popen(command, cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=err,
-                                   text=True)
+                                   text=True, preexec_fn=stop_with_the_bench)  # noqa: PLW1509 (no threads here)
     return Server(name, port, process, log)
 
 
