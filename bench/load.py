@@ -36,6 +36,7 @@ class Figure:
     first_error: str | None
     p50_ms: float
     p99_ms: float
+    warmup: bool = False  # the warm-up's figure: it failed, so no measured run followed
 
     @property
     def rate(self) -> float:
@@ -44,6 +45,10 @@ class Figure:
     @property
     def problem(self) -> str | None:
         """Why the figure does not count, or None if every request answered 2xx."""
+        why = self.fault()
+        return f"in the warm-up, {why}" if why and self.warmup else why
+
+    def fault(self) -> str | None:
         if self.requests == 0:
             return "no request completed"
         if self.non2xx:
@@ -62,7 +67,8 @@ def wrk_path() -> str:
     return path
 
 
-def run(url: str, *, seconds: int, host: str, script_args: list[str], headers: tuple[str, ...] = ()) -> Figure:
+def run(url: str, *, seconds: int, host: str, script_args: list[str], headers: tuple[str, ...] = (),
+        warmup: bool = False) -> Figure:
     """One wrk run of `seconds` against `url` with `Host: host` and extra headers."""
     command = [wrk_path(), f"-t{CONNECTIONS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s",
                "-s", SCRIPT, "-H", f"Host: {host}"]
@@ -76,7 +82,8 @@ def run(url: str, *, seconds: int, host: str, script_args: list[str], headers: t
     doc = json.loads(lines[-1][len(MARK):])
     return Figure(requests=doc["requests"], seconds=doc["duration_us"] / 1e6, non2xx=doc["non2xx"],
                   socket_errors=doc["socket_errors"], timeouts=doc["timeouts"], exhausted=doc["exhausted"],
-                  first_error=doc["first_error"], p50_ms=doc["p50_us"] / 1000, p99_ms=doc["p99_us"] / 1000)
+                  first_error=doc["first_error"], p50_ms=doc["p50_us"] / 1000, p99_ms=doc["p99_us"] / 1000,
+                  warmup=warmup)
 
 
 def measured(url: str, *, seconds: int, warmup: int, host: str, prepare, headers: tuple[str, ...] = ()) -> Figure:
@@ -86,7 +93,7 @@ def measured(url: str, *, seconds: int, warmup: int, host: str, prepare, headers
     since a run stops with requests in flight whose answers nobody read.
     """
     if warmup:
-        warm = run(url, seconds=warmup, host=host, script_args=prepare(), headers=headers)
+        warm = run(url, seconds=warmup, host=host, script_args=prepare(), headers=headers, warmup=True)
         if warm.problem:
             return warm
     return run(url, seconds=seconds, host=host, script_args=prepare(), headers=headers)

@@ -187,7 +187,7 @@ def start_peer(client_id: str, secret: str, workdir: str) -> tuple[Server, str]:
         raise PeerMissing("the peer needs node and the locked npm packages: run `make node-deps`")
     port = free_port()
     settings = {"port": port, "client_id": client_id, "client_secret": secret, "redirect_uri": REDIRECT_URI}
-    env = {**os.environ, "NODE_ENV": "production"}
+    env = {**os.environ, "NODE_ENV": "production"}  # as one deploys it: no development-only checks
     peer = start("peer", [node, PEER_SCRIPT, json.dumps(settings)], port=port, workdir=workdir, cwd=NODE,
                  env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     line = peer.process.stdout.readline() if peer.process.stdout else ""

@@ -43,7 +43,9 @@ def figure(load, **changes):
 def test_a_figure_with_errors_is_invalid_and_says_why(bench, changes, says):
     _, load = bench
     assert says in figure(load, **changes).problem
+    assert figure(load, warmup=True, **changes).problem.startswith("in the warm-up, ")
     assert figure(load).problem is None
+    assert figure(load, warmup=True).problem is None
 
 
 def test_a_ratio_over_an_invalid_figure_is_printed_as_invalid(bench):
