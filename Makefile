@@ -27,11 +27,13 @@ run: $(VENV)/.runtime
 	$(PY) -m codeb tenant create demo --host localhost --display-name "CodeB Demo" --exist-ok
 	$(PY) -m codeb serve --host localhost --port $(PORT)
 
-# Debian packages the real-peer tests use: Chromium (browser tests) and xmlsec1 (SAML).
+# Debian packages the real-peer tests use: Chromium (browser tests) and xmlsec1 (SAML);
+# wrk is the load client of `make bench`'s side-by-side (and of its smoke test).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v xmlsec1 >/dev/null 2>&1 || missing="$$missing xmlsec1"; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -41,7 +43,7 @@ system-deps:
 	  fi; \
 	fi
 
-# npm packages of the relying-party tests, exactly as locked.
+# npm packages of the relying-party tests and the bench's peer, exactly as locked.
 $(NODE)/node_modules/.package-lock.json: $(NODE)/package-lock.json
 	cd $(NODE) && npm ci --no-audit --no-fund --loglevel=error
 
@@ -55,7 +57,7 @@ check: $(VENV)/.dev
 test: $(VENV)/.dev system-deps node-deps check
 	$(PY) -m pytest -q -n 2
 
-bench: $(VENV)/.dev
+bench: $(VENV)/.dev system-deps node-deps
 	$(PY) bench/run.py
 
 clean:

@@ -1,12 +1,12 @@
 """`make bench`: throughput as a ratio to the bare cost of the crypto, and cold start.
 
-Figures, not timed tests: nothing here passes or fails. Each figure is the
-median of several rounds, printed beside the rate of the cryptography alone
-that the same work needs, so the ratio says what the product adds on top.
+Figures, not timed tests: nothing here passes or fails. First the side-by-side over
+HTTP (bench/side_by_side.py: CodeB, the bare endpoints and node-oidc-provider under
+one load client), then the in-process figures: each the median of several rounds,
+printed beside the rate of the cryptography alone that the same work needs, so the
+ratio says what the product adds on top.
 """
 
-import base64
-import hashlib
 import os
 import secrets
 import statistics
@@ -16,64 +16,18 @@ import tempfile
 import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)  # the app, and tests/support's software authenticator
+import side_by_side  # it and seed put the app (and tests/support) on the path
+from joserfc import jwt
+from seed import HOST, ROOT, issue_codes, pkce, setup
 
-from joserfc import jwt  # noqa: E402
+from codeb.accounts import Accounts
+from codeb.oidc import keys
+from codeb.provisioning import create_tenant
+from codeb.tenants import Tenants
+from codeb.web.app import create_app
 
-from codeb.accounts import Accounts  # noqa: E402
-from codeb.oidc import keys  # noqa: E402
-from codeb.oidc.clients import Clients  # noqa: E402
-from codeb.provisioning import create_tenant  # noqa: E402
-from codeb.signin.base import VerifiedIdentity  # noqa: E402
-from codeb.tenants import Tenants  # noqa: E402
-from codeb.web.app import create_app  # noqa: E402
-
-HOST = "localhost"
 ROUNDS = 5
 EXCHANGES = 200
-
-
-def pkce():
-    verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def setup(data):
-    """A tenant, a confidential client, an account, and a browser session signed in as it."""
-    tenant = create_tenant(Tenants(data), "bench", [HOST]).tenant
-    client, secret = Clients(tenant.store).add(name="Bench", redirect_uris=["http://127.0.0.1:1/cb"])
-    accounts = Accounts(tenant.store, HOST)
-    account = accounts.create(email="bench@example.com")
-    with accounts.update(account.login) as doc:
-        doc["profile_confirmed"] = True  # past the first-sign-in screen
-    app = create_app({"CODEB_DATA": data, "CODEB_PORT": 80})  # the test client is a browser at http://localhost
-    browser = app.test_client()
-    # A signed-in browser session, made the way the web layer makes one.
-    with app.test_request_context("/", headers={"Host": HOST}):
-        from flask import g
-
-        app.preprocess_request()
-        session = g.sessions.sign_in(None, VerifiedIdentity(login=account.login, method="magic_link",
-                                                            amr=("otp",), auth_time=int(time.time())),
-                                     sub=account.sub)
-        g.sessions.save(session)
-    browser.set_cookie("codeb", session.sid, domain=HOST)
-    return tenant, app, browser, client, secret, account
-
-
-def issue_codes(browser, client, n):
-    codes = []
-    for _ in range(n):
-        verifier, challenge = pkce()
-        query = urlencode({"response_type": "code", "client_id": client.client_id, "scope": "openid profile",
-                           "redirect_uri": client.doc["redirect_uris"][0], "state": "s", "nonce": "n",
-                           "code_challenge": challenge, "code_challenge_method": "S256"})
-        response = browser.get("/authorize?" + query, headers={"Host": HOST})
-        assert response.status_code == 302, response.text
-        codes.append((parse_qs(urlsplit(response.headers["Location"]).query)["code"][0], verifier))
-    return codes
 
 
 def exchange_rate(browser, client, secret, n=EXCHANGES):
@@ -274,6 +228,8 @@ def interpreter_start():
 
 
 def main(rounds=ROUNDS, exchanges=EXCHANGES, sizes=(1_000, 10_000, 100_000)):
+    side_by_side.run_side_by_side()  # over HTTP, first: the machine's openssl line heads the output
+    print("in process:")
     with tempfile.TemporaryDirectory() as data:
         tenant, app, browser, client, secret, account = setup(data)
         exchange = [exchange_rate(browser, client, secret, exchanges) for _ in range(rounds)]

@@ -5,6 +5,9 @@ import os
 from ..tenants.hosts import LOCAL_PORT
 from .base import data_root
 
+# Worker threads of the local server; `make bench` serves its bare endpoints with as many.
+THREADS = 8
+
 
 def serve(args) -> None:
     # Imported here: the other commands never load Flask or waitress.
@@ -16,7 +19,7 @@ def serve(args) -> None:
     # The port is the origin of loopback tenants (issuer, links, WebAuthn), not the Host header.
     app = create_app({"CODEB_DATA": data_root(args), "CODEB_PORT": args.port})
     print(f"CodeB serving {data_root(args)} at http://{args.host}:{args.port}", flush=True)
-    waitress_serve(app, host=args.host, port=args.port, threads=8, ident="CodeB")
+    waitress_serve(app, host=args.host, port=args.port, threads=THREADS, ident="CodeB")
 
 
 def register(sub) -> None:
