@@ -60,9 +60,16 @@ class Tally:
         self.server_errors: list[str] = []
         self.failures: list[str] = []
         self.in_doubt: Counter = Counter()
+        self.sent_at: list[tuple[float, int]] = []  # (when it was sent, monotonic; server) per answer
 
-    def answered(self, kind: str, server: int, method: str, path: str, response) -> None:
+    def answered_since(self, moment: float) -> Counter:
+        """Answers per server to requests sent after `moment` (time.monotonic)."""
         with self.lock:
+            return Counter(server for sent, server in self.sent_at if sent > moment)
+
+    def answered(self, kind: str, server: int, method: str, path: str, response, sent: float) -> None:
+        with self.lock:
+            self.sent_at.append((sent, server))
             self.requests[kind] += 1
             self.statuses[f"{response.status_code // 100}xx"] += 1
             self.per_server[server] += 1
@@ -128,6 +135,7 @@ class Browser:
         headers = {"Host": self.farm.host_header, **(headers or {})}
         for attempt in range(3):
             target = self.pick(server if attempt == 0 else None)
+            sent = time.monotonic()
             try:
                 response = self.session.request(method, target.url + path, headers=headers,
                                                 allow_redirects=False, timeout=TIMEOUT, **kwargs)
@@ -135,7 +143,7 @@ class Browser:
                 if method != "GET" or attempt == 2:
                     raise InDoubt(f"{method} {path} on server {target.index}: {exc.__class__.__name__}") from None
                 continue
-            self.tally.answered(self.kind, target.index, method, path, response)
+            self.tally.answered(self.kind, target.index, method, path, response, sent)
             response.server = target  # type: ignore[attr-defined]
             return response
         raise AssertionError("unreachable")

@@ -249,9 +249,8 @@ class Soak:
             chain = Chain([client.code_exchange(owner.browser, self.rp)])
             self._rotate(chain, witness_worker, server=doomed)
             self.witnesses.append(chain)
-        self.killed = doomed.index
-        self.answered_before_kill = dict(self.tally.per_server)
         self.farm.kill(doomed.index)
+        self.killed, self.killed_at = doomed.index, time.monotonic()
 
     # -- the checks --------------------------------------------------------------------------
 
@@ -331,8 +330,7 @@ class Soak:
         return problems
 
     def _check_carried_on(self) -> list[str]:
-        after = {i: n - self.answered_before_kill.get(i, 0) for i, n in self.tally.per_server.items()}
-        self.after_kill = after
+        after = self.after_kill = dict(self.tally.answered_since(self.killed_at))
         problems = []
         if after.get(self.killed, 0) > 0:
             problems.append(f"the killed server {self.killed} answered {after[self.killed]} requests after it died")
@@ -394,7 +392,7 @@ class Soak:
         if t.refusals:
             lines.append("4xx: " + ", ".join(f"{k} {p} {s}: {n}" for (k, s, p), n in sorted(t.refusals.items())))
         if self.after_kill:
-            lines.append(f"answers after the kill per server: {dict(sorted(self.after_kill.items()))}")
+            lines.append(f"answers to requests sent after the kill: {dict(sorted(self.after_kill.items()))}")
         chains = sum(len(w.chains) for w in self.workers)
         rotations = sum(len(c.tokens) - 1 for w in self.workers for c in w.chains)
         lines.append(f"refresh chains {chains}, rotations acknowledged {rotations}; "
