@@ -146,9 +146,17 @@ def test_a_full_disk_refuses_writes_clearly_keeps_every_document_and_recovers(fu
     rotated = refresh(browser, rp, tokens["refresh_token"])
     assert rotated.status_code == 503 and int(rotated.headers["Retry-After"]) > 0
     assert rotated.json["error"] == "temporarily_unavailable"
-    # Reads go on.
+    # A write the page's script asked for: the JSON error with the message in the person's language.
+    anonymous = app.test_client()
+    token = csrf_of(anonymous.get("/signin", headers={"Host": HOST}).text)
+    begun = anonymous.post("/signin/passkey/begin", json={},
+                           headers={"Host": HOST, "X-CSRF-Token": token, "Accept-Language": "de"})
+    assert begun.status_code == 503 and int(begun.headers["Retry-After"]) > 0
+    assert begun.json == {"error": "error.storage_full", "message": i18n.translate("de", "error.storage_full")}
+    # Reads go on: the provider's documents, userinfo, a signed-in person's pages.
     for path in ("/.well-known/openid-configuration", "/jwks.json"):
         assert browser.get(path, headers={"Host": HOST}).status_code == 200
+    assert browser.get("/account", headers={"Host": HOST}).status_code == 200
     userinfo = browser.get("/userinfo", headers={"Host": HOST, "Authorization": "Bearer " + tokens["access_token"]})
     assert userinfo.status_code == 200 and userinfo.json["email"] == "alice@example.com"
 
