@@ -20,7 +20,8 @@ is removed first, so the old document and nothing else is left. On Windows a
 file another process holds open without FILE_SHARE_DELETE (an antivirus scan,
 a backup, a reader on another farm server through the SMB share) makes a
 rename or replace fail for a moment with a sharing violation, which Python
-raises as PermissionError: `replace` retries it briefly before giving up.
+raises as PermissionError, and so does opening a document in the instant it is
+replaced: `replace` and `read_bytes` retry it briefly before giving up.
 """
 
 import errno

@@ -36,7 +36,7 @@ from requests.adapters import HTTPAdapter
 
 from tests.support.authenticator import SoftAuthenticator
 
-TIMEOUT = 60.0  # per request; the load is bounded by its deadline, this only stops a hang
+TIMEOUT = 120.0  # per request; the load is bounded by its deadline, this only stops a hang
 
 
 class FlowFailed(Exception):

@@ -97,6 +97,7 @@ class Soak:
         self.witnesses: list[Chain] = []  # rotated on the doomed server just before it is killed
         self.after_kill: dict[int, int] = {}
         self.elapsed = 0.0
+        self.stuck = 0
 
     # -- setting up ------------------------------------------------------------------------
 
@@ -158,7 +159,8 @@ class Soak:
             client.pause_until(start + self.kill_after)
             self._kill_one()
         for thread in threads:
-            thread.join(timeout=self.seconds + 120)
+            thread.join(timeout=self.seconds + 600)  # each request is bounded by client.TIMEOUT
+        self.stuck = sum(thread.is_alive() for thread in threads)
         self.elapsed = time.monotonic() - start
         self.rss_end = [self.farm.rss_kib(i) for i in range(self.farm.count)]
 
@@ -167,8 +169,9 @@ class Soak:
         kinds, weights = list(WEIGHTS), list(WEIGHTS.values())
         admin = Browser(self.farm, self.tally, source=worker.source, kind="admin_edit").adopt(self.admin)
         next_sign_up = time.monotonic()
-        while time.monotonic() < deadline:
-            kind = rng.choices(kinds, weights)[0]
+        first_round = list(kinds)  # every kind once, however slow the machine, then at random
+        while first_round or time.monotonic() < deadline:
+            kind = first_round.pop(0) if first_round else rng.choices(kinds, weights)[0]
             if kind == "sign_up" and time.monotonic() < next_sign_up:
                 kind = "refresh"
             try:
@@ -176,8 +179,10 @@ class Soak:
                 self.tally.done(kind)
             except InDoubt:
                 self.tally.doubted(kind)
-            except (FlowFailed, KeyError, ValueError) as error:
+            except FlowFailed as error:
                 self.tally.failed(kind, error)
+            except Exception as error:  # a timeout, a reply without its fields: a failure all the same
+                self.tally.failed(kind, repr(error))
             if kind == "sign_up":
                 next_sign_up = time.monotonic() + SIGN_UP_EVERY
 
@@ -257,6 +262,7 @@ class Soak:
     def check(self) -> list[str]:
         """Everything that must hold after the load (the farm still up for the token checks)."""
         problems = [f"5xx: {e}" for e in self.tally.server_errors]
+        problems += [f"{self.stuck} clients still running after the load"] if self.stuck else []
         problems += [f"failed flow: {e}" for e in self.tally.failures]
         problems += self._check_chains()
         problems += self._check_accounts()
