@@ -255,8 +255,9 @@ def sign_up(browser: Browser, mailbox: Mailbox, email: str, authenticator: SoftA
            303)
 
 
-def add_passkey(browser: Browser, authenticator: SoftAuthenticator) -> None:
-    token = csrf_of(expect(browser.get("/welcome"), 200).text)
+def add_passkey(browser: Browser, authenticator: SoftAuthenticator, page: str = "/welcome") -> None:
+    """Create a passkey from `page`'s control (the profile screen, or the account page)."""
+    token = csrf_of(expect(browser.get(page), 200).text)
     options = expect(json_call(browser, "/account/passkeys/options", {}, token), 200).json()
     credential = authenticator.create(options["publicKey"])
     expect(json_call(browser, "/account/passkeys/verify",

@@ -21,6 +21,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from webauthn.helpers import bytes_to_base64url
+
 from codeb.accounts import Accounts
 from codeb.oidc.clients import Clients
 from codeb.provisioning import create_tenant
@@ -34,6 +36,7 @@ from .client import RP, Browser, FlowFailed, InDoubt, Mailbox, Tally
 from .farm import HOST, Farm
 
 ADMIN = "admin@soak.example"
+HOT = "hot@soak.example"
 EXTENSIONS = (10_000, 99_999)  # wide enough for every sign-up of a long soak
 SIGN_UP_EVERY = 1.0            # seconds between one client's sign-ups (per-client limits: 120/min)
 WEIGHTS = {"passkey_sign_in": 3, "refresh": 4, "code_exchange": 1, "admin_edit": 2, "sign_up": 1}
@@ -50,6 +53,10 @@ class Person:
     display_name: str | None = None     # the last display name an admin's edit acknowledged
     name_doubt: str | None = None
 
+    @property
+    def credential_id(self) -> str:
+        return bytes_to_base64url(next(iter(self.authenticator.credentials)))
+
 
 @dataclass
 class Chain:
@@ -65,6 +72,7 @@ class Worker:
     source: str                         # the address of its admin and refresh calls
     browsers: int = 0
     people: list[Person] = field(default_factory=list)
+    hot: Person | None = None           # its own passkey on the one account every client uses
     chains: list[Chain] = field(default_factory=list)
     signed_up: list[str] = field(default_factory=list)
     signup_doubt: list[str] = field(default_factory=list)
@@ -133,10 +141,26 @@ class Soak:
             for n in range(chains):
                 owner = worker.people[n % len(worker.people)]
                 worker.chains.append(Chain([client.code_exchange(owner.browser, self.rp)]))
+        self._set_up_hot_account()
         accounts = Accounts(self.store, HOST)
         for worker in self.workers:
-            for person in worker.people:
+            for person in self.people_of(worker):
                 person.login = accounts.find_by_email(person.email).login
+
+    def _set_up_hot_account(self) -> None:
+        """One account with a passkey per client: every client signs in to it at once, each
+        with its own passkey (so each counter is exact), while an admin edits its name; every
+        such sign-in rewrites the one account document (counter, session list)."""
+        first = self._sign_up(self.workers[0], HOT, passkey=True)
+        self.workers[0].hot = first
+        for worker in self.workers[1:]:
+            authenticator = SoftAuthenticator(self.farm.origin)
+            client.add_passkey(first.browser, authenticator, page="/account")
+            worker.hot = Person(HOT, first.browser, authenticator)
+
+    @staticmethod
+    def people_of(worker: Worker) -> list[Person]:
+        return worker.people + ([worker.hot] if worker.hot else [])
 
     def _sign_up(self, worker: Worker, email: str, *, passkey: bool) -> Person:
         browser = Browser(self.farm, self.tally, source=worker.new_source(), kind="sign_up")
@@ -188,7 +212,7 @@ class Soak:
 
     def _act(self, kind: str, worker: Worker, admin: Browser, rng: random.Random) -> None:
         if kind == "passkey_sign_in":
-            self._passkey_sign_in(rng.choice(worker.people), worker)
+            self._passkey_sign_in(rng.choice(self.people_of(worker)), worker)
         elif kind == "refresh":
             live = [c for c in worker.chains if not c.doubt]
             if live:
@@ -198,7 +222,9 @@ class Soak:
             owner.browser.kind = kind
             worker.chains.append(Chain([client.code_exchange(owner.browser, self.rp)]))
         elif kind == "admin_edit":
-            target = rng.choice(self.workers[(worker.index + 1) % len(self.workers)].people)
+            following = self.workers[(worker.index + 1) % len(self.workers)]
+            # Only one client edits the hot account's name, so its last name is known.
+            target = rng.choice(self.people_of(following) if following.index == 0 else following.people)
             self._admin_edit(admin, target, worker)
         elif kind == "sign_up":
             email = f"u{worker.index}-{len(worker.signed_up) + len(worker.signup_doubt)}@soak.example"
@@ -310,10 +336,11 @@ class Soak:
             for email in worker.signed_up:
                 if accounts.find_by_email(email) is None:
                     problems.append(f"an acknowledged sign-up is lost: {email}")
-            for person in worker.people:
+            for person in self.people_of(worker):
                 problems += self._check_person(person, docs.get(person.login))
         doubted = sum(len(w.signup_doubt) for w in self.workers)
-        expected = 1 + sum(len(w.signed_up) for w in self.workers) + sum(self.per_worker[0] for _ in self.workers)
+        expected = (2 + sum(len(w.signed_up) for w in self.workers)  # the admin, the hot account
+                    + sum(self.per_worker[0] for _ in self.workers))
         if not expected <= len(docs) <= expected + doubted:
             problems.append(f"{len(docs)} accounts, expected {expected} (+ up to {doubted} in doubt)")
         return problems
@@ -323,7 +350,7 @@ class Soak:
         if doc is None:
             return [f"account {person.login} is lost"]
         problems = []
-        [passkey] = doc.get("passkeys", [])
+        [passkey] = [p for p in doc.get("passkeys", []) if p.get("id") == person.credential_id] or [{}]
         allowed = {person.sign_count} | ({person.count_doubt} if person.count_doubt is not None else set())
         if passkey.get("sign_count") not in allowed:
             problems.append(f"{person.login}: sign count {passkey.get('sign_count')}, expected {allowed} "
