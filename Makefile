@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 NODE   := tests/node
 PORT   ?= 8000
 
-.PHONY: run test check bench install system-deps node-deps clean
+.PHONY: run test check bench soak install system-deps node-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ test: $(VENV)/.dev system-deps node-deps check
 
 bench: $(VENV)/.dev system-deps node-deps
 	$(PY) bench/run.py
+
+# The long soak (about five minutes, loopback only): four servers on one data folder under
+# a mixed load, then again with one killed by SIGKILL; prints a summary, fails on a problem.
+soak: $(VENV)/.dev
+	$(PY) -m tests.soak
 
 clean:
 	rm -rf $(VENV) $(NODE)/node_modules .pytest_cache

@@ -17,6 +17,10 @@ class CodebError(Exception):
     message_id = "error.generic"
     status = 400
     field: str | None = None  # the form field the failure is about, if one (see `concerning`)
+    # For a temporary failure of the server: the OAuth error code a protocol endpoint answers
+    # (RFC 6749 §4.1.2.1 `temporarily_unavailable`) and the seconds a Retry-After header names.
+    oauth_error: str | None = None
+    retry_after: int | None = None
 
     def __init__(self, message_id: str | None = None, *, field: str | None = None, **params):
         self.message_id = message_id or self.message_id
@@ -56,6 +60,22 @@ class StoreBusy(CodebError):
 
     message_id = "error.store_busy"
     status = 503
+    oauth_error = "temporarily_unavailable"
+    retry_after = 1
+
+
+class StorageFull(CodebError):
+    """The data folder's volume (or the account's quota on it) has no room for a write.
+
+    Nothing was changed: the store removes its temporary file and the old document stays.
+    503 with Retry-After rather than WebDAV's 507: the condition is the server's, passes
+    once an operator frees space, and 503 is what browsers, relying parties and a load
+    balancer (ARR) understand as "try again later"."""
+
+    message_id = "error.storage_full"
+    status = 503
+    oauth_error = "temporarily_unavailable"
+    retry_after = 60
 
 
 class StoreCorrupt(CodebError):

@@ -176,6 +176,9 @@ class Sessions:
             "method": identity.method,
             "detail": identity.detail,
             "created": now,
+            # Made here, not by the first page that needs one: two pages opened at once would
+            # each make their own, and the later save would void the other's forms.
+            "csrf": secrets.token_urlsafe(32),
         }
         data.update(keep or {})
         return Session(sid=secrets.token_urlsafe(32), data=data, new=True, modified=True)

@@ -22,7 +22,7 @@ from ..errors import NotFound, StoreCorrupt
 from . import files, layout, names
 from .ids import secret_id
 from .index import Index
-from .lock import file_lock
+from .lock import file_lock, open_lock_file
 from .log import Log
 from .transient import Counter, Transient
 
@@ -70,13 +70,15 @@ class Store:
     def write(self, *parts: str, doc: dict, durable: bool = True) -> None:
         """Replace a document atomically; `durable=False` skips the fsync (files.py)."""
         path = self.doc_path(*parts)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with files.room_for_writes():
+            os.makedirs(os.path.dirname(path), exist_ok=True)
         files.write_bytes_atomic(path, files.encode({"schema": SCHEMA, **doc}), durable=durable)
 
     def create(self, *parts: str, doc: dict, durable: bool = True) -> bool:
         """Write a new document; False (and nothing written) if it exists."""
         path = self.doc_path(*parts)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with files.room_for_writes():
+            os.makedirs(os.path.dirname(path), exist_ok=True)
         return files.create_bytes_exclusive(path, files.encode({"schema": SCHEMA, **doc}),
                                             durable=durable)
 
@@ -116,8 +118,10 @@ class Store:
     @contextmanager
     def lock(self, *parts: str):
         path = self._lock_path(*parts)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with file_lock(path):
+        with files.room_for_writes():  # a new lock file needs room too
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = open_lock_file(path)
+        with file_lock(path, fd=fd):
             yield
 
     @contextmanager

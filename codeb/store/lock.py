@@ -46,10 +46,16 @@ else:
 DEFAULT_TIMEOUT = 10.0
 
 
+def open_lock_file(path: str) -> int:
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+
 @contextmanager
-def file_lock(path: str, timeout: float = DEFAULT_TIMEOUT):
-    """Hold an exclusive lock on `path` (created if missing) for the block."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+def file_lock(path: str, timeout: float = DEFAULT_TIMEOUT, *, fd: int | None = None):
+    """Hold an exclusive lock on `path` (created if missing) for the block; `fd`, if given,
+    is the lock file already opened with `open_lock_file`, and closed here."""
+    if fd is None:
+        fd = open_lock_file(path)
     try:
         deadline = time.monotonic() + timeout
         delay = 0.0005

@@ -17,7 +17,7 @@ every line that was complete when it read.
 import json
 import os
 
-from . import names
+from . import files, names
 
 SUFFIX = ".jsonl"
 _IS_WINDOWS = os.name == "nt"
@@ -56,12 +56,13 @@ class Log:
     def append(self, name: str, record: dict) -> None:
         line = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
         path = self._path(name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        if _IS_WINDOWS:
-            with self.store.lock(self.folder, name):
+        with files.room_for_writes():
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if _IS_WINDOWS:
+                with self.store.lock(self.folder, name):
+                    _append(path, line)
+            else:
                 _append(path, line)
-        else:
-            _append(path, line)
 
     def read(self, name: str) -> list[dict]:
         try:

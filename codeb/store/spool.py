@@ -16,10 +16,18 @@ def deliver(*, staging: str, spool: str, name: str, data: bytes) -> str:
     os.makedirs(staging, exist_ok=True)
     os.makedirs(spool, exist_ok=True)
     staged = os.path.join(staging, name)
-    with open(staged, "xb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
     final = os.path.join(spool, name)
-    files.replace(staged, final)
+    try:
+        with open(staged, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        files.replace(staged, final)
+    except BaseException:
+        # A full disk or any other failure: no piece of the message stays in staging.
+        try:
+            os.unlink(staged)
+        except FileNotFoundError:
+            pass
+        raise
     return final

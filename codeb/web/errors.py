@@ -18,7 +18,7 @@ from flask import Response, current_app, g, redirect, render_template, request, 
 from werkzeug.exceptions import HTTPException
 
 from .. import i18n
-from ..errors import CodebError, RateLimited, ReauthRequired, UnknownTenant
+from ..errors import CodebError, ReauthRequired, UnknownTenant
 from ..oidc.errors import reply_for
 from . import context
 
@@ -77,11 +77,11 @@ def unknown_tenant(error):
     return Response(text + "\n", status=404, mimetype="text/plain")
 
 
-def render_error(status: int, message_id: str, **params):
+def render_error(status: int, message_id: str, *, oauth_error: str | None = None, **params):
     answer = style()
     if answer == "oauth":
-        return _oauth_json(status, "invalid_request" if status < 500 else "server_error",
-                           i18n.translate("en", message_id, **params))
+        code = oauth_error or ("invalid_request" if status < 500 else "server_error")
+        return _oauth_json(status, code, i18n.translate("en", message_id, **params))
     if g.get("tenant") is None:  # failed before the tenant was known
         return Response(i18n.translate("en", message_id, **params) + "\n", status=status,
                         mimetype="text/plain")
@@ -93,8 +93,9 @@ def render_error(status: int, message_id: str, **params):
 
 
 def codeb_error(error: CodebError):
-    response = render_error(error.status, error.message_id, **error.params)
-    if isinstance(error, RateLimited):
+    """A temporary failure (a full disk, a busy lock, a rate limit) names when to retry."""
+    response = render_error(error.status, error.message_id, oauth_error=error.oauth_error, **error.params)
+    if error.retry_after is not None:
         response.headers["Retry-After"] = str(error.retry_after)
     return response
 
