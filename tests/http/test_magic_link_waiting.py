@@ -131,6 +131,10 @@ def test_poll_is_bound_to_the_asking_browser_cheap_and_ends_with_the_link(app, c
 
     clock.advance(LINK_LIFETIME + 1)
     assert status(client, pid).json == {"state": "expired"}
+    after = client.get("/signin/sent", headers={"Host": HOST})
+    assert "This sign-in has ended. Ask for a new link below." in after.text and 'id="code"' not in after.text
+    assert client.post("/signin/sent/resend", data={"csrf": csrf_of(after.text)},
+                       headers={"Host": HOST}).status_code == 303
 
 
 def test_link_opened_in_the_same_browser_simply_continues(client, mailbox):
