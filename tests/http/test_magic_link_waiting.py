@@ -338,3 +338,24 @@ def test_disabled_account_is_told_so_by_mail(client, mailbox, accounts):
         doc["disabled"] = True
     ask(client, "nina@example.com")
     assert "The account for this address at Demo is disabled" in mailbox.last().text
+
+
+def test_polling_writes_nothing(client, monkeypatch):
+    """The waiting tab asks every few seconds for five minutes: each poll is one read, and
+    neither the pending sign-in nor the session is written."""
+    from codeb.store import files
+
+    page = ask(client, "olga@example.com")
+    written = []
+    for name in ("write_bytes_atomic", "create_bytes_exclusive"):
+        real = getattr(files, name)
+        monkeypatch.setattr(files, name, lambda path, data, *, durable=True, real=real: (
+            written.append(path), real(path, data, durable=durable))[1])
+    etag = None
+    for _ in range(20):  # bounded: a minute of polling at the page's interval
+        answer = status(client, pending_of(page), **({"If-None-Match": etag} if etag else {}))
+        assert answer.status_code in (200, 304)
+        etag = answer.headers.get("ETag", etag)
+    assert written == []
+    type_code(client, page, "ZZZZ-ZZZZ")  # the count does see writes: a wrong code is one
+    assert any("magic-pending" in path for path in written)
