@@ -6,11 +6,12 @@ A step that mailed something answers with a redirect to `GET /signin/sent`, whic
 shows "check your mail" from the session (a reload sends nothing). For a magic link
 that page is the waiting tab: it polls `GET /signin/sent/status` about its own pending
 sign-in, takes the mailed code, and offers "Resend" (`POST /signin/sent/resend`); see
-`codeb.signin.magic_link` for why a link opened in another browser needs approval. Every step of every
-method is `POST /signin/<method>/<step>` (`begin` or `complete`, the method's
-name with hyphens): the dispatch finds the method in `codeb.signin`'s registry,
-hands it the submission (the form, or the JSON body of the page's script), and
-answers as the method does: a page, or JSON. Success is the same for all:
+`codeb.signin.magic_link` for why a link opened in another browser needs approval.
+Every step of every method is `POST /signin/<method>/<step>` (`begin` or
+`complete`, the method's name with hyphens): the dispatch finds the method in
+`codeb.signin`'s registry, hands it the submission (the form, or the JSON body
+of the page's script), and answers as the method does: a page, or JSON. Success
+is the same for all:
 `codeb.signin.flow.finish`, then the waiting client, the first-sign-in screen
 or the office shell.
 """
