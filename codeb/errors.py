@@ -127,6 +127,17 @@ class RateLimited(CodebError):
         self.retry_after = int(retry_after)
 
 
+class TooEarly(RateLimited):
+    """Asked again before the step's minimum interval (resending a magic link), in seconds."""
+
+    message_id = "error.too_early"
+
+    def __init__(self, retry_after: int, message_id: str | None = None):
+        seconds = max(1, int(retry_after))
+        CodebError.__init__(self, message_id, seconds=seconds)
+        self.retry_after = seconds
+
+
 class SignInFailed(CodebError):
     """A sign-in method could not verify the person; the id says why."""
 

@@ -88,7 +88,18 @@ def peek(store, link, kinds: tuple[LinkKind, ...]) -> dict | None:
 
 def take(store, link, kinds: tuple[LinkKind, ...]) -> dict | None:
     """Spend the link: its record to exactly one caller, None if it was used or has expired."""
-    return store.transient(RECORDS).take(secret_id(token_of(store, link, kinds)))
+    return store.transient(RECORDS).take(record_id(store, link, kinds))
+
+
+def record_id(store, link, kinds: tuple[LinkKind, ...]) -> str:
+    """The name the link's record is stored under (its token's hash), for `take_record`."""
+    return secret_id(token_of(store, link, kinds))
+
+
+def take_record(store, rid: str) -> dict | None:
+    """Spend a link by its record's name: what a one-time code mailed with the link does, so
+    link and code are one secret used once (the first to take it wins)."""
+    return store.transient(RECORDS).take(rid)
 
 
 def invite_account(store, mailer, *, base_url: str, account, inviter: str, language: str) -> None:

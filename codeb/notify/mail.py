@@ -49,13 +49,14 @@ def staging_folder(pickup: str) -> str:
 
 class Mailer:
     def __init__(self, *, pickup: str, sender: str, sender_name: str, languages: dict | None = None,
-                 echo: bool = False):
+                 echo: bool = False, time_zone: str | None = None):
         self.pickup = pickup
         self.staging = staging_folder(pickup)
         self.sender = sender
         self.sender_name = sender_name
         self.languages = languages or {}
         self.echo = echo
+        self.time_zone = time_zone or i18n.DEFAULT_TIME_ZONE  # the tenant's: what a mail's times are in
 
     def compose(self, kind: str, *, to: str, language: str, **params) -> EmailMessage:
         extra = self.languages.get(language)
@@ -63,7 +64,10 @@ class Mailer:
         def _(message_id, **kw):
             return i18n.translate(language, message_id, extra, **kw)
 
-        context = {"_": _, "tenant": self.sender_name, "lang": language, **params}
+        def when(timestamp) -> str:  # a moment in the recipient's language and the tenant's zone
+            return i18n.format_moment(language, timestamp, self.time_zone)
+
+        context = {"_": _, "when": when, "tenant": self.sender_name, "lang": language, **params}
         msg = EmailMessage(policy=SMTP)
         msg["From"] = formataddr((self.sender_name, self.sender))
         try:
@@ -113,4 +117,5 @@ def mailer_for(tenant, *, data_root: str, echo: bool = False) -> Mailer:
         sender_name=tenant.display_name,
         languages=tenant.languages,
         echo=echo,
+        time_zone=tenant.setting("time_zone", default=i18n.DEFAULT_TIME_ZONE),
     )

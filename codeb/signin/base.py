@@ -57,6 +57,7 @@ class SignInContext:
     language: str
     browser: str = ""  # what binds a challenge to this browser (its session's CSRF token)
     rp_id: str = ""    # the WebAuthn RP ID: the host the person sees
+    agent: str = ""    # the browser's User-Agent header (what a mail says about who asked)
 
     @property
     def store(self):
@@ -146,3 +147,22 @@ class SignInMethod(ABC):
     def peek(self, ctx: SignInContext, link) -> dict | None:
         """A mailed link's pending record, without spending it (methods that open links)."""
         raise NotMine("this method mails no links")
+
+    # A method whose `begin` leaves a browser waiting ("check your inbox") for what it mailed:
+    # its page shows `waiting`, polls `status`, offers `resend`; an opened link shows `asker`.
+
+    def waiting(self, ctx: SignInContext, pid) -> dict | None:
+        """What the waiting page shows of its pending sign-in (None if not this browser's)."""
+        raise NotMine("this method leaves no browser waiting")
+
+    def status(self, ctx: SignInContext, pid, *, signed_in_by: str | None = None) -> dict:
+        """The waiting page's poll; `signed_in_by`: the pending sign-in that signed this session in."""
+        raise NotMine("this method leaves no browser waiting")
+
+    def resend(self, ctx: SignInContext, sent: dict) -> Challenge:
+        """Send again what the waiting page (`sent`: the data `begin` handed it) waits for."""
+        raise NotMine("this method leaves no browser waiting")
+
+    def asker(self, ctx: SignInContext, record: dict) -> dict | None:
+        """Who asked for an opened link, if another browser than the opening one."""
+        return None

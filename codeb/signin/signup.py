@@ -43,6 +43,16 @@ def may_sign_up(tenant, email: str) -> bool:
     return False
 
 
+def send_no_account(ctx, email: str, language: str, *, disabled: bool = False) -> None:
+    """The mail for an address that cannot sign in here: who asked, why there is no link, what
+    to do (ask the admin; sign up with an address the policy admits, with the page's link), and
+    that nothing needs doing if it was not you. `disabled`: the address's account is disabled."""
+    policy = policy_of(ctx.tenant)
+    ctx.mailer.send("no_account", to=email, language=language, email=email, disabled=disabled,
+                    policy=policy["policy"], domains=", ".join(policy["domains"]),
+                    url=f"{ctx.base_url}/signin")
+
+
 def account_for_sign_up(ctx, email: str, language: str | None):
     """The account for a verified email, created now if the policy allows; (account, created)."""
     account = ctx.accounts.find_by_email(email)
@@ -74,7 +84,7 @@ def begin(ctx, submitted, *, methods, interaction: str | None = None) -> dict:
         ctx.mailer.send("signup", to=email, language=language, url=f"{ctx.base_url}{LINK_PATH}{link}",
                         minutes=SIGNUP.lifetime // 60, passkey=then == PASSKEY)
     elif account is None:
-        ctx.mailer.send("no_account", to=email, language=language, url=f"{ctx.base_url}/signin")
+        send_no_account(ctx, email, language)
     elif not account.disabled and SIGNIN.needs_method in methods:
         link = issue_link(ctx.store, SIGNIN, record)
         ctx.mailer.send("magic_link", to=email, language=language, url=f"{ctx.base_url}{LINK_PATH}{link}",

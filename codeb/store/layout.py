@@ -53,6 +53,7 @@ DIRECTORY = "directory"       # the admin's user list, in 256 shards
 SESSIONS = "sessions"                  # signed-in browser sessions
 INTERACTIONS = "interactions"          # authorization requests waiting for a sign-in
 MAGIC_LINKS = "magic-links"            # hashes of mailed one-time links (sign-in, sign-up, invitation)
+MAGIC_PENDING = "magic-pending"        # a browser waiting for its magic link: number, HMAC of its code
 WEBAUTHN_CHALLENGES = "webauthn"       # passkey ceremony challenges
 PASSWORD_FAILURES = "password-failures"
 BREAKGLASS = "breakglass"              # hashes of superuser links
@@ -70,6 +71,7 @@ SHOWN_SECRETS = "shown-secrets"        # a new client secret, sealed, until the 
 
 MAGIC_PER_CLIENT = "magic-client"
 MAGIC_PER_ADDRESS = "magic-address"    # keyed by mailbox: the address without +tag, case folded
+MAGIC_CODE_PER_CLIENT = "magic-code-client"  # one-time codes typed per client network
 WEBAUTHN_PER_CLIENT = "webauthn-client"  # passkey challenges created per client network
 INTERACTIONS_PER_CLIENT = "interactions-client"
 SIGNUP_PER_CLIENT = "signup-client"
@@ -93,7 +95,7 @@ SIGNUP_PER_ADDRESS = "signup-address"
 # holds them), password failures (a lockout must survive) and superuser links stay durable.
 NOT_DURABLE = frozenset({
     CODES, INTERACTIONS, WEBAUTHN_CHALLENGES, SPENT_CODES, AUDIT_REPEATS, SHOWN_SECRETS,
-    MAGIC_PER_CLIENT, MAGIC_PER_ADDRESS, WEBAUTHN_PER_CLIENT, INTERACTIONS_PER_CLIENT,
+    MAGIC_PER_CLIENT, MAGIC_PER_ADDRESS, MAGIC_CODE_PER_CLIENT, WEBAUTHN_PER_CLIENT, INTERACTIONS_PER_CLIENT,
     SIGNUP_PER_CLIENT, SIGNUP_PER_ADDRESS,
 })
 

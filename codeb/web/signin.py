@@ -3,24 +3,31 @@
 `/signin` shows every enabled method's part of the page, and the sign-up part the
 tenant's sign-up policy calls for (`POST /signup`, its own step, `codeb.signin.signup`).
 A step that mailed something answers with a redirect to `GET /signin/sent`, which
-shows "check your mail" from the session (a reload sends nothing). Every step of every
-method is `POST /signin/<method>/<step>` (`begin` or `complete`, the method's
-name with hyphens): the dispatch finds the method in `codeb.signin`'s registry,
-hands it the submission (the form, or the JSON body of the page's script), and
-answers as the method does: a page, or JSON. Success is the same for all:
+shows "check your mail" from the session (a reload sends nothing). For a magic link
+that page is the waiting tab: it polls `GET /signin/sent/status` about its own pending
+sign-in, takes the mailed code, and offers "Resend" (`POST /signin/sent/resend`); see
+`codeb.signin.magic_link` for why a link opened in another browser needs approval.
+Every step of every method is `POST /signin/<method>/<step>` (`begin` or
+`complete`, the method's name with hyphens): the dispatch finds the method in
+`codeb.signin`'s registry, hands it the submission (the form, or the JSON body
+of the page's script), and answers as the method does: a page, or JSON. Success
+is the same for all:
 `codeb.signin.flow.finish`, then the waiting client, the first-sign-in screen
 or the office shell.
 """
 
+import hashlib
+import json
+
 from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
 
 from .. import audit, signin
-from ..errors import BadInput, CodebError, SignInFailed
+from ..errors import BadInput, CodebError, RateLimited, SignInFailed
 from ..invites import LINK_PATH
 from ..signin import flow, interactions, signup
 from ..signin.base import NotMine, SignInContext, SignInMethod, VerifiedIdentity
 from . import context
-from .errors import answer_as
+from .errors import answer_as, answers
 from .pages import safe_local_path
 
 bp = Blueprint("signin", __name__)
@@ -38,10 +45,12 @@ def signin_url(method: str, step: str) -> str:
     return url_for("signin.step", method_slug=slug(method), step=step)
 
 
-def method_context() -> SignInContext:
+def method_context(browser: str | None = None) -> SignInContext:
+    """What a method may use; `browser` defaults to this browser's CSRF token (started if none)."""
     return SignInContext(tenant=g.tenant, accounts=g.accounts, mailer=context.mailer(),
                          base_url=g.issuer, client_ip=context.client_ip(), language=g.lang,
-                         browser=context.session().csrf, rp_id=context.rp_id())
+                         browser=context.session().csrf if browser is None else browser,
+                         rp_id=context.rp_id(), agent=request.headers.get("User-Agent", "")[:500])
 
 
 def pending_interaction(iid=None):
@@ -84,14 +93,68 @@ def show_sent(template: str, data: dict, iid):
     return redirect(url_for("signin.sent"), code=303)
 
 
+def sent_record() -> dict | None:
+    record = g.session.data.get("sent") if g.session is not None else None
+    return record if isinstance(record, dict) else None
+
+
+def render_sent(record: dict, *, error: CodebError | None = None, status: int = 200):
+    """The page a mailing step leads to; for a magic link also its pending sign-in (number,
+    state, code field, resend time) and, after a failed code or resend, what went wrong."""
+    iid, pending = pending_interaction(record.get("i") or "")
+    data = record["data"]
+    waiting = None
+    if data.get("waiting_id"):
+        waiting = signin.link_method().waiting(method_context(), data["waiting_id"])
+    message = context.translate(error.message_id, **error.params) if error is not None else None
+    response = render_template(record["template"], interaction=iid, pending=pending, waiting=waiting,
+                               resent=record.get("resent", False),
+                               error_message=message, error_field=error.field if error is not None else None,
+                               **data)
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else {}
+    return response, status, headers
+
+
 @bp.get("/signin/sent")
 def sent():
     """ "Check your mail": the same for every address, shown as often as the person reloads."""
-    record = g.session.data.get("sent") if g.session is not None else None
-    if not isinstance(record, dict):
+    record = sent_record()
+    if record is None:
         return redirect(url_for("signin.page"), code=303)
-    iid, pending = pending_interaction(record.get("i") or "")
-    return render_template(record["template"], interaction=iid, pending=pending, **record["data"])
+    return render_sent(record)
+
+
+@bp.get("/signin/sent/status")
+@answers("json")
+def sent_status():
+    """The waiting tab's poll: the state of this browser's own pending sign-in, cheap to ask
+    often (one small read, no session write, 304 while nothing changed)."""
+    session = g.session
+    browser = session.data.get("csrf", "") if session is not None else ""  # none started here
+    signed_in_by = (session.data.get("detail") or {}).get("pending") if session and not session.anonymous else None
+    answer = signin.link_method().status(method_context(browser=browser), request.args.get("p", ""),
+                                         signed_in_by=signed_in_by)
+    response = jsonify(answer)
+    response.set_etag(hashlib.sha256(json.dumps(answer, sort_keys=True).encode()).hexdigest()[:32])
+    response.headers["Cache-Control"] = "no-cache, private"
+    return response.make_conditional(request)
+
+
+@bp.post("/signin/sent/resend")
+def resend():
+    """ "Resend" on the check-inbox page: a new link and code to the same address, not too soon."""
+    record = sent_record()
+    if record is None or not record["data"].get("waiting_id"):
+        return redirect(url_for("signin.page"), code=303)
+    method = signin.link_method()
+    if method.name not in signin.enabled(g.tenant):
+        raise BadInput("error.method_disabled")
+    try:
+        challenge = method.resend(method_context(), {**record["data"], "i": record.get("i")})
+    except (RateLimited, BadInput) as error:
+        return render_sent(record, error=error, status=error.status)
+    context.session().set("sent", {**record, "data": challenge.data, "resent": True})
+    return redirect(url_for("signin.sent"), code=303)
 
 
 @bp.post("/signup")
@@ -178,6 +241,9 @@ def begun(method: SignInMethod, challenge, iid, pending):
 def failed(method: SignInMethod, step: str, error: CodebError, iid, pending, submitted):
     if method.answers == "json":
         raise error  # the one renderer answers JSON for this request
+    waiting = sent_record() if step == "complete" else None
+    if waiting is not None and ("code" in submitted or ("pending" in submitted and "link" not in submitted)):
+        return render_sent(waiting, error=error, status=error.status)  # typed into the waiting tab
     view = method.complete_failure_view if step == "complete" else None
     if view:
         return render_method(method, view, iid, pending, status=error.status, error_id=error.message_id)
@@ -199,7 +265,10 @@ def open_link(link):
     if record.get("language") in g.tenant.available_languages and not g.account:
         g.lang = record["language"]
     pending = interactions.get(g.tenant.store, record["interaction"]) if record.get("interaction") else None
-    return render_method(method, "open", None, pending, link=link, signing_up=record.get("kind") == "signup")
+    # Asked for in another browser: who asked, and "Also sign in that device" by number matching.
+    asker = method.asker(method_context(), record) if record.get("kind") == "signin" else None
+    return render_method(method, "open", None, pending, link=link, signing_up=record.get("kind") == "signup",
+                         asker=asker)
 
 
 def land(identity: VerifiedIdentity, *, interaction: str | None = None) -> str:

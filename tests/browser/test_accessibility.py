@@ -68,6 +68,14 @@ def test_pages_have_no_serious_accessibility_violations(served, mailbox, new_con
 
     email = "ada@example.com"
     ask_for_link(page, email)
+    audit(page, "check-inbox page", findings)
+    # The link opened in another browser: "Was this you? Also sign in that device".
+    elsewhere = new_context(locale=locale)
+    elsewhere.add_init_script(path=str(AXE))
+    opened = elsewhere.new_page()
+    opened.goto(mailbox.last_link(to=email))
+    expect(opened.locator("#asker-heading")).to_be_visible()
+    audit(opened, "link opened in another browser", findings)
     follow_link(page, mailbox, email)
     page.wait_for_url(served + "/welcome")
     audit(page, "profile screen", findings)

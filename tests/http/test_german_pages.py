@@ -54,3 +54,28 @@ def test_signed_in_pages_in_german(app, mailbox, path):
 def test_manifest_in_german(client):
     manifest = client.get("/manifest.webmanifest", headers=GERMAN).json
     assert manifest["lang"] == "de" and manifest["description"].startswith("Telefon")
+
+
+def test_magic_link_waiting_and_link_pages_in_german(app, mailbox):
+    """The check-inbox page (with a wrong code and an early resend), and a link opened in
+    another browser with its "Was this you?" part."""
+    from urllib.parse import urlsplit
+
+    asker, opener = app.test_client(), app.test_client()
+    page = asker.get("/signin", headers=GERMAN)
+    asker.post("/signin/magic-link/begin", data={"csrf": csrf_of(page.text), "email": "udo@example.de"},
+               headers={**GERMAN, "User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0 Safari/537.36"})
+    waiting = asker.get("/signin/sent", headers=GERMAN)
+    assert "Neuen Link senden" in waiting.text
+    assert_german(waiting)
+    pending = re.search(r'name="pending" value="([0-9a-f]{32})"', waiting.text).group(1)
+    wrong = asker.post("/signin/magic-link/complete", data={"csrf": csrf_of(waiting.text), "pending": pending,
+                                                             "code": "ZZZZ-ZZZZ"}, headers=GERMAN)
+    assert wrong.status_code == 400 and "Sie haben noch 4 Versuche." in wrong.text
+    assert_german(wrong)
+    early = asker.post("/signin/sent/resend", data={"csrf": csrf_of(waiting.text)}, headers=GERMAN)
+    assert early.status_code == 429 and "in 180 Sekunden anfordern" in early.text
+    assert_german(early)
+    opened = opener.get(urlsplit(mailbox.last_link(to="udo@example.de")).path, headers=GERMAN)
+    assert "Chrome unter Windows" in opened.text and "Nur dieses Gerät anmelden" in opened.text
+    assert_german(opened)

@@ -11,7 +11,16 @@ from codeb.errors import BadInput, RateLimited, SignInFailed, SignUpRefused
 from codeb.notify.mail import Mailer
 from codeb.signin import enabled
 from codeb.signin.base import SignInContext, VerifiedIdentity
-from codeb.signin.magic_link import LINK, LINK_LIFETIME, PER_CLIENT, PER_MAILBOX, MagicLink
+from codeb.signin.magic_link import (
+    CODE_ATTEMPTS,
+    LINK,
+    LINK_LIFETIME,
+    PER_CLIENT,
+    PER_MAILBOX,
+    MagicLink,
+    code_digest,
+    read_code,
+)
 from codeb.tenants import Tenants
 from tests.support.clock import Clock
 from tests.support.mailbox import Mailbox
@@ -248,3 +257,62 @@ def test_an_ipv6_client_is_counted_by_its_64(world):
     assert len(ctx.mailer.to) <= 150
     ctx.client_ip = "2001:db8:1:3::1"  # the neighbouring /64 is someone else
     MagicLink().begin(ctx, {"email": "neighbour@example.com"})
+
+
+# -- the waiting browser: its pending sign-in, the code, number matching (no Flask) ----------
+
+def test_typed_codes_are_read_as_crockford_base32():
+    assert read_code("abcd-efgh") == "ABCDEFGH"
+    assert read_code(" 0oIl 1LiO ") == "00111110"  # O/I/L read as 0/1/1, spaces ignored
+    for bad in ("", "ABCD-EFG", "ABCD-EFGHJ", "ABCD-EFGU", "ÄBCD-EFGH", None, 12345678, "A" * 500):
+        assert read_code(bad) is None
+
+
+def test_code_digest_is_keyed_per_pending_sign_in(world):
+    ctx, _, _ = world
+    assert code_digest(ctx.store, "a" * 32, "ABCDEFGH") != code_digest(ctx.store, "b" * 32, "ABCDEFGH")
+    assert code_digest(ctx.store, "a" * 32, "ABCDEFGH") == code_digest(ctx.store, "a" * 32, "ABCDEFGH")
+    assert "ABCDEFGH" not in code_digest(ctx.store, "a" * 32, "ABCDEFGH")
+
+
+def test_code_attempts_are_limited_per_client_network(world):
+    """Wrong codes spread over many pending sign-ins (each allows CODE_ATTEMPTS) still meet the
+    per-client limit: one network cannot guess codes faster than it could ask for mails."""
+    ctx, mailbox, _ = world
+    burst = min(limit for limit, _ in PER_CLIENT)
+    pendings = []
+    for n in range(burst // (CODE_ATTEMPTS - 1) + 2):  # bounded: just past the burst
+        ctx.client_ip, ctx.browser = f"198.51.100.{n}", f"browser-{n}"
+        pendings.append((ctx.browser, MagicLink().begin(ctx, {"email": f"p{n}@example.com"}).data["waiting_id"]))
+    ctx.client_ip = "203.0.113.5"
+    tried = 0
+    with pytest.raises(RateLimited):
+        for browser, pid in pendings:
+            ctx.browser = browser
+            for _ in range(CODE_ATTEMPTS - 1):
+                tried += 1
+                with pytest.raises(SignInFailed):
+                    MagicLink().complete(ctx, {"pending": pid, "code": "ZZZZZZZZ"})
+    assert tried == burst + 1
+
+
+def test_number_matching_hands_the_pending_sign_in_to_the_asker_only(world):
+    ctx, mailbox, _ = world
+    ctx.browser = "asking-browser"
+    pid = MagicLink().begin(ctx, {"email": "olga@example.com", "i": "cd" * 16})
+    pid = pid.data["waiting_id"]
+    number = MagicLink().waiting(ctx, pid)["number"]
+    record = invites.peek(ctx.store, link_of(mailbox, "olga@example.com"), (LINK,))
+    ctx.browser = "opening-browser"
+    asker = MagicLink().asker(ctx, record)
+    assert number in asker["choices"] and len(asker["choices"]) == 3
+    opener = MagicLink().complete(ctx, {"link": link_of(mailbox, "olga@example.com"), "match": str(number)})
+    assert opener.interaction is None  # the waiting app belongs to the browser that asked
+    with pytest.raises(SignInFailed):  # the opener cannot take the asker's sign-in
+        MagicLink().complete(ctx, {"pending": pid})
+    ctx.browser = "asking-browser"
+    assert MagicLink().status(ctx, pid)["state"] == "approved"
+    asked = MagicLink().complete(ctx, {"pending": pid})
+    assert asked.login == opener.login and asked.interaction == "cd" * 16
+    with pytest.raises(SignInFailed):
+        MagicLink().complete(ctx, {"pending": pid})
