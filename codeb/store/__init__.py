@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 
 from ..errors import NotFound, StoreCorrupt
-from . import files, layout, names
+from . import cache, files, layout, names
 from .ids import secret_id
 from .index import Index
 from .lock import file_lock
@@ -71,6 +71,7 @@ class Store:
         """Replace a document atomically; `durable=False` skips the fsync (files.py)."""
         path = self.doc_path(*parts)
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        cache.forget(path)
         files.write_bytes_atomic(path, files.encode({"schema": SCHEMA, **doc}), durable=durable)
 
     def create(self, *parts: str, doc: dict, durable: bool = True) -> bool:
@@ -81,8 +82,10 @@ class Store:
                                             durable=durable)
 
     def delete(self, *parts: str) -> bool:
+        path = self.doc_path(*parts)
+        cache.forget(path)
         try:
-            os.unlink(self.doc_path(*parts))
+            os.unlink(path)
             return True
         except FileNotFoundError:
             return False
@@ -90,13 +93,26 @@ class Store:
     def exists(self, *parts: str) -> bool:
         return os.path.exists(self.doc_path(*parts))
 
-    def stamp(self, *parts: str) -> tuple[int, int] | None:
-        """(modification time in ns, size) of a document, None if absent: what caches compare."""
-        try:
-            st = os.stat(self.doc_path(*parts))
-        except FileNotFoundError:
+    def stamp(self, *parts: str) -> cache.Stamp | None:
+        """(modification time in ns, size, inode) of a document, None if absent: what caches
+        compare (an atomic replace always brings a new inode, whatever the clock says)."""
+        return cache.stamp_of(self.doc_path(*parts))
+
+    def derived(self, memo: cache.Memo, *parts: str, make):
+        """`make(document)`, reused from `memo` while the file is unchanged (its stamp);
+        None if the document is absent. What `make` returns is shared by every later
+        caller in this process: it must not be changed in place."""
+        path = self.doc_path(*parts)
+        stamp = cache.stamp_of(path)  # before the read: see codeb.store.cache
+        if stamp is None:
+            memo.forget(path)
             return None
-        return (st.st_mtime_ns, st.st_size)
+        value = memo.get(path, stamp)
+        if value is cache.MISSING:
+            doc = self.decode(path, files.read_bytes(path))
+            value = None if doc is None else make(doc)
+            memo.put(path, stamp, value)
+        return value
 
     def folder_stamp(self, *folder: str) -> int | None:
         """A folder's modification time in ns (it changes when an entry comes or goes), None if absent."""
