@@ -70,16 +70,15 @@ class Store:
     def write(self, *parts: str, doc: dict, durable: bool = True) -> None:
         """Replace a document atomically; `durable=False` skips the fsync (files.py)."""
         path = self.doc_path(*parts)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
         cache.forget(path)
-        files.write_bytes_atomic(path, files.encode({"schema": SCHEMA, **doc}), durable=durable)
+        data = files.encode({"schema": SCHEMA, **doc})
+        _in_folder(path, lambda: files.write_bytes_atomic(path, data, durable=durable))
 
     def create(self, *parts: str, doc: dict, durable: bool = True) -> bool:
         """Write a new document; False (and nothing written) if it exists."""
         path = self.doc_path(*parts)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        return files.create_bytes_exclusive(path, files.encode({"schema": SCHEMA, **doc}),
-                                            durable=durable)
+        data = files.encode({"schema": SCHEMA, **doc})
+        return _in_folder(path, lambda: files.create_bytes_exclusive(path, data, durable=durable))
 
     def delete(self, *parts: str) -> bool:
         path = self.doc_path(*parts)
@@ -132,7 +131,8 @@ class Store:
     @contextmanager
     def lock(self, *parts: str):
         path = self._lock_path(*parts)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if not os.path.isdir(os.path.dirname(path)):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
         with file_lock(path):
             yield
 
@@ -185,6 +185,18 @@ class Store:
 
     def log(self, folder: str) -> Log:
         return Log(self, folder)
+
+
+def _in_folder(path: str, write):
+    """Run `write`, making the document's folder first only if it is missing (the first
+    document of its kind): an existing folder costs no syscall per write."""
+    try:
+        return write()
+    except FileNotFoundError:
+        if os.path.isdir(os.path.dirname(path)):
+            raise
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return write()
 
 
 class DataRoot:
