@@ -84,12 +84,12 @@ class Tenants:
 
     def get(self, name: str) -> Tenant:
         """Load a tenant by name; the parsed settings are reused while tenant.json is unchanged."""
-        store = self.store_for(name)
+        cached = self._cache.get(name)
+        store = cached[1].store if cached else self.store_for(name)  # a cached name was validated
         settings_stamp = store.stamp(layout.TENANT)
         if settings_stamp is None:
             raise UnknownTenant()
         stamp = (settings_stamp, languages.stamp(store))
-        cached = self._cache.get(name)
         if cached and cached[0] == stamp:
             return cached[1]
         settings = store.read(layout.TENANT)

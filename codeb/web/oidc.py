@@ -52,7 +52,7 @@ def public_json(body: bytes, etag: str, max_age: int) -> Response:
     """A public document any cache may keep `max_age` seconds and then revalidate by its
     entity tag: an unchanged one is a 304 without a body (RFC 9110 §13.1.2, §15.4.5)."""
     headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": etag}
-    if request.if_none_match.contains_weak(etag.strip('"')):
+    if "If-None-Match" in request.headers and request.if_none_match.contains_weak(etag.strip('"')):
         return Response(status=304, headers=headers)
     return Response(body, mimetype="application/json", headers=headers)
 
