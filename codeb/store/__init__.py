@@ -187,15 +187,25 @@ class Store:
         return Log(self, folder)
 
 
+_folders: set[str] = set()  # folders this process made or found: checked once, not per write
+
+
 def _in_folder(path: str, write):
-    """Run `write`, making the document's folder first only if it is missing (the first
-    document of its kind): an existing folder costs no syscall per write."""
+    """Run `write` in the document's folder, made the first time this process writes there;
+    a folder removed since (a tenant's folder deleted and made again) is made again."""
+    folder = os.path.dirname(path)
+    if folder not in _folders:
+        os.makedirs(folder, exist_ok=True)
+        if len(_folders) > 10_000:
+            _folders.clear()
+        _folders.add(folder)
+        return write()
     try:
         return write()
     except FileNotFoundError:
-        if os.path.isdir(os.path.dirname(path)):
+        if os.path.isdir(folder):
             raise
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    os.makedirs(folder, exist_ok=True)
     return write()
 
 
