@@ -75,9 +75,10 @@ class Globals(_AppCtxGlobals):
         make = LAZY.get(name)
         if make is None or "tenant" not in self.__dict__:
             raise AttributeError(name)
-        # None while it is being made: a failure leaves nothing half made, and the error
-        # page that follows sees no session or account rather than failing again.
-        self.__dict__[name] = None
+        # A stand-in while it is being made: a failure leaves nothing half made, and the
+        # error page that follows sees no session or account (and the default language)
+        # rather than failing again.
+        self.__dict__[name] = i18n.DEFAULT if name == "lang" else None
         value = make()
         self.__dict__[name] = value
         return value

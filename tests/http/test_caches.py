@@ -176,3 +176,17 @@ def test_a_page_still_reads_its_session_and_speaks_the_language(client, page_wor
     page = client.get("/signin", headers={"Host": HOST, "Accept-Language": "de"})
     assert page.status_code == 200 and page.headers["Content-Language"] == "de"
     assert page_work == {"sessions": 1, "languages": 1}
+
+
+def test_a_session_that_cannot_be_read_is_a_clear_error_page(client, mailbox, demo):
+    """Made at first use, the session still fails as it did when made up front: a page in
+    the person's language, never a second failure while the error page renders."""
+    from tests.support.web import sign_in
+
+    sign_in(client, mailbox, "alice@example.com")
+    (record,) = demo.store.list("transient", "sessions")
+    with open(demo.store.doc_path("transient", "sessions", record), "wb") as f:
+        f.write(b"{torn")
+    page = client.get("/account", headers={"Host": HOST, "Accept-Language": "de"})
+    assert page.status_code == 500 and page.mimetype == "text/html"
+    assert page.headers["Content-Language"] == "de"
