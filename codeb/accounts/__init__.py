@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from ..errors import Conflict, NotFound, concerning
 from ..store import layout, names, secret_id
+from ..store.cache import Memo
 from . import privacy
 from .directory import Directory, entry_of
 from .extensions import Extensions
@@ -44,6 +45,12 @@ __all__ = [
     "login_from_email",
     "normalize_email",
 ]
+
+
+# Parsed account documents by path, revalidated by the file's stamp on every `get`
+# (codeb.store.cache): a change by any process is read on the next lookup. Updates never
+# start from it: `update` reads the document under its lock.
+_accounts = Memo(size=1024)
 
 
 @dataclass(frozen=True)
@@ -95,8 +102,7 @@ class Accounts:
         self.extensions = Extensions(self)
 
     def get(self, login: str) -> Account | None:
-        doc = self.store.read(layout.USERS, names.login_name(login))
-        return Account(doc) if doc else None
+        return self.store.derived(_accounts, layout.USERS, names.login_name(login), make=Account)
 
     def require(self, login: str) -> Account:
         account = self.get(login)

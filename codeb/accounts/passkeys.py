@@ -397,15 +397,23 @@ class Passkeys:
             doc["passkeys"] = remaining
         self.index.remove(credential_id, login)
 
-    def record_use(self, login: str, credential_id: str, *, sign_count: int, backed_up: bool,
-                   now: int) -> None:
-        """Store what a sign-in changed, and only that: a synced passkey always reports 0
-        (WebAuthn L3 §6.1.1), so its counter is not rewritten, and the last use is kept to
-        LAST_USE_GRANULARITY. A sign-in that changes nothing writes nothing."""
-        with self.accounts.update(login) as doc:  # writes only when the document changed
-            for passkey in doc.get("passkeys", []):
-                if passkey["id"] == credential_id:
-                    _note_use(passkey, sign_count=sign_count, backed_up=backed_up, now=now)
+
+@dataclass(frozen=True)
+class PasskeyUse:
+    """What a sign-in changed in its passkey, applied to the account document under its
+    lock: only that. A synced passkey always reports 0 (WebAuthn L3 §6.1.1), so its counter
+    is not rewritten, and the last use is kept to LAST_USE_GRANULARITY: a sign-in that
+    changes nothing leaves the document as it was (and so writes nothing)."""
+
+    credential_id: str
+    sign_count: int
+    backed_up: bool
+    now: int
+
+    def __call__(self, doc: dict) -> None:
+        for passkey in doc.get("passkeys", []):
+            if passkey["id"] == self.credential_id:
+                _note_use(passkey, sign_count=self.sign_count, backed_up=self.backed_up, now=self.now)
 
 
 LAST_USE_GRANULARITY = 3600  # the account page shows the day a passkey was last used

@@ -185,11 +185,14 @@ class Sessions:
 
     # -- the account's list of its sessions (account settings) --------------------
 
-    def remember(self, accounts, session: Session, *, ip: str, agent: str) -> None:
+    def remember(self, accounts, session: Session, *, ip: str, agent: str, also=None) -> None:
         """Note a new signed-in session in its account, so the person can see and end it. Ended
         sessions leave the list here; if more than `LISTED` are still alive, the oldest end, so
-        none lives unlisted."""
+        none lives unlisted. `also` changes the document in the same update (what the sign-in
+        itself changed: `VerifiedIdentity.account_change`), so the account is written once."""
         with accounts.update(session.login) as doc:
+            if also is not None:
+                also(doc)
             not_before = float(doc.get("sessions_not_before", 0))
             listed = [entry for entry in doc.get("sessions", []) if self._lives(entry, not_before)]
             listed.append({"id": session.listed_id, "created": int(self.clock()),

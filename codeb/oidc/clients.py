@@ -27,12 +27,19 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import BadInput, NotFound
 from ..store import layout, secret_id
+from ..store.cache import Memo
 from ..tenants.hosts import is_loopback
 
 SCOPES = ("openid", "profile", "email", "offline_access")
 GRANT_TYPES = ("authorization_code", "refresh_token")
 FIRST_PARTY = "office"  # the office shell: CodeB's own browser app, a public client
 SHOWN_SECRET_LIFETIME = 300
+
+# Per process, revalidated by the file's stamp on every lookup (codeb.store.cache): parsed
+# client documents, and the tenant hosts the office shell's redirect URIs follow. An admin's
+# change in another process is seen by the next request here. A Client is shared: read only.
+_clients = Memo(size=4096)
+_hosts = Memo(size=256)
 
 
 def _hash(secret: str) -> str:
@@ -117,7 +124,7 @@ def first_party(store, issuer: str) -> Client:
     It is not stored: its redirect URIs follow the tenant's hosts. A browser app
     keeps no refresh token (RFC 9700 §4.14): it renews with `prompt=none`.
     """
-    hosts = (store.read(layout.TENANT) or {}).get("hosts", [])
+    hosts = store.derived(_hosts, layout.TENANT, make=lambda doc: tuple(doc.get("hosts", []))) or ()
     origins = [issuer] + [f"https://{h}" for h in hosts if f"https://{h}" != issuer]
     return Client({
         "client_id": FIRST_PARTY,
@@ -141,8 +148,7 @@ class Clients:
             return None
         if client_id == FIRST_PARTY:
             return first_party(self.store, self.issuer) if self.issuer else None
-        doc = self.store.read(layout.CLIENTS, client_id)
-        return Client(doc) if doc else None
+        return self.store.derived(_clients, layout.CLIENTS, client_id, make=Client)
 
     def require(self, client_id) -> Client:
         client = self.get(client_id)

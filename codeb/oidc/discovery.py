@@ -1,5 +1,10 @@
 """OpenID Provider Metadata (OIDC Discovery 1.0 §3, RFC 8414, RFC 9207): what this provider does."""
 
+import hashlib
+import json
+
+from ..store.cache import MISSING as _MISSING
+from ..store.cache import Memo
 from .authorize import PROMPTS
 from .clients import SCOPES
 from .grants import CLIENT_AUTH_METHODS
@@ -13,10 +18,32 @@ PATHS = {
 }
 
 
+# The serialized document per tenant folder and issuer, kept while the tenant's settings are
+# unchanged (`Tenant.stamp`, which `Tenants.get` revalidates on every request): the
+# languages it lists come from them, everything else from the code and the issuer.
+_documents = Memo(size=256)
+
+
+def document(tenant, issuer: str) -> tuple[bytes, str]:
+    """The metadata as JSON bytes, and their entity tag (RFC 9110 §8.8.3) for revalidation."""
+    key = (tenant.store.root, issuer)
+    cached = _documents.get(key, tenant.stamp)
+    if cached is not _MISSING and tenant.stamp is not None:
+        return cached
+    body = json.dumps(metadata_for(tenant, issuer)).encode("utf-8")
+    made = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+    _documents.put(key, tenant.stamp, made)
+    return made
+
+
 def metadata(provider) -> dict:
-    urls = {name: provider.issuer + path for name, path in PATHS.items()}
+    return metadata_for(provider.tenant, provider.issuer)
+
+
+def metadata_for(tenant, issuer: str) -> dict:
+    urls = {name: issuer + path for name, path in PATHS.items()}
     return {
-        "issuer": provider.issuer,
+        "issuer": issuer,
         **urls,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -30,7 +57,7 @@ def metadata(provider) -> dict:
                              "tenant", "roles", "name", "nickname", "preferred_username",
                              "locale", "email", "email_verified"],
         "prompt_values_supported": sorted(PROMPTS),
-        "ui_locales_supported": provider.tenant.available_languages,
+        "ui_locales_supported": tenant.available_languages,
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,

@@ -8,6 +8,8 @@ rotation is seen on its next request.
 """
 
 import base64
+import hashlib
+import json
 import secrets
 
 from joserfc.jwk import KeySet, RSAKey
@@ -34,6 +36,9 @@ class SigningKeys:
                      if k.get("retired") is None or k["retired"] + RETAIN > now]
         self.public = {"keys": [_public(k["jwk"]) for k in published]}
         self.verifying = KeySet.import_key_set(self.public)  # type: ignore[arg-type]
+        body = json.dumps(self.public).encode("utf-8")
+        # The JWKS as served, and its entity tag: made once per parse, like the keys.
+        self.published = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
 
     @property
     def kid(self) -> str:

@@ -14,7 +14,7 @@ corporate SSO needs ("this email's domain belongs to an upstream").
 
 import ipaddress
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -30,6 +30,10 @@ class VerifiedIdentity:
     detail: dict = field(default_factory=dict)   # e.g. which passkey
     interaction: str | None = None               # the authorization request to resume
     created: bool = False                        # the account was created by this sign-in
+    # What the sign-in changed in the account document (a passkey's counter and last use),
+    # a function of the document: `flow.finish` applies it in the same locked update that
+    # lists the new session, so a sign-in writes the account once.
+    account_change: Callable[[dict], None] | None = None
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def finish(identity: VerifiedIdentity, *, previous, sessions, accounts, store, m
     keep = {"lang": previous.data["lang"]} if previous and previous.data.get("lang") else None
     account = accounts.require(identity.login)
     session = sessions.sign_in(previous, identity, sub=account.sub, keep=keep)
-    sessions.remember(accounts, session, ip=client_ip, agent=agent)
+    sessions.remember(accounts, session, ip=client_ip, agent=agent, also=identity.account_change)
     audit.append(store, "signin", login=identity.login, sub=account.sub, method=identity.method,
                  created=identity.created, ip=client_ip)
     pending = identity.interaction or interaction

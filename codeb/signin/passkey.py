@@ -23,6 +23,7 @@ from ..accounts.passkeys import (
     WRONG_SITE,
     Challenges,
     Passkeys,
+    PasskeyUse,
     Policy,
     base64url_to_bytes,
     check_credential_id,
@@ -88,13 +89,15 @@ class PasskeySignIn(SignInMethod):
         self._check_counter(ctx, account, passkey, verified.new_sign_count)
         if account.disabled:
             raise AccountDisabled()
-        passkeys.record_use(account.login, credential_id, sign_count=verified.new_sign_count,
-                            backed_up=verified.credential_backed_up, now=ctx.now())
+        # The caller stores what changed (STYLE), with the session list in one account write.
+        use = PasskeyUse(credential_id, sign_count=verified.new_sign_count,
+                         backed_up=verified.credential_backed_up, now=ctx.now())
         return VerifiedIdentity(
             login=account.login, method=self.name, auth_time=ctx.now(),
             amr=amr(backup_eligible=passkey.backup_eligible, user_verified=verified.user_verified),
             detail={"passkey": credential_id, "name": passkey.name,
-                    "authenticator": passkey.authenticator})
+                    "authenticator": passkey.authenticator},
+            account_change=use)
 
     @staticmethod
     def _check_user_handle(credential: dict, account) -> None:

@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 
 from ..errors import NotFound, StoreCorrupt
-from . import files, layout, names
+from . import cache, files, layout, names
 from .ids import secret_id
 from .index import Index
 from .lock import file_lock, open_lock_file
@@ -70,21 +70,21 @@ class Store:
     def write(self, *parts: str, doc: dict, durable: bool = True) -> None:
         """Replace a document atomically; `durable=False` skips the fsync (files.py)."""
         path = self.doc_path(*parts)
-        with files.room_for_writes():
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-        files.write_bytes_atomic(path, files.encode({"schema": SCHEMA, **doc}), durable=durable)
+        cache.forget(path)
+        data = files.encode({"schema": SCHEMA, **doc})
+        _in_folder(path, lambda: files.write_bytes_atomic(path, data, durable=durable))
 
     def create(self, *parts: str, doc: dict, durable: bool = True) -> bool:
         """Write a new document; False (and nothing written) if it exists."""
         path = self.doc_path(*parts)
-        with files.room_for_writes():
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-        return files.create_bytes_exclusive(path, files.encode({"schema": SCHEMA, **doc}),
-                                            durable=durable)
+        data = files.encode({"schema": SCHEMA, **doc})
+        return _in_folder(path, lambda: files.create_bytes_exclusive(path, data, durable=durable))
 
     def delete(self, *parts: str) -> bool:
+        path = self.doc_path(*parts)
+        cache.forget(path)
         try:
-            os.unlink(self.doc_path(*parts))
+            os.unlink(path)
             return True
         except FileNotFoundError:
             return False
@@ -92,13 +92,26 @@ class Store:
     def exists(self, *parts: str) -> bool:
         return os.path.exists(self.doc_path(*parts))
 
-    def stamp(self, *parts: str) -> tuple[int, int] | None:
-        """(modification time in ns, size) of a document, None if absent: what caches compare."""
-        try:
-            st = os.stat(self.doc_path(*parts))
-        except FileNotFoundError:
+    def stamp(self, *parts: str) -> cache.Stamp | None:
+        """(modification time in ns, size, inode) of a document, None if absent: what caches
+        compare (an atomic replace always brings a new inode, whatever the clock says)."""
+        return cache.stamp_of(self.doc_path(*parts))
+
+    def derived(self, memo: cache.Memo, *parts: str, make):
+        """`make(document)`, reused from `memo` while the file is unchanged (its stamp);
+        None if the document is absent. What `make` returns is shared by every later
+        caller in this process: it must not be changed in place."""
+        path = self.doc_path(*parts)
+        stamp = cache.stamp_of(path)  # before the read: see codeb.store.cache
+        if stamp is None:
+            memo.forget(path)
             return None
-        return (st.st_mtime_ns, st.st_size)
+        value = memo.get(path, stamp)
+        if value is cache.MISSING:
+            doc = self.decode(path, files.read_bytes(path))
+            value = None if doc is None else make(doc)
+            memo.put(path, stamp, value)
+        return value
 
     def folder_stamp(self, *folder: str) -> int | None:
         """A folder's modification time in ns (it changes when an entry comes or goes), None if absent."""
@@ -119,7 +132,8 @@ class Store:
     def lock(self, *parts: str):
         path = self._lock_path(*parts)
         with files.room_for_writes():  # a new lock file needs room too
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if not os.path.isdir(os.path.dirname(path)):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
             fd = open_lock_file(path)
         with file_lock(path, fd=fd):
             yield
@@ -173,6 +187,30 @@ class Store:
 
     def log(self, folder: str) -> Log:
         return Log(self, folder)
+
+
+_folders: set[str] = set()  # folders this process made or found: checked once, not per write
+
+
+def _in_folder(path: str, write):
+    """Run `write` in the document's folder, made the first time this process writes there;
+    a folder removed since (a tenant's folder deleted and made again) is made again."""
+    folder = os.path.dirname(path)
+    if folder not in _folders:
+        with files.room_for_writes():
+            os.makedirs(folder, exist_ok=True)
+        if len(_folders) > 10_000:
+            _folders.clear()
+        _folders.add(folder)
+        return write()
+    try:
+        return write()
+    except FileNotFoundError:
+        if os.path.isdir(folder):
+            raise
+    with files.room_for_writes():
+        os.makedirs(folder, exist_ok=True)
+    return write()
 
 
 class DataRoot:

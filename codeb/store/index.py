@@ -8,7 +8,15 @@ an entry against it before trusting it.
 """
 
 from . import layout
+from .cache import Memo
 from .ids import key_id
+
+# Entries by path, revalidated by the file's stamp on every lookup (codeb.store.cache).
+_entries = Memo(size=8192)
+
+
+def _entry(doc: dict) -> tuple:
+    return (doc.get("key"), doc.get("value"))
 
 
 class Index:
@@ -20,10 +28,10 @@ class Index:
         return (layout.INDEX, self.name, key_id(key))
 
     def get(self, key: str) -> str | None:
-        doc = self.store.read(*self._parts(key))
-        if doc is None or doc.get("key") != key:
+        entry = self.store.derived(_entries, *self._parts(key), make=_entry)
+        if entry is None or entry[0] != key:
             return None
-        return doc.get("value")
+        return entry[1]
 
     def lock(self, key: str):
         return self.store.lock(*self._parts(key))

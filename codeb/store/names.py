@@ -6,6 +6,7 @@ other control character by construction: only the listed characters exist.
 """
 
 import re
+from functools import lru_cache
 
 from ..errors import InvalidName
 
@@ -30,9 +31,17 @@ WINDOWS_RESERVED = frozenset(
 
 
 def _check(kind: str, value, pattern: re.Pattern) -> str:
-    if not isinstance(value, str) or not pattern.fullmatch(value) or ".." in value:
+    if not isinstance(value, str):
         raise InvalidName(kind, value)
-    if value.split(".")[0].lower() in WINDOWS_RESERVED:
+    return _checked(kind, value, pattern)
+
+
+@lru_cache(maxsize=4096)  # the same few names (kinds, folders, a tenant's logins) on every request
+def _checked(kind: str, value: str, pattern: re.Pattern) -> str:
+    """`value` if it passed, remembered; a name that fails raises each time (never remembered)."""
+    if not pattern.fullmatch(value) or ".." in value:
+        raise InvalidName(kind, value)
+    if value.split(".", maxsplit=1)[0].lower() in WINDOWS_RESERVED:
         # It fits the pattern, so the pattern's message would not say why.
         raise InvalidName("reserved", value)
     return value

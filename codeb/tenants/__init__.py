@@ -23,6 +23,9 @@ class Tenant:
     settings: dict
     store: Store
     languages: dict = field(default_factory=dict)  # tenant-added catalogues
+    # The stamps of tenant.json and of the i18n folder this Tenant was read from: what a
+    # memo of something derived from the settings (the discovery document) compares.
+    stamp: tuple | None = None
 
     @property
     def hosts(self) -> list[str]:
@@ -64,7 +67,14 @@ class Tenants:
         self.root = self.data.path
         self.fixed = names.tenant_name(fixed) if fixed else None
         self.clock = clock
+        # Parsed settings by tenant name, revalidated by the stamps of tenant.json and of the
+        # i18n folder on every `get`: another process's change is seen on the next request.
         self._cache: dict[str, tuple[tuple, Tenant]] = {}
+        # Host -> tenant name, made from one listing of the data root. Revalidated on every
+        # use by the tenant it names: `get` checks that tenant's settings stamp and the host
+        # must still be among its hosts; a host it does not hold (a new tenant, a host moved)
+        # lists the data root again (check_new keeps a host to one tenant).
+        self._hosts: dict[str, str] = {}
 
     def store_for(self, name: str) -> Store:
         return self.data.store(name)
@@ -74,18 +84,18 @@ class Tenants:
 
     def get(self, name: str) -> Tenant:
         """Load a tenant by name; the parsed settings are reused while tenant.json is unchanged."""
-        store = self.store_for(name)
+        cached = self._cache.get(name)
+        store = cached[1].store if cached else self.store_for(name)  # a cached name was validated
         settings_stamp = store.stamp(layout.TENANT)
         if settings_stamp is None:
             raise UnknownTenant()
         stamp = (settings_stamp, languages.stamp(store))
-        cached = self._cache.get(name)
         if cached and cached[0] == stamp:
             return cached[1]
         settings = store.read(layout.TENANT)
         if settings is None:
             raise UnknownTenant()
-        tenant = Tenant(name=name, settings=settings, store=store, languages=languages.load(store))
+        tenant = Tenant(name=name, settings=settings, store=store, languages=languages.load(store), stamp=stamp)
         self._cache[name] = (stamp, tenant)
         return tenant
 
@@ -95,15 +105,37 @@ class Tenants:
             host = normalize_host(host_header)
         except BadInput:
             raise UnknownTenant() from None
-        candidates = [self.fixed] if self.fixed else self.names()
-        for name in candidates:
+        if self.fixed:
+            tenant = self.get(self.fixed)
+            if host in tenant.hosts:
+                return tenant
+            raise UnknownTenant()
+        known = self._hosts.get(host)
+        if known is not None:
+            try:
+                tenant = self.get(known)
+                if host in tenant.hosts:
+                    return tenant
+            except UnknownTenant:
+                pass
+        self._hosts = self._host_map()
+        name = self._hosts.get(host)
+        if name is None:
+            raise UnknownTenant()
+        return self.get(name)
+
+    def _host_map(self) -> dict[str, str]:
+        """Every served host and its tenant, from a listing of the data root (the first
+        tenant in name order keeps a host, as a listing answered it before)."""
+        hosts: dict[str, str] = {}
+        for name in self.names():
             try:
                 tenant = self.get(name)
             except UnknownTenant:
                 continue
-            if host in tenant.hosts:
-                return tenant
-        raise UnknownTenant()
+            for served in tenant.hosts:
+                hosts.setdefault(served, name)
+        return hosts
 
     def check_new(self, name: str, hosts: list[str]) -> list[str]:
         """Refuse a tenant name that is taken or invalid and hosts another tenant serves;

@@ -2,6 +2,7 @@
 the origin (scheme, host, port) a tenant's links, issuer and WebAuthn ceremonies use."""
 
 import re
+from functools import lru_cache
 
 from ..errors import BadInput
 
@@ -15,6 +16,15 @@ LOCAL_PORT = 8000
 
 def normalize_host(value: str) -> str:
     """`Login.Example.com:443` -> `login.example.com`; raise BadInput if not a host name."""
+    return _normalized(value) if isinstance(value, str) else _normalize(value)
+
+
+@lru_cache(maxsize=512)  # every request's Host header: the few a site is reached by
+def _normalized(value: str) -> str:
+    return _normalize(value)
+
+
+def _normalize(value) -> str:
     host = (value or "").strip().lower()
     if host.startswith("["):  # IPv6 literal
         host = host.split("]")[0] + "]"

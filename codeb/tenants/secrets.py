@@ -9,7 +9,13 @@ tenant, read by whoever needs them, never part of the OpenID Provider's keys.
 import base64
 import secrets
 
+from ..errors import StoreCorrupt
 from ..store import layout
+from ..store.cache import Memo
+
+# Decoded session secrets by tenant folder, revalidated by the file's stamp on every use
+# (codeb.store.cache): a secret replaced by another process is used from its next request.
+_secrets = Memo(size=256)
 
 
 def ensure(store) -> None:
@@ -21,4 +27,8 @@ def ensure(store) -> None:
 
 
 def session_secret(store) -> bytes:
-    return base64.b64decode(store.read(layout.KEYS, layout.SESSION_SECRET)["secret"])
+    secret = store.derived(_secrets, layout.KEYS, layout.SESSION_SECRET,
+                           make=lambda doc: base64.b64decode(doc["secret"]))
+    if secret is None:  # a tenant folder without its secret is damaged, not empty
+        raise StoreCorrupt(path=store.doc_path(layout.KEYS, layout.SESSION_SECRET))
+    return secret

@@ -61,6 +61,7 @@ class JsonBodies(DefaultJSONProvider):
 
 def init_app(app) -> None:
     app.json = JsonBodies(app)
+    app.app_ctx_globals_class = context.Globals
     app.extensions["codeb.tenants"] = Tenants(app.config["CODEB_DATA"],
                                               fixed=app.config["CODEB_TENANT"],
                                               clock=app.config.get("CODEB_CLOCK") or time.time)
@@ -85,7 +86,7 @@ def save_session(response):
     ended = g.get("ended_session")
     if ended is not None:
         g.sessions.end(ended)
-    current = g.get("session")
+    current = context.loaded("session")  # a request that never read its session changed none
     if current is not None and (current.modified or current.new):
         value = g.sessions.save(current)
         if current.new or current.anonymous:
@@ -97,22 +98,36 @@ def save_session(response):
     return response
 
 
-def security_headers(response):
-    targets = " ".join(sorted(g.get("form_targets", ())))
-    response.headers.setdefault("Content-Security-Policy", (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; manifest-src 'self'; font-src 'self'; base-uri 'none'; "
-        f"frame-ancestors 'none'; form-action 'self'{' ' + targets if targets else ''}"))
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+# The headers every response carries unless its view set its own (DESIGN invariant 5).
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
     # Links carry one-time secrets: never leak a URL through Referer.
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    ("Referrer-Policy", "no-referrer"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; manifest-src 'self'; font-src 'self'; base-uri 'none'; "
+       "frame-ancestors 'none'; form-action 'self'")
+
+
+def security_headers(response):
+    headers = response.headers
+    present = {name.lower() for name, _ in headers.items()}  # one pass, not a lookup per header
+
+    def default(name: str, value: str) -> None:
+        if name.lower() not in present:
+            headers.add(name, value)
+
+    targets = " ".join(sorted(g.get("form_targets", ())))
+    default("Content-Security-Policy", CSP + (" " + targets if targets else ""))
+    for name, value in SECURITY_HEADERS:
+        default(name, value)
     if request.scheme == "https":
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        default("Strict-Transport-Security", "max-age=31536000")
     if request.endpoint != "static":
-        response.headers.setdefault("Cache-Control", "no-store")
-    if g.get("lang") and response.mimetype == "text/html":
-        response.headers.setdefault("Content-Language", g.lang)
+        default("Cache-Control", "no-store")
+    if response.mimetype == "text/html" and g.get("lang"):
+        default("Content-Language", g.lang)
     return response

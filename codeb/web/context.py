@@ -10,6 +10,7 @@ import hmac
 from urllib.parse import urlsplit
 
 from flask import current_app, g, request
+from flask.ctx import _AppCtxGlobals
 
 from .. import i18n
 from ..accounts import Accounts
@@ -31,16 +32,66 @@ def tenants():
 
 
 def load_tenant() -> None:
+    """Resolve the tenant; what only some endpoints use is made when first read (`Globals`)."""
     g.tenant = tenants().for_host(request.host)
     g.issuer = g.tenant.issuer_for(request.host, current_app.config["CODEB_PORT"])
-    g.accounts = Accounts(g.tenant.store, host=g.tenant.hosts[0])
-    g.sessions = Sessions(g.tenant.store, lambda: session_secret(g.tenant.store))
-    g.session = g.sessions.load(request.cookies.get(cookie_name()), g.accounts)
     g.ended_session = None
-    g.account = g.accounts.get(g.session.login) if g.session and g.session.login else None
-    g.superuser = bool(g.session and not g.session.anonymous and g.session.data.get("superuser"))
-    g.lang = choose_language()
     g.form_targets = set()
+
+
+def _accounts():
+    return Accounts(g.tenant.store, host=g.tenant.hosts[0])
+
+
+def _sessions():
+    store = g.tenant.store
+    return Sessions(store, lambda: session_secret(store))
+
+
+def _session():
+    return g.sessions.load(request.cookies.get(cookie_name()), g.accounts)
+
+
+def _account():
+    return g.accounts.get(g.session.login) if g.session and g.session.login else None
+
+
+def _superuser():
+    return bool(g.session and not g.session.anonymous and g.session.data.get("superuser"))
+
+
+# Made at first use, once the tenant is known: the token endpoint, userinfo, discovery and
+# the JWKS read no cookie, build no account store and negotiate no language; a page that
+# renders does all of it, in this order of dependence.
+LAZY = {"accounts": _accounts, "sessions": _sessions, "session": _session, "account": _account,
+        "superuser": _superuser, "lang": lambda: choose_language()}  # noqa: PLW0108 -- defined below
+
+
+class Globals(_AppCtxGlobals):
+    """Flask's `g`, with the request's accounts, sessions, session, account, superuser flag
+    and language (`LAZY`) made when a view, a template or a hook first reads them."""
+
+    def __getattr__(self, name):
+        make = LAZY.get(name)
+        if make is None or "tenant" not in self.__dict__:
+            raise AttributeError(name)
+        # A stand-in while it is being made: a failure leaves nothing half made, and the
+        # error page that follows sees no session or account (and the default language)
+        # rather than failing again.
+        self.__dict__[name] = i18n.DEFAULT if name == "lang" else None
+        value = make()
+        self.__dict__[name] = value
+        return value
+
+    def get(self, name, default=None):
+        if name in LAZY and name not in self.__dict__ and "tenant" in self.__dict__:
+            return getattr(self, name)
+        return self.__dict__.get(name, default)
+
+
+def loaded(name: str):
+    """A lazy part of `g` if this request made it already, else None (never makes it)."""
+    return g.__dict__.get(name)
 
 
 def secure_cookies() -> bool:

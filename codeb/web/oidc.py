@@ -10,6 +10,7 @@ from ..oidc import authorize as authorize_endpoint
 from ..oidc import discovery
 from ..oidc import userinfo as userinfo_endpoint
 from ..oidc.errors import OAuth2Error
+from ..oidc.keys import load as load_keys
 from ..oidc.logout import logout as logout_endpoint
 from ..oidc.provider import Provider
 from ..oidc.requests import NO_STORE, NeedsLogoutConfirmation, NeedsSignIn, ProtocolRequest, Reply, SignedIn
@@ -47,9 +48,13 @@ def to_response(reply: Reply) -> Response:
     return Response(reply.body, status=reply.status, headers=reply.headers)
 
 
-def json_response(doc: dict, max_age: int) -> Response:
-    return Response(json.dumps(doc), mimetype="application/json",
-                    headers={"Cache-Control": f"public, max-age={max_age}"})
+def public_json(body: bytes, etag: str, max_age: int) -> Response:
+    """A public document any cache may keep `max_age` seconds and then revalidate by its
+    entity tag: an unchanged one is a 304 without a body (RFC 9110 §13.1.2, §15.4.5)."""
+    headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": etag}
+    if "If-None-Match" in request.headers and request.if_none_match.contains_weak(etag.strip('"')):
+        return Response(status=304, headers=headers)
+    return Response(body, mimetype="application/json", headers=headers)
 
 
 @bp.after_app_request
@@ -64,13 +69,13 @@ def cors(response):
 @bp.get("/.well-known/openid-configuration")
 @answers("oauth")
 def discovery_document():
-    return json_response(discovery.metadata(provider()), 300)
+    return public_json(*discovery.document(g.tenant, g.issuer), 300)
 
 
 @bp.get("/jwks.json")
 @answers("oauth")
 def jwks():
-    return json_response(provider().keys.public, 300)
+    return public_json(*load_keys(g.tenant.store).published, 300)
 
 
 @bp.route("/authorize", methods=["GET", "POST"])

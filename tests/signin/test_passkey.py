@@ -147,8 +147,13 @@ def issue(world, monkeypatch, entry, browser=BROWSER) -> str:
 
 
 def complete(world, cid, credential, *, browser=BROWSER, origin=ORIGIN, rp_id=RP_ID):
+    """The method's step, then its change to the account stored as the sign-in flow stores
+    it (there, in the update that lists the new session)."""
     ctx = replace(world.ctx, browser=browser, base_url=origin, rp_id=rp_id)
-    return PasskeySignIn().complete(ctx, {"challenge_id": cid, "credential": credential})
+    identity = PasskeySignIn().complete(ctx, {"challenge_id": cid, "credential": credential})
+    with world.accounts.update(identity.login) as doc:
+        identity.account_change(doc)
+    return identity
 
 
 def sign_in(world, monkeypatch, entry, **kwargs):
