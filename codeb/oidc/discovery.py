@@ -1,8 +1,14 @@
-"""OpenID Provider Metadata (OIDC Discovery 1.0 §3, RFC 8414, RFC 9207): what this provider does."""
+"""OpenID Provider Metadata (OIDC Discovery 1.0 §3, RFC 8414, RFC 9207): what this provider does.
 
-from .authorize import PROMPTS
+The prompts and client authentication methods are declared here and enforced by the
+endpoints that import them (`authorize`, `grants`), not the other way round: a fresh
+process answers discovery without loading Authlib's OIDC grants or joserfc.
+"""
+
 from .clients import SCOPES
-from .grants import CLIENT_AUTH_METHODS
+
+PROMPTS = {"none", "login", "consent", "select_account"}
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 PATHS = {
     "authorization_endpoint": "/authorize",
@@ -13,10 +19,11 @@ PATHS = {
 }
 
 
-def metadata(provider) -> dict:
-    urls = {name: provider.issuer + path for name, path in PATHS.items()}
+def metadata(issuer: str, tenant) -> dict:
+    """The document for `issuer`, the URL of `tenant` (codeb.tenants.Tenant) the request came to."""
+    urls = {name: issuer + path for name, path in PATHS.items()}
     return {
-        "issuer": provider.issuer,
+        "issuer": issuer,
         **urls,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -30,7 +37,7 @@ def metadata(provider) -> dict:
                              "tenant", "roles", "name", "nickname", "preferred_username",
                              "locale", "email", "email_verified"],
         "prompt_values_supported": sorted(PROMPTS),
-        "ui_locales_supported": provider.tenant.available_languages,
+        "ui_locales_supported": tenant.available_languages,
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
