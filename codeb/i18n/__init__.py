@@ -21,9 +21,10 @@ to English, and a missing id in English is a programming error (the catalogue
 test catches it before it ships). Tenant languages live in
 `<tenant>/i18n/<lang>.json`; `codeb.tenants.languages` checks and loads them
 and passes them in as `extra`. Dates and times are written in the language's
-CLDR format in a time zone the caller names. Babel is imported by the
-functions that use it (its modules cost more than this whole package, and a
-process's first answer, such as the discovery document, needs none of them).
+CLDR format in a time zone the caller names. Babel and zoneinfo are imported
+by the functions that use them (Babel's modules cost more than this whole
+package, and a process's first answer, such as the discovery document, needs
+neither).
 This package imports nothing of codeb: everything else may use it.
 """
 
@@ -34,9 +35,10 @@ from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from babel import Locale
 
 SHIPPED = ("en", "de")
@@ -224,8 +226,10 @@ def format_size(lang: str, size: int) -> str:
 
 
 @cache
-def time_zone(name: str | None) -> ZoneInfo:
+def time_zone(name: str | None) -> "ZoneInfo":
     """A zone of the IANA database (tzdata), or the default one."""
+    from zoneinfo import ZoneInfo  # noqa: PLC0415 -- at first use (see above)
+
     try:
         return ZoneInfo(name or DEFAULT_TIME_ZONE)
     except (ValueError, KeyError, OSError):

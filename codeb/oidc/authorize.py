@@ -14,15 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authlib.oauth2.rfc6749 import scope_to_list
+from authlib.oidc.core.errors import LoginRequiredError, RequestNotSupportedError, RequestURINotSupportedError
 
+from .discovery import PROMPTS
 from .errors import (
     AuthorizePage,
     InvalidRequestError,
     InvalidScopeError,
-    LoginRequiredError,
     OAuth2Error,
-    RequestNotSupportedError,
-    RequestURINotSupportedError,
     UnsupportedResponseTypeError,
     quoted,
 )
@@ -30,7 +29,6 @@ from .grants import Principal
 from .requests import NeedsSignIn, ProtocolRequest, Reply, SignedIn, add_query
 from .tokens import InvalidToken, verify_id_token_hint
 
-PROMPTS = {"none", "login", "consent", "select_account"}
 CODE_CHALLENGE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 MAX_AGE = re.compile(r"[0-9]{1,10}")  # ASCII digits: str.isdigit() also takes "²", which int() refuses
 SINGLE_VALUED = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce",

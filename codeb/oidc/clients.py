@@ -9,7 +9,10 @@ The admin's page shows a new secret after a redirect (POST → 303 → GET), fro
 record that lives five minutes and is deleted when shown (`hold_for_display`,
 `take_for_display`). The record is filed under the hash of an unguessable token
 that only the redirect URL carries, and the secret in it is sealed with a key
-derived from that token, so the plaintext never reaches the disk either.
+derived from that token, so the plaintext never reaches the disk either. The
+two functions that seal and unseal import cryptography's AES-GCM themselves: every
+request that names a client reads this module, and a fresh process should not
+load cryptography's bindings for that (`tests/structure/test_startup.py`).
 """
 
 from __future__ import annotations
@@ -22,8 +25,6 @@ import secrets
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin, scope_to_list
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import BadInput, NotFound
 from ..store import layout, secret_id
@@ -219,6 +220,8 @@ def _sealing_key(token: str) -> bytes:
 def hold_for_display(store, client_id: str, secret: str, *, viewer: str) -> str:
     """Keep a new secret for one showing to `viewer` (what names the admin's browser);
     return the token the redirect URL carries."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415 -- at first use (see above)
+
     token = secrets.token_urlsafe(32)
     nonce = secrets.token_bytes(12)
     sealed = AESGCM(_sealing_key(token)).encrypt(nonce, secret.encode("utf-8"), client_id.encode("utf-8"))
@@ -232,6 +235,9 @@ def hold_for_display(store, client_id: str, secret: str, *, viewer: str) -> str:
 def take_for_display(store, token, *, client_id: str, viewer: str) -> str | None:
     """The secret held under `token` for this client and viewer, deleted as it is read; None
     once shown, expired, or asked for by another browser (which does not use it up)."""
+    from cryptography.exceptions import InvalidTag  # noqa: PLC0415 -- at first use (see above)
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: PLC0415
+
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
         return None
     records, rid = store.transient(layout.SHOWN_SECRETS), secret_id(token)

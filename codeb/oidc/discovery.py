@@ -1,13 +1,19 @@
-"""OpenID Provider Metadata (OIDC Discovery 1.0 §3, RFC 8414, RFC 9207): what this provider does."""
+"""OpenID Provider Metadata (OIDC Discovery 1.0 §3, RFC 8414, RFC 9207): what this provider does.
+
+The prompts and client authentication methods are declared here and enforced by the
+endpoints that import them (`authorize`, `grants`), not the other way round: a fresh
+process answers discovery without loading Authlib's OIDC grants or joserfc.
+"""
 
 import hashlib
 import json
 
 from ..store.cache import MISSING as _MISSING
 from ..store.cache import Memo
-from .authorize import PROMPTS
 from .clients import SCOPES
-from .grants import CLIENT_AUTH_METHODS
+
+PROMPTS = {"none", "login", "consent", "select_account"}
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 PATHS = {
     "authorization_endpoint": "/authorize",
@@ -30,17 +36,14 @@ def document(tenant, issuer: str) -> tuple[bytes, str]:
     cached = _documents.get(key, tenant.stamp)
     if cached is not _MISSING and tenant.stamp is not None:
         return cached
-    body = json.dumps(metadata_for(tenant, issuer)).encode("utf-8")
+    body = json.dumps(metadata(issuer, tenant)).encode("utf-8")
     made = (body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
     _documents.put(key, tenant.stamp, made)
     return made
 
 
-def metadata(provider) -> dict:
-    return metadata_for(provider.tenant, provider.issuer)
-
-
-def metadata_for(tenant, issuer: str) -> dict:
+def metadata(issuer: str, tenant) -> dict:
+    """The document for `issuer`, the URL of `tenant` (codeb.tenants.Tenant) the request came to."""
     urls = {name: issuer + path for name, path in PATHS.items()}
     return {
         "issuer": issuer,

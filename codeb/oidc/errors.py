@@ -6,6 +6,11 @@ failure is found and turned into a reply in one place (`reply_for`, or a
 redirect to the client by the provider). A failure that must not go back to a
 client, because the client or its redirect URI is not proven, is an
 `AuthorizePage`: a page for the person, never a redirect.
+
+Nothing here imports `authlib.oidc.core`: its package loads joserfc's JWE and
+cryptography's X.509, and every response's error handling reads this module, so
+the OIDC Core errors (`login_required`, `request_not_supported`, ...) are imported
+by the endpoint that raises them (`authorize`), which needs that package anyway.
 """
 
 import json
@@ -19,7 +24,6 @@ from authlib.oauth2.rfc6749 import (
     UnsupportedResponseTypeError,
 )
 from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
-from authlib.oidc.core.errors import LoginRequiredError, RequestNotSupportedError, RequestURINotSupportedError
 
 from ..errors import CodebError
 from .requests import NO_STORE, Reply
@@ -33,10 +37,7 @@ __all__ = [
     "InvalidRequestError",
     "InvalidScopeError",
     "InvalidTokenError",
-    "LoginRequiredError",
     "OAuth2Error",
-    "RequestNotSupportedError",
-    "RequestURINotSupportedError",
     "ScopeInsufficient",
     "UnsupportedResponseTypeError",
     "quoted",

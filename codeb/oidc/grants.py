@@ -35,12 +35,12 @@ from authlib.oidc.core import grants as oidc_grants
 from authlib.oidc.core.models import AuthorizationCodeMixin
 
 from ..store import layout, secret_id
+from .discovery import CLIENT_AUTH_METHODS
 from .tokens import CODE_LIFETIME, REFRESH_LIFETIME, TOKEN_LIFETIME
 from .userinfo import claims_for
 
 SPENT_LIFETIME = 86400  # how long a replayed code or refresh token is still recognised
 SPENT_KEPT = 64  # spent refresh hashes a chain remembers (within SPENT_LIFETIME)
-CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 GRANT_ID = re.compile(r"[0-9a-f]{32}")
 
 

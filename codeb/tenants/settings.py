@@ -8,7 +8,6 @@ validated parts in one locked update: a form is one change or none.
 """
 
 import copy
-import zoneinfo
 from functools import cache
 from typing import Any
 
@@ -65,6 +64,8 @@ def time_zone_part(zone) -> dict:
 
 @cache
 def _zones() -> frozenset[str]:
+    import zoneinfo  # noqa: PLC0415 -- read when an admin saves a zone, not at start-up
+
     return frozenset(zoneinfo.available_timezones())
 
 

@@ -14,7 +14,7 @@ from flask.json.provider import DefaultJSONProvider
 from .. import ROOT
 from ..tenants import Tenants
 from ..tenants.hosts import LOCAL_PORT, local_port
-from . import account, admin, breakglass, context, errors, help, office, oidc, pages, passkeys, signin
+from . import account, admin, breakglass, context, errors, help, office, oidc, pages, passkeys, signin, urls
 
 log = logging.getLogger("codeb")
 
@@ -78,6 +78,7 @@ def init_app(app) -> None:
     app.context_processor(lambda: {"lang": g.get("lang", "en"), "tenant": g.get("tenant"),
                                    "account": g.get("account")})
     errors.init_app(app)
+    app.url_rule_class = urls.Rule  # URL builders compiled at first use, not at start-up
     for module in (oidc, signin, pages, passkeys, account, office, help, admin, breakglass):
         app.register_blueprint(module.bp)
 

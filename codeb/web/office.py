@@ -15,7 +15,6 @@ from .. import i18n
 from ..errors import BadInput
 from ..oidc.clients import FIRST_PARTY
 from ..oidc.requests import NO_STORE
-from ..oidc.userinfo import verify_request
 from .context import translate
 from .errors import answers
 from .oidc import protocol_request, provider
@@ -43,6 +42,8 @@ OFFICE_KEYS = ("welcome", "tenant", "auth", "roles", "sip", "ext", "ready", "hel
 @bp.route("/api/me", methods=["GET", "PATCH"])
 @answers("oauth")
 def me():
+    from ..oidc.userinfo import verify_request  # noqa: PLC0415 -- at first use (codeb.web)
+
     # Signature, lifetime, tenant, account, the grant not revoked, the shell's own token (no
     # relying party's: RFC 9068 §4) and the shell's browser session.
     bearer = verify_request(provider(), protocol_request(), with_grant=True, audience=FIRST_PARTY)

@@ -1,30 +1,36 @@
-"""The OpenID Provider's HTTP endpoints: a thin adapter from Flask to `codeb.oidc`."""
+"""The OpenID Provider's HTTP endpoints: a thin adapter from Flask to `codeb.oidc`.
+
+The endpoint modules and the `Provider` (Authlib's server and OIDC grants, joserfc)
+are imported by the views that use them (see `codeb.web`): the discovery document,
+a fresh process's first answer, needs none of them.
+"""
 
 import json
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 
 from ..errors import InteractionExpired
-from ..oidc import authorize as authorize_endpoint
 from ..oidc import discovery
-from ..oidc import userinfo as userinfo_endpoint
 from ..oidc.errors import OAuth2Error
-from ..oidc.keys import load as load_keys
-from ..oidc.logout import logout as logout_endpoint
-from ..oidc.provider import Provider
 from ..oidc.requests import NO_STORE, NeedsLogoutConfirmation, NeedsSignIn, ProtocolRequest, Reply, SignedIn
 from ..signin import interactions
 from ..store import secret_id
 from . import context
 from .errors import answers
 
+if TYPE_CHECKING:
+    from ..oidc.provider import Provider
+
 bp = Blueprint("oidc", __name__)
 context.CSRF_EXEMPT.add("oidc.authorize")
 CORS_ENDPOINTS = ("/.well-known/openid-configuration", "/jwks.json", "/token", "/userinfo")
 
 
-def provider() -> Provider:
+def provider() -> "Provider":
+    from ..oidc.provider import Provider  # noqa: PLC0415 -- at first use (codeb.web)
+
     return Provider(tenant=g.tenant, issuer=g.issuer, accounts=g.accounts, sessions=g.sessions,
                     end_browser_session=context.end_browser_session)
 
@@ -75,11 +81,15 @@ def discovery_document():
 @bp.get("/jwks.json")
 @answers("oauth")
 def jwks():
+    from ..oidc.keys import load as load_keys  # noqa: PLC0415 -- at first use (codeb.web)
+
     return public_json(*load_keys(g.tenant.store).published, 300)
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize():
+    from ..oidc import authorize as authorize_endpoint  # noqa: PLC0415 -- at first use (codeb.web)
+
     return act(authorize_endpoint.respond(provider(), protocol_request(), signed_in()))
 
 
@@ -96,6 +106,8 @@ def act(result):
 @bp.get("/authorize/resume")
 def resume():
     """Step 4 of the sign-in flow: answer the waiting request after a sign-in."""
+    from ..oidc import authorize as authorize_endpoint  # noqa: PLC0415 -- at first use (codeb.web)
+
     iid = request.args.get("i")
     pending = interactions.get(g.tenant.store, iid)
     if pending is None or not isinstance(iid, str):
@@ -123,6 +135,8 @@ def token():
 @bp.route("/userinfo", methods=["GET", "POST", "OPTIONS"])
 @answers("oauth")
 def userinfo():
+    from ..oidc import userinfo as userinfo_endpoint  # noqa: PLC0415 -- at first use (codeb.web)
+
     if request.method == "OPTIONS":
         return Response(status=204)
     claims = userinfo_endpoint.userinfo(provider(), protocol_request())
@@ -132,6 +146,8 @@ def userinfo():
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
     """RP-Initiated Logout 1.0, with a confirmation page when the RP is not proven."""
+    from ..oidc.logout import logout as logout_endpoint  # noqa: PLC0415 -- at first use (codeb.web)
+
     confirmed = request.method == "POST" and request.form.get("confirm") == "1"
     if confirmed:
         context.verify_csrf()

@@ -11,8 +11,18 @@ from tests.support.codebase import ROOT, cycles, graph, imports, modules, top_le
 
 # A function-level import of codeb is allowed only where it keeps a heavy
 # import away from code that does not need it; each one says why.
+PROTOCOL = ("Authlib's OIDC grants and joserfc (with cryptography) load at the first request that runs "
+            "the protocol, not at start-up: discovery needs none of them (codeb.web, test_startup)")
 LATE_IMPORTS = {
     ("codeb.cli.serve", "codeb.web.app"): "only `serve` loads Flask; the other commands start fast",
+    ("codeb.web.oidc", "codeb.oidc.provider"): PROTOCOL,
+    ("codeb.web.oidc", "codeb.oidc.authorize"): PROTOCOL,
+    ("codeb.web.oidc", "codeb.oidc.userinfo"): PROTOCOL,
+    ("codeb.web.oidc", "codeb.oidc.logout"): PROTOCOL,
+    ("codeb.web.oidc", "codeb.oidc.keys"): PROTOCOL,
+    ("codeb.web.office", "codeb.oidc.userinfo"): PROTOCOL,
+    ("codeb.web.help", "codeb.oidc.keys"): PROTOCOL,
+    ("codeb.web.help", "codeb.oidc.tokens"): PROTOCOL,
 }
 SIGNIN_METHODS = ("codeb.signin.magic_link", "codeb.signin.passkey", "codeb.signin.password")
 
