@@ -12,9 +12,12 @@ carrying its `gid`.
 A refresh token is `<gid>.<secret>`, and its grant's one `RefreshChain` document holds
 the current token's hash and the hashes already spent: a rotation is one write of
 that document, compare-and-swap under its lock, so exactly one request rotates a
-token. A spent hash presented by the grant's client is a replay and revokes the
-grant; another client's attempt changes nothing. (Refresh tokens from before
-chains, without `<gid>.`, are spent once the old way and continue as a chain.)
+token. The lock is taken before the chain is read and held across the signing, so
+the chain is read once per rotation; a racing request waits for it and then finds
+its token spent (a reuse: the grant is revoked, as the loser of a race always was).
+A spent hash presented by the grant's client is a replay and revokes the grant;
+another client's attempt changes nothing. (Refresh tokens from before chains,
+without `<gid>.`, are spent once the old way and continue as a chain.)
 
 A code or refresh token names the account by login and `sub` and records when
 its grant began (`granted`: the code's issue; every refresh token after it
@@ -26,6 +29,7 @@ login has another sub) and only if the grant began after the account's
 import hmac
 import re
 import secrets
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,20 +104,32 @@ class RefreshChain:
         presented = secret_id(token)
         return any(hmac.compare_digest(h, presented) for h, _ in doc.get("spent", []))
 
+    def held(self, gid: str, hold: ExitStack) -> dict | None:
+        """The chain, read under its lock, which `hold` keeps until the request's end: the
+        rotation that follows the signing (`rotate_held`) writes what was read here, and a
+        racing request waits, then finds the token spent."""
+        hold.enter_context(self.records.lock(gid))
+        return self.records.get(gid)
+
     def rotate(self, gid: str, old: str, new: str, scope) -> bool:
         """Replace the current token `old` by `new` in one write; False if `old` is no longer current."""
-        now = self.now()
         with self.records.lock(gid):
             doc = self.records.get(gid)
             if doc is None or not self.is_current(doc, old):
                 return False
-            kept = [e for e in doc.get("spent", []) if e[1] > now - SPENT_LIFETIME]
-            doc["spent"] = [*kept, [doc["current"], now]][-SPENT_KEPT:]
-            doc["current"] = secret_id(new)
-            doc["scope"] = scope
-            doc.pop("expires", None)
-            self.records.put(gid, doc, ttl=REFRESH_LIFETIME)
+            self.rotate_held(gid, doc, new, scope)
             return True
+
+    def rotate_held(self, gid: str, doc: dict, new: str, scope) -> None:
+        """Write the rotation of `doc`, read by `held` under the lock still held: the
+        compare was made then, and nobody can have changed the chain since."""
+        now = self.now()
+        kept = [e for e in doc.get("spent", []) if e[1] > now - SPENT_LIFETIME]
+        doc["spent"] = [*kept, [doc["current"], now]][-SPENT_KEPT:]
+        doc["current"] = secret_id(new)
+        doc["scope"] = scope
+        doc.pop("expires", None)
+        self.records.put(gid, doc, ttl=REFRESH_LIFETIME)
 
 
 @dataclass(frozen=True)
@@ -164,9 +180,10 @@ class CodeRecord(AuthorizationCodeMixin):
 
 
 class RefreshRecord:
-    def __init__(self, doc: dict, presented: str | None = None):
+    def __init__(self, doc: dict, presented: str | None = None, held: bool = False):
         self.doc = doc
         self.presented = presented  # the chain's current token, rotated in save_token
+        self.held = held  # read under the chain's lock, held until the request ends
 
     def check_client(self, client):
         return client.get_client_id() == self.doc["client_id"]
@@ -259,8 +276,11 @@ class RefreshGrant(grants.RefreshTokenGrant):
         return RefreshRecord(doc) if doc and principal_from(self.server, doc) else None
 
     def _from_chain(self, gid: str, token: str):
-        """Look only: the rotation is the one write, in `Provider.save_token`."""
-        doc = self.server.refresh_chains.get(gid)
+        """Read the chain once, under its lock held across the signing when the request
+        holds one (`Provider.token`); the rotation is the one write, in `Provider.save_token`."""
+        hold = getattr(self.request, "hold", None)
+        chains = self.server.refresh_chains
+        doc = chains.get(gid) if hold is None else chains.held(gid, hold)
         if doc is None or doc["client_id"] != self.request.client.get_client_id():
             return None  # another client's attempt changes nothing (RFC 6749 §6)
         if not RefreshChain.is_current(doc, token):
@@ -269,7 +289,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
             return None
         if self.server.grants.is_revoked(gid) or not principal_from(self.server, doc):
             return None
-        return RefreshRecord(doc, presented=token)
+        return RefreshRecord(doc, presented=token, held=hold is not None)
 
     def authenticate_user(self, refresh_token):
         return principal_from(self.server, refresh_token.doc)

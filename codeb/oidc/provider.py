@@ -12,6 +12,7 @@ and the token format.
 import json
 import secrets
 from collections import defaultdict
+from contextlib import ExitStack
 from functools import cached_property
 
 from authlib.oauth2 import AuthorizationServer
@@ -140,6 +141,10 @@ class Provider(AuthorizationServer):
             return
         principal: Principal = request.user
         old = getattr(request, "refresh_token", None)
+        if isinstance(old, RefreshRecord) and old.held:
+            # The rotation, one write of the chain read under the lock held since.
+            self.refresh_chains.rotate_held(principal.grant_id, old.doc, token["refresh_token"], token["scope"])
+            return
         if isinstance(old, RefreshRecord) and old.presented is not None:
             # The rotation, one write: only if the presented token is still the current one.
             if not self.refresh_chains.rotate(principal.grant_id, old.presented, token["refresh_token"],
@@ -160,7 +165,9 @@ class Provider(AuthorizationServer):
             token_endpoint.validate(request)
         except OAuth2Error as error:
             return reply_for(error)
-        reply = self.create_token_response(request)
+        with ExitStack() as hold:  # what a grant locks is held until its reply is made
+            request.hold = hold
+            reply = self.create_token_response(request)
         names = {k.lower() for k, _ in reply.headers}
         reply.headers += [h for h in NO_STORE if h[0].lower() not in names]
         return reply

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from codeb.store import files, log
+from codeb.store import Store, files, log
 from tests.support.authenticator import SoftAuthenticator
 from tests.support.oidc import exchange, signed_in_code
 from tests.support.web import HOST, confirm_first_profile, csrf_of, sign_in
@@ -83,6 +83,23 @@ def test_a_refresh_rotation_is_one_fsynced_write_of_its_grants_chain(client, mai
         assert writes.kinds(durable=True) == ["refresh-chains"]
         assert writes.kinds(durable=False) == [] and writes.appends == 0
         assert writes.fsyncs == 1
+
+
+def test_a_refresh_rotation_reads_its_grants_chain_once(client, mailbox, rp, monkeypatch):
+    """The chain's lock is held from the read across the signing to the write: no second read."""
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    token = exchange(client, rp, code, verifier).json["refresh_token"]
+    reads: list[str] = []
+    real_read = Store.read
+
+    def read(store, *parts):
+        reads.append("/".join(parts))
+        return real_read(store, *parts)
+
+    monkeypatch.setattr(Store, "read", read)
+    answer = refresh(client, rp, token)
+    assert answer.status_code == 200, answer.text
+    assert len([r for r in reads if "refresh-chains" in r]) == 1
 
 
 def enroll(client, mailbox, authenticator):
