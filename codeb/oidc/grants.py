@@ -1,11 +1,12 @@
 """Authlib's grants, with their storage hooks filled from the tenant store.
 
 Authorization codes and refresh tokens are stored only as their SHA-256 and
-handed out with `Transient.take`, so exactly one request can spend one, in any
-process, and only by the client it was issued to (another client's attempt
-leaves it untouched). Spending leaves a marker: that client's second use of a
-code (RFC 6749 §4.1.2) or of a rotated refresh token (RFC 9700 §4.14.2) is
-recognised as a replay and revokes the whole grant, and with it every token
+spent by renaming the record into its replay marker (`Transient.move_to`), so
+exactly one request can spend one, in any process, and only by the client it was
+issued to (another client's attempt leaves it untouched). A code's record lives
+as long as a marker must (SPENT_LIFETIME) and is usable only until `usable_until`.
+By the marker, that client's second use of a code (RFC 6749 §4.1.2) or of a
+rotated refresh token (RFC 9700 §4.14.2) is recognised as a replay and revokes the whole grant, and with it every token
 carrying its `gid`.
 `Grants` keeps, per grant, how its sign-in happened and whether it was revoked.
 
@@ -205,29 +206,29 @@ def principal_from(server, doc: dict) -> Principal | None:
 
 
 def spend(server, kind, spent_kind: str, secret: str, client) -> dict | None:
-    """Take a single-use record issued to `client`; on that client's replay, revoke the grant
+    """Spend a single-use record issued to `client`; on that client's replay, revoke the grant
     it belonged to. Another client's attempt changes nothing (RFC 6749 §4.1.3, §6): the
-    record is checked before it is taken, so its rightful client can still spend it."""
+    record is checked before it is spent, so its rightful client can still spend it.
+
+    Spending is one rename of the record into its replay marker (`Transient.move_to`):
+    exactly one request in any process renames it, every later one finds the marker."""
     rid = secret_id(secret)
     client_id = client.get_client_id()
-    # A record's client never changes, so looking before taking is safe: `take` stays the
-    # one atomic step that spends it.
+    spent = server.store.transient(spent_kind)
+    # A record never changes once written, so what is read here is what the rename spends.
     pending = kind.get(rid)
     if pending is not None and pending.get("client_id") != client_id:
         return None
-    doc = kind.take(rid)  # the single use: exactly one caller gets it, in any process
-    if doc is None:
-        replay = server.store.transient(spent_kind).get(rid)
+    if pending is not None and pending.get("usable_until", pending["expires"]) <= server.now():
+        return None  # expired: refused, left for the purge, and no marker of a use
+    if pending is None or not kind.move_to(rid, spent):
+        replay = spent.get(rid)
         if replay and replay.get("client_id", client_id) == client_id:
             server.grants.revoke(replay["gid"])
         return None
-    server.store.transient(spent_kind).put(rid, {"gid": doc["gid"], "client_id": doc["client_id"]},
-                                           ttl=SPENT_LIFETIME)
-    if doc["client_id"] != client_id:
+    if server.grants.is_revoked(pending["gid"]):
         return None
-    if server.grants.is_revoked(doc["gid"]):
-        return None
-    return doc
+    return pending
 
 
 class CodeGrant(grants.AuthorizationCodeGrant):
@@ -245,7 +246,9 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             "code_challenge_method": payload.get("code_challenge_method"),
             **principal.record(),
             "granted": self.server.now(),  # the grant begins with its code
-        }, ttl=CODE_LIFETIME)
+            # Usable for CODE_LIFETIME; the record lives on as its own replay marker once spent.
+            "usable_until": self.server.now() + CODE_LIFETIME,
+        }, ttl=SPENT_LIFETIME)
 
     def query_authorization_code(self, code, client):
         if not isinstance(code, str) or len(code) > 200:

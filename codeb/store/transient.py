@@ -5,7 +5,8 @@ read of an expired record deletes it and answers None (lazy purge), and at most
 once a minute per kind a write sweeps the folder: the file's modification time
 is set to the expiry, so the sweep needs only a `stat` per file. `take` hands a
 record to exactly one caller, across processes, by renaming it away first:
-single-use secrets (authorization codes, magic links) rely on it. Kinds in
+single-use secrets (magic links) rely on it; `move_to` renames a record into another
+kind in one step, which spends an authorization code into its replay marker. Kinds in
 `layout.NOT_DURABLE` are written without fsync (the reasons are there).
 """
 
@@ -91,6 +92,12 @@ class Transient:
         if doc.get("expires", 0) <= self.store.clock():
             return None
         return doc
+
+    def move_to(self, rid: str, other: "Transient") -> bool:
+        """Move the record, as it is, under `other` kind with the same id: the single use of
+        a record whose spending leaves a marker (`take` and then a write, in one rename).
+        Its expiry and the purge's mtime hint move with it. False to every caller but one."""
+        return self.store.move(self._parts(rid), other._parts(rid))
 
     def delete(self, rid: str) -> bool:
         return self.store.delete(*self._parts(rid))

@@ -88,6 +88,29 @@ def test_expired_code_is_invalid_grant(client, mailbox, rp, clock):
     assert response.status_code == 400 and response.json["error"] == "invalid_grant"
 
 
+def test_a_code_replayed_after_its_lifetime_still_revokes_its_grant(client, mailbox, rp, clock):
+    """The spent code's record is its own replay marker, kept for a day, not the code's minute."""
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    first = exchange(client, rp, code, verifier)
+    assert first.status_code == 200
+    clock.advance(CODE_LIFETIME * 10)
+    replay = exchange(client, rp, code, verifier)
+    assert replay.status_code == 400 and replay.json["error"] == "invalid_grant"
+    refresh = client.post("/token", data={"grant_type": "refresh_token",
+                                          "refresh_token": first.json["refresh_token"]},
+                          auth=(rp.client_id, rp.secret), headers={"Host": HOST})
+    assert refresh.status_code == 400 and refresh.json["error"] == "invalid_grant"
+
+
+def test_an_expired_code_is_refused_without_becoming_a_replay_marker(client, mailbox, rp, clock, demo):
+    from codeb.store import layout, secret_id
+
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    clock.advance(CODE_LIFETIME + 1)
+    assert exchange(client, rp, code, verifier).status_code == 400
+    assert demo.store.transient(layout.SPENT_CODES).get(secret_id(code)) is None
+
+
 def test_code_is_bound_to_its_redirect_uri_and_client(client, mailbox, rp, demo):
     from codeb.oidc.clients import Clients
 

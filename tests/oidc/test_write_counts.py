@@ -62,14 +62,19 @@ def refresh(client, rp, token):
                        auth=(rp.client_id, rp.secret), headers={"Host": HOST})
 
 
-def test_a_code_exchange_writes_the_refresh_chain_durably_and_its_markers_without_fsync(
-        client, mailbox, rp, writes):
+def test_a_code_exchange_writes_the_refresh_chain_durably_and_spends_its_code_by_one_rename(
+        client, mailbox, rp, writes, monkeypatch):
     code, verifier, _ = signed_in_code(client, mailbox, rp)
+    renames: list[tuple[str, str]] = []
+    real_replace = files.replace
+    monkeypatch.setattr(files, "replace", lambda src, dst: (renames.append((src, dst)), real_replace(src, dst)))
     writes.reset()
     assert exchange(client, rp, code, verifier).status_code == 200
     assert writes.kinds(durable=True) == ["refresh-chains"]
-    assert writes.kinds(durable=False) == ["spent-codes"]
+    assert writes.kinds(durable=False) == []  # the replay marker is the code's record, renamed
     assert writes.fsyncs == 1
+    kinds = [tuple(os.path.basename(os.path.dirname(p)) for p in pair) for pair in renames]
+    assert [pair for pair in kinds if pair != ("refresh-chains", "refresh-chains")] == [("codes", "spent-codes")]
 
 
 def test_a_refresh_rotation_is_one_fsynced_write_of_its_grants_chain(client, mailbox, rp, writes):

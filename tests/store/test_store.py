@@ -625,3 +625,16 @@ def test_a_log_line_cut_short_by_a_power_cut_is_not_read(store):
     audit.append("2026-12", {"n": 3})  # lands behind the cut piece: that one line is lost
     audit.append("2026-12", {"n": 4})
     assert audit.read("2026-12") == [{"n": 1}, {"n": 4}]
+
+
+def test_a_record_moved_into_another_kind_is_moved_once_and_whole(tmp_path):
+    """The single use of a code: one rename into its marker; every later mover finds nothing."""
+    store = Store(str(tmp_path))
+    codes, spent = store.transient("codes"), store.transient("spent-codes")
+    codes.put("r1", {"client_id": "c", "gid": "g"}, ttl=60)
+    assert codes.move_to("r1", spent) is True
+    assert codes.move_to("r1", spent) is False
+    assert codes.get("r1") is None
+    moved = spent.get("r1")
+    assert moved["client_id"] == "c" and moved["gid"] == "g"
+    assert codes.move_to("never-written", spent) is False
