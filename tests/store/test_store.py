@@ -638,3 +638,27 @@ def test_a_record_moved_into_another_kind_is_moved_once_and_whole(tmp_path):
     moved = spent.get("r1")
     assert moved["client_id"] == "c" and moved["gid"] == "g"
     assert codes.move_to("never-written", spent) is False
+
+
+def test_every_rule_of_a_counter_is_kept_in_one_record_written_once_per_hit(store, clock, monkeypatch):
+    """A burst rule and a ceiling rule: one lock, one write per event, each its own window;
+    an event refused by one rule is counted in none."""
+    written = []
+    real_write = files.write_bytes_atomic
+
+    def write(path, data, *, durable=True):
+        written.append(path)
+        real_write(path, data, durable=durable)
+
+    monkeypatch.setattr(files, "write_bytes_atomic", write)
+    counter, rules = store.counter("rate"), ((2, 60), (3, 900))
+    assert counter.hit_rules("net", rules) == 0 and counter.hit_rules("net", rules) == 0
+    assert len(written) == 2 and len(set(written)) == 1
+    assert counter.hit_rules("net", rules) == 60  # the burst is full; the ceiling is not counted
+    clock.advance(60)
+    assert counter.hit_rules("net", rules) == 0  # a new burst window; the ceiling counts 3 now
+    assert counter.hit_rules("net", rules) == 900 - 60  # the ceiling is full
+    clock.advance(900 - 60)
+    assert counter.hit_rules("net", rules) == 0
+    assert counter.hit_rules("other", rules) == 0  # another key has its own record
+    assert len(set(written)) == 2
