@@ -181,10 +181,12 @@ class CodeRecord(AuthorizationCodeMixin):
 
 
 class RefreshRecord:
-    def __init__(self, doc: dict, presented: str | None = None, held: bool = False):
+    def __init__(self, doc: dict, presented: str | None = None, held: bool = False,
+                 principal: "Principal | None" = None):
         self.doc = doc
         self.presented = presented  # the chain's current token, rotated in save_token
         self.held = held  # read under the chain's lock, held until the request ends
+        self.principal = principal  # whom it stands for, found once per request
 
     def check_client(self, client):
         return client.get_client_id() == self.doc["client_id"]
@@ -276,7 +278,8 @@ class RefreshGrant(grants.RefreshTokenGrant):
         doc = spend(self.server, self.server.refresh_tokens, layout.SPENT_REFRESH, refresh_token,
                     self.request.client)
         # A token whose person no longer stands behind it is invalid_grant (RFC 6749 §5.2: revoked).
-        return RefreshRecord(doc) if doc and principal_from(self.server, doc) else None
+        principal = principal_from(self.server, doc) if doc else None
+        return RefreshRecord(doc, principal=principal) if doc and principal else None
 
     def _from_chain(self, gid: str, token: str):
         """Read the chain once, under its lock held across the signing when the request
@@ -290,12 +293,13 @@ class RefreshGrant(grants.RefreshTokenGrant):
             if RefreshChain.was_spent(doc, token):  # reuse: RFC 9700 §4.14.2
                 self.server.grants.revoke(gid)
             return None
-        if self.server.grants.is_revoked(gid) or not principal_from(self.server, doc):
+        if self.server.grants.is_revoked(gid):
             return None
-        return RefreshRecord(doc, presented=token, held=hold is not None)
+        principal = principal_from(self.server, doc)
+        return RefreshRecord(doc, presented=token, held=hold is not None, principal=principal) if principal else None
 
     def authenticate_user(self, refresh_token):
-        return principal_from(self.server, refresh_token.doc)
+        return refresh_token.principal  # found by authenticate_refresh_token, in this request
 
     def revoke_old_credential(self, refresh_token):
         pass  # already replaced by the rotation (or taken, for a token from before chains)

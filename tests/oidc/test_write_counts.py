@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from codeb.store import Store, files, log
+from codeb.store import Store, cache, files, log
 from tests.support.authenticator import SoftAuthenticator
 from tests.support.oidc import exchange, signed_in_code
 from tests.support.web import HOST, confirm_first_profile, csrf_of, sign_in
@@ -90,21 +90,28 @@ def test_a_refresh_rotation_is_one_fsynced_write_of_its_grants_chain(client, mai
         assert writes.fsyncs == 1
 
 
-def test_a_refresh_rotation_reads_its_grants_chain_once(client, mailbox, rp, monkeypatch):
-    """The chain's lock is held from the read across the signing to the write: no second read."""
+def test_a_refresh_rotation_reads_its_grants_chain_and_its_account_once(client, mailbox, rp, monkeypatch):
+    """The chain's lock is held from the read across the signing to the write: no second read;
+    and whom the token stands for is found once, not again when Authlib asks for the user."""
     code, verifier, _ = signed_in_code(client, mailbox, rp)
     token = exchange(client, rp, code, verifier).json["refresh_token"]
     reads: list[str] = []
-    real_read = Store.read
+    real_read, real_stamp = Store.read, cache.stamp_of
 
     def read(store, *parts):
         reads.append("/".join(parts))
         return real_read(store, *parts)
 
+    def stamp(path):
+        reads.append(path)
+        return real_stamp(path)
+
     monkeypatch.setattr(Store, "read", read)
+    monkeypatch.setattr(cache, "stamp_of", stamp)
     answer = refresh(client, rp, token)
     assert answer.status_code == 200, answer.text
     assert len([r for r in reads if "refresh-chains" in r]) == 1
+    assert len([r for r in reads if os.sep + "users" + os.sep in r]) == 1
 
 
 def enroll(client, mailbox, authenticator):
