@@ -146,9 +146,11 @@ class Store:
     def lock(self, *parts: str):
         path = self._lock_path(*parts)
         with files.room_for_writes():  # a new lock file needs room too
-            if not os.path.isdir(os.path.dirname(path)):
+            try:
+                fd = open_lock_file(path)
+            except FileNotFoundError:  # the tenant's first lock: `.locks/` is made now, not looked for each time
                 os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd = open_lock_file(path)
+                fd = open_lock_file(path)
         with file_lock(path, fd=fd):
             yield
 

@@ -5,6 +5,7 @@ What several processes do at once is in test_concurrency.py; names in test_names
 
 import json
 import os
+import shutil
 import time
 
 import pytest
@@ -662,3 +663,17 @@ def test_every_rule_of_a_counter_is_kept_in_one_record_written_once_per_hit(stor
     assert counter.hit_rules("net", rules) == 0
     assert counter.hit_rules("other", rules) == 0  # another key has its own record
     assert len(set(written)) == 2
+
+
+def test_a_lock_makes_its_folder_when_it_is_missing_and_looks_for_it_no_more(store, monkeypatch):
+    with store.lock("users", "a"):
+        pass
+    shutil.rmtree(os.path.join(store.root, ".locks"))  # a tenant's folder emptied and made again
+    with store.lock("users", "a"):
+        assert os.path.isdir(os.path.join(store.root, ".locks"))
+    looked = []
+    real_isdir = os.path.isdir
+    monkeypatch.setattr(os.path, "isdir", lambda p: (looked.append(p), real_isdir(p))[1])
+    with store.lock("users", "b"):
+        pass
+    assert looked == []
