@@ -1,20 +1,24 @@
 """Authlib's grants, with their storage hooks filled from the tenant store.
 
 Authorization codes and refresh tokens are stored only as their SHA-256 and
-handed out with `Transient.take`, so exactly one request can spend one, in any
-process, and only by the client it was issued to (another client's attempt
-leaves it untouched). Spending leaves a marker: that client's second use of a
-code (RFC 6749 §4.1.2) or of a rotated refresh token (RFC 9700 §4.14.2) is
-recognised as a replay and revokes the whole grant, and with it every token
+spent by renaming the record into its replay marker (`Transient.move_to`), so
+exactly one request can spend one, in any process, and only by the client it was
+issued to (another client's attempt leaves it untouched). A code's record lives
+as long as a marker must (SPENT_LIFETIME) and is usable only until `usable_until`.
+By the marker, that client's second use of a code (RFC 6749 §4.1.2) or of a
+rotated refresh token (RFC 9700 §4.14.2) is recognised as a replay and revokes the whole grant, and with it every token
 carrying its `gid`.
 `Grants` keeps, per grant, how its sign-in happened and whether it was revoked.
 
 A refresh token is `<gid>.<secret>`, and its grant's one `RefreshChain` document holds
 the current token's hash and the hashes already spent: a rotation is one write of
 that document, compare-and-swap under its lock, so exactly one request rotates a
-token. A spent hash presented by the grant's client is a replay and revokes the
-grant; another client's attempt changes nothing. (Refresh tokens from before
-chains, without `<gid>.`, are spent once the old way and continue as a chain.)
+token. The lock is taken before the chain is read and held across the signing, so
+the chain is read once per rotation; a racing request waits for it and then finds
+its token spent (a reuse: the grant is revoked, as the loser of a race always was).
+A spent hash presented by the grant's client is a replay and revokes the grant;
+another client's attempt changes nothing. (Refresh tokens from before chains,
+without `<gid>.`, are spent once the old way and continue as a chain.)
 
 A code or refresh token names the account by login and `sub` and records when
 its grant began (`granted`: the code's issue; every refresh token after it
@@ -26,6 +30,7 @@ login has another sub) and only if the grant began after the account's
 import hmac
 import re
 import secrets
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,20 +105,32 @@ class RefreshChain:
         presented = secret_id(token)
         return any(hmac.compare_digest(h, presented) for h, _ in doc.get("spent", []))
 
+    def held(self, gid: str, hold: ExitStack) -> dict | None:
+        """The chain, read under its lock, which `hold` keeps until the request's end: the
+        rotation that follows the signing (`rotate_held`) writes what was read here, and a
+        racing request waits, then finds the token spent."""
+        hold.enter_context(self.records.lock(gid))
+        return self.records.get(gid)
+
     def rotate(self, gid: str, old: str, new: str, scope) -> bool:
         """Replace the current token `old` by `new` in one write; False if `old` is no longer current."""
-        now = self.now()
         with self.records.lock(gid):
             doc = self.records.get(gid)
             if doc is None or not self.is_current(doc, old):
                 return False
-            kept = [e for e in doc.get("spent", []) if e[1] > now - SPENT_LIFETIME]
-            doc["spent"] = [*kept, [doc["current"], now]][-SPENT_KEPT:]
-            doc["current"] = secret_id(new)
-            doc["scope"] = scope
-            doc.pop("expires", None)
-            self.records.put(gid, doc, ttl=REFRESH_LIFETIME)
+            self.rotate_held(gid, doc, new, scope)
             return True
+
+    def rotate_held(self, gid: str, doc: dict, new: str, scope) -> None:
+        """Write the rotation of `doc`, read by `held` under the lock still held: the
+        compare was made then, and nobody can have changed the chain since."""
+        now = self.now()
+        kept = [e for e in doc.get("spent", []) if e[1] > now - SPENT_LIFETIME]
+        doc["spent"] = [*kept, [doc["current"], now]][-SPENT_KEPT:]
+        doc["current"] = secret_id(new)
+        doc["scope"] = scope
+        doc.pop("expires", None)
+        self.records.put(gid, doc, ttl=REFRESH_LIFETIME)
 
 
 @dataclass(frozen=True)
@@ -164,9 +181,12 @@ class CodeRecord(AuthorizationCodeMixin):
 
 
 class RefreshRecord:
-    def __init__(self, doc: dict, presented: str | None = None):
+    def __init__(self, doc: dict, presented: str | None = None, held: bool = False,
+                 principal: "Principal | None" = None):
         self.doc = doc
         self.presented = presented  # the chain's current token, rotated in save_token
+        self.held = held  # read under the chain's lock, held until the request ends
+        self.principal = principal  # whom it stands for, found once per request
 
     def check_client(self, client):
         return client.get_client_id() == self.doc["client_id"]
@@ -188,29 +208,29 @@ def principal_from(server, doc: dict) -> Principal | None:
 
 
 def spend(server, kind, spent_kind: str, secret: str, client) -> dict | None:
-    """Take a single-use record issued to `client`; on that client's replay, revoke the grant
+    """Spend a single-use record issued to `client`; on that client's replay, revoke the grant
     it belonged to. Another client's attempt changes nothing (RFC 6749 §4.1.3, §6): the
-    record is checked before it is taken, so its rightful client can still spend it."""
+    record is checked before it is spent, so its rightful client can still spend it.
+
+    Spending is one rename of the record into its replay marker (`Transient.move_to`):
+    exactly one request in any process renames it, every later one finds the marker."""
     rid = secret_id(secret)
     client_id = client.get_client_id()
-    # A record's client never changes, so looking before taking is safe: `take` stays the
-    # one atomic step that spends it.
+    spent = server.store.transient(spent_kind)
+    # A record never changes once written, so what is read here is what the rename spends.
     pending = kind.get(rid)
     if pending is not None and pending.get("client_id") != client_id:
         return None
-    doc = kind.take(rid)  # the single use: exactly one caller gets it, in any process
-    if doc is None:
-        replay = server.store.transient(spent_kind).get(rid)
+    if pending is not None and pending.get("usable_until", pending["expires"]) <= server.now():
+        return None  # expired: refused, left for the purge, and no marker of a use
+    if pending is None or not kind.move_to(rid, spent):
+        replay = spent.get(rid)
         if replay and replay.get("client_id", client_id) == client_id:
             server.grants.revoke(replay["gid"])
         return None
-    server.store.transient(spent_kind).put(rid, {"gid": doc["gid"], "client_id": doc["client_id"]},
-                                           ttl=SPENT_LIFETIME)
-    if doc["client_id"] != client_id:
+    if server.grants.is_revoked(pending["gid"]):
         return None
-    if server.grants.is_revoked(doc["gid"]):
-        return None
-    return doc
+    return pending
 
 
 class CodeGrant(grants.AuthorizationCodeGrant):
@@ -228,7 +248,9 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             "code_challenge_method": payload.get("code_challenge_method"),
             **principal.record(),
             "granted": self.server.now(),  # the grant begins with its code
-        }, ttl=CODE_LIFETIME)
+            # Usable for CODE_LIFETIME; the record lives on as its own replay marker once spent.
+            "usable_until": self.server.now() + CODE_LIFETIME,
+        }, ttl=SPENT_LIFETIME)
 
     def query_authorization_code(self, code, client):
         if not isinstance(code, str) or len(code) > 200:
@@ -256,23 +278,28 @@ class RefreshGrant(grants.RefreshTokenGrant):
         doc = spend(self.server, self.server.refresh_tokens, layout.SPENT_REFRESH, refresh_token,
                     self.request.client)
         # A token whose person no longer stands behind it is invalid_grant (RFC 6749 §5.2: revoked).
-        return RefreshRecord(doc) if doc and principal_from(self.server, doc) else None
+        principal = principal_from(self.server, doc) if doc else None
+        return RefreshRecord(doc, principal=principal) if doc and principal else None
 
     def _from_chain(self, gid: str, token: str):
-        """Look only: the rotation is the one write, in `Provider.save_token`."""
-        doc = self.server.refresh_chains.get(gid)
+        """Read the chain once, under its lock held across the signing when the request
+        holds one (`Provider.token`); the rotation is the one write, in `Provider.save_token`."""
+        hold = getattr(self.request, "hold", None)
+        chains = self.server.refresh_chains
+        doc = chains.get(gid) if hold is None else chains.held(gid, hold)
         if doc is None or doc["client_id"] != self.request.client.get_client_id():
             return None  # another client's attempt changes nothing (RFC 6749 §6)
         if not RefreshChain.is_current(doc, token):
             if RefreshChain.was_spent(doc, token):  # reuse: RFC 9700 §4.14.2
                 self.server.grants.revoke(gid)
             return None
-        if self.server.grants.is_revoked(gid) or not principal_from(self.server, doc):
+        if self.server.grants.is_revoked(gid):
             return None
-        return RefreshRecord(doc, presented=token)
+        principal = principal_from(self.server, doc)
+        return RefreshRecord(doc, presented=token, held=hold is not None, principal=principal) if principal else None
 
     def authenticate_user(self, refresh_token):
-        return principal_from(self.server, refresh_token.doc)
+        return refresh_token.principal  # found by authenticate_refresh_token, in this request
 
     def revoke_old_credential(self, refresh_token):
         pass  # already replaced by the rotation (or taken, for a token from before chains)

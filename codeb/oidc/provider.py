@@ -1,6 +1,7 @@
 """The tenant's OpenID Provider: Authlib's AuthorizationServer with its hooks filled.
 
-One Provider is made per request for the tenant that request belongs to;
+One Provider is made per request for the tenant that request belongs to, a light view
+sharing Authlib's registrations with every other (see `Provider`);
 everything it knows comes from the tenant's store, so any process can answer
 any step. The endpoints are modules of their own (`authorize`, `userinfo`,
 `logout`, `discovery`; `/token` is Authlib's after the checks of `token`); this class only connects
@@ -10,10 +11,13 @@ and the token format.
 
 import json
 import secrets
+from collections import defaultdict
+from contextlib import ExitStack
 from functools import cached_property
 
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import InvalidGrantError
+from authlib.oauth2.rfc6749.authenticate_client import ClientAuthentication
 
 from ..store import layout
 from . import token as token_endpoint
@@ -28,33 +32,75 @@ from .tokens import TOKEN_LIFETIME, issue_access_token
 
 
 class Provider(AuthorizationServer):
+    """A request's view of the tenant's provider. Authlib's registrations (which grants,
+    with which extensions, answer `/authorize` and `/token`) hold nothing of a tenant or a
+    request, so every Provider in the process shares one set of them, made by the first one;
+    what is bound to this request's server (the client authentication, the logout endpoint,
+    the ID token extension) is made from it at first use, on the step that needs it."""
+
+    _authorization_grants: list = []  # filled once, by `_register_grants`
+    _token_grants: list = []
+    _token_generators: dict = {}
+    _extensions: list = []
+
     def __init__(self, *, tenant, issuer: str, accounts, sessions, end_browser_session=lambda: None):
         """`sessions` are the tenant's browser sessions (codeb.accounts.sessions): a token of
         the office shell lives only as long as the one it came from."""
-        super().__init__(scopes_supported=list(SCOPES))
+        # Not AuthorizationServer.__init__: it would make the registrations again per request.
+        if not Provider._token_grants:
+            _register_grants()
+        self._hooks: defaultdict = defaultdict(set)
+        self.scopes_supported = SCOPES_SUPPORTED
         self.tenant = tenant
         self.store = tenant.store
         self.issuer = issuer
-        self.issuers = {issuer} | {f"https://{h}" for h in tenant.hosts}
         self.accounts = accounts
         self.sessions = sessions
-        self.clients = Clients(self.store, issuer)
-        self.codes = self.store.transient(layout.CODES)
-        self.refresh_tokens = self.store.transient(layout.REFRESH_TOKENS)  # from before chains
-        self.refresh_chains = RefreshChain(self.store, self.now)
-        self.grants = Grants(self.store, self.now)
         self.end_browser_session = end_browser_session
-        self.register_grant(CodeGrant, [OpenIDCode(self), Pkce()])
-        self.register_grant(RefreshGrant)
-        self.register_token_generator("default", self.generate_bearer_token)
-        self.register_client_auth_method("client_secret_basic", token_endpoint.authenticate_client_secret_basic)
-        self.register_endpoint(Logout)
+
+    @cached_property
+    def issuers(self) -> set[str]:
+        return {self.issuer} | {f"https://{h}" for h in self.tenant.hosts}
+
+    @cached_property
+    def clients(self) -> Clients:
+        return Clients(self.store, self.issuer)
+
+    @cached_property
+    def codes(self):
+        return self.store.transient(layout.CODES)
+
+    @cached_property
+    def refresh_tokens(self):  # from before chains
+        return self.store.transient(layout.REFRESH_TOKENS)
+
+    @cached_property
+    def refresh_chains(self) -> RefreshChain:
+        return RefreshChain(self.store, self.now)
+
+    @cached_property
+    def grants(self) -> Grants:
+        return Grants(self.store, self.now)
+
+    @cached_property
+    def _client_auth(self):
+        methods = ClientAuthentication(self.query_client)
+        methods.register("client_secret_basic", token_endpoint.authenticate_client_secret_basic)
+        return methods
+
+    @cached_property
+    def _endpoints(self) -> dict:
+        return {Logout.ENDPOINT_NAME: [Logout(self)]}
 
     @cached_property
     def keys(self) -> SigningKeys:
         """The signing keys, read at the first step that signs or verifies: discovery and
         the sign-in pages need none, so a fresh process answers them without parsing RSA keys."""
         return load_keys(self.store)
+
+    def generate_token(self, grant_type, client, user=None, scope=None, expires_in=None,
+                       include_refresh_token=True):
+        return self.generate_bearer_token(grant_type, client, user, scope, expires_in, include_refresh_token)
 
     def now(self) -> int:
         return int(self.store.clock())
@@ -95,6 +141,10 @@ class Provider(AuthorizationServer):
             return
         principal: Principal = request.user
         old = getattr(request, "refresh_token", None)
+        if isinstance(old, RefreshRecord) and old.held:
+            # The rotation, one write of the chain read under the lock held since.
+            self.refresh_chains.rotate_held(principal.grant_id, old.doc, token["refresh_token"], token["scope"])
+            return
         if isinstance(old, RefreshRecord) and old.presented is not None:
             # The rotation, one write: only if the presented token is still the current one.
             if not self.refresh_chains.rotate(principal.grant_id, old.presented, token["refresh_token"],
@@ -115,7 +165,27 @@ class Provider(AuthorizationServer):
             token_endpoint.validate(request)
         except OAuth2Error as error:
             return reply_for(error)
-        reply = self.create_token_response(request)
+        with ExitStack() as hold:  # what a grant locks is held until its reply is made
+            request.hold = hold
+            reply = self.create_token_response(request)
         names = {k.lower() for k, _ in reply.headers}
         reply.headers += [h for h in NO_STORE if h[0].lower() not in names]
         return reply
+
+
+def _openid_code(grant) -> None:
+    """The ID token extension of a code grant, bound to the grant's own Provider."""
+    OpenIDCode(grant.server)(grant)
+
+
+def _register_grants() -> None:
+    """The one set of registrations every Provider shares (see `Provider`), made by the
+    first Provider of the process (made twice by two racing threads, both alike)."""
+    registry = AuthorizationServer()
+    registry.register_grant(CodeGrant, [_openid_code, Pkce()])  # Pkce keeps no state of a request
+    registry.register_grant(RefreshGrant)
+    Provider._authorization_grants = registry._authorization_grants
+    Provider._token_grants = registry._token_grants
+
+
+SCOPES_SUPPORTED = list(SCOPES)

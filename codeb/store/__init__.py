@@ -89,6 +89,20 @@ class Store:
         except FileNotFoundError:
             return False
 
+    def move(self, source: tuple[str, ...], target: tuple[str, ...]) -> bool:
+        """Rename one document onto another's name in one step; False if the source is gone.
+        Exactly one of several racing movers succeeds, in any process: `os.replace` is
+        rename(2) on POSIX and MoveFileEx on Windows, and both fail with "file not found"
+        for every caller after the first, whose rename took the source name away."""
+        src, dst = self.doc_path(*source), self.doc_path(*target)
+        cache.forget(src)
+        cache.forget(dst)
+        try:
+            _in_folder(dst, lambda: files.replace(src, dst))
+            return True
+        except FileNotFoundError:
+            return False
+
     def exists(self, *parts: str) -> bool:
         return os.path.exists(self.doc_path(*parts))
 
@@ -132,9 +146,11 @@ class Store:
     def lock(self, *parts: str):
         path = self._lock_path(*parts)
         with files.room_for_writes():  # a new lock file needs room too
-            if not os.path.isdir(os.path.dirname(path)):
+            try:
+                fd = open_lock_file(path)
+            except FileNotFoundError:  # the tenant's first lock: `.locks/` is made now, not looked for each time
                 os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd = open_lock_file(path)
+                fd = open_lock_file(path)
         with file_lock(path, fd=fd):
             yield
 

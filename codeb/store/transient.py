@@ -5,7 +5,8 @@ read of an expired record deletes it and answers None (lazy purge), and at most
 once a minute per kind a write sweeps the folder: the file's modification time
 is set to the expiry, so the sweep needs only a `stat` per file. `take` hands a
 record to exactly one caller, across processes, by renaming it away first:
-single-use secrets (authorization codes, magic links) rely on it. Kinds in
+single-use secrets (magic links) rely on it; `move_to` renames a record into another
+kind in one step, which spends an authorization code into its replay marker. Kinds in
 `layout.NOT_DURABLE` are written without fsync (the reasons are there).
 """
 
@@ -91,6 +92,12 @@ class Transient:
         if doc.get("expires", 0) <= self.store.clock():
             return None
         return doc
+
+    def move_to(self, rid: str, other: "Transient") -> bool:
+        """Move the record, as it is, under `other` kind with the same id: the single use of
+        a record whose spending leaves a marker (`take` and then a write, in one rename).
+        Its expiry and the purge's mtime hint move with it. False to every caller but one."""
+        return self.store.move(self._parts(rid), other._parts(rid))
 
     def delete(self, rid: str) -> bool:
         return self.store.delete(*self._parts(rid))
@@ -185,10 +192,23 @@ class Counter:
             return 0
 
     def hit_rules(self, key: str, rules) -> int:
-        """Count one event for `key` against each (limit, window) rule, each its own window;
-        return 0 if all allow it, else the seconds to wait for the first that is full."""
-        for limit, window in rules:
-            wait = self.hit(f"{window}:{key}", limit, window)
-            if wait:
-                return wait
-        return 0
+        """Count one event for `key` against each (limit, window) rule, each its own window,
+        all kept in one record: one lock and one write however many rules. Return 0 if all
+        allow it (then it is counted in each), else the seconds to wait for the first that
+        is full (and it is counted in none)."""
+        rid = secret_id(f"rules:{key}")
+        now = self.clock()
+        with self.records.lock(rid):
+            doc = self.records.get(rid)
+            kept = {w: (start, count) for w, start, count in (doc or {}).get("windows", [])}
+            windows = []
+            for limit, window in rules:
+                start, count = kept.get(window, (int(now), 0))
+                if start + window <= now:  # this window is over: a new one begins
+                    start, count = int(now), 0
+                if count >= limit:
+                    return max(1, int(start + window - now))
+                windows.append([window, start, count + 1])
+            self.records.put(rid, {"windows": windows},
+                             ttl=max(start + window - now for window, start, _ in windows))
+            return 0

@@ -2,12 +2,15 @@
 
 import base64
 import json
+import multiprocessing
+import os
 
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from codeb.oidc.tokens import CODE_LIFETIME
+from codeb.web.app import create_app
 from tests.support.oidc import exchange, signed_in_code, tokens_for
 from tests.support.web import HOST
 
@@ -83,6 +86,29 @@ def test_expired_code_is_invalid_grant(client, mailbox, rp, clock):
     clock.advance(CODE_LIFETIME + 1)
     response = exchange(client, rp, code, verifier)
     assert response.status_code == 400 and response.json["error"] == "invalid_grant"
+
+
+def test_a_code_replayed_after_its_lifetime_still_revokes_its_grant(client, mailbox, rp, clock):
+    """The spent code's record is its own replay marker, kept for a day, not the code's minute."""
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    first = exchange(client, rp, code, verifier)
+    assert first.status_code == 200
+    clock.advance(CODE_LIFETIME * 10)
+    replay = exchange(client, rp, code, verifier)
+    assert replay.status_code == 400 and replay.json["error"] == "invalid_grant"
+    refresh = client.post("/token", data={"grant_type": "refresh_token",
+                                          "refresh_token": first.json["refresh_token"]},
+                          auth=(rp.client_id, rp.secret), headers={"Host": HOST})
+    assert refresh.status_code == 400 and refresh.json["error"] == "invalid_grant"
+
+
+def test_an_expired_code_is_refused_without_becoming_a_replay_marker(client, mailbox, rp, clock, demo):
+    from codeb.store import layout, secret_id
+
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    clock.advance(CODE_LIFETIME + 1)
+    assert exchange(client, rp, code, verifier).status_code == 400
+    assert demo.store.transient(layout.SPENT_CODES).get(secret_id(code)) is None
 
 
 def test_code_is_bound_to_its_redirect_uri_and_client(client, mailbox, rp, demo):
@@ -348,3 +374,35 @@ def test_a_made_up_refresh_token_naming_a_grant_changes_nothing(client, mailbox,
 
     assert refresh(gid + ".guessed").json["error"] == "invalid_grant"
     assert refresh(tokens["refresh_token"]).status_code == 200
+
+
+def _refresh_in_a_process(data_root, clock, rp, token, start, answers):
+    """One IIS worker process presenting `token` when every other is ready too."""
+    client = create_app({"CODEB_DATA": data_root, "TESTING": True, "CODEB_CLOCK": clock,
+                         "CODEB_PORT": 80}).test_client()
+    start.wait(timeout=60)
+    answer = client.post("/token", data={"grant_type": "refresh_token", "refresh_token": token},
+                         auth=(rp.client_id, rp.secret), headers={"Host": HOST})
+    answers.put((answer.status_code, answer.json))
+
+
+def test_two_processes_racing_one_refresh_token_one_wins_and_the_loser_revokes_the_grant(
+        client, mailbox, rp, data_root, clock):
+    """RFC 9700 §4.14.2: whichever order the two take the chain's lock in, one rotates and
+    the other presents a spent token, which revokes the grant, the winner's new token with it."""
+    token = tokens_for(client, mailbox, rp)["refresh_token"]
+    context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    start, answers = context.Barrier(2), context.Queue()
+    racers = [context.Process(target=_refresh_in_a_process,
+                              args=(str(data_root), clock, rp, token, start, answers)) for _ in range(2)]
+    for racer in racers:
+        racer.start()
+    results = sorted([answers.get(timeout=120) for _ in racers], key=lambda r: r[0])
+    for racer in racers:
+        racer.join(timeout=30)
+        assert racer.exitcode == 0
+    (won, tokens), (lost, error) = results
+    assert (won, lost) == (200, 400) and error["error"] == "invalid_grant"
+    after = client.post("/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                        auth=(rp.client_id, rp.secret), headers={"Host": HOST})
+    assert after.status_code == 400 and after.json["error"] == "invalid_grant"  # the grant is revoked

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from codeb.store import files, log
+from codeb.store import Store, cache, files, log
 from tests.support.authenticator import SoftAuthenticator
 from tests.support.oidc import exchange, signed_in_code
 from tests.support.web import HOST, confirm_first_profile, csrf_of, sign_in
@@ -62,14 +62,19 @@ def refresh(client, rp, token):
                        auth=(rp.client_id, rp.secret), headers={"Host": HOST})
 
 
-def test_a_code_exchange_writes_the_refresh_chain_durably_and_its_markers_without_fsync(
-        client, mailbox, rp, writes):
+def test_a_code_exchange_writes_the_refresh_chain_durably_and_spends_its_code_by_one_rename(
+        client, mailbox, rp, writes, monkeypatch):
     code, verifier, _ = signed_in_code(client, mailbox, rp)
+    renames: list[tuple[str, str]] = []
+    real_replace = files.replace
+    monkeypatch.setattr(files, "replace", lambda src, dst: (renames.append((src, dst)), real_replace(src, dst)))
     writes.reset()
     assert exchange(client, rp, code, verifier).status_code == 200
     assert writes.kinds(durable=True) == ["refresh-chains"]
-    assert writes.kinds(durable=False) == ["spent-codes"]
+    assert writes.kinds(durable=False) == []  # the replay marker is the code's record, renamed
     assert writes.fsyncs == 1
+    kinds = [tuple(os.path.basename(os.path.dirname(p)) for p in pair) for pair in renames]
+    assert [pair for pair in kinds if pair != ("refresh-chains", "refresh-chains")] == [("codes", "spent-codes")]
 
 
 def test_a_refresh_rotation_is_one_fsynced_write_of_its_grants_chain(client, mailbox, rp, writes):
@@ -83,6 +88,30 @@ def test_a_refresh_rotation_is_one_fsynced_write_of_its_grants_chain(client, mai
         assert writes.kinds(durable=True) == ["refresh-chains"]
         assert writes.kinds(durable=False) == [] and writes.appends == 0
         assert writes.fsyncs == 1
+
+
+def test_a_refresh_rotation_reads_its_grants_chain_and_its_account_once(client, mailbox, rp, monkeypatch):
+    """The chain's lock is held from the read across the signing to the write: no second read;
+    and whom the token stands for is found once, not again when Authlib asks for the user."""
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    token = exchange(client, rp, code, verifier).json["refresh_token"]
+    reads: list[str] = []
+    real_read, real_stamp = Store.read, cache.stamp_of
+
+    def read(store, *parts):
+        reads.append("/".join(parts))
+        return real_read(store, *parts)
+
+    def stamp(path):
+        reads.append(path)
+        return real_stamp(path)
+
+    monkeypatch.setattr(Store, "read", read)
+    monkeypatch.setattr(cache, "stamp_of", stamp)
+    answer = refresh(client, rp, token)
+    assert answer.status_code == 200, answer.text
+    assert len([r for r in reads if "refresh-chains" in r]) == 1
+    assert len([r for r in reads if os.sep + "users" + os.sep in r]) == 1
 
 
 def enroll(client, mailbox, authenticator):

@@ -5,6 +5,7 @@ What several processes do at once is in test_concurrency.py; names in test_names
 
 import json
 import os
+import shutil
 import time
 
 import pytest
@@ -625,3 +626,54 @@ def test_a_log_line_cut_short_by_a_power_cut_is_not_read(store):
     audit.append("2026-12", {"n": 3})  # lands behind the cut piece: that one line is lost
     audit.append("2026-12", {"n": 4})
     assert audit.read("2026-12") == [{"n": 1}, {"n": 4}]
+
+
+def test_a_record_moved_into_another_kind_is_moved_once_and_whole(tmp_path):
+    """The single use of a code: one rename into its marker; every later mover finds nothing."""
+    store = Store(str(tmp_path))
+    codes, spent = store.transient("codes"), store.transient("spent-codes")
+    codes.put("r1", {"client_id": "c", "gid": "g"}, ttl=60)
+    assert codes.move_to("r1", spent) is True
+    assert codes.move_to("r1", spent) is False
+    assert codes.get("r1") is None
+    moved = spent.get("r1")
+    assert moved["client_id"] == "c" and moved["gid"] == "g"
+    assert codes.move_to("never-written", spent) is False
+
+
+def test_every_rule_of_a_counter_is_kept_in_one_record_written_once_per_hit(store, clock, monkeypatch):
+    """A burst rule and a ceiling rule: one lock, one write per event, each its own window;
+    an event refused by one rule is counted in none."""
+    written = []
+    real_write = files.write_bytes_atomic
+
+    def write(path, data, *, durable=True):
+        written.append(path)
+        real_write(path, data, durable=durable)
+
+    monkeypatch.setattr(files, "write_bytes_atomic", write)
+    counter, rules = store.counter("rate"), ((2, 60), (3, 900))
+    assert counter.hit_rules("net", rules) == 0 and counter.hit_rules("net", rules) == 0
+    assert len(written) == 2 and len(set(written)) == 1
+    assert counter.hit_rules("net", rules) == 60  # the burst is full; the ceiling is not counted
+    clock.advance(60)
+    assert counter.hit_rules("net", rules) == 0  # a new burst window; the ceiling counts 3 now
+    assert counter.hit_rules("net", rules) == 900 - 60  # the ceiling is full
+    clock.advance(900 - 60)
+    assert counter.hit_rules("net", rules) == 0
+    assert counter.hit_rules("other", rules) == 0  # another key has its own record
+    assert len(set(written)) == 2
+
+
+def test_a_lock_makes_its_folder_when_it_is_missing_and_looks_for_it_no_more(store, monkeypatch):
+    with store.lock("users", "a"):
+        pass
+    shutil.rmtree(os.path.join(store.root, ".locks"))  # a tenant's folder emptied and made again
+    with store.lock("users", "a"):
+        assert os.path.isdir(os.path.join(store.root, ".locks"))
+    looked = []
+    real_isdir = os.path.isdir
+    monkeypatch.setattr(os.path, "isdir", lambda p: (looked.append(p), real_isdir(p))[1])
+    with store.lock("users", "b"):
+        pass
+    assert looked == []
