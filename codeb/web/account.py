@@ -24,26 +24,40 @@ NOTICES = ("passkey_added", "passkey_renamed", "passkey_removed", "profile_saved
            "password_saved", "password_removed")
 
 
-def account_page(*, error: CodebError | None = None, form: dict | None = None):
+# The settings in four sections, each a page of its own with a linkable URL (its endpoint
+# in this blueprint, its template under templates/account/): the navigation lists them in order.
+SECTIONS = (("profile", "account.page"), ("signin", "account.sign_in"),
+            ("devices", "account.devices"), ("privacy", "account.privacy"))
+
+
+def section_values(section: str) -> dict:
+    """What the template of one section shows, read only for that section."""
     account = g.account
-    sessions = g.sessions.active(account)
-    current = secret_id(g.session.sid) if g.session and g.session.sid else None
+    if section == "signin":
+        enabled = signin.enabled(g.tenant)
+        return {"passkeys": passkeys_of(account), "policy": Passkeys(g.tenant, g.accounts).policy,
+                "passkey_enabled": "passkey" in enabled, "password_allowed": "password" in enabled,
+                "has_password": account.has_password}
+    if section == "devices":
+        current = secret_id(g.session.sid) if g.session and g.session.sid else None
+        return {"sessions": g.sessions.active(account), "current": current, "describe_agent": describe_agent}
+    return {}
+
+
+def account_page(section: str = "profile", *, error: CodebError | None = None, form: dict | None = None):
     notice = request.args.get("m")
     return render_template(
-        "account/page.html", passkeys=passkeys_of(account), policy=Passkeys(g.tenant, g.accounts).policy,
-        passkey_enabled="passkey" in signin.enabled(g.tenant), sessions=sessions, current=current,
-        password_allowed="password" in signin.enabled(g.tenant),
-        has_password=account.has_password,
-        describe_agent=describe_agent, notice=notice if notice in NOTICES else None,
-        error=error, form=form or {})
+        f"account/{section}.html", section=section, sections=SECTIONS,
+        notice=notice if notice in NOTICES else None, error=error, form=form or {},
+        **section_values(section))
 
 
 def require_recent_sign_in() -> None:
     """Adding or removing a passkey or the password needs a sign-in within RECENT_SIGN_IN:
     otherwise ReauthRequired (the error handler sends the person to confirm it's them), and
-    the next sign-in in this browser comes back to the account page."""
+    the next sign-in in this browser comes back to the "Sign-in & passkeys" section."""
     if not g.session.signed_in_recently(g.tenant.store.clock()):
-        g.session.set(context.AFTER_SIGNIN, url_for("account.page"))
+        g.session.set(context.AFTER_SIGNIN, url_for("account.sign_in"))
         raise ReauthRequired()
 
 
@@ -54,7 +68,8 @@ def confirm():
         return redirect(url_for("signin.page"), code=303)
     if g.session.signed_in_recently(g.tenant.store.clock()):
         return redirect(url_for("account.page"), code=303)
-    g.session.set(context.AFTER_SIGNIN, url_for("account.page"))
+    if not g.session.data.get(context.AFTER_SIGNIN):  # a passkey change asked for it: back there
+        g.session.set(context.AFTER_SIGNIN, url_for("account.page"))
     return render_template("account/confirm.html", minutes=RECENT_SIGN_IN // 60)
 
 
@@ -68,9 +83,34 @@ def save_profile_form(confirm: bool = False) -> None:
 
 @bp.get("/account")
 def page():
+    """Profile: the first section."""
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
-    return account_page()
+    return account_page("profile")
+
+
+@bp.get("/account/sign-in")
+def sign_in():
+    """Sign-in & passkeys: the passkeys and the optional password."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    return account_page("signin")
+
+
+@bp.get("/account/devices")
+def devices():
+    """Devices: the browsers and apps signed in to the account."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    return account_page("devices")
+
+
+@bp.get("/account/privacy", endpoint="privacy")
+def privacy_page():
+    """Privacy: the person's own data."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    return account_page("privacy")
 
 
 @bp.post("/account/profile")
@@ -80,7 +120,7 @@ def profile():
     try:
         save_profile_form()
     except CodebError as error:
-        return account_page(error=error, form=request.form), error.status
+        return account_page("profile", error=error, form=request.form), error.status
     g.lang = g.account.language
     return redirect(url_for("account.page", m="profile_saved"), code=303)
 
@@ -128,9 +168,9 @@ def set_password():
         passwords.change(g.accounts, g.account.login, current=form.get("current", ""), new=form.get("new", ""),
                          repeat=form.get("repeat", ""), realm=passwords.sip_realm(g.tenant))
     except CodebError as error:
-        return account_page(error=error), error.status
+        return account_page("signin", error=error), error.status
     audit.append(g.tenant.store, "password.set", login=g.account.login, sub=g.account.sub)
-    return redirect(url_for("account.page", m="password_saved"), code=303)
+    return redirect(url_for("account.sign_in", m="password_saved"), code=303)
 
 
 @bp.post("/account/password/remove")
@@ -140,7 +180,7 @@ def remove_password():
     require_recent_sign_in()
     passwords.remove(g.accounts, g.account.login)
     audit.append(g.tenant.store, "password.removed", login=g.account.login, sub=g.account.sub)
-    return redirect(url_for("account.page", m="password_removed"), code=303)
+    return redirect(url_for("account.sign_in", m="password_removed"), code=303)
 
 
 @bp.post("/account/sessions/end")
@@ -154,7 +194,7 @@ def end_session():
         return redirect(url_for("signin.page"), code=303)
     g.sessions.end_listed(g.accounts, g.account.login, entry)
     audit.append(g.tenant.store, "session.ended", login=g.account.login, sub=g.account.sub)
-    return redirect(url_for("account.page", m="session_ended"), code=303)
+    return redirect(url_for("account.devices", m="session_ended"), code=303)
 
 
 @bp.post("/account/sessions/end-all")

@@ -221,7 +221,7 @@ def signed_in_as(page, served):
 
 def this_session(page, served):
     """The account page's line for this browser's session (how it signed in)."""
-    page.goto(served + "/account")
+    page.goto(served + "/account/devices")
     line = page.locator("li.session").filter(has=page.locator("strong"))
     expect(line).to_have_count(1)
     return line
@@ -301,7 +301,7 @@ def test_create_account_with_passkey_from_the_sign_up_form(served, mailbox, demo
 
     assert len(passkeys_of(demo, email)) == 1
     assert len(device.credentials()) == 1
-    page.goto(served + "/account")
+    page.goto(served + "/account/sign-in")
     expect(page.locator("article.passkey")).to_have_count(1)
     expect(page.locator("article.passkey h3")).not_to_be_empty()
 
@@ -385,10 +385,10 @@ def test_second_device_rename_remove_and_removed_passkey_is_refused(served, mail
     ask_for_link(phone, email)
     follow_link(phone, mailbox, email)
     expect(signed_in_as(phone, served)).to_contain_text("codeb> auth = magic link")
-    phone.goto(served + "/account")
+    phone.goto(served + "/account/sign-in")
     expect(phone.locator("article.passkey")).to_have_count(1)
     create_passkey(phone, "Phone")
-    phone.wait_for_url(served + "/account?m=passkey_added")
+    phone.wait_for_url(served + "/account/sign-in?m=passkey_added")
     expect(phone.locator("p.notice")).to_have_text("Your new passkey is ready.")
     expect(phone.locator("article.passkey")).to_have_count(2)
     assert len(phone_key.credentials()) == 1
@@ -399,13 +399,13 @@ def test_second_device_rename_remove_and_removed_passkey_is_refused(served, mail
     expect(article).to_contain_text("not yet")  # never used
     article.locator('input[name="name"]').fill("Work phone")
     article.get_by_role("button", name="Rename").click()
-    phone.wait_for_url(served + "/account?m=passkey_renamed")
+    phone.wait_for_url(served + "/account/sign-in?m=passkey_renamed")
     expect(passkey_article(phone, "Work phone")).to_have_count(1)
     expect(passkey_article(phone, "Phone")).to_have_count(0)
 
     # Remove the laptop's passkey (the magic link remains, and so does the phone's).
     passkey_article(phone, "Laptop").get_by_role("button", name="Remove").click()
-    phone.wait_for_url(served + "/account?m=passkey_removed")
+    phone.wait_for_url(served + "/account/sign-in?m=passkey_removed")
     expect(phone.locator("article.passkey")).to_have_count(1)
     expect(phone.locator("article.passkey h3")).to_have_text("Work phone")
     assert [p["name"] for p in passkeys_of(demo, email)] == ["Work phone"]
@@ -602,7 +602,7 @@ def test_passkey_limit_replaces_add_control(served, mailbox, demo, page, console
     email = "fritz@example.com"
     sign_up_with_passkey(page, served, mailbox, email, "Laptop")
 
-    page.goto(served + "/account")
+    page.goto(served + "/account/sign-in")
     expect(page.locator("article.passkey")).to_have_count(1)
     limit = page.locator("section p[role=status]")
     expect(limit).to_have_text(i18n.translate("en", "error.passkey_limit", limit=1))
@@ -627,16 +627,16 @@ def test_last_passkey_removal_refused_only_without_another_way(served, mailbox, 
 
     with demo.store.update("tenant") as doc:  # passkeys only: the link is no way back in
         doc["methods"] = ["passkey"]
-    page.goto(served + "/account")
+    page.goto(served + "/account/sign-in")
     passkey_article(page, "Laptop").get_by_role("button", name="Remove").click()
     expect(page.locator("p.error[role=alert]")).to_contain_text("This is your last way to sign in")
     assert len(passkeys_of(demo, email)) == 1
 
     with demo.store.update("tenant") as doc:
         doc["methods"] = ["magic_link", "passkey"]
-    page.goto(served + "/account")
+    page.goto(served + "/account/sign-in")
     passkey_article(page, "Laptop").get_by_role("button", name="Remove").click()
-    page.wait_for_url(served + "/account?m=passkey_removed")
+    page.wait_for_url(served + "/account/sign-in?m=passkey_removed")
     expect(page.locator("article.passkey")).to_have_count(0)
     assert passkeys_of(demo, email) == []
 
