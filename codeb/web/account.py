@@ -11,7 +11,7 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 
 from .. import audit, signin
 from ..accounts import passwords, privacy
-from ..accounts.passkeys import Passkeys, passkeys_of
+from ..accounts.passkeys import Passkeys, accepted_credentials, passkeys_of
 from ..accounts.sessions import RECENT_SIGN_IN, describe_agent
 from ..errors import CodebError, ReauthRequired
 from ..signin import flow, interactions
@@ -37,11 +37,25 @@ def section_values(section: str) -> dict:
         enabled = signin.enabled(g.tenant)
         return {"passkeys": passkeys_of(account), "policy": Passkeys(g.tenant, g.accounts).policy,
                 "passkey_enabled": "passkey" in enabled, "password_allowed": "password" in enabled,
-                "has_password": account.has_password}
+                "has_password": account.has_password, "signal": removal_signal(account)}
     if section == "devices":
         current = secret_id(g.session.sid) if g.session and g.session.sid else None
         return {"sessions": g.sessions.active(account), "current": current, "describe_agent": describe_agent}
     return {}
+
+
+REMOVED_PASSKEY = "passkey_removed"  # the session's note of a removal, for the page that follows it
+
+
+def removal_signal(account) -> dict | None:
+    """After a passkey removal, once: what the page tells the browser through the WebAuthn
+    Signal API, so the device stops offering the removed passkey (WebAuthn L3, "Signal Credential Changes")."""
+    removed = g.session.pop(REMOVED_PASSKEY) if g.session else None
+    accepted = accepted_credentials(account) if isinstance(removed, str) else None
+    if accepted is None:
+        return None
+    user_id, ids = accepted
+    return {"rp_id": context.rp_id(), "user_id": user_id, "accepted": ids, "removed": removed}
 
 
 def account_page(section: str = "profile", *, error: CodebError | None = None, form: dict | None = None):

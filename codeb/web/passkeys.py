@@ -22,7 +22,7 @@ from ..errors import BadInput, CodebError, Conflict, concerning
 from ..signin import flow
 from ..signin.base import client_network
 from . import context
-from .account import account_page, require_recent_sign_in
+from .account import REMOVED_PASSKEY, account_page, require_recent_sign_in
 from .errors import answers
 from .pages import safe_local_path
 
@@ -156,5 +156,6 @@ def remove():
                         can_sign_in=lambda account: signin.can_sign_in(g.tenant, account))
         audit.append(g.tenant.store, "passkey.removed", login=g.account.login, sub=g.account.sub,
                      passkey=credential_id)
+        g.session.set(REMOVED_PASSKEY, credential_id)
         return "passkey_removed"
     return _manage(action, credential_change=True)

@@ -232,6 +232,15 @@ def passkey_article(page, name):
         has=page.get_by_role("heading", name=name, exact=True))
 
 
+def remove_passkey(page, name):
+    """Open the passkey's menu, then its "Remove" step, read the consequence, confirm."""
+    article = passkey_article(page, name)
+    article.locator("details.menu > summary").click()
+    article.locator("details.confirm > summary").click()
+    expect(article.locator("details.confirm p")).to_contain_text("you can no longer sign in with it")
+    article.get_by_role("button", name="Remove").click()
+
+
 # -- 1. sign up, create, sign in with the button and with autofill --------------
 
 def test_first_sign_in_creates_passkey_then_button_and_autofill_sign_in(served, mailbox, demo, page,
@@ -397,6 +406,7 @@ def test_second_device_rename_remove_and_removed_passkey_is_refused(served, mail
     # Rename the phone's passkey.
     article = passkey_article(phone, "Phone")
     expect(article).to_contain_text("not yet")  # never used
+    article.locator("details.menu > summary").click()
     article.locator('input[name="name"]').fill("Work phone")
     article.get_by_role("button", name="Rename").click()
     phone.wait_for_url(served + "/account/sign-in?m=passkey_renamed")
@@ -404,7 +414,7 @@ def test_second_device_rename_remove_and_removed_passkey_is_refused(served, mail
     expect(passkey_article(phone, "Phone")).to_have_count(0)
 
     # Remove the laptop's passkey (the magic link remains, and so does the phone's).
-    passkey_article(phone, "Laptop").get_by_role("button", name="Remove").click()
+    remove_passkey(phone, "Laptop")
     phone.wait_for_url(served + "/account/sign-in?m=passkey_removed")
     expect(phone.locator("article.passkey")).to_have_count(1)
     expect(phone.locator("article.passkey h3")).to_have_text("Work phone")
@@ -628,20 +638,66 @@ def test_last_passkey_removal_refused_only_without_another_way(served, mailbox, 
     with demo.store.update("tenant") as doc:  # passkeys only: the link is no way back in
         doc["methods"] = ["passkey"]
     page.goto(served + "/account/sign-in")
-    passkey_article(page, "Laptop").get_by_role("button", name="Remove").click()
+    remove_passkey(page, "Laptop")
     expect(page.locator("p.error[role=alert]")).to_contain_text("This is your last way to sign in")
     assert len(passkeys_of(demo, email)) == 1
 
     with demo.store.update("tenant") as doc:
         doc["methods"] = ["magic_link", "passkey"]
     page.goto(served + "/account/sign-in")
-    passkey_article(page, "Laptop").get_by_role("button", name="Remove").click()
+    remove_passkey(page, "Laptop")
     page.wait_for_url(served + "/account/sign-in?m=passkey_removed")
     expect(page.locator("article.passkey")).to_have_count(0)
     assert passkeys_of(demo, email) == []
 
     # The refused form post answers 409 with the account page and its message.
     console.assert_clean(allow=(refused(served, "/account/passkeys/remove", 409),))
+    assert not console.csp_violations(), console.dump()
+
+
+# Records the WebAuthn Signal API calls a page makes; where Chromium has the functions, the
+# call still goes on to them (the DevTools protocol runs this before the page's own script).
+SIGNAL_RECORDER = """
+window.__signals = [];
+(() => {
+  const api = window.PublicKeyCredential;
+  if (!api) return;
+  for (const name of ["signalUnknownCredential", "signalAllAcceptedCredentials"]) {
+    const original = api[name];
+    api[name] = function (options) {
+      window.__signals.push({ name, options: JSON.parse(JSON.stringify(options)) });
+      return typeof original === "function" ? original.call(api, options) : Promise.resolve();
+    };
+  }
+})();
+"""
+
+
+def test_a_removal_tells_the_browser_through_the_signal_api(served, mailbox, demo, page, console):
+    device = VirtualAuthenticator.attach(page)
+    page.add_init_script(SIGNAL_RECORDER)
+    email = "hanna@example.com"
+    sign_up_with_passkey(page, served, mailbox, email, "Laptop")
+    account = account_of(demo, email)
+    removed = passkeys_of(demo, email)[0]["id"]
+    assert len(device.credentials()) == 1
+
+    page.goto(served + "/account/sign-in")
+    assert page.evaluate("window.__signals") == []  # nothing removed, nothing said
+    remove_passkey(page, "Laptop")
+    page.wait_for_url(served + "/account/sign-in?m=passkey_removed")
+    page.wait_for_function("window.__signals.length === 2")
+    calls = {call["name"]: call["options"] for call in page.evaluate("window.__signals")}
+    rp_id = urlsplit(served).hostname
+    assert calls == {
+        "signalUnknownCredential": {"rpId": rp_id, "credentialId": removed},
+        "signalAllAcceptedCredentials": {"rpId": rp_id, "userId": account.doc["webauthn_user_id"],
+                                         "allAcceptedCredentialIds": []},
+    }
+    page.reload()  # said once: a later visit of the section says nothing
+    assert page.evaluate("window.__signals") == []
+
+    console.assert_clean(allow=())
     assert not console.csp_violations(), console.dump()
 
 
