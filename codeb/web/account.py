@@ -12,7 +12,7 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 from .. import audit, signin
 from ..accounts import passwords, privacy
 from ..accounts.passkeys import Passkeys, accepted_credentials, passkeys_of
-from ..accounts.sessions import RECENT_SIGN_IN, describe_agent
+from ..accounts.sessions import RECENT_SIGN_IN
 from ..errors import CodebError, ReauthRequired
 from ..signin import flow, interactions
 from ..store import secret_id
@@ -21,7 +21,7 @@ from .pages import safe_local_path
 
 bp = Blueprint("account", __name__)
 NOTICES = ("passkey_added", "passkey_renamed", "passkey_removed", "profile_saved", "session_ended",
-           "password_saved", "password_removed")
+           "sessions_ended_others", "password_saved", "password_removed")
 
 
 # The settings in four sections, each a page of its own with a linkable URL (its endpoint
@@ -39,8 +39,7 @@ def section_values(section: str) -> dict:
                 "passkey_enabled": "passkey" in enabled, "password_allowed": "password" in enabled,
                 "has_password": account.has_password, "signal": removal_signal(account)}
     if section == "devices":
-        current = secret_id(g.session.sid) if g.session and g.session.sid else None
-        return {"sessions": g.sessions.active(account), "current": current, "describe_agent": describe_agent}
+        return {"devices": g.sessions.devices(account, g.session)}
     return {}
 
 
@@ -209,6 +208,16 @@ def end_session():
     g.sessions.end_listed(g.accounts, g.account.login, entry)
     audit.append(g.tenant.store, "session.ended", login=g.account.login, sub=g.account.sub)
     return redirect(url_for("account.devices", m="session_ended"), code=303)
+
+
+@bp.post("/account/sessions/end-others")
+def end_other_sessions():
+    """End every session but this browser's; this one stays signed in."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    ended = g.sessions.end_others(g.accounts, g.account.login, secret_id(g.session.sid))
+    audit.append(g.tenant.store, "session.ended_others", login=g.account.login, sub=g.account.sub, count=ended)
+    return redirect(url_for("account.devices", m="sessions_ended_others"), code=303)
 
 
 @bp.post("/account/sessions/end-all")

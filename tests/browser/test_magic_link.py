@@ -75,7 +75,7 @@ def test_magic_link_signs_in_with_httponly_session(served, mailbox, page, contex
     page.goto(served + "/account")
     expect(page.locator("dl.facts").first).to_contain_text(email)
     page.goto(served + "/account/devices")
-    this_browser = page.locator("li.session").filter(has=page.locator("strong"))
+    this_browser = page.locator("li.session").filter(has=page.locator(".badge"))
     expect(this_browser).to_have_count(1)
     expect(this_browser).to_contain_text("Magic link")
 

@@ -222,7 +222,7 @@ def signed_in_as(page, served):
 def this_session(page, served):
     """The account page's line for this browser's session (how it signed in)."""
     page.goto(served + "/account/devices")
-    line = page.locator("li.session").filter(has=page.locator("strong"))
+    line = page.locator("li.session").filter(has=page.locator(".badge"))
     expect(line).to_have_count(1)
     return line
 

@@ -54,7 +54,7 @@ def test_bad_profile_input_is_refused_and_nothing_is_written(alice, accounts, fi
 def listed_sessions(text):
     """(id, is_this_browser) for each line of the sessions list."""
     items = re.findall(r'<li class="session">(.*?)</li>', text, re.S)
-    return [(re.search(r'name="id" value="([0-9a-f]{64})"', item).group(1), "this browser" in item)
+    return [(re.search(r'name="id" value="([0-9a-f]{64})"', item).group(1), 'class="badge"' in item)
             for item in items]
 
 
