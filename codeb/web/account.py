@@ -13,7 +13,7 @@ from .. import audit, signin
 from ..accounts import passwords, privacy
 from ..accounts.passkeys import Passkeys, accepted_credentials, passkeys_of
 from ..accounts.sessions import RECENT_SIGN_IN
-from ..errors import CodebError, ReauthRequired
+from ..errors import BadInput, CodebError, Conflict, ReauthRequired
 from ..signin import flow, interactions
 from ..store import secret_id
 from . import context
@@ -65,12 +65,12 @@ def account_page(section: str = "profile", *, error: CodebError | None = None, f
         **section_values(section))
 
 
-def require_recent_sign_in() -> None:
-    """Adding or removing a passkey or the password needs a sign-in within RECENT_SIGN_IN:
-    otherwise ReauthRequired (the error handler sends the person to confirm it's them), and
-    the next sign-in in this browser comes back to the "Sign-in & passkeys" section."""
+def require_recent_sign_in(back: str = "account.sign_in") -> None:
+    """Adding or removing a passkey or the password, or deleting the account, needs a sign-in
+    within RECENT_SIGN_IN: otherwise ReauthRequired (the error handler sends the person to
+    confirm it's them), and the next sign-in in this browser comes back to `back` (an endpoint)."""
     if not g.session.signed_in_recently(g.tenant.store.clock()):
-        g.session.set(context.AFTER_SIGNIN, url_for("account.sign_in"))
+        g.session.set(context.AFTER_SIGNIN, url_for(back))
         raise ReauthRequired()
 
 
@@ -228,6 +228,63 @@ def end_all_sessions():
     audit.append(g.tenant.store, "session.ended_everywhere", login=g.account.login, sub=g.account.sub)
     context.end_browser_session()
     return redirect(url_for("signin.page"), code=303)
+
+
+# -- "Delete my account": the admin's erasure, asked for by the person ------------------------
+
+def deletion_refusal(account) -> CodebError | None:
+    """Why this account cannot delete itself, if it cannot: an admin's legal hold on its files,
+    or it is the tenant's last administrator (checked again under the admin lock on deletion)."""
+    if privacy.held(g.tenant.store, account.sub):
+        return Conflict("error.delete_self_held")
+    if "admin" in account.roles and not [other for other in g.accounts.admins() if other != account.login]:
+        return Conflict("error.delete_self_last_admin")
+    return None
+
+
+def deletion_page(error: CodebError | None = None):
+    account = g.account
+    return render_template(
+        "account/delete.html", section="privacy", sections=SECTIONS, refusal=deletion_refusal(account), error=error,
+        passkeys=len(passkeys_of(account)), sessions=len(g.sessions.active(account)),
+        files=privacy.inventory(g.tenant.store, account.sub)), (error.status if error else 200)
+
+
+@bp.get("/account/delete")
+def delete_confirm():
+    """What deleting the account erases, and the button; only after a recent sign-in."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    require_recent_sign_in(back="account.delete_confirm")
+    return deletion_page()
+
+
+@bp.post("/account/delete")
+def delete():
+    """The account, its passkeys, sessions, grants and files go, as when an admin deletes it
+    (`Accounts.delete`); then this browser is signed out and told it is done."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    require_recent_sign_in(back="account.delete_confirm")
+    if request.form.get("confirm") != "1":
+        return deletion_page(BadInput("error.delete_self_confirm", field="confirm"))
+    refusal = deletion_refusal(g.account)
+    if refusal is not None:
+        return deletion_page(refusal)
+    account = g.account
+    try:
+        g.accounts.delete(account.login, keep_an_admin=True, by=account.login)
+    except Conflict:  # the last other admin lost the role meanwhile: the lock's answer
+        return deletion_page(Conflict("error.delete_self_last_admin"))
+    audit.append(g.tenant.store, "account.deleted_self", login=account.login, sub=account.sub)
+    context.end_browser_session()
+    return redirect(url_for("account.deleted"), code=303)
+
+
+@bp.get("/account/deleted")
+def deleted():
+    """Said after a self-service deletion (the browser is signed out by then)."""
+    return render_template("account/deleted.html")
 
 
 @bp.get("/account/export")
