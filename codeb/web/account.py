@@ -9,19 +9,21 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 
-from .. import audit, signin
+from .. import audit, invites, signin
 from ..accounts import passwords, privacy
 from ..accounts.passkeys import Passkeys, accepted_credentials, passkeys_of
+from ..accounts.profile import mailbox_of, normalize_email
 from ..accounts.sessions import RECENT_SIGN_IN
-from ..errors import BadInput, CodebError, Conflict, ReauthRequired
-from ..signin import flow, interactions
-from ..store import secret_id
+from ..errors import BadInput, CodebError, Conflict, Forbidden, ReauthRequired, SignInFailed, concerning
+from ..signin import flow, interactions, signup
+from ..signin.base import MAILED_PER_MAILBOX, hit_limits
+from ..store import layout, secret_id
 from . import context
 from .pages import safe_local_path
 
 bp = Blueprint("account", __name__)
 NOTICES = ("passkey_added", "passkey_renamed", "passkey_removed", "profile_saved", "session_ended",
-           "sessions_ended_others", "password_saved", "password_removed")
+           "sessions_ended_others", "password_saved", "password_removed", "email_change_sent", "email_changed")
 
 
 # The settings in four sections, each a page of its own with a linkable URL (its endpoint
@@ -285,6 +287,92 @@ def delete():
 def deleted():
     """Said after a self-service deletion (the browser is signed out by then)."""
     return render_template("account/deleted.html")
+
+
+# -- "Change email": verified by a link mailed to the new address --------------------------
+
+EMAIL_CHANGES_PER_ACCOUNT = ((3, 3600),)  # three requests an hour, whatever the addresses
+
+
+def email_change_refusal(email: str) -> CodebError | None:
+    """The tenant's sign-up policy `domains` binds accounts to its domains: a new address too."""
+    policy = signup.policy_of(g.tenant)
+    if policy["policy"] == "domains" and email.rsplit("@", 1)[-1] not in policy["domains"]:
+        return BadInput("error.email_change_domain", field="email", domains=", ".join(policy["domains"]))
+    return None
+
+
+@bp.post("/account/email")
+def change_email():
+    """Mail a one-time link to the new address and a notice to the current one. The answer is
+    the same whether the new address is free or another account's (no enumeration): only
+    the mail to the new address says which."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    require_recent_sign_in(back="account.page")
+    account = g.account
+    try:
+        with concerning("email"):
+            new = normalize_email(request.form.get("email"))
+            refusal = email_change_refusal(new)
+            if refusal is not None:
+                raise refusal
+            if new == account.email:
+                raise BadInput("error.email_change_same")
+            hit_limits(g.tenant.store, layout.EMAIL_CHANGE_PER_ACCOUNT, account.login, EMAIL_CHANGES_PER_ACCOUNT)
+            hit_limits(g.tenant.store, layout.MAGIC_PER_ADDRESS, mailbox_of(new), MAILED_PER_MAILBOX)
+    except CodebError as error:
+        return account_page("profile", error=error, form=request.form), error.status
+    mailer, language = context.mailer(), account.language or g.lang
+    holder = g.accounts.find_by_email(new)
+    if holder is not None:
+        mailer.send("email_change_taken", to=new, language=language, new=new)
+    else:
+        link = invites.issue(g.tenant.store, invites.EMAIL_CHANGE, {"login": account.login, "sub": account.sub,
+                                                                    "email": new})
+        mailer.send("email_change", to=new, language=language, old=account.email,
+                    url=g.issuer + url_for("account.email_link", link=link),
+                    minutes=invites.EMAIL_CHANGE.lifetime // 60)
+    mailer.send("email_change_notice", to=account.email, language=language, new=new)
+    audit.append(g.tenant.store, "email.change_requested", login=account.login, sub=account.sub)
+    return redirect(url_for("account.page", m="email_change_sent"), code=303)
+
+
+def pending_change(link: str) -> dict:
+    """The change a link asks for, unspent, for the signed-in account that asked for it."""
+    record = invites.peek(g.tenant.store, link, (invites.EMAIL_CHANGE,))
+    if record is None:
+        raise SignInFailed("error.link_used")
+    if record.get("login") != g.account.login or record.get("sub") != g.account.sub:
+        raise Forbidden("error.email_change_other_account")
+    return record
+
+
+@bp.get("/account/email/<link>")
+def email_link(link):
+    """The link from the mail: a page with one button (a mail scanner's GET changes nothing)."""
+    if g.account is None:
+        context.session().set(context.AFTER_SIGNIN, url_for("account.email_link", link=link))
+        return redirect(url_for("signin.page"), code=303)
+    record = pending_change(link)
+    return render_template("account/email_confirm.html", link=link, email=record["email"])
+
+
+@bp.post("/account/email/confirm")
+def confirm_email():
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    link = request.form.get("link", "")
+    pending_change(link)
+    record = invites.take(g.tenant.store, link, (invites.EMAIL_CHANGE,))
+    if record is None:  # spent by another request a moment ago
+        raise SignInFailed("error.link_used")
+    old = g.account.email
+    g.account = g.accounts.change_email(g.account.login, record["email"])
+    audit.append(g.tenant.store, "email.changed", login=g.account.login, sub=g.account.sub)
+    context.mailer().send("email_changed_notice", to=old, language=g.account.language or g.lang,
+                          new=g.account.email)
+    return redirect(url_for("account.page", m="email_changed"), code=303)
 
 
 @bp.get("/account/export")
