@@ -128,3 +128,16 @@ def test_change_email_in_german(alice, mailbox, accounts):
     assert "Bestätigen Sie Ihre neue E-Mail-Adresse" in mails_to(mailbox, "alice.neu@example.com")[0].message["Subject"]
     page = alice.get(change_link(mailbox, "alice.neu@example.com"), headers={"Host": HOST})
     assert "Neue E-Mail-Adresse bestätigen" in page.text
+
+
+def test_a_link_opened_signed_out_comes_back_after_sign_in(alice, mailbox, accounts):
+    ask(alice, "alice.new@example.com")
+    path = change_link(mailbox, "alice.new@example.com")
+    alice.post("/signout", data={"csrf": csrf_of(alice.get("/account", headers={"Host": HOST}).text)},
+               headers={"Host": HOST})
+    opened = alice.get(path, headers={"Host": HOST})
+    assert opened.status_code == 303 and opened.headers["Location"] == "/signin"
+    again = sign_in(alice, mailbox, "alice@example.com")
+    assert again.headers["Location"] == path
+    assert open_and_confirm(alice, path).status_code == 303
+    assert accounts.find_by_email("alice.new@example.com") is not None
