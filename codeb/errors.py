@@ -99,6 +99,13 @@ class Conflict(CodebError):
     status = 409
 
 
+class Forbidden(CodebError):
+    """The signed-in person may not do this (another account's link, say)."""
+
+    message_id = "error.forbidden"
+    status = 403
+
+
 class BadInput(CodebError):
     """A form or command argument that fails validation; the id says which."""
 

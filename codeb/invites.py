@@ -41,6 +41,9 @@ class LinkKind:
 SIGNIN = LinkKind("signin", salt="codeb.magic-link", lifetime=300, prefix="", needs_method="magic_link")
 SIGNUP = LinkKind("signup", salt="codeb.signup", lifetime=900, prefix="s.")
 ACCOUNT = LinkKind("account", salt="codeb.invitation", lifetime=7 * 86400, prefix="i.")
+# "Change email": mailed to the new address, proving its owner reads it; it opens at
+# `/account/email/<link>` (not `/link/`: it signs nobody in) and changes only the account that asked.
+EMAIL_CHANGE = LinkKind("email_change", salt="codeb.email-change", lifetime=1800, prefix="e.")
 
 
 def _serializer(store, kind: LinkKind) -> URLSafeTimedSerializer:

@@ -297,6 +297,28 @@ class Accounts:
             self.revoke_issued(login)  # as `set_roles`: no token keeps the roles it was issued with
         return self.require(login)
 
+    def change_email(self, login: str, new: str) -> Account:
+        """Move the account to a verified new address (its owner opened the link mailed there):
+        the new index entry is claimed first (Conflict if another account holds it), then the
+        document changes, then the old entry goes; a failed update gives the claim back."""
+        new = normalize_email(new)
+        with self.by_email.lock(new):
+            holder = self.find_by_email(new)
+            claimed = (holder is None or holder.login == login) and self.by_email.claim(new, login)
+        if not claimed:
+            raise Conflict("error.email_taken", email=new)
+        try:
+            with self.update(login) as doc:
+                old = doc["email"]
+                doc.update(email=new, email_verified=True)
+        except BaseException:
+            if holder is None:
+                self.by_email.remove(new, login)
+            raise
+        if old != new:
+            self.by_email.remove(old, login)
+        return self.require(login)
+
     def set_display_name(self, login: str, display_name) -> Account:
         with self.update(login) as doc:
             doc["display_name"] = clean_display_name(display_name)

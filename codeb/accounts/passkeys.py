@@ -132,6 +132,13 @@ def user_handle(account) -> bytes:
     return base64url_to_bytes(account.doc["webauthn_user_id"])  # this package reads the document
 
 
+def accepted_credentials(account) -> tuple[str, list[str]] | None:
+    """(user handle, credential ids) as base64url: what the WebAuthn Signal API tells the
+    browser still counts (`signalAllAcceptedCredentials`), or None before any passkey."""
+    handle = account.doc.get("webauthn_user_id")  # this package reads the document
+    return (handle, [p.id for p in passkeys_of(account)]) if handle else None
+
+
 def check_credential_id(value) -> str:
     """A credential id from a request: base64url text of at most 1023 bytes."""
     if not isinstance(value, str) or not value or len(value) > (MAX_CREDENTIAL_ID * 4 + 2) // 3:

@@ -64,6 +64,12 @@ def hold(store, account, *, by: str) -> None:
                 doc={"sub": account.sub, "login": account.login, "deleted": int(store.clock()), "by": by})
 
 
+def held(store, sub: str) -> bool:
+    """Whether an admin keeps this person's files for legal hold: then the person cannot
+    delete the account themselves (erasing would destroy what the hold keeps)."""
+    return store.exists(layout.LEGAL_HOLDS, layout.person(sub))
+
+
 def holds(store) -> list[dict]:
     """The held files of deleted accounts, newest deletion first: record, id and what is kept."""
     found = []

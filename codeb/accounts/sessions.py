@@ -15,6 +15,7 @@ the cookie itself, signed with the tenant's session secret, so anonymous
 traffic writes nothing to disk and cannot fill it.
 """
 
+import ipaddress
 import secrets
 from dataclasses import dataclass, field
 
@@ -30,6 +31,9 @@ ANONYMOUS_LIFETIME = 3600
 SIGNED_IN_LIFETIME = 12 * 3600
 SUPERUSER_LIFETIME = 3600
 RECENT_SIGN_IN = 10 * 60  # adding or removing a passkey or the password needs a sign-in this recent
+# A session's last activity ("seen") is kept to this many seconds, so a busy browser rewrites its
+# own session record at most once per interval (and never the account document).
+SEEN_GRANULARITY = 5 * 60
 
 
 @dataclass
@@ -108,7 +112,11 @@ class Sessions:
         if data.get("login") and not self._valid(data, accounts.get(data["login"])):
             self._drop(secret_id(sid))
             return None
-        return Session(sid=sid, data=data)
+        session = Session(sid=sid, data=data)
+        now = self.clock()
+        if data.get("login") and now - float(data.get("seen") or data.get("created") or 0) >= SEEN_GRANULARITY:
+            session.set("seen", int(now))  # saved with the response, like any change to the session
+        return session
 
     @staticmethod
     def _valid(data: dict, account) -> bool:
@@ -212,6 +220,26 @@ class Sessions:
         alive = [entry for entry in account.listed_sessions if self._lives(entry, account.sessions_not_before)]
         return sorted(alive, key=lambda e: e["created"], reverse=True)
 
+    def devices(self, account, current: Session | None) -> list["Device"]:
+        """The live sessions as the Devices section shows them: this browser's first (`current`,
+        whose activity of this request is not saved yet), then by last activity, newest first."""
+        not_before = account.sessions_not_before
+        this = current.listed_id if current is not None and current.sid else None
+        found = []
+        for entry in account.listed_sessions:
+            record = self.records.get(entry["id"])
+            data = record.get("data", {}) if record else {}
+            if entry["id"] == this and current is not None:
+                data = current.data
+            if not record or data.get("created", 0) <= not_before:
+                continue
+            browser, system = describe_agent(entry.get("agent", ""))
+            found.append(Device(id=entry["id"], current=entry["id"] == this, browser=browser, system=system,
+                                signed_in=int(entry["created"]), seen=int(data.get("seen") or entry["created"]),
+                                method=entry.get("method"), passkey=entry.get("passkey"),
+                                network=coarse_network(entry.get("ip", ""))))
+        return sorted(found, key=lambda d: (not d.current, -d.seen))
+
     def end_listed(self, accounts, login: str, entry_id: str) -> bool:
         """End one of the account's sessions by its listed id (the hash of its cookie)."""
         with accounts.update(login) as doc:
@@ -222,6 +250,16 @@ class Sessions:
         self._drop(entry_id)
         return True
 
+    def end_others(self, accounts, login: str, keep: str) -> int:
+        """End every listed session of the account but `keep` (this browser's); how many ended."""
+        with accounts.update(login) as doc:
+            listed = doc.get("sessions", [])
+            ended = [e["id"] for e in listed if e["id"] != keep]
+            doc["sessions"] = [e for e in listed if e["id"] == keep]
+        for entry_id in ended:
+            self._drop(entry_id)
+        return len(ended)
+
     def end_all(self, accounts, login: str) -> None:
         """Sign out everywhere: every process refuses the sessions, and the apps' codes, refresh
         and access tokens, issued until now (`Accounts.revoke_issued`)."""
@@ -230,6 +268,34 @@ class Sessions:
             for entry in doc.get("sessions", []):
                 self._drop(entry["id"])
             doc["sessions"] = []
+
+
+@dataclass(frozen=True)
+class Device:
+    """One signed-in browser or app, as the person sees it in the Devices section."""
+
+    id: str  # the listed id (hash of the cookie), what "End" names
+    current: bool
+    browser: str
+    system: str
+    signed_in: int
+    seen: int
+    method: str | None
+    passkey: str | None
+    network: str | None
+
+
+def coarse_network(ip: str) -> str | None:
+    """The network a session came from, coarse enough to recognise, not to locate: an IPv4
+    /24 or an IPv6 /48. No GeoIP database is consulted; an unparseable address shows nothing."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    prefix = 24 if isinstance(address, ipaddress.IPv4Address) else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
 def describe_agent(agent: str) -> tuple[str, str]:

@@ -75,6 +75,7 @@ MAGIC_CODE_PER_CLIENT = "magic-code-client"  # one-time codes typed per client n
 WEBAUTHN_PER_CLIENT = "webauthn-client"  # passkey challenges created per client network
 INTERACTIONS_PER_CLIENT = "interactions-client"
 SIGNUP_PER_CLIENT = "signup-client"
+EMAIL_CHANGE_PER_ACCOUNT = "email-change-account"  # "Change email" requests per account (by login)
 SIGNUP_PER_ADDRESS = "signup-address"
 
 

@@ -9,41 +9,70 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 
-from .. import audit, signin
+from .. import audit, invites, signin
 from ..accounts import passwords, privacy
-from ..accounts.passkeys import Passkeys, passkeys_of
-from ..accounts.sessions import RECENT_SIGN_IN, describe_agent
-from ..errors import CodebError, ReauthRequired
-from ..signin import flow, interactions
-from ..store import secret_id
+from ..accounts.passkeys import Passkeys, accepted_credentials, passkeys_of
+from ..accounts.profile import mailbox_of, normalize_email
+from ..accounts.sessions import RECENT_SIGN_IN
+from ..errors import BadInput, CodebError, Conflict, Forbidden, ReauthRequired, SignInFailed, concerning
+from ..signin import flow, interactions, signup
+from ..signin.base import MAILED_PER_MAILBOX, hit_limits
+from ..store import layout, secret_id
 from . import context
 from .pages import safe_local_path
 
 bp = Blueprint("account", __name__)
 NOTICES = ("passkey_added", "passkey_renamed", "passkey_removed", "profile_saved", "session_ended",
-           "password_saved", "password_removed")
+           "sessions_ended_others", "password_saved", "password_removed", "email_change_sent", "email_changed")
 
 
-def account_page(*, error: CodebError | None = None, form: dict | None = None):
+# The settings in four sections, each a page of its own with a linkable URL (its endpoint
+# in this blueprint, its template under templates/account/): the navigation lists them in order.
+SECTIONS = (("profile", "account.page"), ("signin", "account.sign_in"),
+            ("devices", "account.devices"), ("privacy", "account.privacy"))
+
+
+def section_values(section: str) -> dict:
+    """What the template of one section shows, read only for that section."""
     account = g.account
-    sessions = g.sessions.active(account)
-    current = secret_id(g.session.sid) if g.session and g.session.sid else None
+    if section == "signin":
+        enabled = signin.enabled(g.tenant)
+        return {"passkeys": passkeys_of(account), "policy": Passkeys(g.tenant, g.accounts).policy,
+                "passkey_enabled": "passkey" in enabled, "password_allowed": "password" in enabled,
+                "has_password": account.has_password, "signal": removal_signal(account)}
+    if section == "devices":
+        return {"devices": g.sessions.devices(account, g.session)}
+    return {}
+
+
+REMOVED_PASSKEY = "passkey_removed"  # the session's note of a removal, for the page that follows it
+
+
+def removal_signal(account) -> dict | None:
+    """After a passkey removal, once: what the page tells the browser through the WebAuthn
+    Signal API, so the device stops offering the removed passkey (WebAuthn L3, "Signal Credential Changes")."""
+    removed = g.session.pop(REMOVED_PASSKEY) if g.session else None
+    accepted = accepted_credentials(account) if isinstance(removed, str) else None
+    if accepted is None:
+        return None
+    user_id, ids = accepted
+    return {"rp_id": context.rp_id(), "user_id": user_id, "accepted": ids, "removed": removed}
+
+
+def account_page(section: str = "profile", *, error: CodebError | None = None, form: dict | None = None):
     notice = request.args.get("m")
     return render_template(
-        "account/page.html", passkeys=passkeys_of(account), policy=Passkeys(g.tenant, g.accounts).policy,
-        passkey_enabled="passkey" in signin.enabled(g.tenant), sessions=sessions, current=current,
-        password_allowed="password" in signin.enabled(g.tenant),
-        has_password=account.has_password,
-        describe_agent=describe_agent, notice=notice if notice in NOTICES else None,
-        error=error, form=form or {})
+        f"account/{section}.html", section=section, sections=SECTIONS,
+        notice=notice if notice in NOTICES else None, error=error, form=form or {},
+        **section_values(section))
 
 
-def require_recent_sign_in() -> None:
-    """Adding or removing a passkey or the password needs a sign-in within RECENT_SIGN_IN:
-    otherwise ReauthRequired (the error handler sends the person to confirm it's them), and
-    the next sign-in in this browser comes back to the account page."""
+def require_recent_sign_in(back: str = "account.sign_in") -> None:
+    """Adding or removing a passkey or the password, or deleting the account, needs a sign-in
+    within RECENT_SIGN_IN: otherwise ReauthRequired (the error handler sends the person to
+    confirm it's them), and the next sign-in in this browser comes back to `back` (an endpoint)."""
     if not g.session.signed_in_recently(g.tenant.store.clock()):
-        g.session.set(context.AFTER_SIGNIN, url_for("account.page"))
+        g.session.set(context.AFTER_SIGNIN, url_for(back))
         raise ReauthRequired()
 
 
@@ -54,7 +83,8 @@ def confirm():
         return redirect(url_for("signin.page"), code=303)
     if g.session.signed_in_recently(g.tenant.store.clock()):
         return redirect(url_for("account.page"), code=303)
-    g.session.set(context.AFTER_SIGNIN, url_for("account.page"))
+    if not g.session.data.get(context.AFTER_SIGNIN):  # a passkey change asked for it: back there
+        g.session.set(context.AFTER_SIGNIN, url_for("account.page"))
     return render_template("account/confirm.html", minutes=RECENT_SIGN_IN // 60)
 
 
@@ -68,9 +98,34 @@ def save_profile_form(confirm: bool = False) -> None:
 
 @bp.get("/account")
 def page():
+    """Profile: the first section."""
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
-    return account_page()
+    return account_page("profile")
+
+
+@bp.get("/account/sign-in")
+def sign_in():
+    """Sign-in & passkeys: the passkeys and the optional password."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    return account_page("signin")
+
+
+@bp.get("/account/devices")
+def devices():
+    """Devices: the browsers and apps signed in to the account."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    return account_page("devices")
+
+
+@bp.get("/account/privacy", endpoint="privacy")
+def privacy_page():
+    """Privacy: the person's own data."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    return account_page("privacy")
 
 
 @bp.post("/account/profile")
@@ -80,7 +135,7 @@ def profile():
     try:
         save_profile_form()
     except CodebError as error:
-        return account_page(error=error, form=request.form), error.status
+        return account_page("profile", error=error, form=request.form), error.status
     g.lang = g.account.language
     return redirect(url_for("account.page", m="profile_saved"), code=303)
 
@@ -128,9 +183,9 @@ def set_password():
         passwords.change(g.accounts, g.account.login, current=form.get("current", ""), new=form.get("new", ""),
                          repeat=form.get("repeat", ""), realm=passwords.sip_realm(g.tenant))
     except CodebError as error:
-        return account_page(error=error), error.status
+        return account_page("signin", error=error), error.status
     audit.append(g.tenant.store, "password.set", login=g.account.login, sub=g.account.sub)
-    return redirect(url_for("account.page", m="password_saved"), code=303)
+    return redirect(url_for("account.sign_in", m="password_saved"), code=303)
 
 
 @bp.post("/account/password/remove")
@@ -140,7 +195,7 @@ def remove_password():
     require_recent_sign_in()
     passwords.remove(g.accounts, g.account.login)
     audit.append(g.tenant.store, "password.removed", login=g.account.login, sub=g.account.sub)
-    return redirect(url_for("account.page", m="password_removed"), code=303)
+    return redirect(url_for("account.sign_in", m="password_removed"), code=303)
 
 
 @bp.post("/account/sessions/end")
@@ -154,7 +209,17 @@ def end_session():
         return redirect(url_for("signin.page"), code=303)
     g.sessions.end_listed(g.accounts, g.account.login, entry)
     audit.append(g.tenant.store, "session.ended", login=g.account.login, sub=g.account.sub)
-    return redirect(url_for("account.page", m="session_ended"), code=303)
+    return redirect(url_for("account.devices", m="session_ended"), code=303)
+
+
+@bp.post("/account/sessions/end-others")
+def end_other_sessions():
+    """End every session but this browser's; this one stays signed in."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    ended = g.sessions.end_others(g.accounts, g.account.login, secret_id(g.session.sid))
+    audit.append(g.tenant.store, "session.ended_others", login=g.account.login, sub=g.account.sub, count=ended)
+    return redirect(url_for("account.devices", m="sessions_ended_others"), code=303)
 
 
 @bp.post("/account/sessions/end-all")
@@ -165,6 +230,149 @@ def end_all_sessions():
     audit.append(g.tenant.store, "session.ended_everywhere", login=g.account.login, sub=g.account.sub)
     context.end_browser_session()
     return redirect(url_for("signin.page"), code=303)
+
+
+# -- "Delete my account": the admin's erasure, asked for by the person ------------------------
+
+def deletion_refusal(account) -> CodebError | None:
+    """Why this account cannot delete itself, if it cannot: an admin's legal hold on its files,
+    or it is the tenant's last administrator (checked again under the admin lock on deletion)."""
+    if privacy.held(g.tenant.store, account.sub):
+        return Conflict("error.delete_self_held")
+    if "admin" in account.roles and not [other for other in g.accounts.admins() if other != account.login]:
+        return Conflict("error.delete_self_last_admin")
+    return None
+
+
+def deletion_page(error: CodebError | None = None):
+    account = g.account
+    return render_template(
+        "account/delete.html", section="privacy", sections=SECTIONS, refusal=deletion_refusal(account), error=error,
+        passkeys=len(passkeys_of(account)), sessions=len(g.sessions.active(account)),
+        files=privacy.inventory(g.tenant.store, account.sub)), (error.status if error else 200)
+
+
+@bp.get("/account/delete")
+def delete_confirm():
+    """What deleting the account erases, and the button; only after a recent sign-in."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    require_recent_sign_in(back="account.delete_confirm")
+    return deletion_page()
+
+
+@bp.post("/account/delete")
+def delete():
+    """The account, its passkeys, sessions, grants and files go, as when an admin deletes it
+    (`Accounts.delete`); then this browser is signed out and told it is done."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    require_recent_sign_in(back="account.delete_confirm")
+    if request.form.get("confirm") != "1":
+        return deletion_page(BadInput("error.delete_self_confirm", field="confirm"))
+    refusal = deletion_refusal(g.account)
+    if refusal is not None:
+        return deletion_page(refusal)
+    account = g.account
+    try:
+        g.accounts.delete(account.login, keep_an_admin=True, by=account.login)
+    except Conflict:  # the last other admin lost the role meanwhile: the lock's answer
+        return deletion_page(Conflict("error.delete_self_last_admin"))
+    audit.append(g.tenant.store, "account.deleted_self", login=account.login, sub=account.sub)
+    context.end_browser_session()
+    return redirect(url_for("account.deleted"), code=303)
+
+
+@bp.get("/account/deleted")
+def deleted():
+    """Said after a self-service deletion (the browser is signed out by then)."""
+    return render_template("account/deleted.html")
+
+
+# -- "Change email": verified by a link mailed to the new address --------------------------
+
+EMAIL_CHANGES_PER_ACCOUNT = ((3, 3600),)  # three requests an hour, whatever the addresses
+
+
+def email_change_refusal(email: str) -> CodebError | None:
+    """The tenant's sign-up policy `domains` binds accounts to its domains: a new address too."""
+    policy = signup.policy_of(g.tenant)
+    if policy["policy"] == "domains" and email.rsplit("@", 1)[-1] not in policy["domains"]:
+        return BadInput("error.email_change_domain", field="email", domains=", ".join(policy["domains"]))
+    return None
+
+
+@bp.post("/account/email")
+def change_email():
+    """Mail a one-time link to the new address and a notice to the current one. The answer is
+    the same whether the new address is free or another account's (no enumeration): only
+    the mail to the new address says which."""
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    require_recent_sign_in(back="account.page")
+    account = g.account
+    try:
+        with concerning("email"):
+            new = normalize_email(request.form.get("email"))
+            refusal = email_change_refusal(new)
+            if refusal is not None:
+                raise refusal
+            if new == account.email:
+                raise BadInput("error.email_change_same")
+            hit_limits(g.tenant.store, layout.EMAIL_CHANGE_PER_ACCOUNT, account.login, EMAIL_CHANGES_PER_ACCOUNT)
+            hit_limits(g.tenant.store, layout.MAGIC_PER_ADDRESS, mailbox_of(new), MAILED_PER_MAILBOX)
+    except CodebError as error:
+        return account_page("profile", error=error, form=request.form), error.status
+    mailer, language = context.mailer(), account.language or g.lang
+    holder = g.accounts.find_by_email(new)
+    if holder is not None:
+        mailer.send("email_change_taken", to=new, language=language, new=new)
+    else:
+        link = invites.issue(g.tenant.store, invites.EMAIL_CHANGE, {"login": account.login, "sub": account.sub,
+                                                                    "email": new})
+        mailer.send("email_change", to=new, language=language, old=account.email,
+                    url=g.issuer + url_for("account.email_link", link=link),
+                    minutes=invites.EMAIL_CHANGE.lifetime // 60)
+    mailer.send("email_change_notice", to=account.email, language=language, new=new)
+    audit.append(g.tenant.store, "email.change_requested", login=account.login, sub=account.sub)
+    return redirect(url_for("account.page", m="email_change_sent"), code=303)
+
+
+def pending_change(link: str) -> dict:
+    """The change a link asks for, unspent, for the signed-in account that asked for it."""
+    record = invites.peek(g.tenant.store, link, (invites.EMAIL_CHANGE,))
+    if record is None:
+        raise SignInFailed("error.link_used")
+    if record.get("login") != g.account.login or record.get("sub") != g.account.sub:
+        raise Forbidden("error.email_change_other_account")
+    return record
+
+
+@bp.get("/account/email/<link>")
+def email_link(link):
+    """The link from the mail: a page with one button (a mail scanner's GET changes nothing)."""
+    if g.account is None:
+        context.session().set(context.AFTER_SIGNIN, url_for("account.email_link", link=link))
+        return redirect(url_for("signin.page"), code=303)
+    record = pending_change(link)
+    return render_template("account/email_confirm.html", link=link, email=record["email"])
+
+
+@bp.post("/account/email/confirm")
+def confirm_email():
+    if g.account is None:
+        return redirect(url_for("signin.page"), code=303)
+    link = request.form.get("link", "")
+    pending_change(link)
+    record = invites.take(g.tenant.store, link, (invites.EMAIL_CHANGE,))
+    if record is None:  # spent by another request a moment ago
+        raise SignInFailed("error.link_used")
+    old = g.account.email
+    g.account = g.accounts.change_email(g.account.login, record["email"])
+    audit.append(g.tenant.store, "email.changed", login=g.account.login, sub=g.account.sub)
+    context.mailer().send("email_changed_notice", to=old, language=g.account.language or g.lang,
+                          new=g.account.email)
+    return redirect(url_for("account.page", m="email_changed"), code=303)
 
 
 @bp.get("/account/export")

@@ -22,7 +22,7 @@ from ..errors import BadInput, CodebError, Conflict, concerning
 from ..signin import flow
 from ..signin.base import client_network
 from . import context
-from .account import account_page, require_recent_sign_in
+from .account import REMOVED_PASSKEY, account_page, require_recent_sign_in
 from .errors import answers
 from .pages import safe_local_path
 
@@ -86,7 +86,7 @@ def register_verify():
                  passkey=added.id, authenticator=added.authenticator)
     if body.get("stay"):  # the first-sign-in profile screen stays put after a passkey
         return jsonify(passkey={"name": added.name, "authenticator": added.authenticator})
-    return jsonify(redirect=after_passkey_step(url_for("account.page", m="passkey_added")))
+    return jsonify(redirect=after_passkey_step(url_for("account.sign_in", m="passkey_added")))
 
 
 def after_passkey_step(default: str) -> str:
@@ -95,7 +95,7 @@ def after_passkey_step(default: str) -> str:
     account = g.accounts.require(g.account.login)
     if not account.profile_confirmed:
         return url_for("account.confirm_profile")
-    return safe_local_path(g.session.pop("continue") or default, url_for("account.page"))
+    return safe_local_path(g.session.pop("continue") or default, url_for("account.sign_in"))
 
 
 def passkey_required() -> bool:
@@ -136,8 +136,8 @@ def _manage(action, *, credential_change: bool = False):
         notice = action(passkeys, request.form.get("id", ""))
     except CodebError as error:
         g.account = g.accounts.require(g.account.login)
-        return account_page(error=error, form=request.form), error.status
-    return redirect(url_for("account.page", m=notice), code=303)
+        return account_page("signin", error=error, form=request.form), error.status
+    return redirect(url_for("account.sign_in", m=notice), code=303)
 
 
 @bp.post("/account/passkeys/rename")
@@ -156,5 +156,6 @@ def remove():
                         can_sign_in=lambda account: signin.can_sign_in(g.tenant, account))
         audit.append(g.tenant.store, "passkey.removed", login=g.account.login, sub=g.account.sub,
                      passkey=credential_id)
+        g.session.set(REMOVED_PASSKEY, credential_id)
         return "passkey_removed"
     return _manage(action, credential_change=True)

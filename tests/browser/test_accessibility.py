@@ -91,9 +91,15 @@ def test_pages_have_no_serious_accessibility_violations(served, mailbox, new_con
     audit(page, "office shell", findings)
 
     page.goto(served + "/account")
+    audit(page, "account settings: profile", findings)
+    page.goto(served + "/account/sign-in")
     expect(page.locator("article.passkey")).to_have_count(1)
+    audit(page, "account settings: sign-in", findings)
+    page.goto(served + "/account/devices")
     expect(page.locator("li.session")).not_to_have_count(0)
-    audit(page, "account settings", findings)
+    audit(page, "account settings: devices", findings)
+    page.goto(served + "/account/privacy")
+    audit(page, "account settings: privacy", findings)
 
     for path, name in (("/help", "help page"), ("/help/oidc", "OIDC deep-dive"), ("/offline.html", "offline page")):
         page.goto(served + path)

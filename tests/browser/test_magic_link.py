@@ -74,7 +74,8 @@ def test_magic_link_signs_in_with_httponly_session(served, mailbox, page, contex
     # Account settings: who is signed in, and how.
     page.goto(served + "/account")
     expect(page.locator("dl.facts").first).to_contain_text(email)
-    this_browser = page.locator("li.session").filter(has=page.locator("strong"))
+    page.goto(served + "/account/devices")
+    this_browser = page.locator("li.session").filter(has=page.locator(".badge"))
     expect(this_browser).to_have_count(1)
     expect(this_browser).to_contain_text("Magic link")
 

@@ -221,8 +221,8 @@ def signed_in_as(page, served):
 
 def this_session(page, served):
     """The account page's line for this browser's session (how it signed in)."""
-    page.goto(served + "/account")
-    line = page.locator("li.session").filter(has=page.locator("strong"))
+    page.goto(served + "/account/devices")
+    line = page.locator("li.session").filter(has=page.locator(".badge"))
     expect(line).to_have_count(1)
     return line
 
@@ -230,6 +230,15 @@ def this_session(page, served):
 def passkey_article(page, name):
     return page.locator("article.passkey").filter(
         has=page.get_by_role("heading", name=name, exact=True))
+
+
+def remove_passkey(page, name):
+    """Open the passkey's menu, then its "Remove" step, read the consequence, confirm."""
+    article = passkey_article(page, name)
+    article.locator("details.menu > summary").click()
+    article.locator("details.confirm > summary").click()
+    expect(article.locator("details.confirm p")).to_contain_text("you can no longer sign in with it")
+    article.get_by_role("button", name="Remove").click()
 
 
 # -- 1. sign up, create, sign in with the button and with autofill --------------
@@ -301,7 +310,7 @@ def test_create_account_with_passkey_from_the_sign_up_form(served, mailbox, demo
 
     assert len(passkeys_of(demo, email)) == 1
     assert len(device.credentials()) == 1
-    page.goto(served + "/account")
+    page.goto(served + "/account/sign-in")
     expect(page.locator("article.passkey")).to_have_count(1)
     expect(page.locator("article.passkey h3")).not_to_be_empty()
 
@@ -385,10 +394,10 @@ def test_second_device_rename_remove_and_removed_passkey_is_refused(served, mail
     ask_for_link(phone, email)
     follow_link(phone, mailbox, email)
     expect(signed_in_as(phone, served)).to_contain_text("codeb> auth = magic link")
-    phone.goto(served + "/account")
+    phone.goto(served + "/account/sign-in")
     expect(phone.locator("article.passkey")).to_have_count(1)
     create_passkey(phone, "Phone")
-    phone.wait_for_url(served + "/account?m=passkey_added")
+    phone.wait_for_url(served + "/account/sign-in?m=passkey_added")
     expect(phone.locator("p.notice")).to_have_text("Your new passkey is ready.")
     expect(phone.locator("article.passkey")).to_have_count(2)
     assert len(phone_key.credentials()) == 1
@@ -397,15 +406,16 @@ def test_second_device_rename_remove_and_removed_passkey_is_refused(served, mail
     # Rename the phone's passkey.
     article = passkey_article(phone, "Phone")
     expect(article).to_contain_text("not yet")  # never used
+    article.locator("details.menu > summary").click()
     article.locator('input[name="name"]').fill("Work phone")
     article.get_by_role("button", name="Rename").click()
-    phone.wait_for_url(served + "/account?m=passkey_renamed")
+    phone.wait_for_url(served + "/account/sign-in?m=passkey_renamed")
     expect(passkey_article(phone, "Work phone")).to_have_count(1)
     expect(passkey_article(phone, "Phone")).to_have_count(0)
 
     # Remove the laptop's passkey (the magic link remains, and so does the phone's).
-    passkey_article(phone, "Laptop").get_by_role("button", name="Remove").click()
-    phone.wait_for_url(served + "/account?m=passkey_removed")
+    remove_passkey(phone, "Laptop")
+    phone.wait_for_url(served + "/account/sign-in?m=passkey_removed")
     expect(phone.locator("article.passkey")).to_have_count(1)
     expect(phone.locator("article.passkey h3")).to_have_text("Work phone")
     assert [p["name"] for p in passkeys_of(demo, email)] == ["Work phone"]
@@ -602,7 +612,7 @@ def test_passkey_limit_replaces_add_control(served, mailbox, demo, page, console
     email = "fritz@example.com"
     sign_up_with_passkey(page, served, mailbox, email, "Laptop")
 
-    page.goto(served + "/account")
+    page.goto(served + "/account/sign-in")
     expect(page.locator("article.passkey")).to_have_count(1)
     limit = page.locator("section p[role=status]")
     expect(limit).to_have_text(i18n.translate("en", "error.passkey_limit", limit=1))
@@ -627,21 +637,67 @@ def test_last_passkey_removal_refused_only_without_another_way(served, mailbox, 
 
     with demo.store.update("tenant") as doc:  # passkeys only: the link is no way back in
         doc["methods"] = ["passkey"]
-    page.goto(served + "/account")
-    passkey_article(page, "Laptop").get_by_role("button", name="Remove").click()
+    page.goto(served + "/account/sign-in")
+    remove_passkey(page, "Laptop")
     expect(page.locator("p.error[role=alert]")).to_contain_text("This is your last way to sign in")
     assert len(passkeys_of(demo, email)) == 1
 
     with demo.store.update("tenant") as doc:
         doc["methods"] = ["magic_link", "passkey"]
-    page.goto(served + "/account")
-    passkey_article(page, "Laptop").get_by_role("button", name="Remove").click()
-    page.wait_for_url(served + "/account?m=passkey_removed")
+    page.goto(served + "/account/sign-in")
+    remove_passkey(page, "Laptop")
+    page.wait_for_url(served + "/account/sign-in?m=passkey_removed")
     expect(page.locator("article.passkey")).to_have_count(0)
     assert passkeys_of(demo, email) == []
 
     # The refused form post answers 409 with the account page and its message.
     console.assert_clean(allow=(refused(served, "/account/passkeys/remove", 409),))
+    assert not console.csp_violations(), console.dump()
+
+
+# Records the WebAuthn Signal API calls a page makes; where Chromium has the functions, the
+# call still goes on to them (the DevTools protocol runs this before the page's own script).
+SIGNAL_RECORDER = """
+window.__signals = [];
+(() => {
+  const api = window.PublicKeyCredential;
+  if (!api) return;
+  for (const name of ["signalUnknownCredential", "signalAllAcceptedCredentials"]) {
+    const original = api[name];
+    api[name] = function (options) {
+      window.__signals.push({ name, options: JSON.parse(JSON.stringify(options)) });
+      return typeof original === "function" ? original.call(api, options) : Promise.resolve();
+    };
+  }
+})();
+"""
+
+
+def test_a_removal_tells_the_browser_through_the_signal_api(served, mailbox, demo, page, console):
+    device = VirtualAuthenticator.attach(page)
+    page.add_init_script(SIGNAL_RECORDER)
+    email = "hanna@example.com"
+    sign_up_with_passkey(page, served, mailbox, email, "Laptop")
+    account = account_of(demo, email)
+    removed = passkeys_of(demo, email)[0]["id"]
+    assert len(device.credentials()) == 1
+
+    page.goto(served + "/account/sign-in")
+    assert page.evaluate("window.__signals") == []  # nothing removed, nothing said
+    remove_passkey(page, "Laptop")
+    page.wait_for_url(served + "/account/sign-in?m=passkey_removed")
+    page.wait_for_function("window.__signals.length === 2")
+    calls = {call["name"]: call["options"] for call in page.evaluate("window.__signals")}
+    rp_id = urlsplit(served).hostname
+    assert calls == {
+        "signalUnknownCredential": {"rpId": rp_id, "credentialId": removed},
+        "signalAllAcceptedCredentials": {"rpId": rp_id, "userId": account.doc["webauthn_user_id"],
+                                         "allAcceptedCredentialIds": []},
+    }
+    page.reload()  # said once: a later visit of the section says nothing
+    assert page.evaluate("window.__signals") == []
+
+    console.assert_clean(allow=())
     assert not console.csp_violations(), console.dump()
 
 

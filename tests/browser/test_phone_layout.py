@@ -79,9 +79,10 @@ def test_every_page_fits_a_phone_and_keeps_words_whole(served, mailbox, accounts
     office_terminal(page, served)
     check(page, "office shell", findings)
 
-    for path in ("/account", "/welcome/passkey", "/admin.html", "/admin/users", "/admin/users/boss",
-                 "/admin/users/bob", "/admin/clients", f"/admin/clients/{client.client_id}", "/admin/settings",
-                 "/admin/languages", "/admin/audit"):
+    for path in ("/account", "/account/sign-in", "/account/devices", "/account/privacy", "/account/delete",
+                 "/welcome/passkey", "/admin.html", "/admin/users", "/admin/users/boss", "/admin/users/bob",
+                 "/admin/clients", f"/admin/clients/{client.client_id}", "/admin/settings", "/admin/languages",
+                 "/admin/audit"):
         page.goto(served + path)
         assert page.url.split("?")[0] == served + path, page.url
         check(page, path, findings)

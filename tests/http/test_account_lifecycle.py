@@ -203,14 +203,15 @@ def test_sessions_beyond_the_listed_number_end_the_oldest(app, mailbox, clock, a
     assert browsers[0].get("/account", headers={"Host": HOST}).status_code == 303
     assert all(b.get("/account", headers={"Host": HOST}).status_code == 200 for b in browsers[1:])
     me = browsers[-1]
-    items = re.findall(r'<li class="session">(.*?)</li>', me.get("/account", headers={"Host": HOST}).text, re.S)
-    listed = [(re.search(r'name="id" value="([0-9a-f]{64})"', item).group(1), "this browser" in item)
+    items = re.findall(r'<li class="session">(.*?)</li>', me.get("/account/devices", headers={"Host": HOST}).text,
+                       re.S)
+    listed = [(re.search(r'name="id" value="([0-9a-f]{64})"', item).group(1), 'class="badge"' in item)
               for item in items]
     assert len(listed) == 20 and sum(current for _, current in listed) == 1
     for entry, current in listed:
         if current:
             continue
-        csrf = csrf_of(me.get("/account", headers={"Host": HOST}).text)
+        csrf = csrf_of(me.get("/account/devices", headers={"Host": HOST}).text)
         assert me.post("/account/sessions/end", data={"csrf": csrf, "id": entry},
                        headers={"Host": HOST}).status_code == 303
     assert [b.get("/account", headers={"Host": HOST}).status_code for b in browsers[1:]] == [303] * 19 + [200]

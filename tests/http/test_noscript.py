@@ -22,7 +22,7 @@ def pages_of(client, mailbox, lang):
     page = client.get("/signin", headers=headers)
     client.post("/language", data={"csrf": csrf_of(page.text), "lang": lang, "next": "/"}, headers={"Host": HOST})
     sign_in(client, mailbox, f"nora.{lang}@example.com", confirm_profile=False)
-    for path in ("/welcome", "/welcome/passkey", "/account", "/office.html"):
+    for path in ("/welcome", "/welcome/passkey", "/account/sign-in", "/office.html"):
         pages["signed in " + path] = client.get(path, headers={"Host": HOST})
     return pages
 
@@ -40,7 +40,7 @@ def test_every_page_that_needs_script_explains_itself_without_it(client, mailbox
         "/office.html": "office.noscript",
         "/signin": "signin.passkey_noscript",
         "signed in /welcome/passkey": "passkey.noscript",
-        "signed in /account": "passkey.noscript",
+        "signed in /account/sign-in": "passkey.noscript",
     }
     for name, message_id in expected.items():
         explanation = i18n.translate(lang, message_id)

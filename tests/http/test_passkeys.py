@@ -181,13 +181,13 @@ def test_malformed_verify_requests_get_a_clear_json_error(client, body):
 
 def test_account_page_renames_and_removes(client, mailbox, accounts, demo):
     authenticator, _ = enroll(client, mailbox)
-    page = client.get("/account", headers={"Host": HOST})
+    page = client.get("/account/sign-in", headers={"Host": HOST})
     assert "Laptop" in page.text and "Stored in" in page.text
     credential_id = accounts.find_by_email("alice@example.com").doc["passkeys"][0]["id"]
     renamed = client.post("/account/passkeys/rename", data={"csrf": csrf_of(page.text), "id": credential_id,
                                                             "name": "Work\x00 laptop"}, headers={"Host": HOST})
     assert renamed.status_code == 303
-    assert "Work laptop" in client.get("/account", headers={"Host": HOST}).text
+    assert "Work laptop" in client.get("/account/sign-in", headers={"Host": HOST}).text
     # With the magic link off, the only passkey is the last way in: refused.
     with demo.store.update("tenant") as doc:
         doc["methods"] = ["passkey"]
@@ -306,8 +306,8 @@ def test_credential_changes_need_a_recent_sign_in(client, mailbox, accounts, clo
     confirm = client.get("/account/confirm", headers={"Host": HOST})
     assert confirm.status_code == 200 and "Bestätigen Sie, dass Sie es sind" in confirm.text
     again = passkey_sign_in(client, authenticator)  # re-authenticate with an existing method
-    assert again.status_code == 200 and again.json["redirect"] == "/account"
-    token = csrf_of(client.get("/account", headers={"Host": HOST}).text)
+    assert again.status_code == 200 and again.json["redirect"] == "/account/sign-in"
+    token = csrf_of(client.get("/account/sign-in", headers={"Host": HOST}).text)
     assert post(client, "/account/passkeys/options", {}, token).status_code == 200
     removed = client.post("/account/passkeys/remove", data={"csrf": token, "id": before[0]["id"]},
                           headers={"Host": HOST})
@@ -317,7 +317,7 @@ def test_credential_changes_need_a_recent_sign_in(client, mailbox, accounts, clo
 def test_a_refused_rename_marks_that_passkeys_name_field(client, mailbox, accounts):
     """Finding 22: a refused passkey name is shown beside that passkey's name field, with what was typed."""
     enroll(client, mailbox)
-    page = client.get("/account", headers={"Host": HOST})
+    page = client.get("/account/sign-in", headers={"Host": HOST})
     credential_id = accounts.find_by_email("alice@example.com").doc["passkeys"][0]["id"]
     refused = client.post("/account/passkeys/rename", data={"csrf": csrf_of(page.text), "id": credential_id,
                                                             "name": "x" * 61}, headers={"Host": HOST})

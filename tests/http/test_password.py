@@ -24,7 +24,7 @@ def allow_password(demo, allowed=True):
 
 
 def set_password(client, new=PLAINTEXT, repeat=None, current=None):
-    page = client.get("/account", headers={"Host": HOST})
+    page = client.get("/account/sign-in", headers={"Host": HOST})
     data = {"csrf": csrf_of(page.text), "new": new, "repeat": new if repeat is None else repeat}
     if current is not None:
         data["current"] = current
@@ -40,7 +40,7 @@ def password_sign_in(client, email="alice@example.com", password=PLAINTEXT):
 def test_no_password_anywhere_until_an_admin_allows_it(client, mailbox, demo):
     assert 'type="password"' not in client.get("/signin", headers={"Host": HOST}).text
     sign_in(client, mailbox, "alice@example.com")
-    assert "Password (optional)" not in client.get("/account", headers={"Host": HOST}).text
+    assert "Password (optional)" not in client.get("/account/sign-in", headers={"Host": HOST}).text
     assert set_password(client).status_code == 400
     allow_password(demo)
     assert 'type="password"' in client.get("/signin", headers={"Host": HOST}).text
@@ -107,18 +107,18 @@ def test_setting_or_removing_the_password_needs_a_recent_sign_in(client, mailbox
     confirm = client.get("/account/confirm", headers={"Host": HOST})
     assert confirm.status_code == 200 and "Confirm it" in confirm.text and "/signin" in confirm.text
     again = sign_in(client, mailbox, "alice@example.com")
-    assert again.status_code == 303 and again.headers["Location"] == "/account"
-    assert set_password(client).headers["Location"] == "/account?m=password_saved"
+    assert again.status_code == 303 and again.headers["Location"] == "/account/sign-in"
+    assert set_password(client).headers["Location"] == "/account/sign-in?m=password_saved"
     assert accounts.find_by_email("alice@example.com").has_password
     clock.advance(11 * 60)
-    page = client.get("/account", headers={"Host": HOST})
+    page = client.get("/account/sign-in", headers={"Host": HOST})
     refused = client.post("/account/password/remove", data={"csrf": csrf_of(page.text)}, headers={"Host": HOST})
     assert refused.status_code == 303 and refused.headers["Location"] == "/account/confirm"
     assert accounts.find_by_email("alice@example.com").has_password
     sign_in(client, mailbox, "alice@example.com")
-    page = client.get("/account", headers={"Host": HOST})
+    page = client.get("/account/sign-in", headers={"Host": HOST})
     removed = client.post("/account/password/remove", data={"csrf": csrf_of(page.text)}, headers={"Host": HOST})
-    assert removed.headers["Location"] == "/account?m=password_removed"
+    assert removed.headers["Location"] == "/account/sign-in?m=password_removed"
     assert not accounts.find_by_email("alice@example.com").has_password
 
 

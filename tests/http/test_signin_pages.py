@@ -109,7 +109,8 @@ def test_signed_in_people_land_in_the_office_shell(client, mailbox):
     assert client.get("/", headers={"Host": HOST}).headers["Location"] == "/office.html"
     account = client.get("/account", headers={"Host": HOST})
     assert "alice@example.com" in account.text and "alice@localhost" in account.text
-    assert "Magic link" in account.text  # how this browser signed in
+    devices = client.get("/account/devices", headers={"Host": HOST})
+    assert "Magic link" in devices.text  # how this browser signed in
 
 
 def test_ending_sessions_signs_out_everywhere(client, mailbox, accounts, app):
