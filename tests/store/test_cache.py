@@ -9,13 +9,6 @@ from codeb.store import Store, cache, files
 
 
 @pytest.fixture
-def store(tmp_path):
-    root = tmp_path / "tenant"
-    root.mkdir()
-    return Store(str(root))
-
-
-@pytest.fixture
 def memo():
     return cache.Memo(size=4)
 

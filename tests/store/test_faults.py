@@ -21,13 +21,6 @@ CTX = multiprocessing.get_context("spawn")
 
 
 @pytest.fixture
-def store(tmp_path):
-    root = tmp_path / "tenant"
-    root.mkdir()
-    return Store(str(root))
-
-
-@pytest.fixture
 def disk(monkeypatch):
     return FullDisk(monkeypatch)
 
