@@ -9,8 +9,9 @@ No fsync per line: the kernel writes the line back within seconds (Linux's
 dirty writeback, NTFS's lazy writer), a killed process loses nothing it wrote,
 and the event a line records was itself stored durably where it matters
 (sessions, grants, revocations, accounts). A power cut can lose the last
-seconds of lines, and at worst leave the last line cut short: `read` skips a
-line that does not end in a newline. Lines are never rewritten; a reader sees
+seconds of lines, and at worst leave the last line cut short (so can a full
+disk): `read` skips a line that does not end in a newline, and reads the event
+that a later append put right behind such a piece. Lines are never rewritten; a reader sees
 every line that was complete when it read.
 """
 
@@ -34,15 +35,27 @@ def _append(path: str, line: bytes) -> None:
 
 
 def _line(line: str) -> dict | None:
-    """One line's event; None for a line a power cut cut short (no newline yet, or the next
-    line's append right behind the cut piece)."""
+    """One line's event; None for a line a power cut or a full disk cut short (no newline
+    yet). The next append lands right behind such a piece, on the same line: that event is
+    the last `{"` of the line from which the rest parses (inside a JSON string a quote is
+    always escaped, so `{"` only ever opens an object), and the cut piece is dropped."""
     if not line.endswith("\n") or not line.strip():
         return None
     try:
         event = json.loads(line)
     except ValueError:
-        return None
+        event = _behind_cut_piece(line)
     return event if isinstance(event, dict) else None
+
+
+def _behind_cut_piece(line: str):
+    start = line.find('{"', 1)
+    while start != -1:
+        try:
+            return json.loads(line[start:])
+        except ValueError:
+            start = line.find('{"', start + 1)
+    return None
 
 
 class Log:

@@ -79,6 +79,21 @@ def test_a_short_log_write_is_storage_full(store, monkeypatch):
         store.log(layout.AUDIT).append("2026-12", {"event": "cut"})
 
 
+def test_the_line_after_a_cut_short_one_is_still_read(store, monkeypatch):
+    """A short write (full disk, power cut) leaves a piece without its newline; the next
+    append lands right behind it on the same line. The piece is lost, the next event is not."""
+    audit = store.log(layout.AUDIT)
+    audit.append("2026-12", {"event": "a", "n": 1})
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, data[: len(data) // 2]))
+    with pytest.raises(StorageFull):
+        audit.append("2026-12", {"event": "cut", "text": '{"event": "not one"}'})
+    monkeypatch.setattr(os, "write", real_write)
+    audit.append("2026-12", {"event": "b", "n": 2})
+    audit.append("2026-12", {"event": "c", "n": 3})
+    assert [e["event"] for e in audit.read("2026-12")] == ["a", "b", "c"]
+
+
 def test_a_folder_or_lock_file_that_cannot_be_created_is_storage_full(store, monkeypatch):
     def makedirs(path, exist_ok=False):
         raise no_space(path)

@@ -623,9 +623,9 @@ def test_a_log_line_cut_short_by_a_power_cut_is_not_read(store):
     with open(os.path.join(store.folder("audit"), "2026-12.jsonl"), "ab") as f:
         f.write(b'{"n": 2, "pa')
     assert audit.read("2026-12") == [{"n": 1}]
-    audit.append("2026-12", {"n": 3})  # lands behind the cut piece: that one line is lost
+    audit.append("2026-12", {"n": 3})  # lands behind the cut piece, on its line: read all the same
     audit.append("2026-12", {"n": 4})
-    assert audit.read("2026-12") == [{"n": 1}, {"n": 4}]
+    assert audit.read("2026-12") == [{"n": 1}, {"n": 3}, {"n": 4}]
 
 
 def test_a_record_moved_into_another_kind_is_moved_once_and_whole(tmp_path):
