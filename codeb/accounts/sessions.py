@@ -34,6 +34,7 @@ RECENT_SIGN_IN = 10 * 60  # adding or removing a passkey or the password needs a
 # A session's last activity ("seen") is kept to this many seconds, so a busy browser rewrites its
 # own session record at most once per interval (and never the account document).
 SEEN_GRANULARITY = 5 * 60
+_REMOVED = object()  # in `Session.changes`: the key was removed
 
 
 @dataclass
@@ -42,6 +43,10 @@ class Session:
     data: dict = field(default_factory=dict)
     new: bool = False
     modified: bool = False
+    # What this request changed, key by key: saving a stored session applies only these to
+    # its record, under the record's lock, so two requests of one browser that change
+    # different keys at once both keep their change (last writer wins per key, not per session).
+    changes: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def anonymous(self) -> bool:
@@ -65,18 +70,19 @@ class Session:
     @property
     def csrf(self) -> str:
         if "csrf" not in self.data:
-            self.data["csrf"] = secrets.token_urlsafe(32)
+            self.data["csrf"] = self.changes["csrf"] = secrets.token_urlsafe(32)
             self.modified = True
         return self.data["csrf"]
 
     def set(self, key, value) -> None:
         if self.data.get(key) != value:
-            self.data[key] = value
+            self.data[key] = self.changes[key] = value
             self.modified = True
 
     def pop(self, key, default=None):
         if key in self.data:
             self.modified = True
+            self.changes[key] = _REMOVED
         return self.data.pop(key, default)
 
 
@@ -141,6 +147,7 @@ class Sessions:
     def save(self, session: Session) -> str:
         """Persist the session; return the cookie value that names it."""
         session.modified = False
+        changes, session.changes = session.changes, {}
         if session.sid is None:
             return ANONYMOUS_PREFIX + self.signed.dumps(session.data)
         if not session.new:
@@ -148,7 +155,13 @@ class Sessions:
             # process) stays ended: only a record that is still there is rewritten.
             try:
                 with self.records.update(session.listed_id) as record:
-                    record["data"] = session.data
+                    data = record.setdefault("data", {})
+                    for key, value in changes.items():
+                        if value is _REMOVED:
+                            data.pop(key, None)
+                        else:
+                            data[key] = value
+                    session.data = dict(data)  # with what other requests changed meanwhile
             except NotFound:
                 pass
             return session.sid
