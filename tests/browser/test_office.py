@@ -60,7 +60,12 @@ def paths(urls):
 
 def shell_ready(page):
     """Wait for the active service worker and its shell cache (install caches the shell)."""
-    assert page.evaluate("navigator.serviceWorker.ready.then(r => r.active.state)") == "activated"
+    # `ready` resolves once a worker is active, which may still be "activating" (Service
+    # Workers §3.4.7): wait for its activate step to finish.
+    page.wait_for_function("""async () => {
+        const registration = await navigator.serviceWorker.ready;
+        return registration.active && registration.active.state === 'activated';
+    }""")
     page.wait_for_function("""async () => {
         for (const name of await caches.keys()) {
             const cache = await caches.open(name);
