@@ -178,25 +178,14 @@ class Counter:
 
     def hit(self, key: str, limit: int, window: int) -> int:
         """Count one event for `key`; return 0 if allowed, else seconds to wait."""
-        rid = secret_id(key)
-        now = self.clock()
-        with self.records.lock(rid):
-            doc = self.records.get(rid)
-            if doc is None:
-                doc = {"count": 0, "start": int(now)}
-            if doc["count"] >= limit:
-                return max(1, int(doc["start"] + window - now))
-            doc["count"] += 1
-            self.records.put(rid, {"count": doc["count"], "start": doc["start"]},
-                             ttl=doc["start"] + window - now)
-            return 0
+        return self.hit_rules(key, [(limit, window)])
 
     def hit_rules(self, key: str, rules) -> int:
         """Count one event for `key` against each (limit, window) rule, each its own window,
         all kept in one record: one lock and one write however many rules. Return 0 if all
         allow it (then it is counted in each), else the seconds to wait for the first that
         is full (and it is counted in none)."""
-        rid = secret_id(f"rules:{key}")
+        rid = secret_id(key)
         now = self.clock()
         with self.records.lock(rid):
             doc = self.records.get(rid)
