@@ -112,15 +112,6 @@ class RefreshChain:
         hold.enter_context(self.records.lock(gid))
         return self.records.get(gid)
 
-    def rotate(self, gid: str, old: str, new: str, scope) -> bool:
-        """Replace the current token `old` by `new` in one write; False if `old` is no longer current."""
-        with self.records.lock(gid):
-            doc = self.records.get(gid)
-            if doc is None or not self.is_current(doc, old):
-                return False
-            self.rotate_held(gid, doc, new, scope)
-            return True
-
     def rotate_held(self, gid: str, doc: dict, new: str, scope) -> None:
         """Write the rotation of `doc`, read by `held` under the lock still held: the
         compare was made then, and nobody can have changed the chain since."""
@@ -181,11 +172,9 @@ class CodeRecord(AuthorizationCodeMixin):
 
 
 class RefreshRecord:
-    def __init__(self, doc: dict, presented: str | None = None, held: bool = False,
-                 principal: "Principal | None" = None):
+    def __init__(self, doc: dict, presented: str | None = None, principal: "Principal | None" = None):
         self.doc = doc
-        self.presented = presented  # the chain's current token, rotated in save_token
-        self.held = held  # read under the chain's lock, held until the request ends
+        self.presented = presented  # the chain's current token, read under its lock, rotated in save_token
         self.principal = principal  # whom it stands for, found once per request
 
     def check_client(self, client):
@@ -282,11 +271,9 @@ class RefreshGrant(grants.RefreshTokenGrant):
         return RefreshRecord(doc, principal=principal) if doc and principal else None
 
     def _from_chain(self, gid: str, token: str):
-        """Read the chain once, under its lock held across the signing when the request
-        holds one (`Provider.token`); the rotation is the one write, in `Provider.save_token`."""
-        hold = getattr(self.request, "hold", None)
-        chains = self.server.refresh_chains
-        doc = chains.get(gid) if hold is None else chains.held(gid, hold)
+        """Read the chain once, under its lock, which the request holds across the signing
+        (`Provider.token`); the rotation is the one write, in `Provider.save_token`."""
+        doc = self.server.refresh_chains.held(gid, self.request.hold)
         if doc is None or doc["client_id"] != self.request.client.get_client_id():
             return None  # another client's attempt changes nothing (RFC 6749 §6)
         if not RefreshChain.is_current(doc, token):
@@ -296,7 +283,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
         if self.server.grants.is_revoked(gid):
             return None
         principal = principal_from(self.server, doc)
-        return RefreshRecord(doc, presented=token, held=hold is not None, principal=principal) if principal else None
+        return RefreshRecord(doc, presented=token, principal=principal) if principal else None
 
     def authenticate_user(self, refresh_token):
         return refresh_token.principal  # found by authenticate_refresh_token, in this request

@@ -16,7 +16,6 @@ from contextlib import ExitStack
 from functools import cached_property
 
 from authlib.oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidGrantError
 from authlib.oauth2.rfc6749.authenticate_client import ClientAuthentication
 
 from ..store import layout
@@ -141,16 +140,9 @@ class Provider(AuthorizationServer):
             return
         principal: Principal = request.user
         old = getattr(request, "refresh_token", None)
-        if isinstance(old, RefreshRecord) and old.held:
+        if isinstance(old, RefreshRecord) and old.presented is not None:
             # The rotation, one write of the chain read under the lock held since.
             self.refresh_chains.rotate_held(principal.grant_id, old.doc, token["refresh_token"], token["scope"])
-            return
-        if isinstance(old, RefreshRecord) and old.presented is not None:
-            # The rotation, one write: only if the presented token is still the current one.
-            if not self.refresh_chains.rotate(principal.grant_id, old.presented, token["refresh_token"],
-                                              token["scope"]):
-                self.grants.revoke(principal.grant_id)  # spent meanwhile by another request: a reuse
-                raise InvalidGrantError()
             return
         self.refresh_chains.start(principal.grant_id, {
             "client_id": request.client.get_client_id(),
