@@ -22,6 +22,18 @@ from . import context
 from .pages import safe_local_path
 
 bp = Blueprint("account", __name__)
+
+# Every page here is the signed-in person's own, except these two: the page said after a
+# self-service deletion (signed out by then) and a change-email link, which may be opened
+# before signing in and comes back to itself afterwards.
+SIGNED_OUT_ENDPOINTS = {"account.deleted", "account.email_link"}
+
+
+@bp.before_request
+def signed_in_only():
+    if g.account is None and request.endpoint not in SIGNED_OUT_ENDPOINTS:
+        return redirect(url_for("signin.page"), code=303)
+    return None
 NOTICES = ("passkey_added", "passkey_renamed", "passkey_removed", "profile_saved", "session_ended",
            "sessions_ended_others", "password_saved", "password_removed", "email_change_sent", "email_changed")
 
@@ -79,8 +91,6 @@ def require_recent_sign_in(back: str = "account.sign_in") -> None:
 @bp.get("/account/confirm")
 def confirm():
     """"Confirm it's you": sign in again with a method the account has, then back to the account page."""
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
     if g.session.signed_in_recently(g.tenant.store.clock()):
         return redirect(url_for("account.page"), code=303)
     if not g.session.data.get(context.AFTER_SIGNIN):  # a passkey change asked for it: back there
@@ -99,39 +109,29 @@ def save_profile_form(confirm: bool = False) -> None:
 @bp.get("/account")
 def page():
     """Profile: the first section."""
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
     return account_page("profile")
 
 
 @bp.get("/account/sign-in")
 def sign_in():
     """Sign-in & passkeys: the passkeys and the optional password."""
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
     return account_page("signin")
 
 
 @bp.get("/account/devices")
 def devices():
     """Devices: the browsers and apps signed in to the account."""
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
     return account_page("devices")
 
 
 @bp.get("/account/privacy", endpoint="privacy")
 def privacy_page():
     """Privacy: the person's own data."""
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
     return account_page("privacy")
 
 
 @bp.post("/account/profile")
 def profile():
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
     try:
         save_profile_form()
     except CodebError as error:
@@ -143,8 +143,6 @@ def profile():
 @bp.route("/welcome", methods=["GET", "POST"])
 def confirm_profile():
     """The one-screen profile confirmation of a first sign-in, whatever the method."""
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
     if flow.passkey_required(g.account, signin.enabled(g.tenant)):  # the passkey screen comes first
         return redirect(url_for("passkeys.welcome"), code=303)
     error, form = None, None
@@ -173,8 +171,6 @@ def allow_form_to_continue_target() -> None:
 @bp.post("/account/password")
 def set_password():
     """Set or change the optional password; the plaintext goes no further than the request."""
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
     require_recent_sign_in()
     form = request.form
     try:
@@ -190,8 +186,6 @@ def set_password():
 
 @bp.post("/account/password/remove")
 def remove_password():
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
     require_recent_sign_in()
     passwords.remove(g.accounts, g.account.login)
     audit.append(g.tenant.store, "password.removed", login=g.account.login, sub=g.account.sub)
@@ -200,8 +194,6 @@ def remove_password():
 
 @bp.post("/account/sessions/end")
 def end_session():
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
     entry = request.form.get("id", "")
     current = secret_id(g.session.sid)
     if entry == current:
@@ -215,8 +207,6 @@ def end_session():
 @bp.post("/account/sessions/end-others")
 def end_other_sessions():
     """End every session but this browser's; this one stays signed in."""
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
     ended = g.sessions.end_others(g.accounts, g.account.login, secret_id(g.session.sid))
     audit.append(g.tenant.store, "session.ended_others", login=g.account.login, sub=g.account.sub, count=ended)
     return redirect(url_for("account.devices", m="sessions_ended_others"), code=303)
@@ -224,8 +214,6 @@ def end_other_sessions():
 
 @bp.post("/account/sessions/end-all")
 def end_all_sessions():
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
     g.sessions.end_all(g.accounts, g.account.login)
     audit.append(g.tenant.store, "session.ended_everywhere", login=g.account.login, sub=g.account.sub)
     context.end_browser_session()
@@ -255,8 +243,6 @@ def deletion_page(error: CodebError | None = None):
 @bp.get("/account/delete")
 def delete_confirm():
     """What deleting the account erases, and the button; only after a recent sign-in."""
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
     require_recent_sign_in(back="account.delete_confirm")
     return deletion_page()
 
@@ -265,8 +251,6 @@ def delete_confirm():
 def delete():
     """The account, its passkeys, sessions, grants and files go, as when an admin deletes it
     (`Accounts.delete`); then this browser is signed out and told it is done."""
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
     require_recent_sign_in(back="account.delete_confirm")
     if request.form.get("confirm") != "1":
         return deletion_page(BadInput("error.delete_self_confirm", field="confirm"))
@@ -307,8 +291,6 @@ def change_email():
     """Mail a one-time link to the new address and a notice to the current one. The answer is
     the same whether the new address is free or another account's (no enumeration): only
     the mail to the new address says which."""
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
     require_recent_sign_in(back="account.page")
     account = g.account
     try:
@@ -360,8 +342,6 @@ def email_link(link):
 
 @bp.post("/account/email/confirm")
 def confirm_email():
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
     link = request.form.get("link", "")
     pending_change(link)
     record = invites.take(g.tenant.store, link, (invites.EMAIL_CHANGE,))
@@ -378,8 +358,6 @@ def confirm_email():
 @bp.get("/account/export")
 def export():
     """The person's own data, machine-readable (GDPR Art. 20)."""
-    if g.account is None:
-        return redirect(url_for("signin.page"), code=303)
     body = privacy.export(g.tenant.store, g.tenant.name, g.account)
     audit.append(g.tenant.store, "account.exported", login=g.account.login, sub=g.account.sub)
     return download(body, privacy.export_filename(g.tenant.name, g.account.login))
