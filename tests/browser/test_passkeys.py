@@ -398,7 +398,7 @@ def test_second_device_rename_remove_and_removed_passkey_is_refused(served, mail
     expect(phone.locator("article.passkey")).to_have_count(1)
     create_passkey(phone, "Phone")
     phone.wait_for_url(served + "/account/sign-in?m=passkey_added")
-    expect(phone.locator("p.notice")).to_have_text("Your new passkey is ready.")
+    expect(phone.locator(".alert-success")).to_have_text("Your new passkey is ready.")
     expect(phone.locator("article.passkey")).to_have_count(2)
     assert len(phone_key.credentials()) == 1
     assert phone_key.credentials()[0]["credentialId"] != laptop_key.credentials()[0]["credentialId"]
@@ -639,7 +639,7 @@ def test_last_passkey_removal_refused_only_without_another_way(served, mailbox, 
         doc["methods"] = ["passkey"]
     page.goto(served + "/account/sign-in")
     remove_passkey(page, "Laptop")
-    expect(page.locator("p.error[role=alert]")).to_contain_text("This is your last way to sign in")
+    expect(page.locator(".alert-error[role=alert]")).to_contain_text("This is your last way to sign in")
     assert len(passkeys_of(demo, email)) == 1
 
     with demo.store.update("tenant") as doc:

@@ -214,7 +214,7 @@ def test_wrong_number_refuses_the_pending_sign_in_and_the_waiting_tab_says_so(ap
     assert status(asker, pid).json == {"state": "refused", "reason": "number",
                                        "expires": status(asker, pid).json["expires"]}
     page = asker.get("/signin/sent", headers={"Host": HOST})
-    shown = re.search(r'<p data-state="refused-number" class="error">([^<]*)</p>', page.text)
+    shown = re.search(r'data-state="refused-number">.*?<div class="alert-body"><p>([^<]*)</p>', page.text, re.DOTALL)
     assert shown and "A wrong number was picked" in shown.group(1)
     assert continue_approved(asker, waiting).status_code == 400 and not signed_in(asker)
 

@@ -164,7 +164,8 @@ def expect(response, *statuses: int):
 
 def what_it_says(body: str) -> str:
     """The error message of a page (its alert) or the start of a JSON or text body."""
-    alert = re.search(r'role="alert">([^<]*)<', body)
+    alert = re.search(r'role="alert".*?<div class="alert-body">(?:<p class="alert-title">[^<]*</p>)?<p>([^<]*)<',
+                      body, re.DOTALL)
     return html.unescape(alert.group(1)) if alert else body[:300]
 
 
