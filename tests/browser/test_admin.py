@@ -26,7 +26,7 @@ def test_admin_invites_promotes_and_deletes_a_person(served, mailbox, accounts, 
     admin.locator("#new-name").fill("Dana Demo")
     admin.locator("#create-user button[type=submit]").click()
     admin.wait_for_url(re.compile(r".*/admin/users/dana\?m=user_created"))
-    expect(admin.locator("p[role=status]").first).to_contain_text("invitation sent")
+    expect(admin.locator(".alert-success").first).to_contain_text("invitation sent")
 
     # Dana follows the invitation in her own browser and lands in the office shell.
     dana = new_context().new_page()
