@@ -139,7 +139,8 @@ class Browser:
             try:
                 response = self.session.request(method, target.url + path, headers=headers,
                                                 allow_redirects=False, timeout=TIMEOUT, **kwargs)
-            except requests.ConnectionError as exc:
+            # A worker killed mid-answer breaks the body (ChunkedEncodingError): as unanswered as a refused connection.
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 if method != "GET" or attempt == 2:
                     raise InDoubt(f"{method} {path} on server {target.index}: {exc.__class__.__name__}") from None
                 continue
