@@ -1,12 +1,13 @@
 # CodeB identity: `make run` serves the demo tenant, `make test` installs what the
-# tests need and runs them, `make bench` prints the benchmark figures.
+# tests need and runs them (screenshots of every page into build/screenshots/ included),
+# `make bench` prints the benchmark figures (`make pages`: page weights and time to interactive).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 NODE   := tests/node
 PORT   ?= 8000
 
-.PHONY: run test check bench soak install system-deps node-deps clean
+.PHONY: run test check bench pages screenshots soak install system-deps node-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +60,17 @@ test: $(VENV)/.dev system-deps node-deps check
 
 bench: $(VENV)/.dev system-deps node-deps
 	$(PY) bench/run.py
+	$(PY) bench/pages.py
+
+# The main pages' weight (HTML, CSS, JS, images; gzipped) and time to interactive on a
+# throttled phone, beside a bare page of the same weight (about two minutes).
+pages: $(VENV)/.dev system-deps
+	$(PY) bench/pages.py
+
+# Only the screenshot tour of `make test`: every page in English and German, 1280 and 390 px
+# wide, light and dark, into build/screenshots/<lang>-<width>-<scheme>/<page>.png.
+screenshots: $(VENV)/.dev system-deps node-deps
+	$(PY) -m pytest -q -n 2 tests/browser/test_screenshots.py
 
 # The long soak (about five minutes, loopback only): four servers on one data folder under
 # a mixed load, then again with one killed by SIGKILL; prints a summary, fails on a problem.
@@ -66,4 +78,4 @@ soak: $(VENV)/.dev
 	$(PY) -m tests.soak
 
 clean:
-	rm -rf $(VENV) $(NODE)/node_modules .pytest_cache
+	rm -rf $(VENV) $(NODE)/node_modules .pytest_cache build

@@ -20,7 +20,7 @@ import time
 
 from .store import layout, secret_id
 
-AGGREGATED = frozenset({"signin.failed"})
+AGGREGATED = frozenset({"signin.failed", "error.shown"})
 AGGREGATE_WINDOW = 300  # five minutes
 REPEATS_KEPT = 40 * 86400  # a window's count waits this long for a reader (then only its first line stays)
 
@@ -41,7 +41,9 @@ def _write(store, now: float, line: dict) -> None:
     _log(store).append(month, {"time": round(now, 3), **line})
 
 
-def _count(store, event: str, facts: dict) -> None:
+def _count(store, event: str, facts: dict, first: dict | None = None) -> dict:
+    """Count one event of a window; the window's line. `first` is written with the window's
+    first line but is no part of what makes two events the same (an error's reference)."""
     now = store.clock()
     repeats = store.transient(layout.AUDIT_REPEATS)
     rid = secret_id(json.dumps([event, facts], sort_keys=True, default=str))
@@ -51,12 +53,21 @@ def _count(store, event: str, facts: dict) -> None:
             record["count"] += 1
             record["last"] = now
             repeats.put(rid, record, ttl=REPEATS_KEPT)
-            return
+            return record["line"]
         if record is not None:
             _close(store, record)
-        _write(store, now, {"event": event, **facts})  # the window's first: at once
-        repeats.put(rid, {"line": {"event": event, **facts}, "since": now, "last": now, "count": 0},
-                     ttl=REPEATS_KEPT)
+        line = {"event": event, **facts, **(first or {})}
+        _write(store, now, line)  # the window's first: at once
+        repeats.put(rid, {"line": line, "since": now, "last": now, "count": 0}, ttl=REPEATS_KEPT)
+        return line
+
+
+def error_shown(store, reference: str, **facts) -> str:
+    """An error page was shown: its line carries the reference the page shows, so an admin
+    told "Reference 7KQ2-M9XD" finds what happened. Anyone can cause error pages, so they
+    are counted like failed sign-ins: the same error for the same source and path within a
+    window is one line, and every repeat shows the reference of that line (the one returned)."""
+    return _count(store, "error.shown", facts, first={"reference": reference})["reference"]
 
 
 def _close(store, record: dict) -> None:
@@ -98,3 +109,106 @@ def of_account(store, account) -> list[dict]:
             if event.get("sub") == account.sub
             or ("sub" not in event and event.get("login") == account.login
                 and event.get("time", 0) >= (account.created or 0))]
+
+
+# -- the log as people read it: one sentence per event --------------------------------------
+#
+# Each kind of event has one sentence in the catalogues, `audit.s.<event>`, filled with the
+# event's facts; a kind this table does not know reads as the fallback `audit.s.unknown`
+# (the event's name), so a new event never breaks the page. `sentence` is pure: it names
+# the message and its parameters, and which parameters are themselves message ids (a
+# sign-in method, a kind of file, the break-glass superuser) for the page to translate.
+
+KINDS = ("account.deleted_self", "account.exported", "audit.exported", "breakglass.link_created", "breakglass.used",
+         "client.created", "client.deleted", "client.secret_regenerated", "client.updated",
+         "email.change_requested", "email.changed", "keys.rotated", "language.removed", "language.saved",
+         "passkey.added", "passkey.counter_regression", "passkey.removed", "password.removed", "password.set",
+         "privacy.erased", "privacy.exported", "privacy.hold_lifted", "privacy.hold_placed",
+         "privacy.hold_released", "profile.confirmed", "session.ended", "session.ended_everywhere",
+         "session.ended_others", "settings.changed", "signin", "signin.failed", "signout", "user.created",
+         "user.deleted", "user.disabled", "user.enabled", "user.invitation_resent", "user.roles_changed",
+         "user.updated")
+SIGNIN_METHODS = ("passkey", "magic_link", "password", "oidc", "saml", "wallet")
+# Events an admin does to someone else's account: said as "<admin> … <account>" when an
+# `actor` other than the account itself is named.
+BY_ADMIN = frozenset({"passkey.removed", "session.ended", "session.ended_everywhere"})
+
+
+def sentence(entry: dict) -> tuple[str, dict, dict]:
+    """(message id, parameters, parameters that are message ids) of one event's sentence."""
+    event = str(entry.get("event", ""))
+    actor = str(entry.get("actor") or "")
+    params = {"actor": actor, "login": str(entry.get("login") or ""), "event": event,
+              "client": str(entry.get("client_id") or ""),
+              "name": str(entry.get("name") or entry.get("client_id") or ""),
+              "code": str(entry.get("lang") or ""), "kid": str(entry.get("kid") or ""),
+              "reason": str(entry.get("reason") or ""), "method": str(entry.get("method") or "")}
+    labels = {}
+    if actor == "superuser" or entry.get("breakglass"):
+        labels["actor"] = "audit.superuser"
+    if event not in KINDS:
+        return "audit.s.unknown", params, labels
+    key = "audit.s." + event
+    if event == "signin":
+        key += "." + (params["method"] if params["method"] in SIGNIN_METHODS else "other")
+    elif event == "signin.failed":
+        if params["method"] in SIGNIN_METHODS:
+            labels["method"] = "method." + params["method"]
+    elif event == "user.roles_changed":
+        before, after = entry.get("before") or [], entry.get("after") or []
+        if "admin" in after and "admin" not in before:
+            key = "audit.s.role_granted"
+        elif "admin" in before and "admin" not in after:
+            key = "audit.s.role_revoked"
+    elif event == "user.deleted" and entry.get("hold"):
+        key = "audit.s.user.deleted_held"
+    elif event == "privacy.erased":
+        labels["kind"] = "admin.kind." + str(entry.get("kind"))
+    elif event in BY_ADMIN and actor and actor != params["login"]:
+        key += "_by"
+    return key, params, labels
+
+
+def page(store, month: str, *, event: str = "", login: str = "", offset: int = 0,
+         limit: int = 50) -> tuple[int, list[dict]]:
+    """(how many events match, one page of them newest first) of one month's log: events of
+    that kind (or whose kind starts with `event` and a dot), about or by that login."""
+    matching = [e for e in read(store, month) if matches(e, event=event, login=login)]
+    matching.reverse()
+    return len(matching), matching[max(offset, 0):max(offset, 0) + max(limit, 1)]
+
+
+def matches(entry: dict, *, event: str = "", login: str = "") -> bool:
+    kind = str(entry.get("event", ""))
+    return ((not event or kind == event or kind.startswith(event.rstrip(".") + "."))
+            and (not login or login in (entry.get("login"), entry.get("actor"))))
+
+
+CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """A cell a spreadsheet shows as text: one that starts like a formula gets a leading
+    apostrophe (OWASP, CSV injection), so `=HYPERLINK(…)` in a display name stays inert."""
+    text = "" if value is None else value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return "'" + text if text.startswith(CSV_FORMULA) else text
+
+
+def recent_of_account(store, account, limit: int = 50) -> list[dict]:
+    """The newest `limit` events about one account (as `of_account` finds them), newest first:
+    months are read from the newest back, only until enough are found."""
+    _close_finished_windows(store)
+    log = _log(store)
+    found: list[dict] = []
+    for month in reversed(log.names()):
+        if month < time.strftime("%Y-%m", time.gmtime(account.created or 0)):
+            break  # nothing about this account is older than the account
+        found.extend(reversed([event for event in log.read(month) if _about(event, account)]))
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+def _about(event: dict, account) -> bool:
+    return event.get("sub") == account.sub or ("sub" not in event and event.get("login") == account.login
+                                               and event.get("time", 0) >= (account.created or 0))

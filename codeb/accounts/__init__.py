@@ -75,6 +75,11 @@ class Account:
     listed_sessions = property(lambda self: list(self.doc.get("sessions", [])))
 
     @property
+    def entry(self) -> dict:
+        """The account as the admin's user list shows it (its directory entry: status, last sign-in…)."""
+        return entry_of(self.doc)
+
+    @property
     def display_name(self) -> str:
         return self.doc.get("display_name") or self.login
 
@@ -138,7 +143,9 @@ class Accounts:
                 "sub": secrets.token_urlsafe(24),
                 "email": email,
                 "email_verified": False,
-                "display_name": display_name or email.split("@")[0],
+                # Only a name someone gave (an admin's invitation): the person chooses theirs
+                # at the first sign-in, and until then `display_name` falls back to the login.
+                "display_name": display_name or None,
                 "nickname": None,
                 "language": language,
                 "roles": roles,
@@ -354,6 +361,8 @@ class Accounts:
             with self.update(login) as doc:
                 pass
             account = Account(doc)
+            if not hold and privacy.held(self.store, account.sub):
+                raise Conflict("error.delete_held")  # deleting would erase what the hold keeps
             self.store.write(layout.DELETED_LOGINS, secret_id(account.login),
                              doc={"deleted": int(self.store.clock())})
             if hold:

@@ -333,7 +333,7 @@ def verify_registration(*, credential: dict, challenge: bytes, rp_id: str, origi
         "backup_eligible": verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
         "backed_up": bool(verified.credential_backed_up),
         "user_verified": bool(verified.user_verified),
-        "name": clean_name(name)[:MAX_NAME] or authenticators.name_of(aaguid) or "",
+        "name": typed_name(name) or authenticators.name_of(aaguid) or "",
         "created": now,
         "last_used": None,
     }
@@ -350,6 +350,18 @@ def clean_name(value) -> str:
         return ""
     kept = "".join(c if c.isprintable() or c == ZWJ else " " if c.isspace() else "" for c in value)
     return " ".join(kept.split())
+
+
+def typed_name(value) -> str:
+    """The name typed for a new passkey: "" when nothing was typed (the authenticator's name is
+    used), else the cleaned name; one that cleans to nothing or is too long is refused rather
+    than dropped or cut (BadInput, field "name")."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    cleaned = clean_name(value)
+    if not cleaned or len(cleaned) > MAX_NAME:
+        raise BadInput("error.passkey_name", field="name")
+    return cleaned
 
 
 class Passkeys:

@@ -14,7 +14,7 @@ their account page, an admin for them).
 """
 
 from .. import audit
-from ..errors import BadInput, NotFound
+from ..errors import BadInput, Conflict, NotFound
 from ..store import layout
 from . import authenticators
 
@@ -43,25 +43,78 @@ def inventory(store, sub: str) -> dict[str, dict]:
     return {kind: store.usage(*folder(kind, sub)) for kind in KINDS}
 
 
-def erase(store, sub: str, kind: str) -> dict:
-    """Delete the person's files of one kind; return what was erased (counts, not content)."""
+def erase(store, sub: str, kind: str, *, releasing: bool = False) -> dict:
+    """Delete the person's files of one kind; return what was erased (counts, not content).
+    Refused while a legal hold keeps them, unless `releasing` is that hold's own end."""
     where = folder(kind, sub)
+    if not releasing and held(store, sub):
+        raise Conflict("error.erase_held")
     counted = store.usage(*where)
     store.remove_tree(*where)
     return counted
 
 
-def erase_all(store, sub: str) -> dict[str, dict]:
+def erase_all(store, sub: str, *, releasing: bool = False) -> dict[str, dict]:
     """Delete every kind of the person's files (an account's deletion); what went, per kind."""
-    return {kind: erase(store, sub, kind) for kind in KINDS}
+    if not releasing and held(store, sub):
+        raise Conflict("error.erase_held")
+    return {kind: erase(store, sub, kind, releasing=releasing) for kind in KINDS}
 
 
-# -- legal hold: a deleted account's files an admin chose to keep ----------------------------
+# -- legal hold: files an admin keeps, of a live account or past its deletion -----------------
+#
+# One record per person, `legal-holds/<person>.json`. On a live account it says who placed
+# it, when and why; while it stands, nothing erases the person's files: not the admin's
+# erasure, not the person's "Delete my account", not an admin's deletion that would erase
+# them (deleting while keeping the files is allowed: the hold then carries on past it, with
+# the time of the deletion added).
+
+REASON_MAX = 500
+
+
+def clean_reason(value) -> str:
+    reason = " ".join(str(value or "").split())
+    if not reason or len(reason) > REASON_MAX:
+        raise BadInput("error.hold_reason", field="reason", max=REASON_MAX)
+    return reason
+
+
+def place_hold(store, account, *, by: str, reason) -> dict:
+    """Keep the live account's files from any erasure until an admin lifts the hold."""
+    reason = clean_reason(reason)
+    with store.lock(layout.LEGAL_HOLDS, layout.person(account.sub)):
+        if store.exists(layout.LEGAL_HOLDS, layout.person(account.sub)):
+            raise Conflict("error.hold_exists")
+        record = {"sub": account.sub, "login": account.login, "placed": int(store.clock()), "by": by,
+                  "reason": reason}
+        store.write(layout.LEGAL_HOLDS, layout.person(account.sub), doc=record)
+    return record
+
+
+def hold_of(store, sub: str) -> dict | None:
+    """The legal hold on this person's files, if there is one."""
+    return store.read(layout.LEGAL_HOLDS, layout.person(sub))
+
+
+def lift_hold(store, account, *, reason) -> dict:
+    """End the hold on a live account (its files stay; they are only no longer protected)."""
+    reason = clean_reason(reason)
+    with store.lock(layout.LEGAL_HOLDS, layout.person(account.sub)):
+        record = hold_of(store, account.sub)
+        if record is None:
+            raise NotFound("error.hold_missing")
+        store.delete(layout.LEGAL_HOLDS, layout.person(account.sub))
+    return {**record, "lift_reason": reason}
+
 
 def hold(store, account, *, by: str) -> None:
-    """Keep the account's files past its deletion, and note whose they were and who kept them."""
-    store.write(layout.LEGAL_HOLDS, layout.person(account.sub),
-                doc={"sub": account.sub, "login": account.login, "deleted": int(store.clock()), "by": by})
+    """Keep the account's files past its deletion, and note whose they were and who kept them
+    (a hold placed on the live account before carries on, with its reason)."""
+    with store.lock(layout.LEGAL_HOLDS, layout.person(account.sub)):
+        earlier = hold_of(store, account.sub) or {}
+        store.write(layout.LEGAL_HOLDS, layout.person(account.sub),
+                    doc={**earlier, "sub": account.sub, "login": account.login, "deleted": int(store.clock()),
+                         "by": earlier.get("by") or by})
 
 
 def held(store, sub: str) -> bool:
@@ -71,11 +124,12 @@ def held(store, sub: str) -> bool:
 
 
 def holds(store) -> list[dict]:
-    """The held files of deleted accounts, newest deletion first: record, id and what is kept."""
+    """The held files of deleted accounts, newest deletion first: record, id and what is kept.
+    (A hold on a live account is shown on that account's page.)"""
     found = []
     for name in store.list(layout.LEGAL_HOLDS):
         record = store.read(layout.LEGAL_HOLDS, name)
-        if record:
+        if record and "deleted" in record:
             found.append({**record, "id": name, "files": inventory(store, record["sub"])})
     return sorted(found, key=lambda h: h["deleted"], reverse=True)
 
@@ -85,9 +139,9 @@ def release(store, hold_id: str) -> dict:
     if hold_id not in store.list(layout.LEGAL_HOLDS):
         raise NotFound()
     record = store.read(layout.LEGAL_HOLDS, hold_id) or {}
-    if "sub" not in record:
+    if "sub" not in record or "deleted" not in record:  # a live account's hold is lifted, not erased
         raise NotFound()
-    record["erased"] = erase_all(store, record["sub"])
+    record["erased"] = erase_all(store, record["sub"], releasing=True)
     store.delete(layout.LEGAL_HOLDS, hold_id)
     return record
 
@@ -107,6 +161,9 @@ def exported_account(doc: dict) -> dict:
         "passkeys": [{**_pick(p, PASSKEY_FIELDS), "authenticator": authenticators.name_of(p.get("aaguid"))}
                      for p in doc.get("passkeys", [])],
         "sessions": [_pick(s, SESSION_FIELDS) for s in doc.get("sessions", [])],
+        # The apps the person allowed their data (codeb.oidc.consent); erased with the document.
+        "consents": [{"client_id": client_id, **_pick(record, ("scopes", "granted"))}
+                     for client_id, record in (doc.get("consents") or {}).items() if isinstance(record, dict)],
     }
 
 

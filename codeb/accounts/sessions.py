@@ -223,6 +223,7 @@ class Sessions:
             for oldest in listed[:-LISTED]:
                 self.records.delete(oldest["id"])
             doc["sessions"] = listed[-LISTED:]
+            doc["last_signin"] = int(self.clock())  # the admin's user list shows and sorts by it
 
     def _lives(self, entry: dict, not_before: float) -> bool:
         record = self.records.get(entry["id"])

@@ -5,8 +5,11 @@ file is an RFC 5322 message with CRLF line ends, preceded by the envelope lines
 `X-Sender` and `X-Receiver`. A message is written completely to a staging
 folder on the same volume first and then renamed into Pickup, so the service
 never reads half a file. Messages are rendered from `templates/mail/` in the
-recipient's language, as plain text with an HTML alternative. The store's
-`spool` does the writing; this module only composes.
+recipient's language, as plain text with an HTML alternative, inside one
+layout (`_layout.html`, `_layout.txt`) that carries the tenant's brand: its
+logo (an absolute URL on the tenant's host, so no mail grows by the image),
+header text or name, accent colour and footer text. The store's `spool` does
+the writing; this module only composes.
 """
 
 import os
@@ -23,9 +26,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from .. import ROOT, i18n
 from ..errors import BadInput, MailNotSent
 from ..store import spool
+from ..tenants import branding
 
 TEMPLATES = os.path.join(ROOT, "templates", "mail")
 WINDOWS_PICKUP = r"C:\inetpub\mailroot\Pickup"
+LOGO_HEIGHT, LOGO_MAX_WIDTH = 40, 240  # pixels of the logo in a mail's header
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                    keep_trailing_newline=True)
@@ -49,7 +54,7 @@ def staging_folder(pickup: str) -> str:
 
 class Mailer:
     def __init__(self, *, pickup: str, sender: str, sender_name: str, languages: dict | None = None,
-                 echo: bool = False, time_zone: str | None = None):
+                 echo: bool = False, time_zone: str | None = None, brand: dict | None = None):
         self.pickup = pickup
         self.staging = staging_folder(pickup)
         self.sender = sender
@@ -57,6 +62,7 @@ class Mailer:
         self.languages = languages or {}
         self.echo = echo
         self.time_zone = time_zone or i18n.DEFAULT_TIME_ZONE  # the tenant's: what a mail's times are in
+        self.brand = brand or mail_brand(branding.NONE, base_url=None)
 
     def compose(self, kind: str, *, to: str, language: str, **params) -> EmailMessage:
         extra = self.languages.get(language)
@@ -67,7 +73,8 @@ class Mailer:
         def when(timestamp) -> str:  # a moment in the recipient's language and the tenant's zone
             return i18n.format_moment(language, timestamp, self.time_zone)
 
-        context = {"_": _, "when": when, "tenant": self.sender_name, "lang": language, **params}
+        context = {"_": _, "when": when, "tenant": self.sender_name, "lang": language, **params,
+                   "brand": self.brand}
         msg = EmailMessage(policy=SMTP)
         msg["From"] = formataddr((self.sender_name, self.sender))
         try:
@@ -109,8 +116,22 @@ def check_receiver(msg: EmailMessage, to: str) -> None:
         raise BadInput("error.invalid_email")
 
 
-def mailer_for(tenant, *, data_root: str, echo: bool = False) -> Mailer:
-    """The tenant's mailer: its pickup folder and sender settings, its languages."""
+def mail_brand(brand: branding.Brand, *, base_url: str | None) -> dict:
+    """What a mail's layout shows of the tenant's brand. The logo is linked on the tenant's own
+    host (`base_url`, its https origin), at a header's height, keeping its shape."""
+    colours = brand.palette
+    values: dict[str, object] = {"accent": colours.accent if colours else branding.DEFAULT_ACCENT,
+                                 "header": brand.mail_header, "footer": brand.mail_footer, "logo_url": None}
+    if brand.logo is not None and base_url:
+        scale = min(LOGO_HEIGHT / brand.logo.height, LOGO_MAX_WIDTH / brand.logo.width)
+        values.update(logo_url=f"{base_url.rstrip('/')}/brand/logo?v={brand.version}",
+                      logo_width=round(brand.logo.width * scale), logo_height=round(brand.logo.height * scale))
+    return values
+
+
+def mailer_for(tenant, *, data_root: str, echo: bool = False, base_url: str | None = None) -> Mailer:
+    """The tenant's mailer: its pickup folder and sender settings, its languages, its brand
+    (`base_url` is the origin its logo is linked on: the request's issuer, else https on its first host)."""
     return Mailer(
         pickup=pickup_folder(tenant.setting("mail", "pickup"), data_root),
         sender=tenant.setting("mail", "from") or f"no-reply@{tenant.hosts[0]}",
@@ -118,4 +139,5 @@ def mailer_for(tenant, *, data_root: str, echo: bool = False) -> Mailer:
         languages=tenant.languages,
         echo=echo,
         time_zone=tenant.setting("time_zone", default=i18n.DEFAULT_TIME_ZONE),
+        brand=mail_brand(branding.brand_of(tenant.store), base_url=base_url or f"https://{tenant.hosts[0]}"),
     )

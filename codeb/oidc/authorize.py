@@ -5,7 +5,9 @@ redirect URI come first, and until both are proven every failure is a page for
 the person, never a redirect (RFC 9700 §4.11.2, RFC 6749 §4.1.2.1). After
 that, failures go back to the client as OAuth errors with `state` and `iss`.
 Then the browser session decides (`respond`): a code at once, `login_required`
-for `prompt=none`, or an interaction for the sign-in page.
+for `prompt=none`, or an interaction for the sign-in page; and before a code, the
+person's consent where it is needed (`codeb.oidc.consent`): the consent screen, or
+`consent_required` for `prompt=none`.
 """
 
 import re
@@ -14,8 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authlib.oauth2.rfc6749 import scope_to_list
-from authlib.oidc.core.errors import LoginRequiredError, RequestNotSupportedError, RequestURINotSupportedError
+from authlib.oauth2.rfc6749.errors import AccessDeniedError
+from authlib.oidc.core.errors import (
+    ConsentRequiredError,
+    LoginRequiredError,
+    RequestNotSupportedError,
+    RequestURINotSupportedError,
+)
 
+from . import consent
 from .discovery import PROMPTS
 from .errors import (
     AuthorizePage,
@@ -26,7 +35,7 @@ from .errors import (
     quoted,
 )
 from .grants import Principal
-from .requests import NeedsSignIn, ProtocolRequest, Reply, SignedIn, add_query
+from .requests import NeedsConsent, NeedsSignIn, ProtocolRequest, Reply, SignedIn, add_query
 from .tokens import InvalidToken, verify_id_token_hint
 
 CODE_CHALLENGE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
@@ -206,6 +215,31 @@ def session_satisfies(ctx: Context, signed_in, now: float, *, just_signed_in: bo
     return ctx.max_age is None or now - auth_time <= ctx.max_age
 
 
+def may_continue(provider, params: dict, signed_in: SignedIn) -> bool:
+    """Whether the browser's session, as it stands, may answer a waiting request ("Signed in as
+    … Continue"): `prompt=login`, an exceeded `max_age` or another account's `id_token_hint`
+    ask for a sign-in instead."""
+    ctx = Context(params=params)
+    try:
+        check_prompt(ctx, provider)
+        check_max_age(ctx, provider)
+        check_id_token_hint(ctx, provider)
+    except OAuth2Error:
+        return False
+    return session_satisfies(ctx, (signed_in.account, signed_in.auth_time), provider.now(), just_signed_in=False)
+
+
+def access_denied(provider, params: dict) -> Reply:
+    """The person declined ("Back to the app", "Deny"): `access_denied` with `state` to the
+    client (RFC 6749 §4.1.2.1), only at a redirect URI the client still has registered;
+    otherwise AuthorizePage."""
+    ctx = Context(params=params)
+    check_client(ctx, provider)
+    check_redirect_uri(ctx, provider)
+    assert ctx.redirect_uri is not None  # check_redirect_uri proved it or raised
+    return redirect_error(provider, ctx.redirect_uri, params, AccessDeniedError("The person declined."))
+
+
 def kept_params(params: dict) -> dict:
     """The parameters an interaction stores while the person signs in."""
     return {k: params[k] for k in KEPT if params.get(k) is not None}
@@ -214,16 +248,26 @@ def kept_params(params: dict) -> dict:
 # -- the endpoint ----------------------------------------------------------------
 
 def respond(provider, request: ProtocolRequest, signed_in: SignedIn | None, *,
-            just_signed_in: bool = False):
-    """A Reply (a redirect to the client), NeedsSignIn, or raise AuthorizePage."""
+            just_signed_in: bool = False, chosen: bool = False, consented: bool = False):
+    """A Reply (a redirect to the client), NeedsSignIn, NeedsConsent, or raise AuthorizePage.
+    `chosen`: the person picked the account on the sign-in page (answers `select_account`);
+    `consented`: they allowed this very request on the consent screen."""
     params = request.payload.data
     ctx = Context(params=params, multi=request.payload.datalist)
     try:
         validate(provider, ctx)
         session = (signed_in.account, signed_in.auth_time) if signed_in else None
-        if signed_in is not None and session_satisfies(ctx, session, provider.now(),
-                                                       just_signed_in=just_signed_in):
-            return issue_code(provider, request, signed_in)
+        # OIDC Core §3.1.2.1: `select_account` shows the page ("Signed in as … Continue").
+        choosing = "select_account" in ctx.prompts and not (chosen or just_signed_in)
+        if signed_in is not None and not choosing and session_satisfies(
+                ctx, session, provider.now(), just_signed_in=just_signed_in):
+            asked = consent.needed(client=ctx.client, account=signed_in.account, scope=params.get("scope"),
+                                   prompts=ctx.prompts, consented=consented)
+            if asked is None:
+                return issue_code(provider, request, signed_in)
+            if "none" in ctx.prompts:  # OIDC Core §3.1.2.6
+                raise ConsentRequiredError("The person has not allowed this app.")
+            return NeedsConsent(params=kept_params(params), client=ctx.client, scopes=asked.scopes)
         if "none" in ctx.prompts:  # OIDC Core §3.1.2.6
             raise LoginRequiredError("The person is not signed in.")
     except OAuth2Error as error:

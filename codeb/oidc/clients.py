@@ -72,6 +72,36 @@ def check_redirect_uri_shape(uri: str) -> str:
     return uri
 
 
+def https_url(url, message_id: str) -> str | None:
+    """An optional URL an admin sets on a client (its logo, its home page): empty for none, else
+    an absolute https URL without user or password, so it never runs script (`javascript:`),
+    leaves TLS or hides a second host. The pages that show a logo allow exactly its origin in
+    their CSP `img-src`."""
+    url = (url or "").strip() if isinstance(url, str) or url is None else url
+    if not url:
+        return None
+    if not isinstance(url, str) or len(url) > 2000 or any(c.isspace() for c in url):
+        raise BadInput(message_id, uri=str(url)[:80])
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError on a bad port
+    except ValueError:
+        raise BadInput(message_id, uri=url[:80]) from None
+    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+        raise BadInput(message_id, uri=url[:80])
+    return url
+
+
+def check_logo_uri(uri) -> str | None:
+    """The app's logo on the sign-in and consent pages."""
+    return https_url(uri, "error.invalid_logo_uri")
+
+
+def check_home_url(url) -> str | None:
+    """Where the office shell's Apps grid opens the client."""
+    return https_url(url, "error.invalid_home_url")
+
+
 class Client(ClientMixin):
     def __init__(self, doc: dict):
         self.doc = doc
@@ -87,6 +117,19 @@ class Client(ClientMixin):
     @property
     def name(self) -> str:
         return self.doc.get("name") or self.client_id
+
+    @property
+    def consent_required(self) -> bool:
+        """A third-party app: the person allows it their data once per scope set (oidc.consent)."""
+        return bool(self.doc.get("consent_required")) and not self.doc.get("first_party")
+
+    @property
+    def logo_uri(self) -> str | None:
+        return self.doc.get("logo_uri") or None
+
+    @property
+    def home_url(self) -> str | None:
+        return self.doc.get("home_url") or None
 
     def get_client_id(self):
         return self.client_id
@@ -160,14 +203,21 @@ class Clients:
     def list(self) -> builtins.list[Client]:
         return [c for c in (self.get(cid) for cid in self.store.list(layout.CLIENTS)) if c]
 
+    def apps(self) -> builtins.list[Client]:
+        """The clients people can open from the office shell: those with a home URL, by name."""
+        return sorted((c for c in self.list() if c.home_url), key=lambda c: (c.name.casefold(), c.client_id))
+
     def add(self, *, name: str, redirect_uris: builtins.list[str], post_logout_redirect_uris=(),
-            public: bool = False, scopes=SCOPES) -> tuple[Client, str | None]:
+            public: bool = False, scopes=SCOPES, consent_required: bool = False,
+            logo_uri: str | None = None, home_url: str | None = None) -> tuple[Client, str | None]:
         """Register a client; return it and its secret (None for a public client)."""
         name = (name or "").strip()
+        logo_uri = check_logo_uri(logo_uri)
         if not name or len(name) > 100:
             raise BadInput("error.invalid_client_name")
         if not redirect_uris:
             raise BadInput("error.client_needs_redirect_uri")
+        home_url = check_home_url(home_url)
         doc = {
             "client_id": secrets.token_hex(16),
             "name": name,
@@ -176,7 +226,11 @@ class Clients:
             "public": bool(public),
             "scopes": [s for s in scopes if s in SCOPES],
             "created": int(self.store.clock()),
+            "consent_required": bool(consent_required),
+            "logo_uri": logo_uri,
         }
+        if home_url:
+            doc["home_url"] = home_url
         secret = None if public else secrets.token_urlsafe(32)
         if secret:
             doc["secret_sha256"] = _hash(secret)
@@ -184,17 +238,25 @@ class Clients:
         return Client(doc), secret
 
     def update(self, client_id: str, *, name: str, redirect_uris, post_logout_redirect_uris=(),
-               scopes=SCOPES) -> Client:
+               scopes=SCOPES, consent_required: bool = False, logo_uri: str | None = None,
+               home_url: str | None = None) -> Client:
         name = (name or "").strip()
+        logo_uri = check_logo_uri(logo_uri)
         if not name or len(name) > 100:
             raise BadInput("error.invalid_client_name")
         if not redirect_uris:
             raise BadInput("error.client_needs_redirect_uri")
+        home_url = check_home_url(home_url)
         redirect_uris = [check_redirect_uri_shape(u) for u in redirect_uris]
         post_logout = [check_redirect_uri_shape(u) for u in post_logout_redirect_uris]
         with self.store.update(layout.CLIENTS, self.require(client_id).client_id) as doc:
             doc.update(name=name, redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout,
-                       scopes=[s for s in scopes if s in SCOPES] or ["openid"])
+                       scopes=[s for s in scopes if s in SCOPES] or ["openid"],
+                       consent_required=bool(consent_required), logo_uri=logo_uri)
+            if home_url:
+                doc["home_url"] = home_url
+            else:
+                doc.pop("home_url", None)
         return Client(doc)
 
     def new_secret(self, client_id: str) -> str:

@@ -101,6 +101,15 @@ class NeedsSignIn:
 
 
 @dataclass
+class NeedsConsent:
+    """The person must allow the app these scopes first (codeb.oidc.consent)."""
+
+    params: dict
+    client: Any  # codeb.oidc.clients.Client
+    scopes: tuple
+
+
+@dataclass
 class NeedsLogoutConfirmation:
     client: Any  # codeb.oidc.clients.Client
     params: dict

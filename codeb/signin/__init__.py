@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from ..errors import BadInput
 from ..tenants.settings import signup_part
-from .base import SignInMethod
+from .base import NotMine, SignInContext, SignInMethod
 from .magic_link import MagicLink
 from .passkey import PasskeySignIn
 from .password import PasswordSignIn
@@ -25,6 +25,29 @@ def enabled(tenant) -> dict[str, SignInMethod]:
     """The tenant's methods, by name, in the sign-in page's order."""
     chosen = set(tenant.setting("methods", default=[]) or ())
     return {name: method() for name, method in REGISTRY.items() if name in chosen}
+
+
+def identifier_methods(tenant) -> dict[str, SignInMethod]:
+    """The enabled methods that may follow the identifier-first email field, in dispatch order."""
+    return {name: method for name, method in enabled(tenant).items() if method.takes_identifier}
+
+
+def next_step(ctx: SignInContext, identifier: str, *, chosen: str | None = None) -> SignInMethod:
+    """Identifier first: the method that takes the next step for `identifier` (a normalised
+    email). `chosen`: the method the person picked on the page ("Use my password"), if it is
+    one of them. Otherwise each method in the registry's order may claim the address; the
+    first that does answers (a claimed SSO domain goes before the mailed link). BadInput when
+    no enabled method takes an identifier (a passkey-only tenant)."""
+    candidates = identifier_methods(ctx.tenant)
+    if chosen in candidates:
+        return candidates[chosen]
+    for method in candidates.values():
+        try:
+            if method.claims(ctx, identifier):
+                return method
+        except NotMine:
+            continue
+    raise BadInput("error.signin.no_identifier_method")
 
 
 def link_method() -> SignInMethod:

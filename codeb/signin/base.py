@@ -131,6 +131,8 @@ class SignInMethod(ABC):
     complete_failure_view: ClassVar[str | None] = None
     # It mails links that open at /link/<link> (`peek` shows one before it is spent).
     opens_links: ClassVar[bool] = False
+    # It can be the next step after the identifier-first email field (`claims`).
+    takes_identifier: ClassVar[bool] = False
 
     @abstractmethod
     def begin(self, ctx: SignInContext, submitted: Mapping) -> Challenge:
@@ -143,6 +145,13 @@ class SignInMethod(ABC):
     @abstractmethod
     def usable_by(self, account) -> bool:
         """Whether this account could sign in by this method (it holds what the method checks)."""
+
+    def claims(self, ctx: SignInContext, identifier: str) -> bool:
+        """Whether this method takes the next step for the email typed into the identifier-first
+        field. It may look at the address and the tenant's settings (a claimed domain, for
+        corporate SSO), never at whether an account exists: the answer must not tell who has
+        one. NotMine, or False, lets the next method in the registry's order answer."""
+        return self.takes_identifier
 
     def settings(self, submitted: Mapping) -> dict:
         """The method's part of the tenant settings from the admin's form, validated."""

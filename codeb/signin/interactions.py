@@ -40,14 +40,21 @@ def get(store, iid) -> dict | None:
     return _records(store).get(iid)
 
 
-def answered_by(store, iid, session_sid: str) -> bool:
-    """Record which browser session signed in for this request (only it may resume it);
-    False if the request is gone (expired, or not an interaction id at all)."""
+def answered_by(store, iid, session_sid: str, *, continued: bool = False) -> bool:
+    """Record which browser session answers this request (only it may resume it): the one that
+    signed in for it, or, `continued`, the one already signed in that the person chose to
+    continue with ("Signed in as … Continue"). False if the request is gone (expired, or not
+    an interaction id at all)."""
+    return note(store, iid, session=secret_id(session_sid), continued=continued)
+
+
+def note(store, iid, **fields) -> bool:
+    """Add what the person decided to the waiting request (`consented`); False if it is gone."""
     if not isinstance(iid, str) or not ID_PATTERN.fullmatch(iid):
         return False
     try:
         with _records(store).update(iid) as record:
-            record["session"] = secret_id(session_sid)
+            record.update(fields)
     except NotFound:
         return False
     return True

@@ -166,6 +166,7 @@ class MagicLink(SignInMethod):
     completes_while_disabled = True
     complete_failure_view = "problem"  # its `complete` is posted from the link's own page
     opens_links = True
+    takes_identifier = True  # identifier first: it can take the step after the email field
 
     # -- asking -------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ AMR = ("pwd",)
 
 class PasswordSignIn(SignInMethod):
     name = "password"
+    takes_identifier = True  # identifier first: it can take the step after the email field
 
     def begin(self, ctx: SignInContext, submitted) -> Challenge:
         """Identifier first: the page that asks for the password of the email given."""

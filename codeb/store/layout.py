@@ -22,6 +22,8 @@ INDEX = "index"              # index/<name>/<hash>.json and index/directory/<xx>
 TRANSIENT = "transient"      # transient/<kind>/<id>.json: records that expire
 DELETED_LOGINS = "deleted-logins"  # deleted-logins/<sha256 of the login>.json: when it was deleted, no more
 LEGAL_HOLDS = "legal-holds"  # legal-holds/<person>.json: a deleted account whose files an admin kept
+BRAND = "brand"              # brand/current.json: logo, colour, favicon, mail texts (codeb.tenants.branding)
+BRAND_DOC = "current"
 
 # users/_admins: the tenant-wide lock under which a change that could leave the tenant
 # without an admin is checked and made (never a login's: logins do not start with "_").

@@ -10,11 +10,13 @@ from urllib.parse import parse_qs, urlsplit
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 
 from .. import audit, invites, signin
-from ..accounts import passwords, privacy
+from ..accounts import consents, passwords, privacy
 from ..accounts.passkeys import Passkeys, accepted_credentials, passkeys_of
 from ..accounts.profile import mailbox_of, normalize_email
 from ..accounts.sessions import RECENT_SIGN_IN
 from ..errors import BadInput, CodebError, Conflict, Forbidden, ReauthRequired, SignInFailed, concerning
+from ..oidc.clients import Clients
+from ..oidc.consent import described
 from ..signin import flow, interactions, signup
 from ..signin.base import MAILED_PER_MAILBOX, hit_limits
 from ..store import layout, secret_id
@@ -35,7 +37,8 @@ def signed_in_only():
         return redirect(url_for("signin.page"), code=303)
     return None
 NOTICES = ("passkey_added", "passkey_renamed", "passkey_removed", "profile_saved", "session_ended",
-           "sessions_ended_others", "password_saved", "password_removed", "email_change_sent", "email_changed")
+           "sessions_ended_others", "password_saved", "password_removed", "email_change_sent", "email_changed",
+           "consent_revoked")
 
 
 # The settings in four sections, each a page of its own with a linkable URL (its endpoint
@@ -51,10 +54,21 @@ def section_values(section: str) -> dict:
         enabled = signin.enabled(g.tenant)
         return {"passkeys": passkeys_of(account), "policy": Passkeys(g.tenant, g.accounts).policy,
                 "passkey_enabled": "passkey" in enabled, "password_allowed": "password" in enabled,
-                "has_password": account.has_password, "signal": removal_signal(account)}
+                "has_password": account.has_password, "signal": removal_signal(account),
+                "consents": allowed_apps(account)}
     if section == "devices":
         return {"devices": g.sessions.devices(account, g.session)}
     return {}
+
+
+def allowed_apps(account) -> list[dict]:
+    """The apps this person allowed their data (codeb.oidc.consent), newest first, by name."""
+    apps = []
+    for client_id, record in consents.remembered(account).items():
+        client = Clients(g.tenant.store).get(client_id)
+        apps.append({"client_id": client_id, "name": client.name if client else None,
+                     "granted": record.get("granted"), "scopes": described(record.get("scopes", ()))})
+    return sorted(apps, key=lambda app: -int(app["granted"] or 0))
 
 
 REMOVED_PASSKEY = "passkey_removed"  # the session's note of a removal, for the page that follows it
@@ -142,7 +156,7 @@ def profile():
 
 @bp.route("/welcome", methods=["GET", "POST"])
 def confirm_profile():
-    """The one-screen profile confirmation of a first sign-in, whatever the method."""
+    """Step "Profile" of a first sign-in, whatever the method: how others will see the person."""
     if flow.passkey_required(g.account, signin.enabled(g.tenant)):  # the passkey screen comes first
         return redirect(url_for("passkeys.welcome"), code=303)
     error, form = None, None
@@ -150,14 +164,50 @@ def confirm_profile():
         try:
             save_profile_form(confirm=True)
             audit.append(g.tenant.store, "profile.confirmed", login=g.account.login, sub=g.account.sub)
+            if passkey_step_follows(g.account):  # step "Passkey" next; `continue` waits for it
+                g.session.set(PASSKEY_STEP, True)
+                return redirect(url_for("passkeys.welcome"), code=303)
             target = g.session.pop("continue")
             return redirect(safe_local_path(target, url_for("office.shell")), code=303)
         except CodebError as failure:
             error, form = failure, request.form
     allow_form_to_continue_target()
-    return render_template("account/welcome.html", passkeys=passkeys_of(g.account), form=form or {},
-                           passkey_enabled="passkey" in signin.enabled(g.tenant),
-                           error=error), (error.status if error else 200)
+    return render_template("account/welcome.html", form=form or {}, error=error,
+                           steps=first_sign_in_steps(g.account, "profile"),
+                           suggested_name=invited_name(g.account)), (error.status if error else 200)
+
+
+PASSKEY_STEP = "first_sign_in_passkey"  # the session's note: the passkey step of a first sign-in is open
+
+
+def in_first_sign_in(account) -> bool:
+    """Whether the person is still in the steps of their first sign-in."""
+    return not account.profile_confirmed or bool(g.session and g.session.data.get(PASSKEY_STEP))
+
+
+def passkey_step_follows(account) -> bool:
+    """After the profile, the passkey step: passkeys are on here and the account has none yet."""
+    return "passkey" in signin.enabled(g.tenant) and not account.has_passkeys
+
+
+def first_sign_in_steps(account, current: str) -> list[dict]:
+    """The steps of a first sign-in in the order this person meets them (Profile → Passkey, or
+    Passkey → Profile when they chose "Create an account with a passkey" or must have one),
+    each `{"name", "state": "done" | "current" | "next"}`; empty when there is only one step."""
+    if "passkey" not in signin.enabled(g.tenant):
+        return []
+    passkey_first = (account.has_passkeys and current == "profile") or (
+        current == "passkey" and not account.profile_confirmed)
+    order = ["passkey", "profile"] if passkey_first else ["profile", "passkey"]
+    at = order.index(current)
+    return [{"name": name, "state": "done" if i < at else "current" if i == at else "next"}
+            for i, name in enumerate(order)]
+
+
+def invited_name(account) -> str:
+    """The display name to start from: the one an admin gave with the invitation, or none at all
+    (never the email's local part, which the person would only have to clear)."""
+    return account.doc.get("display_name") or ""
 
 
 def allow_form_to_continue_target() -> None:
@@ -190,6 +240,16 @@ def remove_password():
     passwords.remove(g.accounts, g.account.login)
     audit.append(g.tenant.store, "password.removed", login=g.account.login, sub=g.account.sub)
     return redirect(url_for("account.sign_in", m="password_removed"), code=303)
+
+
+@bp.post("/account/consents/revoke")
+def revoke_consent():
+    """Withdraw an app's access: its next sign-in asks again (codeb.oidc.consent)."""
+    client_id = request.form.get("client_id", "")
+    if not consents.revoke(g.accounts, g.account.login, client_id):
+        raise BadInput("error.consent_unknown")
+    audit.append(g.tenant.store, "consent.revoked", login=g.account.login, sub=g.account.sub, client_id=client_id)
+    return redirect(url_for("account.sign_in", m="consent_revoked"), code=303)
 
 
 @bp.post("/account/sessions/end")

@@ -4,15 +4,30 @@ in this tenant (or a break-glass superuser session) before anything else, and
 every change is written to the audit log with who made it.
 """
 
+import csv
+import io
+import json
 import time
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 
 from .. import audit, i18n, invites, signin
-from ..accounts import privacy
+from ..accounts import ROLES, directory, privacy
 from ..accounts.extensions import range_part
-from ..accounts.passkeys import passkeys_of
-from ..errors import BadInput, CodebError, NotFound, concerning
+from ..accounts.passkeys import Passkeys, passkeys_of
+from ..errors import BadInput, CodebError, Conflict, NotFound, concerning
+from ..oidc import discovery
 from ..oidc.clients import SCOPES, Clients, check_redirect_uri_shape, hold_for_display, take_for_display
 from ..tenants import languages as tenant_languages
 from ..tenants import settings as tenant_settings
@@ -26,12 +41,14 @@ NEW_USER_FIELDS = {"error.invalid_email": "email", "error.email_taken": "email",
                    "error.invalid_name.login": "login", "error.invalid_name.reserved": "login",
                    "error.login_taken": "login", "error.login_deleted": "login",
                    "error.email_not_ascii": "email", "error.display_name": "display_name"}
-CLIENT_FIELDS = {"error.invalid_client_name": "name", "error.client_needs_redirect_uri": "redirect_uris"}
+CLIENT_FIELDS = {"error.invalid_client_name": "name", "error.client_needs_redirect_uri": "redirect_uris",
+                 "error.invalid_home_url": "home_url", "error.invalid_logo_uri": "logo_uri"}
 SETTINGS_FIELDS = {"error.settings_no_method": "methods", "error.invalid_signup_policy": "signup",
                    "error.settings_domains": "domains", "error.settings_aaguid": "allowed_aaguids",
                    "error.settings_numbers": "max_passkeys"}
 LANGUAGE_FIELDS = {"error.language_code": "lang"}
 NOTICES = ("user_created", "user_saved", "user_disabled", "user_enabled", "user_deleted", "erased", "hold_released",
+           "session_ended", "sessions_ended", "passkey_removed", "hold_placed", "hold_lifted",
            "client_created", "client_saved", "secret_renewed", "client_deleted", "settings_saved",
            "language_saved", "language_removed")
 
@@ -88,17 +105,56 @@ def shell():
 
 # -- users -----------------------------------------------------------------------------
 
+USER_TABS = ("profile", "roles", "sessions", "passkeys", "activity", "privacy", "hold")
+SORTS = tuple(directory.SORTS)
+BULK_ACTIONS = ("disable", "resend")
+BULK_MAX = 200  # checkboxes of one page (PAGE_SIZE) with room; more is not a form of ours
+ACTIVITY_SHOWN = 50
+LIST_DEFAULTS = {"sort": "login", "dir": "asc", "page": 1}
+
+
+def list_params() -> dict:
+    """The user list's query, filters, order and page as the URL names them (bad values dropped)."""
+    args = request.args
+    params: dict = {"q": args.get("q", "")[:100], "status": args.get("status", ""), "role": args.get("role", ""),
+              "sort": args.get("sort", "login"), "dir": args.get("dir", "asc")}
+    if params["status"] not in directory.STATUSES:
+        params["status"] = ""
+    if params["role"] not in ROLES:
+        params["role"] = ""
+    if params["sort"] not in SORTS:
+        params["sort"] = "login"
+    if params["dir"] not in ("asc", "desc"):
+        params["dir"] = "asc"
+    try:
+        params["page"] = max(1, int(args.get("page", 1)))
+    except ValueError:
+        params["page"] = 1
+    return params
+
+
+def users_page(status: int = 200, **values):
+    """The user list: one page of the directory, as filtered and sorted (the index alone: no
+    account document is read), with the invitation panel and the bulk form."""
+    params = list_params()
+    total, rows = g.accounts.directory.listing(
+        params["q"], status=params["status"] or None, role=params["role"] or None, sort=params["sort"],
+        descending=params["dir"] == "desc", offset=(params["page"] - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+
+    def link(**changes):
+        """This list's URL with some parameters changed (a new filter or order starts at page 1)."""
+        merged = {**params, "page": 1, **changes}
+        return url_for("admin.users", **{k: v for k, v in merged.items() if v and LIST_DEFAULTS.get(k) != v})
+
+    return render("users.html", status, rows=rows, total=total, params=params, link=link,
+                  query=params["q"], page=params["page"], pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE),
+                  statuses=directory.STATUSES, roles=ROLES, sorts=SORTS, holds=privacy.holds(g.tenant.store),
+                  kinds=privacy.KINDS, **values)
+
+
 @bp.get("/admin/users")
 def users():
-    query = request.args.get("q", "")[:100]
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
-    total, rows = g.accounts.directory.search(query, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-    return render("users.html", rows=rows, total=total, query=query, page=page,
-                  pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE), holds=privacy.holds(g.tenant.store),
-                  kinds=privacy.KINDS)
+    return users_page()
 
 
 @bp.post("/admin/users")
@@ -112,10 +168,7 @@ def create_user():
                                         reuse_login=form.get("reuse_login") == "1")
         invite(account)
     except CodebError as error:
-        total, rows = g.accounts.directory.search("", limit=PAGE_SIZE)
-        return render("users.html", error.status, rows=rows, total=total, query="", page=1,
-                      pages=max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE), error=error, form=form,
-                      holds=privacy.holds(g.tenant.store), kinds=privacy.KINDS)
+        return users_page(error.status, error=error, form=form, inviting=True)
     record("user.created", login=account.login, roles=account.roles)
     return back("admin.user", "user_created", login=account.login)
 
@@ -123,13 +176,78 @@ def create_user():
 def invite(account) -> None:
     """Mail the new account its invitation; if it cannot be sent, the account is undone
     (DESIGN invariant 6: never a half-created account)."""
+    send_invitation(account)
+
+
+def send_invitation(account, *, undo: bool = True) -> None:
     inviter = g.account.display_name if g.account else g.tenant.display_name
     try:
         invites.invite_account(g.tenant.store, context.mailer(), base_url=g.issuer, account=account,
                                inviter=inviter, language=g.lang)
     except BaseException:
-        g.accounts.withdraw(account.login)
+        if undo:
+            g.accounts.withdraw(account.login)
         raise
+
+
+@bp.post("/admin/users/bulk")
+def bulk():
+    """One action on the accounts ticked in the list: each is checked on its own and the page
+    says what was done and what was not, and why (one refusal stops none of the others)."""
+    action = request.form.get("action", "")
+    logins = list(dict.fromkeys(request.form.getlist("login")))
+    if action not in BULK_ACTIONS:
+        raise BadInput("error.bulk_action")
+    if not logins:
+        return users_page(400, error=BadInput("error.bulk_none"))
+    if len(logins) > BULK_MAX:
+        raise BadInput("error.bulk_too_many", max=BULK_MAX)
+    done, skipped = [], []
+    for login in logins:
+        refusal = bulk_one(action, login)
+        if refusal is None:
+            done.append(login)
+        else:
+            skipped.append({"login": login, "message_id": refusal.message_id, "params": refusal.params})
+    return users_page(summary={"action": action, "done": done, "skipped": skipped})
+
+
+def bulk_one(action: str, login: str) -> CodebError | None:
+    """Do the bulk action to one account; the reason it was not done, if it was not."""
+    try:
+        account = g.accounts.get(login)
+    except (CodebError, ValueError):
+        account = None
+    refusal = bulk_refusal(action, account)
+    if refusal is not None:
+        return refusal
+    try:
+        if action == "disable":
+            g.accounts.set_disabled(account.login, True)
+            record("user.disabled", login=account.login, bulk=True)
+        else:
+            send_invitation(account, undo=False)
+            record("user.invitation_resent", login=account.login, bulk=True)
+    except CodebError as error:
+        return error
+    except OSError:
+        return Conflict("error.bulk_mail")
+    return None
+
+
+def bulk_refusal(action: str, account) -> CodebError | None:
+    """Why the bulk action does not apply to this account, if it does not."""
+    if account is None:
+        return NotFound("error.bulk_no_account")
+    if action == "disable" and account.disabled:
+        return Conflict("error.bulk_already_disabled")
+    if action == "disable" and g.account is not None and account.login == g.account.login:
+        return Conflict("error.bulk_self")
+    if action == "resend" and account.disabled:
+        return Conflict("error.bulk_disabled")
+    if action == "resend" and account.entry["status"] != "invited":
+        return Conflict("error.bulk_signed_in")
+    return None
 
 
 def _target(login):
@@ -141,31 +259,55 @@ def _target(login):
 
 @bp.get("/admin/users/<login>")
 def user(login):
-    return user_page(_target(login))
+    tab = request.args.get("tab", "profile")
+    return user_page(_target(login), tab=tab if tab in USER_TABS else "profile")
 
 
-def user_page(account, error: CodebError | None = None, form=None):
-    """The user's page; after a failed form, its error beside the field and `form` as typed."""
-    return render("user.html", error.status if error else 200, user=account,
-                  passkeys=passkeys_of(account), inventory=privacy.inventory(g.tenant.store, account.sub),
-                  kinds=privacy.KINDS, error=error, form=form)
+def user_page(account, error: CodebError | None = None, form=None, tab: str | None = None):
+    """One tab of the user's page; after a failed form, its error beside the field and `form`
+    as typed. Each tab reads only what it shows."""
+    tab = tab or (error_tab(error) if error else "profile")
+    inventory = privacy.inventory(g.tenant.store, account.sub)
+    values: dict = {"passkeys": passkeys_of(account), "inventory": inventory, "kinds": privacy.KINDS,
+              "hold": privacy.hold_of(g.tenant.store, account.sub),
+              "nothing_to_erase": not any(part["files"] for part in inventory.values())}
+    if tab == "sessions":
+        values["devices"] = g.sessions.devices(account, None)
+    if tab == "activity":
+        values["events"] = [readable(e) for e in audit.recent_of_account(g.tenant.store, account, ACTIVITY_SHOWN)]
+    return render("user.html", error.status if error else 200, user=account, tab=tab, tabs=USER_TABS,
+                  entry=account.entry, error=error, form=form, **values)
+
+
+def error_tab(error: CodebError) -> str:
+    """The tab whose form a failure is about, when the caller did not say."""
+    if error.field == "admin" or error.message_id == "error.last_admin":
+        return "roles"
+    if (error.field or "").startswith("confirm:"):
+        return "privacy"
+    return "profile"
 
 
 @bp.post("/admin/users/<login>")
 def save_user(login):
+    """The profile tab (name, extension) or the roles tab (administrator); the form of both at
+    once, as before the tabs, still saves all three."""
     account = _target(login)
     form = request.form
+    part = form.get("part")
+    admin = form.get("admin") == "1" if part != "profile" else "admin" in account.roles
     try:
         updated = g.accounts.save_by_admin(
-            login, display_name=form.get("display_name"),
-            roles=["user", "admin"] if form.get("admin") == "1" else ["user"],
-            ext=(form.get("ext") or "").strip() or None)
+            login, display_name=form.get("display_name") if part != "roles" else account.display_name,
+            roles=["user", "admin"] if admin else ["user"],
+            ext=(form.get("ext") or "").strip() or None if part != "roles" else None)
     except CodebError as error:
-        return user_page(g.accounts.require(login), error, form=form)
+        return user_page(g.accounts.require(login), error, form=form, tab="roles" if part == "roles" else None)
     if updated.roles != account.roles:
         record("user.roles_changed", login=login, before=account.roles, after=updated.roles)
-    record("user.updated", login=login)
-    return back("admin.user", "user_saved", login=login)
+    if part != "roles":
+        record("user.updated", login=login)
+    return back("admin.user", "user_saved", login=login, tab="roles" if part == "roles" else None)
 
 
 @bp.post("/admin/users/<login>/disable")
@@ -197,7 +339,7 @@ def delete_user(login):
     try:
         g.accounts.delete(login, hold=hold, by=actor()["actor"])
     except CodebError as error:
-        return user_page(account, error)
+        return user_page(account, error, tab="profile")
     record("user.deleted", login=login, sub=account.sub, hold=hold)
     return back("admin.users", "user_deleted")
 
@@ -223,9 +365,62 @@ def erase(login):
     try:
         erased = privacy.erase(g.tenant.store, account.sub, kind)
     except CodebError as error:
-        return user_page(account, error)
+        return user_page(account, error, tab="privacy")
     record("privacy.erased", login=login, kind=kind, files=erased["files"], bytes=erased["bytes"])
-    return back("admin.user", "erased", login=login)
+    return back("admin.user", "erased", login=login, tab="privacy")
+
+
+# -- one account's sessions, passkeys and legal hold ---------------------------------------
+
+@bp.post("/admin/users/<login>/sessions/<entry_id>/end")
+def end_session(login, entry_id):
+    account = _target(login)
+    if not g.sessions.end_listed(g.accounts, account.login, entry_id):
+        return user_page(account, NotFound("error.session_not_found"), tab="sessions")
+    record("session.ended", login=login)
+    return back("admin.user", "session_ended", login=login, tab="sessions")
+
+
+@bp.post("/admin/users/<login>/sessions/end-all")
+def end_all_sessions(login):
+    account = _target(login)
+    g.sessions.end_all(g.accounts, account.login)
+    record("session.ended_everywhere", login=login)
+    return back("admin.user", "sessions_ended", login=login, tab="sessions")
+
+
+@bp.post("/admin/users/<login>/passkeys/<credential_id>/remove")
+def remove_passkey(login, credential_id):
+    account = _target(login)
+    try:
+        Passkeys(g.tenant, g.accounts).remove(account.login, credential_id,
+                                              can_sign_in=lambda a: signin.can_sign_in(g.tenant, a))
+    except CodebError as error:
+        return user_page(account, error, tab="passkeys")
+    record("passkey.removed", login=login, passkey=credential_id)
+    return back("admin.user", "passkey_removed", login=login, tab="passkeys")
+
+
+@bp.post("/admin/users/<login>/hold")
+def place_hold(login):
+    account = _target(login)
+    try:
+        placed = privacy.place_hold(g.tenant.store, account, by=actor()["actor"], reason=request.form.get("reason"))
+    except CodebError as error:
+        return user_page(account, error, form=request.form, tab="hold")
+    record("privacy.hold_placed", login=login, reason=placed["reason"])
+    return back("admin.user", "hold_placed", login=login, tab="hold")
+
+
+@bp.post("/admin/users/<login>/hold/lift")
+def lift_hold(login):
+    account = _target(login)
+    try:
+        lifted = privacy.lift_hold(g.tenant.store, account, reason=request.form.get("reason"))
+    except CodebError as error:
+        return user_page(account, error, form=request.form, tab="hold")
+    record("privacy.hold_lifted", login=login, reason=lifted["lift_reason"], placed_by=lifted.get("by"))
+    return back("admin.user", "hold_lifted", login=login, tab="hold")
 
 
 @bp.get("/admin/users/<login>/export")
@@ -252,12 +447,26 @@ def client_form() -> dict:
     form = request.form
     return {"name": form.get("name", ""), "redirect_uris": form.get("redirect_uris", ""),
             "post_logout_redirect_uris": form.get("post_logout_redirect_uris", ""),
-            "scopes": form.getlist("scopes")}
+            "scopes": form.getlist("scopes"), **client_extras()}
+
+
+def client_extras() -> dict:
+    """What the sign-in, consent and office pages show of a client: its logo, whether the
+    person must allow it their data (a third-party app), and its home page for the Apps grid."""
+    return {"logo_uri": request.form.get("logo_uri", ""),
+            "consent_required": request.form.get("consent_required") == "1",
+            "home_url": request.form.get("home_url", "")}
+
+
+def endpoints() -> list[tuple[str, str]]:
+    """The tenant's OpenID Provider URLs an application is configured with, for this issuer."""
+    return [("issuer", g.issuer), ("discovery", g.issuer + "/.well-known/openid-configuration"),
+            *((name, g.issuer + path) for name, path in discovery.PATHS.items())]
 
 
 @bp.get("/admin/clients")
 def clients():
-    return render("clients.html", clients=Clients(g.tenant.store).list(), scopes=SCOPES)
+    return render("clients.html", clients=Clients(g.tenant.store).list(), scopes=SCOPES, endpoints=endpoints())
 
 
 @bp.post("/admin/clients")
@@ -268,10 +477,11 @@ def create_client():
                 name=request.form.get("name", ""), redirect_uris=_uris("redirect_uris"),
                 post_logout_redirect_uris=_uris("post_logout_redirect_uris"),
                 public=request.form.get("public") == "1",
-                scopes=request.form.getlist("scopes") or ["openid", "profile", "email"])
+                scopes=request.form.getlist("scopes") or ["openid", "profile", "email"],
+                **client_extras())
     except CodebError as error:
         return render("clients.html", error.status, clients=Clients(g.tenant.store).list(), scopes=SCOPES,
-                      error=error, form=client_form(), public=request.form.get("public") == "1")
+                      endpoints=endpoints(), error=error, form=client_form(), public=request.form.get("public") == "1")
     record("client.created", client_id=client.client_id, name=client.name)
     return show_secret_once(client.client_id, secret, "client_created")
 
@@ -299,7 +509,7 @@ def client(client_id):
     secret = take_for_display(g.tenant.store, shown, client_id=client.client_id,
                               viewer=context.session().csrf) if shown else None
     return render("client.html", client=client, scopes=SCOPES, secret=secret,
-                  secret_gone=bool(shown) and secret is None)
+                  secret_gone=bool(shown) and secret is None, endpoints=endpoints())
 
 
 @bp.post("/admin/clients/<client_id>")
@@ -310,10 +520,10 @@ def save_client(client_id):
             updated = Clients(g.tenant.store).update(
                 client_id, name=request.form.get("name", ""), redirect_uris=_uris("redirect_uris"),
                 post_logout_redirect_uris=_uris("post_logout_redirect_uris"),
-                scopes=request.form.getlist("scopes"))
+                scopes=request.form.getlist("scopes"), **client_extras())
     except CodebError as error:
         return render("client.html", error.status, client=_client(client_id), scopes=SCOPES, error=error,
-                      form=client_form())
+                      form=client_form(), endpoints=endpoints())
     record("client.updated", client_id=updated.client_id)
     return back("admin.client", "client_saved", client_id=client_id)
 
@@ -324,7 +534,8 @@ def regenerate_secret(client_id):
     try:
         secret = Clients(g.tenant.store).new_secret(client_id)
     except CodebError as error:
-        return render("client.html", error.status, client=client, scopes=SCOPES, error=error)
+        return render("client.html", error.status, client=client, scopes=SCOPES, error=error,
+                      endpoints=endpoints())
     record("client.secret_regenerated", client_id=client_id)
     return show_secret_once(client_id, secret, "secret_renewed")
 
@@ -341,7 +552,7 @@ def delete_client(client_id):
 
 @bp.route("/admin/settings", methods=["GET", "POST"])
 def settings():
-    error = None
+    error, warnings = None, []
     if request.method == "POST":
         form = request.form
         try:
@@ -351,16 +562,49 @@ def settings():
                 parts.update(range_part(form.get("ext_low"), form.get("ext_high")))
             with concerning("time_zone"):
                 parts.update(tenant_settings.time_zone_part(form.get("time_zone")))
-            tenant_settings.save(g.tenant, parts)
+            warnings = consequences(g.tenant.settings, parts)
+            if not warnings or form.get("confirm") == "1":
+                tenant_settings.save(g.tenant, parts)
         except CodebError as failure:
             error = failure
         else:
-            record("settings.changed", methods=form.getlist("methods"), signup=form.get("signup"))
-            return back("admin.settings", "settings_saved")
+            if not warnings or form.get("confirm") == "1":
+                record("settings.changed", methods=form.getlist("methods"), signup=form.get("signup"))
+                return back("admin.settings", "settings_saved")
     tenant = context.tenants().get(g.tenant.name)
-    shown = settings_as_typed(tenant.settings, request.form) if error else tenant.settings
-    return render("settings.html", error.status if error else 200, settings=shown,
-                  methods=list(signin.REGISTRY), error=error)
+    typed = error is not None or bool(warnings)
+    shown = settings_as_typed(tenant.settings, request.form) if typed else tenant.settings
+    status = error.status if error else 409 if warnings else 200
+    return render("settings.html", status, settings=shown, methods=list(signin.REGISTRY), error=error,
+                  warnings=warnings)
+
+
+def consequences(saved: dict, parts: dict) -> list[tuple[str, dict]]:
+    """What the new settings would do to people, as (message id, parameters), counted from the
+    directory (no account document is read): accounts left with no method they can use,
+    passkeys or passwords that stop working, sign-up closed. Empty: nothing to warn about."""
+    before, after = set(saved.get("methods") or ()), set(parts.get("methods", saved.get("methods")) or ())
+    entries = [e for e in g.accounts.directory.all().values() if not e.get("disabled")]
+    warnings = []
+    usable = {"magic_link": lambda e: bool(e.get("email")), "passkey": lambda e: bool(e.get("passkeys")),
+              "password": lambda e: bool(e.get("password"))}
+    for method in sorted(before - after):
+        users = sum(1 for e in entries if usable.get(method, lambda e: False)(e))
+        if users:
+            warnings.append(("admin.warn.method_off",
+                             {"method": context.translate("method." + method), "count": users}))
+    locked = sum(1 for e in entries
+                 if any(usable.get(m, lambda e: False)(e) for m in before)
+                 and not any(usable.get(m, lambda e: False)(e) for m in after))
+    if locked:
+        warnings.insert(0, ("admin.warn.locked_out", {"count": locked}))
+    old_policy = (saved.get("signup") or {}).get("policy")
+    new_policy = (parts.get("signup") or {}).get("policy", old_policy)
+    if new_policy != old_policy and new_policy == "invite":
+        warnings.append(("admin.warn.signup_closed", {}))
+    elif new_policy != old_policy and new_policy == "domains":
+        warnings.append(("admin.warn.signup_domains", {}))
+    return warnings
 
 
 def settings_as_typed(saved: dict, form) -> dict:
@@ -421,14 +665,77 @@ def delete_language(lang):
 
 # -- audit log ----------------------------------------------------------------------------
 
-@bp.get("/admin/audit")
-def audit_log():
+AUDIT_PAGE = 50
+CSV_COLUMNS = ("time", "event", "actor", "login", "sentence", "details")
+
+
+def readable(entry: dict) -> dict:
+    """An event as the log page shows it: its sentence in the page's language and its facts."""
+    message_id, params, labels = audit.sentence(entry)
+    for name, label in labels.items():
+        params[name] = context.translate(label)
+    return {**entry, "sentence": context.translate(message_id, **params),
+            "facts": {k: v for k, v in entry.items() if k not in ("time", "event", "breakglass", "actor", "sub")}}
+
+
+def audit_query() -> dict:
     month = request.args.get("month") or time.strftime("%Y-%m", time.gmtime(g.tenant.store.clock()))
     if not (len(month) == 7 and month[:4].isdigit() and month[4] == "-" and month[5:].isdigit()):
         raise NotFound()
-    event, login = request.args.get("event", "").strip(), request.args.get("login", "").strip().lower()
-    entries = [e for e in audit.read(g.tenant.store, month)
-               if (not event or e.get("event", "").startswith(event))
-               and (not login or login in (e.get("login"), e.get("actor")))]
-    return render("audit.html", entries=list(reversed(entries))[:500], month=month, event=event, login=login,
-                  total=len(entries))
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    return {"month": month, "event": request.args.get("event", "").strip()[:60],
+            "login": request.args.get("login", "").strip().lower()[:64], "page": page}
+
+
+@bp.get("/admin/audit")
+def audit_log():
+    query = audit_query()
+    total, entries = audit.page(g.tenant.store, query["month"], event=query["event"], login=query["login"],
+                                offset=(query["page"] - 1) * AUDIT_PAGE, limit=AUDIT_PAGE)
+
+    def link(**changes):
+        merged = {**query, **changes}
+        return url_for("admin.audit_log", **{k: v for k, v in merged.items() if v and (k, v) != ("page", 1)})
+
+    return render("audit.html", entries=[readable(e) for e in entries], total=total, link=link,
+                  pages=max(1, (total + AUDIT_PAGE - 1) // AUDIT_PAGE), kinds=audit.KINDS, **query)
+
+
+@bp.get("/admin/audit.csv")
+def audit_csv():
+    """The month's events (as filtered), oldest first, one row each, streamed: time in UTC
+    (ISO 8601), the sentence in the page's language, the raw facts as JSON. A cell that a
+    spreadsheet would run as a formula is neutralised (`audit.csv_cell`)."""
+    query = audit_query()
+    events = [e for e in audit.read(g.tenant.store, query["month"])
+              if audit.matches(e, event=query["event"], login=query["login"])]
+    record("audit.exported", month=query["month"], rows=len(events))
+
+    def lines():
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for event in events:
+            item = readable(event)
+            writer.writerow([audit.csv_cell(cell) for cell in (
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.get("time", 0))), event.get("event"),
+                event.get("actor"), event.get("login"), item["sentence"],
+                json.dumps(item["facts"], ensure_ascii=False, sort_keys=True))])
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+
+    filename = f"codeb-{g.tenant.name}-audit-{query['month']}.csv"
+    return Response(stream_with_context(lines()), mimetype="text/csv",
+                    headers={"Content-Type": "text/csv; charset=utf-8",
+                             "Content-Disposition": f'attachment; filename="{filename}"',
+                             "Cache-Control": "no-store"})
+
+
+@bp.app_template_filter("isotime")
+def isotime(timestamp) -> str:
+    """A stored moment for `<time datetime>`: ISO 8601 in UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(timestamp or 0)))

@@ -14,7 +14,7 @@ from flask.json.provider import DefaultJSONProvider
 from .. import ROOT
 from ..tenants import Tenants
 from ..tenants.hosts import LOCAL_PORT, local_port
-from . import account, admin, breakglass, context, errors, help, office, oidc, pages, passkeys, signin, urls
+from . import account, admin, brand, breakglass, context, errors, help, office, oidc, pages, passkeys, signin, urls
 
 log = logging.getLogger("codeb")
 
@@ -66,6 +66,7 @@ def init_app(app) -> None:
                                               fixed=app.config["CODEB_TENANT"],
                                               clock=app.config.get("CODEB_CLOCK") or time.time)
     app.before_request(context.load_tenant)
+    app.before_request(brand.upload_limit)  # before the CSRF check reads the form
     app.before_request(context.check_csrf)
     app.after_request(save_session)
     app.after_request(security_headers)
@@ -79,7 +80,7 @@ def init_app(app) -> None:
                                    "account": g.get("account")})
     errors.init_app(app)
     app.url_rule_class = urls.Rule  # URL builders compiled at first use, not at start-up
-    for module in (oidc, signin, pages, passkeys, account, office, help, admin, breakglass):
+    for module in (oidc, signin, pages, passkeys, account, office, help, admin, brand, breakglass):
         app.register_blueprint(module.bp)
 
 
@@ -108,6 +109,7 @@ SECURITY_HEADERS = (
     ("Cross-Origin-Opener-Policy", "same-origin"),
     ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
 )
+IMG_SRC = "img-src 'self' data:"  # a page may add the origin of an image it shows (context.allow_image_from)
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; manifest-src 'self'; font-src 'self'; base-uri 'none'; "
        "frame-ancestors 'none'; form-action 'self'")
@@ -122,7 +124,9 @@ def security_headers(response):
             headers.add(name, value)
 
     targets = " ".join(sorted(g.get("form_targets", ())))
-    default("Content-Security-Policy", CSP + (" " + targets if targets else ""))
+    images = " ".join(sorted(g.get("image_sources", ())))
+    policy = CSP.replace(IMG_SRC, f"{IMG_SRC} {images}") if images else CSP
+    default("Content-Security-Policy", policy + (" " + targets if targets else ""))
     for name, value in SECURITY_HEADERS:
         default(name, value)
     if request.scheme == "https":

@@ -32,11 +32,17 @@ def tenants():
 
 
 def load_tenant() -> None:
-    """Resolve the tenant; what only some endpoints use is made when first read (`Globals`)."""
+    """Resolve the tenant; what only some endpoints use is made when first read (`Globals`).
+
+    The static files are the same for every host and hold nothing of a tenant: they are
+    served without one, so the unknown-host page has its stylesheet too."""
+    if request.endpoint == "static":
+        return
     g.tenant = tenants().for_host(request.host)
     g.issuer = g.tenant.issuer_for(request.host, current_app.config["CODEB_PORT"])
     g.ended_session = None
     g.form_targets = set()
+    g.image_sources = set()  # origins this page shows an image from (an app's logo)
 
 
 def _accounts():
@@ -131,9 +137,21 @@ def allow_form_redirect_to(pending) -> None:
             g.form_targets.add(f"{parts.scheme}://{parts.netloc}")
 
 
+def allow_image_from(url: str | None) -> str | None:
+    """Let this page's CSP `img-src` name the origin of `url` (an https URL an admin set, such as
+    an app's logo) and return the URL; None, and nothing allowed, for anything but https."""
+    if not isinstance(url, str):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return None
+    g.image_sources.add(f"https://{parts.netloc}")
+    return url
+
+
 def mailer() -> Mailer:
     return mailer_for(g.tenant, data_root=current_app.config["CODEB_DATA"],
-                      echo=current_app.config["CODEB_ECHO_MAIL"])
+                      echo=current_app.config["CODEB_ECHO_MAIL"], base_url=g.issuer)
 
 
 def choose_language(ui_locales: str | None = None) -> str:

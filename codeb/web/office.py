@@ -8,13 +8,15 @@ keeps its access token in sessionStorage. Everything personal comes from
 """
 
 import json
+from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 
 from .. import i18n
 from ..errors import BadInput
-from ..oidc.clients import FIRST_PARTY
+from ..oidc.clients import FIRST_PARTY, Clients
 from ..oidc.requests import NO_STORE
+from . import brand
 from .context import translate
 from .errors import answers
 from .oidc import protocol_request, provider
@@ -22,9 +24,24 @@ from .oidc import protocol_request, provider
 bp = Blueprint("office", __name__)
 
 
+@dataclass(frozen=True)
+class Card:
+    """One card of the shell: its partial `templates/office/cards/<name>.html`, and the shape of
+    its skeleton while the token comes (`lines` grey blocks, tiles or text lines)."""
+
+    name: str
+    lines: int
+    tiles: bool = False
+
+
+# The shell's cards, in page order (on phones the tile cards come first: codeb.css). A new
+# card is one partial and one line here.
+CARDS = (Card("identity", 4), Card("apps", 2, tiles=True), Card("places", 3, tiles=True))
+
+
 @bp.get("/office.html")
 def shell():
-    return render_template("office/shell.html", client_id=FIRST_PARTY, admin_page=True,
+    return render_template("office/shell.html", client_id=FIRST_PARTY, admin_page=True, cards=CARDS,
                            messages=shell_messages(), is_shell=True)
 
 
@@ -36,17 +53,23 @@ def shell_messages() -> dict:
 OFFICE_KEYS = ("welcome", "tenant", "auth", "roles", "sip", "ext", "ready", "help_title", "cmd_help",
                "cmd_whoami", "cmd_account", "cmd_phone", "cmd_help_page", "cmd_admin", "cmd_lang",
                "cmd_signout", "cmd_clear", "unknown", "signing_in", "renewing", "failed", "no_ext",
-               "phone_info", "lang_done", "lang_unknown", "method_magic_link", "method_passkey")
+               "phone_info", "lang_done", "lang_unknown", "method_magic_link", "method_passkey", "loaded",
+               "signing_out", "apps_failed")
+
+
+def shell_bearer():
+    """The shell's own access token on this request, verified: signature, lifetime, tenant,
+    account, the grant not revoked, the shell's audience (no relying party's token: RFC 9068 §4)
+    and the shell's browser session. Anything else is the oauth error answer (401)."""
+    from ..oidc.userinfo import verify_request  # noqa: PLC0415 -- at first use (codeb.web)
+
+    return verify_request(provider(), protocol_request(), with_grant=True, audience=FIRST_PARTY)
 
 
 @bp.route("/api/me", methods=["GET", "PATCH"])
 @answers("oauth")
 def me():
-    from ..oidc.userinfo import verify_request  # noqa: PLC0415 -- at first use (codeb.web)
-
-    # Signature, lifetime, tenant, account, the grant not revoked, the shell's own token (no
-    # relying party's: RFC 9068 §4) and the shell's browser session.
-    bearer = verify_request(provider(), protocol_request(), with_grant=True, audience=FIRST_PARTY)
+    bearer = shell_bearer()
     claims, account, grant = bearer.claims, bearer.account, bearer.grant
     if request.method == "PATCH":
         account = g.accounts.set_language(account.login, requested_language(), g.tenant.available_languages)
@@ -71,6 +94,25 @@ def me():
     return response
 
 
+@bp.get("/api/apps")
+@answers("oauth")
+def apps():
+    """The Apps grid: this tenant's registered clients that have a home URL, for a signed-in person."""
+    shell_bearer()
+    body = {"apps": [app_entry(client) for client in Clients(g.tenant.store).apps()]}
+    response = jsonify(body)
+    response.headers.update(dict(NO_STORE))
+    return response
+
+
+def app_entry(client) -> dict:
+    entry = {"name": client.name, "url": client.home_url}
+    logo = client.doc.get("logo_uri")
+    if isinstance(logo, str) and logo:
+        entry["logo"] = logo  # shown only where the page's img-src allows it (static/js/office/apps.js)
+    return entry
+
+
 def requested_language() -> str:
     """The one change the shell makes: `{"language": "<code>"}`; any other body is a 400."""
     body = request.get_json(silent=True)
@@ -92,8 +134,8 @@ def manifest():
         "scope": "/",
         "display": "standalone",
         "background_color": "#f5f7fa",
-        "theme_color": "#0b57d0",
-        "icons": [
+        "theme_color": brand.theme_colour(),
+        "icons": brand.manifest_icons() + [
             {"src": "/static/icons/icon-192.png", "sizes": "192x192", "type": "image/png", "purpose": "any"},
             {"src": "/static/icons/icon-512.png", "sizes": "512x512", "type": "image/png", "purpose": "any"},
             {"src": "/static/icons/maskable-192.png", "sizes": "192x192", "type": "image/png",

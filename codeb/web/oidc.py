@@ -9,12 +9,23 @@ import json
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 
+from .. import audit
+from ..accounts import consents
 from ..errors import InteractionExpired
+from ..oidc import consent as consent_rules
 from ..oidc import discovery
 from ..oidc.errors import OAuth2Error
-from ..oidc.requests import NO_STORE, NeedsLogoutConfirmation, NeedsSignIn, ProtocolRequest, Reply, SignedIn
+from ..oidc.requests import (
+    NO_STORE,
+    NeedsConsent,
+    NeedsLogoutConfirmation,
+    NeedsSignIn,
+    ProtocolRequest,
+    Reply,
+    SignedIn,
+)
 from ..signin import interactions
 from ..store import secret_id
 from . import context
@@ -93,14 +104,24 @@ def authorize():
     return act(authorize_endpoint.respond(provider(), protocol_request(), signed_in()))
 
 
-def act(result):
+def act(result, iid: str | None = None):
+    """Answer what the endpoint decided. `iid`: the interaction being resumed, if any (a
+    consent asked after the sign-in keeps it)."""
     if isinstance(result, Reply):
         return to_response(result)
+    if isinstance(result, NeedsConsent):
+        if iid is None:  # asked at once: this browser's session answers, as it stands
+            iid = new_interaction(result)
+            interactions.answered_by(g.tenant.store, iid, g.session.sid, continued=True)
+        return redirect(url_for("oidc.consent", i=iid), code=303)
     assert isinstance(result, NeedsSignIn)
-    iid = interactions.create(g.tenant.store, params=result.params,
-                              client_id=result.client.get_client_id(), client_name=result.client.name,
-                              client_ip=context.client_ip())
-    return redirect(url_for("signin.page", i=iid), code=303)
+    return redirect(url_for("signin.page", i=new_interaction(result)), code=303)
+
+
+def new_interaction(result) -> str:
+    return interactions.create(g.tenant.store, params=result.params,
+                               client_id=result.client.get_client_id(), client_name=result.client.name,
+                               client_ip=context.client_ip())
 
 
 @bp.get("/authorize/resume")
@@ -118,10 +139,81 @@ def resume():
     if current is None or not interactions.may_resume(pending, g.session.sid):
         return redirect(url_for("signin.page", i=iid), code=303)
     url = g.issuer + "/authorize"
+    # A sign-in made for this request satisfies `prompt=login` and `max_age`; "Continue" with
+    # the session the browser had must satisfy them as it stands.
     result = authorize_endpoint.respond(provider(), ProtocolRequest.from_params(url, pending["params"]),
-                                        current, just_signed_in=True)
+                                        current, just_signed_in=not pending.get("continued"), chosen=True,
+                                        consented=bool(pending.get("consented")))
+    if isinstance(result, NeedsConsent):
+        return act(result, iid)
     interactions.finish(g.tenant.store, iid)
     return act(result)
+
+
+def may_continue(pending) -> bool:
+    """Whether this browser's session answers the waiting request as it stands (the sign-in
+    page's "Signed in as … Continue")."""
+    from ..oidc import authorize as authorize_endpoint  # noqa: PLC0415 -- at first use (codeb.web)
+
+    current = signed_in()
+    return current is not None and authorize_endpoint.may_continue(provider(), pending["params"], current)
+
+
+def declined(iid: str, pending) -> Reply:
+    """The person declined the app ("Back to …", "Deny"): the request ends, the client hears
+    `access_denied` with its `state`."""
+    from ..oidc import authorize as authorize_endpoint  # noqa: PLC0415 -- at first use (codeb.web)
+
+    reply = authorize_endpoint.access_denied(provider(), pending["params"])
+    interactions.finish(g.tenant.store, iid)
+    return reply
+
+
+def consenting():
+    """The waiting request this signed-in browser answers on the consent screen, and its client."""
+    iid = request.values.get("i")
+    pending = interactions.get(g.tenant.store, iid)
+    if pending is None or not isinstance(iid, str):
+        raise InteractionExpired()
+    if signed_in() is None or not interactions.may_resume(pending, g.session.sid):
+        abort(redirect(url_for("signin.page", i=iid), code=303))
+    client = provider().query_client(pending["client_id"])
+    if client is None:
+        raise InteractionExpired()
+    g.lang = context.choose_language(pending["params"].get("ui_locales"))
+    return iid, pending, client
+
+
+@bp.get("/authorize/consent")
+def consent():
+    """The consent screen (codeb.oidc.consent): which app, what it may have, Allow or Deny."""
+    iid, pending, client = consenting()
+    scopes = consent_rules.requested_scopes(client, pending["params"].get("scope"))
+    context.allow_form_redirect_to(pending)  # Deny goes to the client, Allow through /authorize/resume
+    return render_template("oidc/consent.html", interaction=iid, client=client, pending=pending,
+                           logo=context.allow_image_from(client.logo_uri),
+                           scopes=consent_rules.described(scopes))
+
+
+@bp.post("/authorize/consent")
+def decide_consent():
+    """Allow: remember it for this account, client and scopes, then the code. Deny: the
+    client gets `access_denied` with its `state` (RFC 6749 §4.1.2.1)."""
+    iid, pending, client = consenting()
+    decision = request.form.get("decision")
+    if decision not in ("allow", "deny"):
+        abort(400)
+    if decision == "deny":
+        reply = declined(iid, pending)
+        audit.append(g.tenant.store, "consent.denied", login=g.account.login, sub=g.account.sub,
+                     client_id=client.client_id)
+        return to_response(reply)
+    scopes = list(consent_rules.requested_scopes(client, pending["params"].get("scope")))
+    consents.remember(g.accounts, g.account.login, client.client_id, scopes, now=int(g.tenant.store.clock()))
+    interactions.note(g.tenant.store, iid, consented=True)
+    audit.append(g.tenant.store, "consent.granted", login=g.account.login, sub=g.account.sub,
+                 client_id=client.client_id, scopes=scopes)
+    return redirect(url_for("oidc.resume", i=iid), code=303)
 
 
 @bp.route("/token", methods=["POST", "OPTIONS"])

@@ -16,13 +16,21 @@ from ..accounts.passkeys import (
     ensure_user_handle,
     passkeys_of,
     registration_options,
+    typed_name,
     verify_registration,
 )
 from ..errors import BadInput, CodebError, Conflict, concerning
 from ..signin import flow
 from ..signin.base import client_network
 from . import context
-from .account import REMOVED_PASSKEY, account_page, require_recent_sign_in
+from .account import (
+    PASSKEY_STEP,
+    REMOVED_PASSKEY,
+    account_page,
+    first_sign_in_steps,
+    in_first_sign_in,
+    require_recent_sign_in,
+)
 from .errors import answers
 from .pages import safe_local_path
 
@@ -52,6 +60,7 @@ def require_account() -> None:
 def register_options():
     require_enabled()
     require_account()
+    typed_name(json_body().get("name"))  # a typed name is checked before the ceremony, never dropped after it
     require_recent_sign_in()
     account = ensure_user_handle(g.accounts, g.account.login)
     policy = Passkeys(g.tenant, g.accounts).policy
@@ -84,9 +93,8 @@ def register_verify():
     added = passkeys.add(g.account.login, passkey)
     audit.append(g.tenant.store, "passkey.added", login=g.account.login, sub=g.account.sub,
                  passkey=added.id, authenticator=added.authenticator)
-    if body.get("stay"):  # the first-sign-in profile screen stays put after a passkey
-        return jsonify(passkey={"name": added.name, "authenticator": added.authenticator})
-    return jsonify(redirect=after_passkey_step(url_for("account.sign_in", m="passkey_added")))
+    return jsonify(passkey={"name": added.name, "authenticator": added.authenticator},
+                   redirect=after_passkey_step(url_for("account.sign_in", m="passkey_added")))
 
 
 def after_passkey_step(default: str) -> str:
@@ -95,6 +103,7 @@ def after_passkey_step(default: str) -> str:
     account = g.accounts.require(g.account.login)
     if not account.profile_confirmed:
         return url_for("account.confirm_profile")
+    g.session.pop(PASSKEY_STEP)  # the first sign-in's steps are done
     return safe_local_path(g.session.pop("continue") or default, url_for("account.sign_in"))
 
 
@@ -110,8 +119,11 @@ def passkey_required() -> bool:
 def welcome():
     if g.account is None:
         return redirect(url_for("signin.page"), code=303)
+    account = g.accounts.require(g.account.login)
+    first = in_first_sign_in(account)
     return render_template("passkeys/welcome.html", continue_url=url_for("passkeys.skip"),
-                           required=passkey_required())
+                           required=passkey_required(), first_sign_in=first,
+                           steps=first_sign_in_steps(account, "passkey") if first else [])
 
 
 @bp.get("/welcome/continue")

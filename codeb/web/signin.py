@@ -22,11 +22,13 @@ import json
 from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
 
 from .. import audit, signin
+from ..accounts import normalize_email
 from ..errors import BadInput, CodebError, RateLimited, SignInFailed
 from ..invites import LINK_PATH
 from ..signin import flow, interactions, signup
 from ..signin.base import NotMine, SignInContext, SignInMethod, VerifiedIdentity
 from . import context
+from . import oidc as oidc_web
 from .errors import answer_as, answers
 from .pages import safe_local_path
 
@@ -73,12 +75,42 @@ def form_reaches_client(pending) -> str:
 
 
 def render_signin(iid, pending, *, email="", error_id=None, status=200, signup_email="", signup_error=None):
-    """The sign-in page: the enabled methods' parts, then the sign-up part of the policy.
+    """The sign-in page: the passkey, the identifier-first email field with the choices of the
+    methods that may follow it, then the sign-up part of the policy; for a signed-in browser
+    that may go on as it is, "Signed in as … Continue / Use another account" instead.
     `error_id` belongs to the methods' fields, `signup_error` to the sign-up field."""
+    methods = signin.enabled(g.tenant)
+    current = signed_in_visitor(pending) if not (error_id or signup_error) else None
     return render_template("signin/page.html", interaction=iid, pending=pending, email=email,
-                           error_id=error_id, methods=signin.enabled(g.tenant),
-                           signup=signup.policy_of(g.tenant), signup_email=signup_email,
-                           signup_error=signup_error), status
+                           error_id=error_id, methods=methods, app=app_of(pending),
+                           identifier_methods=[n for n, m in methods.items() if m.takes_identifier],
+                           signed_in_as=current, signup=signup.policy_of(g.tenant),
+                           signup_email=signup_email, signup_error=signup_error), status
+
+
+def app_of(pending) -> dict | None:
+    """The app a waiting request is for: its name and logo (the page's CSP allows exactly the
+    logo's origin), and that its form may post on to the client ("Back to …")."""
+    if not pending:
+        return None
+    client = oidc_web.provider().query_client(pending.get("client_id"))
+    if client is None:
+        return None
+    context.allow_form_redirect_to(pending)
+    name = client.name
+    return {"name": name, "initial": (name[:1] or "?").upper(), "logo": context.allow_image_from(client.logo_uri)}
+
+
+def signed_in_visitor(pending):
+    """The account this browser is signed in as, if it may go on with it from the sign-in page:
+    not while a "confirm it's you" step asks for a new sign-in, and for an app only if the
+    session answers its request as it stands (no `prompt=login`, `max_age` kept)."""
+    account = g.account
+    if account is None or g.session.data.get(context.AFTER_SIGNIN):
+        return None
+    if pending and not oidc_web.may_continue(pending):
+        return None
+    return account
 
 
 def render_method(method: SignInMethod, view: str, iid, pending, status=200, **values):
@@ -168,6 +200,56 @@ def sign_up():
         return render_signin(iid, pending, signup_email=email[:254], signup_error=error.message_id,
                              status=error.status)
     return show_sent("signin/signup_sent.html", data, iid)
+
+
+@bp.post("/signin/continue")
+def identify():
+    """Identifier first: the email typed, then the step the server chooses for it from the
+    tenant's methods (`codeb.signin.next_step`): the same whether or not an account exists."""
+    iid, pending = pending_interaction(request.form.get("i"))
+    typed = request.form.get("email", "")
+    ctx = method_context()
+    try:
+        email = normalize_email(typed)
+        method = signin.next_step(ctx, email, chosen=request.form.get("method") or None)
+        return begun(method, method.begin(ctx, {"email": email, "i": iid}), iid, pending)
+    except (BadInput, SignInFailed) as error:
+        shown = typed[:254] if isinstance(typed, str) else ""
+        return render_signin(iid, pending, email=shown, error_id=error.message_id, status=error.status)
+
+
+@bp.post("/signin/continue-as")
+def continue_as():
+    """ "Signed in as … Continue": the app's waiting request answered by this browser's session."""
+    iid, pending = pending_interaction(request.form.get("i"))
+    if g.account is None:
+        return redirect(url_for("signin.page", i=iid) if iid else url_for("signin.page"), code=303)
+    if pending is None:
+        return redirect(url_for("office.shell"), code=303)
+    if signed_in_visitor(pending) is None:
+        return redirect(url_for("signin.page", i=iid), code=303)
+    interactions.answered_by(g.tenant.store, iid, g.session.sid, continued=True)
+    return redirect(url_for("oidc.resume", i=iid), code=303)
+
+
+@bp.post("/signin/another")
+def use_another_account():
+    """ "Use another account": sign this browser out and show the sign-in form (the app's
+    request, if any, still waits)."""
+    iid, _ = pending_interaction(request.form.get("i"))
+    if g.session is not None and g.account:
+        audit.append(g.tenant.store, "signout", login=g.account.login, sub=g.account.sub)
+    context.end_browser_session()
+    return redirect(url_for("signin.page", i=iid) if iid else url_for("signin.page"), code=303)
+
+
+@bp.post("/signin/back")
+def back_to_app():
+    """ "Back to <app>": the person leaves; the app hears `access_denied` with its `state`."""
+    iid, pending = pending_interaction(request.form.get("i"))
+    if pending is None:
+        return redirect(url_for("signin.page"), code=303)
+    return oidc_web.to_response(oidc_web.declined(iid, pending))
 
 
 @bp.get("/signin")

@@ -1,24 +1,28 @@
-// The office shell (office.html): signs in with its OpenID client (office/oidc.js), then
-// shows who is signed in in its terminal (office/terminal.js), the tiles and "Sign out".
-import { api, finishSignIn, forgetToken, loadToken, scheduleRenewal, signIn, signOut, tokenValid } from "./office/oidc.js";
-import { showTerminal, startTerminal } from "./office/terminal.js";
-import { say, t } from "./office/messages.js";
+// The office shell (office.html): signs in with its OpenID client (office/oidc.js) while a
+// skeleton stands in for the cards, then shows the cards: who is signed in in the terminal
+// (office/terminal.js), the tenant's apps (office/apps.js), the places, and the account
+// menu in the header (office/menu.js).
+import { api, finishSignIn, forgetToken, loadToken, scheduleRenewal, signIn, tokenValid } from "./office/oidc.js";
+import { startTerminal } from "./office/terminal.js";
+import { loadApps } from "./office/apps.js";
+import { startMenu } from "./office/menu.js";
+import { startDisclosures } from "./office/cards.js";
+import { fail, loading, ready, t } from "./office/messages.js";
 
-function render(me, token) {
-  showTerminal();
-  document.getElementById("tiles").hidden = false;
-  document.getElementById("office-signout").hidden = false;
-  document.getElementById("office-signout").addEventListener("click", signOut);
+async function render(me, token) {
+  await loadApps(token).catch(() => {});
   document.getElementById("tile-phone-body").textContent = `${me.ext ?? t("no_ext")} · ${me.sip}`;
   const admin = document.getElementById("tile-admin");
   if (admin && me.roles.includes("admin")) admin.hidden = false;
-  say("");
+  startMenu(me);
+  startDisclosures();
+  ready(t("loaded"));
   startTerminal(me, token);
   scheduleRenewal(token);
 }
 
 async function start() {
-  document.getElementById("office-status").hidden = false; // the page says nothing of signing in without script
+  loading(t("signing_in")); // the page says nothing of signing in without script
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js").catch(() => {});
   }
@@ -26,7 +30,7 @@ async function start() {
   if (params.has("code") || params.has("error")) {
     const outcome = await finishSignIn(params);
     if (outcome === "redirect") return;
-    if (outcome === "failed") { say(t("failed")); return; }
+    if (outcome === "failed") { fail(t("failed")); return; }
   }
   const token = loadToken();
   if (!tokenValid(token)) {
@@ -39,12 +43,12 @@ async function start() {
     await signIn(true);
     return;
   }
-  if (!response.ok) { say(t("failed")); return; }
-  render(await response.json(), token);
+  if (!response.ok) { fail(t("failed")); return; }
+  await render(await response.json(), token);
 }
 
 start().catch((error) => {
   // fetch() rejects (TypeError) only when the server could not be reached at all.
   if (error instanceof TypeError && !navigator.onLine) window.location.replace("/offline.html");
-  else say(t("failed"));
+  else fail(t("failed"));
 });

@@ -1,4 +1,8 @@
-// "Add a passkey": on the account page and right after a first sign-in.
+// "Add a passkey": on the account page and in the first sign-in's passkey step.
+// A typed name is never dropped: the server checks it before the ceremony (so a bad one is
+// said beside the field, before the device is asked), it survives the "confirm it's you"
+// detour, and the passkey is saved under it; with no name typed, the server names the
+// passkey after its authenticator.
 import { postJSON } from "./lib/fetch.js";
 import { creationOptions, credentialJSON, webauthnAvailable } from "./lib/webauthn.js";
 
@@ -6,20 +10,40 @@ const root = document.getElementById("passkey-create");
 const button = document.getElementById("passkey-create-button");
 const status = document.getElementById("passkey-create-status");
 const nameField = document.getElementById("passkey-name");
+const nameError = document.getElementById("passkey-name-error");
+const KEPT_NAME = "codeb.passkey.name"; // the typed name, across the confirm-it's-you page
 
 function say(text) {
   status.textContent = text || "";
 }
 
+function markName(message) {
+  nameError.textContent = message || "";
+  nameError.hidden = !message;
+  if (message) {
+    nameField.setAttribute("aria-invalid", "true");
+    nameField.focus();
+  } else {
+    nameField.removeAttribute("aria-invalid");
+  }
+}
+
+function refused(data) {
+  if (data.error === "error.passkey_name") markName(data.message);
+  else say(data.message || root.dataset.msgFailed);
+}
+
 async function create() {
-  const options = await postJSON(root.dataset.options, {});
+  const name = nameField.value;
+  const options = await postJSON(root.dataset.options, { name });
   if (!options.ok && options.data.reauth) {
     // An old sign-in: confirm it's you first (the page explains, then comes back here).
+    if (name.trim()) sessionStorage.setItem(KEPT_NAME, name);
     window.location.assign(options.data.reauth);
     return;
   }
   if (!options.ok) {
-    say(options.data.message || root.dataset.msgFailed);
+    refused(options.data);
     return;
   }
   let credential;
@@ -32,34 +56,32 @@ async function create() {
     return;
   }
   say(root.dataset.msgWorking);
-  const stay = root.dataset.stay === "1";
   const result = await postJSON(root.dataset.verify, {
     challenge_id: options.data.challenge_id,
     credential: credentialJSON(credential),
-    name: nameField.value,
-    stay,
+    name,
   });
-  if (result.ok && stay && result.data.passkey) {
-    // The first-sign-in screen stays: list the new passkey and offer another.
-    const item = document.createElement("li");
-    item.textContent = result.data.passkey.name || root.dataset.msgUnnamed;
-    document.getElementById("passkeys-added").append(item);
-    nameField.value = "";
-    say(root.dataset.msgAdded);
-  } else if (result.ok && result.data.redirect) {
+  if (result.ok && result.data.redirect) {
+    sessionStorage.removeItem(KEPT_NAME);
+    say(root.dataset.msgAdded.replace("{name}", result.data.passkey?.name || root.dataset.msgUnnamed));
     window.location.assign(result.data.redirect);
   } else {
-    say(result.data.message || root.dataset.msgFailed);
+    refused(result.data);
   }
 }
 
 if (root) {
+  const kept = sessionStorage.getItem(KEPT_NAME);
+  if (kept && !nameField.value) nameField.value = kept;
+  sessionStorage.removeItem(KEPT_NAME);
+  nameField.addEventListener("input", () => markName(""));
   if (!webauthnAvailable()) {
     button.disabled = true;
     say(root.dataset.msgUnsupported);
   } else {
     button.addEventListener("click", () => {
       say("");
+      markName("");
       button.disabled = true;
       create().catch(() => say(root.dataset.msgFailed)).finally(() => { button.disabled = false; });
     });

@@ -1,7 +1,7 @@
 // The office shell's service worker. It caches only the shell and static files, and
 // shows the offline page when the network is gone. It never caches what is personal
 // or secret: tokens, the API, the authorization and token endpoints, sign-in pages.
-const CACHE = "codeb-shell-v2";
+const CACHE = "codeb-shell-v3";
 const SHELL = [
   "/office.html",
   "/offline.html",
@@ -13,6 +13,9 @@ const SHELL = [
   "/static/js/office/messages.js",
   "/static/js/office/oidc.js",
   "/static/js/office/terminal.js",
+  "/static/js/office/apps.js",
+  "/static/js/office/menu.js",
+  "/static/js/office/cards.js",
   "/static/js/lib/base64url.js",
   "/static/icons/icon-192.png",
   "/static/icons/icon-512.png",

@@ -21,7 +21,8 @@ def test_admin_invites_promotes_and_deletes_a_person(served, mailbox, accounts, 
     admin.wait_for_url(served + "/admin.html")
     admin.locator("#tile-users").click()
 
-    # Create the account: the invitation goes out by mail.
+    # Create the account from the "Invite" panel: the invitation goes out by mail.
+    admin.locator("#invite-panel > summary").click()
     admin.locator("#new-email").fill("dana@example.com")
     admin.locator("#new-name").fill("Dana Demo")
     admin.locator("#create-user button[type=submit]").click()
@@ -41,14 +42,18 @@ def test_admin_invites_promotes_and_deletes_a_person(served, mailbox, accounts, 
     expect(terminal).to_contain_text("roles = user")
 
     # The admin makes her an admin: her session ends, her next sign-in carries the role.
+    admin.locator("#tab-roles").click()
     admin.locator("#role-admin").check()
-    admin.locator("#edit-user button[type=submit]").click()
+    admin.locator("#edit-roles button[type=submit]").click()
     admin.wait_for_url(re.compile(r".*m=user_saved"))
     assert accounts.get("dana").roles == ["admin", "user"]
     dana.goto(served + "/account")
     dana.wait_for_url(re.compile(r".*/signin"))
 
-    # The admin deletes the account; Dana's browser holds nothing that still works.
+    # The admin deletes the account (behind a confirmation that says what goes); Dana's
+    # browser holds nothing that still works.
+    admin.locator("#tab-profile").click()
+    admin.locator("#confirm-delete-user > summary").click()
     admin.locator("#confirm-delete").fill("dana")
     admin.locator("#delete-user button[type=submit]").click()
     admin.wait_for_url(re.compile(r".*/admin/users\?m=user_deleted"))
@@ -70,3 +75,64 @@ def test_people_without_the_role_see_a_clear_refusal(served, mailbox, new_contex
     assert response.status == 403
     expect(page.locator("main")).to_contain_text("You do not have access")
     console.assert_clean(allow=("403",))
+
+
+def test_copy_buttons_put_ids_and_urls_on_the_clipboard(served, mailbox, accounts, demo, new_context, console):
+    """The client's id and the provider's endpoint URLs copy with one click and say so; the
+    clipboard holds exactly the shown text."""
+    from codeb.oidc.clients import Clients
+
+    accounts.create(email="boss@example.com", login="boss", roles=["user", "admin"])
+    client, _ = Clients(demo.store).add(name="Portal", redirect_uris=["https://portal.example/cb"])
+    context = new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=served)
+    page = context.new_page()
+    first_sign_in(page, served, mailbox, "boss@example.com")
+    page.goto(served + f"/admin/clients/{client.client_id}")
+    button = page.locator('button[data-copy="client-id"]')
+    expect(button).to_be_visible()
+    button.click()
+    expect(button.locator("xpath=following-sibling::span[@role='status']")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == client.client_id
+    page.locator('button[data-copy="endpoint-discovery"]').click()
+    assert page.evaluate("navigator.clipboard.readText()") == served + "/.well-known/openid-configuration"
+    console.assert_clean()
+
+
+def test_without_script_the_copy_buttons_stay_hidden_and_the_text_is_there(served, mailbox, accounts, demo,
+                                                                          new_context):
+    from codeb.oidc.clients import Clients
+
+    accounts.create(email="boss@example.com", login="boss", roles=["user", "admin"])
+    client, _ = Clients(demo.store).add(name="Portal", redirect_uris=["https://portal.example/cb"])
+    page = new_context().new_page()
+    first_sign_in(page, served, mailbox, "boss@example.com")
+    quiet = new_context(java_script_enabled=False, storage_state=page.context.storage_state()).new_page()
+    quiet.goto(served + "/admin/clients")
+    expect(quiet.locator('button[data-copy]').first).to_be_hidden()
+    expect(quiet.locator("#client-id-1")).to_have_text(client.client_id)
+    expect(quiet.locator("#endpoint-issuer")).to_have_text(served)
+
+
+def test_the_user_list_is_stacked_cards_on_a_phone(served, mailbox, accounts, new_context, console):
+    """At 390 px each account is a card whose fields name their column; nothing scrolls sideways."""
+    accounts.create(email="boss@example.com", login="boss", roles=["user", "admin"])
+    for n in range(3):
+        accounts.create(email=f"maximiliane.mustermann-{n}@personalverwaltung.beispiel.example")
+    page = new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+    first_sign_in(page, served, mailbox, "boss@example.com")
+    for path in ("/admin/users", "/admin/audit", "/admin/users/boss?tab=sessions"):
+        page.goto(served + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (path, width)
+    page.goto(served + "/admin/users")
+    rows = page.locator("#user-table tbody tr")
+    expect(rows).to_have_count(4)
+    first, second = rows.nth(0).bounding_box(), rows.nth(1).bounding_box()
+    assert second["y"] >= first["y"] + first["height"] - 1  # one card under the other
+    assert first["width"] <= 390
+    label = page.evaluate("""() => getComputedStyle(document.querySelector('#user-table tbody td[data-label]'),
+                                                    '::before').content""")
+    assert label.strip('"') == "Select"
+    expect(page.locator("#user-table thead")).not_to_be_in_viewport()
+    console.assert_clean()

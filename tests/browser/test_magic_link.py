@@ -46,7 +46,7 @@ def test_magic_link_signs_in_with_httponly_session(served, mailbox, page, contex
     page.goto(served + "/signin")
     expect(page.locator("h1")).to_have_text("Sign in")
     expect(page.locator("#email")).to_have_attribute("autocomplete", "username webauthn")
-    expect(page.locator(LINK_BUTTON)).to_have_text("Email me a sign-in link")
+    expect(page.locator(LINK_BUTTON)).to_have_text("Continue")  # identifier first: the server mails the link
     anonymous = session_cookie(context, served)  # the CSRF token's anonymous session
 
     ask_for_link(page, email)
@@ -63,7 +63,7 @@ def test_magic_link_signs_in_with_httponly_session(served, mailbox, page, contex
     # The first sign-in: the profile screen, then the office shell.
     page.wait_for_url(served + "/welcome")
     expect(page.locator("h1")).to_have_text("Welcome! Confirm your profile")
-    expect(page.locator("#display_name")).not_to_be_empty()
+    expect(page.locator("#display_name")).to_have_value("")  # chosen by the person, not the email's local part
     confirm_profile(page, display_name="Alice Liddell")
     terminal = office_terminal(page, served)
     expect(terminal).to_contain_text("codeb> welcome, Alice Liddell")
@@ -283,7 +283,7 @@ def test_console_watch_sees_csp_violations(served, page, console):
         document.body.append(s);
     }""")
     assert page.evaluate("window.injected === undefined")
-    form = page.locator('form[action$="/signin/magic-link/begin"]').element_handle()
+    form = page.locator('form[action$="/signin/continue"]').element_handle()
     form.evaluate("(f, target) => { f.action = target; }", ELSEWHERE + "/elsewhere")
     page.locator("#email").fill("eve@example.com")
     form.evaluate("f => f.requestSubmit()")  # a click would wait for a navigation that never comes

@@ -143,7 +143,7 @@ def png_size(data: bytes):
     return struct.unpack(">II", data[16:24])
 
 
-# -- a. the first sign-in, in German, with a passkey made on the profile screen -------
+# -- a. the first sign-in, in German: the profile step, then a passkey in the passkey step --
 
 def test_first_sign_in_in_german_lands_in_shell_with_token_only_in_session_storage(
         served, mailbox, demo, new_context, console):
@@ -159,25 +159,31 @@ def test_first_sign_in_in_german_lands_in_shell_with_token_only_in_session_stora
     expect(page.locator("h1")).to_have_text("Sehen Sie in Ihr Postfach")
     follow_link(page, mailbox, email)
 
-    # The profile screen, in German, with the passkey control on it.
+    # Step 1, the profile, in German: the display name starts empty; no account navigation yet.
     page.wait_for_url(served + "/welcome")
     expect(page.locator("html")).to_have_attribute("lang", "de")
     expect(page.locator("h1")).to_have_text("Willkommen! Bestätigen Sie Ihr Profil")
+    expect(page.locator("ol.steps li")).to_have_text(["Profil", "Passkey"])
+    expect(page.locator("#step-profile")).to_have_attribute("aria-current", "step")
+    expect(page.locator("header a[href='/account']")).to_have_count(0)
     expect(page.locator("#confirm-profile")).to_have_text("Bestätigen und weiter")
     expect(page.locator("#language option[value=de]")).to_have_text("Deutsch")
+    expect(page.locator("#display_name")).to_have_value("")
+    page.locator("#confirm-profile").click()  # empty: the browser asks for it, nothing is sent
+    assert urlsplit(page.url).path == "/welcome"
+    assert page.locator("#display_name").evaluate("field => field.validity.valueMissing")
     page.locator("#display_name").fill("Alice Example")
     page.locator("#nickname").fill("Ali")
     page.locator("#language").select_option("de")
+    page.locator("#confirm-profile").click()
+
+    # Step 2, the passkey: the typed name is the passkey's name; it leads on to the shell.
+    page.wait_for_url(served + "/welcome/passkey")
+    expect(page.locator("#step-profile")).to_have_attribute("data-state", "done")
+    expect(page.locator("#step-passkey")).to_have_attribute("aria-current", "step")
+    expect(page.locator("header a[href='/account']")).to_have_count(0)
     page.locator("#passkey-name").fill("Laptop")
     page.locator("#passkey-create-button").click()
-    expect(page.locator("#passkeys-added li")).to_have_text(["Laptop"])
-    expect(page.locator("#passkey-create-status")).to_contain_text("Passkey hinzugefügt")
-    assert urlsplit(page.url).path == "/welcome"  # the screen stays after a passkey
-    expect(page.locator("#nickname")).to_have_value("Ali")  # nothing typed was lost
-    held = device.credentials()
-    assert len(held) == 1 and held[0]["isResidentCredential"] and held[0]["rpId"] == "localhost", held
-    confirm_profile(page)
-
     # The office shell: the terminal, in German, with extension and SIP address.
     terminal = office_terminal(page, served)
     expect(page.locator("html")).to_have_attribute("lang", "de")
@@ -194,6 +200,8 @@ def test_first_sign_in_in_german_lands_in_shell_with_token_only_in_session_stora
     assert account.doc["ext"] == 600 and account.doc["sip"] == "alice@localhost", account.doc
     passkeys = account.doc.get("passkeys", [])
     assert [p["name"] for p in passkeys] == ["Laptop"] and passkeys[0]["user_verified"] is True, passkeys
+    held = device.credentials()
+    assert len(held) == 1 and held[0]["isResidentCredential"] and held[0]["rpId"] == "localhost", held
 
     # The token: in sessionStorage, and valid for the API.
     token = office_token(page)
@@ -251,6 +259,7 @@ def test_expired_token_is_renewed_silently_and_ended_session_sends_to_sign_in(
 
     # The browser session ends on the server (account settings' "Sign out").
     page.goto(served + "/account")
+    page.locator("header details.account-menu > summary").click()  # the header's account menu
     page.locator("header form[action$='/signout'] button").click()
     page.wait_for_url(served + "/signin")
     # The shell's hour is up again: renewal finds no session and asks for a visible sign-in.
@@ -279,6 +288,7 @@ def test_after_sign_out_the_shell_shows_nobody_and_the_next_person_is_themselves
                                                                                  console):
     first_sign_in(page, served, mailbox, "alice@example.com")
     page.goto(served + "/account")
+    page.locator("header details.account-menu > summary").click()  # the header's account menu
     page.locator("header form[action$='/signout'] button").click()
     page.wait_for_url(served + "/signin")
 
@@ -354,6 +364,156 @@ def test_terminal_lists_commands_shows_phone_and_switches_language(served, mailb
     assert not console.csp_violations(), console.dump()
 
 
+# -- c2. the shell's cards: skeleton, account menu, collapsible identity, apps ------------
+
+def hold_requests(page, pattern):
+    """Hold the requests matching `pattern` until the returned function lets them through."""
+    held = []
+
+    def hold(route):
+        held.append(route)
+
+    page.route(pattern, hold)
+
+    def release():
+        for route in held:
+            route.continue_()
+        page.unroute(pattern, hold)
+        return len(held)
+    return release
+
+
+def test_the_shell_shows_a_skeleton_while_it_signs_in_then_the_cards(served, mailbox, page, console):
+    first_sign_in(page, served, mailbox, "sara@example.com")
+    expire_office_token(page)  # the next load renews: the skeleton stands in until then
+    release = hold_requests(page, served + "/api/me")
+    page.reload()
+    skeleton = page.locator("#office-skeleton")
+    expect(skeleton).to_be_visible()
+    expect(skeleton).to_have_attribute("aria-hidden", "true")  # the status line speaks, not the blocks
+    expect(page.locator("#office-skeleton .card")).to_have_count(3)  # one block per card
+    expect(page.locator("#office-cards")).to_be_hidden()
+    status = page.locator("#office-status")
+    expect(status).to_have_attribute("role", "status")
+    expect(status).to_have_text("Signing you in…")
+    assert release() == 1
+    expect(page.locator("#office-cards")).to_be_visible()
+    expect(skeleton).to_be_hidden()
+    expect(status).to_have_text("Signed in. Your workspace is ready.")
+    expect(page.locator("#terminal-output")).to_contain_text("codeb> sip-jid = sara@localhost")
+    console.assert_clean(allow=())
+    assert not console.csp_violations(), console.dump()
+
+
+def test_the_account_menu_names_the_person_and_offers_account_and_sign_out(served, mailbox, page, accounts,
+                                                                           new_context, console):
+    first_sign_in(page, served, mailbox, "ada@example.com", display_name="Ada Lovelace")
+    menu = page.locator("#office-menu")
+    expect(page.locator("#office-avatar")).to_have_text("AL")
+    expect(page.locator("#office-name")).to_have_text("Ada Lovelace")
+    expect(page.locator("#office-menu-account")).to_be_hidden()  # closed until asked
+    page.locator("#office-menu > summary").click()
+    expect(page.locator("#office-menu-account")).to_be_visible()
+    expect(page.locator("#office-menu-admin")).to_be_hidden()  # not an admin
+    page.keyboard.press("Escape")
+    expect(menu).not_to_have_attribute("open", "")
+    expect(page.locator("#office-menu > summary")).to_be_focused()
+    page.locator("#office-menu > summary").click()
+    page.locator("#office-menu-account").click()
+    page.wait_for_url(served + "/account")
+
+    # An admin's menu offers the administration too.
+    accounts.create(email="root@example.com", roles=["user", "admin"])
+    admin = new_context().new_page()
+    first_sign_in(admin, served, mailbox, "root@example.com")
+    admin.locator("#office-menu > summary").click()
+    expect(admin.locator("#office-menu-admin a")).to_be_visible()
+    sign_out(admin, served)
+    console.assert_clean(allow=())
+
+
+def test_the_identity_card_collapses_and_stays_collapsed_after_a_reload(served, mailbox, page, console):
+    first_sign_in(page, served, mailbox, "cleo@example.com")
+    toggle = page.locator("#terminal-toggle")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(toggle).to_have_attribute("aria-controls", "terminal")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(page.locator("#terminal")).to_be_hidden()
+    page.reload()
+    expect(page.locator("#office-cards")).to_be_visible()
+    expect(page.locator("#terminal-toggle")).to_have_attribute("aria-expanded", "false")
+    expect(page.locator("#terminal")).to_be_hidden()
+    expect(page.locator("#tile-account")).to_be_visible()  # the rest of the shell is there
+    page.locator("#terminal-toggle").press("Enter")  # a button: the keyboard opens it too
+    expect(page.locator("#terminal")).to_be_visible()
+    expect(page.locator("#terminal-output")).to_contain_text("codeb> sip-jid = cleo@localhost")
+    page.reload()
+    expect(office_terminal(page, served)).to_contain_text("codeb> ")
+    console.assert_clean(allow=())
+
+
+def register_apps(demo, tenants):
+    from codeb.oidc.clients import Clients
+    Clients(demo.store).add(name="wiki", redirect_uris=["https://wiki.example/cb"], home_url="https://wiki.example/")
+    Clients(demo.store).add(name="Payroll", redirect_uris=["https://pay.example/cb"],
+                            home_url="https://pay.example/start")
+    Clients(demo.store).add(name="Backend job", redirect_uris=["https://job.example/cb"])
+    Clients(tenants.get("acme").store).add(name="Acme CRM", redirect_uris=["https://crm.acme.example/cb"],
+                                           home_url="https://crm.acme.example/")
+
+
+def test_the_apps_grid_links_this_tenants_apps(served, mailbox, page, demo, tenants, console):
+    register_apps(demo, tenants)
+    first_sign_in(page, served, mailbox, "paul@example.com")
+    tiles = page.locator("#apps-list a.tile")
+    expect(tiles).to_have_count(2)
+    expect(page.locator("#apps-list .tile-title")).to_have_text(["Payroll", "wiki"])
+    expect(page.locator("#apps-list .app-avatar")).to_have_text(["P", "W"])
+    assert [tiles.nth(i).get_attribute("href") for i in range(2)] == ["https://pay.example/start",
+                                                                       "https://wiki.example/"]
+    expect(page.locator("#card-apps")).not_to_contain_text("Acme CRM")
+    expect(page.locator("#card-apps")).not_to_contain_text("Backend job")
+    expect(page.locator("#apps-empty")).to_be_hidden()
+    page.context.route("https://wiki.example/**", lambda route: route.fulfill(
+        status=200, content_type="text/html", body="<!doctype html><title>wiki</title><h1>wiki home</h1>"))
+    tiles.nth(1).click()
+    page.wait_for_url("https://wiki.example/")
+    expect(page.locator("h1")).to_have_text("wiki home")
+    console.assert_clean(allow=())
+
+
+def test_without_apps_the_card_says_how_they_come(served, mailbox, page, console):
+    first_sign_in(page, served, mailbox, "nils@example.com")
+    expect(page.locator("#apps-list li")).to_have_count(0)
+    expect(page.locator("#apps-empty")).to_be_visible()
+    expect(page.locator("#apps-empty")).to_contain_text("giving it a home page")
+    console.assert_clean(allow=())
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_on_a_phone_the_tiles_come_first_and_nothing_scrolls_sideways(served, mailbox, demo, tenants,
+                                                                       new_context, console):
+    register_apps(demo, tenants)
+    page = new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
+    first_sign_in(page, served, mailbox, "phil@example.com")
+    top = {card: page.locator(f"#card-{card}").bounding_box()["y"] for card in ("identity", "apps", "places")}
+    assert top["apps"] < top["places"] < top["identity"], top
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{width} px wide on a {PHONE['width']} px screen"
+    # On a wide screen the page order holds: who you are first, then the tiles.
+    wide = new_context(viewport={"width": 1280, "height": 800}).new_page()
+    wide.goto(served + "/signin")
+    ask_for_link(wide, "phil@example.com")
+    follow_link(wide, mailbox, "phil@example.com")
+    office_terminal(wide, served)
+    tops = {card: wide.locator(f"#card-{card}").bounding_box()["y"] for card in ("identity", "apps")}
+    assert tops["identity"] < tops["apps"], tops
+    console.assert_clean(allow=())
+
+
 # -- d. installable, by Chromium's own check ----------------------------------------
 
 def test_shell_is_installable_by_chromiums_own_check(served, mailbox, persistent_context, new_context,
@@ -397,7 +557,7 @@ def test_shell_is_installable_by_chromiums_own_check(served, mailbox, persistent
 
 # -- e. offline ---------------------------------------------------------------------
 
-NEVER_CACHED = ("/api/me", "/token", "/authorize", "/authorize/resume", "/userinfo", "/logout", "/welcome",
+NEVER_CACHED = ("/api/me", "/api/apps", "/token", "/authorize", "/authorize/resume", "/userinfo", "/logout", "/welcome",
                 "/link", "/signin")
 
 

@@ -23,13 +23,13 @@ Two facts about the virtual authenticator shape these tests:
   page restarts after a refusal waits instead of answering again (a real
   person would have to pick the passkey again; the virtual one would loop).
 
-The flow around the ceremonies: a first sign-in (by link) lands on the profile
-screen (/welcome), which holds the "add a passkey" control and stays put after
-a passkey is made (it lists it in #passkeys-added); confirming the profile
-leads to the office shell, whose terminal says how the person signed in
-("auth = magic link", "auth = passkey (NAME)"). /welcome/passkey comes right
-after the link of "Create an account with a passkey" (the sign-up form), before
-the profile; it cannot be skipped where a passkey is the only way to sign in.
+The flow around the ceremonies: a first sign-in (by link) has two steps, the
+profile (/welcome), then the passkey (/welcome/passkey), whose "add a passkey"
+control saves the typed name with the passkey and leads on to the office shell,
+whose terminal says how the person signed in ("auth = magic link", "auth =
+passkey (NAME)"). After the link of "Create an account with a passkey" (the
+sign-up form) the passkey step comes first, then the profile; it cannot be
+skipped where a passkey is the only way to sign in.
 """
 
 import re
@@ -57,7 +57,6 @@ CANCELLED = "The passkey request was cancelled or timed out."
 UNKNOWN = "This passkey is not registered here."
 UV_REQUIRED = "Your device must verify it is you (PIN, fingerprint or face)"
 REGISTRATION_FAILED = "The new passkey could not be verified."
-ADDED_HERE = "Passkey added. You can add another one, or continue."
 
 
 # -- helpers -------------------------------------------------------------------
@@ -122,14 +121,17 @@ def autofill_options(page, served):
                                 and r.request.timing["startTime"] >= since)
 
 
-def sign_up_to_profile(page, served, mailbox, email, *, autofill=True):
-    """A new account through the magic link; it lands on the profile screen with its passkey control."""
+def sign_up_to_passkey_step(page, served, mailbox, email, *, autofill=True):
+    """A new account through the magic link: the profile step, then the passkey step with its control."""
     open_signin(page, served, autofill=autofill)
     ask_for_link(page, email)
     follow_link(page, mailbox, email)
     page.wait_for_url(served + "/welcome")
     expect(page.locator("h1")).to_have_text("Welcome! Confirm your profile")
-    expect(page.locator("#passkey-create")).to_have_attribute("data-stay", "1")
+    expect(page.locator("#step-profile")).to_have_attribute("aria-current", "step")
+    confirm_profile(page, passkey_step=None)
+    page.wait_for_url(served + "/welcome/passkey")
+    expect(page.locator("#step-passkey")).to_have_attribute("aria-current", "step")
     expect(page.locator("#passkey-create-button")).to_be_enabled()
 
 
@@ -138,23 +140,16 @@ def create_passkey(page, name=""):
     page.locator("#passkey-create-button").click()
 
 
-def create_passkey_on_profile(page, served, name):
-    """Make a passkey on the profile screen: it stays, and lists the new one."""
-    added = page.locator("#passkeys-added li")
-    before = added.count()
+def create_passkey_in_step(page, served, name):
+    """Make a passkey in the first sign-in's passkey step: that ends the steps (the office shell)."""
     create_passkey(page, name)
-    expect(added).to_have_count(before + 1)
-    expect(page.locator("#passkey-create-status")).to_have_text(ADDED_HERE)
-    assert urlsplit(page.url).path == "/welcome"
-    return added.nth(before)
+    return office_terminal(page, served)
 
 
 def sign_up_with_passkey(page, served, mailbox, email, name):
     """The first sign-in with a passkey made on the profile screen; ends in the office shell."""
-    sign_up_to_profile(page, served, mailbox, email)
-    expect(create_passkey_on_profile(page, served, name)).to_have_text(name)
-    confirm_profile(page)
-    expect(office_terminal(page, served)).to_contain_text("codeb> auth = magic link")
+    sign_up_to_passkey_step(page, served, mailbox, email)
+    expect(create_passkey_in_step(page, served, name)).to_contain_text("codeb> auth = magic link")
 
 
 def sign_out(page, served, device=None):
@@ -247,18 +242,15 @@ def test_first_sign_in_creates_passkey_then_button_and_autofill_sign_in(served, 
                                                                         console):
     device = VirtualAuthenticator.attach(page)
     email = "alice@example.com"
-    sign_up_to_profile(page, served, mailbox, email)
-    expect(page.locator("#passkeys-added li")).to_have_count(0)
+    sign_up_to_passkey_step(page, served, mailbox, email)
 
-    # The passkey is made on the profile screen, which stays; confirming leads on.
-    expect(create_passkey_on_profile(page, served, "Laptop")).to_have_text("Laptop")
+    # The passkey is made in the passkey step, under the typed name; that ends the steps.
+    terminal = create_passkey_in_step(page, served, "Laptop")
     stored = passkeys_of(demo, email)
     assert [p["name"] for p in stored] == ["Laptop"], stored
     assert stored[0]["backup_eligible"] is False and stored[0]["user_verified"] is True, stored
     held = device.credentials()
     assert len(held) == 1 and held[0]["rpId"] == "localhost" and held[0]["isResidentCredential"], held
-    confirm_profile(page)
-    terminal = signed_in_as(page, served)
     expect(terminal).to_contain_text("codeb> auth = magic link")  # this session began with the link
     expect(this_session(page, served)).to_contain_text("Magic link")
 
@@ -302,9 +294,11 @@ def test_create_account_with_passkey_from_the_sign_up_form(served, mailbox, demo
 
     page.wait_for_url(served + "/welcome/passkey")
     expect(page.locator("#skip-passkey")).to_have_text("Not now, continue")
+    expect(page.locator("#step-passkey")).to_have_attribute("aria-current", "step")  # the passkey first
     create_passkey(page, "")  # no name: the app names it
     page.wait_for_url(served + "/welcome")
-    expect(page.locator("#passkeys-added li")).to_have_count(1)
+    expect(page.locator("#step-passkey")).to_have_attribute("data-state", "done")
+    expect(page.locator("#step-profile")).to_have_attribute("aria-current", "step")
     confirm_profile(page)
     expect(signed_in_as(page, served)).to_contain_text("codeb> sip-jid = bruno@localhost")
 
@@ -357,13 +351,14 @@ def test_passkey_only_tenant_sign_up_then_sign_in_with_the_passkey(served, mailb
     expect(page.locator("#skip-passkey")).to_have_count(0)  # the only way back in: not skippable
     create_passkey(page, "Phone")
     page.wait_for_url(served + "/welcome")
-    expect(page.locator("#passkeys-added li")).to_have_text(["Phone"])
+    expect(page.locator("#step-passkey")).to_have_attribute("data-state", "done")
     confirm_profile(page, display_name="Petra")
     expect(signed_in_as(page, served)).to_contain_text("codeb> welcome, Petra")
     assert [p["name"] for p in passkeys_of(demo, email)] == ["Phone"]
 
     # Sign out (autofill must wait: presence off), then the passkey alone signs in.
     device.set_presence(False)
+    flows.open_account_menu(page)
     page.locator("#office-signout").click()
     page.wait_for_url(served + "/signin")
     expect(page.locator("#signup-email")).to_be_editable()  # the page (and its script) is up
@@ -478,7 +473,7 @@ def test_registration_without_user_verification_refused_when_required(served, ma
     device = VirtualAuthenticator.attach(page, user_verification=False, user_verified=False)
     email = "dieter@example.com"
     assert demo.settings["passkeys"]["user_verification"] == "required"
-    sign_up_to_profile(page, served, mailbox, email, autofill=False)
+    sign_up_to_passkey_step(page, served, mailbox, email, autofill=False)
 
     # `required`: Chromium refuses before anything is created.
     with page.expect_response(served + "/account/passkeys/options"):
@@ -494,15 +489,13 @@ def test_registration_without_user_verification_refused_when_required(served, ma
     assert verified.value.json()["error"] == "error.passkey_uv_required"
     expect(page.locator("#passkey-create-status")).to_contain_text(UV_REQUIRED)
     assert passkeys_of(demo, email) == []
-    assert urlsplit(page.url).path == "/welcome"
+    assert urlsplit(page.url).path == "/welcome/passkey"
     page.unroute(served + "/account/passkeys/options", downgrade_user_verification)
     device.clear_credentials()  # the one the server refused to register
 
     # `preferred`: the same authenticator registers, and the passkey records no UV.
     set_passkey_policy(demo, user_verification="preferred")
-    create_passkey_on_profile(page, served, "Key")
-    confirm_profile(page)
-    signed_in_as(page, served)
+    create_passkey_in_step(page, served, "Key")
     stored = passkeys_of(demo, email)
     assert len(stored) == 1 and stored[0]["name"] == "Key" and stored[0]["user_verified"] is False, stored
     assert len(device.credentials()) == 1
@@ -762,6 +755,56 @@ def test_relying_party_code_flow_with_passkey(served, mailbox, client_site, demo
 
     info = client.get(meta["userinfo_endpoint"], timeout=10)
     assert info.status_code == 200 and info.json()["email"] == email, info.text
+
+    console.assert_clean(allow=())
+    assert not console.csp_violations(), console.dump()
+
+
+# -- 8. the identifier-first page from an app: passkey autofill, and the way back ---------
+
+def test_identifier_first_page_from_an_app_keeps_passkey_autofill(served, mailbox, client_site, demo, page,
+                                                                  console):
+    """From an app: its name and the way back, the passkey first and marked "Recommended", one
+    email field with "Continue" that still carries the passkey autofill; the autofill request
+    signs in and the browser lands at the app. "Back to …" returns access_denied with the state."""
+    rp, arrived = client_site, client_site.arrived
+    device = VirtualAuthenticator.attach(page)
+    email = "ida@example.com"
+    sign_up_with_passkey(page, served, mailbox, email, "Laptop")
+    sign_out(page, served, device)
+
+    def authorization_url(state):
+        params = {"response_type": "code", "client_id": rp.client_id, "redirect_uri": rp.redirect_uri,
+                  "scope": "openid email", "state": state, "code_challenge": pkce_pair()[1],
+                  "code_challenge_method": "S256"}
+        return served + "/authorize?" + "&".join(f"{k}={v}" for k, v in params.items())
+
+    # The way back: presence off, so the autofill request waits while the page is looked at.
+    with autofill_options(page, served):
+        page.goto(authorization_url("state-back"))
+    assert urlsplit(page.url).path == "/signin", page.url
+    expect(page.locator(".signin-app .app-name")).to_have_text("Test RP")
+    expect(page.locator("#passkey-recommended")).to_have_text("Recommended")
+    expect(page.locator("#passkey-button")).to_have_attribute("aria-describedby", "passkey-recommended")
+    expect(page.locator("#email")).to_have_attribute("autocomplete", "username webauthn")
+    expect(page.locator("#signin-continue")).to_have_text("Continue")
+    assert page.evaluate("""() => document.querySelector('#passkey-button').compareDocumentPosition(
+        document.querySelector('#email')) & Node.DOCUMENT_POSITION_FOLLOWING""")
+    page.locator("#back-to-app").click()
+    expect(page.locator("#client")).to_have_text("callback received")
+    back = query_of(arrived[-1])
+    assert back["error"] == "access_denied" and back["state"] == "state-back" and "code" not in back, back
+
+    # Autofill from the identifier-first page: opening it with presence on is enough.
+    page.goto("about:blank")
+    device.set_presence(True)
+    with page.expect_response(served + "/signin/passkey/complete") as verified:
+        page.goto(authorization_url("state-autofill"))
+    assert verified.value.ok, verified.value.status
+    expect(page.locator("#client")).to_have_text("callback received")
+    answer = query_of(arrived[-1])
+    assert answer["state"] == "state-autofill" and answer.get("code"), answer
+    device.set_presence(False)
 
     console.assert_clean(allow=())
     assert not console.csp_violations(), console.dump()

@@ -166,7 +166,7 @@ def test_erasure_removes_exactly_that_accounts_files(people, demo, accounts):
             with open(os.path.join(where(login, kind), "2026-11-01.bin"), "wb") as f:
                 f.write(b"secret call content" * 10)
     admin = people["admin"]
-    page = admin.get("/admin/users/bob", headers={"Host": HOST})
+    page = admin.get("/admin/users/bob?tab=privacy", headers={"Host": HOST})
     assert "1 file, 190 bytes" in page.text
     unconfirmed = admin.post("/admin/users/bob/erase", data={"csrf": csrf_of(page.text), "kind": "recordings"},
                              headers={"Host": HOST})
@@ -220,11 +220,15 @@ def test_sign_in_settings_are_validated_and_applied(people, client, tenants):
     form = {"csrf": csrf_of(page.text), "methods": ["magic_link", "password"], "signup": "domains",
             "domains": "example.com", "user_verification": "preferred", "attestation": "none",
             "allowed_aaguids": "", "max_passkeys": "3", "ext_low": "700", "ext_high": "799"}
+    warned = admin.post("/admin/settings", data=form, headers={"Host": HOST})  # sign-up narrows: asked first
+    assert warned.status_code == 409 and 'id="settings-warning"' in warned.text
+    assert tenants.get("demo").settings["signup"]["policy"] != "domains"
+    form["confirm"] = "1"
     assert admin.post("/admin/settings", data=form, headers={"Host": HOST}).status_code == 303
     settings = tenants.get("demo").settings
     assert settings["methods"] == ["magic_link", "password"] and settings["signup"]["domains"] == ["example.com"]
     assert settings["passkeys"]["max_per_account"] == 3 and settings["extension_range"] == [700, 799]
-    assert 'type="password"' in client.get("/signin", headers={"Host": HOST}).text
+    assert 'id="choose-password"' in client.get("/signin", headers={"Host": HOST}).text  # identifier first
     for bad in ({"methods": []}, {"signup": "domains", "domains": ""}, {"ext_low": "900", "ext_high": "800"},
                 {"allowed_aaguids": "not-a-guid"}, {"max_passkeys": "0"}, {"signup": "all"}):
         response = admin.post("/admin/settings", data={**form, **bad}, headers={"Host": HOST})
@@ -254,7 +258,7 @@ def test_languages_are_validated_then_offered(people, client):
     assert saved.status_code == 303
     french = client.get("/signin", headers={"Host": HOST, "Accept-Language": "fr"})
     assert '<html lang="fr">' in french.text and "Se connecter" in french.text
-    assert "Email me a sign-in link" in french.text  # untranslated messages stay English
+    assert "We send a link that works once" in french.text  # untranslated messages stay English
 
 
 def test_hostile_catalogue_is_refused_at_upload_with_a_clear_message(people, tenants):
@@ -354,7 +358,7 @@ def test_break_glass_link_works_once_expires_and_is_audited(app, demo, accounts,
     shell = operator.get("/admin.html", headers={"Host": HOST})
     assert shell.status_code == 200 and "Break-glass session" in shell.text
     users = operator.get("/admin/users", headers={"Host": HOST}).text
-    table = re.search(r'<table class="facts-table" id="user-table">.*?</table>', users, re.S).group(0)
+    table = re.search(r'<table class="data-table" id="user-table">.*?</table>', users, re.S).group(0)
     assert "superuser" not in table.lower() and "1 account<" in users  # only boss: no superuser account
     again = app.test_client()
     assert again.get(path, headers={"Host": HOST}).status_code == 400  # used once

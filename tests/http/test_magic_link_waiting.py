@@ -10,7 +10,7 @@ import pytest
 
 from codeb.signin.magic_link import CODE_ATTEMPTS, LINK_LIFETIME, RESEND_AFTER
 from tests.support.oidc import authorize_params, get_authorize
-from tests.support.web import HOST, LINK_STEP, csrf_of, query_of
+from tests.support.web import HOST, LINK_STEP, confirm_first_profile, csrf_of, query_of
 
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 CHROME_ANDROID = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -192,10 +192,8 @@ def test_right_number_approves_and_the_asker_gets_a_session_of_its_own_once(app,
     finished = continue_approved(asker, waiting)
     assert finished.status_code == 303, finished.text
     assert signed_in(asker) and session_of(asker) != session_of(phone)
-    if finished.headers["Location"].endswith("/welcome"):  # the first sign-in's profile screen
-        welcome = asker.get("/welcome", headers={"Host": HOST})
-        finished = asker.post("/welcome", data={"csrf": csrf_of(welcome.text), "display_name": "Erin",
-                                                "nickname": "", "language": "en"}, headers={"Host": HOST})
+    if finished.headers["Location"].endswith("/welcome"):  # the first sign-in's steps: profile, "Not now" a passkey
+        finished = confirm_first_profile(asker, display_name="Erin")
     assert finished.headers["Location"] == f"/authorize/resume?i={iid}"
     resumed = asker.get(finished.headers["Location"], headers={"Host": HOST})
     assert resumed.status_code == 302 and resumed.headers["Location"].startswith(rp.redirect_uri)

@@ -54,3 +54,46 @@ def test_office_shell_without_script_does_not_claim_to_be_signing_in(client):
     assert " hidden" in status
     links = re.findall(r'href="([^"]+)"', "".join(NOSCRIPT.findall(page)))
     assert "/account" in links and "/help" in links
+
+
+def every_page(app, client, mailbox, accounts):
+    """Every HTML page of the app a GET reaches, as a visitor, as a new person and as an admin:
+    the routes without arguments, and those with one filled from the tenant's own data."""
+    accounts.create(email="root@example.com", login="root", roles=["user", "admin"])
+    accounts.create(email="bob@example.com", login="bob")
+    values = {"login": "bob", "client_id": "office"}
+    paths = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "static":
+            continue
+        if set(rule.arguments) <= set(values):
+            paths.append(rule.build({k: values[k] for k in rule.arguments})[1])
+    visitors = {"visitor": app.test_client(), "new person": app.test_client(), "admin": app.test_client()}
+    sign_in(visitors["new person"], mailbox, "nora@example.com", confirm_profile=False)
+    sign_in(visitors["admin"], mailbox, "root@example.com")
+    for who, browser in visitors.items():
+        for path in paths:
+            response = browser.get(path, headers={"Host": HOST})
+            if response.status_code == 200 and response.mimetype == "text/html":
+                yield f"{who} {path}", response.text
+
+
+def test_every_html_page_that_loads_a_module_script_has_a_noscript(app, client, mailbox, accounts):
+    """Not only the pages named above: any page a GET reaches that loads a module script says
+    what works without it, so a new page with a script cannot forget its <noscript>."""
+    scripted = []
+    for name, html in every_page(app, client, mailbox, accounts):
+        if SCRIPTED.search(html):
+            scripted.append(name)
+            texts = [t for t in noscript_texts(html) if t]
+            assert texts, f"{name} loads a module script and says nothing without it"
+    # The walk does find the scripted pages (sign-in, the shell, the passkey step, account sign-in).
+    assert {"visitor /signin", "visitor /office.html", "new person /welcome/passkey",
+            "admin /account/sign-in"} <= set(scripted), scripted
+
+
+def test_noscript_is_not_used_where_nothing_needs_script(app, client, mailbox, accounts):
+    """A page without script does not tell people that script is off (it would only confuse)."""
+    for name, html in every_page(app, client, mailbox, accounts):
+        if "<script" not in html:
+            assert "<noscript>" not in html, name

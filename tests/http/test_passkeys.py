@@ -30,20 +30,19 @@ def post(client, path, body, token):
 
 
 def enroll(client, mailbox, email="alice@example.com", authenticator=None, name="Laptop"):
-    """Sign up by magic link; on the profile screen create a passkey, then confirm."""
+    """Sign up by magic link: the profile step, then create a passkey in the passkey step."""
     done = sign_in(client, mailbox, email, confirm_profile=False)
     assert done.headers["Location"].endswith("/welcome")
-    token = csrf_of(client.get("/welcome", headers={"Host": HOST}).text)
+    assert confirm_first_profile(client, passkey_step=None).headers["Location"] == "/welcome/passkey"
+    token = csrf_of(client.get("/welcome/passkey", headers={"Host": HOST}).text)
     authenticator = authenticator or SoftAuthenticator(ORIGIN)
-    options = post(client, "/account/passkeys/options", {}, token)
+    options = post(client, "/account/passkeys/options", {"name": name}, token)
     assert options.status_code == 200, options.text
     credential = authenticator.create(options.json["publicKey"])
     added = post(client, "/account/passkeys/verify", {"challenge_id": options.json["challenge_id"],
-                                                      "credential": credential, "name": name, "stay": True},
-                 token)
+                                                      "credential": credential, "name": name}, token)
     assert added.status_code == 200, added.text
-    confirmed = confirm_first_profile(client)
-    assert confirmed.headers["Location"] == "/office.html"
+    assert added.json["redirect"] == "/office.html"  # the steps are done: on to where the sign-in was going
     return authenticator, added
 
 
@@ -65,7 +64,7 @@ def test_options_are_usernameless_with_the_tenants_rp_id_and_uv_policy(client):
 
 def test_enroll_then_sign_in_with_the_passkey(client, app, mailbox, accounts):
     authenticator, added = enroll(client, mailbox)
-    assert added.json["passkey"]["name"] == "Laptop"  # the profile screen stays put
+    assert added.json["passkey"]["name"] == "Laptop"
     account = accounts.find_by_email("alice@example.com")
     [passkey] = account.doc["passkeys"]
     assert passkey["name"] == "Laptop" and passkey["public_key"] and "private" not in str(passkey)

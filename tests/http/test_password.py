@@ -37,13 +37,20 @@ def password_sign_in(client, email="alice@example.com", password=PLAINTEXT):
                                                   "password": password}, headers={"Host": HOST})
 
 
-def test_no_password_anywhere_until_an_admin_allows_it(client, mailbox, demo):
+def test_no_password_anywhere_until_an_admin_allows_it(client, app, mailbox, demo):
     assert 'type="password"' not in client.get("/signin", headers={"Host": HOST}).text
+    assert 'value="password"' not in client.get("/signin", headers={"Host": HOST}).text
     sign_in(client, mailbox, "alice@example.com")
     assert "Password (optional)" not in client.get("/account/sign-in", headers={"Host": HOST}).text
     assert set_password(client).status_code == 400
     allow_password(demo)
-    assert 'type="password"' in client.get("/signin", headers={"Host": HOST}).text
+    # Identifier first: the email form offers the password as its other choice, which asks for it.
+    visitor = app.test_client()
+    page = visitor.get("/signin", headers={"Host": HOST})
+    assert 'id="choose-password"' in page.text
+    step = visitor.post("/signin/continue", data={"csrf": csrf_of(page.text), "email": "alice@example.com",
+                                                  "method": "password"}, headers={"Host": HOST})
+    assert step.status_code == 200 and 'type="password"' in step.text
 
 
 def test_set_then_sign_in_and_plaintext_is_nowhere(client, app, mailbox, demo, data_root, caplog):

@@ -76,8 +76,11 @@ def test_sign_in_page_shows_the_enabled_methods_and_the_sign_up_policy(client, d
     configure(demo, methods=chosen, policy=policy, domains=["example.com"])
     html = main_of(client.get("/signin", headers={"Host": HOST}).text)
     assert ("passkey-button" in html) == ("passkey" in chosen)
-    assert ('action="/signin/magic-link/begin"' in html) == ("magic_link" in chosen)
-    assert ('action="/signin/password/complete"' in html) == ("password" in chosen)
+    # Identifier first: one email form whose "Continue" leads to a mailed link or the password.
+    assert ('action="/signin/continue"' in html) == ("magic_link" in chosen or "password" in chosen)
+    assert ('id="link-hint"' in html or 'id="choose-magic-link"' in html) == ("magic_link" in chosen)
+    assert ("signin.password_next" not in html)
+    assert ('id="choose-password"' in html or "enter your password" in html) == ("password" in chosen)
     # "or use your email address" only where an email part follows the passkey button.
     assert ('class="divider"' in html) == ("passkey" in chosen and len(chosen) > 1)
     assert "The same link creates your account" not in html

@@ -30,10 +30,10 @@ def test_production_hosts_get_an_https_issuer(tenants, data_root):
 
 @pytest.mark.parametrize("host", ["unknown.example", "evil.localhost", "localhost.evil.example", "",
                                   "..", "localhost/../acme", "a" * 300])
-def test_unknown_host_is_a_plain_404_naming_no_tenant(client, host):
+def test_unknown_host_is_a_404_page_naming_no_tenant(client, host):
     response = client.get("/signin", headers={"Host": host})
     assert response.status_code == 404
-    assert response.mimetype == "text/plain"
+    assert response.mimetype == "text/html"
     assert "demo" not in response.text.lower() and "acme" not in response.text.lower()
 
 

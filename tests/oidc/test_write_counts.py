@@ -115,17 +115,17 @@ def test_a_refresh_rotation_reads_its_grants_chain_and_its_account_once(client, 
 
 
 def enroll(client, mailbox, authenticator):
+    """The first sign-in: the profile step, then a passkey made in the passkey step."""
     sign_in(client, mailbox, "alice@example.com", confirm_profile=False)
-    token = csrf_of(client.get("/welcome", headers={"Host": HOST}).text)
-    options = client.post("/account/passkeys/options", json={},
+    confirm_first_profile(client, passkey_step=None)
+    token = csrf_of(client.get("/welcome/passkey", headers={"Host": HOST}).text)
+    options = client.post("/account/passkeys/options", json={"name": "Phone"},
                           headers={"Host": HOST, "X-CSRF-Token": token}).json
     credential = authenticator.create(options["publicKey"])
     added = client.post("/account/passkeys/verify",
-                        json={"challenge_id": options["challenge_id"], "credential": credential,
-                              "name": "Phone", "stay": True},
+                        json={"challenge_id": options["challenge_id"], "credential": credential, "name": "Phone"},
                         headers={"Host": HOST, "X-CSRF-Token": token})
     assert added.status_code == 200, added.text
-    confirm_first_profile(client)
 
 
 def passkey_sign_in(app, authenticator, writes, **kw):

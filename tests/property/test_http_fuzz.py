@@ -26,7 +26,10 @@ ENDPOINTS = st.sampled_from([("GET", "/authorize"), ("POST", "/authorize"), ("PO
                              ("GET", "/userinfo"), ("POST", "/userinfo"), ("GET", "/logout"),
                              ("POST", "/logout"), ("GET", "/signin"), ("POST", "/signin/magic-link/begin"),
                              ("POST", "/signin/password/complete"), ("POST", "/signup"), ("GET", "/authorize/resume"),
-                             ("GET", "/.well-known/openid-configuration"), ("GET", "/jwks.json")])
+                             ("GET", "/.well-known/openid-configuration"), ("GET", "/jwks.json"),
+                             ("POST", "/signin/continue"), ("POST", "/signin/continue-as"), ("POST", "/signin/back"),
+                             ("POST", "/signin/another"), ("GET", "/authorize/consent"),
+                             ("POST", "/authorize/consent")])
 
 
 @settings(max_examples=50)

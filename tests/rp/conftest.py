@@ -60,7 +60,7 @@ class Browser:
 
         page = self.get(signin_url)
         assert page.status_code == 200, page.text[:500]
-        sent = self.post(urljoin(signin_url, "/signin/magic-link/begin"),
+        sent = self.post(urljoin(signin_url, "/signin/continue"),  # identifier first: a link is mailed
                          data={"csrf": csrf_of(page.text), "email": email, "i": interaction})
         # A sent mail answers 303 to the "check your mail" page (a reload sends nothing).
         assert sent.status_code == 303 and sent.headers["Location"] == "/signin/sent", sent.text[:500]

@@ -242,29 +242,33 @@ def follow_mailed_link(browser: Browser, mailbox: Mailbox, email: str):
 
 
 def sign_up(browser: Browser, mailbox: Mailbox, email: str, authenticator: SoftAuthenticator | None) -> None:
-    """A new person: ask for a link, follow it, add a passkey (if given), confirm the profile."""
+    """A new person: ask for a link, follow it, confirm the profile (the display name starts
+    empty), then add a passkey in the passkey step (if given) or answer it "Not now"."""
     token = csrf_of(expect(browser.get("/signin"), 200).text)
-    expect(browser.post("/signin/magic-link/begin", data={"csrf": token, "email": email}), 303, 200)
+    expect(browser.post("/signin/continue", data={"csrf": token, "email": email}), 303, 200)
     landed = follow_mailed_link(browser, mailbox, email)
     if not landed.headers["Location"].endswith("/welcome"):
         raise FlowFailed(f"a new address landed on {landed.headers['Location']}, not the profile screen")
-    if authenticator is not None:
-        add_passkey(browser, authenticator)
     page = expect(browser.get("/welcome"), 200).text
     name = re.search(r'id="display_name" name="display_name"[^>]*value="([^"]*)"', page, re.S)
-    expect(browser.post("/welcome", data={"csrf": csrf_of(page), "nickname": "", "language": "en",
-                                          "display_name": html.unescape(name.group(1)) if name else "Person"}),
-           303)
+    confirmed = expect(browser.post("/welcome", data={
+        "csrf": csrf_of(page), "nickname": "", "language": "en",
+        "display_name": (html.unescape(name.group(1)) if name else "") or "Person"}), 303)
+    if not confirmed.headers["Location"].endswith("/welcome/passkey"):
+        return
+    if authenticator is not None:
+        add_passkey(browser, authenticator, page="/welcome/passkey")
+    else:
+        expect(browser.get("/welcome/continue"), 303)
 
 
-def add_passkey(browser: Browser, authenticator: SoftAuthenticator, page: str = "/welcome") -> None:
-    """Create a passkey from `page`'s control (the profile screen, or the account page)."""
+def add_passkey(browser: Browser, authenticator: SoftAuthenticator, page: str = "/welcome/passkey") -> None:
+    """Create a passkey from `page`'s control (the first sign-in's passkey step, or the account page)."""
     token = csrf_of(expect(browser.get(page), 200).text)
-    options = expect(json_call(browser, "/account/passkeys/options", {}, token), 200).json()
+    options = expect(json_call(browser, "/account/passkeys/options", {"name": "Soak"}, token), 200).json()
     credential = authenticator.create(options["publicKey"])
     expect(json_call(browser, "/account/passkeys/verify",
-                     {"challenge_id": options["challenge_id"], "credential": credential, "name": "Soak",
-                      "stay": True}, token), 200)
+                     {"challenge_id": options["challenge_id"], "credential": credential, "name": "Soak"}, token), 200)
 
 
 def passkey_sign_in(browser: Browser, authenticator: SoftAuthenticator) -> int:
@@ -281,7 +285,7 @@ def passkey_sign_in(browser: Browser, authenticator: SoftAuthenticator) -> int:
 
 def magic_link_sign_in(browser: Browser, mailbox: Mailbox, email: str) -> None:
     token = csrf_of(expect(browser.get("/signin"), 200).text)
-    expect(browser.post("/signin/magic-link/begin", data={"csrf": token, "email": email}), 303, 200)
+    expect(browser.post("/signin/continue", data={"csrf": token, "email": email}), 303, 200)
     follow_mailed_link(browser, mailbox, email)
 
 

@@ -5,7 +5,7 @@ waits for what the person would wait for; none of them reaches into the app.
 
     first_sign_in(page, served, mailbox, "alice@example.com")   # → the office shell's terminal
     ask_for_link(page, email); follow_link(page, mailbox, email)
-    confirm_profile(page, display_name="Alice", nickname="Ali", language="de")
+    confirm_profile(page, display_name="Alice", nickname="Ali", language="de")  # "Not now" to the passkey step
     terminal = office_terminal(page, served)                     # waits until the shell shows who
     run_command(page, "phone")
     office_token(page)                                           # what sessionStorage holds
@@ -14,13 +14,15 @@ waits for what the person would wait for; none of them reaches into the app.
 The locators do not depend on the page language, so the German tests use them too.
 """
 
+from urllib.parse import urlsplit
+
 from playwright.sync_api import expect
 
 TOKEN_KEY = "codeb.office.token"  # static/js/office/oidc.js
 
-# The magic link's email form (its button: the link, then="") and, apart from it, the
-# sign-up form (#signup-email, #signup-button: "Create an account [with a passkey]").
-LINK_BUTTON = 'form[action$="/signin/magic-link/begin"] button[name="then"][value=""]'
+# The identifier-first email form (its "Continue" mails the link where magic links are on) and,
+# apart from it, the sign-up form (#signup-email, #signup-button: "Create an account [with a passkey]").
+LINK_BUTTON = 'form[action$="/signin/continue"] #signin-continue'
 
 
 def session_cookie(context, base):
@@ -49,15 +51,24 @@ def follow_link(page, mailbox, email):
     page.locator("#complete-signin").click()
 
 
-def confirm_profile(page, *, display_name=None, nickname=None, language=None):
-    """The first sign-in's profile screen (/welcome): change what is given, then confirm."""
+def confirm_profile(page, *, display_name=None, nickname=None, language=None, passkey_step="skip"):
+    """The first sign-in's profile step (/welcome): change what is given (an empty display name
+    becomes "Person": the field starts empty), then continue. The passkey step that may follow
+    (/welcome/passkey) is answered "Not now" unless `passkey_step` is None."""
+    field = page.locator("#display_name")
     if display_name is not None:
-        page.locator("#display_name").fill(display_name)
+        field.fill(display_name)
+    elif not field.input_value():
+        field.fill("Person")
     if nickname is not None:
         page.locator("#nickname").fill(nickname)
     if language is not None:
         page.locator("#language").select_option(language)
     page.locator("#confirm-profile").click()
+    if passkey_step == "skip":
+        page.wait_for_url(lambda url: urlsplit(url).path != "/welcome")
+        if urlsplit(page.url).path == "/welcome/passkey":
+            page.locator("#skip-passkey").click()
 
 
 def office_terminal(page, served):
@@ -104,6 +115,15 @@ def expire_office_token(page):
     }}""")
 
 
+def open_account_menu(page):
+    """Open the shell's account menu in the header (Account, Administration, Sign out)."""
+    menu = page.locator("#office-menu")
+    expect(menu).to_be_visible()
+    if menu.get_attribute("open") is None:
+        page.locator("#office-menu > summary").click()
+    expect(page.locator("#office-signout")).to_be_visible()
+
+
 def sign_out(page, served):
     """Sign out from the office shell's header, where a signed-in person lands.
 
@@ -114,6 +134,7 @@ def sign_out(page, served):
     if page.url != served + "/office.html":
         page.goto(served + "/office.html")
         office_terminal(page, served)
+    open_account_menu(page)
     page.locator("#office-signout").click()
     page.wait_for_url(served + "/signin")
     expect(page.locator("#email")).to_be_editable()

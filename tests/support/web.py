@@ -43,12 +43,13 @@ def use_link(client, path, host=HOST):
 
 
 def sign_in(client, mailbox, email, host=HOST, interaction=None, confirm_profile=True):
-    """Walk the magic-link path with a test client; return the final response."""
+    """Walk the magic-link path with a test client (the email field's "Continue", then the mailed
+    link); return the final response."""
     page = client.get("/signin" + (f"?i={interaction}" if interaction else ""), headers={"Host": host})
     data = {"csrf": csrf_of(page.text), "email": email}
     if interaction:
         data["i"] = interaction
-    sent = client.post("/signin/magic-link/begin", data=data, headers={"Host": host})
+    sent = client.post("/signin/continue", data=data, headers={"Host": host})  # identifier first
     assert sent.status_code == 303, sent.text  # then GET /signin/sent: a reload sends nothing
     done = use_link(client, urlsplit(mailbox.last_link(to=email)).path, host)
     if confirm_profile and done.headers.get("Location", "").endswith("/welcome"):
@@ -56,14 +57,19 @@ def sign_in(client, mailbox, email, host=HOST, interaction=None, confirm_profile
     return done
 
 
-def confirm_first_profile(client, host=HOST, **fields):
-    """The first sign-in's profile screen: confirm it as shown (or with `fields`)."""
+def confirm_first_profile(client, host=HOST, passkey_step="skip", **fields):
+    """The first sign-in's profile step: confirm it as shown (or with `fields`; an empty display
+    name becomes "Person"). The passkey step that may follow is skipped ("Not now") unless
+    `passkey_step` is None: then the answer to the profile's POST is returned as it is."""
     page = client.get("/welcome", headers={"Host": host})
     display_name = re.search(r'id="display_name" name="display_name"[^>]*value="([^"]*)"', page.text, re.S)
     language = re.search(r'<option value="([a-z]+)" selected>', page.text)
-    data = {"csrf": csrf_of(page.text), "display_name": display_name.group(1) if display_name else "Person",
+    data = {"csrf": csrf_of(page.text), "display_name": (display_name.group(1) if display_name else "") or "Person",
             "nickname": "", "language": language.group(1) if language else "en", **fields}
-    return client.post("/welcome", data=data, headers={"Host": host})
+    confirmed = client.post("/welcome", data=data, headers={"Host": host})
+    if passkey_step == "skip" and confirmed.headers.get("Location") == "/welcome/passkey":
+        return client.get("/welcome/continue", headers={"Host": host})
+    return confirmed
 
 
 def field_error(html: str, field_id: str) -> str | None:

@@ -1,8 +1,38 @@
 // The office shell's words: its message catalogue (the page's #office-messages, in the
-// page's language) and its status line (#office-status).
+// page's language), its status line (#office-status: announced to screen readers, while the
+// skeleton shows the same to the eye) and its failure alert (#office-failed).
 
 const status = document.getElementById("office-status");
+const failure = document.getElementById("office-failed");
+const skeleton = document.getElementById("office-skeleton");
+const cards = document.getElementById("office-cards");
 const messages = JSON.parse(document.getElementById("office-messages").textContent);
 
-export const say = (text) => { status.textContent = text; };
 export const t = (key, values = {}) => (messages[key] || key).replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
+
+function announce(text) {
+  status.hidden = false;
+  status.textContent = text;
+}
+
+// Signing in or renewing: the skeleton in place of the cards, and the status announced.
+export function loading(text) {
+  announce(text);
+  cards.hidden = true;
+  skeleton.hidden = false;
+}
+
+// Ready: the cards in place of the skeleton.
+export function ready(text) {
+  announce(text);
+  skeleton.hidden = true;
+  cards.hidden = false;
+}
+
+// Something went wrong: said visibly, and the skeleton goes.
+export function fail(text) {
+  announce("");
+  skeleton.hidden = true;
+  document.getElementById("office-failed-text").textContent = text;
+  failure.hidden = false;
+}

@@ -4,7 +4,7 @@
 // to the sign-in page when that session has ended. The endpoints and the client id are
 // the data attributes of <main>.
 import { bufferToBase64url } from "../lib/base64url.js";
-import { say, t } from "./messages.js";
+import { loading, t } from "./messages.js";
 
 const config = document.getElementById("main").dataset;
 const REDIRECT = `${window.location.origin}/office.html`;
@@ -53,7 +53,7 @@ export async function signIn(silent) {
     ui_locales: document.documentElement.lang,
   });
   if (silent) params.set("prompt", "none");
-  say(silent ? t("renewing") : t("signing_in"));
+  loading(silent ? t("renewing") : t("signing_in"));
   window.location.replace(`${config.authorize}?${params}`);
 }
 
@@ -104,9 +104,9 @@ export function scheduleRenewal(token) {
   window.setTimeout(() => signIn(true), seconds * 1000);
 }
 
-// The API (/api/me) with the access token.
-export async function api(token, method = "GET", body = undefined) {
-  return fetch(config.api, {
+// The shell's API (/api/me, or `url`: /api/apps) with the access token.
+export async function api(token, method = "GET", body = undefined, url = config.api) {
+  return fetch(url, {
     method,
     headers: { Authorization: `Bearer ${token.access_token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
     body: body ? JSON.stringify(body) : undefined,
@@ -115,6 +115,7 @@ export async function api(token, method = "GET", body = undefined) {
 
 // RP-initiated logout: the token goes, the session ends at /logout.
 export function signOut() {
+  loading(t("signing_out"));
   const token = loadToken();
   sessionStorage.removeItem(TOKEN_KEY);
   const params = new URLSearchParams({ post_logout_redirect_uri: `${window.location.origin}/` });

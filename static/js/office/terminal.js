@@ -1,9 +1,8 @@
-// The office shell's terminal panel (#terminal): who is signed in, and the commands
-// typed at its prompt.
+// The office shell's terminal (#terminal, in the identity card): who is signed in, and the
+// commands typed at its prompt.
 import { api, signOut } from "./oidc.js";
 import { t } from "./messages.js";
 
-const panel = document.getElementById("terminal");
 const output = document.getElementById("terminal-output");
 const input = document.getElementById("terminal-input");
 
@@ -53,11 +52,6 @@ async function changeLanguage(token, lang) {
   if (!response.ok) { print(t("lang_unknown")); return; }
   print(t("lang_done"));
   window.location.reload();
-}
-
-// The panel shows; nothing is in it yet.
-export function showTerminal() {
-  panel.hidden = false;
 }
 
 // Who is signed in (`me`, from /api/me), then the prompt answers commands.
