@@ -84,6 +84,12 @@ class Account:
         return self.doc.get("display_name") or self.login
 
     @property
+    def given_display_name(self) -> str:
+        """The name someone gave (the person, or an admin with the invitation); empty when none
+        was given, rather than `display_name`'s fallback to the login."""
+        return self.doc.get("display_name") or ""
+
+    @property
     def sessions_not_before(self) -> float:
         """Sessions created at or before this time are ended (a role change, signing out everywhere)."""
         return float(self.doc.get("sessions_not_before", 0))

@@ -174,7 +174,7 @@ def confirm_profile():
     allow_form_to_continue_target()
     return render_template("account/welcome.html", form=form or {}, error=error,
                            steps=first_sign_in_steps(g.account, "profile"),
-                           suggested_name=invited_name(g.account)), (error.status if error else 200)
+                           suggested_name=g.account.given_display_name), (error.status if error else 200)
 
 
 PASSKEY_STEP = "first_sign_in_passkey"  # the session's note: the passkey step of a first sign-in is open
@@ -202,12 +202,6 @@ def first_sign_in_steps(account, current: str) -> list[dict]:
     at = order.index(current)
     return [{"name": name, "state": "done" if i < at else "current" if i == at else "next"}
             for i, name in enumerate(order)]
-
-
-def invited_name(account) -> str:
-    """The display name to start from: the one an admin gave with the invitation, or none at all
-    (never the email's local part, which the person would only have to clear)."""
-    return account.doc.get("display_name") or ""
 
 
 def allow_form_to_continue_target() -> None:

@@ -469,7 +469,7 @@ def test_the_apps_grid_links_this_tenants_apps(served, mailbox, page, demo, tena
     tiles = page.locator("#apps-list a.tile")
     expect(tiles).to_have_count(2)
     expect(page.locator("#apps-list .tile-title")).to_have_text(["Payroll", "wiki"])
-    expect(page.locator("#apps-list .app-avatar")).to_have_text(["P", "W"])
+    expect(page.locator("#apps-list .app-initial")).to_have_text(["P", "W"])
     assert [tiles.nth(i).get_attribute("href") for i in range(2)] == ["https://pay.example/start",
                                                                        "https://wiki.example/"]
     expect(page.locator("#card-apps")).not_to_contain_text("Acme CRM")

@@ -152,6 +152,7 @@ SHOTS = [
     Shot("signin-from-app", "signin.page", lambda site: site.authorize_path()),
     Shot("signin-error", "signin.step", reach=bad_address, status=400),
     Shot("signin-signed-in", "signin.page", "/signin", who="ada"),
+    Shot("consent", "oidc.consent", lambda site: site.authorize_path(prompt="consent"), who="ada"),
     Shot("signup-sent", "signin.sent", reach=sign_up),
     Shot("check-inbox", "signin.sent", reach=ask_for_link),
     Shot("link-opened-elsewhere", "signin.open_link", reach=open_link_elsewhere),
@@ -178,6 +179,7 @@ SHOTS = [
     Shot("admin-clients", "admin.clients", "/admin/clients", who="boss"),
     Shot("admin-client", "admin.client", lambda site: f"/admin/clients/{site.client_id}", who="boss"),
     Shot("admin-settings", "admin.settings", "/admin/settings", who="boss"),
+    Shot("admin-branding", "brand.settings", "/admin/branding", who="boss"),
     Shot("admin-languages", "admin.languages", "/admin/languages", who="boss"),
     Shot("admin-audit", "admin.audit_log", "/admin/audit", who="boss"),
     Shot("breakglass", "breakglass.page", lambda site: site.breakglass_path()),
@@ -205,6 +207,11 @@ NOT_PAGES = {
     "signin.sent_status": "JSON: the waiting tab's poll",
     "account.export": "a download (JSON) of the person's data",
     "admin.export_user": "a download (JSON) of an account's data",
+    "admin.audit_csv": "a download (CSV) of the audit log",
+    "brand.logo": "the tenant's logo image",
+    "brand.favicon": "the tenant's favicon image",
+    "brand.stylesheet": "the tenant's colours as a style sheet",
+    "office.apps": "JSON for the office shell's Apps card",
     "office.manifest": "the web app manifest",
     "office.service_worker": "the service worker script",
     "static": "style sheets, scripts and icons",
@@ -212,12 +219,6 @@ NOT_PAGES = {
 
 # Pages that fail a check today: (name, lang|None, width|None, scheme|None) → the defect.
 KNOWN: dict[tuple[str, str | None, int | None, str | None], str] = {
-    ("unknown-host", None, None, None):
-        "the unknown-host answer is text/plain, so the browser shows a page without <title> or lang "
-        "(axe document-title, html-has-lang); issue 11 asks for a styled page",
-    ("help-oidc", None, 390, None):
-        "the command-line example (<pre><code>) scrolls sideways inside itself on a phone but cannot "
-        "take keyboard focus (axe scrollable-region-focusable)",
 }
 
 

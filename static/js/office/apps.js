@@ -40,7 +40,7 @@ function tile(app) {
     mark.className = "app-logo";
   } else {
     mark = document.createElement("span");
-    mark.className = "app-avatar";
+    mark.className = "app-initial";
     mark.textContent = (app.name.trim()[0] || "?").toUpperCase();
   }
   mark.setAttribute("aria-hidden", "true");
