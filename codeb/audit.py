@@ -119,15 +119,16 @@ def of_account(store, account) -> list[dict]:
 # the message and its parameters, and which parameters are themselves message ids (a
 # sign-in method, a kind of file, the break-glass superuser) for the page to translate.
 
-KINDS = ("account.deleted_self", "account.exported", "audit.exported", "breakglass.link_created", "breakglass.used",
-         "client.created", "client.deleted", "client.secret_regenerated", "client.updated",
-         "email.change_requested", "email.changed", "keys.rotated", "language.removed", "language.saved",
-         "passkey.added", "passkey.counter_regression", "passkey.removed", "password.removed", "password.set",
-         "privacy.erased", "privacy.exported", "privacy.hold_lifted", "privacy.hold_placed",
-         "privacy.hold_released", "profile.confirmed", "session.ended", "session.ended_everywhere",
-         "session.ended_others", "settings.changed", "signin", "signin.failed", "signout", "user.created",
-         "user.deleted", "user.disabled", "user.enabled", "user.invitation_resent", "user.roles_changed",
-         "user.updated")
+KINDS = ("account.deleted_self", "account.exported", "audit.exported", "brand.changed", "breakglass.link_created",
+         "breakglass.used", "client.created", "client.deleted", "client.secret_regenerated", "client.updated",
+         "consent.denied", "consent.granted", "consent.revoked", "email.change_requested", "email.changed",
+         "error.shown", "keys.rotated", "language.removed", "language.saved", "passkey.added",
+         "passkey.counter_regression", "passkey.removed", "password.removed", "password.set", "privacy.erased",
+         "privacy.exported", "privacy.hold_lifted", "privacy.hold_placed", "privacy.hold_released",
+         "profile.confirmed", "session.ended", "session.ended_everywhere", "session.ended_others", "settings.changed",
+         "signin", "signin.failed", "signout", "user.created", "user.deleted", "user.disabled", "user.enabled",
+         "user.invitation_resent", "user.roles_changed", "user.updated")
+BRAND_CHANGES = ("remove_logo", "remove_favicon", "reset_colour")  # codeb.web.brand's actions besides "save"
 SIGNIN_METHODS = ("passkey", "magic_link", "password", "oidc", "saml", "wallet")
 # Events an admin does to someone else's account: said as "<admin> … <account>" when an
 # `actor` other than the account itself is named.
@@ -142,31 +143,53 @@ def sentence(entry: dict) -> tuple[str, dict, dict]:
               "client": str(entry.get("client_id") or ""),
               "name": str(entry.get("name") or entry.get("client_id") or ""),
               "code": str(entry.get("lang") or ""), "kid": str(entry.get("kid") or ""),
-              "reason": str(entry.get("reason") or ""), "method": str(entry.get("method") or "")}
+              "reason": str(entry.get("reason") or ""), "method": str(entry.get("method") or ""),
+              "reference": str(entry.get("reference") or ""), "status": str(entry.get("status") or ""),
+              "rule": str(entry.get("rule") or "")}
     labels = {}
     if actor == "superuser" or entry.get("breakglass"):
         labels["actor"] = "audit.superuser"
     if event not in KINDS:
         return "audit.s.unknown", params, labels
-    key = "audit.s." + event
-    if event == "signin":
-        key += "." + (params["method"] if params["method"] in SIGNIN_METHODS else "other")
-    elif event == "signin.failed":
-        if params["method"] in SIGNIN_METHODS:
-            labels["method"] = "method." + params["method"]
-    elif event == "user.roles_changed":
-        before, after = entry.get("before") or [], entry.get("after") or []
-        if "admin" in after and "admin" not in before:
-            key = "audit.s.role_granted"
-        elif "admin" in before and "admin" not in after:
-            key = "audit.s.role_revoked"
-    elif event == "user.deleted" and entry.get("hold"):
-        key = "audit.s.user.deleted_held"
+    if event == "signin.failed" and params["method"] in SIGNIN_METHODS:
+        labels["method"] = "method." + params["method"]
     elif event == "privacy.erased":
         labels["kind"] = "admin.kind." + str(entry.get("kind"))
-    elif event in BY_ADMIN and actor and actor != params["login"]:
-        key += "_by"
-    return key, params, labels
+    return _variant(event, entry, params), params, labels
+
+
+def _roles_variant(entry: dict, params: dict) -> str | None:
+    before, after = entry.get("before") or [], entry.get("after") or []
+    if "admin" in after and "admin" not in before:
+        return "audit.s.role_granted"
+    if "admin" in before and "admin" not in after:
+        return "audit.s.role_revoked"
+    return None
+
+
+def _by_admin_variant(entry: dict, params: dict) -> str | None:
+    """"<admin> … <account>" when an admin other than the account itself did it."""
+    acted_on_another = params["actor"] and params["actor"] != params["login"]
+    return f"audit.s.{params['event']}_by" if acted_on_another else None
+
+
+# The events whose sentence depends on their facts: event → (entry, params) → message id or None.
+VARIANTS = {
+    "signin": lambda entry, params: "audit.s.signin." + (
+        params["method"] if params["method"] in SIGNIN_METHODS else "other"),
+    "user.roles_changed": _roles_variant,
+    "user.deleted": lambda entry, params: "audit.s.user.deleted_held" if entry.get("hold") else None,
+    "brand.changed": lambda entry, params: (
+        f"audit.s.brand.changed.{entry['change']}" if entry.get("change") in BRAND_CHANGES else None),
+    "error.shown": lambda entry, params: "audit.s.error.shown_to" if params["login"] else None,
+    **dict.fromkeys(BY_ADMIN, _by_admin_variant),
+}
+
+
+def _variant(event: str, entry: dict, params: dict) -> str:
+    """The message id of one event's sentence: `audit.s.<event>`, or the variant its facts ask for."""
+    chosen = VARIANTS.get(event)
+    return (chosen(entry, params) if chosen else None) or "audit.s." + event
 
 
 def page(store, month: str, *, event: str = "", login: str = "", offset: int = 0,
