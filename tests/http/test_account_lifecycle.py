@@ -11,16 +11,13 @@ from codeb import audit
 from codeb.accounts import privacy
 from codeb.store import layout
 from tests.support.oidc import authorize_params, exchange, get_authorize, signed_in_code
-from tests.support.web import HOST, csrf_of, pkce_pair, sign_in
+from tests.support.web import HOST, csrf_of, pkce_pair, sign_in, signed_in_admin
 
 
 @pytest.fixture
 def boss(app, mailbox, accounts):
     """An admin of `demo`, signed in in a browser of her own."""
-    accounts.create(email="boss@example.com", login="boss", roles=["user", "admin"])
-    browser = app.test_client()
-    sign_in(browser, mailbox, "boss@example.com")
-    return browser
+    return signed_in_admin(app, mailbox, accounts)
 
 
 def post(browser, path, **data):

@@ -10,30 +10,13 @@ import pytest
 from codeb import audit
 from codeb.accounts import breakglass, privacy
 from codeb.oidc.clients import Clients
-from tests.support.web import HOST, LINK_STEP, OTHER_HOST, csrf_of, field_error, sign_in
+from tests.support.web import HOST, LINK_STEP, csrf_of, field_error
 
 GET_PAGES = ["/admin.html", "/admin/users", "/admin/users/bob", "/admin/clients", "/admin/settings",
              "/admin/languages", "/admin/audit", "/admin/users/bob/export"]
 POST_ACTIONS = ["/admin/users", "/admin/users/bob", "/admin/users/bob/disable", "/admin/users/bob/enable",
                 "/admin/users/bob/delete", "/admin/users/bob/erase", "/admin/clients", "/admin/settings",
                 "/admin/languages", "/admin/languages/fr/delete"]
-
-
-@pytest.fixture
-def people(app, mailbox, accounts, tenants):
-    """An admin and a user of `demo`, an admin of `acme`, each signed in in their own browser."""
-    accounts.create(email="boss@example.com", login="boss", roles=["user", "admin"])
-    accounts.create(email="bob@example.com", login="bob")
-    from codeb.accounts import Accounts
-    Accounts(tenants.get("acme").store, OTHER_HOST).create(email="root@acme.example", login="root",
-                                                           roles=["user", "admin"])
-    browsers = {}
-    for name, email, host in (("admin", "boss@example.com", HOST), ("user", "bob@example.com", HOST),
-                              ("other", "root@acme.example", OTHER_HOST)):
-        browsers[name] = app.test_client()
-        sign_in(browsers[name], mailbox, email, host=host)
-    browsers["anonymous"] = app.test_client()
-    return browsers
 
 
 def token(client, host=HOST):

@@ -11,26 +11,9 @@ from pathlib import Path
 import pytest
 
 from codeb import audit
-from codeb.accounts import Accounts, breakglass, privacy
+from codeb.accounts import breakglass, privacy
 from tests.http.test_admin import token
-from tests.support.web import HOST, OTHER_HOST, csrf_of, sign_in
-
-
-@pytest.fixture
-def people(app, mailbox, accounts, tenants):
-    """An admin (boss) and a user (bob) of `demo`, an admin of `acme`, each signed in in their own
-    browser (as tests/http/test_admin.py's fixture), and a browser signed in nowhere."""
-    accounts.create(email="boss@example.com", login="boss", roles=["user", "admin"])
-    accounts.create(email="bob@example.com", login="bob")
-    Accounts(tenants.get("acme").store, OTHER_HOST).create(email="root@acme.example", login="root",
-                                                           roles=["user", "admin"])
-    browsers = {}
-    for name, email, host in (("admin", "boss@example.com", HOST), ("user", "bob@example.com", HOST),
-                              ("other", "root@acme.example", OTHER_HOST)):
-        browsers[name] = app.test_client()
-        sign_in(browsers[name], mailbox, email, host=host)
-    browsers["anonymous"] = app.test_client()
-    return browsers
+from tests.support.web import HOST, csrf_of, sign_in
 
 
 def get(client, path, **headers):

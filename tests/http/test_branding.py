@@ -7,31 +7,14 @@ import re
 import pytest
 
 from codeb import audit
-from codeb.accounts import Accounts
 from codeb.store import layout
 from codeb.tenants import branding
 from tests.http.test_german_pages import assert_german
-from tests.support.web import HOST, OTHER_HOST, csrf_of, field_error, sign_in
+from tests.support.web import HOST, OTHER_HOST, csrf_of, field_error
 from tests.tenants.test_branding import SVG, fixture, png
 
 GOOD = "#1a7f37"   # green, 5.1:1 on white
 PALE = "#ffcc00"   # yellow, 1.4:1 on the light page background
-
-
-@pytest.fixture
-def people(app, mailbox, accounts, tenants):
-    """An admin and a user of `demo` and an admin of `acme`, each signed in in their own browser."""
-    accounts.create(email="boss@example.com", login="boss", roles=["user", "admin"])
-    accounts.create(email="bob@example.com", login="bob")
-    Accounts(tenants.get("acme").store, OTHER_HOST).create(email="root@acme.example", login="root",
-                                                           roles=["user", "admin"])
-    browsers = {}
-    for name, email, host in (("admin", "boss@example.com", HOST), ("user", "bob@example.com", HOST),
-                              ("other", "root@acme.example", OTHER_HOST)):
-        browsers[name] = app.test_client()
-        sign_in(browsers[name], mailbox, email, host=host)
-    browsers["anonymous"] = app.test_client()
-    return browsers
 
 
 def brand_page(client, host=HOST, **headers):

@@ -5,7 +5,7 @@ import pytest
 
 from codeb.oidc.clients import FIRST_PARTY, Clients
 from tests.support.oidc import tokens_for
-from tests.support.web import HOST, OTHER_HOST, RP, csrf_of, field_error, sign_in
+from tests.support.web import HOST, OTHER_HOST, RP, csrf_of, field_error, signed_in_admin
 
 SHELL = RP(FIRST_PARTY, None, f"http://{HOST}/office.html")
 
@@ -54,10 +54,7 @@ def test_this_tenants_token_does_not_open_another_tenants_apps(client, mailbox, 
 
 @pytest.fixture
 def admin(app, mailbox, accounts):
-    accounts.create(email="boss@example.com", login="boss", roles=["user", "admin"])
-    browser = app.test_client()
-    sign_in(browser, mailbox, "boss@example.com")
-    return browser
+    return signed_in_admin(app, mailbox, accounts)
 
 
 def post_client(admin, path, **fields):

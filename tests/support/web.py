@@ -86,3 +86,11 @@ def field_error(html: str, field_id: str) -> str | None:
     message = re.search(rf'<p class="error field-error" id="{at}-error">([^<]*)</p>', html)
     assert message, f"no message beside {field_id}"
     return message.group(1)
+
+
+def signed_in_admin(app, mailbox, accounts, email="boss@example.com", login="boss"):
+    """A browser of its own, signed in as a new administrator of `accounts`' tenant."""
+    accounts.create(email=email, login=login, roles=["user", "admin"])
+    browser = app.test_client()
+    sign_in(browser, mailbox, email, host=accounts.host)
+    return browser
