@@ -10,12 +10,18 @@ import re
 import pytest
 
 from codeb.accounts.authenticators import name_of
-from tests.http.test_signup import configure, link_path, register_passkey, sign_up
-from tests.support.web import HOST, LINK_STEP, confirm_first_profile, csrf_of, field_error, sign_in, use_link
-
-
-def main_of(html):
-    return html[html.index("<main"):html.index("</main>")]
+from tests.http.test_signup import link_path, register_passkey, sign_up
+from tests.support.web import (
+    HOST,
+    LINK_STEP,
+    configure_signin,
+    confirm_first_profile,
+    csrf_of,
+    field_error,
+    main_of,
+    sign_in,
+    use_link,
+)
 
 
 def header_of(html):
@@ -104,7 +110,7 @@ def test_after_the_profile_the_passkey_step_then_on_to_where_the_sign_in_was_goi
 
 
 def test_without_passkeys_the_profile_is_the_only_step(client, mailbox, demo):
-    configure(demo, methods=["magic_link"])
+    configure_signin(demo, methods=["magic_link"])
     page = start(client, mailbox)
     assert steps_of(page.text) == []
     confirmed = confirm_first_profile(client, passkey_step=None, display_name="Nora")
@@ -112,7 +118,7 @@ def test_without_passkeys_the_profile_is_the_only_step(client, mailbox, demo):
 
 
 def test_a_passkey_first_sign_up_shows_passkey_then_profile(client, demo, mailbox):
-    configure(demo, methods=["passkey"], policy="open")
+    configure_signin(demo, methods=["passkey"], policy="open")
     sign_up(client, "nina@example.com")
     use_link(client, link_path(mailbox, "nina@example.com"))
     page = client.get("/welcome/passkey", headers={"Host": HOST}).text

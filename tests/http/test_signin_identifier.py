@@ -9,21 +9,9 @@ import pytest
 from codeb.accounts import passwords
 from codeb.oidc.clients import Clients
 from tests.support.oidc import authorize_params, follow_local, get_authorize
-from tests.support.web import HOST, OTHER_HOST, csrf_of, pkce_pair, query_of, sign_in
+from tests.support.web import HOST, OTHER_HOST, configure_signin, csrf_of, main_of, pkce_pair, query_of, sign_in
 
 PASSWORD = "Correct-Horse-Battery-9"
-
-
-def configure(demo, methods=None, policy=None, domains=None):
-    with demo.store.update("tenant") as doc:
-        if methods is not None:
-            doc["methods"] = methods
-        if policy is not None:
-            doc["signup"] = {"policy": policy, "domains": domains or []}
-
-
-def main_of(html):
-    return re.sub(r"\s+", " ", html[html.index("<main"):html.index("</main>")])
 
 
 def identify(client, email, host=HOST, interaction=None, **extra):
@@ -60,7 +48,7 @@ def test_the_page_is_one_email_field_with_passkey_autofill_and_continue(client):
     ("invite", "Sign in to your account."),
 ])
 def test_the_lead_follows_the_sign_up_policy(client, demo, policy, lead):
-    configure(demo, policy=policy, domains=["example.com"])
+    configure_signin(demo, policy=policy, domains=["example.com"])
     html = main_of(client.get("/signin", headers={"Host": HOST}).text)
     assert lead in html
 
@@ -74,7 +62,7 @@ def test_continue_sends_the_magic_link_and_shows_check_your_inbox(client, mailbo
 
 
 def test_an_unknown_address_gets_the_same_answer_and_the_no_account_mail(client, demo, accounts, mailbox):
-    configure(demo, policy="invite")
+    configure_signin(demo, policy="invite")
     accounts.create(email="known@example.com")
     known = identify(client, "known@example.com")
     unknown = identify(client, "nobody@example.com")
@@ -86,7 +74,7 @@ def test_an_unknown_address_gets_the_same_answer_and_the_no_account_mail(client,
 
 
 def test_password_only_tenant_asks_for_the_password_whoever_the_address_is(client, demo, accounts, mailbox):
-    configure(demo, methods=["password"])
+    configure_signin(demo, methods=["password"])
     account = accounts.create(email="alice@example.com")
     passwords.change(accounts, account.login, current=None, new=PASSWORD, repeat=PASSWORD, realm="demo")
     for email in ("alice@example.com", "nobody@example.com"):  # no enumeration: the same step
@@ -101,7 +89,7 @@ def test_password_only_tenant_asks_for_the_password_whoever_the_address_is(clien
 
 
 def test_with_link_and_password_continue_mails_and_the_password_is_a_choice(client, demo, accounts, mailbox):
-    configure(demo, methods=["passkey", "magic_link", "password"])
+    configure_signin(demo, methods=["passkey", "magic_link", "password"])
     html = main_of(client.get("/signin", headers={"Host": HOST}).text)
     assert 'name="method" value="password"' in html
     chosen = identify(client, "alice@example.com", method="password")
@@ -112,7 +100,7 @@ def test_with_link_and_password_continue_mails_and_the_password_is_a_choice(clie
 
 
 def test_a_method_that_is_off_cannot_be_chosen(client, demo, mailbox):
-    configure(demo, methods=["passkey", "magic_link"])
+    configure_signin(demo, methods=["passkey", "magic_link"])
     response = identify(client, "alice@example.com", method="password")
     assert response.status_code == 303 and response.headers["Location"] == "/signin/sent"
 
@@ -123,7 +111,7 @@ def test_the_registry_lets_a_method_claim_an_address_first(tenants, demo, monkey
     from codeb.signin.base import NotMine, SignInContext
     from codeb.signin.magic_link import MagicLink
 
-    configure(demo, methods=["magic_link", "password"])
+    configure_signin(demo, methods=["magic_link", "password"])
     ctx = SignInContext(tenant=tenants.get("demo"), accounts=None, mailer=None, base_url="", client_ip="",
                         language="en")
     assert signin.next_step(ctx, "a@example.com").name == "magic_link"
@@ -139,7 +127,7 @@ def test_the_registry_lets_a_method_claim_an_address_first(tenants, demo, monkey
 
 
 def test_a_passkey_only_tenant_has_no_email_step(client, demo):
-    configure(demo, methods=["passkey"])
+    configure_signin(demo, methods=["passkey"])
     html = main_of(client.get("/signin", headers={"Host": HOST}).text)
     assert 'action="/signin/continue"' not in html and 'id="passkey-button"' in html
     page = client.get("/signin", headers={"Host": HOST})
@@ -306,7 +294,7 @@ def test_continue_without_a_session_goes_to_the_sign_in_page(client, rp):
 def test_the_signed_in_card_the_app_and_the_password_step_carry_no_english_in_german(app, demo, rp, mailbox):
     from tests.http.test_german_pages import assert_german
 
-    configure(demo, methods=["passkey", "magic_link", "password"])
+    configure_signin(demo, methods=["passkey", "magic_link", "password"])
     client = app.test_client()
     german = {"Host": HOST, "Accept-Language": "de"}
     iid = interaction_for(client, rp)
@@ -331,7 +319,7 @@ def test_no_method_claims_an_address_by_whether_it_has_an_account(tenants, demo,
     from codeb.signin.base import NotMine, SignInContext
 
     accounts.create(email="known@example.com")
-    configure(demo, methods=list(signin.REGISTRY))
+    configure_signin(demo, methods=list(signin.REGISTRY))
     ctx = SignInContext(tenant=tenants.get("demo"), accounts=accounts, mailer=None, base_url="", client_ip="",
                         language="en")
 

@@ -5,17 +5,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support.web import HOST, LINK_STEP, csrf_of, sign_in
+from tests.support.web import HOST, LINK_STEP, csrf_of, main_of, sign_in
 
 
 def request_link(client, email, host=HOST):
     page = client.get("/signin", headers={"Host": host})
     return client.post("/signin/magic-link/begin", data={"csrf": csrf_of(page.text), "email": email},
                        headers={"Host": host})
-
-
-def main_of(html):
-    return re.sub(r"\s+", " ", html[html.index("<main"):html.index("</main>")])
 
 
 def shape_of(html):

@@ -14,7 +14,7 @@ import pytest
 from codeb.invites import invite_account
 from codeb.notify.mail import mailer_for
 from tests.support.authenticator import SoftAuthenticator
-from tests.support.web import HOST, LINK_STEP, confirm_first_profile, csrf_of, use_link
+from tests.support.web import HOST, LINK_STEP, configure_signin, confirm_first_profile, csrf_of, main_of, use_link
 
 ORIGIN = "http://localhost"
 METHOD_SETS = {
@@ -23,18 +23,6 @@ METHOD_SETS = {
     "passkey+link": ["passkey", "magic_link"],
     "all": ["passkey", "magic_link", "password"],
 }
-
-
-def configure(demo, methods=None, policy=None, domains=None):
-    with demo.store.update("tenant") as doc:
-        if methods is not None:
-            doc["methods"] = methods
-        if policy is not None:
-            doc["signup"] = {"policy": policy, "domains": domains or []}
-
-
-def main_of(html):
-    return re.sub(r"\s+", " ", html[html.index("<main"):html.index("</main>")])
 
 
 def sign_up(client, email, host=HOST, **extra):
@@ -73,7 +61,7 @@ def test_sign_in_page_shows_the_enabled_methods_and_the_sign_up_policy(client, d
     parts, and a sign-up call-to-action only where the policy allows sign-up, with texts that
     match what will happen."""
     chosen = METHOD_SETS[methods]
-    configure(demo, methods=chosen, policy=policy, domains=["example.com"])
+    configure_signin(demo, methods=chosen, policy=policy, domains=["example.com"])
     html = main_of(client.get("/signin", headers={"Host": HOST}).text)
     assert ("passkey-button" in html) == ("passkey" in chosen)
     # Identifier first: one email form whose "Continue" leads to a mailed link or the password.
@@ -99,7 +87,7 @@ def test_sign_in_page_shows_the_enabled_methods_and_the_sign_up_policy(client, d
 
 def test_sign_in_page_in_german_for_a_passkey_only_invite_tenant(client, demo):
     """Finding 23: the invitation note and no dangling divider, in German too."""
-    configure(demo, methods=["passkey"], policy="invite")
+    configure_signin(demo, methods=["passkey"], policy="invite")
     html = main_of(client.get("/signin", headers={"Host": HOST, "Accept-Language": "de"}).text)
     assert "Konten gibt es hier nur auf Einladung" in html
     assert 'class="divider"' not in html and 'action="/signup"' not in html
@@ -112,7 +100,7 @@ def test_passkey_only_tenant_signs_up_by_email_link_then_passkey_then_profile(cl
     """Finding 23: on a passkey-only open tenant a new person signs up with their email; the
     sign-up link creates the account and leads to the passkey ceremony, which cannot be
     skipped, then to the profile, then into the office shell; later the passkey signs in."""
-    configure(demo, methods=["passkey"], policy="open")
+    configure_signin(demo, methods=["passkey"], policy="open")
     sent = sign_up(client, "nina@example.com")
     assert sent.status_code == 303 and sent.headers["Location"] == "/signin/sent"
     assert accounts.find_by_email("nina@example.com") is None  # nothing until the link is used
@@ -150,7 +138,7 @@ def test_sign_up_with_passkey_where_links_are_on_offers_the_passkey_first_and_ca
                                                                                    mailbox, accounts):
     """Finding 23: "Create an account with a passkey" really leads to the passkey ceremony
     (offered first, skippable where a link can sign the person in again), then the profile."""
-    configure(demo, methods=["passkey", "magic_link"], policy="open")
+    configure_signin(demo, methods=["passkey", "magic_link"], policy="open")
     assert sign_up(client, "otto@example.com").status_code == 303
     done = use_link(client, link_path(mailbox, "otto@example.com"))
     assert done.headers["Location"] == "/welcome/passkey"
@@ -163,7 +151,7 @@ def test_sign_up_with_passkey_where_links_are_on_offers_the_passkey_first_and_ca
 
 def test_sign_up_without_passkeys_goes_straight_to_the_profile(client, demo, mailbox):
     """Finding 23: a link-only tenant's sign-up creates the account and shows the profile."""
-    configure(demo, methods=["magic_link"], policy="open")
+    configure_signin(demo, methods=["magic_link"], policy="open")
     sign_up(client, "lena@example.com")
     assert use_link(client, link_path(mailbox, "lena@example.com")).headers["Location"] == "/welcome"
 
@@ -174,7 +162,7 @@ def test_sign_up_reply_is_the_same_for_known_unknown_and_refused_addresses(clien
                                                                         mailbox):
     """Finding 23: the same reply whatever the address; the mail differs: a sign-up link, a
     sign-in link for an existing account (a link method is on), a note for a refused one."""
-    configure(demo, methods=["passkey", "magic_link"], policy="domains", domains=["example.com"])
+    configure_signin(demo, methods=["passkey", "magic_link"], policy="domains", domains=["example.com"])
     accounts.create(email="known@example.com")
     pages = []
     for email in ("known@example.com", "new@example.com", "stranger@elsewhere.example"):
@@ -193,7 +181,7 @@ def test_sign_up_reply_is_the_same_for_known_unknown_and_refused_addresses(clien
 def test_sign_up_of_an_existing_account_without_a_link_method_mails_a_note(client, demo, accounts, mailbox):
     """Finding 23: on a passkey-only tenant an existing account gets no link, but a mail
     saying it already has an account."""
-    configure(demo, methods=["passkey"], policy="open")
+    configure_signin(demo, methods=["passkey"], policy="open")
     accounts.create(email="known@example.com")
     assert sign_up(client, "known@example.com").status_code == 303
     mail = mailbox.last()
@@ -203,7 +191,7 @@ def test_sign_up_of_an_existing_account_without_a_link_method_mails_a_note(clien
 def test_invite_only_tenant_refuses_the_sign_up_step(client, demo, mailbox, accounts):
     """Finding 23: with sign-up by invitation only, the sign-up step mails the note, creates
     nothing, and answers as for anyone."""
-    configure(demo, methods=["passkey", "magic_link"], policy="invite")
+    configure_signin(demo, methods=["passkey", "magic_link"], policy="invite")
     sent = sign_up(client, "new@example.com")
     assert sent.status_code == 303
     assert "/link/" not in mailbox.last().text and accounts.find_by_email("new@example.com") is None
@@ -211,7 +199,7 @@ def test_invite_only_tenant_refuses_the_sign_up_step(client, demo, mailbox, acco
 
 def test_sign_up_with_a_bad_address_shows_the_page_again_with_a_message(client, demo):
     """Finding 23: a bad address is a 400 with the message beside the sign-up field, in German too."""
-    configure(demo, methods=["passkey"], policy="open")
+    configure_signin(demo, methods=["passkey"], policy="open")
     page = client.get("/signin", headers={"Host": HOST, "Accept-Language": "de"})
     response = client.post("/signup", data={"csrf": csrf_of(page.text), "email": "nope"},
                            headers={"Host": HOST, "Accept-Language": "de"})
@@ -221,7 +209,7 @@ def test_sign_up_with_a_bad_address_shows_the_page_again_with_a_message(client, 
 
 def test_sign_up_link_is_used_once(client, app, demo, mailbox):
     """Finding 23: the sign-up link is single-use."""
-    configure(demo, methods=["passkey"], policy="open")
+    configure_signin(demo, methods=["passkey"], policy="open")
     sign_up(client, "once@example.com")
     path = link_path(mailbox, "once@example.com")
     page = client.get(path, headers={"Host": HOST})
@@ -267,7 +255,7 @@ def test_magic_sign_in_link_does_not_complete_after_magic_links_are_disabled(cli
     client.post("/signin/magic-link/begin", data={"csrf": csrf_of(page.text), "email": "late@example.com"},
                 headers={"Host": HOST})
     path = link_path(mailbox, "late@example.com")
-    configure(demo, methods=["passkey"])
+    configure_signin(demo, methods=["passkey"])
     opened = client.get(path, headers={"Host": HOST})
     assert opened.status_code == 400 and "Sign-in links are switched off" in opened.text
     assert 'action="/signin/magic-link/begin"' not in opened.text  # no form that cannot work
@@ -283,7 +271,7 @@ def test_invitation_and_sign_up_links_complete_while_magic_links_are_disabled(cl
                                                                            mailbox, clock, monkeypatch):
     """Finding 23 (loose end): an admin's invitation and a sign-up link are their own kinds and
     still complete on a tenant without magic-link sign-in."""
-    configure(demo, methods=["passkey"], policy="open")
+    configure_signin(demo, methods=["passkey"], policy="open")
     invited = accounts.create(email="invited@example.com")
     monkeypatch.setattr(demo.store, "clock", clock)  # the link's age by the app's clock
     mailer = mailer_for(demo, data_root=app.config["CODEB_DATA"])

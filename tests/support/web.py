@@ -94,3 +94,18 @@ def signed_in_admin(app, mailbox, accounts, email="boss@example.com", login="bos
     browser = app.test_client()
     sign_in(browser, mailbox, email, host=accounts.host)
     return browser
+
+
+def configure_signin(tenant, methods=None, policy=None, domains=None):
+    """Set a tenant's sign-in methods and its sign-up policy (with its domains), as the admin's
+    settings page saves them."""
+    with tenant.store.update("tenant") as doc:
+        if methods is not None:
+            doc["methods"] = methods
+        if policy is not None:
+            doc["signup"] = {"policy": policy, "domains": domains or []}
+
+
+def main_of(html: str) -> str:
+    """The page's <main>, its white space collapsed to single spaces."""
+    return re.sub(r"\s+", " ", html[html.index("<main"):html.index("</main>")])
