@@ -74,8 +74,8 @@ def init_app(app) -> None:
                                  time_zone=context.time_zone)
     # Dates, times, numbers and sizes a person reads: CLDR formats of the page's language (Babel),
     # times in the tenant's zone; plurals are the catalogues' own (codeb.i18n).
-    app.jinja_env.filters.update(when=context.format_moment, number=context.format_number,
-                                 size=context.format_size)
+    app.jinja_env.filters.update(when=context.format_moment, day=context.format_day,
+                                 number=context.format_number, size=context.format_size)
     app.context_processor(lambda: {"lang": g.get("lang", "en"), "tenant": g.get("tenant"),
                                    "account": g.get("account")})
     errors.init_app(app)

@@ -188,6 +188,11 @@ def format_moment(timestamp) -> str:
     return i18n.format_moment(g.get("lang", i18n.DEFAULT), timestamp, time_zone())
 
 
+def format_day(timestamp) -> str:
+    """A stored moment's calendar day, in the person's language and zone."""
+    return i18n.format_day(g.get("lang", i18n.DEFAULT), timestamp, time_zone())
+
+
 def format_number(value) -> str:
     return i18n.format_number(g.get("lang", i18n.DEFAULT), value)
 
