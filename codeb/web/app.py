@@ -14,7 +14,22 @@ from flask.json.provider import DefaultJSONProvider
 from .. import ROOT
 from ..tenants import Tenants
 from ..tenants.hosts import LOCAL_PORT, local_port
-from . import account, admin, brand, breakglass, context, errors, help, office, oidc, pages, passkeys, signin, urls
+from . import (
+    account,
+    admin,
+    brand,
+    breakglass,
+    context,
+    errors,
+    help,
+    office,
+    oidc,
+    pages,
+    passkeys,
+    scripts,
+    signin,
+    urls,
+)
 
 log = logging.getLogger("codeb")
 
@@ -71,7 +86,7 @@ def init_app(app) -> None:
     app.after_request(save_session)
     app.after_request(security_headers)
     app.jinja_env.globals.update(_=context.translate, csrf_token=lambda: context.session().csrf,
-                                 time_zone=context.time_zone)
+                                 time_zone=context.time_zone, module_script=scripts.module_script)
     # Dates, times, numbers and sizes a person reads: CLDR formats of the page's language (Babel),
     # times in the tenant's zone; plurals are the catalogues' own (codeb.i18n).
     app.jinja_env.filters.update(when=context.format_moment, day=context.format_day,
