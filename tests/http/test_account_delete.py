@@ -9,7 +9,7 @@ import pytest
 from codeb import audit
 from codeb.accounts import privacy
 from tests.http.test_passkeys import enroll
-from tests.support.web import HOST, csrf_of, field_error, sign_in
+from tests.support.web import HOST, add_recording, csrf_of, field_error, sign_in
 
 
 def ask(client):
@@ -18,14 +18,6 @@ def ask(client):
 
 def delete(client, token, confirm="1"):
     return client.post("/account/delete", data={"csrf": token, "confirm": confirm}, headers={"Host": HOST})
-
-
-def add_recording(demo, accounts, login):
-    where = demo.store.folder(*privacy.folder("recordings", accounts.get(login).sub))
-    os.makedirs(where)
-    with open(os.path.join(where, "2026-11-01.bin"), "wb") as f:
-        f.write(b"call" * 10)
-    return where
 
 
 def test_delete_my_account_erases_everything_and_signs_out_everywhere(client, app, mailbox, accounts, demo):

@@ -13,7 +13,7 @@ import pytest
 from codeb import audit
 from codeb.accounts import breakglass, privacy
 from tests.http.test_admin import token
-from tests.support.web import HOST, csrf_of, sign_in
+from tests.support.web import HOST, add_recording, csrf_of, sign_in
 
 
 def get(client, path, **headers):
@@ -175,17 +175,9 @@ def test_an_admin_revokes_a_passkey(people, accounts, demo):
 
 # -- legal hold on a live account ---------------------------------------------------------------
 
-def put_files(demo, accounts, login):
-    folder = demo.store.folder(*privacy.folder("recordings", accounts.get(login).sub))
-    os.makedirs(folder)
-    with open(os.path.join(folder, "call.bin"), "wb") as f:
-        f.write(b"x" * 100)
-    return folder
-
-
 def test_legal_hold_is_placed_with_a_reason_refuses_erasure_and_deletion_and_is_lifted(people, accounts, demo):
     admin = people["admin"]
-    folder = put_files(demo, accounts, "bob")
+    folder = add_recording(demo, accounts, "bob")
     missing = post(admin, "/admin/users/bob/hold", {"reason": "   "})
     assert missing.status_code == 400 and "Give a reason" in missing.text
     assert not privacy.held(demo.store, accounts.get("bob").sub)
@@ -212,7 +204,7 @@ def test_legal_hold_is_placed_with_a_reason_refuses_erasure_and_deletion_and_is_
 
 def test_a_held_account_deleted_with_its_files_kept_carries_the_hold_on(people, accounts, demo):
     admin = people["admin"]
-    folder = put_files(demo, accounts, "bob")
+    folder = add_recording(demo, accounts, "bob")
     sub = accounts.get("bob").sub
     post(admin, "/admin/users/bob/hold", {"reason": "Case 4711"})
     assert post(admin, "/admin/users/bob/delete", {"confirm": "bob", "hold": "1"}).status_code == 303
@@ -231,7 +223,7 @@ def test_a_live_accounts_hold_is_not_released_as_a_deleted_accounts(people, acco
 def test_erase_is_offered_only_when_there_is_something_to_erase(people, accounts, demo):
     page = get(people["admin"], "/admin/users/bob?tab=privacy").text
     assert re.search(r'id="erase-recordings" disabled aria-describedby="erase-recordings-why"', page)
-    put_files(demo, accounts, "bob")
+    add_recording(demo, accounts, "bob")
     page = get(people["admin"], "/admin/users/bob?tab=privacy").text
     assert '<button type="submit" class="danger" id="erase-recordings">' in page
     assert "1 file of Call recordings is erased for good" in page

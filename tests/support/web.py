@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import os
 import re
 import secrets
 from urllib.parse import parse_qs, urlsplit
@@ -109,3 +110,14 @@ def configure_signin(tenant, methods=None, policy=None, domains=None):
 def main_of(html: str) -> str:
     """The page's <main>, its white space collapsed to single spaces."""
     return re.sub(r"\s+", " ", html[html.index("<main"):html.index("</main>")])
+
+
+def add_recording(tenant, accounts, login):
+    """One call recording (100 bytes) in the account's files, as the phone would keep it; its folder."""
+    from codeb.accounts import privacy
+
+    folder = tenant.store.folder(*privacy.folder("recordings", accounts.get(login).sub))
+    os.makedirs(folder)
+    with open(os.path.join(folder, "call.bin"), "wb") as f:
+        f.write(b"x" * 100)
+    return folder
