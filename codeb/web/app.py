@@ -20,7 +20,9 @@ from . import (
     brand,
     breakglass,
     context,
+    documents,
     errors,
+    headers,
     help,
     office,
     oidc,
@@ -56,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["CODEB_DATA"] = str(app.config["CODEB_DATA"])
     app.config["CODEB_PORT"] = local_port(app.config["CODEB_PORT"])
     init_app(app)
+    app.wsgi_app = documents.PublicDocuments(app, app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 
@@ -115,39 +118,11 @@ def save_session(response):
     return response
 
 
-# The headers every response carries unless its view set its own (DESIGN invariant 5).
-SECURITY_HEADERS = (
-    ("X-Content-Type-Options", "nosniff"),
-    ("X-Frame-Options", "DENY"),
-    # Links carry one-time secrets: never leak a URL through Referer.
-    ("Referrer-Policy", "no-referrer"),
-    ("Cross-Origin-Opener-Policy", "same-origin"),
-    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
-)
-IMG_SRC = "img-src 'self' data:"  # a page may add the origin of an image it shows (context.allow_image_from)
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; manifest-src 'self'; font-src 'self'; base-uri 'none'; "
-       "frame-ancestors 'none'; form-action 'self'")
-
-
 def security_headers(response):
-    headers = response.headers
-    present = {name.lower() for name, _ in headers.items()}  # one pass, not a lookup per header
-
-    def default(name: str, value: str) -> None:
-        if name.lower() not in present:
-            headers.add(name, value)
-
-    targets = " ".join(sorted(g.get("form_targets", ())))
-    images = " ".join(sorted(g.get("image_sources", ())))
-    policy = CSP.replace(IMG_SRC, f"{IMG_SRC} {images}") if images else CSP
-    default("Content-Security-Policy", policy + (" " + targets if targets else ""))
-    for name, value in SECURITY_HEADERS:
-        default(name, value)
-    if request.scheme == "https":
-        default("Strict-Transport-Security", "max-age=31536000")
-    if request.endpoint != "static":
-        default("Cache-Control", "no-store")
-    if response.mimetype == "text/html" and g.get("lang"):
-        default("Content-Language", g.lang)
+    """The headers DESIGN invariant 5 asks of every response, unless its view set its own."""
+    present = {name.lower() for name, _ in response.headers.items()}  # one pass, not a lookup per header
+    response.headers.extend(headers.defaults(
+        present, https=request.scheme == "https", static=request.endpoint == "static",
+        lang=g.get("lang") if response.mimetype == "text/html" else None,
+        form_targets=g.get("form_targets", ()), image_sources=g.get("image_sources", ())))
     return response

@@ -11,11 +11,12 @@ from urllib.parse import urlsplit
 
 from flask import current_app, g, request
 from flask.ctx import _AppCtxGlobals
+from werkzeug.wsgi import get_host
 
 from .. import i18n
 from ..accounts import Accounts
 from ..accounts.sessions import Sessions
-from ..errors import CsrfFailed
+from ..errors import CsrfFailed, UnknownTenant
 from ..notify.mail import Mailer, mailer_for
 from ..tenants.hosts import is_loopback, normalize_host
 from ..tenants.secrets import session_secret
@@ -31,6 +32,25 @@ def tenants():
     return current_app.extensions["codeb.tenants"]
 
 
+TENANT = "codeb.tenant"  # the WSGI environ's key for the tenant resolved for this request
+UNKNOWN = object()  # …when no tenant serves its host
+
+
+def tenant_of(environ, tenants):
+    """The tenant of this request's host, looked up once per request: the public documents'
+    layer (codeb.web.documents) may have looked before Flask does. Raises UnknownTenant."""
+    found = environ.get(TENANT)
+    if found is None:
+        try:
+            found = tenants.for_host(get_host(environ))
+        except UnknownTenant:
+            found = UNKNOWN
+        environ[TENANT] = found
+    if found is UNKNOWN:
+        raise UnknownTenant()
+    return found
+
+
 def load_tenant() -> None:
     """Resolve the tenant; what only some endpoints use is made when first read (`Globals`).
 
@@ -38,7 +58,7 @@ def load_tenant() -> None:
     served without one, so the unknown-host page has its stylesheet too."""
     if request.endpoint == "static":
         return
-    g.tenant = tenants().for_host(request.host)
+    g.tenant = tenant_of(request.environ, tenants())
     g.issuer = g.tenant.issuer_for(request.host, current_app.config["CODEB_PORT"])
     g.ended_session = None
     g.form_targets = set()

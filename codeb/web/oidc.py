@@ -15,7 +15,6 @@ from .. import audit
 from ..accounts import consents
 from ..errors import InteractionExpired
 from ..oidc import consent as consent_rules
-from ..oidc import discovery
 from ..oidc.errors import OAuth2Error
 from ..oidc.requests import (
     NO_STORE,
@@ -28,7 +27,7 @@ from ..oidc.requests import (
 )
 from ..signin import interactions
 from ..store import secret_id
-from . import context
+from . import context, documents, headers
 from .errors import answers
 
 if TYPE_CHECKING:
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
 
 bp = Blueprint("oidc", __name__)
 context.CSRF_EXEMPT.add("oidc.authorize")
-CORS_ENDPOINTS = ("/.well-known/openid-configuration", "/jwks.json", "/token", "/userinfo")
 
 
 def provider() -> "Provider":
@@ -65,36 +63,30 @@ def to_response(reply: Reply) -> Response:
     return Response(reply.body, status=reply.status, headers=reply.headers)
 
 
-def public_json(body: bytes, etag: str, max_age: int) -> Response:
-    """A public document any cache may keep `max_age` seconds and then revalidate by its
-    entity tag: an unchanged one is a 304 without a body (RFC 9110 §13.1.2, §15.4.5)."""
-    headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": etag}
-    if "If-None-Match" in request.headers and request.if_none_match.contains_weak(etag.strip('"')):
-        return Response(status=304, headers=headers)
-    return Response(body, mimetype="application/json", headers=headers)
+def public_json(body: bytes, etag: str) -> Response:
+    """A public document (codeb.web.documents, whose fast path answers most requests for it)."""
+    status, fields, content = documents.answer(body, etag, request.headers.get("If-None-Match"))
+    return Response(content, status=status, headers=fields)
 
 
 @bp.after_app_request
 def cors(response):
-    # Browser-based relying parties on other origins read these; none uses cookies.
-    if request.path in CORS_ENDPOINTS:
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+    if request.path in headers.CORS_ENDPOINTS:
+        for name, value in headers.CORS_HEADERS:
+            response.headers[name] = value
     return response
 
 
 @bp.get("/.well-known/openid-configuration")
 @answers("oauth")
 def discovery_document():
-    return public_json(*discovery.document(g.tenant, g.issuer), 300)
+    return public_json(*documents.discovery_document(g.tenant, g.issuer))
 
 
 @bp.get("/jwks.json")
 @answers("oauth")
 def jwks():
-    from ..oidc.keys import load as load_keys  # noqa: PLC0415 -- at first use (codeb.web)
-
-    return public_json(*load_keys(g.tenant.store).published, 300)
+    return public_json(*documents.key_set(g.tenant, g.issuer))
 
 
 @bp.route("/authorize", methods=["GET", "POST"])

@@ -19,7 +19,7 @@ LATE_IMPORTS = {
     ("codeb.web.oidc", "codeb.oidc.authorize"): PROTOCOL,
     ("codeb.web.oidc", "codeb.oidc.userinfo"): PROTOCOL,
     ("codeb.web.oidc", "codeb.oidc.logout"): PROTOCOL,
-    ("codeb.web.oidc", "codeb.oidc.keys"): PROTOCOL,
+    ("codeb.web.documents", "codeb.oidc.keys"): PROTOCOL,
     ("codeb.web.office", "codeb.oidc.userinfo"): PROTOCOL,
     ("codeb.web.help", "codeb.oidc.keys"): PROTOCOL,
     ("codeb.web.help", "codeb.oidc.tokens"): PROTOCOL,

@@ -1,0 +1,45 @@
+"""The headers every response carries unless it set its own (DESIGN invariant 5), and the
+CORS headers of the endpoints browser-based relying parties read.
+
+Pure: `defaults` says which headers a response lacks, from facts about it, so the Flask
+pipeline (`codeb.web.app.security_headers`) and the public documents' fast path
+(`codeb.web.documents`) send the same ones.
+"""
+
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    # Links carry one-time secrets: never leak a URL through Referer.
+    ("Referrer-Policy", "no-referrer"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+IMG_SRC = "img-src 'self' data:"  # a page may add the origin of an image it shows (context.allow_image_from)
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; manifest-src 'self'; font-src 'self'; base-uri 'none'; "
+       "frame-ancestors 'none'; form-action 'self'")
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
+NO_STORE = ("Cache-Control", "no-store")
+
+# Browser-based relying parties on other origins read these; none uses cookies.
+CORS_ENDPOINTS = frozenset({"/.well-known/openid-configuration", "/jwks.json", "/token", "/userinfo"})
+CORS_HEADERS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Headers", "Authorization, Content-Type"))
+
+
+def defaults(present: set[str], *, https: bool, static: bool, lang: str | None = None,
+             form_targets=(), image_sources=()) -> list[tuple[str, str]]:
+    """The (name, value) pairs to add to a response whose header names, lower-cased, are
+    `present`: the CSP (with the image origins and form targets this page allows), the other
+    security headers, HSTS over https, `no-store` unless it is a static file, and the
+    language of an HTML page (`lang`)."""
+    images = " ".join(sorted(image_sources))
+    targets = " ".join(sorted(form_targets))
+    policy = CSP.replace(IMG_SRC, f"{IMG_SRC} {images}") if images else CSP
+    wanted = [("Content-Security-Policy", policy + (" " + targets if targets else "")), *SECURITY_HEADERS]
+    if https:
+        wanted.append(HSTS)
+    if not static:
+        wanted.append(NO_STORE)
+    if lang:
+        wanted.append(("Content-Language", lang))
+    return [(name, value) for name, value in wanted if name.lower() not in present]
