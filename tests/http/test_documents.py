@@ -70,3 +70,12 @@ def test_a_key_rotated_by_another_process_is_served_on_the_next_request(app, dem
     keys.rotate(demo.store)
     after = client.get("/jwks.json", headers={"Host": HOST}).json["keys"]
     assert len(after) == len(before) + 1 and {k["kid"] for k in before} < {k["kid"] for k in after}
+
+
+def test_a_failure_of_the_fast_path_is_flasks_to_answer(app, demo, monkeypatch):
+    """A broken key file is not the fast path's to explain: Flask logs it and renders its answer."""
+    fast, flask = both(app)
+    monkeypatch.setattr("codeb.web.documents.key_set", lambda tenant, issuer: 1 / 0)
+    monkeypatch.setattr("codeb.web.documents.DOCUMENTS", {"/jwks.json": lambda tenant, issuer: 1 / 0})
+    assert answer_of(fast.get("/jwks.json", headers={"Host": HOST}))[0] == \
+        answer_of(flask.get("/jwks.json", headers={"Host": HOST}))[0] == 500
