@@ -36,13 +36,13 @@ TENANT = "codeb.tenant"  # the WSGI environ's key for the tenant resolved for th
 UNKNOWN = object()  # …when no tenant serves its host
 
 
-def tenant_of(environ, tenants):
+def tenant_of(environ, registry):
     """The tenant of this request's host, looked up once per request: the public documents'
     layer (codeb.web.documents) may have looked before Flask does. Raises UnknownTenant."""
     found = environ.get(TENANT)
     if found is None:
         try:
-            found = tenants.for_host(get_host(environ))
+            found = registry.for_host(get_host(environ))
         except UnknownTenant:
             found = UNKNOWN
         environ[TENANT] = found

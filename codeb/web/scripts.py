@@ -20,14 +20,11 @@ from markupsafe import Markup
 IMPORT = re.compile(r"""^\s*(?:import|export)\s+(?:[^;"']*?\s+from\s+)?["'](\.{1,2}/[^"']+)["']""", re.M)
 
 
+@cache
 def imports_of(static_folder: str, name: str) -> tuple[str, ...]:
     """Every module `name` (a path under the static folder) imports, directly or not, in the
-    order found (depth first), each once."""
-    return _closure(str(Path(static_folder).resolve()), posixpath.normpath(name))
-
-
-@cache
-def _closure(static_folder: str, name: str) -> tuple[str, ...]:
+    order found (depth first), each once; read from the files at the first call only."""
+    name = posixpath.normpath(name)
     found: list[str] = []
     pending = [name]
     while pending:
