@@ -166,26 +166,50 @@ class Accounts:
                         raise Conflict("error.login_deleted", login=candidate)
                     continue
                 doc.update(login=candidate, sip=f"{candidate}@{self.host}")
-                if self.store.create(layout.USERS, candidate, doc=doc):
+                if self._write_new(doc):
                     break
             else:
                 raise Conflict("error.login_taken", login=login)
             try:
-                self.by_sub.put(doc["sub"], doc["login"])
-                self.by_email.put(email, doc["login"])
-                doc["ext"] = self.extensions.allocate(doc["login"])
-                if doc["ext"] is not None:
-                    with self.store.update(layout.USERS, doc["login"]) as live:
-                        live["ext"] = doc["ext"]
                 self.directory.put(doc["login"], entry_of(doc))
             except BaseException:
                 # Roll back what was written; the email lock is still held.
-                self.extensions.release(doc["login"], doc.get("ext"))
                 self.directory.remove(doc["login"])
-                self.by_sub.remove(doc["sub"], doc["login"])
                 self.store.delete(layout.USERS, doc["login"])
+                self._unindex(doc)
                 raise
         return Account(doc)
+
+    def _write_new(self, doc: dict) -> bool:
+        """Write the new account's document whole, its extension in it, under its login's lock;
+        False if the login is taken. What points at it (its extension's claim, the email and
+        subject index entries) is written first: a process killed at any step leaves either no
+        account (and entries the account documents disown) or the whole account. Its directory
+        entry, derived, follows; a kill before it is mended by the account's next change (its
+        first sign-in) or `codeb user reindex`."""
+        login = doc["login"]
+        with self.store.lock(layout.USERS, login):
+            if self.store.exists(layout.USERS, login):
+                return False
+            # No account holds `login`: a claim for it is a killed creation's, and is reused.
+            doc["ext"] = self.extensions.allocate(login)
+            try:
+                self.by_sub.put(doc["sub"], login)
+                self.by_email.put(doc["email"], login)
+                if self.store.create(layout.USERS, login, doc=doc):
+                    return True
+            except BaseException:
+                self._unindex(doc)
+                raise
+            self._unindex(doc)
+            return False
+
+    def _unindex(self, doc: dict) -> None:
+        """Take back the index entries of an account that was not created (the caller holds
+        the email's lock, under which its entry was put)."""
+        self.extensions.release(doc["login"], doc.get("ext"))
+        self.by_email.drop(doc["email"])
+        self.by_sub.remove(doc["sub"], doc["login"])
 
     @staticmethod
     def _logins(wanted: str, exact: bool):

@@ -3,7 +3,10 @@
 The `ext` index maps a number to the login holding it; the account document
 is the truth, so an entry is trusted only when the account it names agrees.
 Numbers are claimed by the index's exclusive create, so concurrent creations
-never share one.
+never share one. A number is claimed before the account document names it (a new
+account is written whole, its number in it): a claim its account does not yet
+hold stands for `GRACE` seconds, after which it was left behind by a killed
+process and the number is free again.
 """
 
 from ..errors import BadInput, Conflict
@@ -11,6 +14,7 @@ from ..store import layout
 
 MAX_NUMBER = 99_999_999
 MAX_SPAN = 1_000_000
+GRACE = 60.0  # seconds a claim stands before its account holds the number
 
 
 def range_part(low, high) -> dict:
@@ -44,20 +48,25 @@ class Extensions:
         if bounds is None:
             return None
         for number in range(bounds[0], bounds[1] + 1):
-            key = str(number)
-            holder = self.index.get(key)
-            if holder is not None and self._holds(holder, number):
-                continue
-            if holder is not None:  # left behind by a crash: the account does not have it
-                self.index.remove(key, holder)
-            if self.index.claim(key, login):
+            if self._free(number, login) and self.index.claim(str(number), login):
                 return number
         return None
 
-    def _holds(self, login: str, number: int) -> bool:
-        account = self.accounts.get(login)
-        # An account created this very moment has claimed but not yet written its ext.
-        return account is not None and account.ext in (number, None)
+    def _free(self, number: int, login: str) -> bool:
+        """Whether `number` may be claimed for `login`: no entry, one for `login`, or one left
+        behind (removed here): its account does not hold the number and the claim is older
+        than GRACE. A younger claim is an account being created or moved to the number."""
+        entry = self.index.claimed(str(number))
+        if entry is None or entry[0] == login:
+            return True
+        holder, at = entry
+        account = self.accounts.get(holder)
+        if account is not None and account.ext == number:
+            return False
+        if at is not None and self.store.clock() - at < GRACE:
+            return False
+        self.index.remove(str(number), holder)
+        return True
 
     def owner(self, number):
         """The account holding this extension, or None."""
@@ -80,7 +89,7 @@ class Extensions:
     def claim(self, login: str, number: int) -> None:
         """Claim a free number for `login` (Conflict if someone holds it); the account
         document is written by the caller, who releases the claim if that fails."""
-        if self.owner(number) is not None or not self.index.claim(str(number), login):
+        if not self._free(number, login) or not self.index.claim(str(number), login):
             raise Conflict("error.extension_taken", ext=number)
 
     def assign(self, login: str, number) -> int:

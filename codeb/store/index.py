@@ -16,7 +16,7 @@ _entries = Memo(size=8192)
 
 
 def _entry(doc: dict) -> tuple:
-    return (doc.get("key"), doc.get("value"))
+    return (doc.get("key"), doc.get("value"), doc.get("at"))
 
 
 class Index:
@@ -33,6 +33,14 @@ class Index:
             return None
         return entry[1]
 
+    def claimed(self, key: str) -> tuple[str, float | None] | None:
+        """The value `key` points at and when it was claimed (None for an entry `put`, or one
+        written before claims were dated); None when there is no entry."""
+        entry = self.store.derived(_entries, *self._parts(key), make=_entry)
+        if entry is None or entry[0] != key:
+            return None
+        return entry[1], entry[2] if isinstance(entry[2], (int, float)) else None
+
     def lock(self, key: str):
         return self.store.lock(*self._parts(key))
 
@@ -42,12 +50,17 @@ class Index:
         True if the entry now maps to `value`. Concurrent claims for one key
         agree on a single winner (exclusive create).
         """
-        if self.store.create(*self._parts(key), doc={"key": key, "value": value}):
+        if self.store.create(*self._parts(key), doc={"key": key, "value": value, "at": self.store.clock()}):
             return True
         return self.get(key) == value
 
     def put(self, key: str, value: str) -> None:
         self.store.write(*self._parts(key), doc={"key": key, "value": value})
+
+    def drop(self, key: str) -> bool:
+        """Delete the entry whatever it maps to; for a caller holding `lock(key)` (which
+        `remove` would wait for)."""
+        return self.store.delete(*self._parts(key))
 
     def remove(self, key: str, value: str | None = None) -> bool:
         """Delete the entry; with `value`, only if it still maps to it."""
