@@ -73,6 +73,7 @@ class Account:
     has_password = property(lambda self: bool(self.doc.get("password")))
     has_passkeys = property(lambda self: bool(self.doc.get("passkeys")))
     listed_sessions = property(lambda self: list(self.doc.get("sessions", [])))
+    links = property(lambda self: list(self.doc.get("links", [])))  # upstream identities (codeb.accounts.links)
 
     @property
     def entry(self) -> dict:
@@ -136,10 +137,11 @@ class Accounts:
 
     def create(self, *, email: str, login: str | None = None, roles=("user",),
                display_name: str | None = None, language: str | None = None,
-               reuse_login: bool = False) -> Account:
+               reuse_login: bool = False, email_verified: bool = False) -> Account:
         """Create an account; all of it or nothing (Conflict if the email is taken).
         A login derived from the email skips deleted logins; a deleted login asked for by name
-        is refused unless `reuse_login` confirms it (even then the account inherits nothing)."""
+        is refused unless `reuse_login` confirms it (even then the account inherits nothing).
+        `email_verified`: someone trusted vouched for the address (a company's identity provider)."""
         email = normalize_email(email)
         roles = clean_roles(roles)
         with self.by_email.lock(email):
@@ -148,7 +150,7 @@ class Accounts:
             doc = {
                 "sub": secrets.token_urlsafe(24),
                 "email": email,
-                "email_verified": False,
+                "email_verified": bool(email_verified),
                 # Only a name someone gave (an admin's invitation): the person chooses theirs
                 # at the first sign-in, and until then `display_name` falls back to the login.
                 "display_name": display_name or None,

@@ -16,8 +16,10 @@ from .base import NotMine, SignInContext, SignInMethod
 from .magic_link import MagicLink
 from .passkey import PasskeySignIn
 from .password import PasswordSignIn
+from .upstream_oidc import UpstreamOIDC
 
-METHODS: tuple[type[SignInMethod], ...] = (PasskeySignIn, MagicLink, PasswordSignIn)
+# The passkey first; corporate SSO before the mailed link, so a domain it claims goes to it.
+METHODS: tuple[type[SignInMethod], ...] = (PasskeySignIn, UpstreamOIDC, MagicLink, PasswordSignIn)
 REGISTRY: dict[str, type[SignInMethod]] = {method.name: method for method in METHODS}
 
 

@@ -41,11 +41,13 @@ class Challenge:
     """What `begin` hands out: `data` for the page's script (a method that answers
     JSON), or a page to show, `templates/signin/<method>/<view>.html`, with `data`.
     `sent`: the step sent something (a mail), so the page must survive a reload without
-    sending again: the POST is answered with a redirect to a GET that shows it."""
+    sending again: the POST is answered with a redirect to a GET that shows it.
+    `redirect`: the browser goes elsewhere to answer (an upstream identity provider)."""
 
     data: dict
     view: str | None = None
     sent: bool = False
+    redirect: str | None = None
 
 
 @dataclass
@@ -133,6 +135,12 @@ class SignInMethod(ABC):
     opens_links: ClassVar[bool] = False
     # It can be the next step after the identifier-first email field (`claims`).
     takes_identifier: ClassVar[bool] = False
+    # Its part of the sign-in page is forms of its own beside the email form (buttons that
+    # begin it), even when it may also follow the email (home-realm discovery).
+    stands_apart: ClassVar[bool] = False
+    # The browser comes back from elsewhere to `GET /signin/<method>/callback` with the
+    # answer in the query (an upstream's authorization response); `complete` takes it.
+    calls_back: ClassVar[bool] = False
 
     @abstractmethod
     def begin(self, ctx: SignInContext, submitted: Mapping) -> Challenge:
@@ -152,6 +160,10 @@ class SignInMethod(ABC):
         corporate SSO), never at whether an account exists: the answer must not tell who has
         one. NotMine, or False, lets the next method in the registry's order answer."""
         return self.takes_identifier
+
+    def page_part(self, tenant) -> dict:
+        """What the method's part of the sign-in page shows (`signin/<method>/form.html`)."""
+        return {}
 
     def settings(self, submitted: Mapping) -> dict:
         """The method's part of the tenant settings from the admin's form, validated."""

@@ -22,6 +22,7 @@ INDEX = "index"              # index/<name>/<hash>.json and index/directory/<xx>
 TRANSIENT = "transient"      # transient/<kind>/<id>.json: records that expire
 DELETED_LOGINS = "deleted-logins"  # deleted-logins/<sha256 of the login>.json: when it was deleted, no more
 LEGAL_HOLDS = "legal-holds"  # legal-holds/<person>.json: a deleted account whose files an admin kept
+UPSTREAMS = "upstreams"      # upstreams/<id>.json: corporate identity providers (codeb.upstreams)
 BRAND = "brand"              # brand/current.json: logo, colour, favicon, mail texts (codeb.tenants.branding)
 BRAND_DOC = "current"
 
@@ -49,11 +50,13 @@ BY_SUB = "sub"
 BY_EXTENSION = "ext"
 BY_CREDENTIAL = "credential"  # passkey credential id
 DIRECTORY = "directory"       # the admin's user list, in 256 shards
+BY_UPSTREAM = "upstream"      # an upstream identity (issuer, subject) linked to an account
 
 # -- transient records ---------------------------------------------------------------
 
 SESSIONS = "sessions"                  # signed-in browser sessions
 INTERACTIONS = "interactions"          # authorization requests waiting for a sign-in
+UPSTREAM_REQUESTS = "upstream-requests"  # a browser sent to an upstream: its state (hashed), nonce, verifier
 MAGIC_LINKS = "magic-links"            # hashes of mailed one-time links (sign-in, sign-up, invitation)
 MAGIC_PENDING = "magic-pending"        # a browser waiting for its magic link: number, HMAC of its code
 WEBAUTHN_CHALLENGES = "webauthn"       # passkey ceremony challenges
@@ -87,7 +90,7 @@ SIGNUP_PER_ADDRESS = "signup-address"
 # new document. The fsync before the replace only matters in a power cut, and costs more
 # than the rest of the write. These kinds lose nothing that matters there, because what
 # a power cut takes from them is what a short wait or a retry gives back:
-# - codes, interactions, webauthn challenges: live a minute or ten; a lost one is a
+# - codes, interactions, webauthn challenges, upstream requests: live a minute or ten; a lost one is a
 #   sign-in the person starts again (a code's client just gets invalid_grant);
 # - spent-code markers: the code they guard is gone already (taken by rename), so a lost
 #   marker only forgoes revoking the grant on a replay in the power cut's very minute;
@@ -99,7 +102,7 @@ SIGNUP_PER_ADDRESS = "signup-address"
 NOT_DURABLE = frozenset({
     CODES, INTERACTIONS, WEBAUTHN_CHALLENGES, SPENT_CODES, AUDIT_REPEATS, SHOWN_SECRETS,
     MAGIC_PER_CLIENT, MAGIC_PER_ADDRESS, MAGIC_CODE_PER_CLIENT, WEBAUTHN_PER_CLIENT, INTERACTIONS_PER_CLIENT,
-    SIGNUP_PER_CLIENT, SIGNUP_PER_ADDRESS,
+    SIGNUP_PER_CLIENT, SIGNUP_PER_ADDRESS, UPSTREAM_REQUESTS,
 })
 
 

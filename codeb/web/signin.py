@@ -83,7 +83,9 @@ def render_signin(iid, pending, *, email="", error_id=None, status=200, signup_e
     current = signed_in_visitor(pending) if not (error_id or signup_error) else None
     return render_template("signin/page.html", interaction=iid, pending=pending, email=email,
                            error_id=error_id, methods=methods, app=app_of(pending),
-                           identifier_methods=[n for n, m in methods.items() if m.takes_identifier],
+                           identifier_methods=[n for n, m in methods.items()
+                                               if m.takes_identifier and not m.stands_apart],
+                           parts={n: m.page_part(g.tenant) for n, m in methods.items()},
                            signed_in_as=current, signup=signup.policy_of(g.tenant),
                            signup_email=signup_email, signup_error=signup_error), status
 
@@ -315,6 +317,10 @@ def step(method_slug, step):
 def begun(method: SignInMethod, challenge, iid, pending):
     if method.answers == "json":
         return jsonify(challenge.data)
+    if challenge.redirect:
+        # A page that moves on by itself, not a 303: the sign-in page's CSP `form-action` names
+        # no upstream, and a browser checks it on a form's redirects too.
+        return render_template("signin/elsewhere.html", url=challenge.redirect, **challenge.data)
     if challenge.sent:
         return show_sent(f"signin/{method.name}/{challenge.view}.html", challenge.data, iid)
     return render_method(method, challenge.view, iid, pending, **challenge.data)
@@ -331,6 +337,25 @@ def failed(method: SignInMethod, step: str, error: CodebError, iid, pending, sub
         return render_method(method, view, iid, pending, status=error.status, error_id=error.message_id)
     email = submitted.get("email") if isinstance(submitted.get("email"), str) else ""
     return render_signin(iid, pending, email=email[:254], error_id=error.message_id, status=error.status)
+
+
+@bp.get("/signin/<method_slug>/callback")
+def callback(method_slug):
+    """Back from elsewhere (an upstream's authorization response, RFC 6749 §4.1.2): the query
+    goes to the method's `complete`, which finds its own request by the `state` in it."""
+    method = find_method(method_slug, "complete")
+    if not method.calls_back:
+        abort(404)
+    ctx = method_context()
+    try:
+        identity = method.complete(ctx, request.args.to_dict())
+    except NotMine:
+        raise BadInput("error.bad_request") from None
+    except SignInFailed as error:
+        audit.append(g.tenant.store, "signin.failed", method=method.name, reason=error.message_id,
+                     ip=ctx.client_ip)
+        return render_signin(None, None, error_id=error.message_id, status=error.status)
+    return redirect(land(identity), code=303)
 
 
 @bp.get(LINK_PATH + "<path:link>")

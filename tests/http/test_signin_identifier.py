@@ -109,6 +109,7 @@ def test_the_registry_lets_a_method_claim_an_address_first(tenants, demo, monkey
     """The dispatch point for SSO: the first method whose `claims` says yes takes the step."""
     from codeb import signin
     from codeb.signin.base import NotMine, SignInContext
+    from codeb.upstreams import Upstreams
     from codeb.signin.magic_link import MagicLink
 
     configure_signin(demo, methods=["magic_link", "password"])
@@ -317,9 +318,12 @@ def test_no_method_claims_an_address_by_whether_it_has_an_account(tenants, demo,
     """The contract of `claims`: it may look at the address and the settings, never at accounts."""
     from codeb import signin
     from codeb.signin.base import NotMine, SignInContext
+    from codeb.upstreams import Upstreams
 
     accounts.create(email="known@example.com")
     configure_signin(demo, methods=list(signin.REGISTRY))
+    # Corporate SSO claims by the address's domain alone: here one upstream claims example.com.
+    Upstreams(demo.store).add(name="Example", issuer="https://idp.example", client_id="c", domains=["example.com"])
     ctx = SignInContext(tenant=tenants.get("demo"), accounts=accounts, mailer=None, base_url="", client_ip="",
                         language="en")
 

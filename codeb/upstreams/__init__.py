@@ -1,0 +1,184 @@
+"""A tenant's upstream identity providers (corporate SSO): `upstreams/<id>.json`.
+
+An upstream is a company's own identity provider (Entra ID, Okta, Google
+Workspace, Keycloak, ADFS …) that people of this tenant may sign in with:
+"Sign in with <name>". Each document holds what the admin gave (`add`), every
+field validated before anything is written:
+
+- `kind`: `oidc` (CodeB is its relying party: `codeb.upstreams.oidc`);
+- `name`, the button's label; `issuer`, `client_id`, `client_secret`, `scopes`;
+- `domains`: email domains that belong to it. An address of one goes straight to
+  it from the identifier-first field (home-realm discovery);
+- `authoritative`: the admin trusts it for the addresses of those domains, so an
+  identity it asserts with a *verified* email of one of them is linked to the
+  existing account of that address (`codeb.accounts.links`). Without it, nothing
+  is ever linked by email;
+- `claims`: which ID-token claims carry the email, the name and the groups;
+  `roles`: group → role, given to the accounts it creates;
+- `tenant_ids` (Entra ID's multi-tenant issuer) and `hosted_domain` (Google).
+
+Presets fill what the products' own documentation asks for (`PRESETS`).
+"""
+
+import builtins
+import re
+import secrets
+
+from ..accounts.profile import ROLES
+from ..errors import BadInput, NotFound
+from ..store import layout
+from .checks import TEMPLATE, TENANT_ID, UpstreamError, check_url, multi_tenant
+
+KINDS = ("oidc",)
+ID = re.compile(r"[a-z0-9]{12}")
+DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+CLAIM = re.compile(r"[A-Za-z0-9_:./-]{1,100}")
+DEFAULT_SCOPES = ("openid", "email", "profile")
+DEFAULT_CLAIMS = {"email": "email", "name": "name", "groups": "groups"}
+MAX_NAME = 60
+
+# What each product's documentation asks a relying party for. `issuer` is a pattern the
+# admin completes ({host}, {realm}, {tenant}); Entra ID's `organizations` and `common`
+# issuers are templates ({tenantid}), accepted only for the directories listed.
+PRESETS: dict[str, dict] = {
+    "entra": {"issuer": "https://login.microsoftonline.com/{tenant}/v2.0",
+              "claims": {"email": "email", "name": "name", "groups": "groups"}},
+    "okta": {"issuer": "https://{host}", "scopes": ["openid", "email", "profile", "groups"]},
+    "google": {"issuer": "https://accounts.google.com"},
+    "keycloak": {"issuer": "https://{host}/realms/{realm}"},
+    "adfs": {"issuer": "https://{host}/adfs", "scopes": ["openid", "email", "profile", "allatclaims"],
+             "claims": {"email": "upn", "name": "unique_name", "groups": "group"}},
+    "oidc": {},
+}
+
+
+def clean_name(name) -> str:
+    name = " ".join(str(name or "").split())
+    if not 0 < len(name) <= MAX_NAME:
+        raise BadInput("error.upstream.name", max=MAX_NAME)
+    return name
+
+
+def clean_domains(domains) -> list[str]:
+    found = []
+    for given in domains or ():
+        domain = str(given).strip().lower().lstrip("@")
+        if not DOMAIN.fullmatch(domain):
+            raise BadInput("error.upstream.domain", domain=domain[:80])
+        if domain not in found:
+            found.append(domain)
+    return found
+
+
+def clean_issuer(issuer) -> str:
+    issuer = str(issuer or "").strip()
+    try:
+        check_url(issuer.replace(TEMPLATE, "00000000-0000-0000-0000-000000000000"), "the issuer")
+    except UpstreamError:
+        raise BadInput("error.upstream.issuer", issuer=issuer[:120]) from None
+    if "{" in issuer.replace(TEMPLATE, ""):
+        raise BadInput("error.upstream.issuer", issuer=issuer[:120])
+    return issuer
+
+
+def clean_claims(claims) -> dict:
+    chosen = dict(DEFAULT_CLAIMS)
+    for key, value in (claims or {}).items():
+        if key not in DEFAULT_CLAIMS or not isinstance(value, str) or not CLAIM.fullmatch(value):
+            raise BadInput("error.upstream.claim", claim=str(key)[:40])
+        chosen[key] = value
+    return chosen
+
+
+def clean_role_map(roles) -> dict:
+    mapped = {}
+    for group, role in (roles or {}).items():
+        if not isinstance(group, str) or not 0 < len(group) <= 200:
+            raise BadInput("error.upstream.group")
+        if role not in ROLES:
+            raise BadInput("error.invalid_role")
+        mapped[group] = role
+    return mapped
+
+
+class Upstreams:
+    def __init__(self, store):
+        self.store = store
+
+    def list(self) -> builtins.list[dict]:
+        docs = (self.store.read(layout.UPSTREAMS, uid) for uid in self.store.list(layout.UPSTREAMS))
+        return sorted((d for d in docs if d), key=lambda d: (d["name"].casefold(), d["id"]))
+
+    def enabled(self) -> builtins.list[dict]:
+        return [u for u in self.list() if u.get("enabled", True)]
+
+    def get(self, uid) -> dict | None:
+        if not isinstance(uid, str) or not ID.fullmatch(uid):
+            return None
+        return self.store.read(layout.UPSTREAMS, uid)
+
+    def require(self, uid) -> dict:
+        upstream = self.get(uid)
+        if upstream is None:
+            raise NotFound()
+        return upstream
+
+    def for_domain(self, domain: str) -> dict | None:
+        """The enabled upstream that claims this email domain (home-realm discovery)."""
+        return next((u for u in self.enabled() if domain in u.get("domains", ())), None)
+
+    def add(self, *, name, issuer, client_id, client_secret=None, scopes=None, domains=(),
+            authoritative=False, claims=None, roles=None, tenant_ids=(), hosted_domain=None,
+            preset="oidc") -> dict:
+        """Validate everything, then write the upstream in one document; BadInput says what is wrong."""
+        if preset not in PRESETS:
+            raise BadInput("error.upstream.preset", preset=str(preset)[:40])
+        defaults = PRESETS[preset]
+        issuer = clean_issuer(issuer)
+        client_id = str(client_id or "").strip()
+        if not 0 < len(client_id) <= 255:
+            raise BadInput("error.upstream.client_id")
+        if client_secret is not None and not 0 < len(str(client_secret)) <= 512:
+            raise BadInput("error.upstream.client_secret")
+        scopes = [str(s) for s in (scopes or defaults.get("scopes") or DEFAULT_SCOPES)]
+        if "openid" not in scopes or any(not CLAIM.fullmatch(s) for s in scopes):
+            raise BadInput("error.upstream.scopes")
+        tenant_ids = [str(t).lower() for t in tenant_ids or ()]
+        if any(not TENANT_ID.fullmatch(t) for t in tenant_ids):
+            raise BadInput("error.upstream.tenant_id")
+        if multi_tenant(issuer) and not tenant_ids:
+            raise BadInput("error.upstream.tenant_ids_needed")
+        domains = clean_domains(domains)
+        if authoritative and not domains:
+            raise BadInput("error.upstream.authoritative_needs_domain")
+        for other in self.list():
+            taken = set(domains) & set(other.get("domains", ()))
+            if taken:
+                raise BadInput("error.upstream.domain_taken", domain=sorted(taken)[0], upstream=other["name"])
+        hosted = clean_domains([hosted_domain])[0] if hosted_domain else None
+        doc = {
+            "id": "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12)),
+            "kind": "oidc", "preset": preset, "name": clean_name(name), "issuer": issuer,
+            "client_id": client_id, "client_secret": client_secret or None, "scopes": scopes,
+            "domains": domains, "authoritative": bool(authoritative),
+            "claims": clean_claims(claims if claims is not None else defaults.get("claims")),
+            "roles": clean_role_map(roles), "tenant_ids": tenant_ids, "hosted_domain": hosted,
+            "enabled": True, "created": int(self.store.clock()),
+        }
+        if not self.store.create(layout.UPSTREAMS, doc["id"], doc=doc):
+            raise BadInput("error.bad_request")
+        return doc
+
+    def set_enabled(self, uid: str, enabled: bool) -> dict:
+        with self.store.update(layout.UPSTREAMS, self.require(uid)["id"]) as doc:
+            doc["enabled"] = bool(enabled)
+        return doc
+
+    def remove(self, uid: str) -> bool:
+        upstream = self.get(uid)
+        return upstream is not None and self.store.delete(layout.UPSTREAMS, upstream["id"])
+
+
+def redirect_uri(base_url: str) -> str:
+    """Where every upstream OIDC provider sends the browser back: one per tenant host."""
+    return f"{base_url}/signin/oidc/callback"

@@ -1,0 +1,271 @@
+"""Upstream OpenID Connect: CodeB as the relying party of a company's identity provider.
+
+Protocol only, no Flask: the sign-in method (`codeb.signin.upstream`) keeps the
+request's state and calls these. Authlib's client builds the authorization
+request (PKCE S256, `state`, `nonce`) and exchanges the code; joserfc verifies
+the ID token. What the standards leave to the relying party is checked here:
+
+- discovery (OIDC Discovery §4.3): the document's `issuer` is exactly the one
+  configured; every endpoint is https (plain http only on loopback);
+- the authorization response: `iss` (RFC 9207) equals the issuer when the
+  upstream sends it, and must be sent when its discovery says it does;
+- the ID token (OIDC Core §3.1.3.7): signed by a key of the upstream's JWKS with
+  an asymmetric algorithm (never `none`, never an HMAC whose key an attacker
+  could learn), `iss` exactly, `aud` contains our client id, `azp` is our client
+  id when present or when `aud` names others, `exp` and `iat` within SKEW, the
+  `nonce` this browser's request sent, a `sub`.
+- Entra ID's multi-tenant issuer: a discovery `issuer` holding `{tenantid}` is a
+  template; the token's `iss` must be that template with the token's own `tid`,
+  and that `tid` must be one the admin listed (else any Entra customer could
+  sign in).
+
+Discovery documents and key sets are cached per process (MAX_CACHED each, for
+an hour); a token signed by a key id the cached set lacks refetches the set
+once (key rotation), at most every REFETCH_AFTER seconds per set.
+"""
+
+import json
+import threading
+import time
+from collections import OrderedDict
+
+import requests
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from joserfc.jws import extract_compact
+
+from .checks import MULTI_TENANT, TEMPLATE, TENANT_ID, UpstreamError, check_url, multi_tenant
+
+__all__ = ["TENANT_ID", "UpstreamError", "check_url", "multi_tenant"]
+
+SKEW = 60  # seconds of clock difference allowed for exp, iat, nbf
+TIMEOUT = 5  # seconds for each request to the upstream
+MAX_BODY = 512 * 1024
+MAX_CACHED = 64
+CACHE_FOR = 3600
+REFETCH_AFTER = 30
+ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
+
+
+def _get_json(url: str, what: str) -> dict:
+    try:
+        answer = requests.get(url, timeout=TIMEOUT, allow_redirects=False, stream=True,
+                              headers={"Accept": "application/json"})
+        body = answer.raw.read(MAX_BODY + 1, decode_content=True)
+        answer.close()
+    except requests.RequestException as error:
+        raise UpstreamError("error.upstream.unreachable", f"{what}: {type(error).__name__}") from None
+    if answer.status_code != 200:
+        raise UpstreamError("error.upstream.unreachable", f"{what}: HTTP {answer.status_code}")
+    if len(body) > MAX_BODY:
+        raise UpstreamError("error.upstream.unreachable", f"{what}: larger than {MAX_BODY} bytes")
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        raise UpstreamError("error.upstream.unreachable", f"{what}: not JSON") from None
+    if not isinstance(doc, dict):
+        raise UpstreamError("error.upstream.unreachable", f"{what}: not a JSON object")
+    return doc
+
+
+class _Cache:
+    """A bounded per-process cache of fetched documents, each with when it was fetched."""
+
+    def __init__(self):
+        self.entries: OrderedDict[str, tuple[float, object]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str, max_age: float):
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is None or time.monotonic() - entry[0] > max_age:
+                return None
+            self.entries.move_to_end(key)
+            return entry[1]
+
+    def age(self, key: str) -> float | None:
+        with self.lock:
+            entry = self.entries.get(key)
+            return None if entry is None else time.monotonic() - entry[0]
+
+    def put(self, key: str, value) -> None:
+        with self.lock:
+            self.entries[key] = (time.monotonic(), value)
+            self.entries.move_to_end(key)
+            while len(self.entries) > MAX_CACHED:
+                self.entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+
+_discovered = _Cache()
+_key_sets = _Cache()
+
+
+def discover(issuer: str, *, fresh: bool = False) -> dict:
+    """The upstream's discovery document, checked (see the module's notes)."""
+    issuer = check_url(issuer, "the issuer")
+    cached = None if fresh else _discovered.get(issuer, CACHE_FOR)
+    if cached is not None:
+        return cached
+    found = _get_json(issuer.rstrip("/") + "/.well-known/openid-configuration", "discovery")
+    metadata = checked_metadata(found, issuer)
+    _discovered.put(issuer, metadata)
+    return metadata
+
+
+def issuer_named(issuer: str) -> str:
+    """The issuer a discovery document must name: the configured one; for Entra ID's
+    `organizations` or `common`, the `{tenantid}` template in that place."""
+    match = MULTI_TENANT.fullmatch(issuer)
+    return issuer.replace(f"/{match[1]}/", f"/{TEMPLATE}/") if match else issuer
+
+
+def checked_metadata(doc: dict, issuer: str) -> dict:
+    if doc.get("issuer") != issuer_named(issuer):
+        raise UpstreamError("error.upstream.bad_discovery",
+                            f"discovery names issuer {str(doc.get('issuer'))[:200]!r}, not {issuer!r}")
+    for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+        check_url(doc.get(name), name)
+    if doc.get("userinfo_endpoint") is not None:
+        check_url(doc["userinfo_endpoint"], "userinfo_endpoint")
+    types = doc.get("response_types_supported")
+    if isinstance(types, list) and "code" not in types:
+        raise UpstreamError("error.upstream.bad_discovery", "the upstream offers no authorization code flow")
+    return doc
+
+
+def key_set(metadata: dict, *, kid: str | None = None) -> KeySet:
+    """The upstream's signing keys; refetched once when `kid` is not among them (rotation)."""
+    uri = metadata["jwks_uri"]
+    keys = _key_sets.get(uri, CACHE_FOR)
+    if keys is not None and (kid is None or any(k.kid == kid for k in keys.keys)):
+        return keys
+    age = _key_sets.age(uri)
+    if keys is not None and age is not None and age < REFETCH_AFTER:
+        return keys  # refetched a moment ago: an unknown kid is the token's problem
+    try:
+        keys = KeySet.import_key_set(_get_json(uri, "jwks"))  # type: ignore[arg-type]
+    except (JoseError, ValueError, TypeError, KeyError) as error:
+        raise UpstreamError("error.upstream.unreachable", f"jwks: {type(error).__name__}") from None
+    _key_sets.put(uri, keys)
+    return keys
+
+
+def kid_of(token: str) -> str | None:
+    """The key id a compact JWS names in its header (None when it names none or is broken:
+    then `verify_id_token` refuses it)."""
+    try:
+        kid = extract_compact(token.encode("ascii")).protected.get("kid")
+    except (JoseError, ValueError, UnicodeError):
+        return None
+    return kid if isinstance(kid, str) else None
+
+
+def session(upstream: dict, redirect_uri: str) -> OAuth2Session:
+    """Authlib's client for one upstream: PKCE S256, the client authentication it was given."""
+    return OAuth2Session(
+        client_id=upstream["client_id"], client_secret=upstream.get("client_secret") or None,
+        scope=" ".join(upstream["scopes"]), redirect_uri=redirect_uri, code_challenge_method="S256",
+        token_endpoint_auth_method="client_secret_basic" if upstream.get("client_secret") else "none")
+
+
+def authorization_url(upstream: dict, metadata: dict, *, redirect_uri: str, state: str, nonce: str,
+                      code_verifier: str, login_hint: str | None = None) -> str:
+    extra = {"login_hint": login_hint} if login_hint else {}
+    if upstream.get("hosted_domain"):
+        extra["hd"] = upstream["hosted_domain"]  # Google Workspace: only that domain's accounts
+    with session(upstream, redirect_uri) as client:
+        url, _ = client.create_authorization_url(metadata["authorization_endpoint"], state=state, nonce=nonce,
+                                                 code_verifier=code_verifier, **extra)
+    return url
+
+
+def check_response_issuer(response: dict, metadata: dict, expected: str) -> None:
+    """RFC 9207: the authorization response's `iss`, when sent (and when promised), is the issuer."""
+    sent = response.get("iss")
+    if sent is None:
+        if metadata.get("authorization_response_iss_parameter_supported") is True:
+            raise UpstreamError("error.upstream.wrong_issuer", "the response lacks the iss the upstream promised")
+        return
+    if sent != expected and not multi_tenant(expected):
+        raise UpstreamError("error.upstream.wrong_issuer", f"the response names issuer {str(sent)[:200]!r}")
+
+
+def exchange_code(upstream: dict, metadata: dict, *, redirect_uri: str, code: str, code_verifier: str) -> dict:
+    """The token response for the authorization code (Authlib's client, RFC 6749 §4.1.3)."""
+    with session(upstream, redirect_uri) as client:
+        try:
+            token = client.fetch_token(metadata["token_endpoint"], code=code, code_verifier=code_verifier,
+                                       timeout=TIMEOUT, allow_redirects=False)
+        except OAuthError as error:
+            raise UpstreamError("error.upstream.refused", f"token endpoint: {error.error}") from None
+        except (requests.RequestException, ValueError) as error:
+            raise UpstreamError("error.upstream.unreachable", f"token endpoint: {type(error).__name__}") from None
+    if not isinstance(token.get("id_token"), str):
+        raise UpstreamError("error.upstream.refused", "the token response has no ID token")
+    return dict(token)
+
+
+def verify_id_token(id_token: str, *, metadata: dict, keys: KeySet, client_id: str, nonce: str, now: float,
+                    tenant_ids=()) -> dict:
+    """The ID token's claims once every check of OIDC Core §3.1.3.7 passed (module notes)."""
+    try:
+        token = jwt.decode(id_token, keys, algorithms=ALGORITHMS)
+    except JoseError as error:
+        raise UpstreamError("error.upstream.bad_token", f"ID token signature: {error.error}") from None
+    except ValueError as error:
+        raise UpstreamError("error.upstream.bad_token", f"ID token: {error}") from None
+    claims = token.claims
+    issuer = expected_issuer(metadata["issuer"], claims, tenant_ids)
+    registry = jwt.JWTClaimsRegistry(
+        now=int(now), leeway=SKEW,
+        iss={"essential": True, "value": issuer}, aud={"essential": True, "value": client_id},
+        sub={"essential": True}, exp={"essential": True}, iat={"essential": True},
+        nonce={"essential": True, "value": nonce})
+    try:
+        registry.validate(claims)
+    except JoseError as error:
+        raise UpstreamError("error.upstream.bad_token", f"ID token claims: {error.error} {error.description or ''}"
+                            .strip()) from None
+    if not isinstance(claims.get("iat"), (int, float)) or claims["iat"] > now + SKEW:
+        raise UpstreamError("error.upstream.bad_token", "ID token issued in the future")
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    if ("azp" in claims or len(audiences) > 1) and claims.get("azp") != client_id:
+        raise UpstreamError("error.upstream.bad_token", "ID token authorized for another client (azp)")
+    if not isinstance(claims.get("sub"), str) or not 0 < len(claims["sub"]) <= 255:
+        raise UpstreamError("error.upstream.bad_token", "ID token without a usable sub")
+    return claims
+
+
+def expected_issuer(issuer: str, claims: dict, tenant_ids) -> str:
+    """The issuer the token must name: the discovery's, or Entra ID's template filled with the
+    token's `tid` when that directory is one the admin allowed."""
+    if TEMPLATE not in issuer:
+        return issuer
+    tid = claims.get("tid")
+    if not isinstance(tid, str) or not TENANT_ID.fullmatch(tid):
+        raise UpstreamError("error.upstream.bad_token", "multi-tenant ID token without a directory (tid)")
+    if tid.lower() not in {t.lower() for t in tenant_ids}:
+        raise UpstreamError("error.upstream.wrong_issuer", f"directory {tid} is not allowed")
+    return issuer.replace(TEMPLATE, tid)
+
+
+def userinfo(metadata: dict, access_token: str, *, sub: str) -> dict:
+    """The upstream's userinfo (OIDC Core §5.3.2): its `sub` must be the ID token's."""
+    try:
+        answer = requests.get(metadata["userinfo_endpoint"], timeout=TIMEOUT, allow_redirects=False,
+                              headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"})
+        doc = answer.json() if answer.status_code == 200 else None
+    except (requests.RequestException, ValueError):
+        doc = None
+    if not isinstance(doc, dict):
+        raise UpstreamError("error.upstream.unreachable", "userinfo did not answer")
+    if doc.get("sub") != sub:
+        raise UpstreamError("error.upstream.bad_token", "userinfo is about another subject")
+    return doc

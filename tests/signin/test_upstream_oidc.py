@@ -1,0 +1,208 @@
+"""Corporate SSO over OpenID Connect, end to end: a second CodeB tenant is the company's
+identity provider ("corp" on 127.0.0.1) of the demo tenant (on localhost), both served by
+waitress on one loopback port. The person's browser is a `requests.Session`; the demo
+tenant's server talks to corp's discovery, token, JWKS and userinfo endpoints over HTTP.
+"""
+
+import json
+import re
+from html import unescape
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+import pytest
+
+from codeb import audit
+from codeb.accounts import Accounts
+from codeb.accounts.links import Links
+from codeb.cli import main as cli
+from codeb.oidc.clients import Clients
+from codeb.provisioning import create_tenant
+from codeb.store import layout
+from codeb.upstreams import Upstreams
+from codeb.upstreams import oidc as protocol
+from tests.support.user_agent import Browser
+from tests.support.web import csrf_of
+
+CORP_HOST = "127.0.0.1"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    protocol._discovered.clear()
+    protocol._key_sets.clear()
+    yield
+    protocol._discovered.clear()
+    protocol._key_sets.clear()
+
+
+@pytest.fixture
+def corp(tenants, served, demo):
+    """The company's identity provider, and the demo tenant federated with it."""
+    port = urlsplit(served).port
+    provisioned = create_tenant(tenants, "corp", [CORP_HOST], display_name="Corp")
+    store = provisioned.tenant.store
+    client, secret = Clients(store).add(name="Demo login", redirect_uris=[f"{served}/signin/oidc/callback"])
+    issuer = f"http://{CORP_HOST}:{port}"
+    upstream = Upstreams(demo.store).add(name="Corp", issuer=issuer, client_id=client.client_id,
+                                         client_secret=secret, domains=["corp.example"])
+    with demo.store.update(layout.TENANT) as doc:
+        doc["methods"] = ["passkey", "oidc", "magic_link"]
+    return {"issuer": issuer, "upstream": upstream, "store": store, "accounts": Accounts(store, CORP_HOST)}
+
+
+def start(browser: Browser, served: str, **form) -> str:
+    """Press "Sign in with Corp" (or "Continue" with an email): the URL the page moves on to."""
+    page = browser.get(f"{served}/signin")
+    assert page.status_code == 200
+    path = "/signin/continue" if "email" in form else "/signin/oidc/begin"
+    moved = browser.post(f"{served}{path}", data={"csrf": csrf_of(page.text), **form})
+    assert moved.status_code == 200, moved.text[:500]
+    refresh = re.search(r'<meta http-equiv="refresh" content="0;url=([^"]+)">', moved.text)
+    assert refresh, moved.text[:500]
+    return unescape(refresh.group(1))
+
+
+def through_corp(browser: Browser, served: str, corp: dict, email: str, **form) -> str:
+    """The whole way out and back: the callback URL corp sends the browser to."""
+    authorization = start(browser, served, **(form or {"upstream": corp["upstream"]["id"]}))
+    assert authorization.startswith(corp["issuer"] + "/authorize?"), authorization
+    return browser.sign_in(authorization, email)
+
+
+def test_a_person_signs_in_with_the_company_account_and_gets_a_linked_account(served, corp, demo, mailbox):
+    browser = Browser(mailbox)
+    page = browser.get(f"{served}/signin")
+    assert "Sign in with Corp" in page.text
+
+    callback = through_corp(browser, served, corp, "ada@corp.example")
+    query = parse_qs(urlsplit(callback).query)
+    assert urlsplit(callback).path == "/signin/oidc/callback"
+    assert query["iss"] == [corp["issuer"]]  # RFC 9207: checked by the demo tenant
+    landed = browser.get(callback)
+    assert landed.status_code == 303, landed.text[:500]
+    assert urlsplit(landed.headers["Location"]).path == "/welcome"  # the first sign-in's profile step
+    welcome = browser.get(urljoin(served, landed.headers["Location"]))
+    assert 'value="RP Test Person"' in welcome.text  # prefilled with the name corp gave
+
+    accounts = Accounts(demo.store, "localhost")
+    account = accounts.find_by_email("ada@corp.example")
+    assert account is not None and account.email_verified  # corp verified it (its magic link)
+    corp_sub = corp["accounts"].find_by_email("ada@corp.example").sub
+    assert Links(accounts).find(corp["issuer"], corp_sub).login == account.login
+    [link] = account.doc["links"]
+    assert link["upstream"] == corp["upstream"]["id"] and link["subject"] == corp_sub
+    [signed_in] = [e for e in audit.read_all(demo.store) if e["event"] == "signin"]
+    assert signed_in["method"] == "oidc" and signed_in["created"] is True
+
+    # The next time the link is the identity: the same account, not a new one.
+    again = Browser(mailbox)
+    landed = again.get(through_corp(again, served, corp, "ada@corp.example"))
+    assert landed.status_code == 303 and urlsplit(landed.headers["Location"]).path == "/welcome"
+    assert accounts.list().count(account.login) == 1 and len(accounts.list()) == 1
+
+
+def test_home_realm_discovery_sends_a_claimed_domain_to_its_upstream(served, corp, mailbox):
+    browser = Browser(mailbox)
+    authorization = start(browser, served, email="Bob@Corp.example")
+    assert authorization.startswith(corp["issuer"] + "/authorize?")
+    assert parse_qs(urlsplit(authorization).query)["login_hint"] == ["bob@corp.example"]
+    # Any other address gets the mailed link, as before.
+    page = browser.get(f"{served}/signin")
+    sent = browser.post(f"{served}/signin/continue", data={"csrf": csrf_of(page.text), "email": "eve@else.example"})
+    assert sent.status_code == 303 and sent.headers["Location"] == "/signin/sent"
+
+
+def test_a_replayed_answer_and_an_answer_in_another_browser_are_refused(served, corp, demo, mailbox):
+    browser = Browser(mailbox)
+    callback = through_corp(browser, served, corp, "ada@corp.example")
+    thief = Browser(mailbox)
+    thief.get(f"{served}/signin")  # a session of its own
+    stolen = thief.get(callback)
+    assert stolen.status_code == 400 and "expired or was already used" in stolen.text
+    # The state was spent by the thief's try: the rightful browser must start again too.
+    replay = browser.get(callback)
+    assert replay.status_code == 400 and "expired or was already used" in replay.text
+    reasons = [e["reason"] for e in audit.read_all(demo.store) if e["event"] == "upstream.refused"]
+    assert reasons == ["state of another browser", "unknown or spent state"]
+    assert Accounts(demo.store, "localhost").list() == []
+
+
+def test_a_forged_state_and_a_denied_sign_in_get_clear_pages(served, corp, demo, mailbox):
+    browser = Browser(mailbox)
+    authorization = start(browser, served, upstream=corp["upstream"]["id"])
+    state = parse_qs(urlsplit(authorization).query)["state"][0]
+    forged = browser.get(f"{served}/signin/oidc/callback?state=forged&code=x")
+    assert forged.status_code == 400 and "expired or was already used" in forged.text
+    denied = browser.get(f"{served}/signin/oidc/callback?state={state}&error=access_denied&iss={corp['issuer']}")
+    assert denied.status_code == 400 and "cancelled at your company" in denied.text
+    no_state = browser.get(f"{served}/signin/oidc/callback?code=x")
+    assert no_state.status_code == 400
+    assert "access_denied" in [e["reason"].split()[-1] for e in audit.read_all(demo.store)
+                               if e["event"] == "upstream.refused"]
+
+
+def test_a_mixed_up_issuer_in_the_response_is_refused(served, corp, demo, mailbox):
+    browser = Browser(mailbox)
+    callback = through_corp(browser, served, corp, "ada@corp.example")
+    parts = urlsplit(callback)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()} | {"iss": "https://evil.example"}
+    mixed = parts._replace(query=urlencode(query)).geturl()
+    answer = browser.get(mixed)
+    assert answer.status_code == 400 and "did not come from your company" in answer.text
+    assert Accounts(demo.store, "localhost").list() == []
+
+
+def test_an_existing_account_is_entered_only_through_an_authoritative_upstream(served, corp, demo, mailbox):
+    accounts = Accounts(demo.store, "localhost")
+    mine = accounts.create(email="ada@corp.example")
+    browser = Browser(mailbox)
+    refused = browser.get(through_corp(browser, served, corp, "ada@corp.example"))
+    assert refused.status_code == 400 and "not trusted to sign in to it" in refused.text
+    assert "links" not in accounts.require(mine.login).doc
+
+    with demo.store.update(layout.UPSTREAMS, corp["upstream"]["id"]) as doc:
+        doc["authoritative"] = True
+    browser = Browser(mailbox)
+    landed = browser.get(through_corp(browser, served, corp, "ada@corp.example"))
+    assert landed.status_code == 303
+    assert [x["upstream"] for x in accounts.require(mine.login).doc["links"]] == [corp["upstream"]["id"]]
+    assert len(accounts.list()) == 1
+    assert any(e["event"] == "upstream.linked" and e["login"] == mine.login for e in audit.read_all(demo.store))
+
+
+def test_an_invite_only_tenant_creates_no_account_from_an_upstream(served, corp, demo, mailbox):
+    with demo.store.update(layout.TENANT) as doc:
+        doc["signup"] = {"policy": "invite", "domains": []}
+    browser = Browser(mailbox)
+    refused = browser.get(through_corp(browser, served, corp, "ada@corp.example"))
+    assert refused.status_code == 403 and "need an invitation" in refused.text
+    assert Accounts(demo.store, "localhost").list() == []
+
+
+def test_an_unreachable_upstream_is_a_clear_page_not_an_error(served, demo, tenants, mailbox):
+    upstream = Upstreams(demo.store).add(name="Gone", issuer="http://127.0.0.1:9", client_id="x")
+    with demo.store.update(layout.TENANT) as doc:
+        doc["methods"] = ["oidc", "magic_link"]
+    browser = Browser(mailbox)
+    page = browser.get(f"{served}/signin")
+    answer = browser.post(f"{served}/signin/oidc/begin", data={"csrf": csrf_of(page.text), "upstream": upstream["id"]})
+    assert answer.status_code == 400 and "could not be reached" in answer.text
+
+
+def test_the_cli_adds_lists_and_removes_upstreams_without_printing_secrets(tenants, data_root, capsys):
+    args = ["--data", str(data_root), "upstream", "add", "demo", "--name", "Acme Entra",
+            "--oidc-issuer", "https://login.microsoftonline.com/organizations/v2.0", "--client-id", "abc",
+            "--client-secret", "s3cret", "--domain", "acme.example", "--preset", "entra"]
+    assert cli(args) == 2  # a multi-tenant issuer without the directories that may use it
+    assert "list the directory IDs" in capsys.readouterr().err
+    assert cli(args[:-2] + ["--tenant-id", "6F9619FF-8B86-D011-B42D-00C04FC964FF"]) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert added["redirect_uri"] == "http://localhost/signin/oidc/callback"  # what corp's admin registers
+    assert "client_secret" not in added and added["has_client_secret"] is True
+    assert added["tenant_ids"] == ["6f9619ff-8b86-d011-b42d-00c04fc964ff"]
+    assert "oidc" in tenants.get("demo").setting("methods")
+    assert cli(["--data", str(data_root), "upstream", "list", "demo"]) == 0
+    assert [u["id"] for u in json.loads(capsys.readouterr().out)] == [added["id"]]
+    assert cli(["--data", str(data_root), "upstream", "remove", "demo", added["id"]]) == 0
+    assert json.loads(capsys.readouterr().out)["removed"] is True
+    assert Upstreams(tenants.get("demo").store).list() == []

@@ -1,0 +1,181 @@
+"""The upstream OIDC checks (codeb.upstreams.oidc), one attack each, without a network:
+tokens signed here with joserfc as an upstream would sign them."""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey, KeySet, RSAKey
+
+from codeb.errors import BadInput
+from codeb.store import Store
+from codeb.upstreams import Upstreams
+from codeb.upstreams import oidc as protocol
+from codeb.upstreams.oidc import UpstreamError
+
+ISSUER = "https://idp.example"
+CLIENT = "codeb-demo"
+NONCE = "n-0S6_WzA2Mj"
+NOW = 1_800_000_000
+KEY = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+OTHER_KEY = RSAKey.generate_key(2048, parameters={"kid": "k1"})  # same kid, another key
+KEYS = KeySet([KEY])
+METADATA = {"issuer": ISSUER, "authorization_endpoint": f"{ISSUER}/authorize", "token_endpoint": f"{ISSUER}/token",
+            "jwks_uri": f"{ISSUER}/jwks", "response_types_supported": ["code"]}
+ENTRA = "6f9619ff-8b86-d011-b42d-00c04fc964ff"
+
+
+def claims(**changes) -> dict:
+    base = {"iss": ISSUER, "aud": CLIENT, "sub": "248289761001", "exp": NOW + 300, "iat": NOW, "nonce": NONCE,
+            "email": "ada@corp.example", "email_verified": True}
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def signed(payload: dict, key=KEY, alg="RS256") -> str:
+    return jwt.encode({"alg": alg, "kid": "k1"}, payload, key, algorithms=[alg])
+
+
+def verify(token: str, metadata=METADATA, nonce=NONCE, tenant_ids=()) -> dict:
+    return protocol.verify_id_token(token, metadata=metadata, keys=KEYS, client_id=CLIENT, nonce=nonce, now=NOW,
+                                    tenant_ids=tenant_ids)
+
+
+def refused(token: str, **kwargs) -> str:
+    with pytest.raises(UpstreamError) as caught:
+        verify(token, **kwargs)
+    return caught.value.reason
+
+
+def test_a_good_id_token_passes():
+    assert verify(signed(claims()))["sub"] == "248289761001"
+    assert verify(signed(claims(aud=[CLIENT, "other"], azp=CLIENT)))["azp"] == CLIENT
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"iss": "https://evil.example"}, "iss"),
+    ({"aud": "another-client"}, "aud"),
+    ({"nonce": None}, "nonce"),
+    ({"nonce": "replayed-from-another-request"}, "nonce"),
+    ({"exp": NOW - protocol.SKEW - 1}, "exp"),
+    ({"iat": NOW + protocol.SKEW + 60}, "future"),
+    ({"sub": None}, "sub"),
+    ({"aud": [CLIENT, "other"]}, "azp"),                 # several audiences and no azp
+    ({"azp": "other"}, "azp"),                           # an ID token for another client
+])
+def test_each_wrong_claim_is_refused(change, reason):
+    assert reason in refused(signed(claims(**change)))
+
+
+def test_a_signature_by_another_key_is_refused():
+    assert "signature" in refused(signed(claims(), key=OTHER_KEY))
+
+
+def test_alg_none_is_refused():
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "none"}).encode()).rstrip(b"=").decode()
+    body = base64.urlsafe_b64encode(json.dumps(claims()).encode()).rstrip(b"=").decode()
+    with pytest.raises(UpstreamError):
+        verify(f"{header}.{body}.")
+
+
+def test_an_hmac_signed_with_the_public_key_is_refused():
+    """The classic confusion: HS256 keyed with the upstream's public key, which anyone has."""
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signing_input = b64(json.dumps({"alg": "HS256", "kid": "k1"}).encode()) + "." + b64(json.dumps(claims()).encode())
+    mac = hmac.new(KEY.as_pem(private=False), signing_input.encode(), hashlib.sha256).digest()
+    assert "signature" in refused(f"{signing_input}.{b64(mac)}")
+
+
+def test_an_es256_key_of_the_set_verifies():
+    ec = ECKey.generate_key("P-256", parameters={"kid": "e1"})
+    token = jwt.encode({"alg": "ES256", "kid": "e1"}, claims(), ec, algorithms=["ES256"])
+    got = protocol.verify_id_token(token, metadata=METADATA, keys=KeySet([ec]), client_id=CLIENT, nonce=NONCE,
+                                   now=NOW)
+    assert got["nonce"] == NONCE
+
+
+def test_garbage_is_refused_not_raised():
+    for token in ("", "a.b", "a.b.c", "x" * 5000):
+        with pytest.raises(UpstreamError):
+            verify(token)
+    assert protocol.kid_of("a.b.c") is None
+    assert protocol.kid_of(signed(claims())) == "k1"
+
+
+def test_entra_multi_tenant_issuer_accepts_only_listed_directories():
+    template = {**METADATA, "issuer": "https://login.microsoftonline.com/{tenantid}/v2.0"}
+    mine = signed(claims(iss=f"https://login.microsoftonline.com/{ENTRA}/v2.0", tid=ENTRA))
+    assert verify(mine, metadata=template, tenant_ids=[ENTRA])["tid"] == ENTRA
+    assert "not allowed" in refused(mine, metadata=template, tenant_ids=[])
+    other = "11111111-2222-3333-4444-555555555555"
+    lying = signed(claims(iss=f"https://login.microsoftonline.com/{other}/v2.0", tid=ENTRA))
+    assert "iss" in refused(lying, metadata=template, tenant_ids=[ENTRA])  # iss must match its own tid
+    assert "tid" in refused(signed(claims(iss=ISSUER)), metadata=template, tenant_ids=[ENTRA])
+
+
+def test_discovery_must_name_the_configured_issuer_and_https_endpoints():
+    assert protocol.checked_metadata(dict(METADATA), ISSUER)["issuer"] == ISSUER
+    with pytest.raises(UpstreamError, match="names issuer"):
+        protocol.checked_metadata({**METADATA, "issuer": "https://evil.example"}, ISSUER)
+    with pytest.raises(UpstreamError, match="not https"):
+        protocol.checked_metadata({**METADATA, "token_endpoint": "http://idp.example/token"}, ISSUER)
+    with pytest.raises(UpstreamError, match="no authorization code"):
+        protocol.checked_metadata({**METADATA, "response_types_supported": ["id_token"]}, ISSUER)
+    organizations = "https://login.microsoftonline.com/organizations/v2.0"
+    template = {**METADATA, "issuer": "https://login.microsoftonline.com/{tenantid}/v2.0"}
+    assert protocol.checked_metadata(template, organizations)["issuer"] == template["issuer"]
+    assert protocol.check_url("http://127.0.0.1:8080", "x") and protocol.check_url("http://a.localhost", "x")
+    for bad in ("http://idp.example", "ftp://idp.example", "https://", "https://idp.example/#x", 5):
+        with pytest.raises(UpstreamError):
+            protocol.check_url(bad, "the issuer")
+
+
+def test_the_response_issuer_rfc_9207():
+    protocol.check_response_issuer({"iss": ISSUER}, METADATA, ISSUER)
+    protocol.check_response_issuer({}, METADATA, ISSUER)  # not sent, not promised
+    with pytest.raises(UpstreamError, match="names issuer"):
+        protocol.check_response_issuer({"iss": "https://evil.example"}, METADATA, ISSUER)
+    promised = {**METADATA, "authorization_response_iss_parameter_supported": True}
+    with pytest.raises(UpstreamError, match="promised"):
+        protocol.check_response_issuer({}, promised, ISSUER)
+
+
+def test_the_authorization_request_carries_pkce_state_nonce_and_the_hint():
+    upstream = {"client_id": CLIENT, "client_secret": None, "scopes": ["openid", "email"],
+                "hosted_domain": "corp.example"}
+    url = protocol.authorization_url(upstream, METADATA, redirect_uri="https://login.demo/signin/oidc/callback",
+                                     state="st", nonce="no", code_verifier="v" * 50, login_hint="ada@corp.example")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    assert url.startswith(f"{ISSUER}/authorize?")
+    assert query["response_type"] == "code" and query["code_challenge_method"] == "S256"
+    assert query["state"] == "st" and query["nonce"] == "no" and query["client_id"] == CLIENT
+    assert query["login_hint"] == "ada@corp.example" and query["hd"] == "corp.example"
+    assert "v" * 50 not in url  # the verifier stays here; only its S256 challenge travels
+
+
+def test_an_upstream_is_validated_before_anything_is_written(tmp_path):
+    upstreams = Upstreams(Store(str(tmp_path), clock=time.time))
+    for bad in ({"issuer": "http://idp.example"}, {"client_id": ""}, {"domains": ["not a domain"]},
+                {"name": ""}, {"scopes": ["email"]}, {"authoritative": True}, {"preset": "nope"},
+                {"issuer": "https://login.microsoftonline.com/common/v2.0"}, {"tenant_ids": ["x"]},
+                {"roles": {"admins": "emperor"}}):
+        with pytest.raises(BadInput):
+            upstreams.add(**{"name": "Corp", "issuer": ISSUER, "client_id": CLIENT, **bad})
+    assert upstreams.list() == []
+    first = upstreams.add(name="Corp", issuer=ISSUER, client_id=CLIENT, domains=["Corp.example"],
+                          roles={"it-admins": "admin"})
+    assert first["domains"] == ["corp.example"] and first["roles"] == {"it-admins": "admin"}
+    with pytest.raises(BadInput) as taken:
+        upstreams.add(name="Other", issuer=ISSUER, client_id=CLIENT, domains=["corp.example"])
+    assert taken.value.message_id == "error.upstream.domain_taken"
+    assert upstreams.for_domain("corp.example")["id"] == first["id"]
+    upstreams.set_enabled(first["id"], False)
+    assert upstreams.for_domain("corp.example") is None
+    assert upstreams.get("../../etc") is None
