@@ -109,7 +109,6 @@ def test_the_registry_lets_a_method_claim_an_address_first(tenants, demo, monkey
     """The dispatch point for SSO: the first method whose `claims` says yes takes the step."""
     from codeb import signin
     from codeb.signin.base import NotMine, SignInContext
-    from codeb.upstreams import Upstreams
     from codeb.signin.magic_link import MagicLink
 
     configure_signin(demo, methods=["magic_link", "password"])

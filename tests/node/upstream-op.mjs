@@ -1,0 +1,63 @@
+// A company's identity provider for the corporate-SSO tests: node-oidc-provider (v9, from
+// the npm registry) with its own development sign-in pages, which accept any login.
+//
+//   argv[2]   JSON: {port, client_id, client_secret, redirect_uri}
+//   stdout    {"ready": true, "issuer", "version"} once it listens on 127.0.0.1:<port>
+//   stdin     closed by the test to stop it
+//
+// The account with login L has the email L@corp.example, verified unless L starts with
+// "unverified", and the name "L of Corp". Claims follow the scopes (openid email profile);
+// as the library conforms ID tokens to the spec by default, email and name reach CodeB
+// through the userinfo endpoint, not the ID token.
+
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as readline from 'node:readline';
+
+import Provider from 'oidc-provider';
+
+const settings = JSON.parse(process.argv[2]);
+
+function signingKey() {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { ...privateKey.export({ format: 'jwk' }), kid: 'corp-1', use: 'sig', alg: 'RS256' };
+}
+
+const issuer = `http://127.0.0.1:${settings.port}`;
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: settings.client_id,
+    client_secret: settings.client_secret,
+    redirect_uris: [settings.redirect_uri],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+  }],
+  jwks: { keys: [signingKey()] },
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+  scopes: ['openid', 'email', 'profile'],
+  async findAccount(ctx, id) {
+    return {
+      accountId: id,
+      async claims() {
+        return { sub: id, email: `${id}@corp.example`, email_verified: !id.startsWith('unverified'),
+                 name: `${id} of Corp` };
+      },
+    };
+  },
+  features: { devInteractions: { enabled: true } },
+});
+
+function say(obj) {
+  process.stdout.write(`${JSON.stringify(obj)}\n`);
+}
+
+const version = JSON.parse(readFileSync(new URL('./node_modules/oidc-provider/package.json', import.meta.url)))
+  .version;
+const server = provider.listen(settings.port, '127.0.0.1', () => say({ ready: true, issuer, version }));
+
+const lines = readline.createInterface({ input: process.stdin, terminal: false });
+lines.on('close', () => {
+  server.close();
+  process.exit(0);
+});
