@@ -26,6 +26,7 @@ from ..store.cache import Memo
 from . import privacy
 from .directory import Directory, entry_of
 from .extensions import Extensions
+from .links import link_key
 from .profile import (
     ROLES,
     clean_display_name,
@@ -418,6 +419,8 @@ class Accounts:
         self.extensions.release(doc["login"], doc.get("ext"))
         for passkey in doc.get("passkeys", []):
             self.store.index(layout.BY_CREDENTIAL).remove(passkey["id"], doc["login"])
+        for link in doc.get("links", []):  # (issuer, subject) at the company: personal data too
+            self.store.index(layout.BY_UPSTREAM).remove(link_key(link["issuer"], link["subject"]), doc["login"])
         self.by_email.remove(doc["email"], doc["login"])
         self.by_sub.remove(doc["sub"], doc["login"])
         self.store.delete(layout.USERS, doc["login"])

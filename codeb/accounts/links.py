@@ -8,8 +8,9 @@ sign-in method (`codeb.signin.upstream`); this module only keeps them.
 """
 
 import json
+from dataclasses import replace
 
-from ..errors import Conflict
+from ..errors import Conflict, NotFound
 from ..store import layout
 
 
@@ -52,13 +53,21 @@ class Links:
                 self.index.remove(key, login)
             raise
 
-    def unlink(self, login: str, issuer: str, subject: str) -> bool:
+    def unlink(self, login: str, issuer: str, subject: str, *, can_sign_in) -> dict:
+        """Remove a link, unless it is the account's only way in: `can_sign_in(account)` answers
+        for the account without it (`codeb.signin.can_sign_in`). NotFound if there is no such
+        link; returns the link removed."""
         with self.accounts.update(login) as doc:
             before = doc.get("links", [])
-            doc["links"] = [x for x in before if not _same(x, issuer, subject)]
-            removed = len(doc["links"]) != len(before)
+            removed = [x for x in before if _same(x, issuer, subject)]
+            if not removed:
+                raise NotFound()
+            remaining = [x for x in before if not _same(x, issuer, subject)]
+            if not can_sign_in(replace(self.accounts.require(login), doc={**doc, "links": remaining})):
+                raise Conflict("error.upstream.link_last")
+            doc["links"] = remaining
         self.index.remove(link_key(issuer, subject), login)
-        return removed
+        return removed[0]
 
 
 def _same(link, issuer: str, subject: str) -> bool:

@@ -26,7 +26,7 @@ KINDS = layout.ERASABLE
 # password-equivalent for SIP digest), passkey credential ids and public keys, the
 # WebAuthn user handle, session ids, `sessions_not_before`, `tokens_not_before`.
 ACCOUNT_FIELDS = ("login", "sub", "email", "email_verified", "display_name", "nickname", "language",
-                  "roles", "ext", "sip", "created", "profile_confirmed", "disabled")
+                  "roles", "ext", "sip", "created", "profile_confirmed", "disabled", "links")
 PASSKEY_FIELDS = ("name", "created", "last_used")
 SESSION_FIELDS = ("created", "ip", "agent", "method", "passkey")
 

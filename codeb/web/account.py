@@ -11,10 +11,11 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 
 from .. import audit, invites, signin
 from ..accounts import consents, passwords, privacy
+from ..accounts.links import Links
 from ..accounts.passkeys import Passkeys, accepted_credentials, passkeys_of
 from ..accounts.profile import mailbox_of, normalize_email
 from ..accounts.sessions import RECENT_SIGN_IN
-from ..errors import BadInput, CodebError, Conflict, Forbidden, ReauthRequired, SignInFailed, concerning
+from ..errors import BadInput, CodebError, Conflict, Forbidden, NotFound, ReauthRequired, SignInFailed, concerning
 from ..oidc.clients import Clients
 from ..oidc.consent import described
 from ..signin import flow, interactions, signup
@@ -38,7 +39,7 @@ def signed_in_only():
     return None
 NOTICES = ("passkey_added", "passkey_renamed", "passkey_removed", "profile_saved", "session_ended",
            "sessions_ended_others", "password_saved", "password_removed", "email_change_sent", "email_changed",
-           "consent_revoked")
+           "consent_revoked", "link_removed")
 
 
 # The settings in four sections, each a page of its own with a linkable URL (its endpoint
@@ -55,7 +56,7 @@ def section_values(section: str) -> dict:
         return {"passkeys": passkeys_of(account), "policy": Passkeys(g.tenant, g.accounts).policy,
                 "passkey_enabled": "passkey" in enabled, "password_allowed": "password" in enabled,
                 "has_password": account.has_password, "signal": removal_signal(account),
-                "consents": allowed_apps(account)}
+                "consents": allowed_apps(account), "links": account.links}
     if section == "devices":
         return {"devices": g.sessions.devices(account, g.session)}
     return {}
@@ -234,6 +235,23 @@ def remove_password():
     passwords.remove(g.accounts, g.account.login)
     audit.append(g.tenant.store, "password.removed", login=g.account.login, sub=g.account.sub)
     return redirect(url_for("account.sign_in", m="password_removed"), code=303)
+
+
+@bp.post("/account/links/remove")
+def remove_link():
+    """Disconnect a company account (corporate SSO): unless it is the last way in."""
+    require_recent_sign_in()
+    try:
+        link = Links(g.accounts).unlink(
+            g.account.login, request.form.get("issuer", ""), request.form.get("subject", ""),
+            can_sign_in=lambda account: signin.can_sign_in(g.tenant, account))
+    except NotFound:
+        raise BadInput("error.upstream.link_unknown") from None
+    except Conflict as error:
+        return account_page("signin", error=error), error.status
+    audit.append(g.tenant.store, "upstream.unlinked", login=g.account.login, sub=g.account.sub,
+                 upstream=link.get("upstream"), name=link.get("name"))
+    return redirect(url_for("account.sign_in", m="link_removed"), code=303)
 
 
 @bp.post("/account/consents/revoke")

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import pytest
 
 from codeb import audit
-from codeb.accounts import Accounts
+from codeb.accounts import Accounts, privacy
 from codeb.accounts.links import Links
 from codeb.cli import main as cli
 from codeb.oidc.clients import Clients
@@ -206,3 +206,47 @@ def test_the_cli_adds_lists_and_removes_upstreams_without_printing_secrets(tenan
     assert cli(["--data", str(data_root), "upstream", "remove", "demo", added["id"]]) == 0
     assert json.loads(capsys.readouterr().out)["removed"] is True
     assert Upstreams(tenants.get("demo").store).list() == []
+
+
+def signed_in_through_corp(served, corp, mailbox, email="ada@corp.example") -> Browser:
+    browser = Browser(mailbox)
+    landed = browser.get(through_corp(browser, served, corp, email))
+    browser.past_first_sign_in(urljoin(served, landed.headers["Location"]))
+    return browser
+
+
+def test_the_account_page_lists_the_company_account_and_disconnects_it(served, corp, demo, mailbox):
+    browser = signed_in_through_corp(served, corp, mailbox)
+    page = browser.get(f"{served}/account/sign-in")
+    assert page.status_code == 200 and "Company accounts" in page.text and "<h3 id=\"link-1\">Corp</h3>" in page.text
+    accounts = Accounts(demo.store, "localhost")
+    account = accounts.find_by_email("ada@corp.example")
+    [link] = account.links
+    form = {"csrf": csrf_of(page.text), "issuer": link["issuer"], "subject": link["subject"]}
+
+    with demo.store.update(layout.TENANT) as doc:  # company sign-in alone: the link is the only way in
+        doc["methods"] = ["oidc"]
+    refused = browser.post(f"{served}/account/links/remove", data=form)
+    assert refused.status_code == 409 and "last way to sign in" in refused.text
+    assert accounts.require(account.login).links == [link]
+
+    with demo.store.update(layout.TENANT) as doc:  # with mailed links, the address is a way in too
+        doc["methods"] = ["oidc", "magic_link"]
+    removed = browser.post(f"{served}/account/links/remove", data=form)
+    assert removed.status_code == 303 and removed.headers["Location"].endswith("m=link_removed")
+    assert accounts.require(account.login).links == []
+    assert Links(accounts).find(link["issuer"], link["subject"]) is None
+    again = browser.post(f"{served}/account/links/remove", data=form)
+    assert again.status_code == 400 and "not connected" in again.text
+    assert any(e["event"] == "upstream.unlinked" for e in audit.read_all(demo.store))
+
+
+def test_deleting_the_account_leaves_no_trace_of_the_company_identity(served, corp, demo, mailbox):
+    signed_in_through_corp(served, corp, mailbox)
+    accounts = Accounts(demo.store, "localhost")
+    account = accounts.find_by_email("ada@corp.example")
+    [link] = account.links
+    exported = json.dumps(privacy.exported_account(account.doc))
+    assert link["subject"] in exported  # the privacy export shows the link
+    accounts.delete(account.login)
+    assert demo.store.list(layout.INDEX, layout.BY_UPSTREAM) == []
