@@ -1,7 +1,6 @@
 """`upstream add|list|remove`: the company identity providers people may sign in with."""
 
 from .. import signin
-from ..store import layout
 from ..upstreams import PRESETS, Upstreams, redirect_uri
 from .base import out, tenants
 
@@ -24,10 +23,7 @@ def add(args) -> None:
         name=args.name, issuer=args.oidc_issuer, client_id=args.client_id, client_secret=args.client_secret,
         scopes=args.scope, domains=args.domain or (), authoritative=args.authoritative,
         tenant_ids=args.tenant_id or (), hosted_domain=args.hosted_domain, preset=args.preset)
-    # Adding one switches company sign-in on (the tenant's other methods stay as they are).
-    with tenant.store.update(layout.TENANT) as doc:
-        chosen = set(doc.get("methods") or ()) | {"oidc"}
-        doc["methods"] = [name for name in signin.REGISTRY if name in chosen]
+    signin.switch_on(tenant.store, "oidc")  # the tenant's other methods stay as they are
     out(shown(upstream, _base_url(tenant)))
 
 

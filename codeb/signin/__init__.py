@@ -11,6 +11,7 @@ and the contract test.
 from collections.abc import Mapping
 
 from ..errors import BadInput
+from ..store import layout
 from ..tenants.settings import signup_part
 from .base import NotMine, SignInContext, SignInMethod
 from .magic_link import MagicLink
@@ -27,6 +28,14 @@ def enabled(tenant) -> dict[str, SignInMethod]:
     """The tenant's methods, by name, in the sign-in page's order."""
     chosen = set(tenant.setting("methods", default=[]) or ())
     return {name: method() for name, method in REGISTRY.items() if name in chosen}
+
+
+def switch_on(store, name: str) -> None:
+    """Add a method to the tenant's sign-in methods (in the registry's order), the others kept:
+    federating a company's identity provider switches company sign-in on."""
+    with store.update(layout.TENANT) as doc:
+        chosen = set(doc.get("methods") or ()) | {name}
+        doc["methods"] = [method for method in REGISTRY if method in chosen]
 
 
 def identifier_methods(tenant) -> dict[str, SignInMethod]:

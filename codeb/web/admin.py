@@ -50,7 +50,8 @@ LANGUAGE_FIELDS = {"error.language_code": "lang"}
 NOTICES = ("user_created", "user_saved", "user_disabled", "user_enabled", "user_deleted", "erased", "hold_released",
            "session_ended", "sessions_ended", "passkey_removed", "hold_placed", "hold_lifted",
            "client_created", "client_saved", "secret_renewed", "client_deleted", "settings_saved",
-           "language_saved", "language_removed")
+           "language_saved", "language_removed", "upstream_created", "upstream_enabled", "upstream_disabled",
+           "upstream_deleted")
 
 
 def is_admin() -> bool:

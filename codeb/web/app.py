@@ -30,6 +30,7 @@ from . import (
     passkeys,
     scripts,
     signin,
+    upstreams,
     urls,
 )
 
@@ -98,7 +99,7 @@ def init_app(app) -> None:
                                    "account": g.get("account")})
     errors.init_app(app)
     app.url_rule_class = urls.Rule  # URL builders compiled at first use, not at start-up
-    for module in (oidc, signin, pages, passkeys, account, office, help, admin, brand, breakglass):
+    for module in (oidc, signin, pages, passkeys, account, office, help, admin, upstreams, brand, breakglass):
         app.register_blueprint(module.bp)
 
 

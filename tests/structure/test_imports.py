@@ -25,6 +25,7 @@ LATE_IMPORTS = {
     ("codeb.web.help", "codeb.oidc.tokens"): PROTOCOL,
     ("codeb.signin.upstream_oidc", "codeb.upstreams.oidc"):
         "requests, Authlib's client and joserfc load at the first company sign-in, not at startup",
+    ("codeb.web.upstreams", "codeb.upstreams.oidc"): "the same libraries, at the admin's first test connection",
 }
 SIGNIN_METHODS = ("codeb.signin.magic_link", "codeb.signin.passkey", "codeb.signin.password",
                   "codeb.signin.upstream_oidc")
