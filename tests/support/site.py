@@ -41,6 +41,7 @@ from codeb.signin import flow
 from codeb.signin.base import VerifiedIdentity
 from codeb.tenants import Tenants
 from codeb.tenants.secrets import session_secret
+from codeb.upstreams import Upstreams
 from codeb.web.app import create_app
 from tests.support.mailbox import Mailbox
 from tests.support.web import HOST, csrf_of, pkce_pair
@@ -80,6 +81,11 @@ class Site:
         self._add_people()
         client, _ = Clients(self.tenant.store).add(name=CLIENT_NAME, redirect_uris=[CLIENT_CALLBACK])
         self.client_id = client.client_id
+        # A company identity provider for the admin's page (company sign-in stays off: the
+        # sign-in page is the same; nothing here contacts it).
+        Upstreams(self.tenant.store).add(name="Example Corp", issuer="https://login.example.com/realms/corp",
+                                         client_id="codeb", client_secret="x" * 32, domains=["corp.example"],
+                                         preset="keycloak")
 
     # -- setting up ---------------------------------------------------------------
 
