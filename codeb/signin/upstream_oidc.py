@@ -30,14 +30,18 @@ import secrets
 from .. import audit
 from ..accounts import normalize_email
 from ..accounts.links import Links
+from ..accounts.profile import clean_display_name
 from ..errors import AccountDisabled, BadInput, Conflict, SignInFailed, SignUpRefused
 from ..store import layout, secret_id
 from ..upstreams import Upstreams, redirect_uri
 from ..upstreams.checks import UpstreamError
-from .base import Challenge, NotMine, SignInContext, SignInMethod, VerifiedIdentity
+from .base import Challenge, NotMine, SignInContext, SignInMethod, VerifiedIdentity, hit_limits
 from .signup import may_sign_up
 
 REQUEST_LIFETIME = 600
+# Requests one client network may send to upstreams, each (how many, per seconds): an office
+# behind one NAT address signs in; a flood of request records does not fill the disk.
+PER_CLIENT = ((120, 60), (900, 900))
 AMR = ("fed",)  # RFC 8176 §2: federated authentication
 # The RFC 8176 values an upstream's `amr` may add (anything else it sends is dropped).
 UPSTREAM_AMR = frozenset({"face", "fpt", "geo", "hwk", "iris", "kba", "mca", "mfa", "otp", "pin", "pop", "pwd",
@@ -82,6 +86,7 @@ class UpstreamOIDC(SignInMethod):
             raise NotMine("upstream")
         if upstream is None or not upstream.get("enabled", True):
             raise BadInput("error.upstream.unknown")
+        hit_limits(ctx.store, layout.UPSTREAM_PER_CLIENT, ctx.client_network, PER_CLIENT)
         protocol = _protocol()
         try:
             metadata = protocol.discover(upstream["issuer"])
@@ -178,10 +183,13 @@ class UpstreamOIDC(SignInMethod):
             raise SignUpRefused("error.upstream.no_account")
         roles = ["user"] + sorted({role for group, role in upstream.get("roles", {}).items()
                                    if group in _groups(claims.get(mapping["groups"]))})
-        name = claims.get(mapping["name"]) if isinstance(claims.get(mapping["name"]), str) else None
         try:
-            account = ctx.accounts.create(email=email, roles=roles, display_name=(name or "")[:100] or None,
-                                          language=ctx.language, email_verified=verified)
+            name = clean_display_name(claims.get(mapping["name"]))
+        except BadInput:
+            name = None  # none given, or not one to show: the person types theirs at the first sign-in
+        try:
+            account = ctx.accounts.create(email=email, roles=roles, display_name=name, language=ctx.language,
+                                          email_verified=verified)
         except Conflict:
             raise self._failed(ctx, upstream, "error.upstream.not_linked", "an account of the email appeared") from None
         self._link(ctx, links, account.login, upstream, issuer, claims["sub"])

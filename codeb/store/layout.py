@@ -78,6 +78,7 @@ MAGIC_PER_CLIENT = "magic-client"
 MAGIC_PER_ADDRESS = "magic-address"    # keyed by mailbox: the address without +tag, case folded
 MAGIC_CODE_PER_CLIENT = "magic-code-client"  # one-time codes typed per client network
 WEBAUTHN_PER_CLIENT = "webauthn-client"  # passkey challenges created per client network
+UPSTREAM_PER_CLIENT = "upstream-client"  # browsers sent to a company's identity provider per client network
 INTERACTIONS_PER_CLIENT = "interactions-client"
 SIGNUP_PER_CLIENT = "signup-client"
 EMAIL_CHANGE_PER_ACCOUNT = "email-change-account"  # "Change email" requests per account (by login)
@@ -102,7 +103,7 @@ SIGNUP_PER_ADDRESS = "signup-address"
 NOT_DURABLE = frozenset({
     CODES, INTERACTIONS, WEBAUTHN_CHALLENGES, SPENT_CODES, AUDIT_REPEATS, SHOWN_SECRETS,
     MAGIC_PER_CLIENT, MAGIC_PER_ADDRESS, MAGIC_CODE_PER_CLIENT, WEBAUTHN_PER_CLIENT, INTERACTIONS_PER_CLIENT,
-    SIGNUP_PER_CLIENT, SIGNUP_PER_ADDRESS, UPSTREAM_REQUESTS,
+    SIGNUP_PER_CLIENT, SIGNUP_PER_ADDRESS, UPSTREAM_REQUESTS, UPSTREAM_PER_CLIENT,
 })
 
 

@@ -17,6 +17,7 @@ from codeb.accounts.links import Links
 from codeb.cli import main as cli
 from codeb.oidc.clients import Clients
 from codeb.provisioning import create_tenant
+from codeb.signin import upstream_oidc
 from codeb.store import layout
 from codeb.upstreams import Upstreams
 from codeb.upstreams import oidc as protocol
@@ -187,6 +188,19 @@ def test_an_unreachable_upstream_is_a_clear_page_not_an_error(served, demo, tena
     page = browser.get(f"{served}/signin")
     answer = browser.post(f"{served}/signin/oidc/begin", data={"csrf": csrf_of(page.text), "upstream": upstream["id"]})
     assert answer.status_code == 400 and "could not be reached" in answer.text
+
+
+def test_a_flood_of_requests_from_one_network_is_held_back(served, demo, mailbox, monkeypatch):
+    monkeypatch.setattr(upstream_oidc, "PER_CLIENT", ((2, 60),))
+    upstream = Upstreams(demo.store).add(name="Gone", issuer="http://127.0.0.1:9", client_id="x")
+    with demo.store.update(layout.TENANT) as doc:
+        doc["methods"] = ["oidc", "magic_link"]
+    browser = Browser(mailbox)
+    page = browser.get(f"{served}/signin")
+    form = {"csrf": csrf_of(page.text), "upstream": upstream["id"]}
+    answers = [browser.post(f"{served}/signin/oidc/begin", data=form).status_code for _ in range(3)]
+    assert answers == [400, 400, 429]  # unreachable twice, then held back before any request
+    assert demo.store.list(layout.TRANSIENT, layout.UPSTREAM_REQUESTS) == []
 
 
 def test_the_cli_adds_lists_and_removes_upstreams_without_printing_secrets(tenants, data_root, capsys):
