@@ -37,16 +37,15 @@ DEFAULT_SCOPES = ("openid", "email", "profile")
 DEFAULT_CLAIMS = {"email": "email", "name": "name", "groups": "groups"}
 MAX_NAME = 60
 
-# What each product's documentation asks a relying party for. `issuer` is a pattern the
-# admin completes ({host}, {realm}, {tenant}); Entra ID's `organizations` and `common`
-# issuers are templates ({tenantid}), accepted only for the directories listed.
+# What each product's documentation asks a relying party for (`product`: its name, the same in
+# every language; `oidc` is any other provider). Only Google's issuer is the same for every
+# customer: it is filled in when none is given (the page's hint shows the others' patterns).
 PRESETS: dict[str, dict] = {
-    "entra": {"issuer": "https://login.microsoftonline.com/{tenant}/v2.0",
-              "claims": {"email": "email", "name": "name", "groups": "groups"}},
-    "okta": {"issuer": "https://{host}", "scopes": ["openid", "email", "profile", "groups"]},
-    "google": {"issuer": "https://accounts.google.com"},
-    "keycloak": {"issuer": "https://{host}/realms/{realm}"},
-    "adfs": {"issuer": "https://{host}/adfs", "scopes": ["openid", "email", "profile", "allatclaims"],
+    "entra": {"product": "Microsoft Entra ID"},
+    "okta": {"product": "Okta", "scopes": ["openid", "email", "profile", "groups"]},
+    "google": {"product": "Google Workspace", "issuer": "https://accounts.google.com"},
+    "keycloak": {"product": "Keycloak"},
+    "adfs": {"product": "ADFS", "scopes": ["openid", "email", "profile", "allatclaims"],
              "claims": {"email": "upn", "name": "unique_name", "groups": "group"}},
     "oidc": {},
 }
@@ -134,7 +133,7 @@ class Upstreams:
         if preset not in PRESETS:
             raise BadInput("error.upstream.preset", preset=str(preset)[:40])
         defaults = PRESETS[preset]
-        issuer = clean_issuer(issuer)
+        issuer = clean_issuer(issuer or defaults.get("issuer"))
         client_id = str(client_id or "").strip()
         if not 0 < len(client_id) <= 255:
             raise BadInput("error.upstream.client_id")

@@ -29,7 +29,7 @@ def _words(name: str) -> list[str]:
 
 
 def page(status: int = 200, **values):
-    return admin.render("upstreams.html", status, upstreams=Upstreams(g.tenant.store).list(), presets=sorted(PRESETS),
+    return admin.render("upstreams.html", status, upstreams=Upstreams(g.tenant.store).list(), presets=PRESETS,
                         redirect_uri=redirect_uri(g.issuer), **values)
 
 

@@ -17,10 +17,10 @@
 // Refresh tokens and access tokens come from exchanging codes over HTTP.
 
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import * as readline from 'node:readline';
 
 import Provider from 'oidc-provider';
+
+import { say, serve } from './serve-op.mjs';
 
 const settings = JSON.parse(process.argv[2]);
 const ACCOUNT = 'bench-account';
@@ -149,21 +149,7 @@ async function seedCodes(n) {
   return codes;
 }
 
-function say(obj) {
-  process.stdout.write(`${JSON.stringify(obj)}\n`);
-}
-
-const version = JSON.parse(readFileSync(new URL('./node_modules/oidc-provider/package.json', import.meta.url)))
-  .version;
-const server = provider.listen(settings.port, '127.0.0.1', () => say({ ready: true, issuer, version }));
-
-const lines = readline.createInterface({ input: process.stdin, terminal: false });
-lines.on('line', async (line) => {
+serve(provider, settings.port, issuer, async (line) => {
   const ask = JSON.parse(line);
   say({ codes: await seedCodes(ask.codes) });
-});
-// The bench closes stdin to stop the peer (and the bench's exit closes it too).
-lines.on('close', () => {
-  server.close();
-  process.exit(0);
 });

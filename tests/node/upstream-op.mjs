@@ -3,7 +3,7 @@
 //
 //   argv[2]   JSON: {port, client_id, client_secret, redirect_uri}
 //   stdout    {"ready": true, "issuer", "version"} once it listens on 127.0.0.1:<port>
-//   stdin     closed by the test to stop it
+//   stdin     closed by the test to stop it (./serve-op.mjs)
 //
 // The account with login L has the email L@corp.example, verified unless L starts with
 // "unverified", and the name "L of Corp". Claims follow the scopes (openid email profile);
@@ -11,10 +11,10 @@
 // through the userinfo endpoint, not the ID token.
 
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import * as readline from 'node:readline';
 
 import Provider from 'oidc-provider';
+
+import { serve } from './serve-op.mjs';
 
 const settings = JSON.parse(process.argv[2]);
 
@@ -48,16 +48,4 @@ const provider = new Provider(issuer, {
   features: { devInteractions: { enabled: true } },
 });
 
-function say(obj) {
-  process.stdout.write(`${JSON.stringify(obj)}\n`);
-}
-
-const version = JSON.parse(readFileSync(new URL('./node_modules/oidc-provider/package.json', import.meta.url)))
-  .version;
-const server = provider.listen(settings.port, '127.0.0.1', () => say({ ready: true, issuer, version }));
-
-const lines = readline.createInterface({ input: process.stdin, terminal: false });
-lines.on('close', () => {
-  server.close();
-  process.exit(0);
-});
+serve(provider, settings.port, issuer);

@@ -176,6 +176,11 @@ def test_an_upstream_is_validated_before_anything_is_written(tmp_path):
         upstreams.add(name="Other", issuer=ISSUER, client_id=CLIENT, domains=["corp.example"])
     assert taken.value.message_id == "error.upstream.domain_taken"
     assert upstreams.for_domain("corp.example")["id"] == first["id"]
+    google = upstreams.add(name="G", issuer="", client_id=CLIENT, preset="google", hosted_domain="Corp.example")
+    assert google["issuer"] == "https://accounts.google.com" and google["hosted_domain"] == "corp.example"
+    assert "groups" in upstreams.add(name="O", issuer=ISSUER, client_id=CLIENT, preset="okta")["scopes"]
+    with pytest.raises(BadInput):
+        upstreams.add(name="K", issuer="", client_id=CLIENT, preset="keycloak")  # no issuer of its own
     upstreams.set_enabled(first["id"], False)
     assert upstreams.for_domain("corp.example") is None
     assert upstreams.get("../../etc") is None
