@@ -171,6 +171,8 @@ class UpstreamOIDC(SignInMethod):
         domain = email.rsplit("@", 1)[-1]
         existing = ctx.accounts.find_by_email(email)
         if existing is not None:
+            if existing.disabled:
+                raise AccountDisabled()  # not linked either
             if not (verified and upstream.get("authoritative") and domain in upstream.get("domains", ())):
                 raise self._failed(ctx, upstream, "error.upstream.not_linked",
                                    f"an account of {email} exists; email verified: {verified}, authoritative: "

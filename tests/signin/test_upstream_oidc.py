@@ -18,9 +18,11 @@ from codeb.cli import main as cli
 from codeb.oidc.clients import Clients
 from codeb.provisioning import create_tenant
 from codeb.signin import upstream_oidc
+from codeb.signin.base import SignInContext
 from codeb.store import layout
 from codeb.upstreams import Upstreams
 from codeb.upstreams import oidc as protocol
+from tests.support.upstream_idp import UpstreamIdP
 from tests.support.user_agent import Browser
 from tests.support.web import csrf_of
 
@@ -201,6 +203,24 @@ def test_a_flood_of_requests_from_one_network_is_held_back(served, demo, mailbox
     answers = [browser.post(f"{served}/signin/oidc/begin", data=form).status_code for _ in range(3)]
     assert answers == [400, 400, 429]  # unreachable twice, then held back before any request
     assert demo.store.list(layout.TRANSIENT, layout.UPSTREAM_REQUESTS) == []
+
+
+def test_amr_says_fed_plus_what_the_upstream_names_of_rfc_8176(tenants, demo):
+    """A relying party learns that the sign-in was federated, and the upstream's own `amr`
+    where it is one of RFC 8176's values (its other values are dropped)."""
+    idp = UpstreamIdP()  # sends amr ["pwd", "mfa", "not-a-method"]
+    try:
+        upstream = Upstreams(demo.store).add(name="Corp", issuer=idp.issuer, client_id=idp.client_id)
+        ctx = SignInContext(tenant=demo, accounts=Accounts(demo.store, "localhost"), mailer=None,
+                            base_url="http://localhost", client_ip="192.0.2.1", language="en", browser="b")
+        method = upstream_oidc.UpstreamOIDC()
+        answer = idp.authenticate(method.begin(ctx, {"upstream": upstream["id"]}).redirect, sub="s1",
+                                  email="ada@corp.example")
+        identity = method.complete(ctx, answer)
+        assert identity.amr == ("fed", "mfa", "pwd") and identity.created
+        assert identity.detail == {"upstream": upstream["id"], "upstream_name": "Corp"}
+    finally:
+        idp.stop()
 
 
 def test_the_cli_adds_lists_and_removes_upstreams_without_printing_secrets(tenants, data_root, capsys):
