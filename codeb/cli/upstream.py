@@ -22,7 +22,8 @@ def add(args) -> None:
     upstream = Upstreams(tenant.store).add(
         name=args.name, issuer=args.oidc_issuer, client_id=args.client_id, client_secret=args.client_secret,
         scopes=args.scope, domains=args.domain or (), authoritative=args.authoritative,
-        tenant_ids=args.tenant_id or (), hosted_domain=args.hosted_domain, preset=args.preset)
+        tenant_ids=args.tenant_id or (), hosted_domain=args.hosted_domain, preset=args.preset,
+        required_for=args.require_for or ())
     signin.switch_on(tenant.store, "oidc")  # the tenant's other methods stay as they are
     out(shown(upstream, _base_url(tenant)))
 
@@ -55,6 +56,8 @@ def register(sub) -> None:
                    help="Entra ID: a directory allowed through a multi-tenant issuer (repeatable)")
     a.add_argument("--hosted-domain", metavar="DOMAIN", help="Google Workspace: only that domain's accounts")
     a.add_argument("--preset", choices=sorted(PRESETS), default="oidc")
+    a.add_argument("--require-for", action="append", metavar="ROLE", choices=["admin", "user"],
+                   help="holders of this role sign in only through this upstream (repeatable)")
     a.set_defaults(func=add)
     ls = group.add_parser("list", help="the tenant's upstreams as JSON (secrets left out)")
     ls.add_argument("tenant")

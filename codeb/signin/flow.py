@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import audit
+from ..errors import SignInFailed
+from ..upstreams import Upstreams
 from . import interactions
 from .base import VerifiedIdentity
 
@@ -26,6 +28,15 @@ class Landing:
     account: Any             # codeb.accounts.Account
     resume: str | None       # the interaction this sign-in answers, if any
     first: str | None        # PROFILE or PASSKEY: shown before going on; None to go straight on
+
+
+def admit(identity: VerifiedIdentity, *, accounts, store) -> None:
+    """Whether this way in is allowed for the account: a role the admin requires a company's
+    identity provider for (`required_for`) signs in only through one of those; SignInFailed
+    names it otherwise. Checked after the method verified the person, before any session."""
+    required = Upstreams(store).required_for(accounts.require(identity.login).roles)
+    if required and not (identity.method == "oidc" and identity.detail.get("upstream") in {u["id"] for u in required}):
+        raise SignInFailed("error.upstream.required", name=required[0]["name"])
 
 
 def finish(identity: VerifiedIdentity, *, previous, sessions, accounts, store, methods,

@@ -15,7 +15,9 @@ field validated before anything is written:
   is ever linked by email;
 - `claims`: which ID-token claims carry the email, the name and the groups;
   `roles`: group → role, given to the accounts it creates;
-- `tenant_ids` (Entra ID's multi-tenant issuer) and `hosted_domain` (Google).
+- `tenant_ids` (Entra ID's multi-tenant issuer) and `hosted_domain` (Google);
+- `required_for`: roles whose holders must sign in through it (`codeb.signin.flow.admit`):
+  an administrator, say, only with the company's own sign-in and its MFA.
 
 Presets fill what the products' own documentation asks for (`PRESETS`).
 """
@@ -128,7 +130,7 @@ class Upstreams:
 
     def add(self, *, name, issuer, client_id, client_secret=None, scopes=None, domains=(),
             authoritative=False, claims=None, roles=None, tenant_ids=(), hosted_domain=None,
-            preset="oidc") -> dict:
+            preset="oidc", required_for=()) -> dict:
         """Validate everything, then write the upstream in one document; BadInput says what is wrong."""
         if preset not in PRESETS:
             raise BadInput("error.upstream.preset", preset=str(preset)[:40])
@@ -155,6 +157,8 @@ class Upstreams:
             if taken:
                 raise BadInput("error.upstream.domain_taken", domain=sorted(taken)[0], upstream=other["name"])
         hosted = clean_domains([hosted_domain])[0] if hosted_domain else None
+        if any(role not in ROLES for role in required_for or ()):
+            raise BadInput("error.invalid_role")
         doc = {
             "id": "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12)),
             "kind": "oidc", "preset": preset, "name": clean_name(name), "issuer": issuer,
@@ -162,11 +166,16 @@ class Upstreams:
             "domains": domains, "authoritative": bool(authoritative),
             "claims": clean_claims(claims if claims is not None else defaults.get("claims")),
             "roles": clean_role_map(roles), "tenant_ids": tenant_ids, "hosted_domain": hosted,
+            "required_for": sorted(set(required_for or ())),
             "enabled": True, "created": int(self.store.clock()),
         }
         if not self.store.create(layout.UPSTREAMS, doc["id"], doc=doc):
             raise BadInput("error.bad_request")
         return doc
+
+    def required_for(self, roles) -> builtins.list[dict]:
+        """The enabled upstreams one of these roles must sign in through."""
+        return [u for u in self.enabled() if set(u.get("required_for", ())) & set(roles)]
 
     def set_enabled(self, uid: str, enabled: bool) -> dict:
         with self.store.update(layout.UPSTREAMS, self.require(uid)["id"]) as doc:

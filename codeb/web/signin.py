@@ -74,7 +74,8 @@ def form_reaches_client(pending) -> str:
     return ""
 
 
-def render_signin(iid, pending, *, email="", error_id=None, status=200, signup_email="", signup_error=None):
+def render_signin(iid, pending, *, email="", error_id=None, status=200, signup_email="", signup_error=None,
+                  error_params=None):
     """The sign-in page: the passkey, the identifier-first email field with the choices of the
     methods that may follow it, then the sign-up part of the policy; for a signed-in browser
     that may go on as it is, "Signed in as … Continue / Use another account" instead.
@@ -82,7 +83,8 @@ def render_signin(iid, pending, *, email="", error_id=None, status=200, signup_e
     methods = signin.enabled(g.tenant)
     current = signed_in_visitor(pending) if not (error_id or signup_error) else None
     return render_template("signin/page.html", interaction=iid, pending=pending, email=email,
-                           error_id=error_id, methods=methods, app=app_of(pending),
+                           error_id=error_id, error_params=error_params or {}, methods=methods,
+                           app=app_of(pending),
                            identifier_methods=[n for n, m in methods.items()
                                                if m.takes_identifier and not m.stands_apart],
                            parts={n: m.page_part(g.tenant) for n, m in methods.items()},
@@ -217,7 +219,8 @@ def identify():
         return begun(method, method.begin(ctx, {"email": email, "i": iid}), iid, pending)
     except (BadInput, SignInFailed) as error:
         shown = typed[:254] if isinstance(typed, str) else ""
-        return render_signin(iid, pending, email=shown, error_id=error.message_id, status=error.status)
+        return render_signin(iid, pending, email=shown, error_id=error.message_id, error_params=error.params,
+                             status=error.status)
 
 
 @bp.post("/signin/continue-as")
@@ -301,6 +304,7 @@ def step(method_slug, step):
         if step == "begin":
             return begun(method, method.begin(ctx, submitted), iid, pending)
         identity = method.complete(ctx, submitted)
+        flow.admit(identity, accounts=g.accounts, store=g.tenant.store)
     except NotMine:
         raise BadInput("error.bad_request") from None
     except SignInFailed as error:
@@ -334,9 +338,11 @@ def failed(method: SignInMethod, step: str, error: CodebError, iid, pending, sub
         return render_sent(waiting, error=error, status=error.status)  # typed into the waiting tab
     view = method.complete_failure_view if step == "complete" else None
     if view:
-        return render_method(method, view, iid, pending, status=error.status, error_id=error.message_id)
+        return render_method(method, view, iid, pending, status=error.status, error_id=error.message_id,
+                             error_params=error.params)
     email = submitted.get("email") if isinstance(submitted.get("email"), str) else ""
-    return render_signin(iid, pending, email=email[:254], error_id=error.message_id, status=error.status)
+    return render_signin(iid, pending, email=email[:254], error_id=error.message_id, error_params=error.params,
+                         status=error.status)
 
 
 @bp.get("/signin/<method_slug>/callback")
@@ -349,12 +355,13 @@ def callback(method_slug):
     ctx = method_context()
     try:
         identity = method.complete(ctx, request.args.to_dict())
+        flow.admit(identity, accounts=g.accounts, store=g.tenant.store)
     except NotMine:
         raise BadInput("error.bad_request") from None
     except SignInFailed as error:
         audit.append(g.tenant.store, "signin.failed", method=method.name, reason=error.message_id,
                      ip=ctx.client_ip)
-        return render_signin(None, None, error_id=error.message_id, status=error.status)
+        return render_signin(None, None, error_id=error.message_id, error_params=error.params, status=error.status)
     return redirect(land(identity), code=303)
 
 

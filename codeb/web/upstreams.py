@@ -52,7 +52,7 @@ def add():
                 client_id=form.get("client_id", ""), client_secret=form.get("client_secret") or None,
                 scopes=_words("scopes") or None, domains=_words("domains"),
                 authoritative=form.get("authoritative") == "1", tenant_ids=_words("tenant_ids"),
-                hosted_domain=form.get("hosted_domain") or None)
+                hosted_domain=form.get("hosted_domain") or None, required_for=form.getlist("required_for"))
     except CodebError as error:
         values = {k: v for k, v in form.items() if k not in ("csrf", "client_secret")}
         return page(error.status, error=error, form=values)

@@ -284,3 +284,28 @@ def test_deleting_the_account_leaves_no_trace_of_the_company_identity(served, co
     assert link["subject"] in exported  # the privacy export shows the link
     accounts.delete(account.login)
     assert demo.store.list(layout.INDEX, layout.BY_UPSTREAM) == []
+
+
+def test_an_admin_role_that_requires_the_upstream_signs_in_only_through_it(served, corp, demo, mailbox):
+    accounts = Accounts(demo.store, "localhost")
+    boss = accounts.create(email="boss@corp.example", roles=["user", "admin"])
+    with demo.store.update(layout.UPSTREAMS, corp["upstream"]["id"]) as doc:
+        doc.update(authoritative=True, required_for=["admin"])
+    # A mailed link proves the mailbox, but an administrator must come through Corp.
+    browser = Browser(mailbox)
+    page = browser.get(f"{served}/signin")
+    sent = browser.post(f"{served}/signin/continue", data={"csrf": csrf_of(page.text), "email": "boss@corp.example",
+                                                          "method": "magic_link"})
+    assert sent.status_code == 303
+    link = mailbox.last_link(to="boss@corp.example")
+    button = browser.get(link)
+    refused = browser.post(f"{served}/signin/magic-link/complete",
+                           data={"csrf": csrf_of(button.text), "link": link.rsplit("/link/", 1)[1]})
+    assert refused.status_code == 400 and "must sign in with Corp" in refused.text
+    assert accounts.require(boss.login).listed_sessions == []
+    [failed] = [e for e in audit.read_all(demo.store) if e["event"] == "signin.failed"]
+    assert failed["reason"] == "error.upstream.required" and failed["method"] == "magic_link"
+    # Through Corp it works (and links the account: Corp is authoritative for corp.example).
+    other = Browser(mailbox)
+    landed = other.get(through_corp(other, served, corp, "boss@corp.example"))
+    assert landed.status_code == 303 and len(accounts.require(boss.login).listed_sessions) == 1

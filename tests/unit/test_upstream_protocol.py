@@ -184,3 +184,14 @@ def test_an_upstream_is_validated_before_anything_is_written(tmp_path):
     upstreams.set_enabled(first["id"], False)
     assert upstreams.for_domain("corp.example") is None
     assert upstreams.get("../../etc") is None
+
+
+def test_required_for_takes_known_roles_only(tmp_path):
+    upstreams = Upstreams(Store(str(tmp_path), clock=time.time))
+    with pytest.raises(BadInput):
+        upstreams.add(name="Corp", issuer=ISSUER, client_id=CLIENT, required_for=["emperor"])
+    corp = upstreams.add(name="Corp", issuer=ISSUER, client_id=CLIENT, required_for=["admin"])
+    assert [u["id"] for u in upstreams.required_for(["user", "admin"])] == [corp["id"]]
+    assert upstreams.required_for(["user"]) == []
+    upstreams.set_enabled(corp["id"], False)  # switched off, it binds no one
+    assert upstreams.required_for(["admin"]) == []
