@@ -309,3 +309,27 @@ def test_an_admin_role_that_requires_the_upstream_signs_in_only_through_it(serve
     other = Browser(mailbox)
     landed = other.get(through_corp(other, served, corp, "boss@corp.example"))
     assert landed.status_code == 303 and len(accounts.require(boss.login).listed_sessions) == 1
+
+
+@pytest.mark.parametrize("path, status", [
+    ("/signin/oidc/callback?state=" + "x" * 5000 + "&code=y", 400),
+    ("/signin/oidc/callback?state=%00%ff&code=%ff", 400),
+    ("/signin/oidc/callback?state=&code=", 400),
+    ("/signin/passkey/callback?state=x", 404),      # no other method is called back
+    ("/signin/no-such-method/callback?state=x", 404),
+])
+def test_a_broken_callback_is_a_clear_4xx(served, corp, mailbox, path, status):
+    browser = Browser(mailbox)
+    assert browser.get(f"{served}{path}").status_code == status
+
+
+def test_an_unknown_upstream_and_company_sign_in_switched_off(served, corp, demo, mailbox):
+    browser = Browser(mailbox)
+    page = browser.get(f"{served}/signin")
+    unknown = browser.post(f"{served}/signin/oidc/begin", data={"csrf": csrf_of(page.text), "upstream": "nosuchupstrm"})
+    assert unknown.status_code == 400 and "not available" in unknown.text
+    callback = through_corp(browser, served, corp, "ada@corp.example")
+    with demo.store.update(layout.TENANT) as doc:
+        doc["methods"] = ["passkey", "magic_link"]
+    off = browser.get(callback)
+    assert off.status_code == 400 and Accounts(demo.store, "localhost").list() == []
