@@ -10,6 +10,9 @@ from html import unescape
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import pytest
+import requests
+from joserfc import jwt
+from joserfc.jwk import KeySet
 
 from codeb import audit
 from codeb.accounts import Accounts, privacy
@@ -22,9 +25,10 @@ from codeb.signin.base import SignInContext
 from codeb.store import layout
 from codeb.upstreams import Upstreams
 from codeb.upstreams import oidc as protocol
+from tests.support.oidc import authorize_params
 from tests.support.upstream_idp import UpstreamIdP
 from tests.support.user_agent import Browser
-from tests.support.web import csrf_of
+from tests.support.web import csrf_of, pkce_pair
 
 CORP_HOST = "127.0.0.1"
 
@@ -333,3 +337,32 @@ def test_an_unknown_upstream_and_company_sign_in_switched_off(served, corp, demo
         doc["methods"] = ["passkey", "magic_link"]
     off = browser.get(callback)
     assert off.status_code == 400 and Accounts(demo.store, "localhost").list() == []
+
+
+def test_a_relying_party_of_codeb_receives_amr_fed(served, corp, demo, mailbox, rp):
+    """An app of the demo tenant asks for a sign-in; the person chooses "Sign in with Corp";
+    the app's ID token says the sign-in was federated."""
+    browser = Browser(mailbox)
+    verifier, challenge = pkce_pair()
+    asked = browser.get(f"{served}/authorize?" + urlencode(authorize_params(rp, challenge)))
+    assert asked.status_code == 303
+    signin_page = urljoin(served, asked.headers["Location"])
+    iid = parse_qs(urlsplit(signin_page).query)["i"][0]
+    page = browser.get(signin_page)
+    assert f'name="i" value="{iid}"' in page.text and "Sign in with Corp" in page.text
+    moved = browser.post(f"{served}/signin/oidc/begin",
+                         data={"csrf": csrf_of(page.text), "upstream": corp["upstream"]["id"], "i": iid})
+    authorization = unescape(re.search(r'content="0;url=([^"]+)"', moved.text).group(1))
+    landed = browser.get(browser.sign_in(authorization, "ada@corp.example"))
+    resume = browser.past_first_sign_in(urljoin(served, landed.headers["Location"]))
+    assert urlsplit(resume).path == "/authorize/resume"
+    back = browser.get(resume)
+    assert back.status_code == 302 and back.headers["Location"].startswith(rp.redirect_uri)
+    code = parse_qs(urlsplit(back.headers["Location"]).query)["code"][0]
+    tokens = requests.post(f"{served}/token", auth=(rp.client_id, rp.secret), timeout=10, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri, "code_verifier": verifier})
+    assert tokens.status_code == 200, tokens.text
+    keys = KeySet.import_key_set(requests.get(f"{served}/jwks.json", timeout=10).json())
+    claims = jwt.decode(tokens.json()["id_token"], keys).claims
+    assert "fed" in claims["amr"] and claims["aud"] == rp.client_id
+    assert claims["sub"] == Accounts(demo.store, "localhost").find_by_email("ada@corp.example").sub
