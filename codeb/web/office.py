@@ -53,7 +53,8 @@ def shell_messages() -> dict:
 OFFICE_KEYS = ("welcome", "tenant", "auth", "roles", "sip", "ext", "ready", "help_title", "cmd_help",
                "cmd_whoami", "cmd_account", "cmd_phone", "cmd_help_page", "cmd_admin", "cmd_lang",
                "cmd_signout", "cmd_clear", "unknown", "signing_in", "renewing", "failed", "no_ext",
-               "phone_info", "lang_done", "lang_unknown", "method_magic_link", "method_passkey", "loaded",
+               "phone_info", "lang_done", "lang_unknown", "method_magic_link", "method_passkey",
+               "method_password", "method_oidc", "loaded",
                "signing_out", "apps_failed")
 
 

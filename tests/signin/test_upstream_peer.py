@@ -4,11 +4,7 @@ The person's browser (a `requests.Session`) signs in on the library's own develo
 CodeB does discovery, PKCE, the code exchange, the ID token's checks, RFC 9207's `iss` and
 userinfo against it."""
 
-import json
 import re
-import shutil
-import socket
-import subprocess
 from html import unescape
 from urllib.parse import urljoin, urlsplit
 
@@ -18,47 +14,15 @@ import requests
 from codeb.accounts import Accounts
 from codeb.accounts.links import Links
 from codeb.store import layout
-from codeb.upstreams import Upstreams
-from codeb.upstreams import oidc as protocol
-from tests.support.codebase import ROOT
+from tests.support.company_idp import company_idp
 from tests.support.web import csrf_of
-
-NODE_DIR = ROOT / "tests" / "node"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def company(served, demo):
     """node-oidc-provider on loopback, federated with the demo tenant."""
-    node = shutil.which("node")
-    if node is None or not (NODE_DIR / "node_modules" / "oidc-provider").is_dir():
-        pytest.fail("node and tests/node/node_modules are needed: run `make test` (it runs `npm ci`).")
-    settings = {"port": free_port(), "client_id": "codeb-demo", "client_secret": "s" * 32,
-                "redirect_uri": f"{served}/signin/oidc/callback"}
-    proc = subprocess.Popen([node, "upstream-op.mjs", json.dumps(settings)], cwd=NODE_DIR, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        ready = json.loads(proc.stdout.readline() or "{}")
-        assert ready.get("ready"), proc.stderr.read()
-        protocol._discovered.clear()
-        upstream = Upstreams(demo.store).add(name="Corp", issuer=ready["issuer"], client_id=settings["client_id"],
-                                             client_secret=settings["client_secret"], domains=["corp.example"])
-        with demo.store.update(layout.TENANT) as doc:
-            doc["methods"] = ["passkey", "oidc", "magic_link"]
-        yield {"issuer": ready["issuer"], "upstream": upstream, "version": ready["version"]}
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        protocol._discovered.clear()
-        protocol._key_sets.clear()
+    with company_idp(served, demo) as idp:
+        yield idp
 
 
 def sign_in_at_the_company(served: str, company: dict, login: str, http: requests.Session | None = None):

@@ -1,0 +1,52 @@
+"""node-oidc-provider 9 (npm, tests/node/upstream-op.mjs) as a company's identity provider,
+federated with a tenant: for the corporate-SSO tests over HTTP and in a real browser."""
+
+import json
+import shutil
+import socket
+import subprocess
+from contextlib import contextmanager
+
+import pytest
+
+from codeb import signin
+from codeb.upstreams import Upstreams
+from codeb.upstreams import oidc as protocol
+from tests.support.codebase import ROOT
+
+NODE_DIR = ROOT / "tests" / "node"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def company_idp(served: str, tenant):
+    """Start the provider on a loopback port, federate `tenant` with it ("Corp", claiming
+    corp.example), and stop it after. Yields its issuer, the upstream and the library's version."""
+    node = shutil.which("node")
+    if node is None or not (NODE_DIR / "node_modules" / "oidc-provider").is_dir():
+        pytest.fail("node and tests/node/node_modules are needed: run `make test` (it runs `npm ci`).")
+    settings = {"port": free_port(), "client_id": "codeb-demo", "client_secret": "s" * 32,
+                "redirect_uri": f"{served}/signin/oidc/callback"}
+    proc = subprocess.Popen([node, "upstream-op.mjs", json.dumps(settings)], cwd=NODE_DIR, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready = json.loads(proc.stdout.readline() or "{}")
+        assert ready.get("ready"), proc.stderr.read()
+        protocol._discovered.clear()
+        upstream = Upstreams(tenant.store).add(name="Corp", issuer=ready["issuer"], client_id=settings["client_id"],
+                                               client_secret=settings["client_secret"], domains=["corp.example"])
+        signin.switch_on(tenant.store, "oidc")
+        yield {"issuer": ready["issuer"], "upstream": upstream, "version": ready["version"]}
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        protocol._discovered.clear()
+        protocol._key_sets.clear()
