@@ -29,6 +29,7 @@ import secrets
 from ..accounts.profile import ROLES
 from ..errors import BadInput, NotFound
 from ..store import layout
+from ..store.cache import Memo
 from .checks import TEMPLATE, TENANT_ID, UpstreamError, check_url, multi_tenant
 
 KINDS = ("oidc",)
@@ -38,6 +39,10 @@ CLAIM = re.compile(r"[A-Za-z0-9_:./-]{1,100}")
 DEFAULT_SCOPES = ("openid", "email", "profile")
 DEFAULT_CLAIMS = {"email": "email", "name": "name", "groups": "groups"}
 MAX_NAME = 60
+
+# Parsed upstream documents by path, revalidated by the file's stamp on every lookup
+# (codeb.store.cache): every sign-in and sign-in page asks for them. Shared: read only.
+_upstreams = Memo(size=1024)
 
 # What each product's documentation asks a relying party for (`product`: its name, the same in
 # every language; `oidc` is any other provider). Only Google's issuer is the same for every
@@ -107,7 +112,7 @@ class Upstreams:
         self.store = store
 
     def list(self) -> builtins.list[dict]:
-        docs = (self.store.read(layout.UPSTREAMS, uid) for uid in self.store.list(layout.UPSTREAMS))
+        docs = (self._doc(uid) for uid in self.store.list(layout.UPSTREAMS))
         return sorted((d for d in docs if d), key=lambda d: (d["name"].casefold(), d["id"]))
 
     def enabled(self) -> builtins.list[dict]:
@@ -116,7 +121,10 @@ class Upstreams:
     def get(self, uid) -> dict | None:
         if not isinstance(uid, str) or not ID.fullmatch(uid):
             return None
-        return self.store.read(layout.UPSTREAMS, uid)
+        return self._doc(uid)
+
+    def _doc(self, uid: str) -> dict | None:
+        return self.store.derived(_upstreams, layout.UPSTREAMS, uid, make=dict)
 
     def require(self, uid) -> dict:
         upstream = self.get(uid)

@@ -25,9 +25,7 @@ once (key rotation), at most every REFETCH_AFTER seconds per set.
 """
 
 import json
-import threading
 import time
-from collections import OrderedDict
 
 import requests
 from authlib.integrations.base_client import OAuthError
@@ -37,6 +35,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 
+from ..store.cache import MISSING, Memo
 from .checks import MULTI_TENANT, TEMPLATE, TENANT_ID, UpstreamError, check_url, multi_tenant
 
 __all__ = ["TENANT_ID", "UpstreamError", "check_url", "multi_tenant"]
@@ -71,51 +70,37 @@ def _get_json(url: str, what: str) -> dict:
     return doc
 
 
-class _Cache:
-    """A bounded per-process cache of fetched documents, each with when it was fetched."""
-
-    def __init__(self):
-        self.entries: OrderedDict[str, tuple[float, object]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: str, max_age: float):
-        with self.lock:
-            entry = self.entries.get(key)
-            if entry is None or time.monotonic() - entry[0] > max_age:
-                return None
-            self.entries.move_to_end(key)
-            return entry[1]
-
-    def age(self, key: str) -> float | None:
-        with self.lock:
-            entry = self.entries.get(key)
-            return None if entry is None else time.monotonic() - entry[0]
-
-    def put(self, key: str, value) -> None:
-        with self.lock:
-            self.entries[key] = (time.monotonic(), value)
-            self.entries.move_to_end(key)
-            while len(self.entries) > MAX_CACHED:
-                self.entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self.lock:
-            self.entries.clear()
+# Fetched documents per process, by URL: (when fetched, by the monotonic clock, what was fetched).
+# A Memo keyed by URL with no file stamp (None): bounded, thread-safe, least recently used out.
+_discovered = Memo(size=MAX_CACHED)  # issuer -> discovery document
+_key_sets = Memo(size=MAX_CACHED)    # jwks_uri -> KeySet
 
 
-_discovered = _Cache()
-_key_sets = _Cache()
+def _cached(memo: Memo, key: str, max_age: float):
+    entry = memo.get(key, None)
+    if entry is MISSING or time.monotonic() - entry[0] > max_age:
+        return None
+    return entry[1]
+
+
+def _fetched_ago(memo: Memo, key: str) -> float | None:
+    entry = memo.get(key, None)
+    return None if entry is MISSING else time.monotonic() - entry[0]
+
+
+def _keep(memo: Memo, key: str, value) -> None:
+    memo.put(key, None, (time.monotonic(), value))
 
 
 def discover(issuer: str, *, fresh: bool = False) -> dict:
     """The upstream's discovery document, checked (see the module's notes)."""
     issuer = check_url(issuer, "the issuer")
-    cached = None if fresh else _discovered.get(issuer, CACHE_FOR)
+    cached = None if fresh else _cached(_discovered, issuer, CACHE_FOR)
     if cached is not None:
         return cached
     found = _get_json(issuer.rstrip("/") + "/.well-known/openid-configuration", "discovery")
     metadata = checked_metadata(found, issuer)
-    _discovered.put(issuer, metadata)
+    _keep(_discovered, issuer, metadata)
     return metadata
 
 
@@ -143,17 +128,17 @@ def checked_metadata(doc: dict, issuer: str) -> dict:
 def key_set(metadata: dict, *, kid: str | None = None) -> KeySet:
     """The upstream's signing keys; refetched once when `kid` is not among them (rotation)."""
     uri = metadata["jwks_uri"]
-    keys = _key_sets.get(uri, CACHE_FOR)
+    keys = _cached(_key_sets, uri, CACHE_FOR)
     if keys is not None and (kid is None or any(k.kid == kid for k in keys.keys)):
         return keys
-    age = _key_sets.age(uri)
+    age = _fetched_ago(_key_sets, uri)
     if keys is not None and age is not None and age < REFETCH_AFTER:
         return keys  # refetched a moment ago: an unknown kid is the token's problem
     try:
         keys = KeySet.import_key_set(_get_json(uri, "jwks"))  # type: ignore[arg-type]
     except (JoseError, ValueError, TypeError, KeyError) as error:
         raise UpstreamError("error.upstream.unreachable", f"jwks: {type(error).__name__}") from None
-    _key_sets.put(uri, keys)
+    _keep(_key_sets, uri, keys)
     return keys
 
 
