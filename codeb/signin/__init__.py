@@ -18,9 +18,10 @@ from .magic_link import MagicLink
 from .passkey import PasskeySignIn
 from .password import PasswordSignIn
 from .upstream_oidc import UpstreamOIDC
+from .upstream_saml import UpstreamSAML
 
 # The passkey first; corporate SSO before the mailed link, so a domain it claims goes to it.
-METHODS: tuple[type[SignInMethod], ...] = (PasskeySignIn, UpstreamOIDC, MagicLink, PasswordSignIn)
+METHODS: tuple[type[SignInMethod], ...] = (PasskeySignIn, UpstreamOIDC, UpstreamSAML, MagicLink, PasswordSignIn)
 REGISTRY: dict[str, type[SignInMethod]] = {method.name: method for method in METHODS}
 
 

@@ -141,6 +141,11 @@ class SignInMethod(ABC):
     # The browser comes back from elsewhere to `GET /signin/<method>/callback` with the
     # answer in the query (an upstream's authorization response); `complete` takes it.
     calls_back: ClassVar[bool] = False
+    # The upstream's page posts the answer to `POST /signin/<method>/acs` from its own site
+    # (SAML's HTTP-POST binding): no cookie of ours comes with it, so `arrive` checks what
+    # needs no browser, keeps the result for it and names it; the browser is then sent on
+    # to the callback with that name, where `complete` checks it is the browser that began.
+    posts_back: ClassVar[bool] = False
 
     @abstractmethod
     def begin(self, ctx: SignInContext, submitted: Mapping) -> Challenge:
@@ -168,6 +173,15 @@ class SignInMethod(ABC):
     def settings(self, submitted: Mapping) -> dict:
         """The method's part of the tenant settings from the admin's form, validated."""
         return {}
+
+    def arrive(self, ctx: SignInContext, form: Mapping) -> dict:
+        """A posted answer (methods that post back): the query of the callback to go on to."""
+        raise NotMine("nothing posts back to this method")
+
+    def published(self, ctx: SignInContext, uid: str) -> tuple[str, str]:
+        """(media type, body) of what the method publishes for one upstream's admin (SAML: the
+        tenant's signed SP metadata); NotFound when there is no such upstream."""
+        raise NotMine("this method publishes nothing")
 
     def peek(self, ctx: SignInContext, link) -> dict | None:
         """A mailed link's pending record, without spending it (methods that open links)."""

@@ -175,6 +175,18 @@ class Store:
             if files.encode(doc) != before:
                 self.write(*parts, doc=doc)
 
+    # -- files for outside programs ------------------------------------------------
+
+    def file_for_tool(self, folder: str, name: str, data: bytes) -> str:
+        """The path of `<folder>/<name>` holding exactly `data`, for a program that reads only
+        files by name (xmlsec1 takes keys and certificates so): written atomically when absent
+        or different, read by nothing of ours. The document it comes from stays the truth."""
+        path = os.path.join(self.folder(folder), names.segment(name))
+        if _tool_files.get(path) != data and files.read_bytes(path) != data:
+            _in_folder(path, lambda: files.write_bytes_atomic(path, data))
+        _tool_files[path] = data
+        return path
+
     # -- folders of files that are not documents (recordings, transcripts ...) ---
 
     def usage(self, *folder: str) -> dict:
@@ -206,6 +218,7 @@ class Store:
 
 
 _folders: set[str] = set()  # folders this process made or found: checked once, not per write
+_tool_files: dict[str, bytes] = {}  # files_for_tool this process wrote or found as they should be
 
 
 def _in_folder(path: str, write):

@@ -16,6 +16,7 @@ CLIENTS = "clients"          # clients/<client_id>.json: relying parties
 KEYS = "keys"                # keys/signing.json, keys/session.json: never served
 SIGNING_KEYS = "signing"
 SESSION_SECRET = "session"
+SAML_KEYS = "saml"           # keys/saml.json: the SAML service provider's key and certificate
 I18N = "i18n"                # i18n/<lang>.json: languages the tenant added
 AUDIT = "audit"              # audit/<YYYY-MM>.jsonl: append-only security log
 INDEX = "index"              # index/<name>/<hash>.json and index/directory/<xx>.json
@@ -57,6 +58,8 @@ BY_UPSTREAM = "upstream"      # an upstream identity (issuer, subject) linked to
 SESSIONS = "sessions"                  # signed-in browser sessions
 INTERACTIONS = "interactions"          # authorization requests waiting for a sign-in
 UPSTREAM_REQUESTS = "upstream-requests"  # a browser sent to an upstream: its state (hashed), nonce, verifier
+UPSTREAM_ARRIVALS = "upstream-arrivals"  # a SAML identity verified at the ACS, until its browser comes for it
+SAML_ASSERTIONS = "saml-assertions"    # ids of assertions used (hashed), until they expire: no replay
 MAGIC_LINKS = "magic-links"            # hashes of mailed one-time links (sign-in, sign-up, invitation)
 MAGIC_PENDING = "magic-pending"        # a browser waiting for its magic link: number, HMAC of its code
 WEBAUTHN_CHALLENGES = "webauthn"       # passkey ceremony challenges
@@ -91,7 +94,7 @@ SIGNUP_PER_ADDRESS = "signup-address"
 # new document. The fsync before the replace only matters in a power cut, and costs more
 # than the rest of the write. These kinds lose nothing that matters there, because what
 # a power cut takes from them is what a short wait or a retry gives back:
-# - codes, interactions, webauthn challenges, upstream requests: live a minute or ten; a lost one is a
+# - codes, interactions, webauthn challenges, upstream requests and arrivals: live a minute or ten; a lost one is a
 #   sign-in the person starts again (a code's client just gets invalid_grant);
 # - spent-code markers: the code they guard is gone already (taken by rename), so a lost
 #   marker only forgoes revoking the grant on a replay in the power cut's very minute;
@@ -103,7 +106,7 @@ SIGNUP_PER_ADDRESS = "signup-address"
 NOT_DURABLE = frozenset({
     CODES, INTERACTIONS, WEBAUTHN_CHALLENGES, SPENT_CODES, AUDIT_REPEATS, SHOWN_SECRETS,
     MAGIC_PER_CLIENT, MAGIC_PER_ADDRESS, MAGIC_CODE_PER_CLIENT, WEBAUTHN_PER_CLIENT, INTERACTIONS_PER_CLIENT,
-    SIGNUP_PER_CLIENT, SIGNUP_PER_ADDRESS, UPSTREAM_REQUESTS, UPSTREAM_PER_CLIENT,
+    SIGNUP_PER_CLIENT, SIGNUP_PER_ADDRESS, UPSTREAM_REQUESTS, UPSTREAM_ARRIVALS, UPSTREAM_PER_CLIENT,
 })
 
 

@@ -5,15 +5,20 @@ Workspace, Keycloak, ADFS …) that people of this tenant may sign in with:
 "Sign in with <name>". Each document holds what the admin gave (`add`), every
 field validated before anything is written:
 
-- `kind`: `oidc` (CodeB is its relying party: `codeb.upstreams.oidc`);
-- `name`, the button's label; `issuer`, `client_id`, `client_secret`, `scopes`;
+- `kind`: `oidc` (CodeB is its relying party: `codeb.upstreams.oidc`) or `saml`
+  (CodeB is its service provider: `codeb.upstreams.saml`);
+- `name`, the button's label;
+- for OIDC `issuer`, `client_id`, `client_secret`, `scopes`; for SAML the IdP's
+  metadata as imported (`idp_metadata`, from `metadata_url` when fetched, refreshed
+  by `refresh_metadata`) and what the admin page shows of it (`idp_entity_id`,
+  `sso_url`, `certs`);
 - `domains`: email domains that belong to it. An address of one goes straight to
   it from the identifier-first field (home-realm discovery);
 - `authoritative`: the admin trusts it for the addresses of those domains, so an
   identity it asserts with a *verified* email of one of them is linked to the
   existing account of that address (`codeb.accounts.links`). Without it, nothing
   is ever linked by email;
-- `claims`: which ID-token claims carry the email, the name and the groups;
+- `claims`: which ID-token claims (SAML: attributes) carry the email, the name and the groups;
   `roles`: group → role, given to the accounts it creates;
 - `tenant_ids` (Entra ID's multi-tenant issuer) and `hosted_domain` (Google);
 - `required_for`: roles whose holders must sign in through it (`codeb.signin.flow.admit`):
@@ -32,7 +37,7 @@ from ..store import layout
 from ..store.cache import Memo
 from .checks import TEMPLATE, TENANT_ID, UpstreamError, check_url, multi_tenant
 
-KINDS = ("oidc",)
+KINDS = ("oidc", "saml")
 ID = re.compile(r"[a-z0-9]{12}")
 DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 CLAIM = re.compile(r"[A-Za-z0-9_:./-]{1,100}")
@@ -55,6 +60,9 @@ PRESETS: dict[str, dict] = {
     "adfs": {"product": "ADFS", "scopes": ["openid", "email", "profile", "allatclaims"],
              "claims": {"email": "upn", "name": "unique_name", "groups": "group"}},
     "oidc": {},
+    # SAML 2.0 (Entra ID, Okta, ADFS, Keycloak, Shibboleth …): attribute names; the products'
+    # own names are tried after them (codeb.upstreams.saml.WELL_KNOWN).
+    "saml": {"product": "SAML 2.0", "claims": {"email": "email", "name": "displayName", "groups": "groups"}},
 }
 
 
@@ -87,8 +95,8 @@ def clean_issuer(issuer) -> str:
     return issuer
 
 
-def clean_claims(claims) -> dict:
-    chosen = dict(DEFAULT_CLAIMS)
+def clean_claims(claims, defaults=DEFAULT_CLAIMS) -> dict:
+    chosen = dict(defaults)
     for key, value in (claims or {}).items():
         if key not in DEFAULT_CLAIMS or not isinstance(value, str) or not CLAIM.fullmatch(value):
             raise BadInput("error.upstream.claim", claim=str(key)[:40])
@@ -132,15 +140,22 @@ class Upstreams:
             raise NotFound()
         return upstream
 
-    def for_domain(self, domain: str) -> dict | None:
-        """The enabled upstream that claims this email domain (home-realm discovery)."""
-        return next((u for u in self.enabled() if domain in u.get("domains", ())), None)
+    def for_domain(self, domain: str, kind: str | None = None) -> dict | None:
+        """The enabled upstream that claims this email domain (home-realm discovery), if it is
+        of `kind` when one is given."""
+        found = next((u for u in self.enabled() if domain in u.get("domains", ())), None)
+        return found if found is None or kind in (None, found.get("kind", "oidc")) else None
+
+    def of_kind(self, kind: str) -> builtins.list[dict]:
+        """The enabled upstreams of one protocol (`oidc`, `saml`), for their sign-in buttons."""
+        return [u for u in self.enabled() if u.get("kind", "oidc") == kind]
 
     def add(self, *, name, issuer, client_id, client_secret=None, scopes=None, domains=(),
             authoritative=False, claims=None, roles=None, tenant_ids=(), hosted_domain=None,
             preset="oidc", required_for=()) -> dict:
-        """Validate everything, then write the upstream in one document; BadInput says what is wrong."""
-        if preset not in PRESETS:
+        """An upstream OpenID provider: validate everything, then write it in one document;
+        BadInput says what is wrong."""
+        if preset not in PRESETS or preset == "saml":
             raise BadInput("error.upstream.preset", preset=str(preset)[:40])
         defaults = PRESETS[preset]
         issuer = clean_issuer(issuer or defaults.get("issuer"))
@@ -157,6 +172,54 @@ class Upstreams:
             raise BadInput("error.upstream.tenant_id")
         if multi_tenant(issuer) and not tenant_ids:
             raise BadInput("error.upstream.tenant_ids_needed")
+        hosted = clean_domains([hosted_domain])[0] if hosted_domain else None
+        return self._create({
+            **self._shared(name, domains, authoritative, roles, required_for),
+            "kind": "oidc", "preset": preset, "issuer": issuer,
+            "client_id": client_id, "client_secret": client_secret or None, "scopes": scopes,
+            "claims": clean_claims(claims if claims is not None else defaults.get("claims")),
+            "tenant_ids": tenant_ids, "hosted_domain": hosted,
+        })
+
+    def add_saml(self, *, name, metadata=None, metadata_url=None, entity_id=None, domains=(),
+                 authoritative=False, claims=None, roles=None, required_for=()) -> dict:
+        """An upstream SAML identity provider from its metadata, given (`metadata`, the XML) or
+        fetched from `metadata_url`; `entity_id` picks one IdP of an aggregate. The metadata is
+        kept whole (pysaml2 reads it at each sign-in) with what the admin page shows of it."""
+        shared = self._shared(name, domains, authoritative, roles, required_for)
+        url = str(metadata_url or "").strip() or None
+        if url is None and not metadata:
+            raise BadInput("error.upstream.saml_metadata_needed")
+        protocol = _saml()
+        try:
+            xml = protocol.fetch_metadata(url) if url else str(metadata)
+            found = protocol.read_metadata(xml, str(entity_id).strip() if entity_id else None)
+        except UpstreamError as error:
+            raise BadInput("error.upstream.saml_metadata", reason=error.reason[:200]) from None
+        return self._create({
+            **shared, "kind": "saml", "preset": "saml", "idp_metadata": xml, "metadata_url": url,
+            "metadata_fetched": int(self.store.clock()), **_idp_fields(found),
+            "claims": clean_claims(claims, PRESETS["saml"]["claims"]),
+        })
+
+    def refresh_metadata(self, uid: str) -> dict:
+        """Fetch a SAML upstream's metadata again from its URL (new signing certificates, a moved
+        sign-on URL): the same IdP entity only. UpstreamError when it cannot be used; the old
+        metadata then stays."""
+        upstream = self.require(uid)
+        if upstream.get("kind") != "saml" or not upstream.get("metadata_url"):
+            raise BadInput("error.upstream.saml_no_url")
+        protocol = _saml()
+        xml = protocol.fetch_metadata(upstream["metadata_url"])
+        found = protocol.read_metadata(xml, upstream["idp_entity_id"])
+        with self.store.update(layout.UPSTREAMS, upstream["id"]) as doc:
+            doc.update({"idp_metadata": xml, "metadata_fetched": int(self.store.clock()), **_idp_fields(found)})
+        return doc
+
+    def _shared(self, name, domains, authoritative, roles, required_for) -> dict:
+        """What every kind of upstream has, validated: its name, domains (each claimed by one
+        upstream only), whether it is authoritative for them, the group → role mapping, and
+        the roles that must sign in through it."""
         domains = clean_domains(domains)
         if authoritative and not domains:
             raise BadInput("error.upstream.authoritative_needs_domain")
@@ -164,19 +227,16 @@ class Upstreams:
             taken = set(domains) & set(other.get("domains", ()))
             if taken:
                 raise BadInput("error.upstream.domain_taken", domain=sorted(taken)[0], upstream=other["name"])
-        hosted = clean_domains([hosted_domain])[0] if hosted_domain else None
         if any(role not in ROLES for role in required_for or ()):
             raise BadInput("error.invalid_role")
-        doc = {
+        return {
             "id": "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12)),
-            "kind": "oidc", "preset": preset, "name": clean_name(name), "issuer": issuer,
-            "client_id": client_id, "client_secret": client_secret or None, "scopes": scopes,
-            "domains": domains, "authoritative": bool(authoritative),
-            "claims": clean_claims(claims if claims is not None else defaults.get("claims")),
-            "roles": clean_role_map(roles), "tenant_ids": tenant_ids, "hosted_domain": hosted,
-            "required_for": sorted(set(required_for or ())),
+            "name": clean_name(name), "domains": domains, "authoritative": bool(authoritative),
+            "roles": clean_role_map(roles), "required_for": sorted(set(required_for or ())),
             "enabled": True, "created": int(self.store.clock()),
         }
+
+    def _create(self, doc: dict) -> dict:
         if not self.store.create(layout.UPSTREAMS, doc["id"], doc=doc):
             raise BadInput("error.bad_request")
         return doc
@@ -198,3 +258,24 @@ class Upstreams:
 def redirect_uri(base_url: str) -> str:
     """Where every upstream OIDC provider sends the browser back: one per tenant host."""
     return f"{base_url}/signin/oidc/callback"
+
+
+def acs_url(base_url: str) -> str:
+    """Where every upstream SAML IdP posts its Response (the assertion consumer service)."""
+    return f"{base_url}/signin/saml/acs"
+
+
+def sp_entity_id(base_url: str, uid: str) -> str:
+    """The tenant's SAML entity id towards one upstream: the URL of its signed SP metadata."""
+    return f"{base_url}/signin/saml/metadata/{uid}"
+
+
+def _idp_fields(found: dict) -> dict:
+    return {"idp_entity_id": found["entity_id"], "sso_url": found["sso_url"], "certs": found["certs"]}
+
+
+def _saml():
+    """`codeb.upstreams.saml`: pysaml2 and xmlsec1 load at the first SAML sign-in or import."""
+    from . import saml  # noqa: PLC0415 -- at first use (see above)
+
+    return saml

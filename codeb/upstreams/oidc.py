@@ -37,12 +37,11 @@ from joserfc.jws import extract_compact
 
 from ..store.cache import MISSING, Memo
 from .checks import MULTI_TENANT, TEMPLATE, TENANT_ID, UpstreamError, check_url, multi_tenant
+from .fetch import TIMEOUT, get_bytes
 
 __all__ = ["TENANT_ID", "UpstreamError", "check_url", "multi_tenant"]
 
 SKEW = 60  # seconds of clock difference allowed for exp, iat, nbf
-TIMEOUT = 5  # seconds for each request to the upstream
-MAX_BODY = 512 * 1024
 MAX_CACHED = 64
 CACHE_FOR = 3600
 REFETCH_AFTER = 30
@@ -50,17 +49,7 @@ ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 
 
 def _get_json(url: str, what: str) -> dict:
-    try:
-        answer = requests.get(url, timeout=TIMEOUT, allow_redirects=False, stream=True,
-                              headers={"Accept": "application/json"})
-        body = answer.raw.read(MAX_BODY + 1, decode_content=True)
-        answer.close()
-    except requests.RequestException as error:
-        raise UpstreamError("error.upstream.unreachable", f"{what}: {type(error).__name__}") from None
-    if answer.status_code != 200:
-        raise UpstreamError("error.upstream.unreachable", f"{what}: HTTP {answer.status_code}")
-    if len(body) > MAX_BODY:
-        raise UpstreamError("error.upstream.unreachable", f"{what}: larger than {MAX_BODY} bytes")
+    body = get_bytes(url, what, accept="application/json")
     try:
         doc = json.loads(body)
     except ValueError:

@@ -19,7 +19,7 @@ or the office shell.
 import hashlib
 import json
 
-from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 
 from .. import audit, signin
 from ..accounts import normalize_email
@@ -33,6 +33,7 @@ from .errors import answer_as, answers
 from .pages import safe_local_path
 
 bp = Blueprint("signin", __name__)
+context.CSRF_EXEMPT.add("signin.arrived")
 STEPS = ("begin", "complete")
 FIRST_SCREENS = {flow.PROFILE: "account.confirm_profile", flow.PASSKEY: "passkeys.welcome"}
 
@@ -81,13 +82,14 @@ def render_signin(iid, pending, *, email="", error_id=None, status=200, signup_e
     that may go on as it is, "Signed in as … Continue / Use another account" instead.
     `error_id` belongs to the methods' fields, `signup_error` to the sign-up field."""
     methods = signin.enabled(g.tenant)
+    parts = {n: m.page_part(g.tenant) for n, m in methods.items()}
     current = signed_in_visitor(pending) if not (error_id or signup_error) else None
     return render_template("signin/page.html", interaction=iid, pending=pending, email=email,
                            error_id=error_id, error_params=error_params or {}, methods=methods,
                            app=app_of(pending),
                            identifier_methods=[n for n, m in methods.items()
                                                if m.takes_identifier and not m.stands_apart],
-                           parts={n: m.page_part(g.tenant) for n, m in methods.items()},
+                           parts=parts, upstreams=[u for part in parts.values() for u in part.get("upstreams", ())],
                            signed_in_as=current, signup=signup.policy_of(g.tenant),
                            signup_email=signup_email, signup_error=signup_error), status
 
@@ -363,6 +365,37 @@ def callback(method_slug):
                      ip=ctx.client_ip)
         return render_signin(None, None, error_id=error.message_id, error_params=error.params, status=error.status)
     return redirect(land(identity), code=303)
+
+
+@bp.post("/signin/<method_slug>/acs")
+def arrived(method_slug):
+    """An upstream's page posted its answer here from its own site (SAML's HTTP-POST binding):
+    no cookie of ours came with it, so no session is started (one would replace the browser's)
+    and the CSRF check cannot apply; the answer proves itself (`codeb.signin.upstream_saml`).
+    The browser goes on to the callback, a GET that brings its cookies, with what `arrive`
+    names; a refusal is shown there too, in the browser's own session."""
+    name = method_slug.replace("-", "_")
+    if name not in signin.REGISTRY or not signin.REGISTRY[name].posts_back:
+        abort(404)
+    method = find_method(method_slug, "complete")
+    try:
+        query = method.arrive(method_context(browser=""), request.form.to_dict())
+    except SignInFailed as error:  # audited by the callback, as every failed sign-in is
+        query = {"failed": error.message_id}
+    return redirect(url_for("signin.callback", method_slug=method_slug, **query), code=303)
+
+
+@bp.get("/signin/<method_slug>/metadata/<uid>")
+def published(method_slug, uid):
+    """What a method publishes for an upstream's admin (SAML: the tenant's signed SP metadata)."""
+    name = method_slug.replace("-", "_")
+    if name not in signin.REGISTRY or slug(name) != method_slug:
+        abort(404)
+    try:
+        mimetype, body = signin.REGISTRY[name]().published(method_context(browser=""), uid)
+    except NotMine:
+        abort(404)
+    return current_app.response_class(body, mimetype=mimetype)
 
 
 @bp.get(LINK_PATH + "<path:link>")

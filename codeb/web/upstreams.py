@@ -1,16 +1,19 @@
 """The admin's page of company identity providers (corporate SSO): `/admin/upstreams`.
 
-Listed with what to give each provider's admin (the redirect URI), added from a preset
-(every field validated by `codeb.upstreams.Upstreams.add` before anything is written),
-tested ("test connection": discovery fetched now, what it found shown), switched off and
-on, deleted. Adding one switches company sign-in on. Every change is in the audit log.
+Listed with what to give each provider's admin (OIDC: the redirect URI; SAML: the ACS
+URL and, per upstream, the tenant's SP entity id and signed metadata), added from a
+preset or, for SAML, from the IdP's metadata (a URL, a file or pasted; every field
+validated by `codeb.upstreams.Upstreams` before anything is written), tested ("test
+connection": discovery or metadata fetched now, what it found shown), the SAML
+metadata refreshed from its URL, switched off and on, deleted. Adding one switches
+its protocol's sign-in on. Every change is in the audit log.
 """
 
-from flask import Blueprint, g, request
+from flask import Blueprint, g, request, url_for
 
 from .. import signin
 from ..errors import BadInput, CodebError, concerning
-from ..upstreams import PRESETS, Upstreams, redirect_uri
+from ..upstreams import PRESETS, Upstreams, acs_url, redirect_uri, sp_entity_id
 from ..upstreams.checks import UpstreamError
 from . import admin
 
@@ -21,7 +24,10 @@ FIELDS = {"error.upstream.name": "name", "error.upstream.issuer": "issuer", "err
           "error.upstream.client_secret": "client_secret", "error.upstream.domain": "domains",
           "error.upstream.domain_taken": "domains", "error.upstream.authoritative_needs_domain": "domains",
           "error.upstream.tenant_id": "tenant_ids", "error.upstream.tenant_ids_needed": "tenant_ids",
-          "error.upstream.preset": "preset", "error.upstream.scopes": "scopes"}
+          "error.upstream.preset": "preset", "error.upstream.scopes": "scopes",
+          "error.upstream.saml_metadata": "metadata", "error.upstream.saml_metadata_needed": "metadata",
+          "error.upstream.claim": "claims"}
+MAX_METADATA_FILE = 512 * 1024
 
 
 def _words(name: str) -> list[str]:
@@ -29,8 +35,11 @@ def _words(name: str) -> list[str]:
 
 
 def page(status: int = 200, **values):
-    return admin.render("upstreams.html", status, upstreams=Upstreams(g.tenant.store).list(), presets=PRESETS,
-                        redirect_uri=redirect_uri(g.issuer), **values)
+    listed = [{**u, "sp_entity_id": sp_entity_id(g.issuer, u["id"]),
+               "sp_metadata": url_for("signin.published", method_slug="saml", uid=u["id"], _external=False)}
+              if u.get("kind") == "saml" else u for u in Upstreams(g.tenant.store).list()]
+    return admin.render("upstreams.html", status, upstreams=listed, presets=PRESETS,
+                        redirect_uri=redirect_uri(g.issuer), acs_url=acs_url(g.issuer), **values)
 
 
 def _upstream(uid) -> dict:
@@ -61,10 +70,59 @@ def add():
     return admin.back("upstreams.upstreams", "upstream_created")
 
 
+@bp.post("/admin/upstreams/saml")
+def add_saml():
+    """A SAML IdP from its metadata: a URL (fetched now, and again by "Refresh"), a file, or pasted."""
+    form = request.form
+    try:
+        with concerning(FIELDS):
+            upstream = Upstreams(g.tenant.store).add_saml(
+                name=form.get("name", ""), metadata_url=form.get("metadata_url") or None,
+                metadata=_metadata_given(), entity_id=form.get("entity_id") or None, domains=_words("domains"),
+                authoritative=form.get("authoritative") == "1", required_for=form.getlist("required_for"),
+                claims={key: form[f"claim_{key}"].strip() for key in ("email", "name", "groups")
+                        if form.get(f"claim_{key}", "").strip()} or None)
+    except CodebError as error:
+        values = {k: v for k, v in form.items() if k not in ("csrf", "metadata")}
+        return page(error.status, error=error, saml_form=values)
+    signin.switch_on(g.tenant.store, "saml")
+    admin.record("upstream.created", upstream=upstream["id"], name=upstream["name"], issuer=upstream["idp_entity_id"])
+    return admin.back("upstreams.upstreams", "upstream_created")
+
+
+def _metadata_given() -> str | None:
+    """The metadata of the file chosen, else of the text field; BadInput if the file is not UTF-8 XML."""
+    uploaded = request.files.get("metadata_file")
+    if uploaded is not None and uploaded.filename:
+        data = uploaded.stream.read(MAX_METADATA_FILE + 1)
+        try:
+            if len(data) > MAX_METADATA_FILE:
+                raise UnicodeDecodeError("utf-8", b"", 0, 1, "too large")
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise BadInput("error.upstream.saml_metadata", reason="not a UTF-8 file of at most 512 KiB") from None
+    return request.form.get("metadata") or None
+
+
+@bp.post("/admin/upstreams/<uid>/refresh")
+def refresh(uid):
+    """Fetch a SAML IdP's metadata again from its URL (new certificates, a moved sign-on URL)."""
+    upstream = _upstream(uid)
+    try:
+        refreshed = Upstreams(g.tenant.store).refresh_metadata(upstream["id"])
+    except UpstreamError as error:
+        return page(tested={"id": uid, "ok": False, "message_id": error.message_id, "reason": error.reason})
+    admin.record("upstream.refreshed", upstream=uid, name=upstream["name"])
+    return page(tested={"id": uid, "ok": True, "keys": len(refreshed["certs"]),
+                        "found": {"entityID": refreshed["idp_entity_id"], "SingleSignOnService": refreshed["sso_url"]}})
+
+
 @bp.post("/admin/upstreams/<uid>/test")
 def test(uid):
-    """Test connection: the provider's discovery and keys fetched now, and what they say."""
+    """Test connection: the provider's discovery and keys (SAML: its metadata) fetched now, and what they say."""
     upstream = _upstream(uid)
+    if upstream.get("kind") == "saml":
+        return _test_saml(upstream)
     from ..upstreams import oidc as protocol  # noqa: PLC0415 -- its libraries at first use, as the sign-in
 
     try:
@@ -75,6 +133,19 @@ def test(uid):
     found = {name: metadata.get(name) for name in ("issuer", "authorization_endpoint", "token_endpoint",
                                                   "userinfo_endpoint", "jwks_uri")}
     return page(tested={"id": uid, "ok": True, "found": found, "keys": len(keys.keys)})
+
+
+def _test_saml(upstream: dict):
+    from ..upstreams import saml as protocol  # noqa: PLC0415 -- pysaml2 at first use, as the sign-in
+
+    try:
+        xml = protocol.fetch_metadata(upstream["metadata_url"]) if upstream.get("metadata_url") \
+            else upstream["idp_metadata"]
+        found = protocol.read_metadata(xml, upstream["idp_entity_id"])
+    except UpstreamError as error:
+        return page(tested={"id": upstream["id"], "ok": False, "message_id": error.message_id, "reason": error.reason})
+    return page(tested={"id": upstream["id"], "ok": True, "keys": len(found["certs"]),
+                        "found": {"entityID": found["entity_id"], "SingleSignOnService": found["sso_url"]}})
 
 
 @bp.post("/admin/upstreams/<uid>/enable")

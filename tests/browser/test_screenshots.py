@@ -207,6 +207,7 @@ NOT_PAGES = {
     "office.me": "JSON for the office shell's script",
     "signin.sent_status": "JSON: the waiting tab's poll",
     "signin.callback": "a redirect: back from a company's identity provider (its error pages are the sign-in page's)",
+    "signin.published": "XML for a company's identity provider: the tenant's signed SAML metadata",
     "account.export": "a download (JSON) of the person's data",
     "admin.export_user": "a download (JSON) of an account's data",
     "admin.audit_csv": "a download (CSV) of the audit log",

@@ -1,11 +1,16 @@
 """The admin's company sign-in page (/admin/upstreams): add from a preset with every field
 checked, test the connection, switch off and on, delete; all audited, admins only."""
 
+import io
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from codeb import audit
 from codeb.upstreams import Upstreams
 from codeb.upstreams import oidc as protocol
+from tests.support.saml_idp import ForgingIdP
 from tests.support.upstream_idp import UpstreamIdP
 from tests.support.web import csrf_of, main_of, sign_in, signed_in_admin
 
@@ -102,3 +107,110 @@ def test_only_admins_reach_it(app, mailbox, accounts, demo):
     page = person.get("/account")
     assert person.post("/admin/upstreams", data={"csrf": csrf_of(page.text), "name": "x"}).status_code == 403
     assert app.test_client().get("/admin/upstreams").status_code == 303  # signed out: to the sign-in page
+
+
+# -- SAML ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def forging(tmp_path):
+    return ForgingIdP(tmp_path)
+
+
+class MetadataServer:
+    """The IdP's metadata at a URL on loopback; `xml` is what it serves now."""
+
+    def __init__(self, xml: str):
+        self.xml = xml
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                body = server.xml.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/samlmetadata+xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/federationmetadata.xml"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.http.shutdown()
+        self.http.server_close()
+
+
+def add_saml(admin, files=None, **fields):
+    page = admin.get("/admin/upstreams")
+    return admin.post("/admin/upstreams/saml", data={"csrf": csrf_of(page.text), **fields, **(files or {})},
+                      content_type="multipart/form-data")
+
+
+def test_an_admin_adds_a_saml_idp_from_its_metadata_file(app, admin, demo, forging):
+    added = add_saml(admin, name="Corp SAML", domains="corp.example", claim_email="mail",
+                     files={"metadata_file": (io.BytesIO(forging.metadata().encode()), "idp.xml")})
+    assert added.status_code == 303, added.text[:500]
+    [upstream] = Upstreams(demo.store).list()
+    assert upstream["kind"] == "saml" and upstream["idp_entity_id"] == forging.entity_id
+    assert upstream["claims"]["email"] == "mail" and upstream["claims"]["name"] == "displayName"
+    assert upstream["metadata_url"] is None
+    assert "saml" in demo.store.read("tenant")["methods"]
+    page = main_of(admin.get("/admin/upstreams").text)
+    assert forging.entity_id in page and upstream["certs"][0]["sha256"] in page
+    assert f"http://localhost/signin/saml/metadata/{upstream['id']}" in page  # our entity id, to copy
+    assert f'href="/signin/saml/metadata/{upstream["id"]}"' in page and "http://localhost/signin/saml/acs" in page
+    assert f"/admin/upstreams/{upstream['id']}/refresh" not in page  # nothing to refresh from
+    tested = admin.post(f"/admin/upstreams/{upstream['id']}/test", data={"csrf": csrf_of(admin.get("/account").text)})
+    assert tested.status_code == 200 and "1 signing certificate." in tested.text and forging.sso_url in tested.text
+    [event] = [e for e in audit.read_all(demo.store) if e["event"] == "upstream.created"]
+    assert event["issuer"] == forging.entity_id
+    assert "Sign in with Corp SAML" in app.test_client().get("/signin").text
+
+
+def test_a_saml_idp_from_a_url_is_refreshed_from_it(admin, demo, forging, tmp_path):
+    served = MetadataServer(forging.metadata())
+    try:
+        added = add_saml(admin, name="Corp SAML", metadata_url=served.url)
+        assert added.status_code == 303, added.text[:500]
+        [upstream] = Upstreams(demo.store).list()
+        assert upstream["metadata_url"] == served.url
+        (tmp_path / "rolled").mkdir()
+        rolled = ForgingIdP(tmp_path / "rolled")  # the IdP rolled over to a new signing certificate
+        served.xml = forging.metadata().replace(forging.cert_body, rolled.cert_body)
+        refreshed = admin.post(f"/admin/upstreams/{upstream['id']}/refresh",
+                               data={"csrf": csrf_of(admin.get("/admin/upstreams").text)})
+        assert refreshed.status_code == 200 and "Connected" in refreshed.text
+        [now] = Upstreams(demo.store).list()
+        assert now["certs"] != upstream["certs"] and rolled.cert_body in now["idp_metadata"]
+        assert "upstream.refreshed" in [e["event"] for e in audit.read_all(demo.store)]
+        served.xml = "<broken"
+        broken = admin.post(f"/admin/upstreams/{upstream['id']}/refresh",
+                            data={"csrf": csrf_of(admin.get("/admin/upstreams").text)})
+        assert broken.status_code == 200 and "unreadable metadata" in broken.text
+        assert Upstreams(demo.store).list()[0]["certs"] == now["certs"]  # the old metadata stays
+    finally:
+        served.stop()
+
+
+@pytest.mark.parametrize("fields, text", [
+    ({}, "its URL, its file or the XML itself"),
+    ({"metadata": "<not-metadata/>"}, "cannot be used"),
+    ({"metadata": '<!DOCTYPE x [<!ENTITY e "e">]><x>&e;</x>'}, "cannot be used"),
+    ({"metadata_url": "http://idp.example/metadata"}, "not https"),
+])
+def test_saml_metadata_that_cannot_be_used_is_named_and_nothing_is_written(admin, demo, fields, text):
+    answer = add_saml(admin, name="Corp SAML", **fields)
+    assert answer.status_code == 400 and text in answer.text
+    assert 'id="saml-metadata-url-error"' in answer.text
+    assert Upstreams(demo.store).list() == []
+
+
+def test_a_saml_idp_without_a_url_says_it_cannot_be_refreshed(admin, demo, forging):
+    upstream = Upstreams(demo.store).add_saml(name="Corp SAML", metadata=forging.metadata())
+    answer = admin.post(f"/admin/upstreams/{upstream['id']}/refresh",
+                        data={"csrf": csrf_of(admin.get("/admin/upstreams").text)})
+    assert answer.status_code == 400 and "cannot be refreshed" in answer.text

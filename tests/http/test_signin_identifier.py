@@ -9,6 +9,7 @@ import pytest
 from codeb.accounts import passwords
 from codeb.oidc.clients import Clients
 from tests.support.oidc import authorize_params, follow_local, get_authorize
+from tests.support.saml_idp import ForgingIdP
 from tests.support.web import HOST, OTHER_HOST, configure_signin, csrf_of, main_of, pkce_pair, query_of, sign_in
 
 PASSWORD = "Correct-Horse-Battery-9"
@@ -313,7 +314,7 @@ def test_the_signed_in_card_the_app_and_the_password_step_carry_no_english_in_ge
     assert_german(card)
 
 
-def test_no_method_claims_an_address_by_whether_it_has_an_account(tenants, demo, accounts):
+def test_no_method_claims_an_address_by_whether_it_has_an_account(tenants, demo, accounts, tmp_path):
     """The contract of `claims`: it may look at the address and the settings, never at accounts."""
     from codeb import signin
     from codeb.signin.base import NotMine, SignInContext
@@ -321,8 +322,12 @@ def test_no_method_claims_an_address_by_whether_it_has_an_account(tenants, demo,
 
     accounts.create(email="known@example.com")
     configure_signin(demo, methods=list(signin.REGISTRY))
-    # Corporate SSO claims by the address's domain alone: here one upstream claims example.com.
+    # Corporate SSO claims by the address's domain alone: here an OIDC upstream claims example.com,
+    # a SAML one example.org; each protocol's method claims its own upstreams' domains.
     Upstreams(demo.store).add(name="Example", issuer="https://idp.example", client_id="c", domains=["example.com"])
+    Upstreams(demo.store).add_saml(name="Example SAML", metadata=ForgingIdP(tmp_path).metadata(),
+                                   domains=["example.org"])
+    claimed = {"saml": "x@example.org"}
     ctx = SignInContext(tenant=tenants.get("demo"), accounts=accounts, mailer=None, base_url="", client_ip="",
                         language="en")
 
@@ -334,4 +339,4 @@ def test_no_method_claims_an_address_by_whether_it_has_an_account(tenants, demo,
 
     for method in signin.enabled(ctx.tenant).values():
         assert answer(method, "known@example.com") == answer(method, "unknown@example.com"), method.name
-        assert answer(method, "x@example.com") == method.takes_identifier, method.name
+        assert answer(method, claimed.get(method.name, "x@example.com")) == method.takes_identifier, method.name

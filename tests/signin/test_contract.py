@@ -33,15 +33,17 @@ from codeb.errors import AccountDisabled, SignInFailed
 from codeb.notify.mail import Mailer
 from codeb.signin import REGISTRY, enabled
 from codeb.signin.base import Challenge, NotMine, SignInContext, VerifiedIdentity
+from codeb.signin.federation import REQUEST_LIFETIME
 from codeb.signin.magic_link import LINK_LIFETIME
-from codeb.signin.upstream_oidc import REQUEST_LIFETIME
+from codeb.signin.upstream_saml import ARRIVAL_LIFETIME
 from codeb.store import layout
 from codeb.tenants import Tenants
-from codeb.upstreams import Upstreams
+from codeb.upstreams import Upstreams, acs_url, sp_entity_id
 from tests.support.authenticator import SoftAuthenticator
 from tests.support.clock import Clock
 from tests.support.codebase import ROOT
 from tests.support.mailbox import Mailbox
+from tests.support.saml_idp import ForgingIdP, authn_request_of, encode, request_of
 from tests.support.upstream_idp import UpstreamIdP
 
 ORIGIN, RP_ID = "http://localhost", "localhost"
@@ -140,13 +142,43 @@ class UpstreamOIDCDriver:
         return self.idp.authenticate(begun.redirect, sub=f"sub-of-{account.email}", email=account.email)
 
 
+class UpstreamSAMLDriver:
+    """Corporate SSO over SAML: a forging IdP signs the responses (tests/support/saml_idp.py);
+    the answer `complete` takes is what the ACS (`arrive`) made of the posted response."""
+
+    fields = {"arrival"}
+    expiry = ARRIVAL_LIFETIME
+    expired_message = "error.upstream.expired"
+    needs_fields_to_begin = True
+
+    def __init__(self, world):
+        self.world = world
+        self.idp = ForgingIdP(world.folder)
+        self.upstream = Upstreams(world.tenant.store).add_saml(
+            name="Example Corp SAML", metadata=self.idp.metadata(), domains=["example.com"])
+
+    def enrol(self, email):
+        account = self.world.accounts.create(email=email)
+        Links(self.world.accounts).link(account.login, self.upstream, self.idp.entity_id, email)
+        return self.world.accounts.require(account.login)
+
+    def challenge(self, method, account) -> dict:
+        begun = method.begin(self.world.ctx, {"upstream": self.upstream["id"]})
+        response = self.idp.response(request_id=authn_request_of(begun.redirect).get("ID"),
+                                     acs=acs_url(ORIGIN), audience=sp_entity_id(ORIGIN, self.upstream["id"]),
+                                     name_id=account.email)
+        return method.arrive(self.world.ctx, {"SAMLResponse": encode(response),
+                                              "RelayState": request_of(begun.redirect)["RelayState"]})
+
+
 DRIVERS = {"magic_link": MagicLinkDriver, "passkey": PasskeyDriver, "password": PasswordDriver,
-           "oidc": UpstreamOIDCDriver}
+           "oidc": UpstreamOIDCDriver, "saml": UpstreamSAMLDriver}
 
 
 class World:
     def __init__(self, data_root):
         self.clock = Clock()
+        self.folder = data_root
         self.tenant = Tenants(str(data_root), clock=self.clock).get("demo")
         self.tenant.settings["methods"] = list(REGISTRY)
         self.accounts = Accounts(self.tenant.store, "localhost")
@@ -270,7 +302,8 @@ def test_disabled_methods_are_not_enabled(method, world):
 
 def test_the_methods_pages_exist(method, driver, world):
     folder = ROOT / "templates" / "signin" / method.name
-    assert (folder / "form.html").is_file()  # its part of the sign-in page
+    # Its part of the sign-in page: a form of its own, or buttons in the list of company sign-ins.
+    assert (folder / "form.html").is_file() or "upstreams" in method.page_part(world.tenant)
     if method.complete_failure_view:
         assert (folder / f"{method.complete_failure_view}.html").is_file()
     begun = method.begin(world.ctx, _begin_submission(driver, world))

@@ -20,7 +20,7 @@ from codeb.accounts.links import Links
 from codeb.cli import main as cli
 from codeb.oidc.clients import Clients
 from codeb.provisioning import create_tenant
-from codeb.signin import upstream_oidc
+from codeb.signin import federation, upstream_oidc
 from codeb.signin.base import SignInContext
 from codeb.store import layout
 from codeb.upstreams import Upstreams
@@ -197,7 +197,7 @@ def test_an_unreachable_upstream_is_a_clear_page_not_an_error(served, demo, tena
 
 
 def test_a_flood_of_requests_from_one_network_is_held_back(served, demo, mailbox, monkeypatch):
-    monkeypatch.setattr(upstream_oidc, "PER_CLIENT", ((2, 60),))
+    monkeypatch.setattr(federation, "PER_CLIENT", ((2, 60),))
     upstream = Upstreams(demo.store).add(name="Gone", issuer="http://127.0.0.1:9", client_id="x")
     with demo.store.update(layout.TENANT) as doc:
         doc["methods"] = ["oidc", "magic_link"]

@@ -26,9 +26,13 @@ LATE_IMPORTS = {
     ("codeb.signin.upstream_oidc", "codeb.upstreams.oidc"):
         "requests, Authlib's client and joserfc load at the first company sign-in, not at startup",
     ("codeb.web.upstreams", "codeb.upstreams.oidc"): "the same libraries, at the admin's first test connection",
+    ("codeb.signin.upstream_saml", "codeb.upstreams.saml"):
+        "pysaml2 (and its XML schema library) loads at the first SAML sign-in, not at startup",
+    ("codeb.upstreams", "codeb.upstreams.saml"): "pysaml2 reads the metadata an admin imports, at that moment",
+    ("codeb.web.upstreams", "codeb.upstreams.saml"): "pysaml2 at the admin's first test of a SAML provider",
 }
 SIGNIN_METHODS = ("codeb.signin.magic_link", "codeb.signin.passkey", "codeb.signin.password",
-                  "codeb.signin.upstream_oidc")
+                  "codeb.signin.upstream_oidc", "codeb.signin.upstream_saml")
 
 
 def test_no_module_imports_itself_through_others():

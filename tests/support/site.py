@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from base64 import urlsafe_b64encode
+from pathlib import Path
 from urllib.parse import urlencode
 
 from waitress.server import create_server
@@ -44,6 +45,7 @@ from codeb.tenants.secrets import session_secret
 from codeb.upstreams import Upstreams
 from codeb.web.app import create_app
 from tests.support.mailbox import Mailbox
+from tests.support.saml_idp import ForgingIdP
 from tests.support.web import HOST, csrf_of, pkce_pair
 
 AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -81,11 +83,14 @@ class Site:
         self._add_people()
         client, _ = Clients(self.tenant.store).add(name=CLIENT_NAME, redirect_uris=[CLIENT_CALLBACK])
         self.client_id = client.client_id
-        # A company identity provider for the admin's page (company sign-in stays off: the
-        # sign-in page is the same; nothing here contacts it).
+        # Company identity providers for the admin's page, one OIDC, one SAML (company sign-in
+        # stays off: the sign-in page is the same; nothing here contacts them).
         Upstreams(self.tenant.store).add(name="Example Corp", issuer="https://login.example.com/realms/corp",
                                          client_id="codeb", client_secret="x" * 32, domains=["corp.example"],
                                          preset="keycloak")
+        idp = ForgingIdP(Path(root), entity_id="https://sts.example.org/adfs/services/trust",
+                         sso_url="https://sts.example.org/adfs/ls/")
+        Upstreams(self.tenant.store).add_saml(name="Example Org", metadata=idp.metadata(), domains=["example.org"])
 
     # -- setting up ---------------------------------------------------------------
 

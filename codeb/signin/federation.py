@@ -1,0 +1,159 @@
+"""What company sign-in does the same over every protocol (OIDC: `upstream_oidc`, SAML:
+`upstream_saml`): the buttons, home-realm discovery, the linking rule, the refusals.
+
+A protocol method proves an identity: its upstream's issuer (the OIDC issuer, the
+SAML IdP's entity id), its subject there (`sub`, the NameID), and what the upstream
+says of the person (`Asserted`). `account` picks the account by one rule:
+
+1. an account already linked to (issuer, subject): the link is the identity;
+2. else the account of the asserted email, only if the upstream vouches for the
+   address (OIDC: `email_verified` true; SAML has no such claim, so the admin's
+   "authoritative" stands for it), the admin marked the upstream authoritative,
+   and the address is of one of its domains: then the identity is linked to it;
+   an account of that email otherwise is never entered (error.upstream.not_linked),
+   which is where other brokers hand accounts over to whoever controls an upstream;
+3. else a new account under the tenant's sign-up policy, linked at once, its email
+   verified when the upstream vouches for it, its roles from the upstream's groups
+   by the admin's mapping, and the first-sign-in screen prefilled with its name.
+"""
+
+from dataclasses import dataclass
+
+from .. import audit
+from ..accounts import normalize_email
+from ..accounts.links import Links
+from ..accounts.profile import clean_display_name
+from ..errors import AccountDisabled, BadInput, Conflict, SignInFailed, SignUpRefused
+from ..store import layout
+from ..upstreams import Upstreams
+from .base import NotMine, SignInContext, SignInMethod, VerifiedIdentity, hit_limits
+from .signup import may_sign_up
+
+REQUEST_LIFETIME = 600
+# Requests one client network may send to upstreams, each (how many, per seconds): an office
+# behind one NAT address signs in; a flood of request records does not fill the disk.
+PER_CLIENT = ((120, 60), (900, 900))
+AMR = ("fed",)  # RFC 8176 §2: federated authentication
+# The RFC 8176 values an upstream's own `amr` may add (anything else it sends is dropped).
+UPSTREAM_AMR = frozenset({"face", "fpt", "geo", "hwk", "iris", "kba", "mca", "mfa", "otp", "pin", "pop", "pwd",
+                          "rba", "retina", "sc", "sms", "swk", "tel", "user", "vbm", "wia"})
+
+
+@dataclass(frozen=True)
+class Asserted:
+    """An identity an upstream proved, in the protocol's terms read out (`claims` of the admin's mapping)."""
+
+    issuer: str
+    subject: str
+    email: object            # as sent: normalised and checked by `account`
+    email_verified: bool     # the upstream vouches for the address
+    name: object
+    groups: object
+    amr: tuple[str, ...] = ()
+
+
+class Federated(SignInMethod):
+    """The part of a company sign-in method that is not its protocol: `kind` names the
+    upstreams it serves (`codeb.upstreams`)."""
+
+    kind = ""
+    takes_identifier = True  # home-realm discovery: a claimed domain goes to its upstream
+    stands_apart = True      # its buttons are forms of their own, not choices of the email form
+    calls_back = True        # the upstream sends the browser back to GET /signin/<method>/callback
+
+    def usable_by(self, account) -> bool:
+        return bool(account.links)
+
+    def page_part(self, tenant) -> dict:
+        return {"upstreams": [{"id": u["id"], "name": u["name"], "method": self.name}
+                              for u in Upstreams(tenant.store).of_kind(self.kind)]}
+
+    def claims(self, ctx: SignInContext, identifier: str) -> bool:
+        if Upstreams(ctx.store).for_domain(identifier.rsplit("@", 1)[-1], self.kind) is None:
+            raise NotMine("no upstream of this kind claims this domain")
+        return True
+
+    def chosen_upstream(self, ctx: SignInContext, submitted) -> tuple[dict, str | None]:
+        """The upstream a `begin` is for (its button, or the domain of the email typed) and
+        the normalised email as a hint for it; counted against the client's limit."""
+        upstreams = Upstreams(ctx.store)
+        hint = submitted.get("email") if isinstance(submitted.get("email"), str) else None
+        hint = normalize_email(hint) if hint else None
+        if "upstream" in submitted:
+            upstream = upstreams.get(submitted["upstream"])
+        elif hint:
+            upstream = upstreams.for_domain(hint.rsplit("@", 1)[-1], self.kind)
+        else:
+            raise NotMine("upstream")
+        if upstream is None or not upstream.get("enabled", True) or upstream.get("kind", "oidc") != self.kind:
+            raise BadInput("error.upstream.unknown")
+        hit_limits(ctx.store, layout.UPSTREAM_PER_CLIENT, ctx.client_network, PER_CLIENT)
+        return upstream, hint
+
+    def identity(self, ctx: SignInContext, upstream: dict, asserted: Asserted, interaction) -> VerifiedIdentity:
+        account, created = self.account(ctx, upstream, asserted)
+        if account.disabled:
+            raise AccountDisabled()
+        return VerifiedIdentity(
+            login=account.login, method=self.name, auth_time=ctx.now(),
+            amr=AMR + tuple(sorted({a for a in asserted.amr if a in UPSTREAM_AMR})),
+            detail={"upstream": upstream["id"], "upstream_name": upstream["name"]},
+            interaction=interaction, created=created)
+
+    def account(self, ctx: SignInContext, upstream: dict, asserted: Asserted):
+        """(account, created) by the module's linking rule."""
+        links = Links(ctx.accounts)
+        linked = links.find(asserted.issuer, asserted.subject)
+        if linked is not None:
+            return linked, False
+        try:
+            email = normalize_email(asserted.email)
+        except BadInput:
+            raise self.failed(ctx, upstream, "error.upstream.no_email", "no usable email claim") from None
+        verified = asserted.email_verified
+        domain = email.rsplit("@", 1)[-1]
+        existing = ctx.accounts.find_by_email(email)
+        if existing is not None:
+            if existing.disabled:
+                raise AccountDisabled()  # not linked either
+            if not (verified and upstream.get("authoritative") and domain in upstream.get("domains", ())):
+                raise self.failed(ctx, upstream, "error.upstream.not_linked",
+                                  f"an account of {email} exists; email verified: {verified}, authoritative: "
+                                  f"{bool(upstream.get('authoritative'))}")
+            self._link(ctx, links, existing.login, upstream, asserted)
+            audit.append(ctx.store, "upstream.linked", login=existing.login, sub=existing.sub,
+                         upstream=upstream["id"], name=upstream["name"], by="email")
+            return existing, False
+        if not may_sign_up(ctx.tenant, email):
+            raise SignUpRefused("error.upstream.no_account")
+        roles = ["user"] + sorted({role for group, role in upstream.get("roles", {}).items()
+                                   if group in _groups(asserted.groups)})
+        try:
+            name = clean_display_name(asserted.name)
+        except BadInput:
+            name = None  # none given, or not one to show: the person types theirs at the first sign-in
+        try:
+            account = ctx.accounts.create(email=email, roles=roles, display_name=name, language=ctx.language,
+                                          email_verified=verified)
+        except Conflict:
+            raise self.failed(ctx, upstream, "error.upstream.not_linked", "an account of the email appeared") from None
+        self._link(ctx, links, account.login, upstream, asserted)
+        return ctx.accounts.require(account.login), True
+
+    def _link(self, ctx, links: Links, login: str, upstream: dict, asserted: Asserted) -> None:
+        try:
+            links.link(login, upstream, asserted.issuer, asserted.subject)
+        except Conflict:
+            raise self.failed(ctx, upstream, "error.upstream.linked_elsewhere", "identity linked elsewhere") from None
+
+    def failed(self, ctx, upstream: dict | None, message_id: str, reason: str) -> SignInFailed:
+        """A refusal: audited with its exact reason (`upstream.refused`); the person reads `message_id`."""
+        audit.append(ctx.store, "upstream.refused", upstream=upstream["id"] if upstream else None,
+                     name=upstream["name"] if upstream else None, reason=reason[:300], ip=ctx.client_ip)
+        return SignInFailed(message_id)
+
+
+def _groups(value) -> set[str]:
+    if isinstance(value, str):
+        return {value}
+    return {g for g in value if isinstance(g, str)} if isinstance(value, list) else set()

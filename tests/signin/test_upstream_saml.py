@@ -1,0 +1,211 @@
+"""Corporate SSO over SAML 2.0, end to end over HTTP: pysaml2's own IdP (tests/support/saml_idp.py)
+is the company's, the demo tenant (on localhost, served by waitress) its service provider.
+
+The person's browser is a `requests.Session`. The IdP's page posts the Response to the ACS
+from the IdP's site, which carries none of the browser's SameSite=Lax cookies: the tests
+post it with no cookies at all, as a browser does, and then follow the redirect with them.
+"""
+
+import re
+import subprocess
+from html import unescape
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import pytest
+import requests
+
+from codeb import audit
+from codeb.accounts import Accounts
+from codeb.accounts.links import Links
+from codeb.store import layout
+from codeb.upstreams import Upstreams, sp_entity_id
+from codeb.upstreams import saml as protocol
+from tests.support.saml_idp import ForgingIdP, Pysaml2IdP, authn_request_of, encode, request_of
+from tests.support.user_agent import Browser
+from tests.support.web import csrf_of
+
+
+@pytest.fixture
+def idp(served, demo, tmp_path):
+    """pysaml2's IdP, federated with the demo tenant ("Corp SAML", claiming corp.example); it
+    knows the tenant by the SP metadata the tenant serves."""
+    forging = ForgingIdP(tmp_path)  # a first IdP only to create the upstream (its id is in our entity id)
+    upstream = Upstreams(demo.store).add_saml(name="Corp SAML", metadata=forging.metadata(), domains=["corp.example"])
+    sp_metadata = requests.get(f"{served}/signin/saml/metadata/{upstream['id']}", timeout=10)
+    assert sp_metadata.status_code == 200
+    real = Pysaml2IdP(tmp_path, sp_metadata.text)
+    with demo.store.update(layout.UPSTREAMS, upstream["id"]) as doc:  # the admin imports the real IdP's metadata
+        found = protocol.read_metadata(real.metadata())
+        doc.update(idp_metadata=real.metadata(), idp_entity_id=found["entity_id"], sso_url=found["sso_url"],
+                   certs=found["certs"])
+    with demo.store.update(layout.TENANT) as doc:
+        doc["methods"] = ["passkey", "oidc", "saml", "magic_link"]
+    return {"idp": real, "upstream": Upstreams(demo.store).get(upstream["id"])}
+
+
+def start(browser: Browser, served: str, **form) -> str:
+    """Press "Sign in with Corp SAML" (or "Continue" with an email): the IdP URL the page moves on to."""
+    page = browser.get(f"{served}/signin")
+    assert page.status_code == 200
+    path = "/signin/continue" if "email" in form else "/signin/saml/begin"
+    moved = browser.post(f"{served}{path}", data={"csrf": csrf_of(page.text), **form})
+    assert moved.status_code == 200, moved.text[:500]
+    refresh = re.search(r'<meta http-equiv="refresh" content="0;url=([^"]+)">', moved.text)
+    assert refresh, moved.text[:500]
+    return unescape(refresh.group(1))
+
+
+def post_to_acs(answer: dict) -> requests.Response:
+    """The IdP's page posting its form: from another site, so without the browser's cookies."""
+    posted = requests.post(answer["acs"], data={"SAMLResponse": answer["SAMLResponse"],
+                                                "RelayState": answer["RelayState"]},
+                           allow_redirects=False, timeout=10)
+    assert posted.status_code == 303, posted.text[:500]
+    assert "Set-Cookie" not in posted.headers  # a cookie set here would replace the browser's session
+    return posted
+
+
+def through_idp(browser: Browser, served: str, idp: dict, email: str, **form) -> str:
+    """Out to the IdP and back to the ACS: the callback URL the browser is sent on to."""
+    redirect = start(browser, served, **(form or {"upstream": idp["upstream"]["id"]}))
+    assert redirect.startswith(idp["idp"].sso_url + "?"), redirect
+    answer = idp["idp"].answer(redirect, email=email)  # verifies our signed AuthnRequest first
+    return urljoin(served, post_to_acs(answer).headers["Location"])
+
+
+def test_a_person_signs_in_with_the_company_saml_account(served, idp, demo, mailbox):
+    browser = Browser(mailbox)
+    assert "Sign in with Corp SAML" in browser.get(f"{served}/signin").text
+    callback = through_idp(browser, served, idp, "ada@corp.example")
+    assert urlsplit(callback).path == "/signin/saml/callback"
+    landed = browser.get(callback)
+    assert landed.status_code == 303, landed.text[:500]
+    assert urlsplit(landed.headers["Location"]).path == "/welcome"
+    welcome = browser.get(urljoin(served, landed.headers["Location"]))
+    assert 'value="Alice Example"' in welcome.text  # the IdP's displayName prefills the profile
+
+    accounts = Accounts(demo.store, "localhost")
+    account = accounts.find_by_email("ada@corp.example")
+    assert account is not None and not account.email_verified  # SAML says nothing of it; not authoritative
+    assert Links(accounts).find(idp["idp"].entity_id, "ada@corp.example").login == account.login
+    [signed_in] = [e for e in audit.read_all(demo.store) if e["event"] == "signin"]
+    assert signed_in["method"] == "saml" and signed_in["created"] is True
+
+    again = Browser(mailbox)
+    landed = again.get(through_idp(again, served, idp, "ada@corp.example"))
+    assert landed.status_code == 303 and len(accounts.list()) == 1
+
+
+def test_the_answer_belongs_to_the_browser_that_asked(served, idp, demo, mailbox):
+    browser = Browser(mailbox)
+    callback = through_idp(browser, served, idp, "ada@corp.example")
+    thief = Browser(mailbox)
+    thief.get(f"{served}/signin")
+    stolen = thief.get(callback)
+    assert stolen.status_code == 400 and "expired or was already used" in stolen.text
+    spent = browser.get(callback)  # taken by the thief's try: the rightful browser starts again
+    assert spent.status_code == 400
+    reasons = [e["reason"] for e in audit.read_all(demo.store) if e["event"] == "upstream.refused"]
+    assert reasons == ["arrival of another browser", "unknown or spent arrival"]
+    assert Accounts(demo.store, "localhost").list() == []
+
+
+def test_a_replayed_response_is_refused_even_with_its_request_restored(served, idp, demo, mailbox):
+    browser = Browser(mailbox)
+    redirect = start(browser, served, upstream=idp["upstream"]["id"])
+    answer = idp["idp"].answer(redirect, email="ada@corp.example")
+    requests_kind = demo.store.transient(layout.UPSTREAM_REQUESTS)
+    [rid] = demo.store.list(layout.TRANSIENT, layout.UPSTREAM_REQUESTS)
+    record = requests_kind.get(rid)
+    assert browser.get(urljoin(served, post_to_acs(answer).headers["Location"])).status_code == 303
+
+    again = post_to_acs(answer)  # the same post: its RelayState was spent
+    assert parse_qs(urlsplit(again.headers["Location"]).query)["failed"] == ["error.upstream.expired"]
+    requests_kind.put(rid, record, ttl=600)  # as a restored copy of the tenant's folder would bring it back
+    replayed = post_to_acs(answer)
+    shown = browser.get(urljoin(served, replayed.headers["Location"]))
+    assert shown.status_code == 400 and "expired or was already used" in shown.text
+    reasons = [e["reason"] for e in audit.read_all(demo.store) if e["event"] == "upstream.refused"]
+    assert reasons == ["unknown or spent RelayState", "the assertion was used before (replay)"]
+
+
+def test_a_forged_relay_state_and_a_bad_response_get_clear_pages(served, idp, demo, mailbox):
+    browser = Browser(mailbox)
+    redirect = start(browser, served, upstream=idp["upstream"]["id"])
+    answer = idp["idp"].answer(redirect, email="ada@corp.example")
+    forged = post_to_acs({**answer, "RelayState": "forged"})
+    page = browser.get(urljoin(served, forged.headers["Location"]))
+    assert page.status_code == 400 and "expired or was already used" in page.text
+    tampered = encode(protocol._decoded(answer["SAMLResponse"]).decode().replace("ada@corp", "eve@corp"))
+    bad = post_to_acs({**answer, "SAMLResponse": tampered})
+    page = browser.get(urljoin(served, bad.headers["Location"]))
+    assert page.status_code == 400 and "could not be verified" in page.text
+    unknown = browser.get(f"{served}/signin/saml/callback?failed=error.not_a_message")
+    assert unknown.status_code == 400  # only the ACS's own refusals are shown
+    assert Accounts(demo.store, "localhost").list() == []
+
+
+def test_an_existing_account_is_connected_only_through_an_authoritative_upstream(served, idp, demo, mailbox):
+    accounts = Accounts(demo.store, "localhost")
+    existing = accounts.create(email="ada@corp.example")
+    browser = Browser(mailbox)
+    refused = browser.get(through_idp(browser, served, idp, "ada@corp.example"))
+    assert refused.status_code in (400, 403) and "already exists" in refused.text
+    assert Links(accounts).find(idp["idp"].entity_id, "ada@corp.example") is None
+
+    with demo.store.update(layout.UPSTREAMS, idp["upstream"]["id"]) as doc:
+        doc["authoritative"] = True
+    browser = Browser(mailbox)
+    landed = browser.get(through_idp(browser, served, idp, "ada@corp.example"))
+    assert landed.status_code == 303, landed.text[:300]
+    assert Links(accounts).find(idp["idp"].entity_id, "ada@corp.example").login == existing.login
+    assert [e["by"] for e in audit.read_all(demo.store) if e["event"] == "upstream.linked"] == ["email"]
+
+
+def test_home_realm_discovery_sends_a_claimed_domain_to_the_saml_idp(served, idp, mailbox):
+    browser = Browser(mailbox)
+    redirect = start(browser, served, email="Bob@Corp.example")
+    assert redirect.startswith(idp["idp"].sso_url + "?")
+    assert authn_request_of(redirect).get("AssertionConsumerServiceURL") == f"{served}/signin/saml/acs"
+
+
+def test_a_transient_name_id_is_refused_with_the_reason(served, demo, mailbox, tmp_path):
+    forging = ForgingIdP(tmp_path)
+    upstream = Upstreams(demo.store).add_saml(name="Corp SAML", metadata=forging.metadata(), domains=["corp.example"])
+    with demo.store.update(layout.TENANT) as doc:
+        doc["methods"] = ["saml", "magic_link"]
+    browser = Browser(mailbox)
+    redirect = start(browser, served, upstream=upstream["id"])
+    request = authn_request_of(redirect)
+    xml = forging.response(request_id=request.get("ID"), acs=f"{served}/signin/saml/acs",
+                           audience=sp_entity_id(served, upstream["id"]),
+                           name_id_xml='<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient">'
+                                       "_8e8dc5f69a98cc4c1ff3427e5ce34606fd672f91e6</saml:NameID>")
+    posted = post_to_acs({"acs": f"{served}/signin/saml/acs", "SAMLResponse": encode(xml),
+                          "RelayState": request_of(redirect)["RelayState"]})
+    assert browser.get(urljoin(served, posted.headers["Location"])).status_code == 400
+    [refusal] = [e for e in audit.read_all(demo.store) if e["event"] == "upstream.refused"]
+    assert "transient NameID" in refusal["reason"]
+
+
+def test_the_sp_metadata_is_served_signed_by_the_tenants_key(served, idp, demo, tmp_path):
+    uid = idp["upstream"]["id"]
+    answer = requests.get(f"{served}/signin/saml/metadata/{uid}", timeout=10)
+    assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("application/samlmetadata+xml")
+    assert f'entityID="{served}/signin/saml/metadata/{uid}"' in answer.text
+    assert f'Location="{served}/signin/saml/acs"' in answer.text
+    signed = tmp_path / "sp.xml"
+    signed.write_text(answer.text)
+    cert = tmp_path / "sp.crt"
+    cert.write_text(protocol.sp_keys(demo.store)["cert"])
+    checked = subprocess.run(["xmlsec1", "--verify", "--pubkey-cert-pem", str(cert), "--id-attr:ID",
+                              "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor", str(signed)],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    assert requests.get(f"{served}/signin/saml/metadata/nosuchupstr", timeout=10).status_code == 404
+    assert requests.get(f"{served}/signin/oidc/metadata/{uid}", timeout=10).status_code == 404
+
+
+def test_the_acs_of_a_method_that_takes_no_posts_is_not_found(served):
+    assert requests.post(f"{served}/signin/oidc/acs", data={"SAMLResponse": "x"}, timeout=10).status_code == 404
+    assert requests.post(f"{served}/signin/nothing/acs", data={}, timeout=10).status_code == 404
