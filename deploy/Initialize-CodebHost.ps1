@@ -36,6 +36,12 @@
     A folder of wheel files to install the Python packages from, for hosts
     without access to PyPI (pip --no-index --find-links).
 
+.PARAMETER XmlSec1
+    The xmlsec1.exe of an XML Security Library build for Windows (it checks the
+    signatures of SAML company sign-ins). Saved as the machine's CODEB_XMLSEC1,
+    which every application pool reads. Without it, xmlsec1.exe must be on the
+    PATH of the pools, or SAML sign-in says that it is not set up.
+
 .EXAMPLE
     .\Initialize-CodebHost.ps1
 
@@ -63,7 +69,10 @@ param(
     [string]$Source = (Split-Path -Parent $PSScriptRoot),
 
     [ValidateScript({ Test-Path -LiteralPath $_ -PathType Container })]
-    [string]$WheelHouse
+    [string]$WheelHouse,
+
+    [ValidateScript({ Test-Path -LiteralPath $_ -PathType Leaf })]
+    [string]$XmlSec1
 )
 
 Set-StrictMode -Version Latest
@@ -172,6 +181,18 @@ if ($PSCmdlet.ShouldProcess($layout.Venv, "Create the virtual environment and in
 
     # The pools may not write into the release, so compile it now once.
     Invoke-CodebNative -FilePath $layout.Python -ArgumentList @('-m', 'compileall', '-q', (Join-Path $layout.App 'codeb'))
+}
+
+# --- xmlsec1 for SAML company sign-in: the pools find it through CODEB_XMLSEC1.
+if ($XmlSec1) {
+    $xmlsecFull = (Resolve-Path -LiteralPath $XmlSec1).ProviderPath
+    if ($PSCmdlet.ShouldProcess('CODEB_XMLSEC1', "Set the machine environment variable to $xmlsecFull")) {
+        [Environment]::SetEnvironmentVariable('CODEB_XMLSEC1', $xmlsecFull, 'Machine')
+    }
+}
+elseif (-not [Environment]::GetEnvironmentVariable('CODEB_XMLSEC1', 'Machine') -and
+        -not (Get-Command -Name xmlsec1.exe -ErrorAction SilentlyContinue)) {
+    Write-Warning 'xmlsec1.exe was not found: SAML company sign-in needs it (-XmlSec1 C:\path\to\xmlsec1.exe).'
 }
 
 # --- IIS: sites may declare their handler; the venv's wfastcgi is a FastCGI application.

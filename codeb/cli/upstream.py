@@ -1,15 +1,23 @@
-"""`upstream add|list|remove`: the company identity providers people may sign in with."""
+"""`upstream add|add-saml|list|refresh|remove`: the company identity providers people may sign in with."""
+
+from pathlib import Path
 
 from .. import signin
-from ..upstreams import PRESETS, Upstreams, redirect_uri
+from ..errors import BadInput
+from ..upstreams import PRESETS, Upstreams, acs_url, redirect_uri, sp_entity_id
 from .base import out, tenants
 
 
 def shown(upstream: dict, base_url: str) -> dict:
-    """An upstream as the commands print it: everything but the client secret."""
-    doc = {k: v for k, v in upstream.items() if k not in ("client_secret", "schema")}
-    doc["has_client_secret"] = bool(upstream.get("client_secret"))
-    doc["redirect_uri"] = redirect_uri(base_url)
+    """An upstream as the commands print it: everything but the client secret (and a SAML
+    IdP's metadata, kept whole), with what to give the upstream's admin."""
+    doc = {k: v for k, v in upstream.items() if k not in ("client_secret", "schema", "idp_metadata")}
+    if upstream.get("kind") == "saml":
+        doc["sp_entity_id"] = doc["sp_metadata_url"] = sp_entity_id(base_url, upstream["id"])
+        doc["acs_url"] = acs_url(base_url)
+    else:
+        doc["has_client_secret"] = bool(upstream.get("client_secret"))
+        doc["redirect_uri"] = redirect_uri(base_url)
     return doc
 
 
@@ -26,6 +34,26 @@ def add(args) -> None:
         required_for=args.require_for or ())
     signin.switch_on(tenant.store, "oidc")  # the tenant's other methods stay as they are
     out(shown(upstream, _base_url(tenant)))
+
+
+def add_saml(args) -> None:
+    tenant = tenants(args).get(args.tenant)
+    metadata = None
+    if args.metadata_file:
+        try:
+            metadata = Path(args.metadata_file).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as error:
+            raise BadInput("error.upstream.saml_metadata", reason=f"{args.metadata_file}: {error}") from None
+    upstream = Upstreams(tenant.store).add_saml(
+        name=args.name, metadata=metadata, metadata_url=args.metadata_url, entity_id=args.entity_id,
+        domains=args.domain or (), authoritative=args.authoritative, required_for=args.require_for or ())
+    signin.switch_on(tenant.store, "saml")
+    out(shown(upstream, _base_url(tenant)))
+
+
+def refresh(args) -> None:
+    tenant = tenants(args).get(args.tenant)
+    out(shown(Upstreams(tenant.store).refresh_metadata(args.id), _base_url(tenant)))
 
 
 def list_(args) -> None:
@@ -55,10 +83,28 @@ def register(sub) -> None:
     a.add_argument("--tenant-id", action="append", metavar="ID",
                    help="Entra ID: a directory allowed through a multi-tenant issuer (repeatable)")
     a.add_argument("--hosted-domain", metavar="DOMAIN", help="Google Workspace: only that domain's accounts")
-    a.add_argument("--preset", choices=sorted(PRESETS), default="oidc")
+    a.add_argument("--preset", choices=sorted(p for p in PRESETS if p != "saml"), default="oidc")
     a.add_argument("--require-for", action="append", metavar="ROLE", choices=["admin", "user"],
                    help="holders of this role sign in only through this upstream (repeatable)")
     a.set_defaults(func=add)
+    s = group.add_parser("add-saml", help="federate an upstream SAML 2.0 identity provider from its metadata")
+    s.add_argument("tenant")
+    s.add_argument("--name", required=True, help='the button\'s label: "Sign in with NAME"')
+    given = s.add_mutually_exclusive_group(required=True)
+    given.add_argument("--metadata-url", metavar="URL", help="where the IdP publishes its metadata (refreshable)")
+    given.add_argument("--metadata-file", metavar="PATH", help="the IdP's metadata as a file")
+    s.add_argument("--entity-id", metavar="ID", help="the IdP to use when the metadata describes several")
+    s.add_argument("--domain", action="append", metavar="DOMAIN",
+                   help="an email domain that belongs to it: such addresses go straight to it (repeatable)")
+    s.add_argument("--authoritative", action="store_true",
+                   help="link the emails it asserts of those domains to the existing accounts of those addresses")
+    s.add_argument("--require-for", action="append", metavar="ROLE", choices=["admin", "user"],
+                   help="holders of this role sign in only through this upstream (repeatable)")
+    s.set_defaults(func=add_saml)
+    f = group.add_parser("refresh", help="fetch a SAML upstream's metadata again from its URL")
+    f.add_argument("tenant")
+    f.add_argument("id")
+    f.set_defaults(func=refresh)
     ls = group.add_parser("list", help="the tenant's upstreams as JSON (secrets left out)")
     ls.add_argument("tenant")
     ls.set_defaults(func=list_)

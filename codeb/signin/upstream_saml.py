@@ -35,7 +35,7 @@ TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 MAX_RELAY_STATE = 80  # SAML bindings §3.4.3: at most 80 bytes; ours are 43
 # What a refusal at the ACS may show on the sign-in page the browser is sent on to.
 REFUSALS = frozenset({"error.upstream.expired", "error.upstream.unknown", "error.upstream.refused",
-                      "error.upstream.bad_token", "error.upstream.denied"})
+                      "error.upstream.bad_token", "error.upstream.denied", "error.upstream.bad_discovery"})
 
 
 def _requests(store):
@@ -60,8 +60,11 @@ class UpstreamSAML(Federated):
     def begin(self, ctx: SignInContext, submitted) -> Challenge:
         upstream, _ = self.chosen_upstream(ctx, submitted)
         relay_state = secrets.token_urlsafe(32)
-        request_id, url = _protocol().authn_request(service_provider(ctx, upstream), upstream,
-                                                    relay_state=relay_state)
+        try:
+            request_id, url = _protocol().authn_request(service_provider(ctx, upstream), upstream,
+                                                        relay_state=relay_state)
+        except UpstreamError as error:
+            raise self.failed(ctx, upstream, error.message_id, error.reason) from None
         _requests(ctx.store).put(secret_id(relay_state), {
             "upstream": upstream["id"], "saml_request": request_id,
             "browser": secret_id(ctx.browser) if ctx.browser else None,

@@ -32,6 +32,7 @@ import binascii
 import calendar
 import datetime
 import hashlib
+import os
 import shutil
 from collections import Counter
 from xml.etree import ElementTree
@@ -67,7 +68,9 @@ SP_KEYS = (layout.KEYS, layout.SAML_KEYS)
 ASSERTION = "{urn:oasis:names:tc:SAML:2.0:assertion}Assertion"
 ENCRYPTED_ASSERTION = "{urn:oasis:names:tc:SAML:2.0:assertion}EncryptedAssertion"
 RESPONSE = "{urn:oasis:names:tc:SAML:2.0:protocol}Response"
-XMLSEC = shutil.which("xmlsec1") or "xmlsec1"
+# The xmlsec1 program: CODEB_XMLSEC1 names it (on Windows, where deploy\Initialize-CodebHost.ps1
+# sets it), else the one on the PATH (Debian: the xmlsec1 package).
+XMLSEC = os.environ.get("CODEB_XMLSEC1") or shutil.which("xmlsec1")
 
 # What an IdP's AuthnContextClassRef says of the sign-in, as RFC 8176 `amr` values.
 AUTHN_CONTEXTS = {
@@ -189,6 +192,9 @@ _clients = Memo(size=256)
 
 
 def client(store, upstream: dict, *, entity_id: str, acs_url: str) -> Saml2Client:
+    """pysaml2's SP for this tenant host and upstream; UpstreamError when xmlsec1 is missing."""
+    if not XMLSEC or not os.path.isfile(XMLSEC):
+        raise UpstreamError("error.upstream.bad_discovery", "xmlsec1 is not installed (CODEB_XMLSEC1, PATH)")
     keys = sp_keys(store)
     key_file = store.file_for_tool(layout.KEYS, "saml-sp.key.pem", keys["key"].encode("ascii"))
     cert_file = store.file_for_tool(layout.KEYS, "saml-sp.crt.pem", keys["cert"].encode("ascii"))

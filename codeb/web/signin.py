@@ -27,6 +27,7 @@ from ..errors import BadInput, CodebError, RateLimited, SignInFailed
 from ..invites import LINK_PATH
 from ..signin import flow, interactions, signup
 from ..signin.base import NotMine, SignInContext, SignInMethod, VerifiedIdentity
+from ..upstreams.checks import UpstreamError
 from . import context
 from . import oidc as oidc_web
 from .errors import answer_as, answers
@@ -395,6 +396,8 @@ def published(method_slug, uid):
         mimetype, body = signin.REGISTRY[name]().published(method_context(browser=""), uid)
     except NotMine:
         abort(404)
+    except UpstreamError:  # the host lacks what signs it (xmlsec1): the operator's to mend
+        abort(503)
     return current_app.response_class(body, mimetype=mimetype)
 
 

@@ -6,6 +6,7 @@ from the IdP's site, which carries none of the browser's SameSite=Lax cookies: t
 post it with no cookies at all, as a browser does, and then follow the redirect with them.
 """
 
+import json
 import re
 import subprocess
 from html import unescape
@@ -17,6 +18,7 @@ import requests
 from codeb import audit
 from codeb.accounts import Accounts
 from codeb.accounts.links import Links
+from codeb.cli import main as cli
 from codeb.store import layout
 from codeb.upstreams import Upstreams, sp_entity_id
 from codeb.upstreams import saml as protocol
@@ -209,3 +211,34 @@ def test_the_sp_metadata_is_served_signed_by_the_tenants_key(served, idp, demo, 
 def test_the_acs_of_a_method_that_takes_no_posts_is_not_found(served):
     assert requests.post(f"{served}/signin/oidc/acs", data={"SAMLResponse": "x"}, timeout=10).status_code == 404
     assert requests.post(f"{served}/signin/nothing/acs", data={}, timeout=10).status_code == 404
+
+
+def test_the_cli_adds_a_saml_idp_from_a_file_and_prints_what_its_admin_needs(tenants, data_root, tmp_path, capsys):
+    forging = ForgingIdP(tmp_path)
+    metadata = tmp_path / "idp.xml"
+    metadata.write_text(forging.metadata())
+    base = ["--data", str(data_root), "upstream"]
+    assert cli([*base, "add-saml", "demo", "--name", "Acme ADFS", "--metadata-file", str(tmp_path / "none.xml")]) == 2
+    assert "cannot be used" in capsys.readouterr().err
+    assert cli([*base, "add-saml", "demo", "--name", "Acme ADFS", "--metadata-file", str(metadata),
+                "--domain", "acme.example", "--authoritative"]) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert added["kind"] == "saml" and added["idp_entity_id"] == forging.entity_id and "idp_metadata" not in added
+    assert added["acs_url"] == "http://localhost/signin/saml/acs"
+    assert added["sp_entity_id"] == f"http://localhost/signin/saml/metadata/{added['id']}"
+    assert "saml" in tenants.get("demo").setting("methods")
+    assert cli([*base, "refresh", "demo", added["id"]]) == 2  # read from a file: nothing to fetch again
+    assert "cannot be refreshed" in capsys.readouterr().err
+    assert cli([*base, "remove", "demo", added["id"]]) == 0
+
+
+def test_a_host_without_xmlsec1_says_so_instead_of_failing(served, idp, demo, mailbox, monkeypatch):
+    monkeypatch.setattr(protocol, "XMLSEC", None)
+    browser = Browser(mailbox)
+    page = browser.get(f"{served}/signin")
+    answer = browser.post(f"{served}/signin/saml/begin", data={"csrf": csrf_of(page.text),
+                                                                "upstream": idp["upstream"]["id"]})
+    assert answer.status_code == 400 and "not set up correctly here" in answer.text
+    assert requests.get(f"{served}/signin/saml/metadata/{idp['upstream']['id']}", timeout=10).status_code == 503
+    [refusal] = [e for e in audit.read_all(demo.store) if e["event"] == "upstream.refused"]
+    assert "xmlsec1 is not installed" in refusal["reason"]
