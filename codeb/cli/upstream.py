@@ -1,4 +1,4 @@
-"""`upstream add|add-saml|list|refresh|remove`: the company identity providers people may sign in with."""
+"""`upstream add|list|refresh|remove`: the company identity providers people may sign in with."""
 
 from pathlib import Path
 
@@ -27,28 +27,34 @@ def _base_url(tenant) -> str:
 
 def add(args) -> None:
     tenant = tenants(args).get(args.tenant)
-    upstream = Upstreams(tenant.store).add(
-        name=args.name, issuer=args.oidc_issuer, client_id=args.client_id, client_secret=args.client_secret,
-        scopes=args.scope, domains=args.domain or (), authoritative=args.authoritative,
-        tenant_ids=args.tenant_id or (), hosted_domain=args.hosted_domain, preset=args.preset,
-        required_for=args.require_for or ())
-    signin.switch_on(tenant.store, "oidc")  # the tenant's other methods stay as they are
+    if args.saml_metadata:
+        upstream = _add_saml(tenant, args)
+    else:
+        if not args.client_id:
+            raise BadInput("error.upstream.client_id")
+        upstream = Upstreams(tenant.store).add(
+            name=args.name, issuer=args.oidc_issuer, client_id=args.client_id, client_secret=args.client_secret,
+            scopes=args.scope, domains=args.domain or (), authoritative=args.authoritative,
+            tenant_ids=args.tenant_id or (), hosted_domain=args.hosted_domain, preset=args.preset,
+            required_for=args.require_for or ())
+    signin.switch_on(tenant.store, upstream["kind"])  # the tenant's other methods stay as they are
     out(shown(upstream, _base_url(tenant)))
 
 
-def add_saml(args) -> None:
-    tenant = tenants(args).get(args.tenant)
-    metadata = None
-    if args.metadata_file:
-        try:
-            metadata = Path(args.metadata_file).read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as error:
-            raise BadInput("error.upstream.saml_metadata", reason=f"{args.metadata_file}: {error}") from None
-    upstream = Upstreams(tenant.store).add_saml(
-        name=args.name, metadata=metadata, metadata_url=args.metadata_url, entity_id=args.entity_id,
-        domains=args.domain or (), authoritative=args.authoritative, required_for=args.require_for or ())
-    signin.switch_on(tenant.store, "saml")
-    out(shown(upstream, _base_url(tenant)))
+def _add_saml(tenant, args) -> dict:
+    """`--saml-metadata`: an https:// (or loopback http://) URL, fetched now and by `refresh`, or a file."""
+    given = args.saml_metadata
+    url, metadata = (given, None) if given.startswith(("https://", "http://")) else (None, _read(given))
+    return Upstreams(tenant.store).add_saml(
+        name=args.name, metadata=metadata, metadata_url=url, entity_id=args.entity_id, domains=args.domain or (),
+        authoritative=args.authoritative, required_for=args.require_for or ())
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise BadInput("error.upstream.saml_metadata", reason=f"{path}: {type(error).__name__}") from None
 
 
 def refresh(args) -> None:
@@ -69,12 +75,17 @@ def remove(args) -> None:
 def register(sub) -> None:
     group = sub.add_parser("upstream", help="company identity providers (corporate SSO)").add_subparsers(
         dest="action", required=True, metavar="ACTION")
-    a = group.add_parser("add", help="federate an upstream OpenID Connect provider; prints it as JSON")
+    a = group.add_parser("add", help="federate an upstream OpenID Connect provider or SAML 2.0 IdP; prints it as "
+                                     "JSON with what to register there")
     a.add_argument("tenant")
     a.add_argument("--name", required=True, help='the button\'s label: "Sign in with NAME"')
-    a.add_argument("--oidc-issuer", required=True, metavar="URL", help="the provider's issuer (its discovery)")
-    a.add_argument("--client-id", required=True, metavar="ID")
-    a.add_argument("--client-secret", metavar="SECRET", help="for client_secret_basic; none for a public client")
+    kind = a.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--oidc-issuer", metavar="URL", help="an OpenID provider's issuer (its discovery)")
+    kind.add_argument("--saml-metadata", metavar="FILE_OR_URL",
+                      help="a SAML IdP's metadata: a file, or its URL (fetched again by `upstream refresh`)")
+    a.add_argument("--entity-id", metavar="ID", help="SAML: the IdP to use when the metadata describes several")
+    a.add_argument("--client-id", metavar="ID", help="OIDC: the client id the provider gave (required for OIDC)")
+    a.add_argument("--client-secret", metavar="SECRET", help="OIDC: for client_secret_basic; none for a public client")
     a.add_argument("--scope", action="append", help="repeatable (default: the preset's, else openid email profile)")
     a.add_argument("--domain", action="append", metavar="DOMAIN",
                    help="an email domain that belongs to it: such addresses go straight to it (repeatable)")
@@ -87,20 +98,6 @@ def register(sub) -> None:
     a.add_argument("--require-for", action="append", metavar="ROLE", choices=["admin", "user"],
                    help="holders of this role sign in only through this upstream (repeatable)")
     a.set_defaults(func=add)
-    s = group.add_parser("add-saml", help="federate an upstream SAML 2.0 identity provider from its metadata")
-    s.add_argument("tenant")
-    s.add_argument("--name", required=True, help='the button\'s label: "Sign in with NAME"')
-    given = s.add_mutually_exclusive_group(required=True)
-    given.add_argument("--metadata-url", metavar="URL", help="where the IdP publishes its metadata (refreshable)")
-    given.add_argument("--metadata-file", metavar="PATH", help="the IdP's metadata as a file")
-    s.add_argument("--entity-id", metavar="ID", help="the IdP to use when the metadata describes several")
-    s.add_argument("--domain", action="append", metavar="DOMAIN",
-                   help="an email domain that belongs to it: such addresses go straight to it (repeatable)")
-    s.add_argument("--authoritative", action="store_true",
-                   help="link the emails it asserts of those domains to the existing accounts of those addresses")
-    s.add_argument("--require-for", action="append", metavar="ROLE", choices=["admin", "user"],
-                   help="holders of this role sign in only through this upstream (repeatable)")
-    s.set_defaults(func=add_saml)
     f = group.add_parser("refresh", help="fetch a SAML upstream's metadata again from its URL")
     f.add_argument("tenant")
     f.add_argument("id")

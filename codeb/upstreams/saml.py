@@ -65,8 +65,8 @@ MAX_METADATA = 512 * 1024
 KEY_SIZE = 2048
 CERT_DAYS = 3650
 SP_KEYS = (layout.KEYS, layout.SAML_KEYS)
-ASSERTION = "{urn:oasis:names:tc:SAML:2.0:assertion}Assertion"
-ENCRYPTED_ASSERTION = "{urn:oasis:names:tc:SAML:2.0:assertion}EncryptedAssertion"
+SAML_NS = "{urn:oasis:names:tc:SAML:2.0:assertion}"
+ASSERTION, ENCRYPTED_ASSERTION, CONDITIONS = (SAML_NS + n for n in ("Assertion", "EncryptedAssertion", "Conditions"))
 RESPONSE = "{urn:oasis:names:tc:SAML:2.0:protocol}Response"
 # The xmlsec1 program: CODEB_XMLSEC1 names it (on Windows, where deploy\Initialize-CodebHost.ps1
 # sets it), else the one on the PATH (Debian: the xmlsec1 package).
@@ -262,7 +262,9 @@ def verify_response(sp: Saml2Client, upstream: dict, encoded, *, request_id: str
     except StatusError as error:  # the IdP answered, but not with a sign-in (denied, cancelled …)
         raise UpstreamError("error.upstream.denied", f"status: {type(error).__name__}: {str(error)[:200]}") from None
     except (SAMLError, SignatureError, ValueError, TypeError, AttributeError) as error:
-        raise UpstreamError(UNVERIFIED, f"pysaml2: {type(error).__name__}: {str(error)[:200]}") from None
+        why = (_times_refused(xml, now) if "Condition" in str(error) else None) \
+            or f"{type(error).__name__}: {str(error)[:200]}"
+        raise UpstreamError(UNVERIFIED, f"pysaml2: {why}") from None
     except Exception as error:  # noqa: BLE001 -- pysaml2 raises bare Exceptions for failed conditions (audience, time)
         raise UpstreamError(UNVERIFIED, f"pysaml2: {str(error)[:200]}") from None
     if answer is None:
@@ -317,6 +319,22 @@ def _check_shape(xml: bytes) -> None:
     ids = Counter(e.get("ID") for e in root.iter() if e.get("ID") is not None)
     if any(count > 1 for count in ids.values()):
         raise UpstreamError(UNVERIFIED, "an element ID appears twice")
+
+
+def _times_refused(xml: bytes, now: float) -> str | None:
+    """Why pysaml2's "Condition not OK" was: the assertion's time window against ours, read
+    from the unverified document for the audit log only (nothing is trusted from it)."""
+    conditions = SafeTree.fromstring(xml).find(f".//{ASSERTION}/{CONDITIONS}")
+    if conditions is None:
+        return None
+    try:
+        if conditions.get("NotOnOrAfter") and _seconds(conditions.get("NotOnOrAfter")) + SKEW <= now:
+            return f"the assertion expired at {conditions.get('NotOnOrAfter')}"
+        if conditions.get("NotBefore") and _seconds(conditions.get("NotBefore")) - SKEW > now:
+            return f"the assertion is valid only from {conditions.get('NotBefore')} (the clocks differ?)"
+    except ValueError:
+        return "the assertion's times are not xs:dateTime"
+    return None
 
 
 def _check_bearer(assertion, *, request_id: str, acs_url: str, now: float) -> float:

@@ -218,9 +218,9 @@ def test_the_cli_adds_a_saml_idp_from_a_file_and_prints_what_its_admin_needs(ten
     metadata = tmp_path / "idp.xml"
     metadata.write_text(forging.metadata())
     base = ["--data", str(data_root), "upstream"]
-    assert cli([*base, "add-saml", "demo", "--name", "Acme ADFS", "--metadata-file", str(tmp_path / "none.xml")]) == 2
+    assert cli([*base, "add", "demo", "--name", "Acme ADFS", "--saml-metadata", str(tmp_path / "none.xml")]) == 2
     assert "cannot be used" in capsys.readouterr().err
-    assert cli([*base, "add-saml", "demo", "--name", "Acme ADFS", "--metadata-file", str(metadata),
+    assert cli([*base, "add", "demo", "--name", "Acme ADFS", "--saml-metadata", str(metadata),
                 "--domain", "acme.example", "--authoritative"]) == 0
     added = json.loads(capsys.readouterr().out)
     assert added["kind"] == "saml" and added["idp_entity_id"] == forging.entity_id and "idp_metadata" not in added
@@ -230,6 +230,8 @@ def test_the_cli_adds_a_saml_idp_from_a_file_and_prints_what_its_admin_needs(ten
     assert cli([*base, "refresh", "demo", added["id"]]) == 2  # read from a file: nothing to fetch again
     assert "cannot be refreshed" in capsys.readouterr().err
     assert cli([*base, "remove", "demo", added["id"]]) == 0
+    assert cli([*base, "add", "demo", "--name", "Acme", "--oidc-issuer", "https://idp.example"]) == 2
+    assert "client ID" in capsys.readouterr().err
 
 
 def test_a_host_without_xmlsec1_says_so_instead_of_failing(served, idp, demo, mailbox, monkeypatch):
@@ -242,3 +244,99 @@ def test_a_host_without_xmlsec1_says_so_instead_of_failing(served, idp, demo, ma
     assert requests.get(f"{served}/signin/saml/metadata/{idp['upstream']['id']}", timeout=10).status_code == 503
     [refusal] = [e for e in audit.read_all(demo.store) if e["event"] == "upstream.refused"]
     assert "xmlsec1 is not installed" in refusal["reason"]
+
+
+# -- every attack refused at the ACS, its exact reason audited --------------------------------
+
+@pytest.fixture
+def forged(served, demo, tmp_path):
+    """A forging IdP (tests/support/saml_idp.py) federated with the demo tenant: each test
+    answers the real AuthnRequest of a browser with a response an attacker made."""
+    forging = ForgingIdP(tmp_path)
+    upstream = Upstreams(demo.store).add_saml(name="Corp SAML", metadata=forging.metadata(), domains=["corp.example"])
+    with demo.store.update(layout.TENANT) as doc:
+        doc["methods"] = ["saml", "magic_link"]
+    return {"idp": forging, "upstream": upstream}
+
+
+def _signed(idp, **assertion):
+    return idp.signed_assertion(**assertion)[0]
+
+
+def _attacker_key(idp, tmp_path, **base):
+    (tmp_path / "attacker").mkdir()
+    return ForgingIdP(tmp_path / "attacker").response(**base)
+
+
+def _forged_beside(idp, tmp_path, **base):
+    forged, _ = idp.unsigned_assertion(**{**base, "name_id": "mallory@corp.example"})
+    return idp.response(**base, assertion_xml=forged + _signed(idp, **base))
+
+
+def _forged_around(idp, tmp_path, **base):
+    signed, aid = idp.signed_assertion(**base)
+    forged, _ = idp.unsigned_assertion(**{**base, "name_id": "mallory@corp.example", "assertion_id": aid})
+    return idp.response(**base, assertion_xml=forged.replace("</saml:Subject>",
+                                                             f"</saml:Subject><saml:Advice>{signed}</saml:Advice>", 1))
+
+
+def _swapped_in_signed_response(idp, tmp_path, **base):
+    xml = idp.response(**base, sign="response")
+    forged, _ = idp.unsigned_assertion(**{**base, "name_id": "mallory@corp.example"})
+    start, end = xml.index("<saml:Assertion"), xml.index("</saml:Assertion>") + len("</saml:Assertion>")
+    return xml[:start] + forged + xml[end:]
+
+
+ATTACKS = {
+    "unsigned": (lambda idp, tmp, **b: idp.response(**b, sign=None),
+                 "Neither the response nor the assertions are signed"),
+    "another key": (_attacker_key, "pysaml2: SignatureError: Failed to verify signature"),
+    "a forged assertion beside the signed one": (_forged_beside, "2 assertions in the response"),
+    "the signed assertion inside a forged one": (_forged_around, "2 assertions in the response"),
+    "a forged assertion in a signed response": (_swapped_in_signed_response,
+                                                "pysaml2: SignatureError: Failed to verify signature"),
+    "wrong audience": (lambda idp, tmp, **b: idp.response(**{**b, "audience": "https://other.example"}),
+                       "AudienceRestrictions conditions not satisfied"),
+    "wrong Recipient": (lambda idp, tmp, **b: idp.response(**b, recipient="https://other.example/acs"),
+                        "Recipient is 'https://other.example/acs'"),
+    "wrong Destination": (lambda idp, tmp, **b: idp.response(**b, destination="https://other.example/acs"),
+                          "Destination is 'https://other.example/acs'"),
+    "InResponseTo of a request never sent": (lambda idp, tmp, **b: idp.response(**{**b, "request_id": "id-never"}),
+                                             "Unsolicited response: id-never"),
+    "unsolicited": (lambda idp, tmp, **b: idp.response(**{**b, "request_id": None}), "Unsolicited response"),
+    "expired": (lambda idp, tmp, **b: idp.response(**b, not_on_or_after=-300, confirmation_end=-300),
+                "the assertion expired at "),
+    "not valid yet": (lambda idp, tmp, **b: idp.response(**b, not_before=900), "the assertion is valid only from"),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_an_attack_at_the_acs_is_refused_with_its_reason_audited(served, forged, demo, mailbox, tmp_path, attack):
+    make, reason = ATTACKS[attack]
+    browser = Browser(mailbox)
+    redirect = start(browser, served, upstream=forged["upstream"]["id"])
+    base = {"request_id": authn_request_of(redirect).get("ID"), "acs": f"{served}/signin/saml/acs",
+            "audience": sp_entity_id(served, forged["upstream"]["id"])}
+    xml = make(forged["idp"], tmp_path, **base)
+    posted = post_to_acs({"acs": base["acs"], "SAMLResponse": encode(xml),
+                          "RelayState": request_of(redirect)["RelayState"]})
+    page = browser.get(urljoin(served, posted.headers["Location"]))
+    assert page.status_code == 400 and "could not be verified" in page.text
+    [refusal] = [e for e in audit.read_all(demo.store) if e["event"] == "upstream.refused"]
+    assert reason in refusal["reason"] and refusal["upstream"] == forged["upstream"]["id"]
+    assert Accounts(demo.store, "localhost").list() == []
+
+
+def test_a_comment_in_the_name_id_signs_in_the_whole_name(served, forged, demo, mailbox):
+    browser = Browser(mailbox)
+    redirect = start(browser, served, upstream=forged["upstream"]["id"])
+    xml = forged["idp"].response(request_id=authn_request_of(redirect).get("ID"), acs=f"{served}/signin/saml/acs",
+                                 audience=sp_entity_id(served, forged["upstream"]["id"]),
+                                 name_id="ada@corp.example.evil.example", attributes={})
+    commented = xml.replace(">ada@corp.example.evil.example<", ">ada@corp.example<!---->.evil.example<", 1)
+    posted = post_to_acs({"acs": f"{served}/signin/saml/acs", "SAMLResponse": encode(commented),
+                          "RelayState": request_of(redirect)["RelayState"]})
+    assert browser.get(urljoin(served, posted.headers["Location"])).status_code == 303
+    accounts = Accounts(demo.store, "localhost")
+    assert accounts.find_by_email("ada@corp.example") is None
+    assert accounts.find_by_email("ada@corp.example.evil.example") is not None

@@ -10,9 +10,14 @@ its signed AuthnRequest before it answers.
 
 import base64
 import datetime
+import html
 import secrets
+import shutil
 import subprocess
+import tempfile
+import threading
 import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree
@@ -217,3 +222,183 @@ class Pysaml2IdP:
             authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
             sign_assertion=True, sign_response=False)
         return {"acs": acs, "SAMLResponse": encode(str(response)), "RelayState": query.get("RelayState", "")}
+
+
+PYSAML2_USERS = {"alice": {"email": "alice@corp.example", "name": "Alice Example", "groups": ["staff"]}}
+AUTOSUBMIT_JS = b"document.getElementById('to-sp').submit();\n"
+
+
+def _page(title: str, body: str) -> bytes:
+    return (f'<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+            f"</head>\n<body><main>\n<h1>{html.escape(title)}</h1>\n{body}\n</main></body>\n</html>\n").encode()
+
+
+def _hidden(name: str, value: str) -> str:
+    return f'<input type="hidden" name="{html.escape(name)}" value="{html.escape(value)}">'
+
+
+class Pysaml2IdPServer:
+    """A `Pysaml2IdP` served over HTTP on 127.0.0.1 (a daemon thread), as a company's IdP site:
+
+        GET  /sso?SAMLRequest=…  pysaml2 verifies CodeB's signed AuthnRequest (400 if it fails) and
+                                 shows "Sign in as" with the configured users
+        POST /login              user + handle from that page: pysaml2's answer, an HTTP-POST form
+                                 to the ACS that /autosubmit.js submits
+        GET  /autosubmit.js      that script (the pages have no inline script)
+
+    Its entity id is as given, its sign-on URL `http://127.0.0.1:<port>/sso`. `users`: login →
+    {email, name, groups}. `folder` holds its key (a temporary one of its own when None)."""
+
+    def __init__(self, sp_metadata: str, *, folder: Path | None = None, users: dict | None = None,
+                 entity_id: str = "https://idp.corp.example/pysaml2"):
+        self.users = PYSAML2_USERS if users is None else users
+        self._own_folder = None if folder is not None else Path(tempfile.mkdtemp(prefix="pysaml2-idp-"))
+        self.folder = folder if folder is not None else self._own_folder
+        self.pending: dict[str, str] = {}  # handle -> the redirect URL that carried the AuthnRequest
+        self._lock = threading.Lock()
+        served = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                path = urlsplit(self.path).path
+                if path == "/sso":
+                    served._sign_in_page(self)
+                elif path == "/autosubmit.js":
+                    self.reply(200, AUTOSUBMIT_JS, "text/javascript; charset=utf-8")
+                else:
+                    self.reply(404, b"not found\n")
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode("utf-8")).items()}
+                if urlsplit(self.path).path == "/login":
+                    served._login(self, form)
+                else:
+                    self.reply(404, b"not found\n")
+
+            def reply(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8"):
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        try:
+            self.idp = Pysaml2IdP(self.folder, sp_metadata, entity_id=entity_id, sso_url=f"{self.base}/sso")
+        except BaseException:
+            self.server.server_close()
+            self._remove_folder()
+            raise
+        self.entity_id, self.sso_url = self.idp.entity_id, self.idp.sso_url
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def metadata(self) -> str:
+        return self.idp.metadata()
+
+    def _sign_in_page(self, handler) -> None:
+        from saml2 import BINDING_HTTP_REDIRECT
+
+        redirect_url = self.base + handler.path
+        query = request_of(redirect_url)
+        try:
+            parsed = self.idp.server.parse_authn_request(
+                query["SAMLRequest"], BINDING_HTTP_REDIRECT, relay_state=query.get("RelayState"),
+                sigalg=query["SigAlg"], signature=query["Signature"])
+            if parsed is None:
+                raise ValueError("no request")
+        except Exception as error:
+            handler.reply(400, f"bad AuthnRequest: {type(error).__name__}\n".encode())
+            return
+        handle = secrets.token_urlsafe(24)
+        with self._lock:
+            self.pending[handle] = redirect_url
+        options = "\n".join(
+            f'<option value="{html.escape(login)}">{html.escape(user["name"])} ({html.escape(user["email"])})</option>'
+            for login, user in self.users.items())
+        handler.reply(200, _page("Sign in to Corp", f"""<form method="post" action="/login">
+{_hidden("handle", handle)}
+<label for="user">Sign in as</label>
+<select name="user" id="user">
+{options}
+</select>
+<button type="submit" id="idp-signin">Sign in</button>
+</form>"""), "text/html; charset=utf-8")
+
+    def _login(self, handler, form: dict) -> None:
+        with self._lock:
+            redirect_url = self.pending.pop(form.get("handle", ""), None)
+        user = self.users.get(form.get("user", ""))
+        if redirect_url is None or user is None:
+            handler.reply(400, b"unknown sign-in or user\n")
+            return
+        try:
+            answer = self.idp.answer(redirect_url, email=user["email"], name=user["name"],
+                                     groups=tuple(user.get("groups") or ()))
+        except Exception as error:
+            handler.reply(500, f"no answer: {type(error).__name__}\n".encode())
+            return
+        handler.reply(200, _page("Signed in", f"""<form id="to-sp" method="post" action="{html.escape(answer["acs"])}">
+{_hidden("SAMLResponse", answer["SAMLResponse"])}
+{_hidden("RelayState", answer["RelayState"])}
+<button type="submit" id="idp-continue">Continue</button>
+</form>
+<script src="/autosubmit.js" defer></script>"""), "text/html; charset=utf-8")
+
+    def _remove_folder(self) -> None:
+        if self._own_folder is not None:
+            shutil.rmtree(self._own_folder, ignore_errors=True)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+        self._remove_folder()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @classmethod
+    def federate(cls, served: str, tenant, *, folder: Path | None = None, name: str = "Corp SAML",
+                 domains=("corp.example",), users: dict | None = None,
+                 entity_id: str = "https://idp.corp.example/pysaml2") -> tuple[dict, "Pysaml2IdPServer"]:
+        """Federate `tenant` (served at `served`) with a new server, as an admin would: the upstream
+        (`name`, claiming `domains`) first made from a throwaway ForgingIdP's metadata so that its id
+        (part of CodeB's SP entity id) exists, CodeB's SP metadata fetched over HTTP, the server built
+        from it, then the upstream given the server's metadata and company sign-in switched on.
+        The upstream (as stored now) and the running server; `stop()` it after."""
+        import requests
+
+        from codeb import signin
+        from codeb.store import layout
+        from codeb.upstreams import Upstreams
+        from codeb.upstreams.saml import read_metadata
+
+        upstreams = Upstreams(tenant.store)
+        throwaway = Path(tempfile.mkdtemp(prefix="forging-idp-"))
+        try:
+            upstream = upstreams.add_saml(name=name, metadata=ForgingIdP(throwaway).metadata(), domains=list(domains))
+        finally:
+            shutil.rmtree(throwaway, ignore_errors=True)
+        sp_metadata = requests.get(f"{served}/signin/saml/metadata/{upstream['id']}", timeout=10)
+        assert sp_metadata.status_code == 200, sp_metadata.text[:500]
+        real = cls(sp_metadata.text, folder=folder, users=users, entity_id=entity_id)
+        try:
+            found = read_metadata(real.metadata())
+            with tenant.store.update(layout.UPSTREAMS, upstream["id"]) as doc:
+                doc.update(idp_metadata=real.metadata(), idp_entity_id=found["entity_id"],
+                           sso_url=found["sso_url"], certs=found["certs"])
+            signin.switch_on(tenant.store, "saml")
+        except BaseException:
+            real.stop()
+            raise
+        return upstreams.get(upstream["id"]), real
