@@ -78,7 +78,7 @@ from .base import (
     hit_limits,
     submitted_field,
 )
-from .signup import account_for_sign_up, may_sign_up, send_no_account
+from .signup import account_for_sign_up, may_sign_up, refuse_if_company_only, send_no_account, unless_company_only
 
 LINK = SIGNIN
 LINK_LIFETIME = LINK.lifetime
@@ -170,9 +170,13 @@ class MagicLink(SignInMethod):
 
     # -- asking -------------------------------------------------------------------------
 
+    def claims(self, ctx: SignInContext, identifier: str) -> bool:
+        return unless_company_only(ctx, identifier)
+
     def begin(self, ctx: SignInContext, submitted) -> Challenge:
         """Send a link and code; `then="passkey"` asks to create a passkey right after it is used."""
         email = normalize_email(submitted_field(submitted, "email"))
+        refuse_if_company_only(ctx, email)
         then = submitted.get("then") or None
         hit_limits(ctx.store, layout.MAGIC_PER_CLIENT, ctx.client_network, PER_CLIENT)
         hit_limits(ctx.store, layout.MAGIC_PER_ADDRESS, mailbox_of(email), PER_MAILBOX)

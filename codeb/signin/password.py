@@ -19,6 +19,7 @@ from ..accounts.passwords import verify_password
 from ..errors import AccountDisabled, BadInput, RateLimited, SignInFailed
 from ..store import layout, secret_id
 from .base import Challenge, SignInContext, SignInMethod, VerifiedIdentity, submitted_field
+from .signup import refuse_if_company_only, unless_company_only
 
 FREE_FAILURES = {"account": 3, "client": 20}
 LOCK_AFTER = {"account": 10, "client": 50}
@@ -31,9 +32,13 @@ class PasswordSignIn(SignInMethod):
     name = "password"
     takes_identifier = True  # identifier first: it can take the step after the email field
 
+    def claims(self, ctx: SignInContext, identifier: str) -> bool:
+        return unless_company_only(ctx, identifier)
+
     def begin(self, ctx: SignInContext, submitted) -> Challenge:
         """Identifier first: the page that asks for the password of the email given."""
         email = normalize_email(submitted_field(submitted, "email"))
+        refuse_if_company_only(ctx, email)
         return Challenge(view="begin", data={"email": email})
 
     def complete(self, ctx: SignInContext, submitted) -> VerifiedIdentity:
@@ -42,6 +47,7 @@ class PasswordSignIn(SignInMethod):
             email = normalize_email(email)
         except BadInput:
             raise SignInFailed("error.password_wrong") from None
+        refuse_if_company_only(ctx, email)
         self._admit(ctx, "account", email)
         try:
             self._admit(ctx, "client", ctx.client_ip)

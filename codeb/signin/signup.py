@@ -16,11 +16,12 @@ this site admits no one new with this address.
 
 from ..accounts import normalize_email
 from ..accounts.profile import mailbox_of
-from ..errors import Conflict, SignUpRefused
+from ..errors import BadInput, Conflict, SignUpRefused
 from ..invites import LINK_PATH, SIGNIN, SIGNUP
 from ..invites import issue as issue_link
 from ..store import layout
-from .base import MAILED_PER_CLIENT, MAILED_PER_MAILBOX, hit_limits
+from ..upstreams import Upstreams
+from .base import MAILED_PER_CLIENT, MAILED_PER_MAILBOX, NotMine, hit_limits
 
 PASSKEY = "passkey"      # `then`: the passkey ceremony right after the link
 
@@ -66,11 +67,28 @@ def account_for_sign_up(ctx, email: str, language: str | None):
         return ctx.accounts.find_by_email(email), False
 
 
+def unless_company_only(ctx, identifier: str) -> bool:
+    """`claims` of the methods that take an address (a mailed link, a password): NotMine for an
+    address a company's identity provider claims for itself, so "Continue" does not offer them."""
+    if Upstreams(ctx.store).only_way_for(identifier) is not None:
+        raise NotMine("a company's identity provider claims this domain for itself")
+    return True
+
+
+def refuse_if_company_only(ctx, email: str) -> None:
+    """An address of a domain a company's identity provider claims for itself signs in and up
+    only through it (`Upstreams.only_way_for`): BadInput that names it."""
+    upstream = Upstreams(ctx.store).only_way_for(email)
+    if upstream is not None:
+        raise BadInput("error.upstream.use_company", name=upstream["name"])
+
+
 def begin(ctx, submitted, *, methods, interaction: str | None = None) -> dict:
     """Mail what fits the address (see the module doc); what the "check your mail" page shows.
 
     `methods` are the tenant's enabled sign-in methods, by name."""
     email = normalize_email(submitted.get("email") if hasattr(submitted, "get") else None)
+    refuse_if_company_only(ctx, email)
     # Counted like magic links (by mailbox and client network), on counters of their own.
     hit_limits(ctx.store, layout.SIGNUP_PER_CLIENT, ctx.client_network, MAILED_PER_CLIENT)
     hit_limits(ctx.store, layout.SIGNUP_PER_ADDRESS, mailbox_of(email), MAILED_PER_MAILBOX)

@@ -13,7 +13,9 @@ field validated before anything is written:
   by `refresh_metadata`) and what the admin page shows of it (`idp_entity_id`,
   `sso_url`, `certs`);
 - `domains`: email domains that belong to it. An address of one goes straight to
-  it from the identifier-first field (home-realm discovery);
+  it from the identifier-first field (home-realm discovery), and signs in or up by
+  no other method that takes an address (a mailed link, a password) unless
+  `others_allowed`;
 - `authoritative`: the admin trusts it for the addresses of those domains, so an
   identity it asserts with a *verified* email of one of them is linked to the
   existing account of that address (`codeb.accounts.links`). Without it, nothing
@@ -146,13 +148,19 @@ class Upstreams:
         found = next((u for u in self.enabled() if domain in u.get("domains", ())), None)
         return found if found is None or kind in (None, found.get("kind", "oidc")) else None
 
+    def only_way_for(self, email: str) -> dict | None:
+        """The enabled upstream that claims this address's domain for itself: its people sign
+        in (and up) only through it, unless its admin let them use the other methods too."""
+        found = self.for_domain(email.rsplit("@", 1)[-1])
+        return found if found is not None and not found.get("others_allowed") else None
+
     def of_kind(self, kind: str) -> builtins.list[dict]:
         """The enabled upstreams of one protocol (`oidc`, `saml`), for their sign-in buttons."""
         return [u for u in self.enabled() if u.get("kind", "oidc") == kind]
 
     def add(self, *, name, issuer, client_id, client_secret=None, scopes=None, domains=(),
             authoritative=False, claims=None, roles=None, tenant_ids=(), hosted_domain=None,
-            preset="oidc", required_for=()) -> dict:
+            preset="oidc", required_for=(), others_allowed=False) -> dict:
         """An upstream OpenID provider: validate everything, then write it in one document;
         BadInput says what is wrong."""
         if preset not in PRESETS or preset == "saml":
@@ -174,7 +182,7 @@ class Upstreams:
             raise BadInput("error.upstream.tenant_ids_needed")
         hosted = clean_domains([hosted_domain])[0] if hosted_domain else None
         return self._create({
-            **self._shared(name, domains, authoritative, roles, required_for),
+            **self._shared(name, domains, authoritative, roles, required_for, others_allowed),
             "kind": "oidc", "preset": preset, "issuer": issuer,
             "client_id": client_id, "client_secret": client_secret or None, "scopes": scopes,
             "claims": clean_claims(claims if claims is not None else defaults.get("claims")),
@@ -182,11 +190,11 @@ class Upstreams:
         })
 
     def add_saml(self, *, name, metadata=None, metadata_url=None, entity_id=None, domains=(),
-                 authoritative=False, claims=None, roles=None, required_for=()) -> dict:
+                 authoritative=False, claims=None, roles=None, required_for=(), others_allowed=False) -> dict:
         """An upstream SAML identity provider from its metadata, given (`metadata`, the XML) or
         fetched from `metadata_url`; `entity_id` picks one IdP of an aggregate. The metadata is
         kept whole (pysaml2 reads it at each sign-in) with what the admin page shows of it."""
-        shared = self._shared(name, domains, authoritative, roles, required_for)
+        shared = self._shared(name, domains, authoritative, roles, required_for, others_allowed)
         url = str(metadata_url or "").strip() or None
         if url is None and not metadata:
             raise BadInput("error.upstream.saml_metadata_needed")
@@ -216,10 +224,11 @@ class Upstreams:
             doc.update({"idp_metadata": xml, "metadata_fetched": int(self.store.clock()), **_idp_fields(found)})
         return doc
 
-    def _shared(self, name, domains, authoritative, roles, required_for) -> dict:
+    def _shared(self, name, domains, authoritative, roles, required_for, others_allowed) -> dict:
         """What every kind of upstream has, validated: its name, domains (each claimed by one
         upstream only), whether it is authoritative for them, the group → role mapping, and
-        the roles that must sign in through it."""
+        the roles that must sign in through it, and whether the people of its domains may also
+        sign in another way (a mailed link, a password)."""
         domains = clean_domains(domains)
         if authoritative and not domains:
             raise BadInput("error.upstream.authoritative_needs_domain")
@@ -233,7 +242,7 @@ class Upstreams:
             "id": "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12)),
             "name": clean_name(name), "domains": domains, "authoritative": bool(authoritative),
             "roles": clean_role_map(roles), "required_for": sorted(set(required_for or ())),
-            "enabled": True, "created": int(self.store.clock()),
+            "others_allowed": bool(others_allowed), "enabled": True, "created": int(self.store.clock()),
         }
 
     def _create(self, doc: dict) -> dict:

@@ -77,7 +77,7 @@ def form_reaches_client(pending) -> str:
 
 
 def render_signin(iid, pending, *, email="", error_id=None, status=200, signup_email="", signup_error=None,
-                  error_params=None):
+                  error_params=None, signup_params=None):
     """The sign-in page: the passkey, the identifier-first email field with the choices of the
     methods that may follow it, then the sign-up part of the policy; for a signed-in browser
     that may go on as it is, "Signed in as … Continue / Use another account" instead.
@@ -92,7 +92,8 @@ def render_signin(iid, pending, *, email="", error_id=None, status=200, signup_e
                                                if m.takes_identifier and not m.stands_apart],
                            parts=parts, upstreams=[u for part in parts.values() for u in part.get("upstreams", ())],
                            signed_in_as=current, signup=signup.policy_of(g.tenant),
-                           signup_email=signup_email, signup_error=signup_error), status
+                           signup_email=signup_email, signup_error=signup_error,
+                           signup_params=signup_params or {}), status
 
 
 def app_of(pending) -> dict | None:
@@ -205,6 +206,7 @@ def sign_up():
     except BadInput as error:
         email = request.form.get("email", "")
         return render_signin(iid, pending, signup_email=email[:254], signup_error=error.message_id,
+                             signup_params=error.params,
                              status=error.status)
     return show_sent("signin/signup_sent.html", data, iid)
 

@@ -61,7 +61,8 @@ def add():
                 client_id=form.get("client_id", ""), client_secret=form.get("client_secret") or None,
                 scopes=_words("scopes") or None, domains=_words("domains"),
                 authoritative=form.get("authoritative") == "1", tenant_ids=_words("tenant_ids"),
-                hosted_domain=form.get("hosted_domain") or None, required_for=form.getlist("required_for"))
+                hosted_domain=form.get("hosted_domain") or None, required_for=form.getlist("required_for"),
+                others_allowed=form.get("others_allowed") == "1")
     except CodebError as error:
         values = {k: v for k, v in form.items() if k not in ("csrf", "client_secret")}
         return page(error.status, error=error, form=values)
@@ -80,6 +81,7 @@ def add_saml():
                 name=form.get("name", ""), metadata_url=form.get("metadata_url") or None,
                 metadata=_metadata_given(), entity_id=form.get("entity_id") or None, domains=_words("domains"),
                 authoritative=form.get("authoritative") == "1", required_for=form.getlist("required_for"),
+                others_allowed=form.get("others_allowed") == "1",
                 claims={key: form[f"claim_{key}"].strip() for key in ("email", "name", "groups")
                         if form.get(f"claim_{key}", "").strip()} or None)
     except CodebError as error:

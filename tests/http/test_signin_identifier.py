@@ -327,7 +327,7 @@ def test_no_method_claims_an_address_by_whether_it_has_an_account(tenants, demo,
     Upstreams(demo.store).add(name="Example", issuer="https://idp.example", client_id="c", domains=["example.com"])
     Upstreams(demo.store).add_saml(name="Example SAML", metadata=ForgingIdP(tmp_path).metadata(),
                                    domains=["example.org"])
-    claimed = {"saml": "x@example.org"}
+    claimed = {"oidc": "x@example.com", "saml": "x@example.org"}  # the others: an address no one claims
     ctx = SignInContext(tenant=tenants.get("demo"), accounts=accounts, mailer=None, base_url="", client_ip="",
                         language="en")
 
@@ -339,4 +339,38 @@ def test_no_method_claims_an_address_by_whether_it_has_an_account(tenants, demo,
 
     for method in signin.enabled(ctx.tenant).values():
         assert answer(method, "known@example.com") == answer(method, "unknown@example.com"), method.name
-        assert answer(method, claimed.get(method.name, "x@example.com")) == method.takes_identifier, method.name
+        assert answer(method, claimed.get(method.name, "x@example.net")) == method.takes_identifier, method.name
+
+
+def test_an_address_a_company_claims_for_itself_takes_no_other_method(client, demo, accounts, mailbox):
+    """Home-realm discovery's other half: the mailed link, sign-up and the password answer
+    NotMine for a domain an upstream claims, and refuse it when asked directly, unless the
+    upstream's admin lets its people use the other methods too."""
+    from codeb.upstreams import Upstreams
+
+    configure_signin(demo, methods=["oidc", "magic_link", "password"], policy="open")
+    upstream = Upstreams(demo.store).add(name="Example", issuer="https://idp.example", client_id="c",
+                                         domains=["example.com"])
+    accounts.create(email="ann@example.com")
+    page = client.get("/signin", headers={"Host": HOST})
+    csrf = csrf_of(page.text)
+    asked = [
+        client.post("/signin/continue", data={"csrf": csrf, "email": "ann@example.com", "method": "magic_link"},
+                    headers={"Host": HOST}),
+        client.post("/signin/magic-link/begin", data={"csrf": csrf, "email": "ann@example.com"},
+                    headers={"Host": HOST}),
+        client.post("/signin/password/begin", data={"csrf": csrf, "email": "ann@example.com"}, headers={"Host": HOST}),
+        client.post("/signin/password/complete", data={"csrf": csrf, "email": "ann@example.com", "password": "x" * 12},
+                    headers={"Host": HOST}),
+        client.post("/signup", data={"csrf": csrf, "email": "new@example.com"}, headers={"Host": HOST}),
+    ]
+    for answer in asked:
+        assert answer.status_code == 400, answer.request.path
+        assert "Addresses of this domain sign in with Example" in answer.text, answer.request.path
+    assert mailbox.messages() == []
+
+    with demo.store.update("upstreams", upstream["id"]) as doc:
+        doc["others_allowed"] = True
+    sent = client.post("/signin/magic-link/begin", data={"csrf": csrf, "email": "ann@example.com"},
+                       headers={"Host": HOST})
+    assert sent.status_code == 303 and len(mailbox.messages()) == 1

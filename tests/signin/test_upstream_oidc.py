@@ -294,7 +294,8 @@ def test_an_admin_role_that_requires_the_upstream_signs_in_only_through_it(serve
     accounts = Accounts(demo.store, "localhost")
     boss = accounts.create(email="boss@corp.example", roles=["user", "admin"])
     with demo.store.update(layout.UPSTREAMS, corp["upstream"]["id"]) as doc:
-        doc.update(authoritative=True, required_for=["admin"])
+        # Its people may use the other methods too: only the administrators' rule stands in the way.
+        doc.update(authoritative=True, required_for=["admin"], others_allowed=True)
     # A mailed link proves the mailbox, but an administrator must come through Corp.
     browser = Browser(mailbox)
     page = browser.get(f"{served}/signin")
