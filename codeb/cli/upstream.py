@@ -36,7 +36,7 @@ def add(args) -> None:
             name=args.name, issuer=args.oidc_issuer, client_id=args.client_id, client_secret=args.client_secret,
             scopes=args.scope, domains=args.domain or (), authoritative=args.authoritative,
             tenant_ids=args.tenant_id or (), hosted_domain=args.hosted_domain, preset=args.preset,
-            required_for=args.require_for or (), others_allowed=args.allow_other_methods)
+            required_for=args.require_for or (), others_allowed=args.allow_other_methods, logo_uri=args.logo_uri)
     signin.switch_on(tenant.store, upstream["kind"])  # the tenant's other methods stay as they are
     out(shown(upstream, _base_url(tenant)))
 
@@ -47,7 +47,8 @@ def _add_saml(tenant, args) -> dict:
     url, metadata = (given, None) if given.startswith(("https://", "http://")) else (None, _read(given))
     return Upstreams(tenant.store).add_saml(
         name=args.name, metadata=metadata, metadata_url=url, entity_id=args.entity_id, domains=args.domain or (),
-        authoritative=args.authoritative, required_for=args.require_for or (), others_allowed=args.allow_other_methods)
+        authoritative=args.authoritative, required_for=args.require_for or (), others_allowed=args.allow_other_methods,
+        logo_uri=args.logo_uri)
 
 
 def _read(path: str) -> str:
@@ -91,6 +92,7 @@ def register(sub) -> None:
                    help="an email domain that belongs to it: such addresses go straight to it (repeatable)")
     a.add_argument("--authoritative", action="store_true",
                    help="link its verified emails of those domains to the existing accounts of those addresses")
+    a.add_argument("--logo-uri", metavar="URL", help="the button's logo (https)")
     a.add_argument("--allow-other-methods", action="store_true",
                    help="people of its domains may also sign in by a mailed link or a password (default: only here)")
     a.add_argument("--tenant-id", action="append", metavar="ID",

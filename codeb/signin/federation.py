@@ -65,7 +65,7 @@ class Federated(SignInMethod):
         return bool(account.links)
 
     def page_part(self, tenant) -> dict:
-        return {"upstreams": [{"id": u["id"], "name": u["name"], "method": self.name}
+        return {"upstreams": [{"id": u["id"], "name": u["name"], "method": self.name, "logo": u.get("logo_uri")}
                               for u in Upstreams(tenant.store).of_kind(self.kind)]}
 
     def claims(self, ctx: SignInContext, identifier: str) -> bool:

@@ -7,7 +7,7 @@ field validated before anything is written:
 
 - `kind`: `oidc` (CodeB is its relying party: `codeb.upstreams.oidc`) or `saml`
   (CodeB is its service provider: `codeb.upstreams.saml`);
-- `name`, the button's label;
+- `name`, the button's label, and `logo_uri`, its logo (https);
 - for OIDC `issuer`, `client_id`, `client_secret`, `scopes`; for SAML the IdP's
   metadata as imported (`idp_metadata`, from `metadata_url` when fetched, refreshed
   by `refresh_metadata`) and what the admin page shows of it (`idp_entity_id`,
@@ -32,6 +32,7 @@ Presets fill what the products' own documentation asks for (`PRESETS`).
 import builtins
 import re
 import secrets
+from urllib.parse import urlsplit
 
 from ..accounts.profile import ROLES
 from ..errors import BadInput, NotFound
@@ -84,6 +85,17 @@ def clean_domains(domains) -> list[str]:
         if domain not in found:
             found.append(domain)
     return found
+
+
+def clean_logo(uri) -> str | None:
+    """The button's logo: an absolute https URL (the sign-in page's CSP allows its origin), or none."""
+    uri = str(uri or "").strip()
+    if not uri:
+        return None
+    parts = urlsplit(uri)
+    if parts.scheme != "https" or not parts.hostname or len(uri) > 2000 or any(c.isspace() for c in uri):
+        raise BadInput("error.upstream.logo")
+    return uri
 
 
 def clean_issuer(issuer) -> str:
@@ -160,7 +172,7 @@ class Upstreams:
 
     def add(self, *, name, issuer, client_id, client_secret=None, scopes=None, domains=(),
             authoritative=False, claims=None, roles=None, tenant_ids=(), hosted_domain=None,
-            preset="oidc", required_for=(), others_allowed=False) -> dict:
+            preset="oidc", required_for=(), others_allowed=False, logo_uri=None) -> dict:
         """An upstream OpenID provider: validate everything, then write it in one document;
         BadInput says what is wrong."""
         if preset not in PRESETS or preset == "saml":
@@ -182,7 +194,8 @@ class Upstreams:
             raise BadInput("error.upstream.tenant_ids_needed")
         hosted = clean_domains([hosted_domain])[0] if hosted_domain else None
         return self._create({
-            **self._shared(name, domains, authoritative, roles, required_for, others_allowed),
+            **self._shared(name=name, domains=domains, authoritative=authoritative, roles=roles,
+                           required_for=required_for, others_allowed=others_allowed, logo_uri=logo_uri),
             "kind": "oidc", "preset": preset, "issuer": issuer,
             "client_id": client_id, "client_secret": client_secret or None, "scopes": scopes,
             "claims": clean_claims(claims if claims is not None else defaults.get("claims")),
@@ -190,11 +203,13 @@ class Upstreams:
         })
 
     def add_saml(self, *, name, metadata=None, metadata_url=None, entity_id=None, domains=(),
-                 authoritative=False, claims=None, roles=None, required_for=(), others_allowed=False) -> dict:
+                 authoritative=False, claims=None, roles=None, required_for=(), others_allowed=False,
+                 logo_uri=None) -> dict:
         """An upstream SAML identity provider from its metadata, given (`metadata`, the XML) or
         fetched from `metadata_url`; `entity_id` picks one IdP of an aggregate. The metadata is
         kept whole (pysaml2 reads it at each sign-in) with what the admin page shows of it."""
-        shared = self._shared(name, domains, authoritative, roles, required_for, others_allowed)
+        shared = self._shared(name=name, domains=domains, authoritative=authoritative, roles=roles,
+                              required_for=required_for, others_allowed=others_allowed, logo_uri=logo_uri)
         url = str(metadata_url or "").strip() or None
         if url is None and not metadata:
             raise BadInput("error.upstream.saml_metadata_needed")
@@ -224,7 +239,7 @@ class Upstreams:
             doc.update({"idp_metadata": xml, "metadata_fetched": int(self.store.clock()), **_idp_fields(found)})
         return doc
 
-    def _shared(self, name, domains, authoritative, roles, required_for, others_allowed) -> dict:
+    def _shared(self, *, name, domains, authoritative, roles, required_for, others_allowed, logo_uri) -> dict:
         """What every kind of upstream has, validated: its name, domains (each claimed by one
         upstream only), whether it is authoritative for them, the group → role mapping, and
         the roles that must sign in through it, and whether the people of its domains may also
@@ -240,7 +255,8 @@ class Upstreams:
             raise BadInput("error.invalid_role")
         return {
             "id": "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12)),
-            "name": clean_name(name), "domains": domains, "authoritative": bool(authoritative),
+            "name": clean_name(name), "logo_uri": clean_logo(logo_uri), "domains": domains,
+            "authoritative": bool(authoritative),
             "roles": clean_role_map(roles), "required_for": sorted(set(required_for or ())),
             "others_allowed": bool(others_allowed), "enabled": True, "created": int(self.store.clock()),
         }

@@ -90,7 +90,8 @@ def render_signin(iid, pending, *, email="", error_id=None, status=200, signup_e
                            app=app_of(pending),
                            identifier_methods=[n for n, m in methods.items()
                                                if m.takes_identifier and not m.stands_apart],
-                           parts=parts, upstreams=[u for part in parts.values() for u in part.get("upstreams", ())],
+                           parts=parts, upstreams=[{**u, "logo": context.allow_image_from(u.get("logo"))}
+                                                   for part in parts.values() for u in part.get("upstreams", ())],
                            signed_in_as=current, signup=signup.policy_of(g.tenant),
                            signup_email=signup_email, signup_error=signup_error,
                            signup_params=signup_params or {}), status

@@ -26,7 +26,7 @@ FIELDS = {"error.upstream.name": "name", "error.upstream.issuer": "issuer", "err
           "error.upstream.tenant_id": "tenant_ids", "error.upstream.tenant_ids_needed": "tenant_ids",
           "error.upstream.preset": "preset", "error.upstream.scopes": "scopes",
           "error.upstream.saml_metadata": "metadata", "error.upstream.saml_metadata_needed": "metadata",
-          "error.upstream.claim": "claims"}
+          "error.upstream.claim": "claims", "error.upstream.logo": "logo_uri"}
 MAX_METADATA_FILE = 512 * 1024
 
 
@@ -62,7 +62,7 @@ def add():
                 scopes=_words("scopes") or None, domains=_words("domains"),
                 authoritative=form.get("authoritative") == "1", tenant_ids=_words("tenant_ids"),
                 hosted_domain=form.get("hosted_domain") or None, required_for=form.getlist("required_for"),
-                others_allowed=form.get("others_allowed") == "1")
+                others_allowed=form.get("others_allowed") == "1", logo_uri=form.get("logo_uri") or None)
     except CodebError as error:
         values = {k: v for k, v in form.items() if k not in ("csrf", "client_secret")}
         return page(error.status, error=error, form=values)
@@ -81,7 +81,7 @@ def add_saml():
                 name=form.get("name", ""), metadata_url=form.get("metadata_url") or None,
                 metadata=_metadata_given(), entity_id=form.get("entity_id") or None, domains=_words("domains"),
                 authoritative=form.get("authoritative") == "1", required_for=form.getlist("required_for"),
-                others_allowed=form.get("others_allowed") == "1",
+                others_allowed=form.get("others_allowed") == "1", logo_uri=form.get("logo_uri") or None,
                 claims={key: form[f"claim_{key}"].strip() for key in ("email", "name", "groups")
                         if form.get(f"claim_{key}", "").strip()} or None)
     except CodebError as error:

@@ -214,3 +214,14 @@ def test_a_saml_idp_without_a_url_says_it_cannot_be_refreshed(admin, demo, forgi
     answer = admin.post(f"/admin/upstreams/{upstream['id']}/refresh",
                         data={"csrf": csrf_of(admin.get("/admin/upstreams").text)})
     assert answer.status_code == 400 and "cannot be refreshed" in answer.text
+
+
+def test_the_button_shows_the_upstreams_logo_and_the_page_allows_exactly_its_origin(app, admin, demo, forging):
+    refused = add_saml(admin, name="Corp SAML", metadata=forging.metadata(), logo_uri="http://cdn.example/corp.svg")
+    assert refused.status_code == 400 and 'id="saml-logo-error"' in refused.text and "https address" in refused.text
+    assert add_saml(admin, name="Corp SAML", metadata=forging.metadata(),
+                    logo_uri="https://cdn.example/corp.svg").status_code == 303
+    page = app.test_client().get("/signin")
+    assert '<img class="upstream-logo" src="https://cdn.example/corp.svg" alt=""' in page.text
+    img_src = next(d for d in page.headers["Content-Security-Policy"].split(";") if d.strip().startswith("img-src"))
+    assert "https://cdn.example" in img_src.split()
