@@ -23,6 +23,7 @@ be linked to an account, so it is refused with the reason the IdP's admin needs.
 
 import secrets
 
+from .. import audit
 from ..errors import NotFound, SignInFailed
 from ..store import layout, secret_id
 from ..upstreams import Upstreams, acs_url, sp_entity_id
@@ -59,6 +60,11 @@ class UpstreamSAML(Federated):
 
     def begin(self, ctx: SignInContext, submitted) -> Challenge:
         upstream, _ = self.chosen_upstream(ctx, submitted)
+        try:
+            upstream = Upstreams(ctx.store).refresh_if_stale(upstream)
+        except UpstreamError as error:  # the sign-in goes on with the metadata it has
+            audit.append(ctx.store, "upstream.refresh_failed", upstream=upstream["id"], name=upstream["name"],
+                         reason=error.reason[:300])
         relay_state = secrets.token_urlsafe(32)
         try:
             request_id, url = _protocol().authn_request(service_provider(ctx, upstream), upstream,

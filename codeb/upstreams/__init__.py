@@ -47,6 +47,8 @@ CLAIM = re.compile(r"[A-Za-z0-9_:./-]{1,100}")
 DEFAULT_SCOPES = ("openid", "email", "profile")
 DEFAULT_CLAIMS = {"email": "email", "name": "name", "groups": "groups"}
 MAX_NAME = 60
+METADATA_MAX_AGE = 24 * 3600  # a SAML IdP's metadata from a URL is fetched again after a day
+METADATA_RETRY = 3600         # and, after a failed fetch, tried again after an hour
 
 # Parsed upstream documents by path, revalidated by the file's stamp on every lookup
 # (codeb.store.cache): every sign-in and sign-in page asks for them. Shared: read only.
@@ -238,6 +240,22 @@ class Upstreams:
         with self.store.update(layout.UPSTREAMS, upstream["id"]) as doc:
             doc.update({"idp_metadata": xml, "metadata_fetched": int(self.store.clock()), **_idp_fields(found)})
         return doc
+
+    def refresh_if_stale(self, upstream: dict) -> dict:
+        """A SAML upstream whose metadata came from a URL more than METADATA_MAX_AGE ago, fetched
+        again (a rolled-over certificate is picked up by the next sign-in); at most one try per
+        METADATA_RETRY across processes. The upstream as it is now; UpstreamError, the old
+        metadata kept, when the fetch failed."""
+        now = int(self.store.clock())
+        if (upstream.get("kind") != "saml" or not upstream.get("metadata_url")
+                or now - upstream.get("metadata_fetched", 0) < METADATA_MAX_AGE
+                or now - upstream.get("metadata_tried", 0) < METADATA_RETRY):
+            return upstream
+        with self.store.update(layout.UPSTREAMS, upstream["id"]) as doc:
+            if now - doc.get("metadata_tried", 0) < METADATA_RETRY:
+                return doc  # another process is at it
+            doc["metadata_tried"] = now
+        return self.refresh_metadata(upstream["id"])
 
     def _shared(self, *, name, domains, authoritative, roles, required_for, others_allowed, logo_uri) -> dict:
         """What every kind of upstream has, validated: its name, domains (each claimed by one

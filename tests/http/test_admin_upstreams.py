@@ -2,15 +2,13 @@
 checked, test the connection, switch off and on, delete; all audited, admins only."""
 
 import io
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from codeb import audit
 from codeb.upstreams import Upstreams
 from codeb.upstreams import oidc as protocol
-from tests.support.saml_idp import ForgingIdP
+from tests.support.saml_idp import ForgingIdP, MetadataServer
 from tests.support.upstream_idp import UpstreamIdP
 from tests.support.web import csrf_of, main_of, sign_in, signed_in_admin
 
@@ -114,34 +112,6 @@ def test_only_admins_reach_it(app, mailbox, accounts, demo):
 @pytest.fixture
 def forging(tmp_path):
     return ForgingIdP(tmp_path)
-
-
-class MetadataServer:
-    """The IdP's metadata at a URL on loopback; `xml` is what it serves now."""
-
-    def __init__(self, xml: str):
-        self.xml = xml
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                body = server.xml.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/samlmetadata+xml")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/federationmetadata.xml"
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.http.shutdown()
-        self.http.server_close()
 
 
 def add_saml(admin, files=None, **fields):

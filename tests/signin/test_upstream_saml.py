@@ -22,7 +22,7 @@ from codeb.cli import main as cli
 from codeb.store import layout
 from codeb.upstreams import Upstreams, sp_entity_id
 from codeb.upstreams import saml as protocol
-from tests.support.saml_idp import ForgingIdP, Pysaml2IdP, authn_request_of, encode, request_of
+from tests.support.saml_idp import ForgingIdP, MetadataServer, Pysaml2IdP, authn_request_of, encode, request_of
 from tests.support.user_agent import Browser
 from tests.support.web import csrf_of
 
@@ -340,3 +340,35 @@ def test_a_comment_in_the_name_id_signs_in_the_whole_name(served, forged, demo, 
     accounts = Accounts(demo.store, "localhost")
     assert accounts.find_by_email("ada@corp.example") is None
     assert accounts.find_by_email("ada@corp.example.evil.example") is not None
+
+
+def test_a_day_old_metadata_url_is_fetched_again_at_the_next_sign_in(served, demo, mailbox, tmp_path):
+    forging = ForgingIdP(tmp_path)
+    metadata = MetadataServer(forging.metadata())
+    try:
+        upstream = Upstreams(demo.store).add_saml(name="Corp SAML", metadata_url=metadata.url)
+        with demo.store.update(layout.TENANT) as doc:
+            doc["methods"] = ["saml", "magic_link"]
+        (tmp_path / "rolled").mkdir()
+        rolled = ForgingIdP(tmp_path / "rolled")
+        metadata.xml = forging.metadata().replace(forging.cert_body, rolled.cert_body)
+        start(Browser(mailbox), served, upstream=upstream["id"])  # fetched an hour ago: kept as it is
+        assert Upstreams(demo.store).get(upstream["id"])["certs"] == upstream["certs"]
+
+        with demo.store.update(layout.UPSTREAMS, upstream["id"]) as doc:
+            doc["metadata_fetched"] -= 25 * 3600
+        start(Browser(mailbox), served, upstream=upstream["id"])
+        refreshed = Upstreams(demo.store).get(upstream["id"])
+        assert refreshed["certs"] != upstream["certs"] and rolled.cert_body in refreshed["idp_metadata"]
+
+        # Unreachable a day later: the sign-in goes on with what it has, and the log says why.
+        with demo.store.update(layout.UPSTREAMS, upstream["id"]) as doc:
+            doc["metadata_fetched"] -= 25 * 3600
+            doc["metadata_tried"] -= 2 * 3600
+        metadata.stop()
+        assert start(Browser(mailbox), served, upstream=upstream["id"]).startswith(forging.sso_url)
+        [failed] = [e for e in audit.read_all(demo.store) if e["event"] == "upstream.refresh_failed"]
+        assert "metadata" in failed["reason"]
+        assert Upstreams(demo.store).get(upstream["id"])["certs"] == refreshed["certs"]
+    finally:
+        metadata.stop()

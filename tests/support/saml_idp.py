@@ -402,3 +402,31 @@ class Pysaml2IdPServer:
             real.stop()
             raise
         return upstreams.get(upstream["id"]), real
+
+
+class MetadataServer:
+    """The IdP's metadata at a URL on loopback; `xml` is what it serves now."""
+
+    def __init__(self, xml: str):
+        self.xml = xml
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                body = server.xml.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/samlmetadata+xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/federationmetadata.xml"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.http.shutdown()
+        self.http.server_close()
