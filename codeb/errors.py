@@ -146,10 +146,13 @@ class TooEarly(RateLimited):
 
 
 class SignInFailed(CodebError):
-    """A sign-in method could not verify the person; the id says why."""
+    """A sign-in method could not verify the person; the id says why. `interaction`: the app's
+    authorization request the sign-in was for, when the method knew it (a company sign-in
+    coming back): the sign-in page it leads to still serves that app."""
 
     message_id = "error.signin_failed"
     status = 400
+    interaction: str | None = None
 
 
 class SignUpRefused(SignInFailed):

@@ -91,7 +91,11 @@ class Federated(SignInMethod):
         return upstream, hint
 
     def identity(self, ctx: SignInContext, upstream: dict, asserted: Asserted, interaction) -> VerifiedIdentity:
-        account, created = self.account(ctx, upstream, asserted)
+        try:
+            account, created = self.account(ctx, upstream, asserted)
+        except SignInFailed as refusal:  # the sign-in page it leads to still serves the app
+            refusal.interaction = interaction
+            raise
         if account.disabled:
             raise AccountDisabled()
         return VerifiedIdentity(
@@ -146,11 +150,15 @@ class Federated(SignInMethod):
         except Conflict:
             raise self.failed(ctx, upstream, "error.upstream.linked_elsewhere", "identity linked elsewhere") from None
 
-    def failed(self, ctx, upstream: dict | None, message_id: str, reason: str) -> SignInFailed:
-        """A refusal: audited with its exact reason (`upstream.refused`); the person reads `message_id`."""
+    def failed(self, ctx, upstream: dict | None, message_id: str, reason: str, *,
+               interaction: str | None = None) -> SignInFailed:
+        """A refusal: audited with its exact reason (`upstream.refused`); the person reads `message_id`
+        on the sign-in page, which goes on serving `interaction` (the app the sign-in was for)."""
         audit.append(ctx.store, "upstream.refused", upstream=upstream["id"] if upstream else None,
                      name=upstream["name"] if upstream else None, reason=reason[:300], ip=ctx.client_ip)
-        return SignInFailed(message_id)
+        refusal = SignInFailed(message_id)
+        refusal.interaction = interaction
+        return refusal
 
 
 def _groups(value) -> set[str]:

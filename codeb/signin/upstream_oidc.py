@@ -67,19 +67,20 @@ class UpstreamOIDC(Federated):
         if not ctx.browser or record.get("browser") != secret_id(ctx.browser):
             raise self.failed(ctx, None, "error.upstream.expired", "state of another browser")
         upstream = Upstreams(ctx.store).get(record["upstream"])
+        interaction = record.get("interaction")
         if upstream is None or not upstream.get("enabled", True) or upstream.get("kind", "oidc") != self.kind:
-            raise self.failed(ctx, None, "error.upstream.unknown", "the upstream is gone or off")
+            raise self.failed(ctx, None, "error.upstream.unknown", "the upstream is gone or off",
+                              interaction=interaction)
         try:
             claims = self._verified_claims(ctx, upstream, record, submitted)
         except UpstreamError as error:
-            raise self.failed(ctx, upstream, error.message_id, error.reason) from None
+            raise self.failed(ctx, upstream, error.message_id, error.reason, interaction=interaction) from None
         mapping = upstream["claims"]
         sent_amr = claims["amr"] if isinstance(claims.get("amr"), list) else []
         return self.identity(ctx, upstream, Asserted(
             issuer=claims["iss"], subject=claims["sub"], email=claims.get(mapping["email"]),
             email_verified=claims.get("email_verified") is True, name=claims.get(mapping["name"]),
-            groups=claims.get(mapping["groups"]), amr=tuple(a for a in sent_amr if isinstance(a, str))),
-            record.get("interaction"))
+            groups=claims.get(mapping["groups"]), amr=tuple(a for a in sent_amr if isinstance(a, str))), interaction)
 
     # -- the checks --------------------------------------------------------------------
 

@@ -85,6 +85,21 @@ class UpstreamSAML(Federated):
         record = _requests(ctx.store).take(secret_id(relay_state))
         if record is None or "saml_request" not in record:  # never ours, expired or spent
             raise self.failed(ctx, None, "error.upstream.expired", "unknown or spent RelayState")
+        try:
+            identity, upstream = self._verified(ctx, record, form)
+        except SignInFailed as refusal:  # the sign-in page it leads to still serves the app
+            refusal.interaction = record.get("interaction")
+            raise
+        arrival = secrets.token_urlsafe(32)
+        _arrivals(ctx.store).put(secret_id(arrival), {
+            "upstream": upstream["id"], "browser": record.get("browser"),
+            "interaction": record.get("interaction"), "identity": identity,
+        }, ttl=ARRIVAL_LIFETIME)
+        return {"arrival": arrival}
+
+    def _verified(self, ctx: SignInContext, record: dict, form) -> tuple[dict, dict]:
+        """(the identity the posted Response asserts, its upstream), every check passed and the
+        assertion spent; SignInFailed, audited, otherwise."""
         upstream = Upstreams(ctx.store).get(record["upstream"])
         if upstream is None or not upstream.get("enabled", True) or upstream.get("kind") != self.kind:
             raise self.failed(ctx, None, "error.upstream.unknown", "the upstream is gone or off")
@@ -102,12 +117,7 @@ class UpstreamSAML(Federated):
         if identity["name_id_format"] == TRANSIENT:
             raise self.failed(ctx, upstream, "error.upstream.refused",
                               "a transient NameID: the IdP must send a persistent or email NameID")
-        arrival = secrets.token_urlsafe(32)
-        _arrivals(ctx.store).put(secret_id(arrival), {
-            "upstream": upstream["id"], "browser": record.get("browser"),
-            "interaction": record.get("interaction"), "identity": identity,
-        }, ttl=ARRIVAL_LIFETIME)
-        return {"arrival": arrival}
+        return identity, upstream
 
     def published(self, ctx: SignInContext, uid: str) -> tuple[str, str]:
         upstream = Upstreams(ctx.store).get(uid)
@@ -117,7 +127,9 @@ class UpstreamSAML(Federated):
 
     def complete(self, ctx: SignInContext, submitted) -> VerifiedIdentity:
         if submitted.get("failed") in REFUSALS:  # refused at the ACS (and audited there)
-            raise SignInFailed(submitted["failed"])
+            refusal = SignInFailed(submitted["failed"])
+            refusal.interaction = submitted.get("i") if isinstance(submitted.get("i"), str) else None
+            raise refusal
         arrival = submitted.get("arrival")
         if not isinstance(arrival, str) or not 0 < len(arrival) <= 200:
             raise NotMine("arrival")
@@ -128,7 +140,8 @@ class UpstreamSAML(Federated):
             raise self.failed(ctx, None, "error.upstream.expired", "arrival of another browser")
         upstream = Upstreams(ctx.store).get(record["upstream"])
         if upstream is None or not upstream.get("enabled", True) or upstream.get("kind") != self.kind:
-            raise self.failed(ctx, None, "error.upstream.unknown", "the upstream is gone or off")
+            raise self.failed(ctx, None, "error.upstream.unknown", "the upstream is gone or off",
+                              interaction=record.get("interaction"))
         identity, mapping = record["identity"], upstream["claims"]
         protocol = _protocol()
         emails = protocol.attribute(identity, mapping["email"], "email")

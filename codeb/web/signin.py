@@ -367,7 +367,8 @@ def callback(method_slug):
     except SignInFailed as error:
         audit.append(g.tenant.store, "signin.failed", method=method.name, reason=error.message_id,
                      ip=ctx.client_ip)
-        return render_signin(None, None, error_id=error.message_id, error_params=error.params, status=error.status)
+        iid, pending = pending_interaction(error.interaction or "")  # the app's request, if still waiting
+        return render_signin(iid, pending, error_id=error.message_id, error_params=error.params, status=error.status)
     return redirect(land(identity), code=303)
 
 
@@ -385,7 +386,7 @@ def arrived(method_slug):
     try:
         query = method.arrive(method_context(browser=""), request.form.to_dict())
     except SignInFailed as error:  # audited by the callback, as every failed sign-in is
-        query = {"failed": error.message_id}
+        query = {"failed": error.message_id, **({"i": error.interaction} if error.interaction else {})}
     return redirect(url_for("signin.callback", method_slug=method_slug, **query), code=303)
 
 

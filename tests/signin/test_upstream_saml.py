@@ -10,7 +10,7 @@ import json
 import re
 import subprocess
 from html import unescape
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import pytest
 import requests
@@ -23,8 +23,9 @@ from codeb.store import layout
 from codeb.upstreams import Upstreams, sp_entity_id
 from codeb.upstreams import saml as protocol
 from tests.support.saml_idp import ForgingIdP, MetadataServer, Pysaml2IdP, authn_request_of, encode, request_of
+from tests.support.oidc import authorize_params
 from tests.support.user_agent import Browser
-from tests.support.web import csrf_of
+from tests.support.web import csrf_of, pkce_pair
 
 
 @pytest.fixture
@@ -372,3 +373,23 @@ def test_a_day_old_metadata_url_is_fetched_again_at_the_next_sign_in(served, dem
         assert Upstreams(demo.store).get(upstream["id"])["certs"] == refreshed["certs"]
     finally:
         metadata.stop()
+
+
+def test_a_refused_company_sign_in_keeps_the_apps_waiting_request(served, forged, demo, mailbox, rp):
+    """The app's authorization request outlives a failed company sign-in: the sign-in page the
+    browser lands on still says which app it is for, and signing in another way answers it."""
+    browser = Browser(mailbox)
+    asked = browser.get(f"{served}/authorize?" + urlencode(authorize_params(rp, pkce_pair()[1])))
+    assert asked.status_code == 303
+    iid = parse_qs(urlsplit(asked.headers["Location"]).query)["i"][0]
+    page = browser.get(urljoin(served, asked.headers["Location"]))
+    moved = browser.post(f"{served}/signin/saml/begin", data={"csrf": csrf_of(page.text), "i": iid,
+                                                               "upstream": forged["upstream"]["id"]})
+    redirect = unescape(re.search(r'content="0;url=([^"]+)"', moved.text).group(1))
+    xml = forged["idp"].response(request_id=authn_request_of(redirect).get("ID"), acs=f"{served}/signin/saml/acs",
+                                 audience=sp_entity_id(served, forged["upstream"]["id"]), sign=None)
+    posted = post_to_acs({"acs": f"{served}/signin/saml/acs", "SAMLResponse": encode(xml),
+                          "RelayState": request_of(redirect)["RelayState"]})
+    shown = browser.get(urljoin(served, posted.headers["Location"]))
+    assert shown.status_code == 400 and "could not be verified" in shown.text
+    assert f'name="i" value="{iid}"' in shown.text and "Test RP" in shown.text
