@@ -64,6 +64,9 @@ class SignInContext:
     browser: str = ""  # what binds a challenge to this browser (its session's CSRF token)
     rp_id: str = ""    # the WebAuthn RP ID: the host the person sees
     agent: str = ""    # the browser's User-Agent header (what a mail says about who asked)
+    # Set only by account settings ("Connect a company account", after a recent sign-in): the
+    # login the company identity this sign-in proves is to be linked to, whatever its email.
+    linking: str | None = None
 
     @property
     def store(self):

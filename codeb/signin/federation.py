@@ -15,6 +15,11 @@ says of the person (`Asserted`). `account` picks the account by one rule:
 3. else a new account under the tenant's sign-up policy, linked at once, its email
    verified when the upstream vouches for it, its roles from the upstream's groups
    by the admin's mapping, and the first-sign-in screen prefilled with its name.
+
+The one other way a link is made: the person links it from account settings, after a
+recent sign-in there (`SignInContext.linking`, kept in the request record): then the
+identity is linked to that account whatever its email says, as the person proved both
+sides, unless another account holds it.
 """
 
 from dataclasses import dataclass
@@ -90,9 +95,10 @@ class Federated(SignInMethod):
         hit_limits(ctx.store, layout.UPSTREAM_PER_CLIENT, ctx.client_network, PER_CLIENT)
         return upstream, hint
 
-    def identity(self, ctx: SignInContext, upstream: dict, asserted: Asserted, interaction) -> VerifiedIdentity:
+    def identity(self, ctx: SignInContext, upstream: dict, asserted: Asserted, interaction,
+                 link_to: str | None = None) -> VerifiedIdentity:
         try:
-            account, created = self.account(ctx, upstream, asserted)
+            account, created = self.account(ctx, upstream, asserted, link_to)
         except SignInFailed as refusal:  # the sign-in page it leads to still serves the app
             refusal.interaction = interaction
             raise
@@ -104,10 +110,13 @@ class Federated(SignInMethod):
             detail={"upstream": upstream["id"], "upstream_name": upstream["name"]},
             interaction=interaction, created=created)
 
-    def account(self, ctx: SignInContext, upstream: dict, asserted: Asserted):
-        """(account, created) by the module's linking rule."""
+    def account(self, ctx: SignInContext, upstream: dict, asserted: Asserted, link_to: str | None = None):
+        """(account, created) by the module's linking rule; `link_to`: the account that asked to
+        be linked from its settings."""
         links = Links(ctx.accounts)
         linked = links.find(asserted.issuer, asserted.subject)
+        if link_to is not None:
+            return self._linked_from_settings(ctx, links, linked, link_to, upstream, asserted), False
         if linked is not None:
             return linked, False
         try:
@@ -143,6 +152,18 @@ class Federated(SignInMethod):
             raise self.failed(ctx, upstream, "error.upstream.not_linked", "an account of the email appeared") from None
         self._link(ctx, links, account.login, upstream, asserted)
         return ctx.accounts.require(account.login), True
+
+    def _linked_from_settings(self, ctx, links: Links, linked, login: str, upstream: dict, asserted: Asserted):
+        if linked is not None and linked.login != login:
+            raise self.failed(ctx, upstream, "error.upstream.linked_elsewhere", "identity linked elsewhere")
+        account = ctx.accounts.get(login)
+        if account is None:
+            raise self.failed(ctx, upstream, "error.upstream.expired", "the account to link is gone")
+        if linked is None:
+            self._link(ctx, links, login, upstream, asserted)
+            audit.append(ctx.store, "upstream.linked", login=login, sub=account.sub, upstream=upstream["id"],
+                         name=upstream["name"], by="account")
+        return ctx.accounts.require(login)
 
     def _link(self, ctx, links: Links, login: str, upstream: dict, asserted: Asserted) -> None:
         try:

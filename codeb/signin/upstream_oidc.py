@@ -51,7 +51,7 @@ class UpstreamOIDC(Federated):
         _requests(ctx.store).put(secret_id(state), {
             "upstream": upstream["id"], "nonce": nonce, "verifier": verifier,
             "browser": secret_id(ctx.browser) if ctx.browser else None,
-            "interaction": submitted.get("i") or None, "created": ctx.now(),
+            "interaction": submitted.get("i") or None, "link_to": ctx.linking, "created": ctx.now(),
         }, ttl=REQUEST_LIFETIME)
         url = protocol.authorization_url(upstream, metadata, redirect_uri=redirect_uri(ctx.base_url), state=state,
                                          nonce=nonce, code_verifier=verifier, login_hint=hint)
@@ -80,7 +80,8 @@ class UpstreamOIDC(Federated):
         return self.identity(ctx, upstream, Asserted(
             issuer=claims["iss"], subject=claims["sub"], email=claims.get(mapping["email"]),
             email_verified=claims.get("email_verified") is True, name=claims.get(mapping["name"]),
-            groups=claims.get(mapping["groups"]), amr=tuple(a for a in sent_amr if isinstance(a, str))), interaction)
+            groups=claims.get(mapping["groups"]), amr=tuple(a for a in sent_amr if isinstance(a, str))), interaction,
+            record.get("link_to"))
 
     # -- the checks --------------------------------------------------------------------
 

@@ -74,7 +74,7 @@ class UpstreamSAML(Federated):
         _requests(ctx.store).put(secret_id(relay_state), {
             "upstream": upstream["id"], "saml_request": request_id,
             "browser": secret_id(ctx.browser) if ctx.browser else None,
-            "interaction": submitted.get("i") or None, "created": ctx.now(),
+            "interaction": submitted.get("i") or None, "link_to": ctx.linking, "created": ctx.now(),
         }, ttl=REQUEST_LIFETIME)
         return Challenge(data={}, redirect=url)
 
@@ -93,7 +93,7 @@ class UpstreamSAML(Federated):
         arrival = secrets.token_urlsafe(32)
         _arrivals(ctx.store).put(secret_id(arrival), {
             "upstream": upstream["id"], "browser": record.get("browser"),
-            "interaction": record.get("interaction"), "identity": identity,
+            "interaction": record.get("interaction"), "link_to": record.get("link_to"), "identity": identity,
         }, ttl=ARRIVAL_LIFETIME)
         return {"arrival": arrival}
 
@@ -153,7 +153,7 @@ class UpstreamSAML(Federated):
         return self.identity(ctx, upstream, Asserted(
             issuer=upstream["idp_entity_id"], subject=identity["name_id"], email=email, email_verified=vouched,
             name=names[0] if names else None, groups=protocol.attribute(identity, mapping["groups"], "groups"),
-            amr=tuple(identity["amr"])), record.get("interaction"))
+            amr=tuple(identity["amr"])), record.get("interaction"), record.get("link_to"))
 
 
 def _protocol():

@@ -5,6 +5,7 @@ sees them on its next request.
 """
 
 import json
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
@@ -21,7 +22,9 @@ from ..oidc.consent import described
 from ..signin import flow, interactions, signup
 from ..signin.base import MAILED_PER_MAILBOX, hit_limits
 from ..store import layout, secret_id
+from ..upstreams import Upstreams
 from . import context
+from . import signin as signin_web
 from .pages import safe_local_path
 
 bp = Blueprint("account", __name__)
@@ -39,7 +42,7 @@ def signed_in_only():
     return None
 NOTICES = ("passkey_added", "passkey_renamed", "passkey_removed", "profile_saved", "session_ended",
            "sessions_ended_others", "password_saved", "password_removed", "email_change_sent", "email_changed",
-           "consent_revoked", "link_removed")
+           "consent_revoked", "link_removed", "link_added")
 
 
 # The settings in four sections, each a page of its own with a linkable URL (its endpoint
@@ -56,10 +59,19 @@ def section_values(section: str) -> dict:
         return {"passkeys": passkeys_of(account), "policy": Passkeys(g.tenant, g.accounts).policy,
                 "passkey_enabled": "passkey" in enabled, "password_allowed": "password" in enabled,
                 "has_password": account.has_password, "signal": removal_signal(account),
-                "consents": allowed_apps(account), "links": account.links}
+                "consents": allowed_apps(account), "links": account.links,
+                "connectable": connectable_upstreams(account, enabled)}
     if section == "devices":
         return {"devices": g.sessions.devices(account, g.session)}
     return {}
+
+
+def connectable_upstreams(account, enabled) -> list[dict]:
+    """The company identity providers this account could connect (their protocol's sign-in is
+    on, and it has no link to them yet)."""
+    linked = {link.get("upstream") for link in account.links}
+    return [{"id": u["id"], "name": u["name"]} for u in Upstreams(g.tenant.store).enabled()
+            if u.get("kind", "oidc") in enabled and u["id"] not in linked]
 
 
 def allowed_apps(account) -> list[dict]:
@@ -252,6 +264,24 @@ def remove_link():
     audit.append(g.tenant.store, "upstream.unlinked", login=g.account.login, sub=g.account.sub,
                  upstream=link.get("upstream"), name=link.get("name"))
     return redirect(url_for("account.sign_in", m="link_removed"), code=303)
+
+
+@bp.post("/account/links/connect")
+def connect_link():
+    """Connect a company account from here, after a recent sign-in: the browser goes to the
+    company's sign-in, and what it proves there is linked to this account (not by email:
+    the person proved both sides; codeb.signin.federation), then back to this page."""
+    require_recent_sign_in()
+    upstream = Upstreams(g.tenant.store).get(request.form.get("upstream"))
+    if upstream is None or not upstream.get("enabled", True):
+        raise BadInput("error.upstream.unknown")
+    method = signin.enabled(g.tenant).get(upstream.get("kind", "oidc"))
+    if method is None:
+        raise BadInput("error.method_disabled")
+    ctx = replace(signin_web.method_context(), linking=g.account.login)
+    challenge = method.begin(ctx, {"upstream": upstream["id"]})
+    g.session.set(context.AFTER_SIGNIN, url_for("account.sign_in", m="link_added"))
+    return render_template("signin/elsewhere.html", url=challenge.redirect)
 
 
 @bp.post("/account/consents/revoke")

@@ -22,8 +22,8 @@ from codeb.cli import main as cli
 from codeb.store import layout
 from codeb.upstreams import Upstreams, sp_entity_id
 from codeb.upstreams import saml as protocol
-from tests.support.saml_idp import ForgingIdP, MetadataServer, Pysaml2IdP, authn_request_of, encode, request_of
 from tests.support.oidc import authorize_params
+from tests.support.saml_idp import ForgingIdP, MetadataServer, Pysaml2IdP, authn_request_of, encode, request_of
 from tests.support.user_agent import Browser
 from tests.support.web import csrf_of, pkce_pair
 
