@@ -128,7 +128,9 @@ KINDS = ("account.deleted_self", "account.exported", "audit.exported", "brand.ch
          "profile.confirmed", "session.ended", "session.ended_everywhere", "session.ended_others", "settings.changed",
          "signin", "signin.failed", "signout", "upstream.created", "upstream.deleted", "upstream.disabled",
          "upstream.enabled", "upstream.linked", "upstream.refresh_failed", "upstream.refreshed", "upstream.refused",
-         "upstream.unlinked", "user.created", "user.deleted", "user.disabled", "user.enabled", "user.invitation_resent",
+         "upstream.roles_synced",
+         "upstream.unlinked", "upstream.updated", "user.created", "user.deleted", "user.disabled", "user.enabled",
+         "user.invitation_resent",
          "user.roles_changed", "user.updated")
 BRAND_CHANGES = ("remove_logo", "remove_favicon", "reset_colour")  # codeb.web.brand's actions besides "save"
 SIGNIN_METHODS = ("passkey", "magic_link", "password", "oidc", "saml", "wallet")

@@ -1,10 +1,21 @@
-"""`upstream add|list|refresh|remove`: the company identity providers people may sign in with."""
+"""`upstream add|edit|list|refresh|remove`: the company identity providers people may sign in with."""
 
+import argparse
 from pathlib import Path
 
 from .. import signin
 from ..errors import BadInput
-from ..upstreams import PRESETS, Upstreams, acs_url, redirect_uri, sp_entity_id
+from ..upstreams import (
+    PRESETS,
+    TOKEN_AUTH,
+    Upstreams,
+    acs_url,
+    client_jwks_uri,
+    redirect_uri,
+    role_lines,
+    sp_entity_id,
+    token_auth,
+)
 from .base import out, tenants
 
 
@@ -17,7 +28,10 @@ def shown(upstream: dict, base_url: str) -> dict:
         doc["acs_url"] = acs_url(base_url)
     else:
         doc["has_client_secret"] = bool(upstream.get("client_secret"))
+        doc["token_auth"] = token_auth(upstream)
         doc["redirect_uri"] = redirect_uri(base_url)
+        if doc["token_auth"] == "private_key_jwt":
+            doc["jwks_uri"] = client_jwks_uri(base_url)  # our public key, to register there
     return doc
 
 
@@ -36,7 +50,8 @@ def add(args) -> None:
             name=args.name, issuer=args.oidc_issuer, client_id=args.client_id, client_secret=args.client_secret,
             scopes=args.scope, domains=args.domain or (), authoritative=args.authoritative,
             tenant_ids=args.tenant_id or (), hosted_domain=args.hosted_domain, preset=args.preset,
-            required_for=args.require_for or (), others_allowed=args.allow_other_methods, logo_uri=args.logo_uri)
+            required_for=args.require_for or (), others_allowed=args.allow_other_methods, logo_uri=args.logo_uri,
+            token_auth=args.token_auth)
     signin.switch_on(tenant.store, upstream["kind"])  # the tenant's other methods stay as they are
     out(shown(upstream, _base_url(tenant)))
 
@@ -56,6 +71,25 @@ def _read(path: str) -> str:
         return Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise BadInput("error.upstream.saml_metadata", reason=f"{path}: {type(error).__name__}") from None
+
+
+def edit(args) -> None:
+    """Change what the options give; everything else stays (`Upstreams.update` checks the whole)."""
+    tenant = tenants(args).get(args.tenant)
+    upstreams = Upstreams(tenant.store)
+    current = upstreams.require(args.id)
+    given = {"name": args.name, "logo_uri": args.logo_uri, "authoritative": args.authoritative,
+             "others_allowed": args.allow_other_methods, "issuer": args.oidc_issuer, "client_id": args.client_id,
+             "client_secret": args.client_secret, "token_auth": args.token_auth, "scopes": args.scope,
+             "hosted_domain": args.hosted_domain, "domains": [] if args.no_domains else args.domain,
+             "tenant_ids": [] if args.no_tenant_ids else args.tenant_id,
+             "required_for": [] if args.no_require_for else args.require_for,
+             "roles": {} if args.no_roles else role_lines("\n".join(args.role)) if args.role else None,
+             "claims": {**current.get("claims", {}), **dict(c.partition("=")[::2] for c in args.claim)}
+             if args.claim else None,
+             "remove_client_secret": args.remove_client_secret or None}
+    changes = {name: value for name, value in given.items() if value is not None}
+    out(shown(upstreams.update(current["id"], **changes), _base_url(tenant)))
 
 
 def refresh(args) -> None:
@@ -101,7 +135,11 @@ def register(sub) -> None:
     a.add_argument("--preset", choices=sorted(p for p in PRESETS if p != "saml"), default="oidc")
     a.add_argument("--require-for", action="append", metavar="ROLE", choices=["admin", "user"],
                    help="holders of this role sign in only through this upstream (repeatable)")
+    a.add_argument("--token-auth", choices=TOKEN_AUTH,
+                   help="OIDC: how CodeB authenticates at the token endpoint (default: client_secret_basic with a "
+                        "secret, else none); private_key_jwt: register the printed jwks_uri there")
     a.set_defaults(func=add)
+    _edit_parser(group)
     f = group.add_parser("refresh", help="fetch a SAML upstream's metadata again from its URL")
     f.add_argument("tenant")
     f.add_argument("id")
@@ -113,3 +151,46 @@ def register(sub) -> None:
     r.add_argument("tenant")
     r.add_argument("id")
     r.set_defaults(func=remove)
+
+
+def _edit_parser(group) -> None:
+    e = group.add_parser("edit", help="change an upstream (only what is given; the rest stays); prints it as JSON")
+    e.add_argument("tenant")
+    e.add_argument("id")
+    e.add_argument("--name", help='the button\'s label: "Sign in with NAME"')
+    e.add_argument("--logo-uri", metavar="URL", help="the button's logo (https); an empty one removes it")
+    _list_option(e, "--domain", "--no-domains", "an email domain that belongs to it (repeatable; replaces the list)")
+    e.add_argument("--authoritative", action=argparse.BooleanOptionalAction,
+                   help="link its verified emails of those domains to the existing accounts of those addresses")
+    e.add_argument("--allow-other-methods", action=argparse.BooleanOptionalAction,
+                   help="people of its domains may also sign in by a mailed link or a password")
+    _list_option(e, "--require-for", "--no-require-for",
+                 "holders of this role sign in only through it (repeatable; replaces the list)",
+                 choices=["admin", "user"])
+    roles = e.add_mutually_exclusive_group()
+    roles.add_argument("--role", action="append", metavar="GROUP=ROLE",
+                       help="accounts it creates for members of GROUP get ROLE (repeatable; replaces the mapping)")
+    roles.add_argument("--no-roles", action="store_true", help="no roles from groups")
+    e.add_argument("--claim", action="append", metavar="KEY=NAME",
+                   help="which claim (SAML: attribute) carries email, name or groups (repeatable)")
+    e.add_argument("--oidc-issuer", metavar="URL", help="OIDC: the provider's issuer (its discovery)")
+    e.add_argument("--client-id", metavar="ID", help="OIDC: the client id the provider gave")
+    secret = e.add_mutually_exclusive_group()
+    secret.add_argument("--client-secret", metavar="SECRET",
+                        help="OIDC: a new client secret (else the stored one stays)")
+    secret.add_argument("--remove-client-secret", action="store_true",
+                        help="OIDC: drop the stored secret; a client that sends it becomes a public one")
+    e.add_argument("--token-auth", choices=TOKEN_AUTH, help="OIDC: how CodeB authenticates at the token endpoint")
+    e.add_argument("--scope", action="append", help="OIDC: repeatable; replaces the scopes")
+    _list_option(e, "--tenant-id", "--no-tenant-ids",
+                 "Entra ID: a directory allowed through a multi-tenant issuer (repeatable; replaces the list)")
+    e.add_argument("--hosted-domain", metavar="DOMAIN",
+                   help="Google Workspace: only that domain's accounts; empty: any")
+    e.set_defaults(func=edit)
+
+
+def _list_option(parser, option: str, clear: str, help_text: str, **kwargs) -> None:
+    """A repeatable option that replaces a list, and its opposite that empties it."""
+    both = parser.add_mutually_exclusive_group()
+    both.add_argument(option, action="append", help=help_text, **kwargs)
+    both.add_argument(clear, action="store_true", help=f"empty the list {option} gives")

@@ -8,12 +8,16 @@ module here, a line in `REGISTRY`, its templates in `templates/signin/<name>/`,
 and the contract test.
 """
 
+import secrets
 from collections.abc import Mapping
 
 from ..errors import BadInput
-from ..store import layout
+from ..store import layout, secret_id
 from ..tenants.settings import signup_part
+from ..upstreams import Upstreams
+from ..upstreams.checks import UpstreamError
 from .base import NotMine, SignInContext, SignInMethod
+from .federation import Federated
 from .magic_link import MagicLink
 from .passkey import PasskeySignIn
 from .password import PasswordSignIn
@@ -60,6 +64,47 @@ def next_step(ctx: SignInContext, identifier: str, *, chosen: str | None = None)
         except NotMine:
             continue
     raise BadInput("error.signin.no_identifier_method")
+
+
+LOGOUT_LIFETIME = 600  # seconds a browser may take to sign out at a company's identity provider
+
+
+def sign_out_elsewhere(ctx: SignInContext, detail) -> dict | None:
+    """At sign-out, for a session that came through a company's identity provider offering it:
+    the provider's name and the URL that signs the browser out there too. What the sign-in
+    kept for it is spent now (the session is ending); a state record waits for the way back."""
+    rid = detail.get("upstream_session") if isinstance(detail, dict) else None
+    kept = ctx.store.transient(layout.UPSTREAM_SESSIONS).take(rid) if isinstance(rid, str) else None
+    upstream = Upstreams(ctx.store).get(kept.get("upstream")) if kept else None
+    kind = REGISTRY.get(upstream.get("kind", "oidc")) if upstream and upstream.get("enabled", True) else None
+    method = kind() if kind else None
+    if kept is None or upstream is None or not isinstance(method, Federated):
+        return None
+    state = secrets.token_urlsafe(32)
+    try:
+        found = method.sign_out_url(ctx, upstream, kept, state=state)
+    except UpstreamError:  # its discovery or metadata cannot be read now: sign out here only
+        return None
+    if found is None:
+        return None
+    url, keep = found
+    ctx.store.transient(layout.UPSTREAM_LOGOUTS).put(secret_id(state), {**keep, "upstream": upstream["id"]},
+                                                     ttl=LOGOUT_LIFETIME)
+    return {"name": upstream["name"], "url": url}
+
+
+def signed_out_at(ctx: SignInContext, name: str, submitted: Mapping) -> dict | None:
+    """Back from signing out at a company's identity provider (`sign_out_elsewhere`): its name,
+    and whether its answer confirms it; None for a state this tenant never sent (or spent)."""
+    state = submitted.get("state") or submitted.get("RelayState")
+    if not isinstance(state, str) or not 0 < len(state) <= 200 or name not in REGISTRY:
+        return None
+    logout = ctx.store.transient(layout.UPSTREAM_LOGOUTS).take(secret_id(state))
+    upstream = Upstreams(ctx.store).get(logout.get("upstream")) if logout else None
+    method = REGISTRY[name]()
+    if logout is None or upstream is None or upstream.get("kind", "oidc") != name or not isinstance(method, Federated):
+        return None
+    return {"name": upstream["name"], "confirmed": method.signed_out(ctx, upstream, logout, submitted)}
 
 
 def link_method() -> SignInMethod:

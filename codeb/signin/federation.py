@@ -22,12 +22,14 @@ identity is linked to that account whatever its email says, as the person proved
 sides, unless another account holds it.
 """
 
+import secrets
 from dataclasses import dataclass
 
 from .. import audit
 from ..accounts import normalize_email
 from ..accounts.links import Links
 from ..accounts.profile import clean_display_name
+from ..accounts.sessions import SIGNED_IN_LIFETIME
 from ..errors import AccountDisabled, BadInput, Conflict, SignInFailed, SignUpRefused
 from ..store import layout
 from ..upstreams import Upstreams
@@ -96,7 +98,10 @@ class Federated(SignInMethod):
         return upstream, hint
 
     def identity(self, ctx: SignInContext, upstream: dict, asserted: Asserted, interaction,
-                 link_to: str | None = None) -> VerifiedIdentity:
+                 link_to: str | None = None, logout: dict | None = None) -> VerifiedIdentity:
+        """The verified identity of the account the linking rule picks. `logout`: what signing out
+        at the upstream will need (its ID token, the NameID), when the upstream offers it: kept
+        for the session's lifetime, the session naming it (`detail.upstream_session`)."""
         try:
             account, created = self.account(ctx, upstream, asserted, link_to)
         except SignInFailed as refusal:  # the sign-in page it leads to still serves the app
@@ -104,11 +109,28 @@ class Federated(SignInMethod):
             raise
         if account.disabled:
             raise AccountDisabled()
+        detail = {"upstream": upstream["id"], "upstream_name": upstream["name"]}
+        if logout is not None:
+            rid = secrets.token_hex(16)
+            ctx.store.transient(layout.UPSTREAM_SESSIONS).put(
+                rid, {**logout, "upstream": upstream["id"], "login": account.login}, ttl=SIGNED_IN_LIFETIME)
+            detail["upstream_session"] = rid
         return VerifiedIdentity(
             login=account.login, method=self.name, auth_time=ctx.now(),
             amr=AMR + tuple(sorted({a for a in asserted.amr if a in UPSTREAM_AMR})),
-            detail={"upstream": upstream["id"], "upstream_name": upstream["name"]},
-            interaction=interaction, created=created)
+            detail=detail, interaction=interaction, created=created)
+
+    # -- signing out at the upstream ------------------------------------------------------
+
+    def sign_out_url(self, ctx: SignInContext, upstream: dict, kept: dict, *, state: str) -> tuple[str, dict] | None:
+        """Where the browser signs out at the upstream too (OIDC RP-initiated logout, SAML single
+        logout), coming back with `state`, and what the way back must find; None when the
+        upstream offers none. `kept`: what the sign-in kept for it (`identity`'s `logout`)."""
+        return None
+
+    def signed_out(self, ctx: SignInContext, upstream: dict, logout: dict, submitted) -> bool:
+        """Whether the upstream's answer to `sign_out_url` (the callback's query) confirms it."""
+        return False
 
     def account(self, ctx: SignInContext, upstream: dict, asserted: Asserted, link_to: str | None = None):
         """(account, created) by the module's linking rule; `link_to`: the account that asked to
@@ -118,7 +140,7 @@ class Federated(SignInMethod):
         if link_to is not None:
             return self._linked_from_settings(ctx, links, linked, link_to, upstream, asserted), False
         if linked is not None:
-            return linked, False
+            return self._roles_synced(ctx, upstream, linked, asserted), False
         try:
             email = normalize_email(asserted.email)
         except BadInput:
@@ -136,7 +158,7 @@ class Federated(SignInMethod):
             self._link(ctx, links, existing.login, upstream, asserted)
             audit.append(ctx.store, "upstream.linked", login=existing.login, sub=existing.sub,
                          upstream=upstream["id"], name=upstream["name"], by="email")
-            return existing, False
+            return self._roles_synced(ctx, upstream, existing, asserted), False
         if not may_sign_up(ctx.tenant, email):
             raise SignUpRefused("error.upstream.no_account")
         roles = ["user"] + sorted({role for group, role in upstream.get("roles", {}).items()
@@ -152,6 +174,27 @@ class Federated(SignInMethod):
             raise self.failed(ctx, upstream, "error.upstream.not_linked", "an account of the email appeared") from None
         self._link(ctx, links, account.login, upstream, asserted)
         return ctx.accounts.require(account.login), True
+
+    def _roles_synced(self, ctx, upstream: dict, account, asserted: Asserted):
+        """At every sign-in through it, the roles the admin's group mapping names follow the
+        upstream's groups: given while a mapped group is sent, taken when none is (an admin
+        removed from the company's admin group is no admin here at the next sign-in). Roles
+        the mapping does not name stay as the tenant's admin set them; the last admin keeps it."""
+        mapping = upstream.get("roles") or {}
+        managed = set(mapping.values()) - {"user"}
+        if not managed:
+            return account
+        given = {role for group, role in mapping.items() if group in _groups(asserted.groups)}
+        roles = sorted((set(account.roles) - managed) | given | {"user"})
+        if roles == sorted(account.roles):
+            return account
+        try:
+            updated = ctx.accounts.set_roles(account.login, roles)
+        except Conflict:  # it would leave the tenant without an admin: the role stays
+            return account
+        audit.append(ctx.store, "upstream.roles_synced", login=account.login, sub=account.sub,
+                     upstream=upstream["id"], name=upstream["name"], before=account.roles, after=updated.roles)
+        return updated
 
     def _linked_from_settings(self, ctx, links: Links, linked, login: str, upstream: dict, asserted: Asserted):
         if linked is not None and linked.login != login:

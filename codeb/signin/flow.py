@@ -35,7 +35,8 @@ def admit(identity: VerifiedIdentity, *, accounts, store) -> None:
     identity provider for (`required_for`) signs in only through one of those; SignInFailed
     names it otherwise. Checked after the method verified the person, before any session."""
     required = Upstreams(store).required_for(accounts.require(identity.login).roles)
-    if required and not (identity.method == "oidc" and identity.detail.get("upstream") in {u["id"] for u in required}):
+    # `detail.upstream` is set by company sign-in alone (codeb.signin.federation), over either protocol.
+    if required and identity.detail.get("upstream") not in {u["id"] for u in required}:
         raise SignInFailed("error.upstream.required", name=required[0]["name"])
 
 

@@ -12,15 +12,20 @@ and the ID token are checked, every refusal audited with its exact reason.
 
 Which account the identity signs in: one rule for every protocol (`codeb.signin.federation`).
 
+Signing out of CodeB offers to sign out at the provider too when its discovery names an
+`end_session_endpoint` (RP-Initiated Logout: the ID token as `id_token_hint`, back to
+`/signin/oidc/signed-out`).
+
 Home-realm discovery: `claims` takes an address whose domain an enabled OIDC upstream
 claims, so "Continue" after the email goes straight there (with `login_hint`).
 """
 
 import secrets
+from urllib.parse import urlencode
 
 from ..store import layout, secret_id
-from ..upstreams import Upstreams, redirect_uri
-from ..upstreams.checks import UpstreamError
+from ..upstreams import Upstreams, redirect_uri, signed_out_url
+from ..upstreams.checks import UpstreamError, check_url
 from .base import Challenge, NotMine, SignInContext, VerifiedIdentity
 from .federation import REQUEST_LIFETIME, Asserted, Federated
 
@@ -72,7 +77,7 @@ class UpstreamOIDC(Federated):
             raise self.failed(ctx, None, "error.upstream.unknown", "the upstream is gone or off",
                               interaction=interaction)
         try:
-            claims = self._verified_claims(ctx, upstream, record, submitted)
+            claims, id_token, metadata = self._verified_claims(ctx, upstream, record, submitted)
         except UpstreamError as error:
             raise self.failed(ctx, upstream, error.message_id, error.reason, interaction=interaction) from None
         mapping = upstream["claims"]
@@ -81,11 +86,25 @@ class UpstreamOIDC(Federated):
             issuer=claims["iss"], subject=claims["sub"], email=claims.get(mapping["email"]),
             email_verified=claims.get("email_verified") is True, name=claims.get(mapping["name"]),
             groups=claims.get(mapping["groups"]), amr=tuple(a for a in sent_amr if isinstance(a, str))), interaction,
-            record.get("link_to"))
+            record.get("link_to"), logout={"id_token": id_token} if metadata.get("end_session_endpoint") else None)
+
+    def sign_out_url(self, ctx: SignInContext, upstream: dict, kept: dict, *, state: str) -> tuple[str, dict] | None:
+        """OpenID Connect RP-Initiated Logout 1.0 §2, when discovery names an end_session_endpoint."""
+        endpoint = _protocol().discover(upstream["issuer"]).get("end_session_endpoint")
+        if not isinstance(endpoint, str):
+            return None
+        check_url(endpoint, "the end_session_endpoint")
+        query = urlencode({"id_token_hint": kept["id_token"], "client_id": upstream["client_id"], "state": state,
+                           "post_logout_redirect_uri": signed_out_url(ctx.base_url, self.kind)})
+        return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}", {}
+
+    def signed_out(self, ctx: SignInContext, upstream: dict, logout: dict, submitted) -> bool:
+        return True  # the provider sends the browser to the post-logout redirect URI once it is done
 
     # -- the checks --------------------------------------------------------------------
 
-    def _verified_claims(self, ctx, upstream: dict, record: dict, submitted) -> dict:
+    def _verified_claims(self, ctx, upstream: dict, record: dict, submitted) -> tuple[dict, str, dict]:
+        """(the ID token's claims, with userinfo's where needed; the ID token; the discovery document)."""
         protocol = _protocol()
         metadata = protocol.discover(upstream["issuer"])
         protocol.check_response_issuer(submitted, metadata, metadata["issuer"])
@@ -96,7 +115,8 @@ class UpstreamOIDC(Federated):
         if not isinstance(code, str) or not 0 < len(code) <= 4096:
             raise UpstreamError("error.upstream.refused", "the response has no code")
         token = protocol.exchange_code(upstream, metadata, redirect_uri=redirect_uri(ctx.base_url), code=code,
-                                       code_verifier=record["verifier"])
+                                       code_verifier=record["verifier"],
+                                       key=protocol.assertion_key(ctx.store, upstream))
         keys = protocol.key_set(metadata, kid=protocol.kid_of(token["id_token"]))
         claims = protocol.verify_id_token(
             token["id_token"], metadata=metadata, keys=keys,
@@ -106,7 +126,7 @@ class UpstreamOIDC(Federated):
             wanted = upstream["claims"]
             if not all(wanted[k] in claims for k in ("email", "name")):
                 claims = {**protocol.userinfo(metadata, token["access_token"], sub=claims["sub"]), **claims}
-        return claims
+        return claims, token["id_token"], metadata
 
 
 def _protocol():

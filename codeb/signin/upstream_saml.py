@@ -17,6 +17,10 @@ cookies again, where `complete` takes the identity, checks this is the browser
 that began, and signs in by the linking rule of `codeb.signin.federation`. Every
 refusal is audited with its exact reason.
 
+Signing out of CodeB offers to sign out at the IdP too when its metadata names a
+single-logout service: a signed LogoutRequest (HTTP-Redirect) for the NameID and
+SessionIndex the sign-in kept, its LogoutResponse back at `/signin/saml/signed-out`.
+
 The NameID is the subject: a transient one (a new value at each sign-in) cannot
 be linked to an account, so it is refused with the reason the IdP's admin needs.
 """
@@ -26,7 +30,7 @@ import secrets
 from .. import audit
 from ..errors import NotFound, SignInFailed
 from ..store import layout, secret_id
-from ..upstreams import Upstreams, acs_url, sp_entity_id
+from ..upstreams import Upstreams, acs_url, signed_out_url, sp_entity_id
 from ..upstreams.checks import UpstreamError
 from .base import Challenge, NotMine, SignInContext, VerifiedIdentity
 from .federation import REQUEST_LIFETIME, Asserted, Federated
@@ -50,7 +54,7 @@ def _arrivals(store):
 def service_provider(ctx: SignInContext, upstream: dict):
     """pysaml2's client for this tenant host and upstream (`codeb.upstreams.saml.client`)."""
     return _protocol().client(ctx.store, upstream, entity_id=sp_entity_id(ctx.base_url, upstream["id"]),
-                              acs_url=acs_url(ctx.base_url))
+                              acs_url=acs_url(ctx.base_url), slo_url=signed_out_url(ctx.base_url, "saml"))
 
 
 class UpstreamSAML(Federated):
@@ -153,7 +157,22 @@ class UpstreamSAML(Federated):
         return self.identity(ctx, upstream, Asserted(
             issuer=upstream["idp_entity_id"], subject=identity["name_id"], email=email, email_verified=vouched,
             name=names[0] if names else None, groups=protocol.attribute(identity, mapping["groups"], "groups"),
-            amr=tuple(identity["amr"])), record.get("interaction"), record.get("link_to"))
+            amr=tuple(identity["amr"])), record.get("interaction"), record.get("link_to"),
+            logout={key: identity[key] for key in ("name_id", "name_id_format", "session_index")}
+            if upstream.get("slo_url") else None)
+
+    def sign_out_url(self, ctx: SignInContext, upstream: dict, kept: dict, *, state: str) -> tuple[str, dict] | None:
+        if not upstream.get("slo_url"):
+            return None
+        request_id, url = _protocol().logout_request(
+            service_provider(ctx, upstream), upstream, name_id=kept["name_id"],
+            name_id_format=kept.get("name_id_format") or "", session_index=kept.get("session_index"),
+            relay_state=state)
+        return url, {"saml_request": request_id}
+
+    def signed_out(self, ctx: SignInContext, upstream: dict, logout: dict, submitted) -> bool:
+        return _protocol().logout_confirmed(service_provider(ctx, upstream), upstream, dict(submitted),
+                                            request_id=logout.get("saml_request", ""))
 
 
 def _protocol():

@@ -17,6 +17,7 @@ KEYS = "keys"                # keys/signing.json, keys/session.json: never serve
 SIGNING_KEYS = "signing"
 SESSION_SECRET = "session"
 SAML_KEYS = "saml"           # keys/saml.json: the SAML service provider's key and certificate
+UPSTREAM_CLIENT_KEY = "upstream-client-key"  # keys/upstream-client-key.json: signs private_key_jwt assertions
 I18N = "i18n"                # i18n/<lang>.json: languages the tenant added
 AUDIT = "audit"              # audit/<YYYY-MM>.jsonl: append-only security log
 INDEX = "index"              # index/<name>/<hash>.json and index/directory/<xx>.json
@@ -60,6 +61,8 @@ INTERACTIONS = "interactions"          # authorization requests waiting for a si
 UPSTREAM_REQUESTS = "upstream-requests"  # a browser sent to an upstream: its state (hashed), nonce, verifier
 UPSTREAM_ARRIVALS = "upstream-arrivals"  # a SAML identity verified at the ACS, until its browser comes for it
 SAML_ASSERTIONS = "saml-assertions"    # ids of assertions used (hashed), until they expire: no replay
+UPSTREAM_SESSIONS = "upstream-sessions"  # what signing out at a company's IdP needs (its ID token, NameID)
+UPSTREAM_LOGOUTS = "upstream-logouts"  # a browser sent to sign out at a company's IdP: its state (hashed)
 MAGIC_LINKS = "magic-links"            # hashes of mailed one-time links (sign-in, sign-up, invitation)
 MAGIC_PENDING = "magic-pending"        # a browser waiting for its magic link: number, HMAC of its code
 WEBAUTHN_CHALLENGES = "webauthn"       # passkey ceremony challenges
@@ -107,6 +110,7 @@ NOT_DURABLE = frozenset({
     CODES, INTERACTIONS, WEBAUTHN_CHALLENGES, SPENT_CODES, AUDIT_REPEATS, SHOWN_SECRETS,
     MAGIC_PER_CLIENT, MAGIC_PER_ADDRESS, MAGIC_CODE_PER_CLIENT, WEBAUTHN_PER_CLIENT, INTERACTIONS_PER_CLIENT,
     SIGNUP_PER_CLIENT, SIGNUP_PER_ADDRESS, UPSTREAM_REQUESTS, UPSTREAM_ARRIVALS, UPSTREAM_PER_CLIENT,
+    UPSTREAM_LOGOUTS,
 })
 
 

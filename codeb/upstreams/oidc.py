@@ -2,7 +2,9 @@
 
 Protocol only, no Flask: the sign-in method (`codeb.signin.upstream`) keeps the
 request's state and calls these. Authlib's client builds the authorization
-request (PKCE S256, `state`, `nonce`) and exchanges the code; joserfc verifies
+request (PKCE S256, `state`, `nonce`) and exchanges the code, authenticating as
+the upstream's `token_auth` says (a secret, none, or a `private_key_jwt` assertion
+Authlib signs with the tenant's key, `codeb.upstreams.client_key`); joserfc verifies
 the ID token. What the standards leave to the relying party is checked here:
 
 - discovery (OIDC Discovery §4.3): the document's `issuer` is exactly the one
@@ -30,12 +32,14 @@ import time
 import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 
 from ..store.cache import MISSING, Memo
+from . import client_key, token_auth
 from .checks import MULTI_TENANT, TEMPLATE, TENANT_ID, UpstreamError, check_url, multi_tenant
 from .fetch import TIMEOUT, get_bytes
 
@@ -45,6 +49,7 @@ SKEW = 60  # seconds of clock difference allowed for exp, iat, nbf
 MAX_CACHED = 64
 CACHE_FOR = 3600
 REFETCH_AFTER = 30
+ASSERTION_LIFETIME = 60  # seconds a private_key_jwt client assertion is good for: it is sent at once
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 
 
@@ -141,12 +146,27 @@ def kid_of(token: str) -> str | None:
     return kid if isinstance(kid, str) else None
 
 
-def session(upstream: dict, redirect_uri: str) -> OAuth2Session:
-    """Authlib's client for one upstream: PKCE S256, the client authentication it was given."""
+def session(upstream: dict, redirect_uri: str, *, key: client_key.ClientKey | None = None) -> OAuth2Session:
+    """Authlib's client for one upstream: PKCE S256, the client authentication it was given
+    (`token_auth`); for `private_key_jwt`, `key` signs the assertion."""
+    method = token_auth(upstream)
     return OAuth2Session(
-        client_id=upstream["client_id"], client_secret=upstream.get("client_secret") or None,
-        scope=" ".join(upstream["scopes"]), redirect_uri=redirect_uri, code_challenge_method="S256",
-        token_endpoint_auth_method="client_secret_basic" if upstream.get("client_secret") else "none")
+        client_id=upstream["client_id"], scope=" ".join(upstream["scopes"]), redirect_uri=redirect_uri,
+        client_secret=key.private if method == "private_key_jwt" and key else upstream.get("client_secret") or None,
+        code_challenge_method="S256", token_endpoint_auth_method=method)
+
+
+def assertion_key(store, upstream: dict) -> client_key.ClientKey | None:
+    """The tenant's client key when this upstream knows CodeB by it (private_key_jwt), made at first use."""
+    return client_key.load(store) if token_auth(upstream) == "private_key_jwt" else None
+
+
+def client_assertion(token_endpoint: str, key: client_key.ClientKey) -> PrivateKeyJWT:
+    """Authlib's private_key_jwt (RFC 7523 §2.2, §3; OIDC Core §9): iss = sub = our client id,
+    aud = the token endpoint, a fresh `jti`, RS256 with our key's `kid` in the header (the
+    upstream picks it from our JWKS), and a short life instead of Authlib's hour."""
+    return PrivateKeyJWT(token_endpoint, claims={"exp": int(time.time()) + ASSERTION_LIFETIME},
+                         headers={"kid": key.kid})
 
 
 def authorization_url(upstream: dict, metadata: dict, *, redirect_uri: str, state: str, nonce: str,
@@ -171,9 +191,15 @@ def check_response_issuer(response: dict, metadata: dict, expected: str) -> None
         raise UpstreamError("error.upstream.wrong_issuer", f"the response names issuer {str(sent)[:200]!r}")
 
 
-def exchange_code(upstream: dict, metadata: dict, *, redirect_uri: str, code: str, code_verifier: str) -> dict:
-    """The token response for the authorization code (Authlib's client, RFC 6749 §4.1.3)."""
-    with session(upstream, redirect_uri) as client:
+def exchange_code(upstream: dict, metadata: dict, *, redirect_uri: str, code: str, code_verifier: str,
+                  key: client_key.ClientKey | None = None) -> dict:
+    """The token response for the authorization code (Authlib's client, RFC 6749 §4.1.3); `key`
+    (`assertion_key`) signs the client assertion of a private_key_jwt upstream."""
+    if token_auth(upstream) == "private_key_jwt" and key is None:
+        raise UpstreamError("error.upstream.refused", "private_key_jwt without the tenant's client key")
+    with session(upstream, redirect_uri, key=key) as client:
+        if key is not None:
+            client.register_client_auth_method(client_assertion(metadata["token_endpoint"], key))
         try:
             token = client.fetch_token(metadata["token_endpoint"], code=code, code_verifier=code_verifier,
                                        timeout=TIMEOUT, allow_redirects=False)

@@ -48,8 +48,8 @@ from saml2.config import SPConfig
 from saml2.mdstore import InMemoryMetaData
 from saml2.metadata import entity_descriptor, sign_entity_descriptor
 from saml2.response import StatusError
-from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, SCM_BEARER
-from saml2.sigver import SignatureError, security_context
+from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, SCM_BEARER, NameID
+from saml2.sigver import SignatureError, security_context, verify_redirect_signature
 from saml2.time_util import str_to_time
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
@@ -111,8 +111,9 @@ def fetch_metadata(url: str) -> str:
 
 def read_metadata(xml: str, entity_id: str | None = None) -> dict:
     """What the upstream keeps of an IdP's metadata: its entity id, the HTTP-Redirect sign-on
-    URL and the signing certificates (PEM body, SHA-256 fingerprint, expiry). `entity_id`
-    picks one IdP of an aggregate; UpstreamError when the metadata does not describe one."""
+    URL (and single-logout URL, if it has one) and the signing certificates (SHA-256
+    fingerprint, subject, expiry). `entity_id` picks one IdP of an aggregate; UpstreamError
+    when the metadata does not describe one."""
     if not isinstance(xml, str) or not xml.strip() or len(xml.encode("utf-8")) > MAX_METADATA:
         raise UpstreamError("error.upstream.saml_metadata", "no metadata, or too large")
     try:
@@ -122,8 +123,8 @@ def read_metadata(xml: str, entity_id: str | None = None) -> dict:
     except Exception as error:  # noqa: BLE001 -- pysaml2 and the XML parser raise many kinds for broken input
         raise UpstreamError("error.upstream.saml_metadata", f"unreadable metadata: {type(error).__name__}") from None
 
-    def sign_on(eid):
-        return store.service(eid, "idpsso_descriptor", "single_sign_on_service", BINDING_HTTP_REDIRECT)
+    def sign_on(eid, service="single_sign_on_service"):
+        return store.service(eid, "idpsso_descriptor", service, BINDING_HTTP_REDIRECT)
 
     idps = [eid for eid in list(store.keys()) if sign_on(eid)]
     if entity_id is not None:
@@ -134,6 +135,8 @@ def read_metadata(xml: str, entity_id: str | None = None) -> dict:
     chosen = idps[0]
     sso_url = sign_on(chosen)[0]["location"]
     check_url(sso_url, "the sign-on URL")
+    logout = sign_on(chosen, "single_logout_service")
+    slo_url = check_url(logout[0]["location"], "the logout URL") if logout else None
     try:
         bodies = [body for _, body in store.certs(chosen, "idpsso", "signing")]
     except (KeyError, TypeError, ValueError):  # pysaml2 on a KeyDescriptor without a certificate
@@ -141,7 +144,7 @@ def read_metadata(xml: str, entity_id: str | None = None) -> dict:
     certs = [_certificate(body) for body in bodies]
     if not certs:
         raise UpstreamError("error.upstream.saml_metadata", "no signing certificate in the metadata")
-    return {"entity_id": chosen, "sso_url": sso_url, "certs": certs}
+    return {"entity_id": chosen, "sso_url": sso_url, "slo_url": slo_url, "certs": certs}
 
 
 def _certificate(body: str) -> dict:
@@ -191,14 +194,15 @@ def _new_sp_keys(now: float) -> dict:
 _clients = Memo(size=256)
 
 
-def client(store, upstream: dict, *, entity_id: str, acs_url: str) -> Saml2Client:
+def client(store, upstream: dict, *, entity_id: str, acs_url: str, slo_url: str | None = None) -> Saml2Client:
     """pysaml2's SP for this tenant host and upstream; UpstreamError when xmlsec1 is missing."""
-    if not XMLSEC or not os.path.isfile(XMLSEC):
+    if not XMLSEC or not shutil.which(XMLSEC):
         raise UpstreamError("error.upstream.bad_discovery", "xmlsec1 is not installed (CODEB_XMLSEC1, PATH)")
     keys = sp_keys(store)
     key_file = store.file_for_tool(layout.KEYS, "saml-sp.key.pem", keys["key"].encode("ascii"))
     cert_file = store.file_for_tool(layout.KEYS, "saml-sp.crt.pem", keys["cert"].encode("ascii"))
-    made_of = hashlib.sha256("\n".join((upstream["idp_metadata"], keys["cert"], acs_url)).encode()).hexdigest()
+    made_of = hashlib.sha256("\n".join((upstream["idp_metadata"], keys["cert"], acs_url, slo_url or "")).encode()
+                             ).hexdigest()
     found = _clients.get((entity_id, upstream["id"]), made_of)
     if isinstance(found, Saml2Client):
         return found
@@ -214,7 +218,8 @@ def client(store, upstream: dict, *, entity_id: str, acs_url: str) -> Saml2Clien
         "allow_unknown_attributes": True,
         "delete_tmpfiles": True,
         "service": {"sp": {
-            "endpoints": {"assertion_consumer_service": [(acs_url, BINDING_HTTP_POST)]},
+            "endpoints": {"assertion_consumer_service": [(acs_url, BINDING_HTTP_POST)],
+                          "single_logout_service": [(slo_url, BINDING_HTTP_REDIRECT)] if slo_url else []},
             "authn_requests_signed": True,
             "want_assertions_signed": False,
             "want_response_signed": False,
@@ -246,6 +251,35 @@ def authn_request(sp: Saml2Client, upstream: dict, *, relay_state: str) -> tuple
         entityid=upstream["idp_entity_id"], relay_state=relay_state, binding=BINDING_HTTP_REDIRECT,
         sign=True, sigalg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256, response_binding=BINDING_HTTP_POST)
     return request_id, dict(info["headers"])["Location"]
+
+
+def logout_request(sp: Saml2Client, upstream: dict, *, name_id: str, name_id_format: str, session_index,
+                   relay_state: str) -> tuple[str, str]:
+    """(the LogoutRequest's ID, the URL that takes the browser to the IdP's single logout with it,
+    signed for HTTP-Redirect): SAML profiles §4.4, SP-initiated."""
+    request_id, request = sp.create_logout_request(
+        upstream["slo_url"], upstream["idp_entity_id"], name_id=NameID(text=name_id, format=name_id_format or None),
+        session_indexes=[session_index] if session_index else None, sign=False)
+    info = sp.apply_binding(BINDING_HTTP_REDIRECT, str(request), upstream["slo_url"], relay_state, sign=True,
+                            sigalg=SIG_RSA_SHA256)
+    return request_id, dict(info["headers"])["Location"]
+
+
+def logout_confirmed(sp: Saml2Client, upstream: dict, query: dict, *, request_id: str) -> bool:
+    """Whether the IdP's LogoutResponse (the HTTP-Redirect query) confirms our request: its query
+    signed by a certificate of the IdP's metadata, status Success, InResponseTo our request.
+    Our session ended before the browser left, so this only decides what the page says."""
+    if not all(isinstance(query.get(k), str) and query[k] for k in ("SAMLResponse", "SigAlg", "Signature")):
+        return False
+    message = {k: query[k] for k in ("SAMLResponse", "RelayState", "SigAlg", "Signature") if k in query}
+    try:
+        certs = [body for _, body in sp.metadata.certs(upstream["idp_entity_id"], "idpsso", "signing")]
+        if not any(verify_redirect_signature(message, sp.sec.sec_backend, cert=cert) for cert in certs):
+            return False
+        answer = sp.parse_logout_request_response(query["SAMLResponse"], BINDING_HTTP_REDIRECT)
+    except Exception:  # noqa: BLE001 -- pysaml2 raises many kinds for a broken answer: not confirmed
+        return False
+    return answer is not None and answer.response.in_response_to == request_id and answer.status_ok()
 
 
 # -- the response ------------------------------------------------------------------------
@@ -291,7 +325,7 @@ def verify_response(sp: Saml2Client, upstream: dict, encoded, *, request_id: str
     return {
         "name_id": name_id, "name_id_format": subject.name_id.format or "",
         "attributes": _attributes(assertion), "assertion_id": assertion.id,
-        "expires": int(expires), "amr": _amr(assertion),
+        "expires": int(expires), "amr": _amr(assertion), "session_index": _session_index(assertion),
     }
 
 
@@ -369,6 +403,12 @@ def _attributes(assertion) -> dict[str, list[str]]:
             for key in {attribute.name, attribute.friendly_name} - {None, ""}:
                 found.setdefault(key, []).extend(values)
     return found
+
+
+def _session_index(assertion) -> str | None:
+    """The IdP's session the sign-in belongs to: what its single logout ends."""
+    indexes = [s.session_index for s in assertion.authn_statement if s.session_index]
+    return indexes[0][:200] if indexes else None
 
 
 def _amr(assertion) -> list[str]:

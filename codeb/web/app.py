@@ -101,6 +101,7 @@ def init_app(app) -> None:
     app.url_rule_class = urls.Rule  # URL builders compiled at first use, not at start-up
     for module in (oidc, signin, pages, passkeys, account, office, help, admin, upstreams, brand, breakglass):
         app.register_blueprint(module.bp)
+    app.register_blueprint(upstreams.keys)  # public, beside the admin's page: no admin check
 
 
 def save_session(response):

@@ -445,7 +445,25 @@ def land(identity: VerifiedIdentity, *, interaction: str | None = None) -> str:
 
 @bp.post("/signout")
 def sign_out():
+    """Sign this browser out; a session that came through a company's identity provider that
+    offers it is then offered to sign out there too (codeb.signin.sign_out_elsewhere)."""
+    elsewhere = None
     if g.session is not None and g.account:
         audit.append(g.tenant.store, "signout", login=g.account.login, sub=g.account.sub)
+        elsewhere = signin.sign_out_elsewhere(method_context(), g.session.data.get("detail"))
     context.end_browser_session()
-    return redirect(url_for("signin.page"), code=303)
+    if elsewhere is None:
+        return redirect(url_for("signin.page"), code=303)
+    return render_template("signin/signed_out.html", elsewhere=elsewhere)
+
+
+@bp.get("/signin/<method_slug>/signed-out")
+def signed_out(method_slug):
+    """Back from signing out at a company's identity provider: say whether it confirmed it."""
+    name = method_slug.replace("-", "_")
+    if name not in signin.REGISTRY or slug(name) != method_slug:
+        abort(404)
+    back = signin.signed_out_at(method_context(browser=""), name, request.args)
+    if back is None:
+        return redirect(url_for("signin.page"), code=303)
+    return render_template("signin/signed_out.html", back=back)

@@ -5,17 +5,35 @@ URL and, per upstream, the tenant's SP entity id and signed metadata), added fro
 preset or, for SAML, from the IdP's metadata (a URL, a file or pasted; every field
 validated by `codeb.upstreams.Upstreams` before anything is written), tested ("test
 connection": discovery or metadata fetched now, what it found shown), the SAML
-metadata refreshed from its URL, switched off and on, deleted. Adding one switches
-its protocol's sign-in on. Every change is in the audit log.
+metadata refreshed from its URL, edited (the same checks as adding; a secret is replaced
+only when a new one is typed), switched off and on, deleted. Adding one switches its
+protocol's sign-in on. Every change is in the audit log.
+
+`keys` is public, not the admin's: `GET /signin/oidc/jwks`, the tenant's key of its
+`private_key_jwt` client assertions (`codeb.upstreams.client_key`), for an upstream's
+admin to register.
 """
 
-from flask import Blueprint, g, request, url_for
+from flask import Blueprint, Response, g, request, url_for
 
 from .. import signin
+from ..accounts.profile import ROLES
 from ..errors import BadInput, CodebError, concerning
-from ..upstreams import PRESETS, Upstreams, acs_url, redirect_uri, sp_entity_id
+from ..upstreams import (
+    DEFAULT_CLAIMS,
+    PRESETS,
+    TOKEN_AUTH,
+    Upstreams,
+    acs_url,
+    client_jwks_uri,
+    redirect_uri,
+    role_lines,
+    signed_out_url,
+    sp_entity_id,
+    token_auth,
+)
 from ..upstreams.checks import UpstreamError
-from . import admin
+from . import admin, documents
 
 bp = Blueprint("upstreams", __name__)
 bp.before_request(admin.require_admin)
@@ -26,7 +44,10 @@ FIELDS = {"error.upstream.name": "name", "error.upstream.issuer": "issuer", "err
           "error.upstream.tenant_id": "tenant_ids", "error.upstream.tenant_ids_needed": "tenant_ids",
           "error.upstream.preset": "preset", "error.upstream.scopes": "scopes",
           "error.upstream.saml_metadata": "metadata", "error.upstream.saml_metadata_needed": "metadata",
-          "error.upstream.claim": "claims", "error.upstream.logo": "logo_uri"}
+          "error.upstream.claim": "claims", "error.upstream.logo": "logo_uri",
+          "error.upstream.token_auth": "token_auth", "error.upstream.client_secret_needed": "client_secret",
+          "error.upstream.client_secret_unused": "client_secret", "error.upstream.role_line": "roles",
+          "error.upstream.group": "roles"}
 MAX_METADATA_FILE = 512 * 1024
 
 
@@ -39,7 +60,24 @@ def page(status: int = 200, **values):
                "sp_metadata": url_for("signin.published", method_slug="saml", uid=u["id"], _external=False)}
               if u.get("kind") == "saml" else u for u in Upstreams(g.tenant.store).list()]
     return admin.render("upstreams.html", status, upstreams=listed, presets=PRESETS,
-                        redirect_uri=redirect_uri(g.issuer), acs_url=acs_url(g.issuer), **values)
+                        redirect_uri=redirect_uri(g.issuer), acs_url=acs_url(g.issuer),
+                        post_logout_uri=signed_out_url(g.issuer, "oidc"), **values,
+                        jwks_uri=client_jwks_uri(g.issuer), token_auths=TOKEN_AUTH, roles=ROLES,
+                        claim_keys=tuple(DEFAULT_CLAIMS), form_values=_form_values)
+
+
+def _form_values(upstream: dict) -> dict:
+    """What an upstream's edit panel shows in its fields, as the form would post them (never its secret)."""
+    return {"id": upstream["id"], "name": upstream["name"], "logo_uri": upstream.get("logo_uri") or "",
+            "domains": " ".join(upstream.get("domains", ())), "required_for": list(upstream.get("required_for", ())),
+            "authoritative": "1" if upstream.get("authoritative") else "",
+            "others_allowed": "1" if upstream.get("others_allowed") else "",
+            "roles": "\n".join(f"{group} = {role}" for group, role in upstream.get("roles", {}).items()),
+            **{f"claim_{key}": value for key, value in upstream.get("claims", {}).items()},
+            "issuer": upstream.get("issuer", ""), "client_id": upstream.get("client_id", ""),
+            "token_auth": token_auth(upstream), "scopes": " ".join(upstream.get("scopes", ())),
+            "tenant_ids": " ".join(upstream.get("tenant_ids", ())),
+            "hosted_domain": upstream.get("hosted_domain") or ""}
 
 
 def _upstream(uid) -> dict:
@@ -62,7 +100,8 @@ def add():
                 scopes=_words("scopes") or None, domains=_words("domains"),
                 authoritative=form.get("authoritative") == "1", tenant_ids=_words("tenant_ids"),
                 hosted_domain=form.get("hosted_domain") or None, required_for=form.getlist("required_for"),
-                others_allowed=form.get("others_allowed") == "1", logo_uri=form.get("logo_uri") or None)
+                others_allowed=form.get("others_allowed") == "1", logo_uri=form.get("logo_uri") or None,
+                token_auth=form.get("token_auth") or None)
     except CodebError as error:
         values = {k: v for k, v in form.items() if k not in ("csrf", "client_secret")}
         return page(error.status, error=error, form=values)
@@ -106,6 +145,37 @@ def _metadata_given() -> str | None:
     return request.form.get("metadata") or None
 
 
+@bp.post("/admin/upstreams/<uid>")
+def edit(uid):
+    """Save one upstream's edit panel: every field checked, then all of it written, or nothing
+    and the panel again with the wrong field named (the secret typed is never shown back)."""
+    upstream = _upstream(uid)
+    form = request.form
+    changes = {"name": form.get("name", ""), "logo_uri": form.get("logo_uri") or None, "domains": _words("domains"),
+               "authoritative": form.get("authoritative") == "1", "others_allowed": form.get("others_allowed") == "1",
+               "required_for": form.getlist("required_for"),
+               "claims": {key: form[f"claim_{key}"].strip() for key in DEFAULT_CLAIMS
+                          if form.get(f"claim_{key}", "").strip()}}
+    if upstream.get("kind", "oidc") == "oidc":
+        changes |= {"issuer": form.get("issuer", ""), "client_id": form.get("client_id", ""),
+                    "client_secret": form.get("client_secret") or None,
+                    "remove_client_secret": form.get("remove_client_secret") == "1",
+                    "token_auth": form.get("token_auth") or None, "scopes": _words("scopes") or None,
+                    "tenant_ids": _words("tenant_ids"), "hosted_domain": form.get("hosted_domain") or None}
+    try:
+        with concerning(FIELDS):
+            changes["roles"] = role_lines(form.get("roles", ""))
+            updated = Upstreams(g.tenant.store).update(upstream["id"], **changes)
+    except CodebError as error:
+        typed = {k: v for k, v in form.items() if k not in ("csrf", "client_secret")}
+        return page(error.status, error=error,
+                    edit_form={**typed, "id": upstream["id"], "required_for": form.getlist("required_for")})
+    changed = sorted(k for k in set(upstream) | set(updated) if k != "schema" and upstream.get(k) != updated.get(k))
+    if changed:
+        admin.record("upstream.updated", upstream=uid, name=updated["name"], changed=changed)
+    return admin.back("upstreams.upstreams", "upstream_updated")
+
+
 @bp.post("/admin/upstreams/<uid>/refresh")
 def refresh(uid):
     """Fetch a SAML IdP's metadata again from its URL (new certificates, a moved sign-on URL)."""
@@ -134,6 +204,14 @@ def test(uid):
         return page(tested={"id": uid, "ok": False, "message_id": error.message_id, "reason": error.reason})
     found = {name: metadata.get(name) for name in ("issuer", "authorization_endpoint", "token_endpoint",
                                                   "userinfo_endpoint", "jwks_uri")}
+    # OIDC Discovery §3: the token endpoint's client authentication methods, client_secret_basic when
+    # not listed. One the upstream does not offer would fail at every sign-in's code exchange.
+    offered = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+    method = token_auth(upstream)
+    if method != "none" and isinstance(offered, list) and method not in offered:
+        return page(tested={"id": uid, "ok": False, "message_id": "admin.upstream_test_method",
+                            "params": {"method": method},
+                            "reason": "token_endpoint_auth_methods_supported: " + " ".join(map(str, offered))[:200]})
     return page(tested={"id": uid, "ok": True, "found": found, "keys": len(keys.keys)})
 
 
@@ -171,3 +249,20 @@ def delete(uid):
         raise BadInput("error.upstream.unknown")
     admin.record("upstream.deleted", upstream=uid, name=upstream["name"])
     return admin.back("upstreams.upstreams", "upstream_deleted")
+
+
+# -- public: what an upstream's admin registers ------------------------------------------
+
+keys = Blueprint("upstream_keys", __name__)
+
+
+@keys.get("/signin/oidc/jwks")
+def client_jwks():
+    """The public key of the tenant's private_key_jwt client assertions (made at first use), as a
+    JWKS the upstream fetches from its client registration's `jwks_uri`: cacheable, revalidated
+    by its entity tag."""
+    from ..upstreams import client_key  # noqa: PLC0415 -- joserfc at first use, not at start-up
+
+    body, etag = client_key.load(g.tenant.store).published
+    status, fields, content = documents.answer(body, etag, request.headers.get("If-None-Match"))
+    return Response(content, status=status, headers=fields)

@@ -136,3 +136,42 @@ def test_the_user_list_is_stacked_cards_on_a_phone(served, mailbox, accounts, ne
     assert label.strip('"') == "Select"
     expect(page.locator("#user-table thead")).not_to_be_in_viewport()
     console.assert_clean()
+
+
+def test_an_upstream_is_edited_in_its_panel_with_a_wrong_field_named_beside_it(served, mailbox, accounts, demo,
+                                                                               new_context, console):
+    """The "Edit" panel of a company identity provider: prefilled, a wrong domain named at its
+    field (focused, the panel open, no serious axe finding), then saved; the JWKS URL to copy."""
+    from codeb.upstreams import Upstreams
+    from tests.browser.test_accessibility import AXE, audit
+
+    accounts.create(email="boss@example.com", login="boss", roles=["user", "admin"])
+    uid = Upstreams(demo.store).add(name="Corp", issuer="https://idp.example", client_id="codeb",
+                                    client_secret="s3cret", domains=["corp.example"])["id"]
+    context = new_context()
+    context.add_init_script(path=str(AXE))
+    page = context.new_page()
+    first_sign_in(page, served, mailbox, "boss@example.com")
+    page.goto(served + "/admin/upstreams")
+    expect(page.locator("#jwks-uri")).to_have_text(served + "/signin/oidc/jwks")
+    page.locator(f"#edit-{uid}-panel > summary").click()
+    expect(page.locator(f"#edit-{uid}-name")).to_have_value("Corp")
+    expect(page.locator(f"#edit-{uid}-token-auth")).to_have_value("client_secret_basic")
+    page.locator(f"#edit-{uid}-domains").fill("corp.example not_a_domain")
+    page.locator(f"#edit-{uid} button[type=submit]").click()
+    error = page.locator(f"#edit-{uid}-domains-error")
+    expect(error).to_contain_text("“not_a_domain” is not an email domain")
+    expect(page.locator(f"#edit-{uid}-domains")).to_be_focused()
+    expect(page.locator(f"#edit-{uid}-domains")).to_have_attribute("aria-invalid", "true")
+    findings = []
+    audit(page, "company sign-in, an edit refused", findings)
+    assert not findings, "\n".join(findings)
+    page.locator(f"#edit-{uid}-domains").fill("corp.example corp.test")
+    page.locator(f"#edit-{uid}-roles").fill("Admins = admin")
+    page.locator(f"#edit-{uid} button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/admin/upstreams\?m=upstream_updated"))
+    expect(page.locator(".alert-success").first).to_contain_text("The identity provider was saved.")
+    saved = Upstreams(demo.store).get(uid)
+    assert saved["domains"] == ["corp.example", "corp.test"] and saved["roles"] == {"Admins": "admin"}
+    assert saved["client_secret"] == "s3cret"
+    console.assert_clean(allow=("status of 400",))  # the refused edit's page

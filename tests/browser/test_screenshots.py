@@ -208,6 +208,9 @@ NOT_PAGES = {
     "signin.sent_status": "JSON: the waiting tab's poll",
     "signin.callback": "a redirect: back from a company's identity provider (its error pages are the sign-in page's)",
     "signin.published": "XML for a company's identity provider: the tenant's signed SAML metadata",
+    "upstream_keys.client_jwks": "JSON for a company's identity provider: the key of our private_key_jwt assertions",
+    "signin.signed_out": "back from signing out at a company's identity provider: a page only with the state it sent "
+                         "(tests/signin/test_upstream_saml.py), else a redirect to the sign-in page",
     "account.export": "a download (JSON) of the person's data",
     "admin.export_user": "a download (JSON) of an account's data",
     "admin.audit_csv": "a download (CSV) of the audit log",

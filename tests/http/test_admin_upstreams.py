@@ -4,8 +4,11 @@ checked, test the connection, switch off and on, delete; all audited, admins onl
 import io
 
 import pytest
+from joserfc.jwk import KeySet
 
 from codeb import audit
+from codeb.errors import BadInput
+from codeb.store import layout
 from codeb.upstreams import Upstreams
 from codeb.upstreams import oidc as protocol
 from tests.support.saml_idp import ForgingIdP, MetadataServer
@@ -195,3 +198,164 @@ def test_the_button_shows_the_upstreams_logo_and_the_page_allows_exactly_its_ori
     assert '<img class="upstream-logo" src="https://cdn.example/corp.svg" alt=""' in page.text
     img_src = next(d for d in page.headers["Content-Security-Policy"].split(";") if d.strip().startswith("img-src"))
     assert "https://cdn.example" in img_src.split()
+
+
+# -- editing -----------------------------------------------------------------------------
+
+def edit(admin, uid, **fields):
+    page = admin.get("/admin/upstreams")
+    return admin.post(f"/admin/upstreams/{uid}", data={"csrf": csrf_of(page.text), **fields})
+
+
+EVERY_FIELD = {"name": "Corp SSO", "logo_uri": "https://cdn.example/corp.svg", "domains": "corp.example corp.test",
+               "authoritative": "1", "others_allowed": "1", "required_for": "admin",
+               "roles": "CN=Admins,OU=Groups = admin\n\nstaff = user", "claim_email": "upn", "claim_name": "",
+               "claim_groups": "memberOf", "issuer": "https://login.corp.example", "client_id": "codeb-2",
+               "token_auth": "client_secret_post", "scopes": "openid email groups",
+               "tenant_ids": "", "hosted_domain": "corp.example"}
+
+
+def test_an_admin_edits_every_field_of_an_upstream_and_the_secret_stays(admin, demo):
+    upstream = Upstreams(demo.store).add(name="Corp", issuer="https://idp.example", client_id="codeb",
+                                         client_secret="s3cret", domains=["corp.example"])
+    page = main_of(admin.get("/admin/upstreams").text)
+    assert f'action="/admin/upstreams/{upstream["id"]}"' in page  # its edit panel, prefilled
+    assert f'id="edit-{upstream["id"]}-name" name="name" required maxlength="60" value="Corp"' in page
+    assert 'value="client_secret_basic" selected' in page and "s3cret" not in page
+
+    saved = edit(admin, upstream["id"], **EVERY_FIELD)  # the secret field left empty
+    assert saved.status_code == 303 and saved.headers["Location"].endswith("m=upstream_updated")
+    now = Upstreams(demo.store).get(upstream["id"])
+    assert (now["name"], now["logo_uri"], now["domains"]) == ("Corp SSO", "https://cdn.example/corp.svg",
+                                                             ["corp.example", "corp.test"])
+    assert now["authoritative"] is True and now["others_allowed"] is True and now["required_for"] == ["admin"]
+    assert now["roles"] == {"CN=Admins,OU=Groups": "admin", "staff": "user"}
+    assert now["claims"] == {"email": "upn", "name": "name", "groups": "memberOf"}  # empty: the usual name
+    assert (now["issuer"], now["client_id"], now["token_auth"]) == ("https://login.corp.example", "codeb-2",
+                                                                   "client_secret_post")
+    assert now["scopes"] == ["openid", "email", "groups"] and now["hosted_domain"] == "corp.example"
+    assert now["client_secret"] == "s3cret"  # empty keeps it
+    assert (now["id"], now["created"], now["kind"], now["enabled"]) == (upstream["id"], upstream["created"], "oidc",
+                                                                        True)
+    [event] = [e for e in audit.read_all(demo.store) if e["event"] == "upstream.updated"]
+    assert event["actor"] == "boss" and event["name"] == "Corp SSO" and "client_secret" not in event["changed"]
+    assert {"name", "domains", "roles", "claims", "token_auth"} <= set(event["changed"])
+    shown = admin.get(saved.headers["Location"])
+    assert "The identity provider was saved." in shown.text and "s3cret" not in shown.text
+    assert 'value="upn"' in shown.text and "CN=Admins,OU=Groups = admin\nstaff = user</textarea>" in shown.text
+
+    assert edit(admin, upstream["id"], **EVERY_FIELD).status_code == 303  # the same again: its own domains
+    assert len([e for e in audit.read_all(demo.store) if e["event"] == "upstream.updated"]) == 1  # nothing changed
+    assert edit(admin, upstream["id"], **EVERY_FIELD, client_secret="n3w").status_code == 303
+    assert Upstreams(demo.store).get(upstream["id"])["client_secret"] == "n3w"  # typed: replaced
+    removed = edit(admin, upstream["id"], **{**EVERY_FIELD, "token_auth": "client_secret_basic"},
+                   remove_client_secret="1")
+    assert removed.status_code == 303
+    public = Upstreams(demo.store).get(upstream["id"])
+    assert public["client_secret"] is None and public["token_auth"] == "none"  # a public client now
+
+
+@pytest.mark.parametrize("fields, field, text", [
+    ({"name": ""}, "name", "Give the identity provider a name"),
+    ({"logo_uri": "http://cdn.example/x.svg"}, "logo", "https address"),
+    ({"issuer": "http://idp.example"}, "issuer", "must start with https://"),
+    ({"client_id": ""}, "client-id", "client ID"),
+    ({"domains": "not_a_domain"}, "domains", "is not an email domain"),
+    ({"domains": "other.example"}, "domains", "already belongs to Other"),
+    ({"domains": "", "authoritative": "1"}, "domains", "Name the email domains"),
+    ({"tenant_ids": "nope"}, "tenant-ids", "looks like"),
+    ({"issuer": "https://login.microsoftonline.com/organizations/v2.0"}, "tenant-ids", "directory IDs"),
+    ({"scopes": "email profile"}, "scopes", "must include openid"),
+    ({"token_auth": "tls_client_auth"}, "token-auth", "no client authentication"),
+    ({"token_auth": "none", "client_secret": "never-shown-again"}, "client-secret", "sends no client secret"),
+    ({"token_auth": "private_key_jwt", "client_secret": "never-shown-again"}, "client-secret", "sends no client"),
+    ({"roles": "Admins = emperor"}, "roles", "is not a line"),
+    ({"roles": "just a group"}, "roles", "is not a line"),
+    ({"claim_email": "not a claim!"}, "claim-email", "is not a claim name"),
+])
+def test_a_wrong_edit_is_named_beside_its_field_and_nothing_is_written(admin, demo, fields, field, text):
+    upstreams = Upstreams(demo.store)
+    upstreams.add(name="Other", issuer="https://other.example", client_id="x", domains=["other.example"])
+    uid = upstreams.add(name="Corp", issuer="https://idp.example", client_id="codeb", client_secret="s3cret",
+                        domains=["corp.example"])["id"]
+    before = upstreams.get(uid)
+    answer = edit(admin, uid, **{**EVERY_FIELD, "client_secret": "", **fields})
+    assert answer.status_code == 400
+    assert f'id="edit-{uid}-{field}-error"' in answer.text and text in answer.text
+    assert f'<details class="panel" id="edit-{uid}-panel" open>' in answer.text  # its panel open, as typed
+    assert 'id="upstream-name-error"' not in answer.text and 'id="add-upstream-panel" open' not in answer.text
+    assert "never-shown-again" not in answer.text and "s3cret" not in answer.text
+    assert upstreams.get(uid) == before
+    assert not [e for e in audit.read_all(demo.store) if e["event"] == "upstream.updated"]
+
+
+def test_a_saml_idp_is_edited_but_stays_the_same_idp(admin, demo, forging):
+    upstream = Upstreams(demo.store).add_saml(name="Corp SAML", metadata=forging.metadata())
+    page = admin.get("/admin/upstreams").text
+    assert f'id="edit-{upstream["id"]}-issuer"' not in page and forging.entity_id in page
+    saved = edit(admin, upstream["id"], name="Corp IdP", domains="corp.example", claim_email="mail",
+                 issuer="https://evil.example", client_id="x")  # not fields of a SAML IdP: ignored
+    assert saved.status_code == 303
+    now = Upstreams(demo.store).get(upstream["id"])
+    assert now["name"] == "Corp IdP" and now["domains"] == ["corp.example"] and now["claims"]["email"] == "mail"
+    assert now["claims"]["name"] == "displayName" and now["idp_entity_id"] == forging.entity_id
+    assert "issuer" not in now and now["idp_metadata"] == upstream["idp_metadata"]
+    with pytest.raises(BadInput) as refused:
+        Upstreams(demo.store).update(upstream["id"], issuer="https://evil.example")
+    assert refused.value.message_id == "error.upstream.not_editable"
+
+
+def test_only_admins_edit_and_an_unknown_upstream_is_a_404(app, admin, mailbox, accounts, demo):
+    uid = Upstreams(demo.store).add(name="Corp", issuer="https://idp.example", client_id="codeb")["id"]
+    assert edit(admin, "nosuchupstrm", **EVERY_FIELD).status_code == 404
+    accounts.create(email="pat@example.com", login="pat")
+    person = app.test_client()
+    sign_in(person, mailbox, "pat@example.com")
+    page = person.get("/account")
+    refused = person.post(f"/admin/upstreams/{uid}", data={"csrf": csrf_of(page.text), **EVERY_FIELD})
+    assert refused.status_code == 403 and Upstreams(demo.store).get(uid)["name"] == "Corp"
+
+
+# -- private_key_jwt ---------------------------------------------------------------------
+
+def test_the_key_of_the_client_assertions_is_public_and_cacheable(app, admin, demo):
+    assert not demo.store.exists(layout.KEYS, layout.UPSTREAM_CLIENT_KEY)
+    page = main_of(admin.get("/admin/upstreams").text)
+    assert "http://localhost/signin/oidc/jwks" in page  # what the provider's admin registers
+    visitor = app.test_client()  # anyone: the upstream fetches it
+    answer = visitor.get("/signin/oidc/jwks")
+    assert answer.status_code == 200 and answer.mimetype == "application/json"
+    assert answer.headers["Cache-Control"].startswith("public, max-age=") and answer.headers["ETag"]
+    [key] = answer.get_json()["keys"]
+    assert key["kty"] == "RSA" and key["alg"] == "RS256" and key["use"] == "sig" and key["kid"]
+    assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key)  # the public half only
+    assert demo.store.exists(layout.KEYS, layout.UPSTREAM_CLIENT_KEY)  # made at first use, kept
+    assert visitor.get("/signin/oidc/jwks").get_json()["keys"][0]["kid"] == key["kid"]
+    again = visitor.get("/signin/oidc/jwks", headers={"If-None-Match": answer.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    assert "Set-Cookie" not in answer.headers
+
+
+def test_an_admin_adds_a_provider_that_knows_codeb_by_its_key(admin, demo):
+    refused = add(admin, preset="oidc", name="Corp", issuer="https://idp.example", client_id="codeb",
+                  token_auth="client_secret_basic")
+    assert refused.status_code == 400 and 'id="upstream-client-secret-error"' in refused.text
+    assert "sends the client secret" in refused.text and Upstreams(demo.store).list() == []
+    added = add(admin, preset="oidc", name="Corp", issuer="https://idp.example", client_id="codeb",
+                token_auth="private_key_jwt")
+    assert added.status_code == 303
+    [upstream] = Upstreams(demo.store).list()
+    assert upstream["token_auth"] == "private_key_jwt" and upstream["client_secret"] is None
+    assert "Client authentication: <code>private_key_jwt</code>" in main_of(admin.get("/admin/upstreams").text)
+
+
+def test_the_connection_test_says_when_the_provider_does_not_offer_the_client_authentication(admin, demo, idp):
+    upstream = Upstreams(demo.store).add(name="Corp", issuer=idp.issuer, client_id="codeb",
+                                         token_auth="private_key_jwt")
+    csrf = csrf_of(admin.get("/admin/upstreams").text)
+    tested = admin.post(f"/admin/upstreams/{upstream['id']}/test", data={"csrf": csrf})
+    assert tested.status_code == 200 and "does not offer private_key_jwt at its token endpoint" in tested.text
+    assert "token_endpoint_auth_methods_supported: client_secret_basic" in tested.text  # the default of Discovery §3
+    idp.client_keys = KeySet([])  # now it lists private_key_jwt
+    tested = admin.post(f"/admin/upstreams/{upstream['id']}/test", data={"csrf": csrf})
+    assert "Connected" in tested.text and "does not offer" not in tested.text

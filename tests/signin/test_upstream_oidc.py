@@ -12,18 +12,19 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import pytest
 import requests
 from joserfc import jwt
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, RSAKey
 
 from codeb import audit
 from codeb.accounts import Accounts, privacy
 from codeb.accounts.links import Links
 from codeb.cli import main as cli
+from codeb.errors import SignInFailed
 from codeb.oidc.clients import Clients
 from codeb.provisioning import create_tenant
 from codeb.signin import federation, upstream_oidc
 from codeb.signin.base import SignInContext
 from codeb.store import layout
-from codeb.upstreams import Upstreams
+from codeb.upstreams import Upstreams, client_key
 from codeb.upstreams import oidc as protocol
 from tests.support.oidc import authorize_params
 from tests.support.upstream_idp import UpstreamIdP
@@ -227,6 +228,53 @@ def test_amr_says_fed_plus_what_the_upstream_names_of_rfc_8176(tenants, demo):
         idp.stop()
 
 
+def keyed_sign_in(demo, idp: UpstreamIdP) -> tuple[upstream_oidc.UpstreamOIDC, SignInContext, dict]:
+    """A company sign-in at `idp`, which knows CodeB by private_key_jwt, up to its answer."""
+    upstream = Upstreams(demo.store).add(name="Corp", issuer=idp.issuer, client_id=idp.client_id,
+                                         token_auth="private_key_jwt")
+    ctx = SignInContext(tenant=demo, accounts=Accounts(demo.store, "localhost"), mailer=None,
+                        base_url="http://localhost", client_ip="192.0.2.1", language="en", browser="b")
+    method = upstream_oidc.UpstreamOIDC()
+    answer = idp.authenticate(method.begin(ctx, {"upstream": upstream["id"]}).redirect, sub="s1",
+                              email="ada@corp.example")
+    return method, ctx, answer
+
+
+def test_a_private_key_jwt_upstream_gets_a_short_assertion_signed_by_the_tenants_key(tenants, demo):
+    """RFC 7523 §3, OIDC Core §9: iss = sub = the client id, aud = the token endpoint, a jti, a
+    short life, and the kid of the key /signin/oidc/jwks publishes."""
+    idp = UpstreamIdP()
+    try:
+        key = client_key.load(demo.store)
+        idp.client_keys = KeySet.import_key_set(json.loads(key.published[0]))
+        method, ctx, answer = keyed_sign_in(demo, idp)
+        assert method.complete(ctx, answer).created
+        [sent] = idp.assertions
+        assert sent["header"]["kid"] == key.kid and sent["header"]["alg"] == "RS256"
+        claims = sent["claims"]
+        assert claims["iss"] == claims["sub"] == idp.client_id and claims["aud"] == f"{idp.issuer}/token"
+        assert 0 < claims["exp"] - claims["iat"] <= protocol.ASSERTION_LIFETIME and len(claims["jti"]) >= 32
+    finally:
+        idp.stop()
+
+
+def test_an_assertion_the_upstream_refuses_is_a_clear_refusal_with_its_reason_audited(tenants, demo):
+    """The upstream knows another key under the tenant's key id (the admin registered an old
+    one, say): a 400 the person reads, the exact reason for the admin, no account."""
+    idp = UpstreamIdP()
+    try:
+        idp.client_keys = KeySet([RSAKey.generate_key(2048, parameters={"kid": client_key.load(demo.store).kid})])
+        method, ctx, answer = keyed_sign_in(demo, idp)
+        with pytest.raises(SignInFailed) as refused:
+            method.complete(ctx, answer)
+        assert refused.value.status == 400 and refused.value.message_id == "error.upstream.refused"
+        [event] = [e for e in audit.read_all(demo.store) if e["event"] == "upstream.refused"]
+        assert event["reason"] == "token endpoint: invalid_client" and event["name"] == "Corp"
+        assert idp.assertions == [] and Accounts(demo.store, "localhost").list() == []
+    finally:
+        idp.stop()
+
+
 def test_the_cli_adds_lists_and_removes_upstreams_without_printing_secrets(tenants, data_root, capsys):
     args = ["--data", str(data_root), "upstream", "add", "demo", "--name", "Acme Entra",
             "--oidc-issuer", "https://login.microsoftonline.com/organizations/v2.0", "--client-id", "abc",
@@ -244,6 +292,51 @@ def test_the_cli_adds_lists_and_removes_upstreams_without_printing_secrets(tenan
     assert cli(["--data", str(data_root), "upstream", "remove", "demo", added["id"]]) == 0
     assert json.loads(capsys.readouterr().out)["removed"] is True
     assert Upstreams(tenants.get("demo").store).list() == []
+
+
+def test_the_cli_edits_only_what_it_is_given_and_checks_it_as_add_does(tenants, data_root, capsys):
+    upstream = ["--data", str(data_root), "upstream"]
+    assert cli([*upstream, "add", "demo", "--name", "Corp", "--oidc-issuer", "https://idp.example", "--client-id",
+                "abc", "--client-secret", "s3cret", "--domain", "corp.example"]) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert added["token_auth"] == "client_secret_basic" and "jwks_uri" not in added
+    uid = added["id"]
+    assert cli([*upstream, "edit", "demo", uid, "--name", "Corp SSO", "--domain", "corp.example", "--domain",
+                "Corp.test", "--authoritative", "--role", "CN=Admins,OU=Groups = admin", "--claim", "email=upn",
+                "--scope", "openid", "--scope", "email", "--token-auth", "client_secret_post"]) == 0
+    edited = json.loads(capsys.readouterr().out)
+    assert edited["name"] == "Corp SSO" and edited["domains"] == ["corp.example", "corp.test"]
+    assert edited["authoritative"] is True and edited["roles"] == {"CN=Admins,OU=Groups": "admin"}
+    assert edited["claims"] == {"email": "upn", "name": "name", "groups": "groups"}
+    assert edited["scopes"] == ["openid", "email"] and edited["token_auth"] == "client_secret_post"
+    assert edited["has_client_secret"] is True and "client_secret" not in edited  # the secret stayed, unprinted
+    assert (edited["id"], edited["created"], edited["kind"]) == (uid, added["created"], "oidc")
+    store = tenants.get("demo").store
+    assert Upstreams(store).get(uid)["client_secret"] == "s3cret"
+
+    # What is not given stays; the opposites clear.
+    assert cli([*upstream, "edit", "demo", uid, "--no-authoritative", "--no-roles", "--token-auth",
+                "private_key_jwt"]) == 0
+    edited = json.loads(capsys.readouterr().out)
+    assert edited["authoritative"] is False and edited["roles"] == {} and edited["name"] == "Corp SSO"
+    assert edited["token_auth"] == "private_key_jwt" and edited["has_client_secret"] is False  # no secret kept unused
+    assert edited["jwks_uri"] == "http://localhost/signin/oidc/jwks"  # what to register there
+
+    before = Upstreams(store).get(uid)
+    for wrong, says in ((["--domain", "not_a_domain"], "is not an email domain"),
+                        (["--token-auth", "client_secret_basic"], "sends the client secret"),
+                        (["--role", "Admins = emperor"], "is not a line"),
+                        (["--claim", "colour=blue"], "is not a claim name"),
+                        (["--oidc-issuer", "http://idp.example"], "must start with https://")):
+        assert cli([*upstream, "edit", "demo", uid, *wrong]) == 2, wrong
+        assert says in capsys.readouterr().err
+    assert Upstreams(store).get(uid) == before  # nothing written
+    assert cli([*upstream, "edit", "demo", "nosuchupstrm", "--name", "X"]) != 0
+
+    assert cli([*upstream, "add", "demo", "--name", "Keyed", "--oidc-issuer", "https://idp2.example", "--client-id",
+                "k", "--token-auth", "private_key_jwt"]) == 0
+    keyed = json.loads(capsys.readouterr().out)
+    assert keyed["token_auth"] == "private_key_jwt" and keyed["jwks_uri"].endswith("/signin/oidc/jwks")
 
 
 def signed_in_through_corp(served, corp, mailbox, email="ada@corp.example") -> Browser:
@@ -367,3 +460,30 @@ def test_a_relying_party_of_codeb_receives_amr_fed(served, corp, demo, mailbox, 
     claims = jwt.decode(tokens.json()["id_token"], keys).claims
     assert "fed" in claims["amr"] and claims["aud"] == rp.client_id
     assert claims["sub"] == Accounts(demo.store, "localhost").find_by_email("ada@corp.example").sub
+
+
+def test_signing_out_offers_to_sign_out_at_the_upstream_too(served, corp, demo, mailbox):
+    """RP-Initiated Logout at the upstream (here a CodeB tenant): the ID token it issued as
+    `id_token_hint`, back to the demo tenant's post-logout redirect URI with its state."""
+    with corp["store"].update(layout.CLIENTS, corp["upstream"]["client_id"]) as doc:
+        doc["post_logout_redirect_uris"] = [f"{served}/signin/oidc/signed-out"]
+    browser = signed_in_through_corp(served, corp, mailbox)
+    assert browser.get(f"{corp['issuer']}/account").status_code == 200  # signed in at corp too
+    page = browser.get(f"{served}/account")
+    out = browser.post(f"{served}/signout", data={"csrf": csrf_of(page.text)})
+    assert out.status_code == 200 and "Sign out of Corp too" in out.text
+    assert demo.store.list(layout.TRANSIENT, layout.UPSTREAM_SESSIONS) == []  # spent: the session ended
+    url = unescape(re.search(r'href="([^"]+)" id="signout-elsewhere"', out.text).group(1))
+    assert url.startswith(f"{corp['issuer']}/logout?")
+    query = parse_qs(urlsplit(url).query)
+    assert query["post_logout_redirect_uri"] == [f"{served}/signin/oidc/signed-out"]
+    assert jwt.decode(query["id_token_hint"][0], KeySet.import_key_set(
+        requests.get(f"{corp['issuer']}/jwks.json", timeout=10).json())).claims["aud"] == corp["upstream"]["client_id"]
+    left = browser.get(url)
+    assert left.status_code in (302, 303) and left.headers["Location"].startswith(f"{served}/signin/oidc/signed-out?")
+    back = browser.get(left.headers["Location"])
+    assert back.status_code == 200 and "You are signed out of Corp too." in back.text
+    assert browser.get(f"{corp['issuer']}/account").status_code == 303  # signed out at corp
+    assert browser.get(f"{served}/account").status_code == 303  # and here
+    assert browser.get(left.headers["Location"]).status_code == 303  # the state was spent: just the sign-in page
+

@@ -40,7 +40,7 @@ def idp(served, demo, tmp_path):
     with demo.store.update(layout.UPSTREAMS, upstream["id"]) as doc:  # the admin imports the real IdP's metadata
         found = protocol.read_metadata(real.metadata())
         doc.update(idp_metadata=real.metadata(), idp_entity_id=found["entity_id"], sso_url=found["sso_url"],
-                   certs=found["certs"])
+                   slo_url=found["slo_url"], certs=found["certs"])
     with demo.store.update(layout.TENANT) as doc:
         doc["methods"] = ["passkey", "oidc", "saml", "magic_link"]
     return {"idp": real, "upstream": Upstreams(demo.store).get(upstream["id"])}
@@ -393,3 +393,79 @@ def test_a_refused_company_sign_in_keeps_the_apps_waiting_request(served, forged
     shown = browser.get(urljoin(served, posted.headers["Location"]))
     assert shown.status_code == 400 and "could not be verified" in shown.text
     assert f'name="i" value="{iid}"' in shown.text and "Test RP" in shown.text
+
+
+def signed_in_then_out(browser: Browser, served: str, idp: dict, email: str) -> str:
+    """Sign in through the IdP, then press "Sign out": the "Sign out of … too" link's URL."""
+    landed = browser.get(through_idp(browser, served, idp, email))
+    browser.past_first_sign_in(urljoin(served, landed.headers["Location"]))
+    page = browser.get(f"{served}/account")
+    out = browser.post(f"{served}/signout", data={"csrf": csrf_of(page.text)})
+    assert out.status_code == 200 and "Sign out of Corp SAML too" in out.text
+    assert browser.get(f"{served}/account").status_code == 303  # signed out here already
+    return unescape(re.search(r'href="([^"]+)" id="signout-elsewhere"', out.text).group(1))
+
+
+def test_signing_out_offers_single_logout_at_the_idp(served, idp, demo, mailbox):
+    browser = Browser(mailbox)
+    url = signed_in_then_out(browser, served, idp, "ada@corp.example")
+    assert url.startswith(idp["idp"].slo_url + "?")
+    back_url = idp["idp"].log_out(url)  # pysaml2 verified our signed LogoutRequest for ada's NameID
+    assert back_url.startswith(f"{served}/signin/saml/signed-out?")
+    back = browser.get(back_url)
+    assert back.status_code == 200 and "You are signed out of Corp SAML too." in back.text
+    assert browser.get(back_url).status_code == 303  # its state was spent
+    assert demo.store.list(layout.TRANSIENT, layout.UPSTREAM_SESSIONS) == []
+
+    # An answer whose signature does not verify confirms nothing.
+    again = signed_in_then_out(Browser(mailbox), served, idp, "ada@corp.example")
+    forged = idp["idp"].log_out(again)
+    query = request_of(forged)
+    query["Signature"] = query["Signature"][:-8] + ("A" * 8 if not query["Signature"].endswith("A" * 8) else "B" * 8)
+    shown = browser.get(f"{served}/signin/saml/signed-out?" + urlencode(query))
+    assert shown.status_code == 200 and "did not confirm" in shown.text
+
+
+def test_an_idp_without_single_logout_is_not_offered(served, forged, demo, mailbox):
+    browser = Browser(mailbox)
+    redirect = start(browser, served, upstream=forged["upstream"]["id"])
+    xml = forged["idp"].response(request_id=authn_request_of(redirect).get("ID"), acs=f"{served}/signin/saml/acs",
+                                 audience=sp_entity_id(served, forged["upstream"]["id"]), name_id="ada@corp.example")
+    posted = post_to_acs({"acs": f"{served}/signin/saml/acs", "SAMLResponse": encode(xml),
+                          "RelayState": request_of(redirect)["RelayState"]})
+    landed = browser.get(urljoin(served, posted.headers["Location"]))
+    browser.past_first_sign_in(urljoin(served, landed.headers["Location"]))
+    page = browser.get(f"{served}/account")
+    out = browser.post(f"{served}/signout", data={"csrf": csrf_of(page.text)})
+    assert out.status_code == 303 and out.headers["Location"] == "/signin"
+
+
+def test_an_administrator_required_to_use_the_saml_idp_signs_in_through_it(served, idp, demo, mailbox):
+    accounts = Accounts(demo.store, "localhost")
+    boss = accounts.create(email="boss@corp.example", roles=["user", "admin"])
+    with demo.store.update(layout.UPSTREAMS, idp["upstream"]["id"]) as doc:
+        doc.update(authoritative=True, required_for=["admin"])
+    browser = Browser(mailbox)
+    landed = browser.get(through_idp(browser, served, idp, "boss@corp.example"))
+    assert landed.status_code == 303, landed.text[:300]
+    assert accounts.require(boss.login).listed_sessions  # signed in: the required upstream was used
+
+
+def test_roles_follow_the_groups_the_idp_sends_at_every_sign_in(served, idp, demo, mailbox):
+    accounts = Accounts(demo.store, "localhost")
+    accounts.create(email="other-admin@home.example", roles=["user", "admin"])
+    with demo.store.update(layout.UPSTREAMS, idp["upstream"]["id"]) as doc:
+        doc["roles"] = {"it-admins": "admin"}
+
+    def sign_in_with(groups):
+        browser = Browser(mailbox)
+        redirect = start(browser, served, upstream=idp["upstream"]["id"])
+        answer = idp["idp"].answer(redirect, email="ada@corp.example", groups=groups)
+        assert browser.get(urljoin(served, post_to_acs(answer).headers["Location"])).status_code == 303
+        return accounts.find_by_email("ada@corp.example")
+
+    assert sign_in_with(["staff", "it-admins"]).roles == ["admin", "user"]  # a new account: from its groups
+    assert sign_in_with(["staff"]).roles == ["user"]                      # left the group: no admin here now
+    assert sign_in_with(["staff", "it-admins"]).roles == ["admin", "user"]  # back in the group
+    events = [(e["before"], e["after"]) for e in audit.read_all(demo.store) if e["event"] == "upstream.roles_synced"]
+    assert events == [(["admin", "user"], ["user"]), (["user"], ["admin", "user"])]

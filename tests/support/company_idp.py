@@ -24,14 +24,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def company_idp(served: str, tenant):
+def company_idp(served: str, tenant, *, token_auth: str = "client_secret_basic", jwks: dict | None = None):
     """Start the provider on a loopback port, federate `tenant` with it ("Corp", claiming
-    corp.example), and stop it after. Yields its issuer, the upstream and the library's version."""
+    corp.example), and stop it after. Yields its issuer, the upstream and the library's version.
+    `token_auth="private_key_jwt"`: the provider knows CodeB by the key set at CodeB's
+    /signin/oidc/jwks (fetched from there), or by `jwks` when given, and CodeB has no secret."""
     node = shutil.which("node")
     if node is None or not (NODE_DIR / "node_modules" / "oidc-provider").is_dir():
         pytest.fail("node and tests/node/node_modules are needed: run `make test` (it runs `npm ci`).")
     settings = {"port": free_port(), "client_id": "codeb-demo", "client_secret": "s" * 32,
                 "redirect_uri": f"{served}/signin/oidc/callback"}
+    if token_auth == "private_key_jwt":
+        del settings["client_secret"]
+        settings |= {"token_endpoint_auth_method": token_auth,
+                     **({"jwks": jwks} if jwks else {"jwks_uri": f"{served}/signin/oidc/jwks"})}
     proc = subprocess.Popen([node, "upstream-op.mjs", json.dumps(settings)], cwd=NODE_DIR, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -39,7 +45,8 @@ def company_idp(served: str, tenant):
         assert ready.get("ready"), proc.stderr.read()
         protocol._discovered.clear()
         upstream = Upstreams(tenant.store).add(name="Corp", issuer=ready["issuer"], client_id=settings["client_id"],
-                                               client_secret=settings["client_secret"], domains=["corp.example"])
+                                               client_secret=settings.get("client_secret"), domains=["corp.example"],
+                                               token_auth=token_auth)
         signin.switch_on(tenant.store, "oidc")
         yield {"issuer": ready["issuer"], "upstream": upstream, "version": ready["version"]}
     finally:

@@ -52,12 +52,14 @@ def moment(offset: float = 0) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def metadata_of(entity_id: str, sso_url: str, cert_body: str) -> str:
+def metadata_of(entity_id: str, sso_url: str, cert_body: str, slo_url: str | None = None) -> str:
+    logout = (f'<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
+              f'Location="{slo_url}"/>' if slo_url else "")
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity_id}">
   <md:IDPSSODescriptor WantAuthnRequestsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
     <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{cert_body}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>
-    <md:NameIDFormat>{EMAIL_FORMAT}</md:NameIDFormat>
+    {logout}<md:NameIDFormat>{EMAIL_FORMAT}</md:NameIDFormat>
     <md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{sso_url}"/>
   </md:IDPSSODescriptor>
 </md:EntityDescriptor>
@@ -180,19 +182,20 @@ class Pysaml2IdP:
     """pysaml2's IdP with its own key, knowing the SP by the SP metadata CodeB serves."""
 
     def __init__(self, folder: Path, sp_metadata: str, entity_id="https://idp.corp.example/pysaml2",
-                 sso_url="https://idp.corp.example/pysaml2/sso"):
+                 sso_url="https://idp.corp.example/pysaml2/sso", slo_url="https://idp.corp.example/pysaml2/slo"):
         from saml2 import BINDING_HTTP_REDIRECT
         from saml2.config import IdPConfig
         from saml2.server import Server
 
-        self.entity_id, self.sso_url = entity_id, sso_url
+        self.entity_id, self.sso_url, self.slo_url = entity_id, sso_url, slo_url
         key_file, cert_file, self.cert_body = key_and_cert(folder, "pysaml2-idp")
         config = IdPConfig()
         config.load({
             "entityid": entity_id, "key_file": str(key_file), "cert_file": str(cert_file),
             "metadata": {"inline": [sp_metadata]},
             "service": {"idp": {
-                "endpoints": {"single_sign_on_service": [(sso_url, BINDING_HTTP_REDIRECT)]},
+                "endpoints": {"single_sign_on_service": [(sso_url, BINDING_HTTP_REDIRECT)],
+                              "single_logout_service": [(slo_url, BINDING_HTTP_REDIRECT)]},
                 "want_authn_requests_signed": True,
                 "policy": {"default": {"lifetime": {"minutes": 5}, "attribute_restrictions": None,
                                        "name_form": "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"}},
@@ -201,11 +204,30 @@ class Pysaml2IdP:
         self.server = Server(config=config)
 
     def metadata(self) -> str:
-        return metadata_of(self.entity_id, self.sso_url, self.cert_body)
+        return metadata_of(self.entity_id, self.sso_url, self.cert_body, self.slo_url)
 
-    def answer(self, redirect_url: str, *, email: str, name: str = "Alice Example", groups=("staff",)) -> dict:
+    def log_out(self, redirect_url: str) -> str:
+        """Verify the signed LogoutRequest of CodeB's redirect as the IdP does, and answer it: the
+        URL of CodeB's single-logout service with a signed LogoutResponse (HTTP-Redirect)."""
+        from saml2 import BINDING_HTTP_REDIRECT
+        from saml2.xmldsig import SIG_RSA_SHA256
+
+        query = request_of(redirect_url)
+        parsed = self.server.parse_logout_request(query["SAMLRequest"], BINDING_HTTP_REDIRECT,
+                                                  relay_state=query.get("RelayState"), sigalg=query["SigAlg"],
+                                                  signature=query["Signature"])
+        response = self.server.create_logout_response(parsed.message, [BINDING_HTTP_REDIRECT], sign=False)
+        _, destination = self.server.pick_binding("single_logout_service", [BINDING_HTTP_REDIRECT], "spsso",
+                                                  parsed.message)
+        info = self.server.apply_binding(BINDING_HTTP_REDIRECT, str(response), destination, query.get("RelayState", ""),
+                                         response=True, sign=True, sigalg=SIG_RSA_SHA256)
+        return dict(info["headers"])["Location"]
+
+    def answer(self, redirect_url: str, *, email: str, name: str = "Alice Example", groups=("staff",),
+               encrypt_for: str | None = None) -> dict:
         """Verify the AuthnRequest of CodeB's redirect as the IdP does, and answer it: the form
-        fields to POST to the ACS it names (SAMLResponse, RelayState) and that URL."""
+        fields to POST to the ACS it names (SAMLResponse, RelayState) and that URL. `encrypt_for`:
+        the SP's certificate (base64 body) to encrypt the assertion to, in a signed response."""
         from saml2 import BINDING_HTTP_REDIRECT
         from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NameID
 
@@ -220,7 +242,8 @@ class Pysaml2IdP:
             request.id, acs, request.issuer.text,
             name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=email),
             authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
-            sign_assertion=True, sign_response=False)
+            sign_assertion=True, sign_response=bool(encrypt_for), encrypt_assertion=bool(encrypt_for),
+            encrypt_cert_assertion=encrypt_for)
         return {"acs": acs, "SAMLResponse": encode(str(response)), "RelayState": query.get("RelayState", "")}
 
 

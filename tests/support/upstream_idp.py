@@ -5,6 +5,10 @@ The end-to-end tests use a real CodeB tenant as the upstream instead
 (tests/signin/test_upstream_oidc.py); this one only lets a test decide who signed in
 without walking another sign-in: `authenticate(authorization_url, sub, email)` plays the
 upstream's sign-in page and returns the authorization response it would redirect with.
+With `client_keys` (a key set) its token endpoint knows the client by private_key_jwt
+(RFC 7523 §3): it takes only an assertion those keys verify, about this client, for this
+endpoint, unexpired and never seen before, else answers invalid_client; `assertions` keeps
+the header and claims of each one it took.
 """
 
 import base64
@@ -17,7 +21,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 class UpstreamIdP:
@@ -26,6 +33,8 @@ class UpstreamIdP:
         self.clock = clock
         self.key = RSAKey.generate_key(2048, parameters={"kid": "idp-1", "use": "sig", "alg": "RS256"})
         self.codes: dict[str, dict] = {}
+        self.client_keys: KeySet | None = None
+        self.assertions: list[dict] = []
         idp = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -44,6 +53,9 @@ class UpstreamIdP:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                if idp.client_keys is not None and not idp.client_authenticated(form):
+                    self.answer(401, {"error": "invalid_client"})
+                    return
                 grant = idp.codes.pop(form.get("code", ""), None)
                 verifier = form.get("code_verifier", "").encode()
                 challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode()
@@ -69,7 +81,25 @@ class UpstreamIdP:
     def metadata(self) -> dict:
         return {"issuer": self.issuer, "authorization_endpoint": f"{self.issuer}/authorize",
                 "token_endpoint": f"{self.issuer}/token", "jwks_uri": f"{self.issuer}/jwks",
-                "response_types_supported": ["code"], "authorization_response_iss_parameter_supported": True}
+                "response_types_supported": ["code"], "authorization_response_iss_parameter_supported": True,
+                **({"token_endpoint_auth_methods_supported": ["private_key_jwt"]}
+                   if self.client_keys is not None else {})}
+
+    def client_authenticated(self, form: dict) -> bool:
+        if form.get("client_assertion_type") != ASSERTION_TYPE or not form.get("client_assertion"):
+            return False
+        try:
+            token = jwt.decode(form["client_assertion"], self.client_keys, algorithms=["RS256"])
+            jwt.JWTClaimsRegistry(
+                iss={"essential": True, "value": self.client_id}, sub={"essential": True, "value": self.client_id},
+                aud={"essential": True, "value": f"{self.issuer}/token"}, exp={"essential": True},
+                jti={"essential": True}).validate(token.claims)
+        except (JoseError, ValueError):
+            return False
+        if any(seen["claims"]["jti"] == token.claims["jti"] for seen in self.assertions):
+            return False
+        self.assertions.append({"header": token.header, "claims": token.claims})
+        return True
 
     def now(self) -> int:
         return int(self.clock() if self.clock else time.time())

@@ -66,6 +66,7 @@ def test_message_ids_built_at_run_time_exist():
     """Ids composed in templates and code (`"method." + name` …) exist in both catalogues."""
     from codeb.accounts import privacy
     from codeb.signin import REGISTRY
+    from codeb.upstreams import TOKEN_AUTH
     from codeb.web import account, admin, office
 
     families = (["method." + m for m in REGISTRY] + ["office." + k for k in office.OFFICE_KEYS]
@@ -74,6 +75,7 @@ def test_message_ids_built_at_run_time_exist():
                 + ["admin.uv_" + v for v in ("required", "preferred", "discouraged")]
                 + ["admin.attestation_" + v for v in ("none", "direct")]
                 + ["admin.signup_" + v for v in ("open", "domains", "invite")]
+                + ["admin.token_auth." + m for m in (*TOKEN_AUTH, "auto")]
                 + ["language." + code for code in i18n.SHIPPED])
     for lang in i18n.SHIPPED:
         assert [k for k in families if k not in i18n.catalogue(lang)] == [], lang

@@ -14,7 +14,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from codeb.errors import BadInput
 from codeb.store import Store
-from codeb.upstreams import Upstreams
+from codeb.upstreams import Upstreams, client_key
 from codeb.upstreams import oidc as protocol
 from codeb.upstreams.oidc import UpstreamError
 
@@ -195,3 +195,82 @@ def test_required_for_takes_known_roles_only(tmp_path):
     assert upstreams.required_for(["user"]) == []
     upstreams.set_enabled(corp["id"], False)  # switched off, it binds no one
     assert upstreams.required_for(["admin"]) == []
+
+
+def test_an_edit_is_checked_as_an_addition_and_written_whole_or_not_at_all(tmp_path):
+    upstreams = Upstreams(Store(str(tmp_path), clock=time.time))
+    corp = upstreams.add(name="Corp", issuer=ISSUER, client_id=CLIENT, client_secret="s3cret",
+                         domains=["corp.example"], preset="adfs")
+    other = upstreams.add(name="Other", issuer=ISSUER, client_id=CLIENT, domains=["other.example"])
+    before = upstreams.get(corp["id"])
+    for bad, message_id in (({"domains": ["other.example"]}, "error.upstream.domain_taken"),
+                            ({"domains": [], "authoritative": True}, "error.upstream.authoritative_needs_domain"),
+                            ({"issuer": "https://login.microsoftonline.com/common/v2.0"},
+                             "error.upstream.tenant_ids_needed"),
+                            ({"name": " "}, "error.upstream.name"),
+                            ({"roles": {"it": "emperor"}}, "error.invalid_role"),
+                            ({"token_auth": "tls_client_auth"}, "error.upstream.token_auth"),
+                            ({"token_auth": "none", "client_secret": "new"}, "error.upstream.client_secret_unused"),
+                            ({"id": "aaaaaaaaaaaa"}, "error.upstream.not_editable"),
+                            ({"kind": "saml"}, "error.upstream.not_editable"),
+                            ({"created": 0}, "error.upstream.not_editable")):
+        with pytest.raises(BadInput) as refused:
+            upstreams.update(corp["id"], **{"name": "Renamed", **bad})
+        assert refused.value.message_id == message_id, bad
+    assert upstreams.get(corp["id"]) == before  # not even the name of the refused edits
+
+    kept = upstreams.update(corp["id"], domains=["Corp.example", "sub.corp.example"], claims={"email": "mail"})
+    assert kept["domains"] == ["corp.example", "sub.corp.example"]  # its own domain stays its own
+    assert kept["claims"] == {"email": "mail", "name": "unique_name", "groups": "group"}  # the preset's for the rest
+    assert kept["client_secret"] == "s3cret" and kept["token_auth"] == "client_secret_basic"
+    assert upstreams.update(corp["id"], client_secret="n3w")["client_secret"] == "n3w"
+    public = upstreams.update(corp["id"], remove_client_secret=True)
+    assert public["client_secret"] is None and public["token_auth"] == "none"  # a public client now
+    with pytest.raises(BadInput) as needs:
+        upstreams.update(corp["id"], token_auth="client_secret_post")
+    assert needs.value.message_id == "error.upstream.client_secret_needed"
+    keyed = upstreams.update(corp["id"], token_auth="private_key_jwt")
+    assert keyed["token_auth"] == "private_key_jwt" and keyed["client_secret"] is None
+    assert (keyed["id"], keyed["created"], keyed["kind"], keyed["preset"]) == (
+        corp["id"], corp["created"], "oidc", "adfs")
+    assert upstreams.get(other["id"])["domains"] == other["domains"]
+
+
+def test_an_old_upstream_without_a_chosen_method_authenticates_as_before(tmp_path):
+    upstreams = Upstreams(Store(str(tmp_path), clock=time.time))
+    assert protocol.token_auth({"client_secret": "s"}) == "client_secret_basic"
+    assert protocol.token_auth({"client_secret": None}) == "none"
+    added = upstreams.add(name="Corp", issuer=ISSUER, client_id=CLIENT, client_secret="s3cret")
+    assert added["token_auth"] == "client_secret_basic"
+    with pytest.raises(BadInput) as unused:
+        upstreams.add(name="Keyed", issuer=ISSUER, client_id=CLIENT, client_secret="s", token_auth="private_key_jwt")
+    assert unused.value.message_id == "error.upstream.client_secret_unused"
+
+
+@pytest.mark.parametrize("method, sends", [
+    ("client_secret_basic", "header"), ("client_secret_post", "body"), ("none", "client_id"),
+    ("private_key_jwt", "assertion"),
+])
+def test_the_token_request_authenticates_as_the_upstream_was_told(tmp_path, method, sends):
+    """Authlib's own client authentication, per `token_auth` (OIDC Core §9)."""
+    store = Store(str(tmp_path), clock=time.time)
+    upstream = {"client_id": CLIENT, "client_secret": None if method in ("none", "private_key_jwt") else "s3cret",
+                "scopes": ["openid"], "token_auth": method}
+    key = protocol.assertion_key(store, upstream)
+    assert (key is not None) == (method == "private_key_jwt")
+    with protocol.session(upstream, "https://login.demo/signin/oidc/callback", key=key) as client:
+        if key is not None:
+            client.register_client_auth_method(protocol.client_assertion(METADATA["token_endpoint"], key))
+        _, headers, body = client.client_auth(method).prepare("POST", METADATA["token_endpoint"], {},
+                                                              "grant_type=authorization_code&code=c")
+    form = {k: v[0] for k, v in parse_qs(body).items()}
+    assert ("Authorization" in headers) == (sends == "header")
+    assert ("client_secret" in form) == (sends == "body") and "s3cret" not in str(form.get("client_assertion"))
+    if sends == "assertion":
+        assert form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        public = KeySet.import_key_set(json.loads(key.published[0]))
+        token = jwt.decode(form["client_assertion"], public, algorithms=["RS256"])
+        assert token.header["kid"] == key.kid and token.claims["aud"] == METADATA["token_endpoint"]
+        assert token.claims["iss"] == token.claims["sub"] == CLIENT and token.claims["exp"] - time.time() <= 60
+        assert "d" not in json.loads(key.published[0])["keys"][0]  # the JWKS holds the public half only
+        assert client_key.load(store).kid == key.kid  # one key per tenant, kept

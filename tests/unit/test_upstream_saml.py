@@ -6,6 +6,7 @@ enough (a wrong Recipient, a missing Destination, a replay), the test shows pysa
 parse accepting what ours refuses.
 """
 
+import base64
 import time
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from codeb.store import Store
 from codeb.upstreams import saml
 from codeb.upstreams.checks import UpstreamError
-from tests.support.saml_idp import ForgingIdP, encode, metadata_of
+from tests.support.saml_idp import ForgingIdP, Pysaml2IdP, encode, metadata_of
 
 ACS = "https://login.acme.example/signin/saml/acs"
 UID = "abcdefabcdef"
@@ -252,3 +253,22 @@ def test_the_sp_metadata_is_signed_and_names_our_endpoints(sp, tmp_path):
     xml = saml.sp_metadata(sp)
     assert ENTITY in xml and ACS in xml and "SignatureValue" in xml
     assert 'AuthnRequestsSigned="true"' in xml and 'WantAssertionsSigned' in xml
+
+
+def test_an_assertion_encrypted_to_the_tenants_key_is_read(tmp_path, idp):
+    """Entra ID and ADFS may encrypt the assertion to the certificate of the SP metadata: pysaml2's
+    IdP does so here, and the SP decrypts it with the tenant's key before every check."""
+    store = Store(str(tmp_path / "tenant"))
+    first = {"id": UID, "idp_metadata": idp.metadata(), "idp_entity_id": idp.entity_id}
+    metadata = saml.sp_metadata(saml.client(store, first, entity_id=ENTITY, acs_url=ACS))
+    assert 'use="encryption"' in metadata
+    real = Pysaml2IdP(tmp_path, metadata)
+    upstream = {"id": UID, "idp_metadata": real.metadata(), "idp_entity_id": real.entity_id}
+    sp = saml.client(store, upstream, entity_id=ENTITY, acs_url=ACS)
+    request_id, url = saml.authn_request(sp, upstream, relay_state="r")
+    cert = "".join(saml.sp_keys(store)["cert"].splitlines()[1:-1])
+    answer = real.answer(url, email="ada@corp.example", encrypt_for=cert)
+    assert b"EncryptedAssertion" in base64.b64decode(answer["SAMLResponse"])
+    identity = saml.verify_response(sp, upstream, answer["SAMLResponse"], request_id=request_id, acs_url=ACS,
+                                    now=time.time())
+    assert identity["name_id"] == "ada@corp.example" and identity["attributes"]["displayName"] == ["Alice Example"]
