@@ -63,7 +63,7 @@ def _add_saml(tenant, args) -> dict:
     return Upstreams(tenant.store).add_saml(
         name=args.name, metadata=metadata, metadata_url=url, entity_id=args.entity_id, domains=args.domain or (),
         authoritative=args.authoritative, required_for=args.require_for or (), others_allowed=args.allow_other_methods,
-        logo_uri=args.logo_uri)
+        logo_uri=args.logo_uri, idp_initiated=args.idp_initiated)
 
 
 def _read(path: str) -> str:
@@ -87,7 +87,7 @@ def edit(args) -> None:
              "roles": {} if args.no_roles else role_lines("\n".join(args.role)) if args.role else None,
              "claims": {**current.get("claims", {}), **dict(c.partition("=")[::2] for c in args.claim)}
              if args.claim else None,
-             "remove_client_secret": args.remove_client_secret or None}
+             "remove_client_secret": args.remove_client_secret or None, "idp_initiated": args.idp_initiated}
     changes = {name: value for name, value in given.items() if value is not None}
     out(shown(upstreams.update(current["id"], **changes), _base_url(tenant)))
 
@@ -129,6 +129,8 @@ def register(sub) -> None:
     a.add_argument("--logo-uri", metavar="URL", help="the button's logo (https)")
     a.add_argument("--allow-other-methods", action="store_true",
                    help="people of its domains may also sign in by a mailed link or a password (default: only here)")
+    a.add_argument("--idp-initiated", action="store_true",
+                   help="SAML: also accept sign-ins started at the IdP (its app portal); they are bound to no browser")
     a.add_argument("--tenant-id", action="append", metavar="ID",
                    help="Entra ID: a directory allowed through a multi-tenant issuer (repeatable)")
     a.add_argument("--hosted-domain", metavar="DOMAIN", help="Google Workspace: only that domain's accounts")
@@ -164,6 +166,8 @@ def _edit_parser(group) -> None:
                    help="link its verified emails of those domains to the existing accounts of those addresses")
     e.add_argument("--allow-other-methods", action=argparse.BooleanOptionalAction,
                    help="people of its domains may also sign in by a mailed link or a password")
+    e.add_argument("--idp-initiated", action=argparse.BooleanOptionalAction,
+                   help="SAML: also accept sign-ins started at the IdP (its app portal)")
     _list_option(e, "--require-for", "--no-require-for",
                  "holders of this role sign in only through it (repeatable; replaces the list)",
                  choices=["admin", "user"])

@@ -21,6 +21,12 @@ Signing out of CodeB offers to sign out at the IdP too when its metadata names a
 single-logout service: a signed LogoutRequest (HTTP-Redirect) for the NameID and
 SessionIndex the sign-in kept, its LogoutResponse back at `/signin/saml/signed-out`.
 
+A sign-in started at the IdP (its app portal: a Response answering no request, no
+RelayState of ours) is refused unless the admin allows it for that upstream: it cannot
+be bound to the browser that asked, so it opens the door to signing someone into an
+account of the attacker's (login CSRF). Every other check stands, the replay cache
+above all, which for these is the only thing that makes a Response usable once.
+
 The NameID is the subject: a transient one (a new value at each sign-in) cannot
 be linked to an account, so it is refused with the reason the IdP's admin needs.
 """
@@ -51,10 +57,11 @@ def _arrivals(store):
     return store.transient(layout.UPSTREAM_ARRIVALS)
 
 
-def service_provider(ctx: SignInContext, upstream: dict):
+def service_provider(ctx: SignInContext, upstream: dict, *, unsolicited: bool = False):
     """pysaml2's client for this tenant host and upstream (`codeb.upstreams.saml.client`)."""
     return _protocol().client(ctx.store, upstream, entity_id=sp_entity_id(ctx.base_url, upstream["id"]),
-                              acs_url=acs_url(ctx.base_url), slo_url=signed_out_url(ctx.base_url, "saml"))
+                              acs_url=acs_url(ctx.base_url), slo_url=signed_out_url(ctx.base_url, "saml"),
+                              unsolicited=unsolicited)
 
 
 class UpstreamSAML(Federated):
@@ -84,11 +91,13 @@ class UpstreamSAML(Federated):
 
     def arrive(self, ctx: SignInContext, form) -> dict:
         relay_state = form.get("RelayState")
-        if not isinstance(relay_state, str) or not 0 < len(relay_state) <= MAX_RELAY_STATE:
-            raise self.failed(ctx, None, "error.upstream.expired", "no RelayState (unsolicited response)")
-        record = _requests(ctx.store).take(secret_id(relay_state))
+        ours = isinstance(relay_state, str) and 0 < len(relay_state) <= MAX_RELAY_STATE
+        record = _requests(ctx.store).take(secret_id(relay_state)) if ours else None
         if record is None or "saml_request" not in record:  # never ours, expired or spent
-            raise self.failed(ctx, None, "error.upstream.expired", "unknown or spent RelayState")
+            record = self._started_at_idp(ctx, form)
+            if record is None:
+                raise self.failed(ctx, None, "error.upstream.expired", "unknown or spent RelayState" if ours
+                                  else "no RelayState (unsolicited response)")
         try:
             identity, upstream = self._verified(ctx, record, form)
         except SignInFailed as refusal:  # the sign-in page it leads to still serves the app
@@ -96,10 +105,19 @@ class UpstreamSAML(Federated):
             raise
         arrival = secrets.token_urlsafe(32)
         _arrivals(ctx.store).put(secret_id(arrival), {
-            "upstream": upstream["id"], "browser": record.get("browser"),
+            "upstream": upstream["id"], "browser": record.get("browser"), "unsolicited": record["saml_request"] is None,
             "interaction": record.get("interaction"), "link_to": record.get("link_to"), "identity": identity,
         }, ttl=ARRIVAL_LIFETIME)
         return {"arrival": arrival}
+
+    def _started_at_idp(self, ctx: SignInContext, form) -> dict | None:
+        """For a Response that answers no request, from an IdP whose upstream allows sign-ins
+        started there (its app portal): a request record of none, bound to no browser. Such a
+        sign-in cannot be tied to the browser that asked, which is why it is off by default."""
+        upstream = Upstreams(ctx.store).idp_initiated_by(_protocol().unsolicited_issuer(form.get("SAMLResponse")))
+        if upstream is None:
+            return None
+        return {"upstream": upstream["id"], "saml_request": None, "browser": None, "interaction": None}
 
     def _verified(self, ctx: SignInContext, record: dict, form) -> tuple[dict, dict]:
         """(the identity the posted Response asserts, its upstream), every check passed and the
@@ -109,7 +127,8 @@ class UpstreamSAML(Federated):
             raise self.failed(ctx, None, "error.upstream.unknown", "the upstream is gone or off")
         protocol = _protocol()
         try:
-            identity = protocol.verify_response(service_provider(ctx, upstream), upstream, form.get("SAMLResponse"),
+            sp = service_provider(ctx, upstream, unsolicited=record["saml_request"] is None)
+            identity = protocol.verify_response(sp, upstream, form.get("SAMLResponse"),
                                                 request_id=record["saml_request"], acs_url=acs_url(ctx.base_url),
                                                 now=ctx.now())
         except UpstreamError as error:
@@ -140,7 +159,7 @@ class UpstreamSAML(Federated):
         record = _arrivals(ctx.store).take(secret_id(arrival))
         if record is None:
             raise self.failed(ctx, None, "error.upstream.expired", "unknown or spent arrival")
-        if not ctx.browser or record.get("browser") != secret_id(ctx.browser):
+        if not record.get("unsolicited") and (not ctx.browser or record.get("browser") != secret_id(ctx.browser)):
             raise self.failed(ctx, None, "error.upstream.expired", "arrival of another browser")
         upstream = Upstreams(ctx.store).get(record["upstream"])
         if upstream is None or not upstream.get("enabled", True) or upstream.get("kind") != self.kind:

@@ -59,6 +59,7 @@ SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 # the stored one; `remove_client_secret` drops it.
 EDITABLE = frozenset({"name", "logo_uri", "domains", "authoritative", "others_allowed", "required_for", "claims",
                       "roles"})
+SAML_EDITABLE = EDITABLE | {"idp_initiated"}
 OIDC_EDITABLE = EDITABLE | {"issuer", "client_id", "client_secret", "remove_client_secret", "scopes", "tenant_ids",
                             "hosted_domain", "token_auth"}
 METADATA_MAX_AGE = 24 * 3600  # a SAML IdP's metadata from a URL is fetched again after a day
@@ -216,6 +217,11 @@ class Upstreams:
         found = self.for_domain(email.rsplit("@", 1)[-1])
         return found if found is not None and not found.get("others_allowed") else None
 
+    def idp_initiated_by(self, entity_id) -> dict | None:
+        """The enabled SAML upstream of this IdP entity that accepts sign-ins started at the IdP."""
+        return next((u for u in self.of_kind("saml") if u.get("idp_initiated") and u["idp_entity_id"] == entity_id),
+                    None)
+
     def of_kind(self, kind: str) -> builtins.list[dict]:
         """The enabled upstreams of one protocol (`oidc`, `saml`), for their sign-in buttons."""
         return [u for u in self.enabled() if u.get("kind", "oidc") == kind]
@@ -239,10 +245,11 @@ class Upstreams:
 
     def add_saml(self, *, name, metadata=None, metadata_url=None, entity_id=None, domains=(),
                  authoritative=False, claims=None, roles=None, required_for=(), others_allowed=False,
-                 logo_uri=None) -> dict:
+                 logo_uri=None, idp_initiated=False) -> dict:
         """An upstream SAML identity provider from its metadata, given (`metadata`, the XML) or
         fetched from `metadata_url`; `entity_id` picks one IdP of an aggregate. The metadata is
-        kept whole (pysaml2 reads it at each sign-in) with what the admin page shows of it."""
+        kept whole (pysaml2 reads it at each sign-in) with what the admin page shows of it.
+        `idp_initiated`: a sign-in started at the IdP (its app portal) is accepted too."""
         shared = self._shared(name=name, domains=domains, authoritative=authoritative, roles=roles,
                               required_for=required_for, others_allowed=others_allowed, logo_uri=logo_uri)
         url = str(metadata_url or "").strip() or None
@@ -257,6 +264,7 @@ class Upstreams:
         return self._create({
             **self._new(), **shared, "kind": "saml", "preset": "saml", "idp_metadata": xml, "metadata_url": url,
             "metadata_fetched": int(self.store.clock()), **_idp_fields(found), "claims": _claims("saml", claims),
+            "idp_initiated": bool(idp_initiated),
         })
 
     def update(self, uid, **changes) -> dict:
@@ -268,7 +276,7 @@ class Upstreams:
         becomes a public one. A method that sends no secret keeps none."""
         current = self.require(uid)  # NotFound, and a uid checked before it names a file
         kind = current.get("kind", "oidc")
-        refused = sorted(set(changes) - (OIDC_EDITABLE if kind == "oidc" else EDITABLE))
+        refused = sorted(set(changes) - (OIDC_EDITABLE if kind == "oidc" else SAML_EDITABLE))
         if refused:
             raise BadInput("error.upstream.not_editable", field=refused[0][:40])
         with self.store.update(layout.UPSTREAMS, current["id"]) as doc:
@@ -282,6 +290,8 @@ class Upstreams:
                 roles=given.get("roles"), required_for=given.get("required_for"),
                 others_allowed=given.get("others_allowed"), logo_uri=given.get("logo_uri"), own=doc["id"]))
             fields["claims"] = _claims(doc.get("preset", "oidc") if kind == "oidc" else "saml", given.get("claims"))
+            if kind == "saml":
+                fields["idp_initiated"] = bool(given.get("idp_initiated"))
             doc.update(fields)
         return doc
 

@@ -194,8 +194,11 @@ def _new_sp_keys(now: float) -> dict:
 _clients = Memo(size=256)
 
 
-def client(store, upstream: dict, *, entity_id: str, acs_url: str, slo_url: str | None = None) -> Saml2Client:
-    """pysaml2's SP for this tenant host and upstream; UpstreamError when xmlsec1 is missing."""
+def client(store, upstream: dict, *, entity_id: str, acs_url: str, slo_url: str | None = None,
+           unsolicited: bool = False) -> Saml2Client:
+    """pysaml2's SP for this tenant host and upstream; `unsolicited`: one that takes a Response
+    answering no request (IdP-initiated), for upstreams that allow it. UpstreamError when
+    xmlsec1 is missing."""
     if not XMLSEC or not shutil.which(XMLSEC):
         raise UpstreamError("error.upstream.bad_discovery", "xmlsec1 is not installed (CODEB_XMLSEC1, PATH)")
     keys = sp_keys(store)
@@ -203,7 +206,7 @@ def client(store, upstream: dict, *, entity_id: str, acs_url: str, slo_url: str 
     cert_file = store.file_for_tool(layout.KEYS, "saml-sp.crt.pem", keys["cert"].encode("ascii"))
     made_of = hashlib.sha256("\n".join((upstream["idp_metadata"], keys["cert"], acs_url, slo_url or "")).encode()
                              ).hexdigest()
-    found = _clients.get((entity_id, upstream["id"]), made_of)
+    found = _clients.get((entity_id, upstream["id"], unsolicited), made_of)
     if isinstance(found, Saml2Client):
         return found
     config = SPConfig()
@@ -224,7 +227,7 @@ def client(store, upstream: dict, *, entity_id: str, acs_url: str, slo_url: str 
             "want_assertions_signed": False,
             "want_response_signed": False,
             "want_assertions_or_response_signed": True,
-            "allow_unsolicited": False,
+            "allow_unsolicited": unsolicited,
             "only_use_keys_in_metadata": True,
             "signing_algorithm": SIG_RSA_SHA256,
             "digest_algorithm": DIGEST_SHA256,
@@ -233,7 +236,7 @@ def client(store, upstream: dict, *, entity_id: str, acs_url: str, slo_url: str 
         }},
     })
     made = Saml2Client(config)
-    _clients.put((entity_id, upstream["id"]), made_of, made)
+    _clients.put((entity_id, upstream["id"], unsolicited), made_of, made)
     return made
 
 
@@ -284,15 +287,18 @@ def logout_confirmed(sp: Saml2Client, upstream: dict, query: dict, *, request_id
 
 # -- the response ------------------------------------------------------------------------
 
-def verify_response(sp: Saml2Client, upstream: dict, encoded, *, request_id: str, acs_url: str,
+def verify_response(sp: Saml2Client, upstream: dict, encoded, *, request_id: str | None, acs_url: str,
                     now: float) -> dict:
-    """The identity a SAMLResponse (base64, as POSTed) asserts, once every check passed:
+    """The identity a SAMLResponse (base64, as POSTed) asserts, once every check passed.
+    `request_id` None: a sign-in started at the IdP, whose Response and confirmation must then
+    name no request at all (and a client made with `unsolicited`). The identity:
     `name_id`, `name_id_format`, `attributes` (name → values, by Name and FriendlyName),
     `assertion_id`, `expires` (when the assertion may no longer be used), `amr`."""
     xml = _decoded(encoded)
     _check_shape(xml)
     try:
-        answer = sp.parse_authn_request_response(encoded, BINDING_HTTP_POST, outstanding={request_id: "codeb"})
+        answer = sp.parse_authn_request_response(encoded, BINDING_HTTP_POST,
+                                                 outstanding={request_id: "codeb"} if request_id else {})
     except StatusError as error:  # the IdP answered, but not with a sign-in (denied, cancelled …)
         raise UpstreamError("error.upstream.denied", f"status: {type(error).__name__}: {str(error)[:200]}") from None
     except (SAMLError, SignatureError, ValueError, TypeError, AttributeError) as error:
@@ -327,6 +333,19 @@ def verify_response(sp: Saml2Client, upstream: dict, encoded, *, request_id: str
         "attributes": _attributes(assertion), "assertion_id": assertion.id,
         "expires": int(expires), "amr": _amr(assertion), "session_index": _session_index(assertion),
     }
+
+
+def unsolicited_issuer(encoded) -> str | None:
+    """The Issuer of a Response that answers no request (IdP-initiated), read unverified only to
+    find which upstream's checks apply; None for anything else."""
+    try:
+        root = SafeTree.fromstring(_decoded(encoded))
+    except (UpstreamError, ElementTree.ParseError, ValueError):
+        return None
+    issuer = root.find(f"{SAML_NS}Issuer")
+    if root.tag != RESPONSE or root.get("InResponseTo") is not None or issuer is None:
+        return None
+    return (issuer.text or "").strip() or None
 
 
 def _decoded(encoded) -> bytes:
@@ -371,7 +390,7 @@ def _times_refused(xml: bytes, now: float) -> str | None:
     return None
 
 
-def _check_bearer(assertion, *, request_id: str, acs_url: str, now: float) -> float:
+def _check_bearer(assertion, *, request_id: str | None, acs_url: str, now: float) -> float:
     """A bearer confirmation for us (SAML profiles §4.1.4.2, §4.1.4.3): Recipient our ACS,
     InResponseTo our request, NotOnOrAfter to come. Returns that NotOnOrAfter."""
     for confirmation in assertion.subject.subject_confirmation if assertion.subject else ():

@@ -72,6 +72,7 @@ def _form_values(upstream: dict) -> dict:
             "domains": " ".join(upstream.get("domains", ())), "required_for": list(upstream.get("required_for", ())),
             "authoritative": "1" if upstream.get("authoritative") else "",
             "others_allowed": "1" if upstream.get("others_allowed") else "",
+            "idp_initiated": "1" if upstream.get("idp_initiated") else "",
             "roles": "\n".join(f"{group} = {role}" for group, role in upstream.get("roles", {}).items()),
             **{f"claim_{key}": value for key, value in upstream.get("claims", {}).items()},
             "issuer": upstream.get("issuer", ""), "client_id": upstream.get("client_id", ""),
@@ -121,6 +122,7 @@ def add_saml():
                 metadata=_metadata_given(), entity_id=form.get("entity_id") or None, domains=_words("domains"),
                 authoritative=form.get("authoritative") == "1", required_for=form.getlist("required_for"),
                 others_allowed=form.get("others_allowed") == "1", logo_uri=form.get("logo_uri") or None,
+                idp_initiated=form.get("idp_initiated") == "1",
                 claims={key: form[f"claim_{key}"].strip() for key in ("email", "name", "groups")
                         if form.get(f"claim_{key}", "").strip()} or None)
     except CodebError as error:
@@ -156,6 +158,8 @@ def edit(uid):
                "required_for": form.getlist("required_for"),
                "claims": {key: form[f"claim_{key}"].strip() for key in DEFAULT_CLAIMS
                           if form.get(f"claim_{key}", "").strip()}}
+    if upstream.get("kind") == "saml":
+        changes["idp_initiated"] = form.get("idp_initiated") == "1"
     if upstream.get("kind", "oidc") == "oidc":
         changes |= {"issuer": form.get("issuer", ""), "client_id": form.get("client_id", ""),
                     "client_secret": form.get("client_secret") or None,

@@ -359,3 +359,16 @@ def test_the_connection_test_says_when_the_provider_does_not_offer_the_client_au
     idp.client_keys = KeySet([])  # now it lists private_key_jwt
     tested = admin.post(f"/admin/upstreams/{upstream['id']}/test", data={"csrf": csrf})
     assert "Connected" in tested.text and "does not offer" not in tested.text
+
+
+def test_sign_ins_started_at_the_idp_are_the_admins_choice_and_off_by_default(admin, demo, forging):
+    assert add_saml(admin, name="Corp SAML", metadata=forging.metadata()).status_code == 303
+    [off] = Upstreams(demo.store).list()
+    assert off["idp_initiated"] is False
+    page = admin.get("/admin/upstreams")
+    assert "cannot be tied to the browser that asked" in page.text  # the hint says what it costs
+    Upstreams(demo.store).remove(off["id"])
+    assert add_saml(admin, name="Corp SAML", metadata=forging.metadata(), idp_initiated="1").status_code == 303
+    [on] = Upstreams(demo.store).list()
+    assert on["idp_initiated"] is True
+    assert Upstreams(demo.store).update(on["id"], idp_initiated=False)["idp_initiated"] is False

@@ -469,3 +469,34 @@ def test_roles_follow_the_groups_the_idp_sends_at_every_sign_in(served, idp, dem
     assert sign_in_with(["staff", "it-admins"]).roles == ["admin", "user"]  # back in the group
     events = [(e["before"], e["after"]) for e in audit.read_all(demo.store) if e["event"] == "upstream.roles_synced"]
     assert events == [(["admin", "user"], ["user"]), (["user"], ["admin", "user"])]
+
+
+def test_a_sign_in_started_at_the_idp_only_where_the_admin_allows_it(served, forged, demo, mailbox):
+    acs = f"{served}/signin/saml/acs"
+    audience = sp_entity_id(served, forged["upstream"]["id"])
+
+    def started_at_idp(**changes):
+        xml = forged["idp"].response(**{"request_id": None, "acs": acs, "audience": audience,
+                                        "name_id": "ada@corp.example", **changes})
+        return requests.post(acs, data={"SAMLResponse": encode(xml)}, allow_redirects=False, timeout=10)
+
+    refused = started_at_idp()
+    assert parse_qs(urlsplit(refused.headers["Location"]).query)["failed"] == ["error.upstream.expired"]
+    with demo.store.update(layout.UPSTREAMS, forged["upstream"]["id"]) as doc:
+        doc["idp_initiated"] = True
+    xml = forged["idp"].response(request_id=None, acs=acs, audience=audience, name_id="ada@corp.example")
+    posted = requests.post(acs, data={"SAMLResponse": encode(xml)}, allow_redirects=False, timeout=10)
+    browser = Browser(mailbox)  # any browser: nothing ties such a sign-in to one
+    landed = browser.get(urljoin(served, posted.headers["Location"]))
+    assert landed.status_code == 303 and urlsplit(landed.headers["Location"]).path == "/welcome"
+    replayed = requests.post(acs, data={"SAMLResponse": encode(xml)}, allow_redirects=False, timeout=10)
+    assert "failed" in parse_qs(urlsplit(replayed.headers["Location"]).query)
+    # Every other check stands: another audience, a request never sent.
+    assert "failed" in parse_qs(urlsplit(started_at_idp(audience="https://other.example").headers["Location"]).query)
+    never = forged["idp"].response(request_id="id-never-sent", acs=acs, audience=audience, name_id="ada@corp.example")
+    answer = requests.post(acs, data={"SAMLResponse": encode(never)}, allow_redirects=False, timeout=10)
+    assert "failed" in parse_qs(urlsplit(answer.headers["Location"]).query)
+    reasons = [e["reason"] for e in audit.read_all(demo.store) if e["event"] == "upstream.refused"]
+    assert reasons[0] == "no RelayState (unsolicited response)"
+    assert "the assertion was used before (replay)" in reasons
+    assert any("Audience" in r for r in reasons) and reasons[-1] == "no RelayState (unsolicited response)"
