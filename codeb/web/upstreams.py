@@ -85,6 +85,20 @@ def _upstream(uid) -> dict:
     return Upstreams(g.tenant.store).require(uid)  # NotFound: the 404 page
 
 
+def _shared_fields() -> dict:
+    """The fields of every kind of upstream, as the add and edit forms post them."""
+    form = request.form
+    return {"name": form.get("name", ""), "logo_uri": form.get("logo_uri") or None, "domains": _words("domains"),
+            "authoritative": form.get("authoritative") == "1", "others_allowed": form.get("others_allowed") == "1",
+            "required_for": form.getlist("required_for")}
+
+
+def _typed_claims() -> dict:
+    """The claim (SAML: attribute) names typed; an empty field keeps the preset's."""
+    typed = {key: request.form.get(f"claim_{key}", "").strip() for key in DEFAULT_CLAIMS}
+    return {key: name for key, name in typed.items() if name}
+
+
 @bp.get("/admin/upstreams")
 def upstreams():
     return page()
@@ -96,13 +110,10 @@ def add():
     try:
         with concerning(FIELDS):
             upstream = Upstreams(g.tenant.store).add(
-                preset=form.get("preset", "oidc"), name=form.get("name", ""), issuer=form.get("issuer", ""),
+                **_shared_fields(), preset=form.get("preset", "oidc"), issuer=form.get("issuer", ""),
                 client_id=form.get("client_id", ""), client_secret=form.get("client_secret") or None,
-                scopes=_words("scopes") or None, domains=_words("domains"),
-                authoritative=form.get("authoritative") == "1", tenant_ids=_words("tenant_ids"),
-                hosted_domain=form.get("hosted_domain") or None, required_for=form.getlist("required_for"),
-                others_allowed=form.get("others_allowed") == "1", logo_uri=form.get("logo_uri") or None,
-                token_auth=form.get("token_auth") or None)
+                scopes=_words("scopes") or None, tenant_ids=_words("tenant_ids"),
+                hosted_domain=form.get("hosted_domain") or None, token_auth=form.get("token_auth") or None)
     except CodebError as error:
         values = {k: v for k, v in form.items() if k not in ("csrf", "client_secret")}
         return page(error.status, error=error, form=values)
@@ -118,13 +129,9 @@ def add_saml():
     try:
         with concerning(FIELDS):
             upstream = Upstreams(g.tenant.store).add_saml(
-                name=form.get("name", ""), metadata_url=form.get("metadata_url") or None,
-                metadata=_metadata_given(), entity_id=form.get("entity_id") or None, domains=_words("domains"),
-                authoritative=form.get("authoritative") == "1", required_for=form.getlist("required_for"),
-                others_allowed=form.get("others_allowed") == "1", logo_uri=form.get("logo_uri") or None,
-                idp_initiated=form.get("idp_initiated") == "1",
-                claims={key: form[f"claim_{key}"].strip() for key in ("email", "name", "groups")
-                        if form.get(f"claim_{key}", "").strip()} or None)
+                **_shared_fields(), metadata_url=form.get("metadata_url") or None, metadata=_metadata_given(),
+                entity_id=form.get("entity_id") or None, idp_initiated=form.get("idp_initiated") == "1",
+                claims=_typed_claims() or None)
     except CodebError as error:
         values = {k: v for k, v in form.items() if k not in ("csrf", "metadata")}
         return page(error.status, error=error, saml_form=values)
@@ -153,11 +160,7 @@ def edit(uid):
     and the panel again with the wrong field named (the secret typed is never shown back)."""
     upstream = _upstream(uid)
     form = request.form
-    changes = {"name": form.get("name", ""), "logo_uri": form.get("logo_uri") or None, "domains": _words("domains"),
-               "authoritative": form.get("authoritative") == "1", "others_allowed": form.get("others_allowed") == "1",
-               "required_for": form.getlist("required_for"),
-               "claims": {key: form[f"claim_{key}"].strip() for key in DEFAULT_CLAIMS
-                          if form.get(f"claim_{key}", "").strip()}}
+    changes = {**_shared_fields(), "claims": _typed_claims()}
     if upstream.get("kind") == "saml":
         changes["idp_initiated"] = form.get("idp_initiated") == "1"
     if upstream.get("kind", "oidc") == "oidc":

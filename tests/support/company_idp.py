@@ -23,6 +23,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a node test peer: it exits when its stdin closes (serve-op.mjs); killed after ten seconds."""
+    proc.stdin.close()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+
+
 @contextmanager
 def company_idp(served: str, tenant, *, token_auth: str = "client_secret_basic", jwks: dict | None = None):
     """Start the provider on a loopback port, federate `tenant` with it ("Corp", claiming
@@ -50,10 +62,6 @@ def company_idp(served: str, tenant, *, token_auth: str = "client_secret_basic",
         signin.switch_on(tenant.store, "oidc")
         yield {"issuer": ready["issuer"], "upstream": upstream, "version": ready["version"]}
     finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         protocol._discovered.clear()
         protocol._key_sets.clear()

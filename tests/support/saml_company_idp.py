@@ -16,7 +16,7 @@ import requests
 from codeb import signin
 from codeb.upstreams import Upstreams, sp_entity_id
 from tests.support.codebase import ROOT
-from tests.support.company_idp import free_port
+from tests.support.company_idp import free_port, stop
 
 NODE_DIR = ROOT / "tests" / "node"
 USERS = {"alice": {"email": "alice@corp.example", "name": "Alice Example", "groups": ["staff"]}}
@@ -50,11 +50,4 @@ def saml_company_idp(served: str, tenant, sign: str = "assertion", users: dict |
         yield {"entity_id": ready["entity_id"], "metadata_url": ready["metadata_url"], "base": base,
                "upstream": upstream, "version": ready["version"]}
     finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+        stop(proc)
