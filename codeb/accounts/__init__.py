@@ -35,6 +35,7 @@ from .profile import (
     clean_roles,
     login_from_email,
     normalize_email,
+    suggested_login,
 )
 
 __all__ = [
@@ -138,9 +139,10 @@ class Accounts:
 
     def create(self, *, email: str, login: str | None = None, roles=("user",),
                display_name: str | None = None, language: str | None = None,
-               reuse_login: bool = False, email_verified: bool = False) -> Account:
+               reuse_login: bool = False, email_verified: bool = False, login_hint: str | None = None) -> Account:
         """Create an account; all of it or nothing (Conflict if the email is taken).
-        A login derived from the email skips deleted logins; a deleted login asked for by name
+        A login derived from the email (or from `login_hint`, a user name a company's identity
+        provider gave) skips deleted and taken logins; a deleted login asked for by name
         is refused unless `reuse_login` confirms it (even then the account inherits nothing).
         `email_verified`: someone trusted vouched for the address (a company's identity provider)."""
         email = normalize_email(email)
@@ -163,7 +165,9 @@ class Accounts:
                 "disabled": False,
                 "sessions_not_before": 0,
             }
-            for candidate in self._logins(login or login_from_email(email), exact=login is not None):
+            hinted = suggested_login(login_hint) if login_hint else "user"  # "user": nothing usable in it
+            base = login or (hinted if hinted != "user" else login_from_email(email))
+            for candidate in self._logins(base, exact=login is not None):
                 if self.was_deleted(candidate) and not reuse_login:
                     if login is not None:
                         raise Conflict("error.login_deleted", login=candidate)

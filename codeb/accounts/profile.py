@@ -71,7 +71,13 @@ def mailbox_of(email: str) -> str:
 
 def login_from_email(email: str) -> str:
     """A login suggested by an email's local part: `Jörg.Müller+x@…` -> `jorg.muller`."""
-    local = email.split("@", maxsplit=1)[0].split("+", maxsplit=1)[0]
+    return suggested_login(email.split("@", maxsplit=1)[0].split("+", maxsplit=1)[0])
+
+
+def suggested_login(name: str) -> str:
+    """A login suggested by a user name another system gave (a company's `preferred_username`,
+    `CORP\\jdoe`, `jdoe@corp.example`): its ASCII letters, digits and single separators."""
+    local = str(name).rsplit("\\", maxsplit=1)[-1].split("@", maxsplit=1)[0]
     ascii_only = unicodedata.normalize("NFKD", local).encode("ascii", "ignore").decode()
     cleaned = re.sub(r"[^a-z0-9._-]+", "", ascii_only.lower())
     cleaned = re.sub(r"[._-]{2,}", ".", cleaned).strip("._-")[:48] or "user"

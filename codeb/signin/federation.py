@@ -57,6 +57,7 @@ class Asserted:
     name: object
     groups: object
     amr: tuple[str, ...] = ()
+    login: object = None     # a user name there: what the login of an account it creates is made from
 
 
 class Federated(SignInMethod):
@@ -169,7 +170,8 @@ class Federated(SignInMethod):
             name = None  # none given, or not one to show: the person types theirs at the first sign-in
         try:
             account = ctx.accounts.create(email=email, roles=roles, display_name=name, language=ctx.language,
-                                          email_verified=verified)
+                                          email_verified=verified,
+                                          login_hint=asserted.login if isinstance(asserted.login, str) else None)
         except Conflict:
             raise self.failed(ctx, upstream, "error.upstream.not_linked", "an account of the email appeared") from None
         self._link(ctx, links, account.login, upstream, asserted)

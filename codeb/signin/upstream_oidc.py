@@ -85,6 +85,7 @@ class UpstreamOIDC(Federated):
         return self.identity(ctx, upstream, Asserted(
             issuer=claims["iss"], subject=claims["sub"], email=claims.get(mapping["email"]),
             email_verified=claims.get("email_verified") is True, name=claims.get(mapping["name"]),
+            login=claims.get(mapping.get("login", "preferred_username")),
             groups=claims.get(mapping["groups"]), amr=tuple(a for a in sent_amr if isinstance(a, str))), interaction,
             record.get("link_to"), logout={"id_token": id_token} if metadata.get("end_session_endpoint") else None)
 

@@ -176,6 +176,7 @@ class UpstreamSAML(Federated):
         return self.identity(ctx, upstream, Asserted(
             issuer=upstream["idp_entity_id"], subject=identity["name_id"], email=email, email_verified=vouched,
             name=names[0] if names else None, groups=protocol.attribute(identity, mapping["groups"], "groups"),
+            login=next(iter(protocol.attribute(identity, mapping.get("login", "uid"), "login")), None),
             amr=tuple(identity["amr"])), record.get("interaction"), record.get("link_to"),
             logout={key: identity[key] for key in ("name_id", "name_id_format", "session_index")}
             if upstream.get("slo_url") else None)

@@ -22,7 +22,8 @@ field validated before anything is written:
   identity it asserts with a *verified* email of one of them is linked to the
   existing account of that address (`codeb.accounts.links`). Without it, nothing
   is ever linked by email;
-- `claims`: which ID-token claims (SAML: attributes) carry the email, the name and the groups;
+- `claims`: which ID-token claims (SAML: attributes) carry the email, the name, the groups and
+  the user name (suggesting the login of an account it creates);
   `roles`: group → role, given to the accounts it creates;
 - `tenant_ids` (Entra ID's multi-tenant issuer) and `hosted_domain` (Google);
 - `required_for`: roles whose holders must sign in through it (`codeb.signin.flow.admit`):
@@ -48,7 +49,7 @@ ID = re.compile(r"[a-z0-9]{12}")
 DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 CLAIM = re.compile(r"[A-Za-z0-9_:./-]{1,100}")
 DEFAULT_SCOPES = ("openid", "email", "profile")
-DEFAULT_CLAIMS = {"email": "email", "name": "name", "groups": "groups"}
+DEFAULT_CLAIMS = {"email": "email", "name": "name", "groups": "groups", "login": "preferred_username"}
 MAX_NAME = 60
 # Client authentication at an OIDC upstream's token endpoint (OIDC Core §9): the secret in the
 # Authorization header or the body, a JWT signed with the tenant's key, or none (a public client).
@@ -78,11 +79,12 @@ PRESETS: dict[str, dict] = {
     "google": {"product": "Google Workspace", "issuer": "https://accounts.google.com"},
     "keycloak": {"product": "Keycloak"},
     "adfs": {"product": "ADFS", "scopes": ["openid", "email", "profile", "allatclaims"],
-             "claims": {"email": "upn", "name": "unique_name", "groups": "group"}},
+             "claims": {"email": "upn", "name": "unique_name", "groups": "group", "login": "upn"}},
     "oidc": {},
     # SAML 2.0 (Entra ID, Okta, ADFS, Keycloak, Shibboleth …): attribute names; the products'
     # own names are tried after them (codeb.upstreams.saml.WELL_KNOWN).
-    "saml": {"product": "SAML 2.0", "claims": {"email": "email", "name": "displayName", "groups": "groups"}},
+    "saml": {"product": "SAML 2.0", "claims": {"email": "email", "name": "displayName", "groups": "groups",
+                                               "login": "uid"}},
 }
 
 

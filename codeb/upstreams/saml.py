@@ -94,6 +94,8 @@ WELL_KNOWN = {
              "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"),
     "groups": ("groups", "memberOf", "urn:oid:1.3.6.1.4.1.5923.1.5.1.1",
                "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"),
+    "login": ("uid", "sAMAccountName", "urn:oid:0.9.2342.19200300.100.1.1",
+              "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"),
 }
 
 
@@ -441,7 +443,7 @@ def _amr(assertion) -> list[str]:
 
 
 def attribute(identity: dict, configured: str, what: str) -> list[str]:
-    """The values of the attribute the admin named for `what` (email, name, groups), else of
+    """The values of the attribute the admin named for `what` (email, name, groups, login), else of
     the first well-known name the assertion carries; for the email, else the NameID when its
     format says it is an address."""
     attributes = identity["attributes"]

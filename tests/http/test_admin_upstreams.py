@@ -230,7 +230,8 @@ def test_an_admin_edits_every_field_of_an_upstream_and_the_secret_stays(admin, d
                                                              ["corp.example", "corp.test"])
     assert now["authoritative"] is True and now["others_allowed"] is True and now["required_for"] == ["admin"]
     assert now["roles"] == {"CN=Admins,OU=Groups": "admin", "staff": "user"}
-    assert now["claims"] == {"email": "upn", "name": "name", "groups": "memberOf"}  # empty: the usual name
+    assert now["claims"] == {"email": "upn", "name": "name", "groups": "memberOf",
+                             "login": "preferred_username"}  # empty: the usual name
     assert (now["issuer"], now["client_id"], now["token_auth"]) == ("https://login.corp.example", "codeb-2",
                                                                    "client_secret_post")
     assert now["scopes"] == ["openid", "email", "groups"] and now["hosted_domain"] == "corp.example"

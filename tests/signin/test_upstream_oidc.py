@@ -307,7 +307,7 @@ def test_the_cli_edits_only_what_it_is_given_and_checks_it_as_add_does(tenants, 
     edited = json.loads(capsys.readouterr().out)
     assert edited["name"] == "Corp SSO" and edited["domains"] == ["corp.example", "corp.test"]
     assert edited["authoritative"] is True and edited["roles"] == {"CN=Admins,OU=Groups": "admin"}
-    assert edited["claims"] == {"email": "upn", "name": "name", "groups": "groups"}
+    assert edited["claims"] == {"email": "upn", "name": "name", "groups": "groups", "login": "preferred_username"}
     assert edited["scopes"] == ["openid", "email"] and edited["token_auth"] == "client_secret_post"
     assert edited["has_client_secret"] is True and "client_secret" not in edited  # the secret stayed, unprinted
     assert (edited["id"], edited["created"], edited["kind"]) == (uid, added["created"], "oidc")

@@ -500,3 +500,24 @@ def test_a_sign_in_started_at_the_idp_only_where_the_admin_allows_it(served, for
     assert reasons[0] == "no RelayState (unsolicited response)"
     assert "the assertion was used before (replay)" in reasons
     assert any("Audience" in r for r in reasons) and reasons[-1] == "no RelayState (unsolicited response)"
+
+
+def test_a_new_accounts_login_comes_from_the_user_name_the_idp_sends(served, forged, demo, mailbox):
+    accounts = Accounts(demo.store, "localhost")
+    accounts.create(email="someone@else.example", login="ada.lovelace")  # taken: the next free one
+
+    def sign_in_as(email, uid):
+        browser = Browser(mailbox)
+        redirect = start(browser, served, upstream=forged["upstream"]["id"])
+        attributes = {"email": [email], "displayName": ["Ada Lovelace"]} | ({"uid": [uid]} if uid else {})
+        xml = forged["idp"].response(request_id=authn_request_of(redirect).get("ID"), acs=f"{served}/signin/saml/acs",
+                                     audience=sp_entity_id(served, forged["upstream"]["id"]), name_id=email,
+                                     attributes=attributes)
+        posted = post_to_acs({"acs": f"{served}/signin/saml/acs", "SAMLResponse": encode(xml),
+                              "RelayState": request_of(redirect)["RelayState"]})
+        assert browser.get(urljoin(served, posted.headers["Location"])).status_code == 303
+        return accounts.find_by_email(email).login
+
+    assert sign_in_as("ada@corp.example", "CORP\\Ada.Lovelace") == "ada.lovelace2"
+    assert sign_in_as("grace@corp.example", "gh") == "gh"
+    assert sign_in_as("alan@corp.example", "***") == "alan"  # nothing usable in it: from the email

@@ -221,7 +221,8 @@ def test_an_edit_is_checked_as_an_addition_and_written_whole_or_not_at_all(tmp_p
 
     kept = upstreams.update(corp["id"], domains=["Corp.example", "sub.corp.example"], claims={"email": "mail"})
     assert kept["domains"] == ["corp.example", "sub.corp.example"]  # its own domain stays its own
-    assert kept["claims"] == {"email": "mail", "name": "unique_name", "groups": "group"}  # the preset's for the rest
+    assert kept["claims"] == {"email": "mail", "name": "unique_name", "groups": "group",
+                              "login": "upn"}  # the preset's for the rest
     assert kept["client_secret"] == "s3cret" and kept["token_auth"] == "client_secret_basic"
     assert upstreams.update(corp["id"], client_secret="n3w")["client_secret"] == "n3w"
     public = upstreams.update(corp["id"], remove_client_secret=True)
