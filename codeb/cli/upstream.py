@@ -16,6 +16,7 @@ from ..upstreams import (
     sp_entity_id,
     token_auth,
 )
+from ..upstreams.connection import connection_test
 from .base import out, tenants
 
 
@@ -92,6 +93,20 @@ def edit(args) -> None:
     out(shown(upstreams.update(current["id"], **changes), _base_url(tenant)))
 
 
+def test(args) -> None:
+    """Test connection, as the admin page does: what was found, as JSON; exit 2 and why, if not."""
+    tenant = tenants(args).get(args.tenant)
+    tested = connection_test(Upstreams(tenant.store).require(args.id))
+    out(tested)
+    if not tested["ok"]:
+        raise BadInput(tested["message_id"], **tested.get("params", {}))
+
+
+def set_enabled(args) -> None:
+    tenant = tenants(args).get(args.tenant)
+    out(shown(Upstreams(tenant.store).set_enabled(args.id, args.action == "enable"), _base_url(tenant)))
+
+
 def refresh(args) -> None:
     tenant = tenants(args).get(args.tenant)
     out(shown(Upstreams(tenant.store).refresh_metadata(args.id), _base_url(tenant)))
@@ -142,6 +157,15 @@ def register(sub) -> None:
                         "secret, else none); private_key_jwt: register the printed jwks_uri there")
     a.set_defaults(func=add)
     _edit_parser(group)
+    t = group.add_parser("test", help="fetch the upstream's discovery and keys (SAML: its metadata) now; JSON")
+    t.add_argument("tenant")
+    t.add_argument("id")
+    t.set_defaults(func=test)
+    for action, helped in (("enable", "switch an upstream on"), ("disable", "switch an upstream off: its button goes")):
+        switch = group.add_parser(action, help=helped)
+        switch.add_argument("tenant")
+        switch.add_argument("id")
+        switch.set_defaults(func=set_enabled)
     f = group.add_parser("refresh", help="fetch a SAML upstream's metadata again from its URL")
     f.add_argument("tenant")
     f.add_argument("id")

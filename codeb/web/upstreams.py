@@ -33,6 +33,7 @@ from ..upstreams import (
     token_auth,
 )
 from ..upstreams.checks import UpstreamError
+from ..upstreams.connection import connection_test
 from . import admin, documents
 
 bp = Blueprint("upstreams", __name__)
@@ -199,40 +200,7 @@ def refresh(uid):
 @bp.post("/admin/upstreams/<uid>/test")
 def test(uid):
     """Test connection: the provider's discovery and keys (SAML: its metadata) fetched now, and what they say."""
-    upstream = _upstream(uid)
-    if upstream.get("kind") == "saml":
-        return _test_saml(upstream)
-    from ..upstreams import oidc as protocol  # noqa: PLC0415 -- its libraries at first use, as the sign-in
-
-    try:
-        metadata = protocol.discover(upstream["issuer"], fresh=True)
-        keys = protocol.key_set(metadata)
-    except UpstreamError as error:
-        return page(tested={"id": uid, "ok": False, "message_id": error.message_id, "reason": error.reason})
-    found = {name: metadata.get(name) for name in ("issuer", "authorization_endpoint", "token_endpoint",
-                                                  "userinfo_endpoint", "jwks_uri")}
-    # OIDC Discovery §3: the token endpoint's client authentication methods, client_secret_basic when
-    # not listed. One the upstream does not offer would fail at every sign-in's code exchange.
-    offered = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
-    method = token_auth(upstream)
-    if method != "none" and isinstance(offered, list) and method not in offered:
-        return page(tested={"id": uid, "ok": False, "message_id": "admin.upstream_test_method",
-                            "params": {"method": method},
-                            "reason": "token_endpoint_auth_methods_supported: " + " ".join(map(str, offered))[:200]})
-    return page(tested={"id": uid, "ok": True, "found": found, "keys": len(keys.keys)})
-
-
-def _test_saml(upstream: dict):
-    from ..upstreams import saml as protocol  # noqa: PLC0415 -- pysaml2 at first use, as the sign-in
-
-    try:
-        xml = protocol.fetch_metadata(upstream["metadata_url"]) if upstream.get("metadata_url") \
-            else upstream["idp_metadata"]
-        found = protocol.read_metadata(xml, upstream["idp_entity_id"])
-    except UpstreamError as error:
-        return page(tested={"id": upstream["id"], "ok": False, "message_id": error.message_id, "reason": error.reason})
-    return page(tested={"id": upstream["id"], "ok": True, "keys": len(found["certs"]),
-                        "found": {"entityID": found["entity_id"], "SingleSignOnService": found["sso_url"]}})
+    return page(tested={"id": uid, **connection_test(_upstream(uid))})
 
 
 @bp.post("/admin/upstreams/<uid>/enable")

@@ -521,3 +521,21 @@ def test_a_new_accounts_login_comes_from_the_user_name_the_idp_sends(served, for
     assert sign_in_as("ada@corp.example", "CORP\\Ada.Lovelace") == "ada.lovelace2"
     assert sign_in_as("grace@corp.example", "gh") == "gh"
     assert sign_in_as("alan@corp.example", "***") == "alan"  # nothing usable in it: from the email
+
+
+def test_the_cli_tests_disables_and_enables_an_upstream(tenants, data_root, tmp_path, capsys):
+    forging = ForgingIdP(tmp_path)
+    upstream = Upstreams(tenants.get("demo").store).add_saml(name="Acme ADFS", metadata=forging.metadata())
+    base = ["--data", str(data_root), "upstream"]
+    assert cli([*base, "test", "demo", upstream["id"]]) == 0
+    tested = json.loads(capsys.readouterr().out)
+    assert tested["ok"] is True and tested["found"]["entityID"] == forging.entity_id and tested["keys"] == 1
+    assert cli([*base, "disable", "demo", upstream["id"]]) == 0
+    assert json.loads(capsys.readouterr().out)["enabled"] is False
+    assert Upstreams(tenants.get("demo").store).enabled() == []
+    assert cli([*base, "enable", "demo", upstream["id"]]) == 0 and Upstreams(tenants.get("demo").store).enabled()
+    gone = Upstreams(tenants.get("demo").store).add(name="Gone", issuer="http://127.0.0.1:9", client_id="x")
+    capsys.readouterr()
+    assert cli([*base, "test", "demo", gone["id"]]) == 2
+    answer = capsys.readouterr()
+    assert json.loads(answer.out)["ok"] is False and "could not be reached" in answer.err

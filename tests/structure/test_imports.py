@@ -25,13 +25,13 @@ LATE_IMPORTS = {
     ("codeb.web.help", "codeb.oidc.tokens"): PROTOCOL,
     ("codeb.signin.upstream_oidc", "codeb.upstreams.oidc"):
         "requests, Authlib's client and joserfc load at the first company sign-in, not at startup",
-    ("codeb.web.upstreams", "codeb.upstreams.oidc"): "the same libraries, at the admin's first test connection",
+    ("codeb.upstreams.connection", "codeb.upstreams.oidc"): "the same libraries, at the admin's first test connection",
+    ("codeb.upstreams.connection", "codeb.upstreams.saml"): "pysaml2 at the admin's first test of a SAML provider",
     ("codeb.web.upstreams", "codeb.upstreams.client_key"):
         "joserfc at the first fetch of the key an upstream knows CodeB by (private_key_jwt), not at startup",
     ("codeb.signin.upstream_saml", "codeb.upstreams.saml"):
         "pysaml2 (and its XML schema library) loads at the first SAML sign-in, not at startup",
     ("codeb.upstreams", "codeb.upstreams.saml"): "pysaml2 reads the metadata an admin imports, at that moment",
-    ("codeb.web.upstreams", "codeb.upstreams.saml"): "pysaml2 at the admin's first test of a SAML provider",
 }
 SIGNIN_METHODS = ("codeb.signin.magic_link", "codeb.signin.passkey", "codeb.signin.password",
                   "codeb.signin.upstream_oidc", "codeb.signin.upstream_saml")
