@@ -10,8 +10,8 @@ audience) and that a signature covers the assertion (on it, or on the response
 around it), which holds the NameID and attributes read here: both are taken
 from the element pysaml2 verified, never found anew in the document.
 
-What plain pysaml2 leaves open is checked here, and the tests show pysaml2 alone
-accepting each (tests/unit/test_upstream_saml.py):
+What plain pysaml2 leaves open is checked here (the tests show pysaml2 alone accepting
+a wrong Recipient, a missing Destination and a replay: tests/unit/test_upstream_saml.py):
 
 - a wrapped copy: the document holds exactly one assertion, no element ID twice,
   no DTD or entity (defusedxml), at most MAX_RESPONSE bytes;
@@ -24,7 +24,10 @@ accepting each (tests/unit/test_upstream_saml.py):
   cache (the tenant's transient store, until the assertion expires).
 
 A NameID is read as the whole text of its element: a comment inside it does not cut
-it short (the parser joins the text around it; the tests hold it to that).
+it short (the parser joins the text around it; the tests hold it to that). An
+encrypted assertion is decrypted with the tenant's SP key first. A Response that
+answers no request (IdP-initiated) is taken only by a client made `unsolicited`, for
+an upstream whose admin allows it, and must then name no request anywhere.
 """
 
 import base64
