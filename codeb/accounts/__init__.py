@@ -407,18 +407,8 @@ class Accounts:
             else:
                 privacy.erase_all(self.store, account.sub)
             for entry in account.listed_sessions:
-                self._end_session(entry["id"])
+                self.store.transient(layout.SESSIONS).delete(entry["id"])
             self._remove_files(doc)
-
-    def _end_session(self, sid: str) -> None:
-        """A deleted account's session, and what its company sign-in kept for signing out there
-        (the upstream's ID token or NameID: personal data too)."""
-        data = (self.store.transient(layout.SESSIONS).get(sid) or {}).get("data")
-        detail = data.get("detail") if isinstance(data, dict) else None
-        kept = detail.get("upstream_session") if isinstance(detail, dict) else None
-        if isinstance(kept, str):
-            self.store.transient(layout.UPSTREAM_SESSIONS).delete(kept)
-        self.store.transient(layout.SESSIONS).delete(sid)
 
     def withdraw(self, login: str) -> None:
         """Undo a creation that never reached its person (its invitation could not be mailed):

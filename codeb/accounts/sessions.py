@@ -201,6 +201,8 @@ class Sessions:
             # each make their own, and the later save would void the other's forms.
             "csrf": secrets.token_urlsafe(32),
         }
+        if getattr(identity, "sign_out", None):
+            data["sign_out"] = identity.sign_out
         data.update(keep or {})
         return Session(sid=secrets.token_urlsafe(32), data=data, new=True, modified=True)
 

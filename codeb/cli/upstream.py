@@ -157,26 +157,19 @@ def register(sub) -> None:
                         "secret, else none); private_key_jwt: register the printed jwks_uri there")
     a.set_defaults(func=add)
     _edit_parser(group)
-    t = group.add_parser("test", help="fetch the upstream's discovery and keys (SAML: its metadata) now; JSON")
-    t.add_argument("tenant")
-    t.add_argument("id")
-    t.set_defaults(func=test)
-    for action, helped in (("enable", "switch an upstream on"), ("disable", "switch an upstream off: its button goes")):
-        switch = group.add_parser(action, help=helped)
-        switch.add_argument("tenant")
-        switch.add_argument("id")
-        switch.set_defaults(func=set_enabled)
-    f = group.add_parser("refresh", help="fetch a SAML upstream's metadata again from its URL")
-    f.add_argument("tenant")
-    f.add_argument("id")
-    f.set_defaults(func=refresh)
+    for action, helped, func in (
+            ("test", "fetch the upstream's discovery and keys (SAML: its metadata) now; JSON", test),
+            ("enable", "switch an upstream on", set_enabled),
+            ("disable", "switch an upstream off: its button goes", set_enabled),
+            ("refresh", "fetch a SAML upstream's metadata again from its URL", refresh),
+            ("remove", "remove an upstream; accounts keep their links until they sign in otherwise", remove)):
+        one = group.add_parser(action, help=helped)
+        one.add_argument("tenant")
+        one.add_argument("id")
+        one.set_defaults(func=func)
     ls = group.add_parser("list", help="the tenant's upstreams as JSON (secrets left out)")
     ls.add_argument("tenant")
     ls.set_defaults(func=list_)
-    r = group.add_parser("remove", help="remove an upstream; accounts keep their links until they sign in otherwise")
-    r.add_argument("tenant")
-    r.add_argument("id")
-    r.set_defaults(func=remove)
 
 
 def _edit_parser(group) -> None:

@@ -52,7 +52,8 @@ def _public(jwk: dict) -> dict:
     return {**key.as_dict(private=False), "use": "sig", "alg": "RS256", "kid": jwk["kid"]}
 
 
-def _new_key(now: float) -> dict:
+def new_key(now: float) -> dict:
+    """A new RS256 signing key as stored: its private JWK (with a random `kid`) and when it was made."""
     kid = base64.urlsafe_b64encode(secrets.token_bytes(12)).decode().rstrip("=")
     key = RSAKey.generate_key(KEY_SIZE, parameters={"kid": kid, "use": "sig", "alg": "RS256"})
     return {"jwk": key.as_dict(private=True), "created": int(now), "retired": None}
@@ -62,7 +63,7 @@ def ensure(store) -> None:
     """Give a new tenant its first signing key."""
     with store.lock(*SIGNING):
         if not store.exists(*SIGNING):
-            store.write(*SIGNING, doc={"keys": [_new_key(store.clock())]})
+            store.write(*SIGNING, doc={"keys": [new_key(store.clock())]})
 
 
 def rotate(store) -> str:
@@ -74,7 +75,7 @@ def rotate(store) -> str:
         for key in kept:
             if key.get("retired") is None:
                 key["retired"] = int(now)
-        fresh = _new_key(now)
+        fresh = new_key(now)
         doc["keys"] = kept + [fresh]
     return fresh["jwk"]["kid"]
 

@@ -69,12 +69,11 @@ def next_step(ctx: SignInContext, identifier: str, *, chosen: str | None = None)
 LOGOUT_LIFETIME = 600  # seconds a browser may take to sign out at a company's identity provider
 
 
-def sign_out_elsewhere(ctx: SignInContext, detail) -> dict | None:
-    """At sign-out, for a session that came through a company's identity provider offering it:
-    the provider's name and the URL that signs the browser out there too. What the sign-in
-    kept for it is spent now (the session is ending); a state record waits for the way back."""
-    rid = detail.get("upstream_session") if isinstance(detail, dict) else None
-    kept = ctx.store.transient(layout.UPSTREAM_SESSIONS).take(rid) if isinstance(rid, str) else None
+def sign_out_elsewhere(ctx: SignInContext, kept) -> dict | None:
+    """At sign-out, for a session that came through a company's identity provider offering it
+    (`kept`: the session's `sign_out`, `VerifiedIdentity.sign_out`): the provider's name and the
+    URL that signs the browser out there too; a state record waits for the way back."""
+    kept = kept if isinstance(kept, dict) else None
     upstream = Upstreams(ctx.store).get(kept.get("upstream")) if kept else None
     kind = REGISTRY.get(upstream.get("kind", "oidc")) if upstream and upstream.get("enabled", True) else None
     method = kind() if kind else None

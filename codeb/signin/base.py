@@ -34,6 +34,9 @@ class VerifiedIdentity:
     # a function of the document: `flow.finish` applies it in the same locked update that
     # lists the new session, so a sign-in writes the account once.
     account_change: Callable[[dict], None] | None = None
+    # What signing out at the identity provider it came through needs (a company's: its ID
+    # token, the NameID and SessionIndex, and which upstream): the session keeps it.
+    sign_out: dict | None = None
 
 
 @dataclass(frozen=True)

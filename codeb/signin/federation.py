@@ -22,14 +22,12 @@ identity is linked to that account whatever its email says, as the person proved
 sides, unless another account holds it.
 """
 
-import secrets
 from dataclasses import dataclass
 
 from .. import audit
 from ..accounts import normalize_email
 from ..accounts.links import Links
 from ..accounts.profile import clean_display_name
-from ..accounts.sessions import SIGNED_IN_LIFETIME
 from ..errors import AccountDisabled, BadInput, Conflict, SignInFailed, SignUpRefused
 from ..store import layout
 from ..upstreams import Upstreams
@@ -101,8 +99,8 @@ class Federated(SignInMethod):
     def identity(self, ctx: SignInContext, upstream: dict, asserted: Asserted, interaction,
                  link_to: str | None = None, logout: dict | None = None) -> VerifiedIdentity:
         """The verified identity of the account the linking rule picks. `logout`: what signing out
-        at the upstream will need (its ID token, the NameID), when the upstream offers it: kept
-        for the session's lifetime, the session naming it (`detail.upstream_session`)."""
+        at the upstream will need (its ID token, the NameID), when the upstream offers it: the
+        session keeps it (`VerifiedIdentity.sign_out`), and it ends with the session."""
         try:
             account, created = self.account(ctx, upstream, asserted, link_to)
         except SignInFailed as refusal:  # the sign-in page it leads to still serves the app
@@ -110,16 +108,12 @@ class Federated(SignInMethod):
             raise
         if account.disabled:
             raise AccountDisabled()
-        detail = {"upstream": upstream["id"], "upstream_name": upstream["name"]}
-        if logout is not None:
-            rid = secrets.token_hex(16)
-            ctx.store.transient(layout.UPSTREAM_SESSIONS).put(
-                rid, {**logout, "upstream": upstream["id"], "login": account.login}, ttl=SIGNED_IN_LIFETIME)
-            detail["upstream_session"] = rid
         return VerifiedIdentity(
             login=account.login, method=self.name, auth_time=ctx.now(),
             amr=AMR + tuple(sorted({a for a in asserted.amr if a in UPSTREAM_AMR})),
-            detail=detail, interaction=interaction, created=created)
+            detail={"upstream": upstream["id"], "upstream_name": upstream["name"]},
+            interaction=interaction, created=created,
+            sign_out={**logout, "upstream": upstream["id"]} if logout is not None else None)
 
     # -- signing out at the upstream ------------------------------------------------------
 

@@ -61,7 +61,6 @@ INTERACTIONS = "interactions"          # authorization requests waiting for a si
 UPSTREAM_REQUESTS = "upstream-requests"  # a browser sent to an upstream: its state (hashed), nonce, verifier
 UPSTREAM_ARRIVALS = "upstream-arrivals"  # a SAML identity verified at the ACS, until its browser comes for it
 SAML_ASSERTIONS = "saml-assertions"    # ids of assertions used (hashed), until they expire: no replay
-UPSTREAM_SESSIONS = "upstream-sessions"  # what signing out at a company's IdP needs (its ID token, NameID)
 UPSTREAM_LOGOUTS = "upstream-logouts"  # a browser sent to sign out at a company's IdP: its state (hashed)
 MAGIC_LINKS = "magic-links"            # hashes of mailed one-time links (sign-in, sign-up, invitation)
 MAGIC_PENDING = "magic-pending"        # a browser waiting for its magic link: number, HMAC of its code

@@ -4,22 +4,20 @@ An upstream set to `private_key_jwt` (RFC 7523 §2.2, OIDC Core §9) knows CodeB
 token endpoint by a short JWT this key signs, not by a shared secret: nothing a leak of
 the upstream's client list would give away. Its admin registers the public half, which
 `GET /signin/oidc/jwks` publishes (`published`, with its entity tag). One key per tenant,
-for every upstream: one URL to give. Made at first use (an RS256 key, like the signing
-keys of `codeb.oidc.keys`), through the store's lock, so two processes make one.
+for every upstream: one URL to give. Made at first use (an RS256 key made as the signing
+keys are, `codeb.oidc.keys.new_key`), through the store's lock, so two processes make one.
 """
 
-import base64
 import hashlib
 import json
-import secrets
 
 from joserfc.jwk import RSAKey
 
 from ..errors import Conflict
+from ..oidc.keys import new_key
 from ..store import layout
 from ..store.cache import Memo
 
-KEY_SIZE = 2048
 CLIENT_KEY = (layout.KEYS, layout.UPSTREAM_CLIENT_KEY)
 
 # The parsed key by file, revalidated by its stamp: importing a private RSA key checks it,
@@ -47,14 +45,9 @@ def load(store) -> ClientKey:
     if found is None:
         with store.lock(*CLIENT_KEY):
             if not store.exists(*CLIENT_KEY):
-                store.write(*CLIENT_KEY, doc=_new_key(store.clock()))
+                store.write(*CLIENT_KEY, doc=new_key(store.clock()))
         found = store.derived(_parsed, *CLIENT_KEY, make=ClientKey)
     if found is None:  # there, but unreadable: say so, never make another over it
         raise Conflict("error.keys_inconsistent")
     return found
 
-
-def _new_key(now: float) -> dict:
-    kid = base64.urlsafe_b64encode(secrets.token_bytes(12)).decode().rstrip("=")
-    key = RSAKey.generate_key(KEY_SIZE, parameters={"kid": kid, "use": "sig", "alg": "RS256"})
-    return {"jwk": key.as_dict(private=True), "created": int(now)}

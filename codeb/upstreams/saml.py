@@ -166,15 +166,18 @@ def _certificate(body: str) -> dict:
 
 def sp_keys(store) -> dict:
     """The tenant's SAML key and certificate (`keys/saml.json`), made at first use: signs the
-    AuthnRequests and the SP metadata, and decrypts encrypted assertions."""
-    doc = store.read(*SP_KEYS)
+    AuthnRequests and the SP metadata, and decrypts encrypted assertions. Kept parsed per
+    process by the file's stamp: every SAML request asks for it."""
+    doc = store.derived(_sp_keys, *SP_KEYS, make=dict)
     if doc is None:
         with store.lock(*SP_KEYS):
-            doc = store.read(*SP_KEYS)
-            if doc is None:
-                doc = _new_sp_keys(store.clock())
-                store.write(*SP_KEYS, doc=doc)
+            if not store.exists(*SP_KEYS):
+                store.write(*SP_KEYS, doc=_new_sp_keys(store.clock()))
+        doc = store.derived(_sp_keys, *SP_KEYS, make=dict)
     return doc
+
+
+_sp_keys = Memo(size=256)
 
 
 def _new_sp_keys(now: float) -> dict:

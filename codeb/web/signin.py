@@ -450,7 +450,7 @@ def sign_out():
     elsewhere = None
     if g.session is not None and g.account:
         audit.append(g.tenant.store, "signout", login=g.account.login, sub=g.account.sub)
-        elsewhere = signin.sign_out_elsewhere(method_context(), g.session.data.get("detail"))
+        elsewhere = signin.sign_out_elsewhere(method_context(), g.session.data.get("sign_out"))
     context.end_browser_session()
     if elsewhere is None:
         return redirect(url_for("signin.page"), code=303)

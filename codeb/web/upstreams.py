@@ -118,9 +118,7 @@ def add():
     except CodebError as error:
         values = {k: v for k, v in form.items() if k not in ("csrf", "client_secret")}
         return page(error.status, error=error, form=values)
-    signin.switch_on(g.tenant.store, "oidc")
-    admin.record("upstream.created", upstream=upstream["id"], name=upstream["name"], issuer=upstream["issuer"])
-    return admin.back("upstreams.upstreams", "upstream_created")
+    return _added(upstream)
 
 
 @bp.post("/admin/upstreams/saml")
@@ -136,8 +134,14 @@ def add_saml():
     except CodebError as error:
         values = {k: v for k, v in form.items() if k not in ("csrf", "metadata")}
         return page(error.status, error=error, saml_form=values)
-    signin.switch_on(g.tenant.store, "saml")
-    admin.record("upstream.created", upstream=upstream["id"], name=upstream["name"], issuer=upstream["idp_entity_id"])
+    return _added(upstream)
+
+
+def _added(upstream: dict):
+    """After either add form: its protocol's sign-in switched on, the audit line, back to the page."""
+    signin.switch_on(g.tenant.store, upstream["kind"])
+    admin.record("upstream.created", upstream=upstream["id"], name=upstream["name"],
+                 issuer=upstream.get("issuer") or upstream.get("idp_entity_id"))
     return admin.back("upstreams.upstreams", "upstream_created")
 
 
