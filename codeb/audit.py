@@ -131,12 +131,15 @@ KINDS = ("account.deleted_self", "account.exported", "audit.exported", "brand.ch
          "upstream.roles_synced",
          "upstream.unlinked", "upstream.updated", "user.created", "user.deleted", "user.disabled", "user.enabled",
          "user.invitation_resent",
-         "user.roles_changed", "user.updated")
+         "user.roles_changed", "user.updated", "wallet.linked", "wallet.refused", "wallet.verified",
+         "wallet.trust_added", "wallet.trust_removed", "wallet.certificate_installed")
 BRAND_CHANGES = ("remove_logo", "remove_favicon", "reset_colour")  # codeb.web.brand's actions besides "save"
 SIGNIN_METHODS = ("passkey", "magic_link", "password", "oidc", "saml", "wallet")
 # Events an admin does to someone else's account: said as "<admin> … <account>" when an
 # `actor` other than the account itself is named.
 BY_ADMIN = frozenset({"passkey.removed", "session.ended", "session.ended_everywhere"})
+# Changes to the EU Wallet's certificates, by an admin (`actor`) or by the command line (none).
+WALLET_CHANGES = ("wallet.trust_added", "wallet.trust_removed", "wallet.certificate_installed")
 
 
 def sentence(entry: dict) -> tuple[str, dict, dict]:
@@ -187,6 +190,8 @@ VARIANTS = {
         f"audit.s.brand.changed.{entry['change']}" if entry.get("change") in BRAND_CHANGES else None),
     "error.shown": lambda entry, params: "audit.s.error.shown_to" if params["login"] else None,
     **dict.fromkeys(BY_ADMIN, _by_admin_variant),
+    **dict.fromkeys(WALLET_CHANGES,
+                    lambda entry, params: None if params["actor"] else f"audit.s.{params['event']}_cli"),
 }
 
 

@@ -78,6 +78,13 @@ class Account:
     links = property(lambda self: list(self.doc.get("links", [])))  # upstream identities (codeb.accounts.links)
 
     @property
+    def identity_verified(self) -> dict | None:
+        """How the person proved who they are, if they did (a linked EU Wallet PID): level,
+        issuer, credential type, when; the latest such link's."""
+        found = [link["verified"] for link in self.links if isinstance(link, dict) and link.get("verified")]
+        return max(found, key=lambda v: v.get("at", 0)) if found else None
+
+    @property
     def entry(self) -> dict:
         """The account as the admin's user list shows it (its directory entry: status, last sign-in…)."""
         return entry_of(self.doc)

@@ -31,9 +31,10 @@ class Links:
             return None
         return account
 
-    def link(self, login: str, upstream: dict, issuer: str, subject: str) -> None:
+    def link(self, login: str, upstream: dict, issuer: str, subject: str, *, verified: dict | None = None) -> None:
         """Link the identity to the account: the index entry is claimed first (Conflict if
-        another account holds the identity), then the account lists it."""
+        another account holds the identity), then the account lists it. `verified`: the link
+        proves who the person is (an EU Wallet's PID: level, issuer, credential type, when)."""
         key = link_key(issuer, subject)
         holder = self.find(issuer, subject)
         if holder is not None and holder.login != login:
@@ -46,7 +47,8 @@ class Links:
             with self.accounts.update(login) as doc:
                 links = [x for x in doc.get("links", []) if not _same(x, issuer, subject)]
                 links.append({"upstream": upstream["id"], "name": upstream["name"], "issuer": issuer,
-                              "subject": subject, "since": int(self.accounts.store.clock())})
+                              "subject": subject, "since": int(self.accounts.store.clock()),
+                              **({"verified": verified} if verified else {})})
                 doc["links"] = links
         except BaseException:
             if holder is None:

@@ -23,9 +23,11 @@ from .passkey import PasskeySignIn
 from .password import PasswordSignIn
 from .upstream_oidc import UpstreamOIDC
 from .upstream_saml import UpstreamSAML
+from .wallet import WalletSignIn
 
 # The passkey first; corporate SSO before the mailed link, so a domain it claims goes to it.
-METHODS: tuple[type[SignInMethod], ...] = (PasskeySignIn, UpstreamOIDC, UpstreamSAML, MagicLink, PasswordSignIn)
+METHODS: tuple[type[SignInMethod], ...] = (PasskeySignIn, UpstreamOIDC, UpstreamSAML, WalletSignIn, MagicLink,
+                                           PasswordSignIn)
 REGISTRY: dict[str, type[SignInMethod]] = {method.name: method for method in METHODS}
 
 

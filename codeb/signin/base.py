@@ -45,12 +45,15 @@ class Challenge:
     JSON), or a page to show, `templates/signin/<method>/<view>.html`, with `data`.
     `sent`: the step sent something (a mail), so the page must survive a reload without
     sending again: the POST is answered with a redirect to a GET that shows it.
-    `redirect`: the browser goes elsewhere to answer (an upstream identity provider)."""
+    `redirect`: the browser goes elsewhere to answer (an upstream identity provider).
+    `then`: a page of ours the browser goes on to with a 303 (the EU Wallet's request, shown
+    from its transaction, so that a reload asks for nothing again)."""
 
     data: dict
     view: str | None = None
     sent: bool = False
     redirect: str | None = None
+    then: str | None = None
 
 
 @dataclass

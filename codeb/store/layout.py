@@ -18,6 +18,7 @@ SIGNING_KEYS = "signing"
 SESSION_SECRET = "session"
 SAML_KEYS = "saml"           # keys/saml.json: the SAML service provider's key and certificate
 UPSTREAM_CLIENT_KEY = "upstream-client-key"  # keys/upstream-client-key.json: signs private_key_jwt assertions
+WALLET_VERIFIER = "wallet-verifier"  # keys/wallet-verifier.json: signs OpenID4VP requests, with its certificate chain
 I18N = "i18n"                # i18n/<lang>.json: languages the tenant added
 AUDIT = "audit"              # audit/<YYYY-MM>.jsonl: append-only security log
 INDEX = "index"              # index/<name>/<hash>.json and index/directory/<xx>.json
@@ -25,6 +26,9 @@ TRANSIENT = "transient"      # transient/<kind>/<id>.json: records that expire
 DELETED_LOGINS = "deleted-logins"  # deleted-logins/<sha256 of the login>.json: when it was deleted, no more
 LEGAL_HOLDS = "legal-holds"  # legal-holds/<person>.json: a deleted account whose files an admin kept
 UPSTREAMS = "upstreams"      # upstreams/<id>.json: corporate identity providers (codeb.upstreams)
+WALLET = "wallet"            # wallet/<set>/<id>.json: what the tenant trusts for the EU Wallet (codeb.tenants.wallet)
+WALLET_ANCHORS = "anchors"   # wallet/anchors/: PID providers' CAs, whose credentials it accepts
+WALLET_STATUS_SIGNERS = "status-signers"  # wallet/status-signers/: CAs of who may sign a Token Status List
 BRAND = "brand"              # brand/current.json: logo, colour, favicon, mail texts (codeb.tenants.branding)
 BRAND_DOC = "current"
 
@@ -62,6 +66,9 @@ UPSTREAM_REQUESTS = "upstream-requests"  # a browser sent to an upstream: its st
 UPSTREAM_ARRIVALS = "upstream-arrivals"  # a SAML identity verified at the ACS, until its browser comes for it
 SAML_ASSERTIONS = "saml-assertions"    # ids of assertions used (hashed), until they expire: no replay
 UPSTREAM_LOGOUTS = "upstream-logouts"  # a browser sent to sign out at a company's IdP: its state (hashed)
+WALLET_REQUESTS = "wallet-requests"    # an OpenID4VP request: nonce, state, response key, its browser
+WALLET_ARRIVALS = "wallet-arrivals"    # a presentation verified, until its browser comes for it (no claim kept after)
+WALLET_STATUS_LISTS = "wallet-status"  # Token Status Lists fetched, for their `ttl`
 MAGIC_LINKS = "magic-links"            # hashes of mailed one-time links (sign-in, sign-up, invitation)
 MAGIC_PENDING = "magic-pending"        # a browser waiting for its magic link: number, HMAC of its code
 WEBAUTHN_CHALLENGES = "webauthn"       # passkey ceremony challenges
@@ -83,6 +90,7 @@ MAGIC_PER_CLIENT = "magic-client"
 MAGIC_PER_ADDRESS = "magic-address"    # keyed by mailbox: the address without +tag, case folded
 MAGIC_CODE_PER_CLIENT = "magic-code-client"  # one-time codes typed per client network
 WEBAUTHN_PER_CLIENT = "webauthn-client"  # passkey challenges created per client network
+WALLET_PER_CLIENT = "wallet-client"    # EU Wallet requests opened per client network
 UPSTREAM_PER_CLIENT = "upstream-client"  # browsers sent to a company's identity provider per client network
 INTERACTIONS_PER_CLIENT = "interactions-client"
 SIGNUP_PER_CLIENT = "signup-client"
@@ -109,7 +117,7 @@ NOT_DURABLE = frozenset({
     CODES, INTERACTIONS, WEBAUTHN_CHALLENGES, SPENT_CODES, AUDIT_REPEATS, SHOWN_SECRETS,
     MAGIC_PER_CLIENT, MAGIC_PER_ADDRESS, MAGIC_CODE_PER_CLIENT, WEBAUTHN_PER_CLIENT, INTERACTIONS_PER_CLIENT,
     SIGNUP_PER_CLIENT, SIGNUP_PER_ADDRESS, UPSTREAM_REQUESTS, UPSTREAM_ARRIVALS, UPSTREAM_PER_CLIENT,
-    UPSTREAM_LOGOUTS,
+    UPSTREAM_LOGOUTS, WALLET_PER_CLIENT, WALLET_REQUESTS, WALLET_ARRIVALS, WALLET_STATUS_LISTS,
 })
 
 

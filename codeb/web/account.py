@@ -42,7 +42,7 @@ def signed_in_only():
     return None
 NOTICES = ("passkey_added", "passkey_renamed", "passkey_removed", "profile_saved", "session_ended",
            "sessions_ended_others", "password_saved", "password_removed", "email_change_sent", "email_changed",
-           "consent_revoked", "link_removed", "link_added")
+           "consent_revoked", "link_removed", "link_added", "wallet_linked")
 
 
 # The settings in four sections, each a page of its own with a linkable URL (its endpoint
@@ -60,7 +60,9 @@ def section_values(section: str) -> dict:
                 "passkey_enabled": "passkey" in enabled, "password_allowed": "password" in enabled,
                 "has_password": account.has_password, "signal": removal_signal(account),
                 "consents": allowed_apps(account), "links": account.links,
-                "connectable": connectable_upstreams(account, enabled)}
+                "connectable": connectable_upstreams(account, enabled),
+                "wallet_connectable": "wallet" in enabled and not any(
+                    link.get("upstream") == "wallet" for link in account.links)}
     if section == "devices":
         return {"devices": g.sessions.devices(account, g.session)}
     return {}
@@ -282,6 +284,21 @@ def connect_link():
     challenge = method.begin(ctx, {"upstream": upstream["id"]})
     g.session.set(context.AFTER_SIGNIN, url_for("account.sign_in", m="link_added"))
     return render_template("signin/elsewhere.html", url=challenge.redirect)
+
+
+@bp.post("/account/wallet/connect")
+def connect_wallet():
+    """Connect an EU Digital Identity Wallet from here, after a recent sign-in: the PID the
+    wallet presents is linked to this account, which it marks identity-verified
+    (codeb.signin.wallet), then back to this page."""
+    require_recent_sign_in()
+    method = signin.enabled(g.tenant).get("wallet")
+    if method is None:
+        raise BadInput("error.method_disabled")
+    ctx = replace(signin_web.method_context(), linking=g.account.login)
+    challenge = method.begin(ctx, {"wallet": "1"})
+    g.session.set(context.AFTER_SIGNIN, url_for("account.sign_in", m="wallet_linked"))
+    return redirect(challenge.then, code=303)
 
 
 @bp.post("/account/consents/revoke")

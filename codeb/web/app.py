@@ -32,6 +32,8 @@ from . import (
     signin,
     upstreams,
     urls,
+    wallet,
+    wallet_admin,
 )
 
 log = logging.getLogger("codeb")
@@ -99,7 +101,8 @@ def init_app(app) -> None:
                                    "account": g.get("account")})
     errors.init_app(app)
     app.url_rule_class = urls.Rule  # URL builders compiled at first use, not at start-up
-    for module in (oidc, signin, pages, passkeys, account, office, help, admin, upstreams, brand, breakglass):
+    for module in (oidc, signin, pages, passkeys, account, office, help, admin, upstreams, brand, breakglass,
+                   wallet, wallet_admin):
         app.register_blueprint(module.bp)
     app.register_blueprint(upstreams.keys)  # public, beside the admin's page: no admin check
 

@@ -327,6 +327,8 @@ def step(method_slug, step):
 def begun(method: SignInMethod, challenge, iid, pending):
     if method.answers == "json":
         return jsonify(challenge.data)
+    if challenge.then:
+        return redirect(safe_local_path(challenge.then, url_for("signin.page")), code=303)
     if challenge.redirect:
         # A page that moves on by itself, not a 303: the sign-in page's CSP `form-action` names
         # no upstream, and a browser checks it on a form's redirects too.

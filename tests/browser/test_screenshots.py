@@ -179,6 +179,7 @@ SHOTS = [
     Shot("admin-clients", "admin.clients", "/admin/clients", who="boss"),
     Shot("admin-client", "admin.client", lambda site: f"/admin/clients/{site.client_id}", who="boss"),
     Shot("admin-upstreams", "upstreams.upstreams", "/admin/upstreams", who="boss"),
+    Shot("admin-wallet", "wallet_admin.wallet", "/admin/wallet", who="boss"),
     Shot("admin-settings", "admin.settings", "/admin/settings", who="boss"),
     Shot("admin-branding", "brand.settings", "/admin/branding", who="boss"),
     Shot("admin-languages", "admin.languages", "/admin/languages", who="boss"),

@@ -36,13 +36,20 @@ from codeb.signin.base import Challenge, NotMine, SignInContext, VerifiedIdentit
 from codeb.signin.federation import REQUEST_LIFETIME
 from codeb.signin.magic_link import LINK_LIFETIME
 from codeb.signin.upstream_saml import ARRIVAL_LIFETIME
+from codeb.signin.wallet import LINK_ISSUER, WALLET, link_subject
+from codeb.signin.wallet import REQUEST_LIFETIME as WALLET_LIFETIME
 from codeb.store import layout
 from codeb.tenants import Tenants
+from codeb.tenants.wallet import TrustList
 from codeb.upstreams import Upstreams, acs_url, sp_entity_id
+from codeb.wallet.request import DEFAULT_CLAIMS
+from tests.support import pid_mdoc
 from tests.support.authenticator import SoftAuthenticator
 from tests.support.clock import Clock
 from tests.support.codebase import ROOT
+from tests.support.eudi_wallet import check_request_object, encrypt, session_transcript
 from tests.support.mailbox import Mailbox
+from tests.support.pid_ca import PidCA
 from tests.support.saml_idp import ForgingIdP, authn_request_of, encode, request_of
 from tests.support.upstream_idp import UpstreamIdP
 
@@ -171,8 +178,48 @@ class UpstreamSAMLDriver:
                                               "RelayState": request_of(begun.redirect)["RelayState"]})
 
 
+class WalletDriver:
+    """The EU Wallet: a test wallet (tests/support/eudi_wallet.py) presents an mdoc PID from a
+    provider the tenant trusts, scanned from the QR code (another device); the answer
+    `complete` takes is the transaction, once `respond` verified the wallet's post."""
+
+    fields = {"t"}
+    expiry = WALLET_LIFETIME
+    expired_message = "error.wallet.expired"
+    needs_fields_to_begin = True
+    begin_submission = {"wallet": "1"}
+
+    def __init__(self, world):
+        self.world = world
+        self.ca = PidCA()
+        TrustList(world.tenant.store).add(self.ca.root_pem)
+
+    def claims(self, email) -> dict:
+        return {"given_name": email.split("@")[0], "family_name": "Example", "birth_date": "1990-01-01"}
+
+    def enrol(self, email):
+        account = self.world.accounts.create(email=email)
+        subject = link_subject(self.world.tenant.store, anchor=self.ca.root.subject.rfc4514_string(),
+                               claims=self.claims(email), named=DEFAULT_CLAIMS)
+        Links(self.world.accounts).link(account.login, WALLET, LINK_ISSUER, subject)
+        return self.world.accounts.require(account.login)
+
+    def challenge(self, method, account) -> dict:
+        tid = method.begin(self.world.ctx, self.begin_submission).data["transaction"]
+        request = check_request_object(method.request_object(self.world.ctx, tid, via="qr", wallet_nonce=None),
+                                       client_id=None)
+        transcript = session_transcript(client_id=request.client_id, nonce=request.claims["nonce"],
+                                        jwk=request.encryption_key, response_uri=request.claims["response_uri"])
+        document = pid_mdoc.issue(self.ca, claims=self.claims(account.email))
+        token = pid_mdoc.vp_token(pid_mdoc.present(document, transcript))
+        answer = encrypt({"vp_token": {"pid_mdoc": [token]}, "state": request.claims["state"]},
+                         request.encryption_key)
+        assert method.respond(self.world.ctx, tid, {"response": answer}) == {}
+        return {"t": tid}
+
+
 DRIVERS = {"magic_link": MagicLinkDriver, "passkey": PasskeyDriver, "password": PasswordDriver,
-           "oidc": UpstreamOIDCDriver, "saml": UpstreamSAMLDriver}
+           "oidc": UpstreamOIDCDriver, "saml": UpstreamSAMLDriver, "wallet": WalletDriver}
 
 
 class World:
@@ -311,11 +358,15 @@ def test_the_methods_pages_exist(method, driver, world):
         assert (folder / f"{begun.view}.html").is_file()
     if begun.redirect:  # the browser answers elsewhere and comes back to the method's callback
         assert begun.view is None and method.calls_back and method.answers == "page"
+    elif begun.then:  # a page of ours that shows the challenge (the EU Wallet's request)
+        assert begun.view is None and begun.then.startswith("/") and method.answers == "page"
     else:
         assert method.answers in ("page", "json") and (begun.view is None) == (method.answers == "json")
 
 
 def _begin_submission(driver, world) -> dict:
+    if hasattr(driver, "begin_submission"):
+        return driver.begin_submission
     return {"email": driver.enrol("bob@example.com").email} if driver.needs_fields_to_begin else {}
 
 

@@ -13,6 +13,7 @@ from tests.support.codebase import ROOT, cycles, graph, imports, modules, top_le
 # import away from code that does not need it; each one says why.
 PROTOCOL = ("Authlib's OIDC grants and joserfc (with cryptography) load at the first request that runs "
             "the protocol, not at start-up: discovery needs none of them (codeb.web, test_startup)")
+WALLET = "joserfc, cryptography and cbor2 (the EU Wallet's verifiers, its trust list) load at the first wallet sign-in"
 LATE_IMPORTS = {
     ("codeb.cli.serve", "codeb.web.app"): "only `serve` loads Flask; the other commands start fast",
     ("codeb.web.oidc", "codeb.oidc.provider"): PROTOCOL,
@@ -32,9 +33,14 @@ LATE_IMPORTS = {
     ("codeb.signin.upstream_saml", "codeb.upstreams.saml"):
         "pysaml2 (and its XML schema library) loads at the first SAML sign-in, not at startup",
     ("codeb.upstreams", "codeb.upstreams.saml"): "pysaml2 reads the metadata an admin imports, at that moment",
+    ("codeb.web.wallet_admin", "codeb.tenants.wallet"):
+        "cryptography and the wallet's trust code at the admin's first visit of the EU Wallet page, not at startup",
+    **{("codeb.signin.wallet", target): WALLET for target in (
+        "codeb.tenants.wallet", "codeb.wallet", "codeb.wallet.mdoc", "codeb.wallet.request", "codeb.wallet.response",
+        "codeb.wallet.sdjwt", "codeb.wallet.status")},
 }
 SIGNIN_METHODS = ("codeb.signin.magic_link", "codeb.signin.passkey", "codeb.signin.password",
-                  "codeb.signin.upstream_oidc", "codeb.signin.upstream_saml")
+                  "codeb.signin.upstream_oidc", "codeb.signin.upstream_saml", "codeb.signin.wallet")
 
 
 def test_no_module_imports_itself_through_others():
