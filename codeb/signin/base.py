@@ -117,6 +117,16 @@ def hit_limits(store, kind: str, key: str, rules, message_id: str | None = None)
         raise RateLimited(wait, message_id)
 
 
+class Continue(Exception):
+    """`complete` verified the person, and a further page of the method's own follows before
+    any account signs in: `then`, a path of this site (the EU Wallet's sign-up, which asks the
+    email a new account needs)."""
+
+    def __init__(self, then: str):
+        self.then = then
+        super().__init__(then)
+
+
 class NotMine(Exception):
     """The submission is not for this method (it lacks the method's fields)."""
 

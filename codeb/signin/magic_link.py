@@ -293,7 +293,7 @@ class MagicLink(SignInMethod):
         record = take_link(ctx.store, self._usable(ctx, submitted_field(submitted, "link")), OPENS)
         if record is None:
             raise SignInFailed("error.link_used")
-        account, created = account_for_sign_up(ctx, record["email"], record.get("language"))
+        account, created = account_for_sign_up(ctx, record["email"], record.get("language"), record.get("proven"))
         if account.disabled:
             raise AccountDisabled()
         if not account.email_verified:

@@ -14,12 +14,16 @@ sign-in is on), a note that the account exists (otherwise), or the note that
 this site admits no one new with this address.
 """
 
+import hmac
+
+from .. import audit
 from ..accounts import normalize_email
+from ..accounts.links import Links
 from ..accounts.profile import mailbox_of
 from ..errors import BadInput, Conflict, SignUpRefused
 from ..invites import LINK_PATH, SIGNIN, SIGNUP
 from ..invites import issue as issue_link
-from ..store import layout
+from ..store import layout, secret_id
 from ..upstreams import Upstreams
 from .base import MAILED_PER_CLIENT, MAILED_PER_MAILBOX, NotMine, hit_limits
 
@@ -54,17 +58,33 @@ def send_no_account(ctx, email: str, language: str, *, disabled: bool = False) -
                     url=f"{ctx.base_url}/signin")
 
 
-def account_for_sign_up(ctx, email: str, language: str | None):
-    """The account for a verified email, created now if the policy allows; (account, created)."""
+def account_for_sign_up(ctx, email: str, language: str | None, proven: dict | None = None):
+    """The account for a verified email, created now if the policy allows; (account, created).
+    `proven` (a sign-up link's, `begin`): a new account created in the browser that proved it
+    is linked to it too, its name prefilled; in any other browser the link only proves the
+    mailbox, so a PID presented by someone else never reaches the account of who opens it."""
     account = ctx.accounts.find_by_email(email)
     if account is not None:
         return account, False
     if not may_sign_up(ctx.tenant, email):
         raise SignUpRefused()
+    if proven and not (ctx.browser and hmac.compare_digest(proven.get("browser", ""), secret_id(ctx.browser))):
+        proven = None
     try:
-        return ctx.accounts.create(email=email, language=language), True
+        account = ctx.accounts.create(email=email, language=language,
+                                      display_name=(proven or {}).get("display_name") or None)
     except Conflict:  # a parallel sign-in created it a moment ago
         return ctx.accounts.find_by_email(email), False
+    if proven and proven.get("link"):
+        link = proven["link"]
+        try:
+            Links(ctx.accounts).link(account.login, link["upstream"], link["issuer"], link["subject"],
+                                     verified=link.get("verified"))
+        except Conflict:  # that identity was linked to another account meanwhile: this one goes without
+            return account, True
+        audit.append(ctx.store, "wallet.linked", login=account.login, sub=account.sub, name=link["name"])
+        account = ctx.accounts.require(account.login)
+    return account, True
 
 
 def unless_company_only(ctx, identifier: str) -> bool:
@@ -83,10 +103,13 @@ def refuse_if_company_only(ctx, email: str) -> None:
         raise BadInput("error.upstream.use_company", name=upstream["name"])
 
 
-def begin(ctx, submitted, *, methods, interaction: str | None = None) -> dict:
+def begin(ctx, submitted, *, methods, interaction: str | None = None, proven: dict | None = None) -> dict:
     """Mail what fits the address (see the module doc); what the "check your mail" page shows.
 
-    `methods` are the tenant's enabled sign-in methods, by name."""
+    `methods` are the tenant's enabled sign-in methods, by name. `proven`: what else the person
+    proved in this browser before asking (an EU Wallet's PID: `link`, `display_name`,
+    `browser`); only a sign-up link carries it, so only a new account is ever linked to it
+    (`account_for_sign_up`)."""
     email = normalize_email(submitted.get("email") if hasattr(submitted, "get") else None)
     refuse_if_company_only(ctx, email)
     # Counted like magic links (by mailbox and client network), on counters of their own.
@@ -98,7 +121,7 @@ def begin(ctx, submitted, *, methods, interaction: str | None = None) -> dict:
     then = PASSKEY if PASSKEY in methods else None
     record = {"email": email, "interaction": interaction, "language": language, "then": then}
     if account is None and may_sign_up(ctx.tenant, email):
-        link = issue_link(ctx.store, SIGNUP, record)
+        link = issue_link(ctx.store, SIGNUP, {**record, "proven": proven} if proven else record)
         ctx.mailer.send("signup", to=email, language=language, url=f"{ctx.base_url}{LINK_PATH}{link}",
                         minutes=SIGNUP.lifetime // 60, passkey=then == PASSKEY)
     elif account is None:

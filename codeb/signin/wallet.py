@@ -56,12 +56,16 @@ from urllib.parse import urlencode, urlsplit
 
 from .. import audit
 from ..accounts.links import Links
-from ..errors import AccountDisabled, BadInput, Conflict, NotFound, SignInFailed
+from ..accounts.profile import clean_display_name
+from ..errors import AccountDisabled, BadInput, Conflict, NotFound, SignInFailed, concerning
+from ..invites import SIGNUP
 from ..store import layout, secret_id
 from ..tenants.secrets import session_secret
 from ..upstreams.checks import UpstreamError
 from ..upstreams.fetch import get_bytes
-from .base import Challenge, SignInContext, SignInMethod, VerifiedIdentity, hit_limits, submitted_field
+from .base import Challenge, Continue, SignInContext, SignInMethod, VerifiedIdentity, hit_limits, submitted_field
+from .signup import begin as signup_begin
+from .signup import policy_of
 
 REQUEST_LIFETIME = 300   # seconds a transaction waits for the wallet
 PER_CLIENT = ((60, 60), (300, 900))  # transactions one client network may open
@@ -394,9 +398,10 @@ class WalletSignIn(SignInMethod):
         account = None
         if record.get("linking"):
             account = self._link(ctx, links, record["linking"], result)
-        elif result.get("login"):
+        else:
             account = links.find(LINK_ISSUER, result["subject"])
         if account is None:
+            self._offer_sign_up(ctx, record)
             failure = SignInFailed("error.wallet.not_linked")
             failure.interaction = interaction
             raise failure
@@ -405,6 +410,53 @@ class WalletSignIn(SignInMethod):
         return VerifiedIdentity(login=account.login, method=self.name, amr=AMR, auth_time=ctx.now(),
                                 detail={"issuer": result["issuer"], "credential_type": result["credential_type"]},
                                 interaction=interaction)
+
+    # -- signing up with the wallet ----------------------------------------------------------
+
+    def _offer_sign_up(self, ctx: SignInContext, record: dict) -> None:
+        """A verified PID no account is linked to, where the tenant lets people sign up: the
+        browser goes on to "Create your account" (Continue), which asks the email a new
+        account needs. What that page needs waits for it, bound to this browser, no longer
+        than a sign-up link lives: the wallet identity (its HMAC), the name to prefill."""
+        if policy_of(ctx.tenant)["policy"] == "invite":
+            return
+        result = record["result"]
+        claims = result.get("claims") or {}
+        name = " ".join(str(claims[part]) for part in ("given_name", "family_name") if claims.get(part))
+        token = secrets.token_urlsafe(32)
+        ctx.store.transient(layout.WALLET_ARRIVALS).put(secret_id(token), {
+            "browser": record["browser"], "interaction": record.get("interaction"), "display_name": name[:80],
+            "link": {"upstream": WALLET, "name": result["issuer"], "issuer": LINK_ISSUER, "subject": result["subject"],
+                     "verified": {"level": "eudi_pid", "issuer": result["issuer"],
+                                  "credential_type": result["credential_type"], "at": ctx.now()}},
+        }, ttl=SIGNUP.lifetime)
+        raise Continue(f"/signin/wallet/signup?s={token}")
+
+    def _sign_up_record(self, ctx: SignInContext, token) -> dict | None:
+        record = (ctx.store.transient(layout.WALLET_ARRIVALS).get(secret_id(token))
+                  if isinstance(token, str) and TRANSACTION_ID.fullmatch(token) else None)
+        return record if self._bound(ctx, record) else None
+
+    def sign_up_page(self, ctx: SignInContext, token) -> dict | None:
+        """What "Create your account" shows (the name the PID gave); None unless this browser's."""
+        record = self._sign_up_record(ctx, token)
+        return None if record is None else {"display_name": record["display_name"],
+                                            "interaction": record.get("interaction")}
+
+    def sign_up(self, ctx: SignInContext, token, submitted: Mapping, *, methods) -> dict:
+        """The email for the new account: a sign-up link is mailed (`codeb.signin.signup`), which
+        creates the account linked to the wallet, if it is opened in this browser."""
+        record = self._sign_up_record(ctx, token)
+        if record is None:
+            raise SignInFailed("error.wallet.expired")
+        name = submitted.get("display_name")
+        with concerning("display_name"):
+            shown = clean_display_name(name) if isinstance(name, str) and name.strip() else None
+        with concerning("email"):
+            data = signup_begin(ctx, submitted, methods=methods, interaction=record.get("interaction"),
+                                proven={"browser": record["browser"], "display_name": shown, "link": record["link"]})
+        ctx.store.transient(layout.WALLET_ARRIVALS).delete(secret_id(token))
+        return data
 
     def _link(self, ctx: SignInContext, links: Links, login: str, result: dict):
         linked = links.find(LINK_ISSUER, result["subject"])

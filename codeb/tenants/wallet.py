@@ -98,7 +98,10 @@ class TrustList:
             raise BadInput("error.wallet.not_a_ca", field="pem")
         print_ = fingerprint(certificate)
         cid = print_[:16]
-        doc = {"id": cid, "name": _clean_name(name) if name else _name_of(certificate) or cid,
+        name = " ".join(str(name or "").split())
+        if len(name) > MAX_NAME:
+            raise BadInput("error.wallet.name", field="name", max=MAX_NAME)
+        doc = {"id": cid, "name": name or _name_of(certificate) or cid,
                "subject": certificate.subject.rfc4514_string(), "fingerprint": print_,
                "not_before": int(certificate.not_valid_before_utc.timestamp()),
                "not_after": int(certificate.not_valid_after_utc.timestamp()),
@@ -139,16 +142,16 @@ class TrustList:
 
     def import_trusted_list(self, xml: bytes) -> list[dict]:
         """Add the certificates of an ETSI TS 119 612 trusted list's PID provider and CA services
-        (those granted now); the documents added. Certificates already trusted, and those this
-        set would refuse (not a CA, expired), are skipped; BadInput if the file is no trusted
-        list or names no such certificate."""
+        (those granted now), named by their service; the documents added, until the set is full.
+        Certificates already trusted, and those this set refuses (not a CA, expired), are
+        skipped; BadInput if the file is no trusted list or names no such certificate."""
         added = []
         for name, der in trusted_list_certificates(xml):
             try:
                 added.append(self.add(der, name=name))
             except (BadInput, Conflict) as refused:
                 if refused.message_id == "error.wallet.trust_list_full":
-                    raise
+                    break
         return added
 
     # -- the parsed set, per process -----------------------------------------------------
@@ -179,13 +182,6 @@ class TrustList:
 
 def _public(doc: dict) -> dict:
     return {k: v for k, v in doc.items() if k != "schema"}
-
-
-def _clean_name(name) -> str:
-    name = " ".join(str(name).split())
-    if not 0 < len(name) <= MAX_NAME:
-        raise BadInput("error.wallet.name", field="name", max=MAX_NAME)
-    return name
 
 
 def _name_of(certificate: x509.Certificate) -> str:
@@ -387,10 +383,7 @@ def install_certificate(store, chain_pem: bytes | str) -> Verifier:
     if current is None:  # no key yet: nothing can have been issued for it
         raise BadInput("error.wallet.certificate_key_mismatch", field="chain")
     path = _path(certificates, current.key, store.clock())
-    with store.update(*VERIFIER) as doc:
-        if doc["key"] != current.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                   serialization.NoEncryption()).decode("ascii"):
-            raise Conflict("error.keys_inconsistent")  # the key changed under us: never pair it with this chain
+    with store.update(*VERIFIER) as doc:  # the key stays as it is: nothing replaces it once made
         doc.update({"chain": [c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in path],
                     "self_signed": False, "installed": int(store.clock())})
     found = _load(store)

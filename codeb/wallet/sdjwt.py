@@ -6,27 +6,32 @@ Everything is verified here in the order of RFC 9901 §7.1 and §7.3, by hand, b
 IETF reference library's verifier (`sd_jwt`, used by the tests as the wallet) checks
 neither `exp`, nor `typ`, nor the key binding's `iat`, and silently drops a disclosure no
 digest names where the RFC says to reject (tests/unit/test_wallet_sdjwt.py shows it).
+SD-JWT VC sections are those of draft -13, the one HAIP 1.0 cites.
 
-- the issuer-signed JWT: `typ` exactly `dc+sd-jwt` (SD-JWT VC §3.2.1, HAIP 1.0 §6.1.1.1);
-  the legacy `vc+sd-jwt` is refused: draft -13, which HAIP cites, only RECOMMENDED
-  accepting it for a transition, and the current draft dropped even that. `alg` one of
-  `algorithms` and never `none` nor a MAC (ASYMMETRIC); no `crit` or `b64` (we understand no
+- the issuer-signed JWT: `typ` exactly `dc+sd-jwt` (SD-JWT VC §3.2.1, HAIP 1.0 §5.3.2). The
+  legacy `vc+sd-jwt` is refused: SD-JWT VC draft -13, the one HAIP cites, only RECOMMENDED
+  accepting it for a transitional period, the current draft dropped even that, and HAIP
+  names `dc+sd-jwt` alone. `alg` one of `algorithms` and never `none` nor a MAC
+  (ASYMMETRIC, whatever the caller passes); no `crit` or `b64` (we understand no
   extension); the `x5c` chain ends at one of the tenant's anchors (`trust.verify_chain`,
-  HAIP §6.1.1.3) and its leaf's key verifies the signature (joserfc);
-- the payload: `_sd_alg` absent or `sha-256`, the one digest we compute (HAIP §7); `iss` a
-  string; `vct` one of `types`; `exp` present and not passed, `nbf` and `iat` not in the
-  future, each within SKEW; `cnf.jwk` a public key; `status`, if present, a Token Status
-  List reference (`status.reference`);
-- the disclosures (§7.1 steps 3-5): each one strict base64url of a JSON array (salt, name,
-  value) or (salt, value); none presented twice; every digest met at most once, in the
-  payload or inside a disclosed value (recursive disclosures); every disclosure named by a
-  digest where it fits (a property in an `_sd`, an element behind `{"...": digest}`);
-  no name `_sd`, `...`, or one already present at its level; none of the claims SD-JWT VC
-  §3.2.2.2 forbids disclosing (NOT_DISCLOSABLE) at the top level. Decoy digests pass;
-- the key binding (§7.3): `typ` `kb+jwt`, an allowed `alg`, signed by `cnf.jwk`; `aud` the
-  full client identifier (OpenID4VP 1.0 §B.3.6; `origin:<Origin>` over the DC API, which
-  the caller passes as `client_id`), `nonce` this request's, `iat` within
-  `key_binding_window` seconds (and SKEW), `sd_hash` over the presentation up to its last `~`.
+  HAIP §6.1.1) and its leaf's key verifies the signature (joserfc);
+- the processed payload: `_sd_alg` absent or `sha-256`, the one digest we compute (HAIP §8);
+  `iss` a string (SD-JWT VC makes it optional beside `x5c`; `Presented.issuer` is it);
+  `vct` one of `types`; `exp` present and not passed, `nbf` and `iat` not in the future,
+  each within SKEW; `cnf.jwk` a public key; `status`, if present, a Token Status List
+  reference (`status.reference`);
+- the disclosures (RFC 9901 §7.1 steps 3-5): each one strict base64url of a JSON array
+  (salt, name, value) or (salt, value); none presented twice; every digest met at most
+  once, in the payload or inside a disclosed value (recursive disclosures, §4.2.6); every
+  disclosure named by a digest where it fits (a property in an `_sd`, an element behind
+  `{"...": digest}`), so an injected one is refused; no name `_sd`, `...`, or one already
+  present at its level; none of the claims SD-JWT VC §3.2.2.2 forbids disclosing
+  (NOT_DISCLOSABLE) at the top level. Decoy digests pass;
+- the key binding (§7.3, step 5): `typ` `kb+jwt`, an allowed `alg`, signed by `cnf.jwk`;
+  `aud` exactly the full client identifier, prefix included (OpenID4VP 1.0 §B.3.6; over
+  the DC API `origin:<Origin>`, §A.4, which the caller passes as `client_id`), `nonce` this
+  request's, `iat` within `key_binding_window` seconds (and SKEW), `sd_hash` the digest of
+  the presentation up to its last `~` (§4.3.1).
 
 Every byte comes from the wallet: at most `max_bytes`, ASCII only, JSON without duplicate
 member names, NaN or infinities, nesting at most MAX_DEPTH. Refusal details name parts and
@@ -57,14 +62,14 @@ from .trust import Anchor, verify_chain
 FORMAT = "dc+sd-jwt"
 TYP = "dc+sd-jwt"
 KB_TYP = "kb+jwt"
-DIGEST = "sha-256"  # RFC 9901 §4.1.1: the default `_sd_alg`, and the only one HAIP 1.0 §7 requires
+DIGEST = "sha-256"  # RFC 9901 §4.1.1: the default `_sd_alg`, and the one HAIP 1.0 §8 requires
 SKEW = 60           # seconds of clock difference allowed, wherever a time is compared
 MAX_DEPTH = 32      # nesting of objects and arrays, disclosed values included: a PID needs four
 ALGORITHMS = ("ES256", "ES384", "ES512", "EdDSA")
 # What `alg` may ever be, whatever a caller allows: signatures only, never `none` or a MAC
 # (RFC 9901 §7.1 step 2.1, RFC 8725 §3.1), so a key can only be used as the public key it is.
 ASYMMETRIC = frozenset({"ES256", "ES384", "ES512", "EdDSA", "Ed25519", "Ed448"})
-# SD-JWT VC §3.2.2.2: registered claims an issuer MUST NOT make selectively disclosable.
+# SD-JWT VC §3.2.2.2 (and `aka_vcts` of later drafts): claims an issuer MUST NOT make disclosable.
 NOT_DISCLOSABLE = frozenset({"iss", "nbf", "exp", "cnf", "vct", "vct#integrity", "aka_vcts", "status"})
 NOT_CLAIMS = NOT_DISCLOSABLE | {"iat"}  # about the credential, not the person: left out of `Presented.claims`
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})  # RFC 7518 §6: a JWK's secret parts

@@ -26,7 +26,7 @@ from ..accounts import normalize_email
 from ..errors import BadInput, CodebError, RateLimited, SignInFailed
 from ..invites import LINK_PATH
 from ..signin import flow, interactions, signup
-from ..signin.base import NotMine, SignInContext, SignInMethod, VerifiedIdentity
+from ..signin.base import Continue, NotMine, SignInContext, SignInMethod, VerifiedIdentity
 from ..upstreams.checks import UpstreamError
 from . import context
 from . import oidc as oidc_web
@@ -313,6 +313,8 @@ def step(method_slug, step):
         flow.admit(identity, accounts=g.accounts, store=g.tenant.store)
     except NotMine:
         raise BadInput("error.bad_request") from None
+    except Continue as further:
+        return redirect(safe_local_path(further.then, url_for("signin.page")), code=303)
     except SignInFailed as error:
         if step == "complete":
             audit.append(g.tenant.store, "signin.failed", method=method.name, reason=error.message_id,
@@ -366,6 +368,8 @@ def callback(method_slug):
         flow.admit(identity, accounts=g.accounts, store=g.tenant.store)
     except NotMine:
         raise BadInput("error.bad_request") from None
+    except Continue as further:
+        return redirect(safe_local_path(further.then, url_for("signin.page")), code=303)
     except SignInFailed as error:
         audit.append(g.tenant.store, "signin.failed", method=method.name, reason=error.message_id,
                      ip=ctx.client_ip)

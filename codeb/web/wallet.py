@@ -5,7 +5,9 @@ The browser's side (`codeb.signin.wallet` says why each is so):
   with the Digital Credentials API, the signed request its script hands over; it polls
   `GET /signin/wallet/status?t=` (304 while nothing changed) and posts `complete`;
 - `GET /signin/wallet/callback?t=&response_code=` where the wallet sends the browser on the
-  same device (the generic callback of `codeb.web.signin`).
+  same device (the generic callback of `codeb.web.signin`);
+- `GET|POST /signin/wallet/signup?s=` "Create your account" for a verified PID no account
+  is linked to: the email a new account needs.
 
 The wallet's side, which no cookie of ours reaches (no session is started for it, and the
 CSRF check cannot apply: the transaction's secrets and the signed, encrypted exchange
@@ -23,10 +25,10 @@ from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_te
 from markupsafe import Markup
 
 from .. import signin
-from ..errors import BadInput, NotFound
+from ..errors import BadInput, CodebError, NotFound
 from . import context
 from .errors import answers
-from .signin import method_context, pending_interaction
+from .signin import method_context, pending_interaction, show_sent
 
 bp = Blueprint("wallet", __name__)
 context.CSRF_EXEMPT.update({"wallet.request_object", "wallet.response"})
@@ -108,3 +110,28 @@ def response(tid):
     response.status_code = code
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.route("/signin/wallet/signup", methods=["GET", "POST"])
+def sign_up():
+    """ "Create your account" after a verified PID no account is linked to: the email for it
+    (a sign-up link is mailed, `codeb.signin.wallet.sign_up`), the name from the PID prefilled."""
+    method = _method()
+    token = request.values.get("s", "")
+    ctx = method_context()
+    offer = method.sign_up_page(ctx, token)
+    if offer is None:
+        return redirect(url_for("signin.page"), code=303)
+    iid, pending = pending_interaction(offer["interaction"] or "")
+    error, typed = None, {"email": "", "display_name": offer["display_name"]}
+    if request.method == "POST":
+        typed = {"email": request.form.get("email", "")[:254],
+                 "display_name": request.form.get("display_name", "")[:80]}
+        try:
+            data = method.sign_up(ctx, token, request.form, methods=signin.enabled(g.tenant))
+        except CodebError as failure:
+            error = failure
+        else:
+            return show_sent("signin/signup_sent.html", data, iid)
+    return render_template("signin/wallet/signup.html", interaction=iid, pending=pending, token=token, error=error,
+                           typed=typed), error.status if error else 200

@@ -112,7 +112,7 @@ def test_a_bad_pem_is_refused_beside_its_field(admin, demo, ca):
     assert twice.status_code == 409
     assert field_error(twice.text, "anchors-pem") == "This certificate is already in the list, as German PID."
     too_long = post(admin, "/admin/wallet/trust/anchors", pem=pem(PidCA().root).decode(), name="x" * 81)
-    assert field_error(too_long.text, "anchors-name") == "The name must have 1 to 80 characters."
+    assert field_error(too_long.text, "anchors-name") == "A name may have at most 80 characters."
     assert len(TrustList(demo.store).all()) == 1 and len(events(demo)) == 1
 
 

@@ -28,7 +28,7 @@ from tests.support.eudi_wallet import Wallet, dc_api_transcript, encrypt
 from tests.support.pid_ca import PidCA
 from tests.support.pid_sdjwt import PERSON, Holder, PidIssuer, duplicate, inject, tamper
 from tests.support.status_list import StatusListIssuer
-from tests.support.web import csrf_of, sign_in
+from tests.support.web import csrf_of, sign_in, use_link
 
 BASE = "http://localhost"
 VALUES = ("Mustermann", "Erika", "1964-08-12", "T22000129")  # what the PID discloses: never on disk
@@ -267,7 +267,9 @@ def test_a_tampered_item_is_refused(client, app, pid_ca):
     assert answer.status_code == 400 and "tampered_item" in answer.json()["error_description"]
 
 
-def test_a_wallet_identity_no_account_is_connected_to_is_told_how_to_connect_it(client, app, pid_ca):
+def test_a_wallet_identity_no_account_is_connected_to_is_told_how_to_connect_it(client, app, pid_ca, demo):
+    with demo.store.update(layout.TENANT) as doc:
+        doc["signup"] = {"policy": "invite"}
     shown = begin(client)
     wallet = mdoc_wallet(app, pid_ca)
     done = follow(client, wallet.answer(wallet.open(shown["link"])))
@@ -443,3 +445,82 @@ def test_a_status_list_that_cannot_be_fetched_fails_closed(client, app, pid_ca, 
     wallet = sd_jwt_wallet(app, pid_ca, status={"idx": 0, "uri": status_lists["issuer"].uri})
     answer = wallet.answer(wallet.open(shown["link"]))
     assert answer.status_code == 400 and answer.json()["error_description"].endswith(": status_unavailable")
+
+
+# -- signing up with the wallet ----------------------------------------------------------------
+
+def wallet_sign_up_page(client, app, ca):
+    shown = begin(client)
+    wallet = mdoc_wallet(app, ca)
+    moved = follow(client, wallet.answer(wallet.open(shown["link"])))
+    assert moved.status_code == 303 and moved.headers["Location"].startswith("/signin/wallet/signup?s=")
+    page = client.get(moved.headers["Location"])
+    assert page.status_code == 200
+    return moved.headers["Location"], page
+
+
+def test_a_verified_pid_without_an_account_signs_up_with_its_name_prefilled(client, app, mailbox, pid_ca, accounts,
+                                                                          data_root):
+    location, page = wallet_sign_up_page(client, app, pid_ca)
+    assert 'value="Erika Mustermann"' in page.text
+    token = parse_qs(urlsplit(location).query)["s"][0]
+    sent = client.post("/signin/wallet/signup", data={"csrf": csrf_of(page.text), "s": token,
+                                                      "display_name": "Erika Mustermann", "email": "erika@example.com"})
+    assert sent.status_code == 303 and sent.headers["Location"] == "/signin/sent"
+    done = use_link(client, urlsplit(mailbox.last_link(to="erika@example.com")).path)
+    assert done.status_code == 303, done.text
+    account = accounts.find_by_email("erika@example.com")
+    assert account.given_display_name == "Erika Mustermann" and not account.profile_confirmed
+    assert account.identity_verified["level"] == "eudi_pid"
+    # The birth date the PID disclosed went nowhere.
+    for path in Path(data_root).rglob("*.json*"):
+        assert b"1964-08-12" not in path.read_bytes(), path
+    # From now on the wallet signs this account in.
+    sign_out(client)
+    shown = begin(client)
+    wallet = mdoc_wallet(app, pid_ca)
+    assert follow(client, wallet.answer(wallet.open(shown["link"]))).headers["Location"] in ("/welcome",
+                                                                                             "/office.html")
+
+
+def test_the_sign_up_link_opened_in_another_browser_links_no_wallet(client, app, mailbox, pid_ca, accounts):
+    location, page = wallet_sign_up_page(client, app, pid_ca)
+    token = parse_qs(urlsplit(location).query)["s"][0]
+    client.post("/signin/wallet/signup", data={"csrf": csrf_of(page.text), "s": token, "display_name": "Erika",
+                                               "email": "victim@example.com"})
+    other = app.test_client()
+    link = mailbox.last_link(to="victim@example.com")
+    done = use_link(other, urlsplit(link).path)
+    assert done.status_code == 303
+    account = accounts.find_by_email("victim@example.com")
+    assert account is not None and account.links == [] and account.identity_verified is None
+
+
+def test_sign_up_with_an_existing_address_mails_a_sign_in_link_and_links_nothing(client, app, mailbox, pid_ca,
+                                                                                 accounts):
+    accounts.create(email="ada@example.com")
+    location, page = wallet_sign_up_page(client, app, pid_ca)
+    token = parse_qs(urlsplit(location).query)["s"][0]
+    client.post("/signin/wallet/signup", data={"csrf": csrf_of(page.text), "s": token, "display_name": "Erika",
+                                               "email": "ada@example.com"})
+    link = mailbox.last_link(to="ada@example.com")
+    use_link(client, urlsplit(link).path)
+    assert accounts.find_by_email("ada@example.com").links == []
+
+
+def test_the_sign_up_page_shows_a_bad_email_beside_its_field(client, app, pid_ca):
+    location, page = wallet_sign_up_page(client, app, pid_ca)
+    token = parse_qs(urlsplit(location).query)["s"][0]
+    bad = client.post("/signin/wallet/signup", data={"csrf": csrf_of(page.text), "s": token, "display_name": "E",
+                                                     "email": "not an address"})
+    assert bad.status_code == 400 and 'id="email-error"' in bad.text
+    assert app.test_client().get(location).status_code == 303  # another browser: back to the sign-in page
+
+
+def test_an_invite_only_tenant_offers_no_wallet_sign_up(client, app, pid_ca, demo):
+    with demo.store.update(layout.TENANT) as doc:
+        doc["signup"] = {"policy": "invite"}
+    shown = begin(client)
+    wallet = mdoc_wallet(app, pid_ca)
+    done = follow(client, wallet.answer(wallet.open(shown["link"])))
+    assert done.status_code == 400 and "No account here is connected" in done.text

@@ -211,7 +211,7 @@ def test_the_rfcs_example_key_binding_is_stale_a_day_later():
 
 
 def test_the_rfcs_pid_example_lacks_the_x5c_haip_requires(anchors):
-    """A.3 is an SD-JWT VC (`typ` dc+sd-jwt) whose key comes from elsewhere: HAIP §6.1.1.3 wants x5c."""
+    """A.3 is an SD-JWT VC (`typ` dc+sd-jwt) whose key comes from elsewhere: HAIP §6.1.1 wants x5c."""
     assert refused(anchors, RFC_PID_PRESENTATION, client_id=RFC_AUDIENCE, nonce=RFC_NONCE, now=RFC_KB_IAT,
                    types=["urn:eudi:pid:de:1"]) == "no_certificate"
 
@@ -354,19 +354,28 @@ def test_a_digest_twice_in_the_payload_is_refused(anchors, issuer, holder, issua
 
 
 @pytest.mark.parametrize("text", [
-    disclosure("_sd", ["x"]),                      # RFC 9901 §7.1 step 3.3.2.2: reserved names
+    disclosure("_sd", ["x"]),                       # RFC 9901 §7.1 step 3.3.2.2: reserved names
     disclosure("...", "x"),
-    disclosure("exp", int(time.time()) + DAY),     # SD-JWT VC §3.2.2.2: never selectively disclosed
-    disclosure("vct", PID_VCT),
-    disclosure("cnf", {"jwk": {}}),
-    disclosure("DE"),                              # an array element's disclosure in an _sd
-    disclosure("salt-is-not-enough") [:-2] + "xx", # not JSON
+    disclosure("DE"),                               # an array element's disclosure in an _sd
+    disclosure("salt-is-not-enough")[:-2] + "xx",   # not JSON
     "not base64url!",
-    sdjwt.digest("x"),                             # base64url of no JSON
-    disclosure(1, 2, 3),                           # a claim name that is no string
+    sdjwt.digest("x"),                              # base64url of no UTF-8
+    disclosure(1, 2),                               # a claim name that is no string
+    disclosure("name", "value", "one too many"),
+    b64url(json.dumps({"salt": "s", "name": "n"}).encode()),
 ])
 def test_a_bad_disclosure_is_refused(anchors, issuer, holder, issuance, text):
     assert refused(anchors, with_disclosures(issuer, holder, issuance, text)) == "bad_disclosure"
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("exp", int(time.time()) + DAY), ("iss", "https://pid-provider.example/de"), ("vct", PID_VCT),
+    ("cnf", {"jwk": {"kty": "EC"}}), ("status", {"status_list": {"idx": 1, "uri": "https://pid.example/s"}}),
+])
+def test_a_validity_claim_selectively_disclosed_is_refused(anchors, issuer, holder, issuance, name, value):
+    """SD-JWT VC §3.2.2.2: these MUST NOT be disclosures; a verifier reading only plain ones would miss them."""
+    presentation = with_disclosures(issuer, holder, issuance, disclosure(name, value), **{name: REMOVE})
+    assert refused(anchors, presentation) == "bad_disclosure"
 
 
 def test_a_disclosure_of_a_claim_already_present_is_refused(anchors, issuer, holder, issuance):
@@ -425,6 +434,12 @@ def test_a_credential_issued_in_the_future_is_refused(anchors, issuer, holder):
 ])
 def test_a_credential_with_a_bad_claim_is_refused(anchors, issuer, holder, issuance, payload, reason):
     assert refused(anchors, present(holder, issuer.forge(issuance, payload=payload))) == reason
+
+
+def test_a_time_that_overflows_to_infinity_is_refused():
+    with pytest.raises(Refused) as refusal:
+        sdjwt._time(json.loads('{"exp": 1e999}'), "exp", "malformed")
+    assert refusal.value.reason == "malformed"
 
 
 def test_a_private_holder_key_is_refused(anchors, issuer, holder, issuance):
@@ -520,11 +535,16 @@ def test_a_root_certificate_as_the_signer_is_refused(ca, anchors, holder):
 # Anything else.
 
 @pytest.mark.parametrize("presentation", [
-    "", "~", "~~", "abc", "a.b.c", "a.b.c~", "a.b.c~d", "e30.e30.~e30.e30.", "Zm9v~e30.e30.", "~e30.e30.",
-    "ä.b.c~d.e.f", None, 42, b"a.b.c~d.e.f", ["a.b.c~"],
+    "", "abc", "a.b.c", "a.b.c~d", "Zm9v~e30.e30.", "~e30.e30.", "e30.e30~e30.e30.", "W10.e30.~e30.e30.",
+    "e30.W10.~e30.e30.", "e30.e30.!~e30.e30.", "ä.b.c~d.e.f", None, 42, b"a.b.c~d.e.f", ["a.b.c~"],
 ])
 def test_garbage_is_refused_as_malformed(anchors, presentation):
-    assert refused(anchors, presentation) in ("malformed", "no_key_binding")
+    assert refused(anchors, presentation) == "malformed"
+
+
+@pytest.mark.parametrize("presentation", ["~", "~~", "a.b.c~", "e30.e30.~e30.e30.~"])
+def test_garbage_ending_in_a_tilde_lacks_key_binding(anchors, presentation):
+    assert refused(anchors, presentation) == "no_key_binding"
 
 
 def test_a_header_with_a_member_twice_is_refused(anchors, holder, issuance):

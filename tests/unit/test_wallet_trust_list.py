@@ -75,7 +75,7 @@ def test_the_list_is_sorted_by_name_and_a_given_name_wins(store, ca):
     trust = TrustList(store)
     trust.add(pem(new_ca("Zeta CA")))
     trust.add(ca.root_pem, name="  Bundesdruckerei   PID  ")
-    trust.add(der(new_ca("alpha CA")))  # DER, as a .cer file holds it
+    trust.add(der(new_ca("alpha CA")), name="  ")  # DER, as a .cer file holds it; no name: its CN
     assert [d["name"] for d in trust.all()] == ["alpha CA", "Bundesdruckerei PID", "Zeta CA"]
 
 
