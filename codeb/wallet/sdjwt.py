@@ -74,7 +74,9 @@ NOT_DISCLOSABLE = frozenset({"iss", "nbf", "exp", "cnf", "vct", "vct#integrity",
 NOT_CLAIMS = NOT_DISCLOSABLE | {"iat"}  # about the credential, not the person: left out of `Presented.claims`
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})  # RFC 7518 §6: a JWK's secret parts
 BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
-CERTIFICATE_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm)  # reading a loaded certificate's key
+# What cryptography raises for a certificate that loads but whose names, extensions or key do not parse.
+CERTIFICATE_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.InvalidVersion,
+                      x509.UnsupportedGeneralNameType)
 JOSE_ERRORS = (JoseError, ValueError, TypeError, KeyError)  # what joserfc raises for a key or token it refuses
 
 
@@ -109,8 +111,8 @@ def verify(presentation: str, *, anchors: Sequence[Anchor], client_id: str, nonc
     if issued.header.get("typ") != TYP:
         raise Refused("wrong_type", f"typ is not {TYP}")
     alg = _algorithm(issued.header, algorithms, "bad_algorithm")
-    leaf, anchor = verify_chain(_x5c(issued.header), anchors, now=now)
-    _verify_signature(issued.token, _public_key(leaf), alg, "bad_signature")
+    key, anchor = _signer(issued.header, anchors, now)
+    _verify_signature(issued.token, key, alg, "bad_signature")
     claims = process(issued.payload, parts.disclosures)
     holder_key = _check_credential(claims, types=types, now=now)
     found_status = reference(claims.get("status"))
@@ -224,17 +226,21 @@ def _x5c(header: dict) -> list[bytes]:
         raise Refused("bad_certificate", "x5c is not base64") from None
 
 
-def _public_key(leaf: x509.Certificate) -> ECKey | OKPKey:
+def _signer(header: dict, anchors: Sequence[Anchor], now: int) -> tuple[ECKey | OKPKey, Anchor]:
+    """The document signer's key, and the anchor its `x5c` chain ends at."""
     try:
+        leaf, anchor = verify_chain(_x5c(header), anchors, now=now)
         key = leaf.public_key()
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            return ECKey.import_key(key)
-        if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-            return OKPKey.import_key(key)
     except CERTIFICATE_ERRORS as error:
-        raise Refused("bad_certificate", f"the signer's key: {type(error).__name__}") from None
-    except JoseError as error:
-        raise Refused("bad_algorithm", f"the signer's key: {error.error}") from None
+        # cryptography parses a certificate's names, extensions and key only when they are read
+        raise Refused("bad_certificate", f"{type(error).__name__}: {str(error)[:200]}") from None
+    try:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            return ECKey.import_key(key), anchor
+        if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            return OKPKey.import_key(key), anchor
+    except JOSE_ERRORS as error:
+        raise Refused("bad_algorithm", f"the signer's key does not import ({type(error).__name__})") from None
     raise Refused("bad_algorithm", f"the signer's key ({type(key).__name__}) signs with no allowed algorithm")
 
 

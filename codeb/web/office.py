@@ -54,7 +54,7 @@ OFFICE_KEYS = ("welcome", "tenant", "auth", "roles", "sip", "ext", "ready", "hel
                "cmd_whoami", "cmd_account", "cmd_phone", "cmd_help_page", "cmd_admin", "cmd_lang",
                "cmd_signout", "cmd_clear", "unknown", "signing_in", "renewing", "failed", "no_ext",
                "phone_info", "lang_done", "lang_unknown", "method_magic_link", "method_passkey",
-               "method_password", "method_oidc", "method_saml", "loaded",
+               "method_password", "method_oidc", "method_saml", "method_wallet", "loaded",
                "signing_out", "apps_failed")
 
 

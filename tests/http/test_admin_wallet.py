@@ -67,6 +67,9 @@ def test_an_admin_adds_sees_and_removes_a_pid_provider(admin, demo, ca):
     assert TrustList(demo.store).all() == []
     assert "German PID" not in main_of(admin.get("/admin/wallet").text)
     assert [e["event"] for e in events(demo)] == ["wallet.trust_added", "wallet.trust_removed"]
+    log = admin.get("/admin/audit").text
+    assert "boss added the certificate German PID to the EU Wallet trust list" in log
+    assert "boss removed the certificate German PID from the EU Wallet trust list" in log
     assert post(admin, f"/admin/wallet/trust/anchors/{doc['id']}/remove").status_code == 404
 
 
@@ -164,6 +167,17 @@ def test_the_access_certificate_is_installed_and_shown(admin, demo, ca):
     assert refused.status_code == 400
     assert field_error(refused.text, "chain").startswith("This certificate is not for this site&#39;s verifier key.")
     assert verifier(demo.store, host="localhost") == found and len(events(demo)) == 1
+
+
+def test_the_ids_the_page_composes_exist_in_both_languages():
+    from codeb import i18n
+    from codeb.web import wallet_admin
+
+    composed = [f"admin.wallet.notice.{notice}" for notice in wallet_admin.NOTICES] + [
+        f"admin.wallet.{before}{label}{after}" for label in wallet_admin.LABELS.values()
+        for before, after in (("", ""), ("", "_hint"), ("add_", ""))]
+    for lang in i18n.SHIPPED:
+        assert [k for k in composed if k not in i18n.catalogue(lang)] == [], lang
 
 
 def spki(public_key) -> bytes:

@@ -195,15 +195,16 @@ class PidIssuer:
 
     def issue(self, holder: Holder | None, *, person: dict = PERSON, vct: str = PID_VCT, iat: int | None = None,
               exp: int | None = None, status: dict | None = None, typ: str = "dc+sd-jwt",
-              header: dict | None = None, decoys: bool = True) -> str:
+              header: dict | None = None, decoys: bool = True, alg: str = "ES256") -> str:
         """The issuance `<JWT>~<every disclosure>~`, by the reference issuer: valid 30 days from
-        `iat` (now) unless `exp` says otherwise; `status`: {"idx", "uri"} of a status list."""
+        `iat` (now) unless `exp` says otherwise; `status`: {"idx", "uri"} of a status list;
+        `alg` the signer key's (EdDSA for an Ed25519 signer)."""
         iat = int(time.time()) if iat is None else iat
         claims: dict = {"iss": self.iss, "vct": vct, "iat": iat, "exp": iat + 30 * DAY if exp is None else exp}
         if status is not None:
             claims["status"] = {"status_list": status}
         claims.update(selectively_disclosable(person))
-        issuer = SDJWTIssuer(claims, JWK.from_pyca(self.key), holder.jwk if holder else None, sign_alg="ES256",
+        issuer = SDJWTIssuer(claims, JWK.from_pyca(self.key), holder.jwk if holder else None, sign_alg=alg,
                              add_decoy_claims=decoys,
                              extra_header_parameters={"typ": typ, "x5c": self.x5c, **(header or {})})
         return issuer.sd_jwt_issuance
