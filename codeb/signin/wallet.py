@@ -68,6 +68,9 @@ from .signup import begin as signup_begin
 from .signup import policy_of
 
 REQUEST_LIFETIME = 300   # seconds a transaction waits for the wallet
+# The claims that name the person (codeb.wallet.request, which loads late: the same names).
+IDENTITY_CLAIMS = ("given_name", "family_name", "birth_date")
+LINK_CLAIM = "personal_administrative_number"
 PER_CLIENT = ((60, 60), (300, 900))  # transactions one client network may open
 AMR = ("wallet",)        # not an RFC 8176 value: `amr` is open to others (RFC 8176 §2)
 LINK_ISSUER = "urn:codeb:eudi-wallet"
@@ -87,7 +90,42 @@ MESSAGES = {
     "expired": "error.wallet.credential_expired", "certificate_expired": "error.wallet.credential_expired",
     "revoked": "error.wallet.revoked", "suspended": "error.wallet.revoked",
     "status_unavailable": "error.wallet.status_unavailable", "declined": "error.wallet.declined",
+    "missing_claims": "error.wallet.missing_claims",
 }
+
+
+OPTIONAL_CLAIMS = ("nationality", "email")  # what a tenant may ask for besides the identity claims
+SCHEMES = ("openid4vp", "haip-vp", "eudi-openid4vp")
+PREFIXES = ("x509_hash", "x509_san_dns")
+MAX_TYPES = 10
+CREDENTIAL_TYPE = re.compile(r"(urn:[A-Za-z0-9][A-Za-z0-9:._-]{1,190}|https://[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]{3,190})")
+
+
+def settings_part(submitted: Mapping) -> dict:
+    """The wallet's settings from the admin's form (`/admin/wallet`), validated: the claims
+    asked for besides those that name the person, the SD-JWT VC types accepted besides the
+    EU's PID type, the client identifier prefix, the URL scheme that opens wallets, whether
+    a wallet on another device may answer (the QR code), whether answers are encrypted
+    (off only for development) and whether a status list that cannot be fetched lets the
+    credential through."""
+    claims = submitted.getlist("claims") if hasattr(submitted, "getlist") else submitted.get("claims") or []
+    if any(name not in OPTIONAL_CLAIMS for name in claims):
+        raise BadInput("error.wallet.settings_claims", field="claims")
+    types = (submitted.get("vct_values") or "").split()
+    if len(types) > MAX_TYPES or any(not CREDENTIAL_TYPE.fullmatch(vct) for vct in types):
+        raise BadInput("error.wallet.settings_types", field="vct_values", max=MAX_TYPES)
+    prefix, scheme = submitted.get("client_id_prefix"), submitted.get("scheme")
+    if prefix not in PREFIXES:
+        raise BadInput("error.wallet.settings_choice", field="client_id_prefix")
+    if scheme not in SCHEMES:
+        raise BadInput("error.wallet.settings_choice", field="scheme")
+    pid = "urn:eudi:pid:1"
+    return {"wallet": {"claims": [name for name in OPTIONAL_CLAIMS if name in claims],
+                       "vct_values": [pid] + [vct for vct in dict.fromkeys(types) if vct != pid],
+                       "client_id_prefix": prefix, "scheme": scheme,
+                       "cross_device": submitted.get("cross_device") == "1",
+                       "encrypted": submitted.get("encrypted") == "1",
+                       "status_fail_open": submitted.get("status_fail_open") == "1"}}
 
 
 def settings_of(tenant) -> dict:
@@ -118,6 +156,9 @@ def _origin(base_url: str) -> str:
 
 class WalletSignIn(SignInMethod):
     name = "wallet"
+    OPTIONAL_CLAIMS, SCHEMES, PREFIXES = OPTIONAL_CLAIMS, SCHEMES, PREFIXES
+    settings_part = staticmethod(settings_part)
+    settings_of = staticmethod(settings_of)
     stands_apart = True  # its own button on the sign-in page
     calls_back = True    # same device: the wallet sends the browser to GET /signin/wallet/callback
 
@@ -214,7 +255,7 @@ class WalletSignIn(SignInMethod):
             if not record or record.get("step") not in (WAITING, OPENED):
                 raise NotFound()
             record["step"], record["via"] = OPENED, record.get("via") or via
-            encrypted = settings["encrypted"]
+            encrypted = record.setdefault("encrypted", settings["encrypted"])  # fixed at the first fetch
             found = _late().tenant.verifier(ctx.store, host=urlsplit(ctx.base_url).hostname or "")
             params = vp.parameters(
                 client_id=self.client_id(ctx), response_uri=f"{ctx.base_url}/signin/wallet/response/{tid}",
@@ -242,13 +283,12 @@ class WalletSignIn(SignInMethod):
         record = _transactions(ctx.store).get(secret_id(tid)) if tid else None
         if tid is None or record is None or record.get("step") not in (WAITING, OPENED):
             raise NotFound()
-        settings = settings_of(ctx.tenant)
         late = _late()
         vp_response = late.response
         try:
             if "error" in form:  # the person declined, or the wallet could not answer
                 raise late.Refused("declined", str(form.get("error"))[:80])
-            if settings["encrypted"] or "response" in form:
+            if record.get("encrypted", True) or "response" in form:
                 params = vp_response.open_response(form.get("response"), private_key=record["key"],
                                                    enc_values=("A128GCM", "A256GCM"))
             else:
@@ -293,7 +333,8 @@ class WalletSignIn(SignInMethod):
             presented = sdjwt.verify(presentation, anchors=anchors, client_id=audience, nonce=record["nonce"],
                                      now=ctx.now(), types=settings["vct_values"])
         else:
-            thumbprint = vp_response.thumbprint(record["public"])
+            # The response key is in the transcript only where the answer was encrypted to it.
+            thumbprint = vp_response.thumbprint(record["public"]) if origin or record.get("encrypted", True) else None
             transcript = (mdoc.dc_api_session_transcript(origin=origin, nonce=record["nonce"],
                                                          jwk_thumbprint=thumbprint) if origin else
                           mdoc.session_transcript(client_id=audience, nonce=record["nonce"],
@@ -302,12 +343,14 @@ class WalletSignIn(SignInMethod):
                                     doc_types=[vp.PID_DOCTYPE])
         if presented.status is not None:
             self._check_status(ctx, presented.status, fail_open=settings["status_fail_open"])
-        # Only what the tenant asked for: a wallet that discloses more has it dropped here.
+        # Only what was asked for: a wallet that discloses more has it dropped here.
+        asked = vp.requested(settings["claims"])
         claims = {name: value for name, value in vp.claims_of(presented.format, presented.claims).items()
-                  if name in settings["claims"]}
+                  if name in asked}
+        if any(not claims.get(name) for name in vp.IDENTITY_CLAIMS):
+            raise late.Refused("missing_claims", "the presentation lacks a claim that names the person")
         anchor = next(a for a in anchors if a.id == presented.anchor)
-        subject = link_subject(ctx.store, anchor=anchor.certificate.subject.rfc4514_string(), claims=claims,
-                               named=settings["claims"])
+        subject = link_subject(ctx.store, anchor=anchor.certificate.subject.rfc4514_string(), claims=claims)
         audit.append(ctx.store, "wallet.verified", name=presented.issuer[:200],
                      credential_type=presented.credential_type, format=presented.format, ip=ctx.client_ip)
         linked = Links(ctx.accounts).find(LINK_ISSUER, subject)
@@ -487,16 +530,18 @@ def _normalised(value) -> str:
     return unicodedata.normalize("NFKC", str(value)).casefold().strip()
 
 
-def link_subject(store, *, anchor: str, claims: dict, named) -> str:
+def link_subject(store, *, anchor: str, claims: dict) -> str:
     """The wallet identity as a link's subject: an HMAC under a key of this tenant's of the
     PID provider's CA (its subject name, which survives a new CA key) and the stable claim:
-    the personal administrative number when the tenant asks for it and the PID has one, else
-    the claims the tenant asks for, normalised (NFKC, case folded): the same person's wallet
-    gives the same subject at every sign-in, whichever of its formats it presents."""
-    if "personal_administrative_number" in named and claims.get("personal_administrative_number"):
-        stable = ["pan", _normalised(claims["personal_administrative_number"])]
+    the personal administrative number when the PID has one (a change of name keeps it),
+    else given name, family name and birth date, normalised (NFKC, case folded). Both are
+    always asked for (`codeb.wallet.request.requested`), so the same person's wallet gives
+    the same subject at every sign-in, whichever of its formats it presents, whatever else
+    the tenant asks for."""
+    if claims.get(LINK_CLAIM):
+        stable: list = ["pan", _normalised(claims[LINK_CLAIM])]
     else:
-        stable = ["claims"] + [[name, _normalised(claims.get(name, ""))] for name in sorted(named)]
+        stable = ["claims"] + [[name, _normalised(claims.get(name, ""))] for name in IDENTITY_CLAIMS]
     key = hmac.new(session_secret(store), b"codeb.wallet-link", hashlib.sha256).digest()
     message = json.dumps([anchor, stable], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return hmac.new(key, message, hashlib.sha256).hexdigest()

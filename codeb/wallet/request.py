@@ -43,6 +43,11 @@ CLAIMS: dict[str, tuple[tuple[str, ...], str]] = {
     "email": (("email",), "email_address"),
 }
 DEFAULT_CLAIMS = ("given_name", "family_name", "birth_date")
+# What names the person at every sign-in (`codeb.signin.wallet.link_subject`): always asked for,
+# whatever else the tenant adds; the personal administrative number too where the PID has it
+# (the query's first claim set: a wallet answers with it if it can, else with the second).
+IDENTITY_CLAIMS = DEFAULT_CLAIMS
+LINK_CLAIM = "personal_administrative_number"
 
 RESPONSE_ENC = ("A128GCM", "A256GCM")  # HAIP: the content encryption a wallet may choose
 ALGORITHMS = ("ES256",)                # what the request is signed with, and what we accept from wallets
@@ -51,18 +56,29 @@ REQUEST_LIFETIME = 300                 # seconds a request object is valid (`exp
 WALLET_AUDIENCE = "https://self-issued.me/v2"  # RFC 9101 `aud` of a request object for "any wallet" (§5.8)
 
 
+def requested(claims: Sequence[str]) -> list[str]:
+    """The claims a sign-in asks for: the identity claims, then the tenant's others, and the
+    link claim (optional in the query), each once, in `CLAIMS`' order."""
+    chosen = set(IDENTITY_CLAIMS) | {name for name in claims if name in CLAIMS} | {LINK_CLAIM}
+    return [name for name in CLAIMS if name in chosen]
+
+
 def dcql_query(claims: Sequence[str], *, vct_values: Sequence[str] = (PID_VCT,), sd_jwt: bool = True,
                mdoc: bool = True) -> dict:
-    """The DCQL query for the PID with `claims` (CodeB's names), in each format asked for."""
-    named = [name for name in claims if name in CLAIMS]
+    """The DCQL query for the PID with `claims` (CodeB's names; `requested`), in each format
+    asked for; two claim sets, with the link claim and without it (OpenID4VP §6.4.1)."""
+    named = requested(claims)
+    sets = [named, [name for name in named if name != LINK_CLAIM]]
     credentials: list[dict] = []
     if sd_jwt:
         credentials.append({"id": SD_JWT_QUERY, "format": SD_JWT, "meta": {"vct_values": list(vct_values)},
-                            "claims": [{"path": list(CLAIMS[name][0])} for name in named]})
+                            "claims": [{"id": name, "path": list(CLAIMS[name][0])} for name in named],
+                            "claim_sets": sets})
     if mdoc:
         credentials.append({"id": MDOC_QUERY, "format": MDOC, "meta": {"doctype_value": PID_DOCTYPE},
-                            "claims": [{"path": [PID_DOCTYPE, CLAIMS[name][1]], "intent_to_retain": False}
-                                       for name in named]})
+                            "claims": [{"id": name, "path": [PID_DOCTYPE, CLAIMS[name][1]], "intent_to_retain": False}
+                                       for name in named],
+                            "claim_sets": sets})
     return {"credentials": credentials, "credential_sets": [{"options": [[c["id"]] for c in credentials]}]}
 
 

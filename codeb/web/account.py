@@ -298,7 +298,7 @@ def connect_wallet():
     ctx = replace(signin_web.method_context(), linking=g.account.login)
     challenge = method.begin(ctx, {"wallet": "1"})
     g.session.set(context.AFTER_SIGNIN, url_for("account.sign_in", m="wallet_linked"))
-    return redirect(challenge.then, code=303)
+    return redirect(safe_local_path(challenge.then, url_for("account.sign_in")), code=303)
 
 
 @bp.post("/account/consents/revoke")

@@ -1,6 +1,7 @@
 """The admin's EU Wallet page: `/admin/wallet`.
 
-Three parts, each a form or two over `codeb.tenants.wallet`: the PID providers whose
+How the sign-in asks (`codeb.signin.wallet.settings_part`), then three parts, each a form
+or two over `codeb.tenants.wallet`: the PID providers whose
 credentials the tenant accepts and whoever may sign a Token Status List (two trust lists:
 a CA certificate added by file or pasted, removed behind a confirm step), and the verifier
 certificate wallets know the site by (its `x509_hash:` client id, a warning while it is
@@ -13,16 +14,18 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, g, request
 
+from .. import signin
 from ..errors import BadInput, CodebError, NotFound
 from ..store import layout
-from . import admin
+from ..tenants import settings as tenant_settings
+from . import admin, context
 
 bp = Blueprint("wallet_admin", __name__)
 bp.before_request(admin.require_admin)
 
 # The trust lists by their URL segment (the layout's folder name), with their messages' part.
 LABELS = {layout.WALLET_ANCHORS: "anchors", layout.WALLET_STATUS_SIGNERS: "status_signers"}
-NOTICES = ("trust_added", "trust_removed", "certificate_installed")
+NOTICES = ("trust_added", "trust_removed", "certificate_installed", "settings_saved")
 MAX_UPLOAD = 64 * 1024  # codeb.tenants.wallet.MAX_PEM: a larger file is refused by its message
 
 
@@ -44,9 +47,14 @@ def page(status: int = 200, error: CodebError | None = None, failed: str | None 
     sets = [{"kind": kind, "label": LABELS[kind], "entries": [_entry(e) for e in wallet.TrustList(
         g.tenant.store, kind).all()]} for kind in wallet.SETS]
     notice = request.args.get("m")
+    tenant = context.tenants().get(g.tenant.name)
+    shown = form if failed == "settings" and form is not None else signin.REGISTRY["wallet"].settings_of(tenant)
     return admin.render("wallet.html", status, sets=sets, verifier=_verifier(wallet.verifier(
         g.tenant.store, host=_host())), error=error, failed=failed, form=form or {},
-        wallet_notice=notice if notice in NOTICES else None)
+        wallet_notice=notice if notice in NOTICES else None, wallet_settings=shown,
+        wallet_enabled="wallet" in signin.enabled(tenant),
+        optional_claims=signin.REGISTRY["wallet"].OPTIONAL_CLAIMS, schemes=signin.REGISTRY["wallet"].SCHEMES,
+        prefixes=signin.REGISTRY["wallet"].PREFIXES)
 
 
 def _entry(doc: dict) -> dict:
@@ -126,3 +134,20 @@ def install():
     subject = found.leaf.subject.rfc4514_string()
     admin.record("wallet.certificate_installed", subject=subject, name=subject, x509_hash=found.x509_hash)
     return admin.back("wallet_admin.wallet", "certificate_installed")
+
+
+@bp.post("/admin/wallet/settings")
+def save_settings():
+    """How the sign-in asks (codeb.signin.wallet.settings_part); switched on on the settings page."""
+    method = signin.REGISTRY["wallet"]
+    try:
+        parts = method.settings_part(request.form)
+    except CodebError as error:
+        typed = {**method.settings_of(g.tenant), "claims": request.form.getlist("claims"),
+                 "vct_values": request.form.get("vct_values", "").split(),
+                 "client_id_prefix": request.form.get("client_id_prefix"), "scheme": request.form.get("scheme"),
+                 **{name: request.form.get(name) == "1" for name in ("cross_device", "encrypted", "status_fail_open")}}
+        return page(error.status, error=error, failed="settings", form=typed)
+    tenant_settings.save(g.tenant, parts)
+    admin.record("settings.changed", wallet=parts["wallet"])
+    return admin.back("wallet_admin.wallet", "settings_saved")

@@ -135,6 +135,19 @@ def office_signed_in(visit: Visit):
     visit.page.locator("#terminal").wait_for(state="visible")
 
 
+def wallet_request(visit: Visit):
+    visit.go("/signin")
+    visit.submit("/signin/wallet/begin", wallet="1")
+
+
+def wallet_sign_up(visit: Visit):
+    """A PID no account is connected to, presented from "another device" (the QR code)."""
+    wallet_request(visit)
+    wallet = visit.site.wallet()
+    wallet.answer(wallet.open(visit.page.locator("#wallet-qr").get_attribute("data-request")))
+    visit.page.wait_for_url("**/signin/wallet/signup?s=**")
+
+
 @dataclass(frozen=True)
 class Shot:
     name: str                      # the file name, and the test's id
@@ -155,6 +168,8 @@ SHOTS = [
     Shot("consent", "oidc.consent", lambda site: site.authorize_path(prompt="consent"), who="ada"),
     Shot("signup-sent", "signin.sent", reach=sign_up),
     Shot("check-inbox", "signin.sent", reach=ask_for_link),
+    Shot("wallet-present", "wallet.present", reach=wallet_request),
+    Shot("wallet-signup", "wallet.sign_up", reach=wallet_sign_up),
     Shot("link-opened-elsewhere", "signin.open_link", reach=open_link_elsewhere),
     Shot("link-problem", "signin.open_link", "/link/no-such-link", status=400),
     Shot("welcome-profile", "account.confirm_profile", "/welcome", who="newbie"),
@@ -207,6 +222,8 @@ NOT_PAGES = {
     "oidc.userinfo": "JSON for relying parties",
     "office.me": "JSON for the office shell's script",
     "signin.sent_status": "JSON: the waiting tab's poll",
+    "wallet.status": "JSON: the EU Wallet page's poll",
+    "wallet.request_object": "a signed request object (JWT) for the wallet app",
     "signin.callback": "a redirect: back from a company's identity provider (its error pages are the sign-in page's)",
     "signin.published": "XML for a company's identity provider: the tenant's signed SAML metadata",
     "upstream_keys.client_jwks": "JSON for a company's identity provider: the key of our private_key_jwt assertions",

@@ -53,8 +53,8 @@ def wallet_world(served, demo):
     account = accounts.create(email="erika@example.com", display_name="Erika Mustermann")
     with accounts.update(account.login) as doc:
         doc["profile_confirmed"] = True
-    claims = {name: pid_mdoc.CLAIMS[name] for name in DEFAULT_CLAIMS}
-    subject = link_subject(demo.store, anchor=ca.root.subject.rfc4514_string(), claims=claims, named=DEFAULT_CLAIMS)
+    claims = {name: pid_mdoc.CLAIMS[name] for name in (*DEFAULT_CLAIMS, "personal_administrative_number")}
+    subject = link_subject(demo.store, anchor=ca.root.subject.rfc4514_string(), claims=claims)
     Links(accounts).link(account.login, WALLET, LINK_ISSUER, subject)
     document = pid_mdoc.issue(ca)
 

@@ -42,7 +42,6 @@ from codeb.store import layout
 from codeb.tenants import Tenants
 from codeb.tenants.wallet import TrustList
 from codeb.upstreams import Upstreams, acs_url, sp_entity_id
-from codeb.wallet.request import DEFAULT_CLAIMS
 from tests.support import pid_mdoc
 from tests.support.authenticator import SoftAuthenticator
 from tests.support.clock import Clock
@@ -200,7 +199,7 @@ class WalletDriver:
     def enrol(self, email):
         account = self.world.accounts.create(email=email)
         subject = link_subject(self.world.tenant.store, anchor=self.ca.root.subject.rfc4514_string(),
-                               claims=self.claims(email), named=DEFAULT_CLAIMS)
+                               claims=self.claims(email))
         Links(self.world.accounts).link(account.login, WALLET, LINK_ISSUER, subject)
         return self.world.accounts.require(account.login)
 

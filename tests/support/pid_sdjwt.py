@@ -1,14 +1,14 @@
 """The test wallet's SD-JWT VC side: a PID issued as `dc+sd-jwt`, and presented with key binding.
 
 Built on the IETF reference implementation (`sd_jwt`, the OpenWallet Foundation's
-sd-jwt-python, from the RFC 9901 editors). `PidIssuer.issue` is its `SDJWTIssuer` signing
-the PID of the ARF rulebook (`PERSON`: every claim selectively disclosable; the address's
-parts and each nationality recursively, under the disclosure of `address` and
-`nationalities`; decoy digests added) with a `PidCA` document signer, its `x5c` chain in
-the header, `typ` `dc+sd-jwt`, `vct` `urn:eudi:pid:1`, `iat`, `exp`, the holder's `cnf.jwk`
-and, if asked, a `status` list entry. `Holder.present` is its `SDJWTHolder` picking the
-disclosures (the library's selection format: `{"given_name": True, "address":
-{"locality": True}, "nationalities": [False, True]}`) and signing the KB-JWT.
+sd-jwt-python). `PidIssuer.issue` is its `SDJWTIssuer` signing the PID of the ARF rulebook
+(`PERSON`: every claim selectively disclosable; the address's parts and each nationality
+recursively, under the disclosure of `address` and `nationalities`; decoy digests added)
+with a `PidCA` document signer, its `x5c` chain in the header, `typ` `dc+sd-jwt`, `vct`
+`urn:eudi:pid:1`, `iat`, `exp`, the holder's `cnf.jwk` and, if asked, a `status` list
+entry. `Holder.present` is its `SDJWTHolder` picking the disclosures (the library's
+selection format: `{"given_name": True, "address": {"locality": True}, "nationalities":
+[False, True]}`) and signing the KB-JWT.
 
 Every attack is one call or one argument away, and changes only the thing under test:
 
@@ -170,10 +170,11 @@ class Holder:
         holder.create_presentation(disclose)
         return Parts.of(holder.sd_jwt_presentation)
 
-    def bind(self, parts: Parts, *, aud: str, nonce: str, iat: int | None = None, key=None,
+    def bind(self, parts: Parts, *, aud: object, nonce: str, iat: object = None, key=None,
              header: dict | None = None, sd_hash: str | None = None, secret: bytes = b"") -> str:
         """`parts` with a KB-JWT made by hand (RFC 9901 §4.3), signed by `key` (this holder's by
-        default); `header` adds to or replaces {"alg": "ES256", "typ": "kb+jwt"}."""
+        default); `header` adds to or replaces {"alg": "ES256", "typ": "kb+jwt"}; `aud` and `iat`
+        may be anything JSON holds, to be wrong."""
         serialized = parts.serialize()
         claims = {"nonce": nonce, "aud": aud, "iat": int(time.time()) if iat is None else iat,
                   "sd_hash": sd_hash or b64url(hashlib.sha256(serialized.encode("ascii")).digest())}

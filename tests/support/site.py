@@ -28,6 +28,7 @@ from base64 import urlsafe_b64encode
 from pathlib import Path
 from urllib.parse import urlencode
 
+import requests
 from waitress.server import create_server
 
 from codeb import invites, signin
@@ -42,9 +43,13 @@ from codeb.signin import flow
 from codeb.signin.base import VerifiedIdentity
 from codeb.tenants import Tenants
 from codeb.tenants.secrets import session_secret
+from codeb.tenants.wallet import TrustList
 from codeb.upstreams import Upstreams
 from codeb.web.app import create_app
+from tests.support import pid_mdoc
+from tests.support.eudi_wallet import Wallet
 from tests.support.mailbox import Mailbox
+from tests.support.pid_ca import PidCA
 from tests.support.saml_idp import ForgingIdP
 from tests.support.web import HOST, csrf_of, pkce_pair
 
@@ -91,6 +96,19 @@ class Site:
         idp = ForgingIdP(Path(root), entity_id="https://sts.example.org/adfs/services/trust",
                          sso_url="https://sts.example.org/adfs/ls/")
         Upstreams(self.tenant.store).add_saml(name="Example Org", metadata=idp.metadata(), domains=["example.org"])
+        # The EU Wallet: on, a test PID provider trusted; `wallet()` is a wallet holding its PID.
+        self.pid_ca = PidCA()
+        TrustList(self.tenant.store).add(self.pid_ca.root_pem, name="Test PID Provider")
+        signin.switch_on(self.tenant.store, "wallet")
+        self._pid = pid_mdoc.issue(self.pid_ca)
+
+    def wallet(self) -> Wallet:
+        """A wallet holding an mdoc PID of the trusted test provider, over real HTTP."""
+        def present(query, *, audience, nonce, transcript):
+            return pid_mdoc.vp_token(pid_mdoc.present(self._pid, transcript,
+                                                      items=[claim["path"][1] for claim in query["claims"]]))
+
+        return Wallet("mso_mdoc", present, http=requests.Session())
 
     # -- setting up ---------------------------------------------------------------
 
