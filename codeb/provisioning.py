@@ -1,4 +1,5 @@
-"""A new tenant, composed: its folder, settings, secrets, signing keys and first admin.
+"""A new tenant, composed: its folder, settings, secrets, signing keys, the EU Wallet verifier's
+test certificate and first admin.
 
 Everything is checked before anything is written (name, hosts, sign-up policy,
 the admin's email); then the secrets and keys are made, the settings written
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from .accounts import Account, Accounts, normalize_email
 from .oidc import keys
 from .store import layout
-from .tenants import Tenant, Tenants, secrets, settings
+from .tenants import Tenant, Tenants, secrets, settings, wallet
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ def create_tenant(tenants: Tenants, name: str, hosts: list[str], *, signup: str 
             composing = True
             secrets.ensure(store)
             keys.ensure(store)
+            wallet.verifier(store, host=hosts[0])  # the EU Wallet's self-signed test certificate
             tenant = tenants.register(name, settings.new(
                 name=name, hosts=hosts, display_name=display_name, created=int(tenants.clock()),
                 **signup_part))

@@ -31,7 +31,10 @@ from ..store import layout, secret_id
 from ..store.cache import Memo
 from ..tenants.hosts import is_loopback
 
-SCOPES = ("openid", "profile", "email", "offline_access")
+SCOPES = ("openid", "profile", "email", "offline_access", "verified_identity")
+# What a client may ask for unless the admin says otherwise: `verified_identity` (that the person
+# proved who they are with an EU Wallet PID, codeb.oidc.userinfo) only for clients allowed it.
+DEFAULT_SCOPES = ("openid", "profile", "email", "offline_access")
 GRANT_TYPES = ("authorization_code", "refresh_token")
 FIRST_PARTY = "office"  # the office shell: CodeB's own browser app, a public client
 SHOWN_SECRET_LIFETIME = 300
@@ -138,7 +141,7 @@ class Client(ClientMixin):
         return None  # OIDC Core §3.1.2.1: redirect_uri is required
 
     def get_allowed_scope(self, scope):
-        allowed = set(self.doc.get("scopes", SCOPES))
+        allowed = set(self.doc.get("scopes", DEFAULT_SCOPES))
         return " ".join(s for s in scope_to_list(scope or "") if s in allowed)
 
     def check_redirect_uri(self, redirect_uri):
@@ -208,7 +211,7 @@ class Clients:
         return sorted((c for c in self.list() if c.home_url), key=lambda c: (c.name.casefold(), c.client_id))
 
     def add(self, *, name: str, redirect_uris: builtins.list[str], post_logout_redirect_uris=(),
-            public: bool = False, scopes=SCOPES, consent_required: bool = False,
+            public: bool = False, scopes=DEFAULT_SCOPES, consent_required: bool = False,
             logo_uri: str | None = None, home_url: str | None = None) -> tuple[Client, str | None]:
         """Register a client; return it and its secret (None for a public client)."""
         name = (name or "").strip()
@@ -238,7 +241,7 @@ class Clients:
         return Client(doc), secret
 
     def update(self, client_id: str, *, name: str, redirect_uris, post_logout_redirect_uris=(),
-               scopes=SCOPES, consent_required: bool = False, logo_uri: str | None = None,
+               scopes=DEFAULT_SCOPES, consent_required: bool = False, logo_uri: str | None = None,
                home_url: str | None = None) -> Client:
         name = (name or "").strip()
         logo_uri = check_logo_uri(logo_uri)

@@ -21,6 +21,7 @@ SCOPE_MESSAGES = {
     "profile": "consent.scope.profile",
     "email": "consent.scope.email",
     "offline_access": "consent.scope.offline_access",
+    "verified_identity": "consent.scope.verified_identity",
 }
 
 

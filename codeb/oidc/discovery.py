@@ -58,7 +58,7 @@ def metadata(issuer: str, tenant) -> dict:
         "scopes_supported": list(SCOPES),
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr",
                              "tenant", "roles", "name", "nickname", "preferred_username",
-                             "locale", "email", "email_verified"],
+                             "locale", "email", "email_verified", "verified_claims"],
         "prompt_values_supported": sorted(PROMPTS),
         "ui_locales_supported": tenant.available_languages,
         "claims_parameter_supported": False,

@@ -10,6 +10,7 @@ the access certificate chain to install). A refusal is shown beside its field; e
 is in the audit log.
 """
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, g, request
@@ -36,6 +37,11 @@ def _wallet():
     return wallet
 
 
+def _method() -> Any:
+    """The wallet sign-in method's class (its settings: `codeb.signin.wallet`), by the registry."""
+    return signin.REGISTRY["wallet"]
+
+
 def _host() -> str:
     """The tenant host this page was asked on: the verifier's self-signed certificate names it."""
     return urlsplit(g.issuer).hostname or g.tenant.hosts[0]
@@ -48,13 +54,13 @@ def page(status: int = 200, error: CodebError | None = None, failed: str | None 
         g.tenant.store, kind).all()]} for kind in wallet.SETS]
     notice = request.args.get("m")
     tenant = context.tenants().get(g.tenant.name)
-    shown = form if failed == "settings" and form is not None else signin.REGISTRY["wallet"].settings_of(tenant)
+    shown = form if failed == "settings" and form is not None else _method().settings_of(tenant)
     return admin.render("wallet.html", status, sets=sets, verifier=_verifier(wallet.verifier(
         g.tenant.store, host=_host())), error=error, failed=failed, form=form or {},
         wallet_notice=notice if notice in NOTICES else None, wallet_settings=shown,
         wallet_enabled="wallet" in signin.enabled(tenant),
-        optional_claims=signin.REGISTRY["wallet"].OPTIONAL_CLAIMS, schemes=signin.REGISTRY["wallet"].SCHEMES,
-        prefixes=signin.REGISTRY["wallet"].PREFIXES)
+        optional_claims=_method().OPTIONAL_CLAIMS, schemes=_method().SCHEMES,
+        prefixes=_method().PREFIXES)
 
 
 def _entry(doc: dict) -> dict:
@@ -139,7 +145,7 @@ def install():
 @bp.post("/admin/wallet/settings")
 def save_settings():
     """How the sign-in asks (codeb.signin.wallet.settings_part); switched on on the settings page."""
-    method = signin.REGISTRY["wallet"]
+    method = _method()
     try:
         parts = method.settings_part(request.form)
     except CodebError as error:

@@ -9,6 +9,7 @@ another device (the QR code, the page's poll) and through the Digital Credential
 every way it must not work is tried.
 """
 
+import base64
 import json
 import re
 import time
@@ -524,3 +525,36 @@ def test_an_invite_only_tenant_offers_no_wallet_sign_up(client, app, pid_ca, dem
     wallet = mdoc_wallet(app, pid_ca)
     done = follow(client, wallet.answer(wallet.open(shown["link"])))
     assert done.status_code == 400 and "No account here is connected" in done.text
+
+
+# -- what an app learns of it ----------------------------------------------------------------
+
+def test_an_app_allowed_verified_identity_learns_that_the_person_proved_it_and_no_more(client, app, mailbox, pid_ca,
+                                                                                      demo):
+    from codeb.oidc.clients import Clients
+    from tests.support.oidc import authorize_params, exchange, get_authorize
+    from tests.support.web import RP, pkce_pair, query_of
+
+    connect(client, app, mailbox, pid_ca)
+    clients = Clients(demo.store)
+    allowed, secret = clients.add(name="Bank", redirect_uris=["http://127.0.0.1:9999/cb"],
+                                  scopes=["openid", "profile", "verified_identity"])
+    other, other_secret = clients.add(name="Chat", redirect_uris=["http://127.0.0.1:9999/cb"])
+    for registered, key, expected in ((allowed, secret, True), (other, other_secret, False)):
+        rp = RP(registered.client_id, key, "http://127.0.0.1:9999/cb")
+        verifier, challenge = pkce_pair()
+        answer = get_authorize(client, authorize_params(rp, challenge, scope="openid verified_identity"))
+        assert answer.status_code == 302, answer.text
+        tokens = exchange(client, rp, query_of(answer.headers["Location"])["code"], verifier).json
+        info = client.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}).json
+        claims = json.loads(base64.urlsafe_b64decode(tokens["id_token"].split(".")[1] + "=="))
+        if not expected:
+            assert "verified_claims" not in info and "verified_claims" not in claims
+            continue
+        for found in (info, claims):
+            verification = found["verified_claims"]["verification"]
+            assert verification["trust_framework"] == "eidas"
+            assert verification["evidence"][0]["record"]["type"] == "eu.europa.ec.eudi.pid.1"
+            assert found["verified_claims"]["claims"] == {}
+            assert not any(value in json.dumps(found) for value in VALUES)
+    assert "verified_identity" in client.get("/.well-known/openid-configuration").json["scopes_supported"]
