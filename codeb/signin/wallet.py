@@ -95,6 +95,7 @@ MESSAGES = {
 
 
 OPTIONAL_CLAIMS = ("nationality", "email")  # what a tenant may ask for besides the identity claims
+PID_VCT = "urn:eudi:pid:1"  # the EU's PID type (codeb.wallet.request.PID_VCT), always accepted
 SCHEMES = ("openid4vp", "haip-vp", "eudi-openid4vp")
 PREFIXES = ("x509_hash", "x509_san_dns")
 MAX_TYPES = 10
@@ -119,9 +120,8 @@ def settings_part(submitted: Mapping) -> dict:
         raise BadInput("error.wallet.settings_choice", field="client_id_prefix")
     if scheme not in SCHEMES:
         raise BadInput("error.wallet.settings_choice", field="scheme")
-    pid = "urn:eudi:pid:1"
     return {"wallet": {"claims": [name for name in OPTIONAL_CLAIMS if name in claims],
-                       "vct_values": [pid] + [vct for vct in dict.fromkeys(types) if vct != pid],
+                       "vct_values": [PID_VCT] + [vct for vct in dict.fromkeys(types) if vct != PID_VCT],
                        "client_id_prefix": prefix, "scheme": scheme,
                        "cross_device": submitted.get("cross_device") == "1",
                        "encrypted": submitted.get("encrypted") == "1",
@@ -130,10 +130,9 @@ def settings_part(submitted: Mapping) -> dict:
 
 def settings_of(tenant) -> dict:
     """The tenant's wallet settings, with the defaults."""
-
     saved = tenant.setting("wallet", default={}) or {}
-    return {"claims": list(saved.get("claims") or _late().request.DEFAULT_CLAIMS),
-            "vct_values": list(saved.get("vct_values") or (_late().request.PID_VCT,)),
+    return {"claims": [name for name in saved.get("claims") or () if name in OPTIONAL_CLAIMS],
+            "vct_values": list(saved.get("vct_values") or (PID_VCT,)),
             "client_id_prefix": saved.get("client_id_prefix") or "x509_hash",
             "encrypted": saved.get("encrypted", True) is not False,
             "cross_device": saved.get("cross_device", True) is not False,
@@ -353,12 +352,12 @@ class WalletSignIn(SignInMethod):
         subject = link_subject(ctx.store, anchor=anchor.certificate.subject.rfc4514_string(), claims=claims)
         audit.append(ctx.store, "wallet.verified", name=presented.issuer[:200],
                      credential_type=presented.credential_type, format=presented.format, ip=ctx.client_ip)
-        linked = Links(ctx.accounts).find(LINK_ISSUER, subject)
         result = {"subject": subject, "issuer": presented.issuer[:200], "credential_type": presented.credential_type,
                   "format": presented.format}
-        if linked is not None and not record.get("linking"):
-            return {**result, "login": linked.login}
-        return {**result, "claims": {k: v for k, v in claims.items() if isinstance(v, str | int | bool)}}
+        if record.get("linking") or Links(ctx.accounts).find(LINK_ISSUER, subject) is not None:
+            return result  # the account is known: nothing of the PID is needed any further
+        # No account yet: the name its sign-up will prefill (`_offer_sign_up`), and no more.
+        return {**result, "claims": {k: claims[k] for k in ("given_name", "family_name") if isinstance(claims[k], str)}}
 
     def _check_status(self, ctx: SignInContext, reference: dict, *, fail_open: bool) -> None:
 

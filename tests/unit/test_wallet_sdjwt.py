@@ -378,7 +378,8 @@ def test_a_digest_twice_in_the_payload_is_refused(anchors, issuer, holder, issua
     disclosure(1, 2),                               # a claim name that is no string
     disclosure("name", "value", "one too many"),
     b64url(json.dumps({"salt": "s", "name": "n"}).encode()),
-])
+], ids=["reserved-sd", "reserved-dots", "array-element", "not-json", "not-base64url", "not-utf8", "name-not-string",
+        "four-members", "an-object"])  # the salts are random: ids of their own, the same in every xdist worker
 def test_a_bad_disclosure_is_refused(anchors, issuer, holder, issuance, text):
     assert refused(anchors, with_disclosures(issuer, holder, issuance, text)) == "bad_disclosure"
 
@@ -386,7 +387,7 @@ def test_a_bad_disclosure_is_refused(anchors, issuer, holder, issuance, text):
 @pytest.mark.parametrize(("name", "value"), [
     ("exp", int(time.time()) + DAY), ("iss", "https://pid-provider.example/de"), ("vct", PID_VCT),
     ("cnf", {"jwk": {"kty": "EC"}}), ("status", {"status_list": {"idx": 1, "uri": "https://pid.example/s"}}),
-])
+], ids=["exp", "iss", "vct", "cnf", "status"])
 def test_a_validity_claim_selectively_disclosed_is_refused(anchors, issuer, holder, issuance, name, value):
     """SD-JWT VC §3.2.2.2: these MUST NOT be disclosures; a verifier reading only plain ones would miss them."""
     presentation = with_disclosures(issuer, holder, issuance, disclosure(name, value), **{name: REMOVE})
