@@ -11,6 +11,7 @@ every way it must not work is tried.
 
 import base64
 import json
+import logging
 import re
 import time
 from html import unescape
@@ -162,7 +163,9 @@ def test_another_device_scans_the_qr_code_and_the_page_completes_by_polling(clie
     assert done.status_code == 303 and done.headers["Location"] == "/office.html"
 
 
-def test_nothing_of_the_presentation_is_on_disk_after_a_sign_in(client, app, mailbox, pid_ca, data_root):
+def test_nothing_of_the_presentation_is_on_disk_or_in_the_log_after_a_sign_in(client, app, mailbox, pid_ca, data_root,
+                                                                             caplog):
+    caplog.set_level(logging.DEBUG)  # everything the app and its libraries log
     connect(client, app, mailbox, pid_ca)
     sign_out(client)
     shown = begin(client)
@@ -174,6 +177,9 @@ def test_nothing_of_the_presentation_is_on_disk_after_a_sign_in(client, app, mai
             for value in VALUES:
                 assert value.encode() not in content, (value, path)
     assert not list((Path(data_root) / "demo" / "transient" / layout.WALLET_REQUESTS).rglob("*.json"))
+    bad = wallet.answer(wallet.open(begin(client)["link"]), transcript=b"\xa0")  # a refusal is logged too
+    assert bad.status_code == 400
+    assert caplog.records and not any(value in caplog.text for value in VALUES)
 
 
 def test_a_same_device_answer_completes_only_in_the_browser_that_began(client, app, mailbox, pid_ca):
