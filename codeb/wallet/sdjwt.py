@@ -39,7 +39,6 @@ claims, never a claim's value.
 """
 
 import base64
-import binascii
 import hashlib
 import json
 import math
@@ -57,7 +56,7 @@ from joserfc.jwk import ECKey, JWKRegistry, Key, OKPKey
 
 from . import Presented, Refused
 from .status import reference
-from .trust import Anchor, verify_chain
+from .trust import Anchor, verify_chain, x5c_chain
 
 FORMAT = "dc+sd-jwt"
 TYP = "dc+sd-jwt"
@@ -215,21 +214,10 @@ def _algorithm(header: dict, algorithms: Collection[str], reason: str) -> str:
     return alg
 
 
-def _x5c(header: dict) -> list[bytes]:
-    """The issuer's chain, leaf first (RFC 7515 §4.1.6: base64, not base64url, DER)."""
-    chain = header.get("x5c", [])
-    if not isinstance(chain, list) or not all(isinstance(item, str) for item in chain):
-        raise Refused("bad_certificate", "x5c is not a list of strings")
-    try:
-        return [base64.b64decode(item, validate=True) for item in chain]
-    except (binascii.Error, ValueError):
-        raise Refused("bad_certificate", "x5c is not base64") from None
-
-
 def _signer(header: dict, anchors: Sequence[Anchor], now: int) -> tuple[ECKey | OKPKey, Anchor]:
     """The document signer's key, and the anchor its `x5c` chain ends at."""
     try:
-        leaf, anchor = verify_chain(_x5c(header), anchors, now=now)
+        leaf, anchor = verify_chain(x5c_chain(header), anchors, now=now)
         key = leaf.public_key()
     except CERTIFICATE_ERRORS as error:
         # cryptography parses a certificate's names, extensions and key only when they are read

@@ -27,7 +27,6 @@ Refusal details never name the list's URI or the index: together they identify a
 """
 
 import base64
-import binascii
 import json
 import math
 import re
@@ -42,7 +41,7 @@ from joserfc.errors import BadSignatureError, JoseError
 from joserfc.jwk import ECKey
 
 from . import Refused
-from .trust import Anchor, verify_chain
+from .trust import Anchor, verify_chain, x5c_chain
 
 VALID, INVALID, SUSPENDED = 0, 1, 2
 TYP = "statuslist+jwt"
@@ -133,7 +132,7 @@ def read_token(token: str | bytes, *, uri: str, signers: Sequence[Anchor], now: 
     compact = _compact(token, max_bytes)
     header = _header(compact)
     alg = header["alg"]
-    leaf, _ = verify_chain(_x5c(header), signers, now=now)
+    leaf, _ = verify_chain(x5c_chain(header), signers, now=now)
     public_key = leaf.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != CURVES[alg]:
         raise Refused("bad_algorithm", f"the signer's key is not one for {alg}")
@@ -195,17 +194,6 @@ def _header(compact: bytes) -> dict:
     if "crit" in header:
         raise Refused("malformed", "the header names critical extensions")
     return header
-
-
-def _x5c(header: dict) -> list[bytes]:
-    """The signer's chain: `x5c`, standard base64 DER certificates (RFC 7515 §4.1.6)."""
-    chain = header.get("x5c", [])
-    if not isinstance(chain, list) or not all(isinstance(item, str) for item in chain):
-        raise Refused("bad_certificate", "x5c is not a list of certificates")
-    try:
-        return [base64.b64decode(item, validate=True) for item in chain]
-    except (ValueError, binascii.Error):
-        raise Refused("bad_certificate", "x5c is not base64") from None
 
 
 def _status_list(claims: dict, *, uri: str, now: int) -> StatusList:

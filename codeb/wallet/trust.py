@@ -14,6 +14,8 @@ certificate is the anchor itself or because an anchor signed it. Chains longer t
 MAX_CHAIN are refused before any signature is checked.
 """
 
+import base64
+import binascii
 import hashlib
 import itertools
 from collections.abc import Sequence
@@ -58,6 +60,18 @@ def load_certificate(data: bytes) -> x509.Certificate:
     except CERTIFICATE_ERRORS as error:
         raise Refused("bad_certificate", str(error)[:200]) from None
     return certificate
+
+
+def x5c_chain(header: dict) -> list[bytes]:
+    """A JOSE header's `x5c`: the signer's chain, leaf first, standard base64 of DER (RFC 7515
+    §4.1.6); Refused("bad_certificate") for anything else. An absent one is an empty chain."""
+    chain = header.get("x5c", [])
+    if not isinstance(chain, list) or not all(isinstance(item, str) for item in chain):
+        raise Refused("bad_certificate", "x5c is not a list of strings")
+    try:
+        return [base64.b64decode(item, validate=True) for item in chain]
+    except (binascii.Error, ValueError):
+        raise Refused("bad_certificate", "x5c is not base64") from None
 
 
 def verify_chain(chain: Sequence[bytes], anchors: Sequence[Anchor], *, now: int) -> tuple[x509.Certificate, Anchor]:

@@ -11,9 +11,9 @@ import pytest
 from codeb import audit
 from codeb.store import layout
 from codeb.tenants.wallet import TrustList
-from tests.signin.test_wallet import FlaskHTTP, follow, mdoc_wallet
+from tests.signin.test_wallet import follow, mdoc_wallet
 from tests.support.pid_ca import PidCA
-from tests.support.web import csrf_of, field_error, signed_in_admin
+from tests.support.web import csrf_of, field_error, sign_in, signed_in_admin
 
 DEFAULTS = {"client_id_prefix": "x509_hash", "scheme": "openid4vp", "cross_device": "1", "encrypted": "1"}
 
@@ -91,11 +91,6 @@ def test_a_bad_setting_is_shown_beside_its_field(app, admin, demo, fields, field
 
 
 def test_only_admins_change_them(app, client, mailbox, accounts):
-    from tests.support.web import sign_in
     sign_in(client, mailbox, "user@example.com")
     page = client.get("/account")
     assert client.post("/admin/wallet/settings", data={"csrf": csrf_of(page.text), **DEFAULTS}).status_code == 403
-
-
-def test_unused_imports_are_not_left(app):
-    assert FlaskHTTP  # the wallet's HTTP client is shared with tests/signin/test_wallet.py

@@ -19,7 +19,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codeb.wallet import Refused, mdoc
-from codeb.wallet.trust import Anchor
 from tests.support import pid_mdoc
 from tests.support.pid_ca import PidCA
 from tests.support.pid_mdoc import PID
@@ -39,16 +38,6 @@ SPEC_TRANSCRIPT = bytes.fromhex("83f6f682714f70656e494434565048616e646f766572582
                                 "ed494cefdd9d95240d254b046b11b68013722aad38ac")
 SPEC_DC_API_TRANSCRIPT = bytes.fromhex("83f6f682764f70656e4944345650444341504948616e646f7665725820fbece366f4"
                                        "212f9762c74cfdbf83b8c69e371d5d68cea09cb4c48ca6daab761a")
-
-
-@pytest.fixture(scope="module")
-def ca():
-    return PidCA()
-
-
-@pytest.fixture(scope="module")
-def anchors(ca):
-    return [Anchor(id="pid-de", certificate=ca.root)]
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ from jwcrypto.jwk import JWK
 from sd_jwt.verifier import SDJWTVerifier
 
 from codeb.wallet import Refused, sdjwt
-from codeb.wallet.trust import Anchor
 from tests.support.pid_ca import PidCA, certificate, der
 from tests.support.pid_sdjwt import (
     PERSON,
@@ -119,16 +118,6 @@ RFC_PID_PROCESSED = {
     "iss": "https://pid-issuer.bund.de.example", "iat": 1683000000, "exp": 1883000000, "vct": "urn:eudi:pid:de:1",
     "cnf": {"jwk": RFC_HOLDER_KEY}, "age_equal_or_over": {"18": True}, "nationalities": ["DE"],
 }
-
-
-@pytest.fixture(scope="module")
-def ca():
-    return PidCA()
-
-
-@pytest.fixture(scope="module")
-def anchors(ca):
-    return [Anchor(id="pid-de", certificate=ca.root)]
 
 
 @pytest.fixture(scope="module")

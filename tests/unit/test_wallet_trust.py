@@ -19,16 +19,6 @@ from codeb.wallet.trust import MAX_CHAIN, Anchor, fingerprint, load_certificate,
 from tests.support.pid_ca import DAY, PidCA, certificate, der, pem
 
 
-@pytest.fixture(scope="module")
-def ca():
-    return PidCA()
-
-
-@pytest.fixture(scope="module")
-def anchors(ca):
-    return [Anchor(id="pid-de", certificate=ca.root)]
-
-
 def refused(chain, anchors, *, now=None) -> str:
     with pytest.raises(Refused) as refusal:
         verify_chain(chain, anchors, now=int(now or time.time()))
