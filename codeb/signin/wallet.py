@@ -226,12 +226,15 @@ class WalletSignIn(SignInMethod):
 
     # -- the request object ------------------------------------------------------------
 
-    def client_id(self, ctx: SignInContext) -> str:
+    def verifier(self, ctx: SignInContext):
+        """(the tenant's verifier key and chain, the full client id wallets know it by)."""
+        host = urlsplit(ctx.base_url).hostname or ""
+        found = _late().tenant.verifier(ctx.store, host=host)
+        return found, _late().request.client_id(settings_of(ctx.tenant)["client_id_prefix"],
+                                                x509_hash=found.x509_hash, host=host)
 
-        settings = settings_of(ctx.tenant)
-        found = _late().tenant.verifier(ctx.store, host=urlsplit(ctx.base_url).hostname or "")
-        return _late().request.client_id(settings["client_id_prefix"], x509_hash=found.x509_hash,
-                         host=urlsplit(ctx.base_url).hostname or "")
+    def client_id(self, ctx: SignInContext) -> str:
+        return self.verifier(ctx)[1]
 
     def _query(self, ctx: SignInContext) -> dict:
 
@@ -255,9 +258,9 @@ class WalletSignIn(SignInMethod):
                 raise NotFound()
             record["step"], record["via"] = OPENED, record.get("via") or via
             encrypted = record.setdefault("encrypted", settings["encrypted"])  # fixed at the first fetch
-            found = _late().tenant.verifier(ctx.store, host=urlsplit(ctx.base_url).hostname or "")
+            found, client_id = self.verifier(ctx)
             params = vp.parameters(
-                client_id=self.client_id(ctx), response_uri=f"{ctx.base_url}/signin/wallet/response/{tid}",
+                client_id=client_id, response_uri=f"{ctx.base_url}/signin/wallet/response/{tid}",
                 nonce=record["nonce"], state=record["state"], dcql=self._query(ctx),
                 metadata=vp.client_metadata(record["public"] if encrypted else None, client_name=ctx.tenant.name),
                 response_mode="direct_post.jwt" if encrypted else "direct_post", wallet_nonce=wallet_nonce)
@@ -266,8 +269,8 @@ class WalletSignIn(SignInMethod):
     def dc_api_request(self, ctx: SignInContext, record: dict) -> str:
         """The signed request the page hands the browser's Digital Credentials API."""
         vp = _late().request
-        found = _late().tenant.verifier(ctx.store, host=urlsplit(ctx.base_url).hostname or "")
-        params = vp.parameters(client_id=self.client_id(ctx), response_uri=None, nonce=record["nonce"], state=None,
+        found, client_id = self.verifier(ctx)
+        params = vp.parameters(client_id=client_id, response_uri=None, nonce=record["nonce"], state=None,
                                dcql=self._query(ctx), metadata=vp.client_metadata(record["public"]),
                                response_mode="dc_api.jwt", expected_origins=[_origin(ctx.base_url)])
         return vp.request_object(key=found.key, chain=found.chain, claims=params, now=ctx.now())

@@ -173,8 +173,13 @@ def sent_status():
     session = g.session
     browser = session.data.get("csrf", "") if session is not None else ""  # none started here
     signed_in_by = (session.data.get("detail") or {}).get("pending") if session and not session.anonymous else None
-    answer = signin.link_method().status(method_context(browser=browser), request.args.get("p", ""),
-                                         signed_in_by=signed_in_by)
+    return polled(signin.link_method().status(method_context(browser=browser), request.args.get("p", ""),
+                                              signed_in_by=signed_in_by))
+
+
+def polled(answer: dict):
+    """A waiting page's poll answered: JSON with an ETag of its content, revalidated at every
+    poll (304 while nothing changed), never stored by a shared cache."""
     response = jsonify(answer)
     response.set_etag(hashlib.sha256(json.dumps(answer, sort_keys=True).encode()).hexdigest()[:32])
     response.headers["Cache-Control"] = "no-cache, private"

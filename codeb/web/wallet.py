@@ -18,8 +18,6 @@ stand in for it):
   where to send the browser, or the protocol error.
 """
 
-import hashlib
-import json
 
 from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 from markupsafe import Markup
@@ -28,7 +26,7 @@ from .. import signin
 from ..errors import BadInput, CodebError, NotFound
 from . import context
 from .errors import answers
-from .signin import method_context, pending_interaction, show_sent
+from .signin import method_context, pending_interaction, polled, show_sent
 
 bp = Blueprint("wallet", __name__)
 context.CSRF_EXEMPT.update({"wallet.request_object", "wallet.response"})
@@ -72,11 +70,7 @@ def status():
     """The present page's poll: one small read, no session written, 304 while unchanged."""
     session = g.session
     browser = session.data.get("csrf", "") if session is not None else ""
-    answer = _method().status(method_context(browser=browser), request.args.get("t", ""))
-    response = jsonify(answer)
-    response.set_etag(hashlib.sha256(json.dumps(answer, sort_keys=True).encode()).hexdigest()[:32])
-    response.headers["Cache-Control"] = "no-cache, private"
-    return response.make_conditional(request)
+    return polled(_method().status(method_context(browser=browser), request.args.get("t", "")))
 
 
 @bp.route("/signin/wallet/request/<tid>", methods=["GET", "POST"])
