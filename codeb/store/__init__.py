@@ -12,7 +12,6 @@ all tenants.
 
 from __future__ import annotations
 
-import builtins
 import hashlib
 import json
 import os
@@ -25,7 +24,6 @@ from .ids import secret_id
 from .index import Index
 from .lock import file_lock, open_lock_file
 from .log import Log
-from .segments import Segments
 from .transient import Counter, Transient
 
 SCHEMA = 1
@@ -218,18 +216,6 @@ class Store:
     def log(self, folder: str) -> Log:
         return Log(self, folder)
 
-    def segments(self, *folder: str) -> Segments:
-        return Segments(self, *folder)
-
-    def folders(self, *folder: str) -> builtins.list[str]:
-        """Names of the sub-folders of a folder that are valid segments, sorted."""
-        try:
-            entries = os.scandir(self.folder(*folder))
-        except FileNotFoundError:
-            return []
-        with entries:
-            return sorted(e.name for e in entries if e.is_dir() and names.SEGMENT_PATTERN.fullmatch(e.name))
-
 
 _folders: set[str] = set()  # folders this process made or found: checked once, not per write
 _tool_files: dict[str, bytes] = {}  # files_for_tool this process wrote or found as they should be
@@ -289,7 +275,6 @@ __all__ = [
     "DataRoot",
     "Index",
     "Log",
-    "Segments",
     "Store",
     "Transient",
     "layout",

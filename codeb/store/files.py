@@ -165,19 +165,3 @@ def read_bytes(path: str) -> bytes | None:
         return _sharing(lambda: _read(path))
     except FileNotFoundError:
         return None
-
-
-def append_bytes(path: str, data: bytes) -> None:
-    """Append `data` with one `write` to the file opened with O_APPEND (made with its folder if
-    missing): the kernel moves to the end and writes in one step (codeb.store.log)."""
-    with room_for_writes():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
-        except FileNotFoundError:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
-        try:
-            if os.write(fd, data) != len(data):  # a full disk: the short piece is skipped by readers
-                raise OSError(28, "short write", path)
-        finally:
-            os.close(fd)
