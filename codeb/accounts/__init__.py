@@ -413,6 +413,7 @@ class Accounts:
                 privacy.hold(self.store, account, by=by)
             else:
                 privacy.erase_all(self.store, account.sub)
+                privacy.erase_messages(self.store, account.sub)
             for entry in account.listed_sessions:
                 self.store.transient(layout.SESSIONS).delete(entry["id"])
             self._remove_files(doc)

@@ -10,11 +10,13 @@ many files, how many bytes, never their content. Deleting an account erases
 all of it, unless an admin keeps it for legal hold: then it stays under the
 old sub, with a record that says whose it was, until an admin erases it.
 The export is one document, the same whoever asks for it (the person from
-their account page, an admin for them).
+their account page, an admin for them). A person's chat messages (codeb.rooms) are in it;
+deleting the account erases their texts too, unless a legal hold keeps the files.
 """
 
 from .. import audit
 from ..errors import BadInput, Conflict, NotFound
+from ..rooms.channels import Channels
 from ..store import layout
 from . import authenticators
 
@@ -142,8 +144,15 @@ def release(store, hold_id: str) -> dict:
     if "sub" not in record or "deleted" not in record:  # a live account's hold is lifted, not erased
         raise NotFound()
     record["erased"] = erase_all(store, record["sub"], releasing=True)
+    record["messages_erased"] = erase_messages(store, record["sub"])
     store.delete(layout.LEGAL_HOLDS, hold_id)
     return record
+
+
+def erase_messages(store, sub: str) -> int:
+    """A deleted person's chat messages: their texts leave the disk, each keeping its place in
+    the thread as a deleted message (codeb.rooms.channels.erase_person). How many."""
+    return Channels(store).erase_person(sub)
 
 
 def _pick(record: dict, fields) -> dict:
@@ -175,6 +184,7 @@ def export(store, tenant_name: str, account) -> dict:
         "exported": int(store.clock()),
         "account": exported_account(account.doc),
         "files": inventory(store, account.sub),
+        "messages": Channels(store).export_of(account.sub),
         "security_events": audit.of_account(store, account),
     }
 

@@ -72,6 +72,13 @@ def translate(lang: str, message_id: str, extra: dict | None = None, **params) -
     return fill(text, params)
 
 
+def message(lang: str, message_id: str, extra: dict | None = None) -> Message:
+    """A message as the catalogue holds it (a text, or a plural's forms without the selector),
+    for browser code that fills it in itself."""
+    found = _lookup(lang, message_id, extra, catalogue(DEFAULT)[message_id])
+    return {k: v for k, v in found.items() if k != SELECTOR} if isinstance(found, dict) else found
+
+
 def _lookup(lang: str, message_id: str, extra: dict | None, english: Message) -> Message:
     """The language's own text if it has the English message's shape (text or plural forms)."""
     for source in (extra, catalogue(lang) if lang in SHIPPED else None):

@@ -6,8 +6,8 @@ segment is validated before it is joined to a path. Writes are atomic, every
 read-modify-write holds the document's cross-process lock, and every document
 carries a `schema` version. `Index` gives O(1) lookups by key, `Transient`
 records that expire, `Counter` fixed-window rate limits, `Log` append-only
-files; `layout` names every folder and record kind, `DataRoot` the folder of
-all tenants.
+files, `Segments` numbered append-only logs (a channel's messages); `layout`
+names every folder and record kind, `DataRoot` the folder of all tenants.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import os
 import time
 from contextlib import contextmanager
 
-from ..errors import NotFound, StoreCorrupt
+from ..errors import InvalidName, NotFound, StoreCorrupt
 from . import cache, files, layout, names
 from .ids import secret_id
 from .index import Index
 from .lock import file_lock, open_lock_file
 from .log import Log
+from .segments import Segments
 from .transient import Counter, Transient
 
 SCHEMA = 1
@@ -134,6 +135,17 @@ class Store:
         except FileNotFoundError:
             return None
 
+    def folders(self, *folder: str) -> list[str]:
+        """Names of the folders in a folder, sorted; not a folder being removed (`.removing-...`,
+        see files.remove_tree) nor any other whose name is no valid segment."""
+        try:
+            entries = os.scandir(self.folder(*folder))
+        except FileNotFoundError:
+            return []
+        with entries:
+            found = [e.name for e in entries if e.is_dir() and not e.name.startswith(".")]
+        return sorted(n for n in found if _is_segment(n))
+
     def list(self, *folder: str) -> list[str]:
         """Names of the documents in a folder (without `.json`), sorted."""
         try:
@@ -216,9 +228,20 @@ class Store:
     def log(self, folder: str) -> Log:
         return Log(self, folder)
 
+    def segments(self, *folder: str) -> Segments:
+        return Segments(self, *folder)
+
 
 _folders: set[str] = set()  # folders this process made or found: checked once, not per write
 _tool_files: dict[str, bytes] = {}  # files_for_tool this process wrote or found as they should be
+
+
+def _is_segment(name: str) -> bool:
+    try:
+        names.segment(name)
+    except InvalidName:
+        return False
+    return True
 
 
 def _in_folder(path: str, write):
@@ -275,6 +298,7 @@ __all__ = [
     "DataRoot",
     "Index",
     "Log",
+    "Segments",
     "Store",
     "Transient",
     "layout",

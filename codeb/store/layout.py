@@ -36,6 +36,16 @@ BRAND_DOC = "current"
 # without an admin is checked and made (never a login's: logins do not start with "_").
 ADMINS_LOCK = "_admins"
 
+# The workspace (codeb.rooms, codeb.notify.push)
+CHANNELS = "channels"        # channels/<id>/channel.json, messages/<segment>.jsonl, read/<person>.json
+MEETINGS = "meetings"        # meetings/<id>.json: a meeting; its chat is a channel of kind "meeting"
+GUESTS = "guests"            # guests/<id>.json (a guest), guests/invites/<id>.json (an invite: its link's hash)
+PUSH = "push"                # push/<person>/<subscription id>.json: one account's Web Push subscriptions
+MEMBERSHIPS = "memberships"  # memberships/<person>.json: the channels a person is in (derived; channel.json rules)
+TURN = "turn"                # keys/turn.json: the TURN REST shared secret, current and previous
+VAPID = "vapid"              # keys/vapid.json: the tenant's VAPID key pair for Web Push
+GUEST_INVITE_KEY = "guest-invites"  # keys/guest-invites.json: signs guest hotlinks
+
 # Per-person files that GDPR erasure acts on: <kind>/<person>/..., where <person> is
 # `person(sub)`: keyed by the account's sub, never by its login, which a later account may get.
 RECORDINGS = "recordings"
@@ -57,6 +67,9 @@ BY_EXTENSION = "ext"
 BY_CREDENTIAL = "credential"  # passkey credential id
 DIRECTORY = "directory"       # the admin's user list, in 256 shards
 BY_UPSTREAM = "upstream"      # an upstream identity (issuer, subject) linked to an account
+# codeb.notify.push: a Web Push endpoint -> the `person(sub)` whose subscription it is now
+# (a browser's one subscription belongs to the account last signed in there, never to two)
+BY_PUSH_ENDPOINT = "push-endpoint"
 
 # -- transient records ---------------------------------------------------------------
 
@@ -84,6 +97,10 @@ REVOKED_GRANTS = "revoked-grants"
 AUDIT_REPEATS = "audit-repeats"        # repeated failure events being counted before their line
 SHOWN_SECRETS = "shown-secrets"        # a new client secret, sealed, until the admin's page shows it once
 
+GUEST_SESSIONS = "guest-sessions"      # a guest's browser session (its token hashed)
+MEETING_PRESENCE = "meeting-presence"  # who is in a meeting room now: a heartbeat each
+MEETING_SIGNALS = "meeting-signals"    # WebRTC offers, answers and candidates waiting for their peer
+
 # -- rate-limit counters ---------------------------------------------------------------
 
 MAGIC_PER_CLIENT = "magic-client"
@@ -97,6 +114,10 @@ SIGNUP_PER_CLIENT = "signup-client"
 EMAIL_CHANGE_PER_ACCOUNT = "email-change-account"  # "Change email" requests per account (by login)
 SIGNUP_PER_ADDRESS = "signup-address"
 
+POSTS_PER_PARTICIPANT = "posts-participant"    # messages posted per participant (account or guest)
+GUEST_JOINS_PER_CLIENT = "guest-joins-client"  # guest invitations redeemed per client network
+INVITES_PER_ACCOUNT = "invites-account"        # guest invitations made per account
+MEETING_SIGNALS_PER_PEER = "meeting-signals-peer"  # WebRTC signals sent per participant of a meeting
 
 # -- durability: which transient kinds are written without fsync -----------------------
 #
@@ -110,7 +131,9 @@ SIGNUP_PER_ADDRESS = "signup-address"
 #   marker only forgoes revoking the grant on a replay in the power cut's very minute;
 # - the rate-limit windows and audit repeat counts: a window counted from zero again
 #   after a power cut lets a few more attempts through once;
-# - shown secrets: the admin's page shows a new secret once; a lost one is a new secret.
+# - shown secrets: the admin's page shows a new secret once; a lost one is a new secret;
+# - meeting presence and signals: a heartbeat every few seconds, and a WebRTC negotiation
+#   the browsers restart when it stalls; the per-minute post, join and signal windows as above.
 # Sessions, grants and their refresh chains, revocations, magic links (mailed: the person
 # holds them), password failures (a lockout must survive) and superuser links stay durable.
 NOT_DURABLE = frozenset({
@@ -118,6 +141,8 @@ NOT_DURABLE = frozenset({
     MAGIC_PER_CLIENT, MAGIC_PER_ADDRESS, MAGIC_CODE_PER_CLIENT, WEBAUTHN_PER_CLIENT, INTERACTIONS_PER_CLIENT,
     SIGNUP_PER_CLIENT, SIGNUP_PER_ADDRESS, UPSTREAM_REQUESTS, UPSTREAM_ARRIVALS, UPSTREAM_PER_CLIENT,
     UPSTREAM_LOGOUTS, WALLET_PER_CLIENT, WALLET_REQUESTS, WALLET_ARRIVALS, WALLET_STATUS_LISTS,
+    MEETING_PRESENCE, MEETING_SIGNALS, POSTS_PER_PARTICIPANT, GUEST_JOINS_PER_CLIENT,
+    MEETING_SIGNALS_PER_PEER,
 })
 
 

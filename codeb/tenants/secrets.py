@@ -32,3 +32,20 @@ def session_secret(store) -> bytes:
     if secret is None:  # a tenant folder without its secret is damaged, not empty
         raise StoreCorrupt(path=store.doc_path(layout.KEYS, layout.SESSION_SECRET))
     return secret
+
+
+# Other random secrets of a tenant, by name (`layout.GUEST_INVITE_KEY` ...), decoded and
+# revalidated like the session secret.
+_named = Memo(size=256)
+
+
+def named_secret(store, name: str) -> bytes:
+    """A 32-byte secret of the tenant kept in `keys/<name>.json`, made under its lock the first
+    time it is asked for (a tenant from before the capability gets it then, in any process)."""
+    secret = store.derived(_named, layout.KEYS, name, make=lambda doc: base64.b64decode(doc["secret"]))
+    if secret is not None:
+        return secret
+    with store.lock(layout.KEYS, name):
+        if not store.exists(layout.KEYS, name):
+            store.write(layout.KEYS, name, doc={"secret": base64.b64encode(secrets.token_bytes(32)).decode()})
+    return store.derived(_named, layout.KEYS, name, make=lambda doc: base64.b64decode(doc["secret"]))

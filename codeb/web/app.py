@@ -34,6 +34,7 @@ from . import (
     urls,
     wallet,
     wallet_admin,
+    workspace,
 )
 
 log = logging.getLogger("codeb")
@@ -102,7 +103,7 @@ def init_app(app) -> None:
     errors.init_app(app)
     app.url_rule_class = urls.Rule  # URL builders compiled at first use, not at start-up
     for module in (oidc, signin, pages, passkeys, account, office, help, admin, upstreams, brand, breakglass,
-                   wallet, wallet_admin):
+                   wallet, wallet_admin, workspace):
         app.register_blueprint(module.bp)
     app.register_blueprint(upstreams.keys)  # public, beside the admin's page: no admin check
 

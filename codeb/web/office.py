@@ -36,7 +36,7 @@ class Card:
 
 # The shell's cards, in page order (on phones the tile cards come first: codeb.css). A new
 # card is one partial and one line here.
-CARDS = (Card("identity", 4), Card("apps", 2, tiles=True), Card("places", 3, tiles=True))
+CARDS = (Card("identity", 4), Card("channels", 3), Card("apps", 2, tiles=True), Card("places", 3, tiles=True))
 
 
 @bp.get("/office.html")
@@ -46,8 +46,14 @@ def shell():
 
 
 def shell_messages() -> dict:
-    """Every string the shell's script shows, in the page's language."""
-    return {key: translate(f"office.{key}") for key in OFFICE_KEYS}
+    """Every string the shell's script shows, in the page's language. A plural message goes as
+    its forms by CLDR category, which the script picks with `Intl.PluralRules` (the same CLDR
+    rules Babel applies here) once it knows the count."""
+    messages: dict = {key: translate(f"office.{key}") for key in OFFICE_KEYS}
+    for key in ROOMS_KEYS:
+        message = i18n.message(g.lang, f"rooms.{key}", g.tenant.languages.get(g.lang))
+        messages[key] = message if isinstance(message, dict) else translate(f"rooms.{key}")
+    return messages
 
 
 OFFICE_KEYS = ("welcome", "tenant", "auth", "roles", "sip", "ext", "ready", "help_title", "cmd_help",
@@ -56,6 +62,10 @@ OFFICE_KEYS = ("welcome", "tenant", "auth", "roles", "sip", "ext", "ready", "hel
                "phone_info", "lang_done", "lang_unknown", "method_magic_link", "method_passkey",
                "method_password", "method_oidc", "method_saml", "method_wallet", "loaded",
                "signing_out", "apps_failed")
+# The chat channels' strings (static/js/office/channels.js), `rooms.<key>` in the catalogues.
+ROOMS_KEYS = ("archived", "unread", "unread_mentions", "someone", "guest", "edited", "deleted", "edit",
+              "delete", "members", "role_owner", "role_guest", "delete_confirm", "no_results",
+              "archive_confirm", "leave_confirm")
 
 
 def shell_bearer():

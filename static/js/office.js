@@ -7,6 +7,7 @@ import { startTerminal } from "./office/terminal.js";
 import { loadApps } from "./office/apps.js";
 import { startMenu } from "./office/menu.js";
 import { startDisclosures } from "./office/cards.js";
+import { startChannels } from "./office/channels.js";
 import { fail, loading, ready, t } from "./office/messages.js";
 
 async function render(me, token) {
@@ -18,6 +19,7 @@ async function render(me, token) {
   startDisclosures();
   ready(t("loaded"));
   startTerminal(me, token);
+  startChannels(me, token);
   scheduleRenewal(token);
 }
 

@@ -8,7 +8,20 @@ const skeleton = document.getElementById("office-skeleton");
 const cards = document.getElementById("office-cards");
 const messages = JSON.parse(document.getElementById("office-messages").textContent);
 
-export const t = (key, values = {}) => (messages[key] || key).replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
+const plurals = new Intl.PluralRules(document.documentElement.lang);
+const numbers = new Intl.NumberFormat(document.documentElement.lang);
+
+// A plural message comes as its CLDR forms ({one, other, ...}): the form for `values.count`.
+function textOf(key, values) {
+  const message = messages[key] || key;
+  if (typeof message === "string") return message;
+  return message[plurals.select(values.count)] || message.other;
+}
+
+export const t = (key, values = {}) => textOf(key, values).replace(/\{(\w+)\}/g, (_, name) => {
+  const value = values[name];
+  return typeof value === "number" ? numbers.format(value) : value ?? "";
+});
 
 function announce(text) {
   status.hidden = false;

@@ -39,7 +39,9 @@ export function forgetToken() {
 }
 
 export async function signIn(silent) {
-  const flow = { state: randomText(24), nonce: randomText(24), verifier: randomText(48), silent };
+  // The hash names the open channel (#channel=<id>): kept across the round trip to /authorize.
+  const hash = /^#[a-z]+=[a-z2-7]{16}$/.test(window.location.hash) ? window.location.hash : "";
+  const flow = { state: randomText(24), nonce: randomText(24), verifier: randomText(48), silent, hash };
   sessionStorage.setItem(FLOW_KEY, JSON.stringify(flow));
   const params = new URLSearchParams({
     response_type: "code",
@@ -67,7 +69,7 @@ function claimsOf(jwt) {
 export async function finishSignIn(params) {
   const flow = JSON.parse(sessionStorage.getItem(FLOW_KEY) || "null");
   sessionStorage.removeItem(FLOW_KEY);
-  window.history.replaceState(null, "", "/office.html");
+  window.history.replaceState(null, "", `/office.html${(flow && flow.hash) || ""}`);
   if (!flow || params.get("state") !== flow.state || params.get("iss") !== window.location.origin) {
     return "failed"; // not the answer to our request (RFC 9207 §2.4, RFC 6749 §10.12)
   }
