@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..errors import Conflict, NotFound, concerning
+from ..notify import push
 from ..store import layout, names, secret_id
 from ..store.cache import Memo
 from . import privacy
@@ -416,6 +417,7 @@ class Accounts:
                 privacy.erase_messages(self.store, account.sub)
             for entry in account.listed_sessions:
                 self.store.transient(layout.SESSIONS).delete(entry["id"])
+            push.forget_person(self.store, account.sub)  # kept by no hold: no device is told anything more
             self._remove_files(doc)
 
     def withdraw(self, login: str) -> None:

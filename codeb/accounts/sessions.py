@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..errors import NotFound
+from ..notify import push
 from ..store import layout, secret_id
 
 ANONYMOUS_PREFIX = "a~"
@@ -278,12 +279,14 @@ class Sessions:
 
     def end_all(self, accounts, login: str) -> None:
         """Sign out everywhere: every process refuses the sessions, and the apps' codes, refresh
-        and access tokens, issued until now (`Accounts.revoke_issued`)."""
+        and access tokens, issued until now (`Accounts.revoke_issued`); no device gets the
+        person's notifications any more (their push subscriptions go)."""
         accounts.revoke_issued(login)
         with accounts.update(login) as doc:
             for entry in doc.get("sessions", []):
                 self._drop(entry["id"])
             doc["sessions"] = []
+        push.forget_person(accounts.store, doc["sub"])
 
 
 @dataclass(frozen=True)

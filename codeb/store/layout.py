@@ -100,6 +100,7 @@ SHOWN_SECRETS = "shown-secrets"        # a new client secret, sealed, until the 
 GUEST_SESSIONS = "guest-sessions"      # a guest's browser session (its token hashed)
 MEETING_PRESENCE = "meeting-presence"  # who is in a meeting room now: a heartbeat each
 MEETING_SIGNALS = "meeting-signals"    # WebRTC offers, answers and candidates waiting for their peer
+CHANNEL_VIEWERS = "channel-viewers"    # a page shows a channel now: no push for its messages (codeb.rooms.alerts)
 
 # -- rate-limit counters ---------------------------------------------------------------
 
@@ -133,7 +134,8 @@ MEETING_SIGNALS_PER_PEER = "meeting-signals-peer"  # WebRTC signals sent per par
 #   after a power cut lets a few more attempts through once;
 # - shown secrets: the admin's page shows a new secret once; a lost one is a new secret;
 # - meeting presence and signals: a heartbeat every few seconds, and a WebRTC negotiation
-#   the browsers restart when it stalls; the per-minute post, join and signal windows as above.
+#   the browsers restart when it stalls; the per-minute post, join and signal windows as above;
+# - channel viewers (codeb.rooms.alerts): a lost one costs one notification too many.
 # Sessions, grants and their refresh chains, revocations, magic links (mailed: the person
 # holds them), password failures (a lockout must survive) and superuser links stay durable.
 NOT_DURABLE = frozenset({
@@ -142,7 +144,7 @@ NOT_DURABLE = frozenset({
     SIGNUP_PER_CLIENT, SIGNUP_PER_ADDRESS, UPSTREAM_REQUESTS, UPSTREAM_ARRIVALS, UPSTREAM_PER_CLIENT,
     UPSTREAM_LOGOUTS, WALLET_PER_CLIENT, WALLET_REQUESTS, WALLET_ARRIVALS, WALLET_STATUS_LISTS,
     MEETING_PRESENCE, MEETING_SIGNALS, POSTS_PER_PARTICIPANT, GUEST_JOINS_PER_CLIENT,
-    MEETING_SIGNALS_PER_PEER,
+    MEETING_SIGNALS_PER_PEER, CHANNEL_VIEWERS,
 })
 
 

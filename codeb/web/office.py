@@ -65,7 +65,8 @@ OFFICE_KEYS = ("welcome", "tenant", "auth", "roles", "sip", "ext", "ready", "hel
 # The chat channels' strings (static/js/office/channels.js), `rooms.<key>` in the catalogues.
 ROOMS_KEYS = ("archived", "unread", "unread_mentions", "someone", "guest", "edited", "deleted", "edit",
               "delete", "members", "role_owner", "role_guest", "delete_confirm", "no_results",
-              "archive_confirm", "leave_confirm")
+              "archive_confirm", "leave_confirm", "notify_on", "notify_off", "notify_enabled", "notify_denied",
+              "notify_unsupported", "notify_failed")
 
 
 def shell_bearer():

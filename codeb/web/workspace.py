@@ -18,7 +18,9 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from .. import rooms
 from ..errors import BadInput, NotFound
+from ..notify import push
 from ..oidc.requests import NO_STORE
+from ..rooms import alerts
 from ..rooms.channels import Channels
 from . import context
 from .errors import answers
@@ -143,7 +145,7 @@ def channel_create():
     me = actor()
     body = _body()
     members = _subs_of(body.get("members", []))
-    channel = Channels(g.tenant.store).create(name=body.get("name"), by=me, members=members)
+    channel = Channels(g.tenant.store).create(name=body.get("name", ""), by=me, members=members)
     return _json({"channel": _channel(channel, me, Names())}, status=201)
 
 
@@ -251,14 +253,19 @@ def message_changes(cid):
     cid = rooms.check_id(cid)
     channels = Channels(g.tenant.store)
     after = _int_arg("after", 0) or 0
+    looking = request.args.get("looking") == "1"  # the page is in front of the person now
     etag = hashlib.sha256(f"{channels.stamp(cid)}/{after}/{me.key}".encode()).hexdigest()[:32]
     cached = _not_modified(etag)
     if cached is not None:
         channel = channels.get(cid)  # the member check still holds for a 304: removed means 404
         if channel.role_of(me) is None:
             raise NotFound("error.rooms.not_found")
+        if looking:
+            alerts.looking(g.tenant.store, cid, g.workspace_account.sub)
         return cached
     channel = _member_view(channels, cid, me)
+    if looking:
+        alerts.looking(g.tenant.store, cid, g.workspace_account.sub)
     names = Names()
     events = [_message(e, me, names) for e in channels.changes(cid, by=me, after=after)]
     body = {"events": events, "channel": _channel(channel, me, names), "unread": channels.unread(cid, by=me),
@@ -274,7 +281,25 @@ def message_post(cid):
     channel = _member_view(channels, rooms.check_id(cid), me)
     text = rooms.clean_text(_body().get("text"))
     message = channels.post(cid, by=me, text=text, mentions=_mentions(channel, text))
-    return _json({"message": _message(message, me, Names())}, status=201)
+    response = _json({"message": _message(message, me, Names())}, status=201)
+    _notify_after(response, channel, message, me)
+    return response
+
+
+def _notify_after(response: Response, channel, message: dict, me: rooms.Participant) -> None:
+    """Push the new message to the members not looking at the channel, once the response has
+    gone (`call_on_close`: waitress and wfastcgi close the response after sending it)."""
+    store, tenant, accounts = g.tenant.store, g.tenant, g.accounts
+
+    def language_of(sub: str) -> str | None:
+        account = accounts.find_by_sub(sub)
+        return account.language if account is not None else None
+
+    found = alerts.notices(store, channel, message, by=me, author_name=me.name, language_of=language_of,
+                           default_language=tenant.setting("default_language", default="en"))
+    if found:
+        contact = push.contact_for(tenant)
+        response.call_on_close(lambda: alerts.deliver(store, found, contact=contact))
 
 
 @bp.patch("/api/channels/<cid>/messages/<int:number>")
@@ -323,6 +348,37 @@ def message_search(cid):
     return _json({"messages": [_message(m, me, names) for m in channels.search(cid, by=me, query=query)]})
 
 
+# -- push ---------------------------------------------------------------------------
+
+
+@bp.get("/api/push")
+@answers("json")
+def push_key():
+    """The tenant's VAPID public key: the `applicationServerKey` of `pushManager.subscribe`."""
+    actor()
+    return _json({"key": push.public_key(g.tenant.store)})
+
+
+@bp.post("/api/push/subscriptions")
+@answers("json")
+def push_subscribe():
+    """Keep this browser's PushSubscription for the person (they agreed in the shell)."""
+    actor()
+    body = _body()
+    sid = push.subscribe(g.tenant.store, g.workspace_account.sub, body.get("subscription", {}),
+                         agent=request.headers.get("User-Agent", ""))
+    return _json({"id": sid}, status=201)
+
+
+@bp.delete("/api/push/subscriptions")
+@answers("json")
+def push_unsubscribe():
+    """Forget this browser's subscription (the person turned notifications off)."""
+    actor()
+    removed = push.unsubscribe(g.tenant.store, g.workspace_account.sub, _body().get("endpoint"))
+    return _json({"removed": removed})
+
+
 # Bearer calls: no cookie rides along that a cross-site form could spend.
 context.CSRF_EXEMPT.update({f"workspace.{view}" for view in (
-    "channel_create", "member_add", "message_post", "message_read")})
+    "channel_create", "member_add", "message_post", "message_read", "push_subscribe")})

@@ -1,7 +1,9 @@
 // The office shell's service worker. It caches only the shell and static files, and
 // shows the offline page when the network is gone. It never caches what is personal
 // or secret: tokens, the API, the authorization and token endpoints, sign-in pages.
-const CACHE = "codeb-shell-v3";
+// It also shows the Web Push notifications the server sends (codeb.notify.push: a
+// message in a channel, a call into a meeting) and opens their page when clicked.
+const CACHE = "codeb-shell-v4";
 const SHELL = [
   "/office.html",
   "/offline.html",
@@ -16,6 +18,8 @@ const SHELL = [
   "/static/js/office/apps.js",
   "/static/js/office/menu.js",
   "/static/js/office/cards.js",
+  "/static/js/office/channels.js",
+  "/static/js/office/notifications.js",
   "/static/js/lib/base64url.js",
   "/static/icons/icon-192.png",
   "/static/icons/icon-512.png",
@@ -54,4 +58,42 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(fetch(request).catch(() => caches.match("/offline.html")));
   }
   // Everything else (API, tokens, sign-in) goes to the network untouched.
+});
+
+// A same-site path only: a notification never opens another site.
+function pageOf(url) {
+  return typeof url === "string" && url.startsWith("/") && !url.startsWith("//") && !url.includes("\\")
+    ? url : "/office.html";
+}
+
+self.addEventListener("push", (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch (error) {
+    data = {};
+  }
+  const title = typeof data.title === "string" && data.title ? data.title : self.location.host;
+  const options = {
+    body: typeof data.body === "string" ? data.body : "",
+    icon: "/static/icons/icon-192.png",
+    data: { url: pageOf(data.url) },
+  };
+  if (typeof data.tag === "string" && data.tag) {
+    options.tag = data.tag; // a newer message of the same conversation replaces the older one
+    options.renotify = true;
+  }
+  event.waitUntil(self.registration.showNotification(title, options));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const target = new URL(pageOf(event.notification.data && event.notification.data.url), self.location.origin);
+  event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+    const open = windows.find((client) => new URL(client.url).pathname === target.pathname);
+    if (!open) return self.clients.openWindow(target.href);
+    // A window not controlled by this worker cannot be navigated by it: a new one opens then.
+    return open.focus().then((client) => (client || open).navigate(target.href))
+      .catch(() => self.clients.openWindow(target.href));
+  }));
 });

@@ -241,6 +241,7 @@ NOT_PAGES = {
     "workspace.message_history": "JSON for the office shell's channel view",
     "workspace.message_changes": "JSON: the channel view's poll",
     "workspace.message_search": "JSON for the office shell's channel view",
+    "workspace.push_key": "JSON for the office shell's notifications (the VAPID public key)",
     "office.manifest": "the web app manifest",
     "office.service_worker": "the service worker script",
     "static": "style sheets, scripts and icons",

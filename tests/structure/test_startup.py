@@ -38,6 +38,10 @@ DEFERRED = {
     "codeb.oidc.grants": "CodeB's grants on Authlib's, " + PROTOCOL,
     "codeb.oidc.tokens": "the token format on joserfc, " + PROTOCOL,
     "codeb.oidc.keys": "the signing keys on joserfc, " + PROTOCOL,
+    "pywebpush": "Web Push, at the first notification sent (codeb.notify.push)",
+    "py_vapid": "VAPID keys and signatures, at the first subscription or notification (codeb.notify.push)",
+    "http_ece": "RFC 8188 payload encryption, inside pywebpush",
+    "aiohttp": "pywebpush's asynchronous client, which CodeB does not use",
     # Not written yet: the guard stands before they do (DESIGN: wallet/, federation/, upstream SAML).
     "saml2": "pysaml2, for an upstream SAML sign-in, at its first SAML request",
     "codeb.wallet": "the wallet verifiers (OpenID4VP, SD-JWT VC, mdoc), at the first wallet sign-in",

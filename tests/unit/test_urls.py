@@ -3,8 +3,8 @@
 import pytest
 from flask import url_for
 from werkzeug.routing import Map
-from werkzeug.routing.converters import NumberConverter
 from werkzeug.routing import Rule as WerkzeugRule
+from werkzeug.routing.converters import NumberConverter
 
 from codeb.web import urls
 from codeb.web.app import create_app

@@ -229,7 +229,9 @@ async function pollChannel() {
   window.clearTimeout(current.timer);
   let seconds = 2;
   try {
-    const result = await call(`/api/channels/${current.id}/changes?after=${current.last}`, { tag: current.tag });
+    // `looking`: the person has this page in front of them, so a new message needs no notification.
+    const looking = document.visibilityState === "visible" && document.hasFocus() ? "&looking=1" : "";
+    const result = await call(`/api/channels/${current.id}/changes?after=${current.last}${looking}`, { tag: current.tag });
     if (open !== current) return;
     if (result.status === 404 || result.status === 403) { closeChannel(); return; }
     if (result.ok) {
