@@ -28,12 +28,14 @@ run: $(VENV)/.runtime
 	$(PY) -m codeb tenant create demo --host localhost --display-name "CodeB Demo" --exist-ok
 	$(PY) -m codeb serve --host localhost --port $(PORT)
 
-# Debian packages the real-peer tests use: Chromium (browser tests) and xmlsec1 (SAML);
-# wrk is the load client of `make bench`'s side-by-side (and of its smoke test).
+# Debian packages the real-peer tests use: Chromium (browser tests), xmlsec1 (SAML) and
+# coturn (its turnserver checks the workspace's TURN credentials; the tests run their own,
+# on a free loopback port); wrk is the load client of `make bench`'s side-by-side (and of its smoke test).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v xmlsec1 >/dev/null 2>&1 || missing="$$missing xmlsec1"; \
+	command -v turnserver >/dev/null 2>&1 || missing="$$missing coturn"; \
 	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

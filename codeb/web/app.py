@@ -24,6 +24,7 @@ from . import (
     errors,
     headers,
     help,
+    meetings,
     office,
     oidc,
     pages,
@@ -103,7 +104,7 @@ def init_app(app) -> None:
     errors.init_app(app)
     app.url_rule_class = urls.Rule  # URL builders compiled at first use, not at start-up
     for module in (oidc, signin, pages, passkeys, account, office, help, admin, upstreams, brand, breakglass,
-                   wallet, wallet_admin, workspace):
+                   wallet, wallet_admin, workspace, meetings):
         app.register_blueprint(module.bp)
     app.register_blueprint(upstreams.keys)  # public, beside the admin's page: no admin check
 

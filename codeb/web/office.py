@@ -36,13 +36,19 @@ class Card:
 
 # The shell's cards, in page order (on phones the tile cards come first: codeb.css). A new
 # card is one partial and one line here.
-CARDS = (Card("identity", 4), Card("channels", 3), Card("apps", 2, tiles=True), Card("places", 3, tiles=True))
+CARDS = (Card("identity", 4), Card("channels", 3), Card("meetings", 3), Card("apps", 2, tiles=True),
+         Card("places", 3, tiles=True))
 
 
 @bp.get("/office.html")
 def shell():
-    return render_template("office/shell.html", client_id=FIRST_PARTY, admin_page=True, cards=CARDS,
+    page = render_template("office/shell.html", client_id=FIRST_PARTY, admin_page=True, cards=CARDS,
                            messages=shell_messages(), is_shell=True)
+    # The meeting rooms use the camera and microphone, on this page only (codeb.web.headers).
+    return Response(page, mimetype="text/html", headers={"Permissions-Policy": SHELL_PERMISSIONS})
+
+
+SHELL_PERMISSIONS = "camera=(self), microphone=(self), geolocation=()"
 
 
 def shell_messages() -> dict:
@@ -53,6 +59,9 @@ def shell_messages() -> dict:
     for key in ROOMS_KEYS:
         message = i18n.message(g.lang, f"rooms.{key}", g.tenant.languages.get(g.lang))
         messages[key] = message if isinstance(message, dict) else translate(f"rooms.{key}")
+    for key in MEETINGS_KEYS:
+        message = i18n.message(g.lang, f"meetings.{key}", g.tenant.languages.get(g.lang))
+        messages[f"meeting_{key}"] = message if isinstance(message, dict) else translate(f"meetings.{key}")
     return messages
 
 
@@ -67,6 +76,10 @@ ROOMS_KEYS = ("archived", "unread", "unread_mentions", "someone", "guest", "edit
               "delete", "members", "role_owner", "role_guest", "delete_confirm", "no_results",
               "archive_confirm", "leave_confirm", "notify_on", "notify_off", "notify_enabled", "notify_denied",
               "notify_unsupported", "notify_failed")
+# The meeting rooms' strings (static/js/office/meetings.js), `meetings.<key>`, as `meeting_<key>`.
+MEETINGS_KEYS = ("empty", "over", "join", "mute", "unmute", "camera_off", "camera_on", "end_confirm", "nobody",
+                 "rung", "you", "no_media", "joined", "alone", "connecting", "ended_notice", "scheduled", "from",
+                 "until")
 
 
 def shell_bearer():

@@ -8,6 +8,7 @@ import { loadApps } from "./office/apps.js";
 import { startMenu } from "./office/menu.js";
 import { startDisclosures } from "./office/cards.js";
 import { startChannels } from "./office/channels.js";
+import { startMeetings } from "./office/meetings.js";
 import { startNotifications } from "./office/notifications.js";
 import { fail, loading, ready, t } from "./office/messages.js";
 
@@ -21,6 +22,7 @@ async function render(me, token) {
   ready(t("loaded"));
   startTerminal(me, token);
   startChannels(me, token);
+  startMeetings(me, token);
   startNotifications(token);
   scheduleRenewal(token);
 }

@@ -25,10 +25,12 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 # Headless, and without the background services whose outgoing connections
-# this machine's closed network refuses.
+# this machine's closed network refuses; a fake camera and microphone (a test pattern and
+# a beep) for the meeting rooms, granted without a prompt.
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
 ]
 
 CSP_REPORTER = """

@@ -13,6 +13,7 @@ let me = null;
 let listTag = null;
 let open = null; // the open channel: { id, last, tag, role, archived, timer, messages: Map }
 let listTimer = null;
+let home = null; // where the channel view lives when it is no meeting's chat
 
 async function call(url, { method = "GET", body, tag } = {}) {
   const headers = { Authorization: `Bearer ${token.access_token}` };
@@ -212,7 +213,8 @@ function showChannel(channel) {
   }));
   const owner = channel.role === "owner";
   $("channel-rename").hidden = !owner || channel.archived;
-  $("channel-archive").hidden = !owner || channel.archived;
+  // A meeting's chat is archived by ending the meeting, and left by leaving the meeting's people.
+  $("channel-archive").hidden = !owner || channel.archived || channel.kind === "meeting";
   $("channel-invite").hidden = channel.archived;
   $("channel-composer").hidden = channel.archived;
 }
@@ -248,10 +250,15 @@ async function pollChannel() {
   }
 }
 
-async function openChannel(id) {
+async function openChannel(id, slot = null) {
   if (open && open.id === id) return;
   closeChannel(false);
-  open = { id, last: 0, tag: null, timer: null, messages: new Map(), role: null, archived: false };
+  open = { id, last: 0, tag: null, timer: null, messages: new Map(), role: null, archived: false, slot };
+  // A meeting's chat shows beside its room (`slot`), without the way back to the channels.
+  const view = $("channel-view");
+  if (slot) slot.append(view);
+  else if (home && view.parentNode !== home.parent) home.parent.insertBefore(view, home.next);
+  $("channel-back").hidden = Boolean(slot);
   $("channel-messages").replaceChildren();
   $("channel-results").hidden = true;
   $("channel-error").hidden = true;
@@ -264,7 +271,7 @@ async function openChannel(id) {
   open.last = history.data.last;
   $("channel-view").hidden = false;
   $("office-cards").classList.add("with-channel");
-  $("channel-text").focus();
+  if (!slot) $("channel-text").focus();
   await markRead(open.last);
   pollChannel();
 }
@@ -365,12 +372,25 @@ function startForms() {
 function route() {
   const match = /^#channel=([a-z2-7]{16})$/.exec(window.location.hash);
   if (match) openChannel(match[1]);
-  else if (open) closeChannel(false);
+  else if (open && !open.slot) closeChannel(false);
+}
+
+// The meeting view (meetings.js) shows a meeting's chat in its `slot`, and closes it again.
+export function openChat(id, slot) {
+  return openChannel(id, slot);
+}
+
+export function closeChat() {
+  if (open && open.slot) closeChannel(false);
+  const view = $("channel-view");
+  if (home && view.parentNode !== home.parent) home.parent.insertBefore(view, home.next);
 }
 
 export function startChannels(person, accessToken) {
   me = person;
   token = accessToken;
+  const view = $("channel-view");
+  home = { parent: view.parentNode, next: view.nextSibling };
   startForms();
   window.addEventListener("hashchange", route);
   document.addEventListener("visibilitychange", () => {
