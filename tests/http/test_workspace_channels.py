@@ -1,56 +1,13 @@
 """The chat channels' API (`/api/channels...`): the office shell's token only, members only,
 conditional polls, and every bad input a clear 4xx."""
 
-import base64
-import json
 
 import pytest
 
-from codeb.oidc.clients import FIRST_PARTY
+from codeb.accounts import privacy
 from tests.support.oidc import tokens_for
-from tests.support.web import HOST, RP
-
-SHELL = RP(FIRST_PARTY, None, f"http://{HOST}/office.html")
-
-
-class Person:
-    """One person with their own browser (test client) and the shell's access token."""
-
-    def __init__(self, app, mailbox, email):
-        self.client = app.test_client()
-        self.token = tokens_for(self.client, mailbox, SHELL, email=email)["access_token"]
-        self.login = self.get("/api/me").json["login"]
-
-    def headers(self, **extra):
-        return {"Host": HOST, "Authorization": f"Bearer {self.token}", **extra}
-
-    def get(self, url, **extra):
-        return self.client.get(url, headers=self.headers(**extra))
-
-    def send(self, method, url, body=None):
-        return self.client.open(url, method=method, json=body, headers=self.headers())
-
-
-@pytest.fixture
-def alice(app, mailbox):
-    return Person(app, mailbox, "alice@example.com")
-
-
-@pytest.fixture
-def bob(app, mailbox):
-    return Person(app, mailbox, "bob@example.com")
-
-
-@pytest.fixture
-def carol(app, mailbox):
-    return Person(app, mailbox, "carol@example.com")
-
-
-@pytest.fixture
-def channel(alice, bob):
-    made = alice.send("POST", "/api/channels", {"name": "Team", "members": [bob.login]})
-    assert made.status_code == 201, made.text
-    return made.json["channel"]["id"]
+from tests.support.web import HOST
+from tests.support.workspace import sub_of
 
 
 def unread_of(person, cid):
@@ -72,16 +29,11 @@ def test_a_message_reaches_the_other_member_with_its_unread_count_and_mention(al
     [event] = changes.json["events"]
     assert event["op"] == "post" and event["text"].startswith("Hello") and event["mine"] is False
     assert event["name"] == alice.get("/api/me").json["display_name"]
-    assert event["mentions"] == [_sub_of(bob)]
+    assert event["mentions"] == [sub_of(bob)]
 
     marked = bob.send("POST", f"/api/channels/{channel}/read", {"seq": event["seq"]})
     assert marked.status_code == 200 and marked.json["unread"]["count"] == 0
     assert unread_of(bob, channel) == {**unread, "count": 0, "mentions": 0}
-
-
-def _sub_of(person):
-    payload = person.token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
 
 
 def test_the_poll_answers_304_while_nothing_changed_and_200_once_something_did(alice, bob, channel):
@@ -185,8 +137,6 @@ def test_without_the_shells_token_there_is_no_channel(client, alice, channel, ma
 
 
 def test_the_privacy_export_has_ones_messages_and_deletion_erases_them(alice, bob, channel, accounts, demo):
-    from codeb.accounts import privacy
-
     alice.send("POST", f"/api/channels/{channel}/messages", {"text": "Alice's plan"})
     bob.send("POST", f"/api/channels/{channel}/messages", {"text": "Bob's answer"})
     account = accounts.get(alice.login)

@@ -10,23 +10,8 @@ import pytest
 from codeb import i18n
 from codeb.notify import push
 from codeb.rooms import meetings as meeting_rooms
-from tests.http.test_workspace_channels import Person
 from tests.support.push import Browser, running_push_service
-
-
-@pytest.fixture
-def alice(app, mailbox):
-    return Person(app, mailbox, "alice@example.com")
-
-
-@pytest.fixture
-def bob(app, mailbox):
-    return Person(app, mailbox, "bob@example.com")
-
-
-@pytest.fixture
-def carol(app, mailbox):
-    return Person(app, mailbox, "carol@example.com")
+from tests.support.workspace import Person
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import pytest
 
 from codeb import i18n
 from codeb.notify import push
-from tests.http.test_workspace_channels import Person, _sub_of
 from tests.support.push import Browser, running_push_service
 from tests.support.web import HOST, csrf_of
+from tests.support.workspace import Person, sub_of
 
 
 @pytest.fixture
@@ -20,23 +20,6 @@ def service(monkeypatch):
     monkeypatch.setattr(push, "LOOPBACK_ENDPOINTS", True)
     with running_push_service() as server:
         yield server
-
-
-@pytest.fixture
-def alice(app, mailbox):
-    return Person(app, mailbox, "alice@example.com")
-
-
-@pytest.fixture
-def bob(app, mailbox):
-    return Person(app, mailbox, "bob@example.com")
-
-
-@pytest.fixture
-def channel(alice, bob):
-    made = alice.send("POST", "/api/channels", {"name": "Team", "members": [bob.login]})
-    assert made.status_code == 201, made.text
-    return made.json["channel"]["id"]
 
 
 def subscribe(person, service, kind="ok", name=None) -> Browser:
@@ -99,9 +82,9 @@ def test_a_page_that_stopped_looking_gets_notified_again(alice, bob, channel, se
 
 def test_a_subscription_the_push_service_says_is_gone_is_removed(alice, bob, channel, service, demo):
     subscribe(bob, service, kind="gone", name=bob.login)
-    assert len(push.subscriptions(demo.store, _sub_of(bob))) == 1
+    assert len(push.subscriptions(demo.store, sub_of(bob))) == 1
     post(alice, channel, "hello")
-    assert push.subscriptions(demo.store, _sub_of(bob)) == []
+    assert push.subscriptions(demo.store, sub_of(bob)) == []
 
 
 def test_turning_notifications_off_forgets_this_browser(alice, bob, channel, service, demo):
@@ -119,10 +102,10 @@ def test_sign_out_everywhere_and_deleting_the_account_end_the_notifications(alic
     done = bob.client.post("/account/sessions/end-all", data={"csrf": csrf_of(account_page.text)},
                            headers={"Host": HOST})
     assert done.status_code == 303
-    assert push.subscriptions(demo.store, _sub_of(bob)) == []
+    assert push.subscriptions(demo.store, sub_of(bob)) == []
     carol = Person(app, mailbox, "carol@example.com")
     subscribe(carol, service)
-    sub = _sub_of(carol)
+    sub = sub_of(carol)
     accounts.delete(carol.login)
     assert push.subscriptions(demo.store, sub) == []
 
