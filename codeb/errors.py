@@ -175,3 +175,18 @@ class ReauthRequired(CodebError):
 class InteractionExpired(CodebError):
     message_id = "error.interaction_expired"
     status = 400
+
+
+class Unauthorized(CodebError):
+    """The caller's credential names nobody any more (a guest whose access has ended): 401."""
+
+    message_id = "error.signin_required"
+    status = 401
+
+
+class Gone(CodebError):
+    """What a link or an address named was real but is over for good (RFC 9110 §15.5.11):
+    an expired, revoked or used-up guest invitation, a conversation that has ended. Unlike
+    404 it tells the person the link was genuine, and a client that asking again is useless."""
+
+    status = 410

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from ..errors import Conflict, NotFound, concerning
 from ..notify import push
+from ..rooms import guests
 from ..store import layout, names, secret_id
 from ..store.cache import Memo
 from . import privacy
@@ -418,6 +419,7 @@ class Accounts:
             for entry in account.listed_sessions:
                 self.store.transient(layout.SESSIONS).delete(entry["id"])
             push.forget_person(self.store, account.sub)  # kept by no hold: no device is told anything more
+            guests.forget_inviter(self.store, account.sub)  # the guests they let in lose access
             self._remove_files(doc)
 
     def withdraw(self, login: str) -> None:

@@ -1,4 +1,4 @@
-"""The workspace: chat channels, meeting rooms, guests and TURN credentials (DESIGN: rooms).
+"""The workspace: chat channels, meeting rooms, guests and TURN credentials (README: the workspace).
 
 Conversations live in the tenant's folder through the store, like everything else: a
 channel is a folder (`channels/<id>/`) whose messages are an append-only log in

@@ -45,6 +45,7 @@ MEMBERSHIPS = "memberships"  # memberships/<person>.json: the channels a person 
 TURN = "turn"                # keys/turn.json: the TURN REST shared secret, current and previous
 VAPID = "vapid"              # keys/vapid.json: the tenant's VAPID key pair for Web Push
 GUEST_INVITE_KEY = "guest-invites"  # keys/guest-invites.json: signs guest hotlinks
+GUEST_INVITES = "invites"    # guests/invites/<id>.json, inside GUESTS
 
 # Per-person files that GDPR erasure acts on: <kind>/<person>/..., where <person> is
 # `person(sub)`: keyed by the account's sub, never by its login, which a later account may get.

@@ -51,7 +51,7 @@ NOTICES = ("user_created", "user_saved", "user_disabled", "user_enabled", "user_
            "session_ended", "sessions_ended", "passkey_removed", "hold_placed", "hold_lifted",
            "client_created", "client_saved", "secret_renewed", "client_deleted", "settings_saved",
            "language_saved", "language_removed", "upstream_created", "upstream_enabled", "upstream_disabled",
-           "upstream_deleted", "upstream_updated")
+           "upstream_deleted", "upstream_updated", "guest_removed", "invite_revoked")
 
 
 def is_admin() -> bool:

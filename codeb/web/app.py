@@ -17,11 +17,14 @@ from ..tenants.hosts import LOCAL_PORT, local_port
 from . import (
     account,
     admin,
+    admin_guests,
     brand,
     breakglass,
     context,
     documents,
     errors,
+    guest_session,
+    guests,
     headers,
     help,
     meetings,
@@ -89,6 +92,7 @@ def init_app(app) -> None:
                                               fixed=app.config["CODEB_TENANT"],
                                               clock=app.config.get("CODEB_CLOCK") or time.time)
     app.before_request(context.load_tenant)
+    app.before_request(guest_session.keep_guests_in)  # a guest's browser reaches its conversation only
     app.before_request(brand.upload_limit)  # before the CSRF check reads the form
     app.before_request(context.check_csrf)
     app.after_request(save_session)
@@ -104,7 +108,7 @@ def init_app(app) -> None:
     errors.init_app(app)
     app.url_rule_class = urls.Rule  # URL builders compiled at first use, not at start-up
     for module in (oidc, signin, pages, passkeys, account, office, help, admin, upstreams, brand, breakglass,
-                   wallet, wallet_admin, workspace, meetings):
+                   wallet, wallet_admin, workspace, meetings, guests, admin_guests):
         app.register_blueprint(module.bp)
     app.register_blueprint(upstreams.keys)  # public, beside the admin's page: no admin check
 

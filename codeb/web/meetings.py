@@ -88,7 +88,7 @@ def meeting_create():
 @bp.get("/api/meetings/<mid>")
 @answers("json")
 def meeting_show(mid):
-    me = actor()
+    me = actor(mid)
     meetings = Meetings(g.tenant.store)
     meeting = _participant_view(meetings, mid, me)
     chat = meetings.channels.get(meeting.channel)
@@ -136,7 +136,7 @@ def _ring(store, sub: str, message: dict, contact: str) -> None:
 @answers("json")
 def meeting_presence(mid):
     """POST: enter the room, or stay in it (the heartbeat); DELETE: leave it at once."""
-    me = actor()
+    me = actor(mid)
     meetings = Meetings(g.tenant.store)
     _participant_view(meetings, mid, me)
     if request.method == "DELETE":
@@ -151,7 +151,7 @@ def meeting_presence(mid):
 def meeting_signals(mid):
     """GET: the signals waiting for the caller's peer, and who is present (the page's poll);
     POST: leave an offer, answer, ICE candidate or bye for another peer in the room."""
-    me = actor()
+    me = actor(mid)
     meetings = Meetings(g.tenant.store)
     _participant_view(meetings, mid, me)
     if request.method == "POST":
@@ -168,8 +168,8 @@ def meeting_signals(mid):
 def turn_credentials() -> Response:
     """The RTCIceServer list for this browser: the tenant's TURN server with short-lived
     credentials of the TURN REST scheme (codeb.rooms.turn); empty without one."""
-    actor()
-    user = layout.person(g.workspace_account.sub)
+    me = actor(meeting_only=True)  # a guest of a meeting too
+    user = layout.person(me.sub) if me.sub else f"guest_{me.guest}"
     return _json({"iceServers": turn.ice_servers(g.tenant, user)})
 
 

@@ -7,7 +7,7 @@ requests: `GET .../changes?after=<seq>` answers 304 while the channel's stamp is
 the page sent back in `If-None-Match`, which costs two `stat`s. IIS's FastCGI buffers a
 streamed response, so there is no long-lived stream; a real-time transport would replace
 the poll by a WebSocket or Server-Sent Events endpoint in front of the same `changes`
-(see DESIGN: rooms), and the page would keep the poll as its fallback.
+(README: the workspace), and the page would keep the poll as its fallback.
 """
 
 import hashlib
@@ -22,7 +22,7 @@ from ..notify import push
 from ..oidc.requests import NO_STORE
 from ..rooms import alerts
 from ..rooms.channels import Channels
-from . import context
+from . import context, guest_session
 from .errors import answers
 from .office import shell_bearer
 
@@ -31,8 +31,13 @@ MENTION = re.compile(r"(?<![\w@.])@([a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?)")
 POLL_SECONDS = 2  # what the page waits between two polls (said to it in every answer)
 
 
-def actor() -> rooms.Participant:
-    """The person calling, from the shell's token (401 otherwise)."""
+def actor(cid: str | None = None, *, meeting_only: bool = False) -> rooms.Participant:
+    """Who is calling: a guest of the conversation `cid` by their cookie (codeb.web.guest_session;
+    `meeting_only`: a guest of any meeting), else the person of the shell's token (401 otherwise)."""
+    guest = guest_session.caller(cid, meeting_only=meeting_only)
+    if guest is not None:
+        g.workspace_account = None
+        return guest
     account = shell_bearer().account
     g.workspace_account = account
     return rooms.Participant(sub=account.sub, name=account.display_name)
@@ -152,7 +157,7 @@ def channel_create():
 @bp.get("/api/channels/<cid>")
 @answers("json")
 def channel_show(cid):
-    me = actor()
+    me = actor(cid)
     channels = Channels(g.tenant.store)
     channel = _member_view(channels, rooms.check_id(cid), me)
     return _json({"channel": _channel(channel, me, Names()), "unread": channels.unread(cid, by=me)})
@@ -188,8 +193,9 @@ def channel_change(cid):
 def channel_delete(cid):
     me = actor()
     channels = Channels(g.tenant.store)
-    _member_view(channels, rooms.check_id(cid), me)
+    channel = _member_view(channels, rooms.check_id(cid), me)
     channels.delete(cid, by=me, admin="admin" in g.workspace_account.roles)
+    guest_session.guests().forget_scope(rooms.Scope(kind=channel.kind, id=cid))  # their data goes with it
     return _json({"deleted": cid})
 
 
@@ -235,7 +241,7 @@ def _int_arg(name: str, default: int | None = None, *, low: int = 0, high: int =
 @bp.get("/api/channels/<cid>/messages")
 @answers("json")
 def message_history(cid):
-    me = actor()
+    me = actor(cid)
     channels = Channels(g.tenant.store)
     _member_view(channels, rooms.check_id(cid), me)
     before = _int_arg("before", low=1)
@@ -249,7 +255,7 @@ def message_history(cid):
 @answers("json")
 def message_changes(cid):
     """What happened after `after`: the page's poll. 304 while nothing did."""
-    me = actor()
+    me = actor(cid)
     cid = rooms.check_id(cid)
     channels = Channels(g.tenant.store)
     after = _int_arg("after", 0) or 0
@@ -260,12 +266,12 @@ def message_changes(cid):
         channel = channels.get(cid)  # the member check still holds for a 304: removed means 404
         if channel.role_of(me) is None:
             raise NotFound("error.rooms.not_found")
-        if looking:
-            alerts.looking(g.tenant.store, cid, g.workspace_account.sub)
+        if looking and me.sub:
+            alerts.looking(g.tenant.store, cid, me.sub)
         return cached
     channel = _member_view(channels, cid, me)
-    if looking:
-        alerts.looking(g.tenant.store, cid, g.workspace_account.sub)
+    if looking and me.sub:
+        alerts.looking(g.tenant.store, cid, me.sub)
     names = Names()
     events = [_message(e, me, names) for e in channels.changes(cid, by=me, after=after)]
     body = {"events": events, "channel": _channel(channel, me, names), "unread": channels.unread(cid, by=me),
@@ -276,7 +282,7 @@ def message_changes(cid):
 @bp.post("/api/channels/<cid>/messages")
 @answers("json")
 def message_post(cid):
-    me = actor()
+    me = actor(cid)
     channels = Channels(g.tenant.store)
     channel = _member_view(channels, rooms.check_id(cid), me)
     text = rooms.clean_text(_body().get("text"))
@@ -305,7 +311,7 @@ def _notify_after(response: Response, channel, message: dict, me: rooms.Particip
 @bp.patch("/api/channels/<cid>/messages/<int:number>")
 @answers("json")
 def message_edit(cid, number):
-    me = actor()
+    me = actor(cid)
     channels = Channels(g.tenant.store)
     _member_view(channels, rooms.check_id(cid), me)
     message = channels.edit(cid, by=me, message=number, text=rooms.clean_text(_body().get("text")))
@@ -315,7 +321,7 @@ def message_edit(cid, number):
 @bp.delete("/api/channels/<cid>/messages/<int:number>")
 @answers("json")
 def message_delete(cid, number):
-    me = actor()
+    me = actor(cid)
     channels = Channels(g.tenant.store)
     _member_view(channels, rooms.check_id(cid), me)
     message = channels.delete_message(cid, by=me, message=number)
@@ -325,7 +331,7 @@ def message_delete(cid, number):
 @bp.post("/api/channels/<cid>/read")
 @answers("json")
 def message_read(cid):
-    me = actor()
+    me = actor(cid)
     channels = Channels(g.tenant.store)
     _member_view(channels, rooms.check_id(cid), me)
     seq = _body().get("seq")
@@ -338,7 +344,7 @@ def message_read(cid):
 @bp.get("/api/channels/<cid>/search")
 @answers("json")
 def message_search(cid):
-    me = actor()
+    me = actor(cid)
     channels = Channels(g.tenant.store)
     _member_view(channels, rooms.check_id(cid), me)
     query = request.args.get("q", "").strip()
