@@ -127,7 +127,7 @@ KINDS = ("account.deleted_self", "account.exported", "audit.exported", "brand.ch
          "passkey.counter_regression", "passkey.removed", "password.removed", "password.set", "privacy.erased",
          "privacy.exported", "privacy.hold_lifted", "privacy.hold_placed", "privacy.hold_released",
          "profile.confirmed", "session.ended", "session.ended_everywhere", "session.ended_others", "settings.changed",
-         "signin", "signin.failed", "signout", "turn.rotated", "upstream.created", "upstream.deleted",
+         "signin", "signin.failed", "signout", "turn.changed", "turn.rotated", "upstream.created", "upstream.deleted",
          "upstream.disabled",
          "upstream.enabled", "upstream.linked", "upstream.refresh_failed", "upstream.refreshed", "upstream.refused",
          "upstream.roles_synced",

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from secrets import token_bytes
 
-from ..errors import StoreCorrupt
+from ..errors import BadInput, StoreCorrupt
 from ..store import layout
 from ..store.cache import Memo
 
@@ -160,6 +160,31 @@ def realm(tenant) -> str:
         return stored
     log.warning("tenant %s: turn.realm %r is no realm; using %s", tenant.name, str(stored)[:100], tenant.hosts[0])
     return tenant.hosts[0]
+
+
+def settings_part(tenant, *, uris: list[str] | None = None, realm: str | None = None,
+                  ttl: int | None = None) -> dict:
+    """The tenant's `turn` settings with the given changes, validated (what is not given stays):
+    URIs of the turn:, turns: or stun: schemes (at most 10), a host-like realm, a credential
+    lifetime of MIN_TTL..MAX_TTL seconds."""
+    current = tenant.setting(SETTING, default={})
+    part = dict(current) if isinstance(current, dict) else {}
+    if uris is not None:
+        for uri in uris:
+            if not isinstance(uri, str) or not valid_uri(uri):
+                raise BadInput("error.turn_uri", uri=str(uri)[:100])
+        if len(uris) > 10:
+            raise BadInput("error.turn_uri", uri=str(uris[10])[:100])
+        part["uris"] = list(dict.fromkeys(uris))
+    if realm is not None:
+        if not isinstance(realm, str) or not REALM.fullmatch(realm):
+            raise BadInput("error.turn_realm", realm=str(realm)[:100])
+        part["realm"] = realm
+    if ttl is not None:
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or not MIN_TTL <= ttl <= MAX_TTL:
+            raise BadInput("error.turn_ttl", low=MIN_TTL, high=MAX_TTL)
+        part["ttl"] = ttl
+    return {SETTING: part}
 
 
 def ttl(tenant) -> int:

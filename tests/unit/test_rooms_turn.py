@@ -16,7 +16,7 @@ import logging
 import pytest
 
 from codeb.cli import turn as turn_cli
-from codeb.errors import StoreCorrupt
+from codeb.errors import BadInput, StoreCorrupt
 from codeb.rooms import turn
 from codeb.store import Store, layout
 from codeb.tenants import Tenant, Tenants, settings
@@ -242,3 +242,32 @@ def test_turn_rotate_prints_both_secrets_for_the_switch_and_is_audited(tenants, 
     assert [e for e in events if e["event"] == "turn.rotated"] and old not in json.dumps(events)
     shown = run_cli(data_root, "turn", "show", "demo", capsys=capsys)
     assert shown["coturn_config"] == rotated["coturn_config"] and shown["uris"] == []
+
+
+def test_turn_set_names_the_server_realm_and_lifetime_and_is_audited(tenants, data_root, capsys):
+    shown = run_cli(data_root, "turn", "set", "demo", "--uri", "turn:turn.demo.example:3478?transport=udp",
+                    "--uri", "turns:turn.demo.example:5349", "--realm", "turn.demo.example", "--ttl", "600",
+                    capsys=capsys)
+    assert shown["uris"] == ["turn:turn.demo.example:3478?transport=udp", "turns:turn.demo.example:5349"]
+    assert shown["realm"] == "turn.demo.example" and shown["ttl"] == 600
+    assert shown["coturn_config"][-1] == "realm=turn.demo.example"
+    # What is not given stays.
+    assert run_cli(data_root, "turn", "set", "demo", "--ttl", "900", capsys=capsys)["uris"] == shown["uris"]
+    events = [json.loads(line) for path in (data_root / "demo" / "audit").glob("*.jsonl")
+              for line in path.read_text().splitlines()]
+    assert [e["event"] for e in events].count("turn.changed") == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--uri", "http://turn.example"], "error.turn_uri"),
+    (["--uri", "turn:host:99999"], "error.turn_uri"),
+    (["--realm", "bad realm\nuser=x"], "error.turn_realm"),
+    (["--ttl", "5"], "error.turn_ttl"),
+    (["--ttl", "999999"], "error.turn_ttl"),
+])
+def test_turn_set_refuses_what_coturn_or_a_browser_could_not_use(tenants, data_root, capsys, argv, message):
+    before = tenants.get("demo").setting("turn", default={})
+    with pytest.raises(BadInput) as refused:
+        run_cli(data_root, "turn", "set", "demo", *argv, capsys=capsys)
+    assert refused.value.message_id == message
+    assert Tenants(str(data_root)).get("demo").setting("turn", default={}) == before
