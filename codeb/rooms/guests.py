@@ -184,7 +184,10 @@ class Guests:
         if not isinstance(multi, bool):
             raise BadInput("error.guests.multi")
         email = clean_email(email)
-        if self.roster.get(scope.id).role_of(by) not in ("owner", "member"):
+        channel = self.roster.get(scope.id)
+        if getattr(channel, "kind", scope.kind) != scope.kind:  # a meeting's chat is let into as the meeting
+            raise NotFound("error.rooms.not_found")
+        if channel.role_of(by) not in ("owner", "member"):
             raise Forbidden("error.guests.not_member")
         if not self.is_open(scope):
             raise Gone("error.guests.conversation_over")

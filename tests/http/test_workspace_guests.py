@@ -285,6 +285,13 @@ def test_invitations_are_checked(alice, bob, carol, channel):
                  {"scope": scope, "ttl": DAY, "multi": False, "email": "not an address"}, {"ttl": DAY}):
         answer = alice.send("POST", "/api/guests/invites", body)
         assert answer.status_code == 400, (body, answer.text)
+    # A meeting's chat is a channel, but a guest is let into it only as into the meeting.
+    mid = alice.send("POST", "/api/meetings", {"name": "Sync"}).json["meeting"]["id"]
+    as_channel = alice.send("POST", "/api/guests/invites", {"scope": {"kind": "channel", "id": mid}, "ttl": DAY,
+                                                             "multi": False})
+    assert as_channel.status_code == 404
+    assert alice.send("POST", "/api/guests/invites", {"scope": {"kind": "meeting", "id": channel}, "ttl": DAY,
+                                                       "multi": False}).status_code == 404
     stranger = carol.send("POST", "/api/guests/invites", {"scope": scope, "ttl": DAY, "multi": False})
     assert stranger.status_code in (403, 404)
     assert carol.get(f"/api/guests/invites?kind=channel&id={channel}").status_code == 404
