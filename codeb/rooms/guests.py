@@ -47,6 +47,7 @@ from ..store import layout, secret_id
 from ..tenants.secrets import named_secret
 from . import ROOM_ID, Participant, Scope, new_id
 from .channels import Channels
+from .meetings import Meetings
 
 SALT = "codeb.guest-invite"  # itsdangerous salt: no other signed value of the tenant verifies as an invite
 SHORTEST_INVITE = 5 * 60
@@ -378,6 +379,8 @@ class Guests:
             self.roster.remove_guest(guest.scope.id, guest=gid)
         except NotFound:
             pass  # the channel was deleted: nothing lists them any more
+        if guest.scope.kind == "meeting":  # out of the room now, not when their heartbeat lapses
+            Meetings(self.store).leave(guest.scope.id, by=guest.participant())
         return guest
 
     def all(self) -> list[Guest]:

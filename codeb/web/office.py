@@ -62,6 +62,9 @@ def shell_messages() -> dict:
     for key in MEETINGS_KEYS:
         message = i18n.message(g.lang, f"meetings.{key}", g.tenant.languages.get(g.lang))
         messages[f"meeting_{key}"] = message if isinstance(message, dict) else translate(f"meetings.{key}")
+    for key in GUESTS_KEYS:
+        message = i18n.message(g.lang, f"guests.{key}", g.tenant.languages.get(g.lang))
+        messages[f"guest_{key}"] = message if isinstance(message, dict) else translate(f"guests.{key}")
     return messages
 
 
@@ -80,6 +83,12 @@ ROOMS_KEYS = ("archived", "unread", "unread_mentions", "someone", "guest", "edit
 MEETINGS_KEYS = ("empty", "over", "join", "mute", "unmute", "camera_off", "camera_on", "end_confirm", "nobody",
                  "rung", "you", "no_media", "joined", "alone", "connecting", "ended_notice", "scheduled", "from",
                  "until")
+# The guests' strings (static/js/guest.js, the invitations in static/js/office/invites.js), `guests.<key>`,
+# as `guest_<key>`.
+GUESTS_KEYS = ("invited_meeting", "invited_channel", "valid_until", "you_are", "no_link", "left", "leave_confirm",
+               "ended", "joining", "copied", "mailed", "no_invites", "state_open", "state_used", "state_expired",
+               "state_revoked", "invite_link_one", "invite_link_many", "invite_mailed", "invite_by", "uses",
+               "withdraw", "withdraw_confirm", "remove", "remove_confirm", "removed")
 
 
 def shell_bearer():

@@ -37,6 +37,9 @@ from urllib.parse import urlsplit
 import pytest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
+from codeb import rooms
+from codeb.rooms.guests import Guests
+from codeb.rooms.meetings import Meetings
 from tests.browser.conftest import ConsoleLog
 from tests.browser.test_accessibility import AXE, FAILING, RUN_AXE, TAGS
 from tests.support.site import Site
@@ -135,6 +138,37 @@ def office_signed_in(visit: Visit):
     visit.page.locator("#terminal").wait_for(state="visible")
 
 
+_guest_links: dict[str, str] = {}  # per site (its root): one link for several guests, made once
+
+
+def guest_link(site: Site) -> str:
+    """A link into Ada's meeting for several guests (the tour's pages come by it one by one)."""
+    if site.root not in _guest_links:
+        ada = site.accounts.get("ada")
+        assert ada is not None
+        by = rooms.Participant(sub=ada.sub, name=ada.display_name or "")
+        meeting = Meetings(site.tenant.store).create(name="Weekly review", by=by)
+        _, token = Guests(site.tenant.store, site.tenant.name, is_open=lambda scope: True).invite(
+            by=by, scope=rooms.Scope(kind="meeting", id=meeting.id), ttl=86400, multi=True)
+        _guest_links[site.root] = f"/guest#{token}"
+    return _guest_links[site.root]
+
+
+def guest_invited(visit: Visit):
+    """A guest's browser opens the link: the invitation and the name to join with."""
+    visit.page.goto("about:blank")  # from /guest, the link would be a move within the page
+    visit.go(guest_link(visit.site))
+    visit.page.locator("#guest-name").wait_for(state="visible")
+
+
+def guest_in_meeting(visit: Visit):
+    """The guest has joined: the meeting room and its chat, without the shell around them."""
+    guest_invited(visit)
+    visit.page.locator("#guest-name").fill("Gina")
+    visit.page.locator("#guest-join-form button[type=submit]").click()
+    visit.page.locator("#meeting-chat #channel-composer").wait_for(state="visible")
+
+
 def wallet_request(visit: Visit):
     visit.go("/signin")
     visit.submit("/signin/wallet/begin", wallet="1")
@@ -187,6 +221,9 @@ SHOTS = [
     # The office shell.
     Shot("office-shell", "office.shell", reach=office_signed_in, who="ada"),
     Shot("office-offline", "office.offline", "/offline.html"),
+    # A guest (no account) by an invitation link.
+    Shot("guest-invitation", "guests.guest_page", reach=guest_invited),
+    Shot("guest-meeting", "guests.guest_page", reach=guest_in_meeting),
     # Administration.
     Shot("admin-shell", "admin.shell", "/admin.html", who="boss"),
     Shot("admin-users", "admin.users", "/admin/users", who="boss"),

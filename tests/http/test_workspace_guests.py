@@ -357,3 +357,15 @@ def test_deleting_a_channel_deletes_its_guests_and_invitations(app, alice, gina,
 def test_deleting_the_inviter_ends_their_guests_access(app, alice, gina, channel, accounts):
     accounts.delete(alice.login)
     assert gina.get(f"/api/channels/{channel}").status_code == 401
+
+
+def test_withdrawing_a_meeting_guests_invite_takes_them_out_of_the_room(app, alice, meeting):
+    guest = Guest(app)
+    made = invite(alice, "meeting", meeting)
+    assert guest.join(token_of(made["link"])).status_code == 201
+    assert guest.send("POST", f"/api/meetings/{meeting}/presence").status_code == 200
+    assert alice.send("POST", f"/api/meetings/{meeting}/presence").status_code == 200
+    assert len(alice.get(f"/api/meetings/{meeting}/signals").json["present"]) == 2
+    assert alice.send("DELETE", f"/api/guests/invites/{made['invite']['id']}").status_code == 200
+    present = alice.get(f"/api/meetings/{meeting}/signals").json["present"]
+    assert len(present) == 1 and not present[0]["guest"]

@@ -76,6 +76,10 @@ def test_message_ids_built_at_run_time_exist():
                 + ["admin.attestation_" + v for v in ("none", "direct")]
                 + ["admin.signup_" + v for v in ("open", "domains", "invite")]
                 + ["admin.token_auth." + m for m in (*TOKEN_AUTH, "auto")]
+                + ["rooms." + k for k in office.ROOMS_KEYS] + ["meetings." + k for k in office.MEETINGS_KEYS]
+                + ["guests." + k for k in office.GUESTS_KEYS]
+                + ["admin.guests.state_" + state for state in ("active", "ended", "removed")]
+                + ["admin.guests.kind." + kind for kind in ("channel", "meeting")]
                 + ["language." + code for code in i18n.SHIPPED])
     for lang in i18n.SHIPPED:
         assert [k for k in families if k not in i18n.catalogue(lang)] == [], lang

@@ -3,31 +3,48 @@
 // messages by short polling with If-None-Match (a 304 while nothing happened): IIS's FastCGI
 // buffers streamed responses, so there is no long-lived stream. Every text is put in with
 // textContent: a message never becomes markup.
+// A guest's page (static/js/guest.js) shows one conversation with the same view
+// (`startGuestChat`): its calls carry the guest's CSRF header beside the cookie instead of the
+// shell's bearer, and it has no card, no member management and no invitations.
 import { t } from "./messages.js";
+import { hideInvites, showInvites, startInvites } from "./invites.js";
 
 const $ = (id) => document.getElementById(id);
 const POLL_HIDDEN = 15; // seconds between polls of a page nobody is looking at
 
-let token = null;
+// How calls are authorised: `headers(method)`, and for a guest `ended(data)` (a 401: their
+// access is over) and `failed(data)` (the conversation could not be opened: the page says why).
+let auth = null;
+let guest = false; // a guest's page: one conversation, nothing to manage
 let me = null;
 let listTag = null;
 let open = null; // the open channel: { id, last, tag, role, archived, timer, messages: Map }
 let listTimer = null;
 let home = null; // where the channel view lives when it is no meeting's chat
 
+export function bearer(token) {
+  return { headers: () => ({ Authorization: `Bearer ${token.access_token}` }) };
+}
+
 async function call(url, { method = "GET", body, tag } = {}) {
-  const headers = { Authorization: `Bearer ${token.access_token}` };
+  const headers = auth.headers(method);
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (tag) headers["If-None-Match"] = tag;
   const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (response.status === 304) return { status: 304, tag };
   const data = await response.json().catch(() => ({}));
+  if (response.status === 401 && auth.ended) auth.ended(data);
   return { status: response.status, ok: response.ok, data, tag: response.headers.get("ETag") };
 }
 
 function showError(element, result) {
   element.textContent = (result.data && result.data.message) || t("failed");
   element.hidden = false;
+}
+
+function withChannel(shown) {
+  const cards = $("office-cards"); // the shell's cards give way to the view (a guest's page has none)
+  if (cards) cards.classList.toggle("with-channel", shown);
 }
 
 function pollDelay(seconds) {
@@ -106,7 +123,7 @@ function when(seconds) {
 function textWithMentions(text) {
   // @login of the signed-in person is marked; everything is text nodes, never HTML.
   const fragment = document.createDocumentFragment();
-  const mine = `@${me.login}`;
+  const mine = me.login ? `@${me.login}` : null; // a guest has no login to be mentioned by
   for (const piece of text.split(/(@[a-z0-9._-]+)/)) {
     if (piece === mine) {
       const mark = document.createElement("mark");
@@ -126,7 +143,8 @@ function messageItem(message) {
   item.id = `message-${message.id}`;
   item.dataset.message = String(message.id);
   if (message.mine) item.classList.add("mine");
-  if (message.mentions && message.mentions.length && message.text && message.text.includes(`@${me.login}`)) {
+  if (me.login && message.mentions && message.mentions.length && message.text
+      && message.text.includes(`@${me.login}`)) {
     item.classList.add("mentions-me");
   }
   const head = document.createElement("p");
@@ -212,11 +230,14 @@ function showChannel(channel) {
     return item;
   }));
   const owner = channel.role === "owner";
+  const member = owner || channel.role === "member"; // not a guest: guests manage nothing
   $("channel-rename").hidden = !owner || channel.archived;
   // A meeting's chat is archived by ending the meeting, and left by leaving the meeting's people.
   $("channel-archive").hidden = !owner || channel.archived || channel.kind === "meeting";
-  $("channel-invite").hidden = channel.archived;
+  $("channel-invite").hidden = channel.archived || !member;
+  $("channel-leave").hidden = !member;
   $("channel-composer").hidden = channel.archived;
+  showInvites(channel);
 }
 
 async function markRead(seq) {
@@ -258,19 +279,25 @@ async function openChannel(id, slot = null) {
   const view = $("channel-view");
   if (slot) slot.append(view);
   else if (home && view.parentNode !== home.parent) home.parent.insertBefore(view, home.next);
-  $("channel-back").hidden = Boolean(slot);
+  $("channel-back").hidden = Boolean(slot) || guest;
   $("channel-messages").replaceChildren();
   $("channel-results").hidden = true;
   $("channel-error").hidden = true;
   const [shown, history] = await Promise.all([
     call(`/api/channels/${id}`), call(`/api/channels/${id}/messages?limit=100`),
   ]);
-  if (!shown.ok || !history.ok) { showError($("channel-new-error"), shown.ok ? history : shown); closeChannel(); return; }
+  if (!shown.ok || !history.ok) {
+    const result = shown.ok ? history : shown;
+    if (auth.failed) auth.failed(result.data);
+    else showError($("channel-new-error"), result);
+    closeChannel();
+    return;
+  }
   showChannel(shown.data.channel);
   for (const message of history.data.messages) place(message);
   open.last = history.data.last;
   $("channel-view").hidden = false;
-  $("office-cards").classList.add("with-channel");
+  withChannel(true);
   if (!slot) $("channel-text").focus();
   await markRead(open.last);
   pollChannel();
@@ -280,7 +307,8 @@ function closeChannel(clearHash = true) {
   if (open) window.clearTimeout(open.timer);
   open = null;
   $("channel-view").hidden = true;
-  $("office-cards").classList.remove("with-channel");
+  hideInvites();
+  withChannel(false);
   if (clearHash && window.location.hash.startsWith("#channel=")) {
     window.history.replaceState(null, "", window.location.pathname);
   }
@@ -339,7 +367,6 @@ async function change(url, method, body) {
 }
 
 function startForms() {
-  $("channel-new").addEventListener("submit", createChannel);
   $("channel-composer").addEventListener("submit", post);
   $("channel-text").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); $("channel-composer").requestSubmit(); }
@@ -386,12 +413,39 @@ export function closeChat() {
   if (home && view.parentNode !== home.parent) home.parent.insertBefore(view, home.next);
 }
 
-export function startChannels(person, accessToken) {
+// A guest's page: the view of their one conversation, its calls authorised by `guestAuth`. For a
+// meeting (meetings.js) the chat opens in the meeting view's slot instead (`openChat`).
+export function prepareGuestChat(person, guestAuth) {
   me = person;
-  token = accessToken;
+  auth = guestAuth;
+  guest = true;
   const view = $("channel-view");
   home = { parent: view.parentNode, next: view.nextSibling };
   startForms();
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") pollChannel();
+  });
+}
+
+export function startGuestChat(conversation, person, guestAuth) {
+  prepareGuestChat(person, guestAuth);
+  return openChannel(conversation.id);
+}
+
+// The guest's access has ended, or they left: no more polls.
+export function stopGuestChat() {
+  closeChat();
+  if (open) closeChannel(false);
+}
+
+export function startChannels(person, accessToken) {
+  me = person;
+  auth = bearer(accessToken);
+  const view = $("channel-view");
+  home = { parent: view.parentNode, next: view.nextSibling };
+  startForms();
+  startInvites(call);
+  $("channel-new").addEventListener("submit", createChannel);
   window.addEventListener("hashchange", route);
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") { pollList(); pollChannel(); }

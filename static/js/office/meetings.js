@@ -5,23 +5,27 @@
 // credentials (/api/turn). Offers, answers and ICE candidates travel through the server:
 // POST .../signals to send, and a poll of GET .../signals each second, which also says who is
 // present. Of two peers, the one whose id sorts first makes the offer: no offers cross.
-import { closeChat, openChat } from "./channels.js";
+// A guest's page (static/js/guest.js) shows their one meeting with the same view
+// (`startGuestMeeting`): no card, no way back, nothing an owner does (end, ring).
+import { bearer, closeChat, openChat, prepareGuestChat } from "./channels.js";
 import { t } from "./messages.js";
 
 const $ = (id) => document.getElementById(id);
 const lang = document.documentElement.lang;
 const moments = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
 
-let token = null;
+let auth = null; // how calls are authorised (channels.js: `bearer`, or the guest page's)
+let guest = false;
 let me = null;
 let listTimer = null;
 let room = null; // the open meeting: { id, meeting, peer, stream, iceServers, peers: Map, beat, poll }
 
 async function call(url, { method = "GET", body } = {}) {
-  const headers = { Authorization: `Bearer ${token.access_token}` };
+  const headers = auth.headers(method);
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const data = await response.json().catch(() => ({}));
+  if (response.status === 401 && auth.ended) auth.ended(data);
   return { status: response.status, ok: response.ok, data };
 }
 
@@ -327,6 +331,11 @@ function toggle(kind) {
 
 // -- the view ----------------------------------------------------------------------
 
+function withMeeting(shown) {
+  const cards = $("office-cards"); // the shell's cards give way to the room (a guest's page has none)
+  if (cards) cards.classList.toggle("with-channel", shown);
+}
+
 function showMeeting(meeting, channel) {
   $("meeting-name").textContent = meeting.name;
   const time = when(meeting);
@@ -352,14 +361,20 @@ async function openMeeting(id) {
   $("meeting-status").textContent = "";
   const shown = await call(`/api/meetings/${id}`);
   if (room !== current) return;
-  if (!shown.ok) { closeMeeting(); showError(shown); return; }
+  if (!shown.ok) {
+    closeMeeting();
+    if (auth.failed) auth.failed(shown.data);
+    else showError(shown);
+    return;
+  }
   current.meeting = shown.data.meeting;
   showMeeting(shown.data.meeting, shown.data.channel);
   showPresent(shown.data.present);
   $("meeting-view").hidden = false;
-  $("office-cards").classList.add("with-channel");
+  $("meeting-back").hidden = guest;
+  withMeeting(true);
   await openChat(id, $("meeting-chat"));
-  $("office-cards").classList.add("with-channel");
+  withMeeting(true);
 }
 
 function closeMeeting(clearHash = true) {
@@ -367,14 +382,13 @@ function closeMeeting(clearHash = true) {
   room = null;
   closeChat();
   $("meeting-view").hidden = true;
-  $("office-cards").classList.remove("with-channel");
+  withMeeting(false);
   if (clearHash && window.location.hash.startsWith("#meeting=")) {
     window.history.replaceState(null, "", window.location.pathname);
   }
 }
 
 function startForms() {
-  $("meeting-new").addEventListener("submit", createMeeting);
   $("meeting-join").addEventListener("click", join);
   $("meeting-leave").addEventListener("click", () => hangUp(true));
   $("meeting-mic").addEventListener("click", () => toggle("mic"));
@@ -404,10 +418,29 @@ function route() {
   else if (room) closeMeeting(false);
 }
 
+// A guest's page: their one meeting, its calls authorised by `guestAuth` (channels.js too, for its chat).
+export function startGuestMeeting(conversation, person, guestAuth) {
+  me = person;
+  auth = guestAuth;
+  guest = true;
+  prepareGuestChat(person, guestAuth);
+  startForms();
+  return openMeeting(conversation.id);
+}
+
+// The guest's access has ended (`tellServer` false: nothing to tell) or they leave.
+export function stopGuestMeeting(tellServer) {
+  if (room) hangUp(tellServer);
+  room = null;
+  closeChat();
+  $("meeting-view").hidden = true;
+}
+
 export function startMeetings(person, accessToken) {
   me = person;
-  token = accessToken;
+  auth = bearer(accessToken);
   startForms();
+  $("meeting-new").addEventListener("submit", createMeeting);
   window.addEventListener("hashchange", route);
   pollList();
   route();
