@@ -8,12 +8,9 @@ invitation (its guests lose access at once, in every process); both are in the a
 
 from flask import Blueprint, g
 
-from ..errors import NotFound
 from ..rooms import Participant, Scope
-from ..rooms.channels import Channels
-from ..rooms.meetings import Meetings
 from . import admin
-from .guest_session import guests, is_open
+from .guest_session import conversation_name, guests, is_open
 
 bp = Blueprint("admin_guests", __name__)
 bp.before_request(admin.require_admin)
@@ -34,12 +31,7 @@ class Conversations:
     def of(self, scope: Scope) -> tuple[str, bool]:
         """(name, still open) of a channel or meeting; a deleted one has no name and is over."""
         if scope not in self.known:
-            store = g.tenant.store
-            try:
-                found = Meetings(store).get(scope.id) if scope.kind == "meeting" else Channels(store).get(scope.id)
-                name = found.name
-            except NotFound:
-                name = ""
+            name = conversation_name(scope)
             self.known[scope] = (name, bool(name) and is_open(scope))
         return self.known[scope]
 

@@ -67,6 +67,16 @@ def is_open(scope: rooms.Scope) -> bool:
         return False
 
 
+def conversation_name(scope: rooms.Scope) -> str:
+    """A channel's or meeting's name; "" once it is deleted."""
+    store = g.tenant.store
+    try:
+        found = Meetings(store).get(scope.id) if scope.kind == "meeting" else Channels(store).get(scope.id)
+    except NotFound:
+        return ""
+    return found.name
+
+
 def guests() -> Guests:
     return Guests(g.tenant.store, g.tenant.name, is_open=is_open)
 

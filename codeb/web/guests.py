@@ -11,11 +11,10 @@ from .. import audit, rooms
 from ..errors import BadInput, Forbidden, NotFound, Unauthorized
 from ..rooms.channels import Channels
 from ..rooms.guests import SESSION_LIFETIME, Guest, Invite
-from ..rooms.meetings import Meetings
 from ..signin.base import client_network
 from . import context
 from .errors import answers
-from .guest_session import GUEST_PAGE, cookie_name, csrf_of, current, guests, session_token
+from .guest_session import GUEST_PAGE, conversation_name, cookie_name, csrf_of, current, guests, session_token
 from .office import shell_messages
 from .workspace import _body, _json, actor
 
@@ -30,16 +29,6 @@ def _scope(body: dict) -> rooms.Scope:
     if not isinstance(scope, dict) or set(scope) != {"kind", "id"}:
         raise BadInput("error.rooms.scope")
     return rooms.Scope(kind=scope["kind"], id=rooms.check_id(scope["id"]))
-
-
-def _conversation_name(scope: rooms.Scope) -> str:
-    store = g.tenant.store
-    try:
-        if scope.kind == "meeting":
-            return Meetings(store).get(scope.id).name
-        return Channels(store).get(scope.id).name
-    except NotFound:
-        return ""
 
 
 def _invite_view(invite: Invite, guests_of: list[Guest]) -> dict:
@@ -77,7 +66,7 @@ def invite_create():
     try:  # in the inviter's language: the guest has told us nothing yet
         context.mailer().send("guest_invite", to=invite.email, language=g.lang, url=link_for(token),
                               inviter=account.display_name or account.login,
-                              conversation=_conversation_name(scope), meeting=scope.kind == "meeting",
+                              conversation=conversation_name(scope), meeting=scope.kind == "meeting",
                               expires=invite.expires)
     except Exception:
         found.revoke(invite.id, by=me)  # a link nobody holds, and an invite nobody can use
@@ -139,7 +128,7 @@ def _token(body: dict) -> str:
 
 
 def _conversation(scope: rooms.Scope) -> dict:
-    return {"kind": scope.kind, "id": scope.id, "name": _conversation_name(scope)}
+    return {"kind": scope.kind, "id": scope.id, "name": conversation_name(scope)}
 
 
 @bp.post("/api/guest/check")

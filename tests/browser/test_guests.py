@@ -11,18 +11,9 @@ import re
 from playwright.sync_api import expect
 
 from tests.support.browser import first_sign_in
+from tests.support.office_pages import remote_video_plays
 
 WITHIN = 15_000  # ms: ICE on loopback takes a second or two; polling adds one per step
-
-
-def video_plays(page):
-    tile = page.locator(".meeting-tile:not(.local)")
-    expect(tile).to_have_count(1, timeout=WITHIN)
-    expect(tile).to_have_attribute("data-state", "connected", timeout=WITHIN)
-    page.wait_for_function("""() => {
-        const video = document.querySelector('.meeting-tile:not(.local) video');
-        return video && video.videoWidth > 0 && video.currentTime > 0;
-    }""", timeout=WITHIN)
 
 
 def test_a_guest_joins_a_meeting_by_link_until_the_invitation_is_withdrawn(served, mailbox, new_context, console):
@@ -94,7 +85,7 @@ def test_a_guest_joins_a_meeting_by_link_until_the_invitation_is_withdrawn(serve
     alice.click("#meeting-join")
     gina.click("#meeting-join")
     for page in (alice, gina):
-        video_plays(page)
+        remote_video_plays(page, WITHIN)
     expect(alice.locator("#meeting-present")).to_contain_text("Gina")
 
     # The guest's browser reaches nothing else: the office shell is 403 for it.

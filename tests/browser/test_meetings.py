@@ -9,6 +9,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.support.browser import first_sign_in
+from tests.support.office_pages import remote_video_plays
 
 WITHIN = 15_000  # ms: ICE on loopback takes a second or two; polling adds one per step
 
@@ -21,7 +22,7 @@ def login_of(page):
     }""")
 
 
-def remote_video_plays(page):
+def remote_tiles(page):
     return page.evaluate("""() => [...document.querySelectorAll('.meeting-tile:not(.local)')].map((tile) => ({
         state: tile.dataset.state, width: tile.querySelector('video').videoWidth,
         name: tile.querySelector('.meeting-tile-name').textContent}))""")
@@ -58,15 +59,9 @@ def test_two_browsers_meet_with_video_and_chat(served, mailbox, new_context, con
     expect(alice.locator("#meeting-status")).to_have_text(re.compile("You are in the room"))
     bob.click("#meeting-join")
     for page in (alice, bob):
-        tile = page.locator(".meeting-tile:not(.local)")
-        expect(tile).to_have_count(1, timeout=WITHIN)
-        expect(tile).to_have_attribute("data-state", "connected", timeout=WITHIN)
-        page.wait_for_function("""() => {
-            const video = document.querySelector('.meeting-tile:not(.local) video');
-            return video && video.videoWidth > 0 && video.currentTime > 0;
-        }""", timeout=WITHIN)
+        remote_video_plays(page, WITHIN)
         expect(page.locator("#meeting-status")).to_have_text(re.compile("with 1 other person"))
-    assert all(v["state"] == "connected" and v["width"] > 0 for v in remote_video_plays(alice))
+    assert all(v["state"] == "connected" and v["width"] > 0 for v in remote_tiles(alice))
 
     # Muting is the person's own: the button says what it will do next.
     alice.click("#meeting-mic")

@@ -47,6 +47,7 @@ from codeb.store import layout
 from codeb.tenants import settings
 from tests.support.browser import first_sign_in
 from tests.support.coturn import MISSING, TURNSERVER, Coturn, secret_args
+from tests.support.office_pages import remote_video_plays, shown_notifications, worker_registration
 from tests.support.push import Browser, running_push_service
 
 WITHIN = 20_000  # ms: relayed ICE on loopback takes a few seconds; polling adds one per step
@@ -173,13 +174,7 @@ def test_a_call_forced_through_the_tenants_turn_server_is_relayed(served, mailbo
     expect(alice.locator("#meeting-status")).to_have_text(re.compile("You are in the room"))
     bob.click("#meeting-join")
     for page in (alice, bob):
-        tile = page.locator(".meeting-tile:not(.local)")
-        expect(tile).to_have_count(1, timeout=WITHIN)
-        expect(tile).to_have_attribute("data-state", "connected", timeout=WITHIN)
-        page.wait_for_function("""() => {
-            const video = document.querySelector('.meeting-tile:not(.local) video');
-            return video && video.videoWidth > 0 && video.currentTime > 0;
-        }""", timeout=WITHIN)
+        remote_video_plays(page, WITHIN)
 
     ports = relay_ports(coturn)
     secret = turn.secret(demo.store)
@@ -224,27 +219,6 @@ def service(monkeypatch):
     monkeypatch.setattr(push, "LOOPBACK_ENDPOINTS", True)
     with running_push_service() as server:
         yield server
-
-
-def worker_registration(page, served):
-    """A DevTools session on `page` and the id it knows the page's service worker registration by."""
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    cdp = page.context.new_cdp_session(page)
-    found: list[str] = []
-    cdp.on("ServiceWorker.workerRegistrationUpdated",
-           lambda event: found.extend(r["registrationId"] for r in event["registrations"]
-                                      if r["scopeURL"].startswith(served) and not r.get("isDeleted")))
-    cdp.send("ServiceWorker.enable")
-    deadline = time.monotonic() + PUSH_WITHIN
-    while not found and time.monotonic() < deadline:
-        page.wait_for_timeout(50)
-    assert found, "no service worker registration"
-    return cdp, found[0]
-
-
-def shown_notifications(page):
-    return page.evaluate("""navigator.serviceWorker.ready.then((r) => r.getNotifications())
-        .then((all) => all.map((n) => ({title: n.title, body: n.body, tag: n.tag, url: n.data && n.data.url})))""")
 
 
 # In the worker: sw.js's notificationclick listener, raised with the notification it showed (the
@@ -310,7 +284,7 @@ def test_a_ring_notifies_and_its_notification_opens_the_meeting(served, mailbox,
     assert message["url"] == f"/office.html#meeting={mid}" and message["tag"] == f"ring-{mid}"
 
     # Chrome's push service would hand it to Bob's service worker: DevTools does. It shows.
-    cdp, registration = worker_registration(bob, served)
+    cdp, registration = worker_registration(bob, served, PUSH_WITHIN)
     cdp.send("ServiceWorker.deliverPushMessage", {"origin": served, "registrationId": registration,
                                                    "data": payload})
     deadline = time.monotonic() + PUSH_WITHIN

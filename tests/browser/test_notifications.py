@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from codeb.notify import push
 from tests.support.browser import first_sign_in
+from tests.support.office_pages import shown_notifications, worker_registration
 from tests.support.push import Browser, running_push_service
 
 WITHIN = 5.0  # seconds
@@ -31,27 +32,6 @@ def fetch_json(page, url, method="GET", body=None):
             'Content-Type': 'application/json'}, body: body === null ? undefined : JSON.stringify(body)});
         return {status: response.status, body: await response.json()};
     }""", [url, method, body])
-
-
-def worker_registration(page, served) -> str:
-    """The id DevTools knows Bob's service worker registration by, once it is active."""
-    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    cdp = page.context.new_cdp_session(page)
-    found = []
-    cdp.on("ServiceWorker.workerRegistrationUpdated",
-           lambda event: found.extend(r["registrationId"] for r in event["registrations"]
-                                      if r["scopeURL"].startswith(served) and not r.get("isDeleted")))
-    cdp.send("ServiceWorker.enable")
-    deadline = time.monotonic() + WITHIN
-    while not found and time.monotonic() < deadline:
-        page.wait_for_timeout(50)
-    assert found, "no service worker registration"
-    return cdp, found[0]
-
-
-def shown_notifications(page):
-    return page.evaluate("""navigator.serviceWorker.ready.then((r) => r.getNotifications())
-        .then((all) => all.map((n) => ({title: n.title, body: n.body, tag: n.tag, url: n.data && n.data.url})))""")
 
 
 def test_a_message_becomes_a_notification_that_opens_the_channel(served, mailbox, new_context, console, service):
@@ -84,7 +64,7 @@ def test_a_message_becomes_a_notification_that_opens_the_channel(served, mailbox
     assert json.loads(payload)["url"] == f"/office.html#channel={cid}"
 
     # Chrome's push service would hand this payload to Bob's service worker: DevTools does.
-    cdp, registration = worker_registration(bob, served)
+    cdp, registration = worker_registration(bob, served, WITHIN)
     cdp.send("ServiceWorker.deliverPushMessage", {"origin": served, "registrationId": registration,
                                                    "data": payload})
     deadline = time.monotonic() + WITHIN
