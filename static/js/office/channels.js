@@ -238,6 +238,8 @@ function showChannel(channel) {
   $("channel-leave").hidden = !member;
   $("channel-composer").hidden = channel.archived;
   showInvites(channel);
+  // Whoever shows this conversation beside it (a meeting's room and its Call list) learns of every change.
+  document.dispatchEvent(new CustomEvent("codeb:channel", { detail: channel }));
 }
 
 async function markRead(seq) {

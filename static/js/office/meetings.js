@@ -310,6 +310,7 @@ function hangUp(tellServer) {
 }
 
 function ended() {
+  if (room && room.meeting) room.meeting.over = true; // a later change of its chat shows no Call list again
   hangUp(false);
   $("meeting-over").hidden = false;
   $("meeting-join").hidden = true;
@@ -336,6 +337,23 @@ function withMeeting(shown) {
   if (cards) cards.classList.toggle("with-channel", shown);
 }
 
+// The owner's Call list: the meeting's people but the owner, kept as the chat's members change
+// (channels.js tells of each change), the one chosen staying chosen.
+function showRing(meeting, channel) {
+  const ring = $("meeting-ring");
+  const select = $("meeting-ring-login");
+  const chosen = select.value;
+  const members = channel.members.filter((member) => member.login !== me.login);
+  ring.hidden = !meeting.owner || meeting.over || !members.length;
+  const same = members.length === select.options.length
+    && members.every((member, i) => select.options[i].value === member.login
+      && select.options[i].textContent === `${member.name} (@${member.login})`);
+  if (same) return;
+  select.replaceChildren(...members.map((member) => Object.assign(
+    document.createElement("option"), { value: member.login, textContent: `${member.name} (@${member.login})` })));
+  if (members.some((member) => member.login === chosen)) select.value = chosen;
+}
+
 function showMeeting(meeting, channel) {
   $("meeting-name").textContent = meeting.name;
   const time = when(meeting);
@@ -344,11 +362,7 @@ function showMeeting(meeting, channel) {
   $("meeting-over").hidden = !meeting.over;
   $("meeting-join").hidden = meeting.over || Boolean(room && room.peer);
   $("meeting-end").hidden = !meeting.owner || meeting.over;
-  const ring = $("meeting-ring");
-  const members = channel.members.filter((member) => member.login !== me.login);
-  ring.hidden = !meeting.owner || meeting.over || !members.length;
-  $("meeting-ring-login").replaceChildren(...members.map((member) => Object.assign(
-    document.createElement("option"), { value: member.login, textContent: `${member.name} (@${member.login})` })));
+  showRing(meeting, channel);
   if (meeting.over) $("meeting-status").textContent = t("meeting_ended_notice");
 }
 
@@ -410,6 +424,9 @@ function startForms() {
     $("meeting-status").textContent = t("meeting_rung", { name: chosen ? chosen.textContent : login });
   });
   window.addEventListener("pagehide", () => { if (room) hangUp(true); });
+  document.addEventListener("codeb:channel", (event) => {
+    if (room && room.meeting && event.detail.id === room.id) showRing(room.meeting, event.detail);
+  });
 }
 
 function route() {
