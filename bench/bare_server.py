@@ -1,8 +1,10 @@
 """The bare cost, served: a Flask app on waitress doing only the work CodeB cannot avoid.
 
-`POST /token` makes the two RS256 signatures of a token response (the ID token and the
-access token, with the headers and claims CodeB's own carry, from a 2048-bit key as
-CodeB's) and answers them as JSON; it reads no form, no client, no store.
+`POST /token` makes the RS256 signatures of CodeB's token response, with the headers and
+claims CodeB's own carry, from a 2048-bit key as CodeB's, and answers them as JSON: for a
+code the ID token and the access token, for `grant_type=refresh_token` the access token
+alone (CodeB's refresh grant issues no new ID token). It reads that one form field and no
+client, no store.
 `GET /.well-known/openid-configuration` answers a static JSON body: CodeB's discovery
 document, byte for byte. Both are what "bare" means in the side-by-side figures.
 
@@ -19,7 +21,7 @@ import secrets
 import sys
 import time
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from waitress import serve
@@ -41,7 +43,9 @@ def create_bare_app(shape: dict) -> Flask:
         now = int(time.time())
         body = {"token_type": "Bearer", "access_token": signed(shape["access_token"], now),
                 "expires_in": 3600, "scope": shape["access_token"]["claims"].get("scope"),
-                "refresh_token": secrets.token_urlsafe(32), "id_token": signed(shape["id_token"], now)}
+                "refresh_token": secrets.token_urlsafe(32)}
+        if request.form.get("grant_type") != "refresh_token":
+            body["id_token"] = signed(shape["id_token"], now)
         return Response(json.dumps(body), content_type="application/json")
 
     @app.get("/.well-known/openid-configuration")

@@ -5,9 +5,10 @@ Three servers, each its own process on 127.0.0.1, started and stopped here:
 - CodeB: `python -m codeb serve` (waitress) on a temporary data folder holding a
   tenant, a confidential client and a signed-in account made in process (bench/seed.py);
   its codes are issued in process by /authorize against the same folder.
-- bare: bench/bare_server.py, Flask on waitress with as many threads, making the same two
+- bare: bench/bare_server.py, Flask on waitress with as many threads, making the same
   RS256 signatures CodeB's token response carries (its claims copied from a real CodeB
-  response), and answering CodeB's discovery document as a static body.
+  response: two for a code, one for a refresh), and answering CodeB's discovery document
+  as a static body.
 - peer: node-oidc-provider 9 (tests/node/peer-op.mjs): RS256, client_secret_basic,
   rotating refresh tokens, opaque access tokens, in-memory store; codes seeded through
   its own models.
@@ -387,7 +388,7 @@ def figures(bench: Bench, servers: tuple[Server, ...], authorization: str) -> No
 
 PEER = "peer, node-oidc-provider"
 LABELS = {
-    "refresh": ("refresh grant", {"CodeB": "CodeB", "bare": "bare, two RS256 signatures", "peer": PEER}),
+    "refresh": ("refresh grant", {"CodeB": "CodeB", "bare": "bare, one RS256 signature", "peer": PEER}),
     "code": ("code exchange", {"CodeB": "CodeB", "bare": "bare, two RS256 signatures", "peer": PEER}),
     "discovery": ("discovery", {"CodeB": "CodeB", "bare": "bare, static JSON of the same bytes", "peer": PEER}),
     "userinfo": ("userinfo", {"CodeB": "CodeB", "peer": PEER}),
