@@ -14,11 +14,19 @@ from dataclasses import dataclass
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from ..store.cache import MISSING, Memo
+
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")  # RFC 9068 §2.1
 TOKEN_LIFETIME = 3600          # access and ID tokens: one hour
 REFRESH_LIFETIME = 30 * 86400  # refresh tokens: thirty days, rotated on every use
 CODE_LIFETIME = 60             # authorization codes: RFC 6749 §4.2 "short", ≤ 10 min
 LEEWAY = 60                    # clock skew accepted when checking exp/iat
+
+# Access tokens whose signature and `kid` were checked, by their exact text, with the key set
+# that checked them: a relying party presents one token for its hour, and its signature is
+# the same every time. Only the signature is remembered; `typ`, issuer and lifetime are checked
+# on every use, and a changed key set (rotation, a key retired) checks the signature again.
+_verified = Memo(size=1024)
 
 
 class InvalidToken(Exception):
@@ -79,12 +87,24 @@ def _decode(token, keys):
     return decoded
 
 
+def _signed(token, keys) -> tuple[dict, dict]:
+    """(header, claims) of a token whose signature `keys` verify; raises InvalidToken."""
+    if not isinstance(token, str):
+        raise InvalidToken("malformed")
+    stamp = (keys,)  # a tuple compares its item by identity first: one check per use
+    found = _verified.get(token, stamp)
+    if found is MISSING:
+        decoded = _decode(token, keys)
+        found = (dict(decoded.header), dict(decoded.claims))
+        _verified.put(token, stamp, found)
+    return found
+
+
 def verify_access_token(token: str, *, keys, issuers, now: float) -> AccessClaims:
     """Check signature, `typ`, issuer and lifetime (RFC 9068 §4); raise InvalidToken."""
-    decoded = _decode(token, keys)
-    if decoded.header.get("typ", "").lower() not in ACCESS_TOKEN_TYPES:
+    header, claims = _signed(token, keys)
+    if str(header.get("typ", "")).lower() not in ACCESS_TOKEN_TYPES:
         raise InvalidToken("typ")
-    claims = decoded.claims
     registry = jwt.JWTClaimsRegistry(
         now=int(now), leeway=LEEWAY,
         iss={"essential": True, "values": list(issuers)},

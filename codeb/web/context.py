@@ -65,13 +65,21 @@ def load_tenant() -> None:
     g.image_sources = set()  # origins this page shows an image from (an app's logo)
 
 
+def accounts_of(tenant) -> Accounts:
+    return Accounts(tenant.store, host=tenant.hosts[0])
+
+
+def sessions_of(tenant) -> Sessions:
+    store = tenant.store
+    return Sessions(store, lambda: session_secret(store))
+
+
 def _accounts():
-    return Accounts(g.tenant.store, host=g.tenant.hosts[0])
+    return accounts_of(g.tenant)
 
 
 def _sessions():
-    store = g.tenant.store
-    return Sessions(store, lambda: session_secret(store))
+    return sessions_of(g.tenant)
 
 
 def _session():

@@ -1,19 +1,21 @@
-"""The public documents' fast path (codeb.web.documents) answers what Flask would, header
-by header, and leaves everything else to Flask."""
+"""The fast path of the documents relying parties poll (codeb.web.documents: discovery, the
+JWKS, userinfo) answers what Flask would, header by header, and leaves everything else to Flask."""
 
 import pytest
 from werkzeug.test import Client
 
 from codeb.oidc import keys
-from codeb.web.documents import PublicDocuments
-from tests.support.web import HOST
+from codeb.oidc.clients import FIRST_PARTY
+from codeb.web.documents import PolledDocuments
+from tests.support.oidc import tokens_for
+from tests.support.web import HOST, OTHER_HOST, RP, csrf_of
 
 PATHS = ("/.well-known/openid-configuration", "/jwks.json")
 
 
 def both(app):
     """A client through the fast path, and one straight to Flask behind it."""
-    assert isinstance(app.wsgi_app, PublicDocuments)
+    assert isinstance(app.wsgi_app, PolledDocuments)
     return Client(app), Client(app.wsgi_app.inner)
 
 
@@ -79,3 +81,84 @@ def test_a_failure_of_the_fast_path_is_flasks_to_answer(app, demo, monkeypatch):
     monkeypatch.setattr("codeb.web.documents.DOCUMENTS", {"/jwks.json": lambda tenant, issuer: 1 / 0})
     assert answer_of(fast.get("/jwks.json", headers={"Host": HOST}))[0] == \
         answer_of(flask.get("/jwks.json", headers={"Host": HOST}))[0] == 500
+
+
+def bearer(token, host=HOST):
+    return {"Host": host, "Authorization": f"Bearer {token}"}
+
+
+def flask_asked(app, monkeypatch) -> list:
+    asked: list = []
+    inner = app.wsgi_app.inner
+    monkeypatch.setattr(app.wsgi_app, "inner", lambda environ, start: asked.append(environ["PATH_INFO"])
+                        or inner(environ, start))
+    return asked
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("scope", ["openid", "openid profile email"])
+def test_userinfo_answers_a_relying_partys_server_as_flask_does(app, client, mailbox, rp, monkeypatch, scheme,
+                                                                scope):
+    access = tokens_for(client, mailbox, rp, scope=scope)["access_token"]
+    fast, flask = both(app)
+    asked = flask_asked(app, monkeypatch)
+    mine = fast.get("/userinfo", headers=bearer(access), base_url=f"{scheme}://{HOST}")
+    assert mine.status_code == 200 and mine.json["sub"] and asked == []
+    assert set(mine.json) >= ({"email", "name"} if "email" in scope else {"sub", "tenant", "roles"})
+    assert answer_of(mine) == answer_of(flask.get("/userinfo", headers=bearer(access),
+                                                  base_url=f"{scheme}://{HOST}"))
+    assert mine.headers["Cache-Control"] == "no-store" and mine.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_userinfo_a_browser_and_every_other_shape_of_request_is_flasks(app, client, mailbox, rp, monkeypatch):
+    """A cookie (a browser, a guest's), a POST, a query, a token in the body or no bearer at all:
+    Flask answers, as it did before the fast path."""
+    access = tokens_for(client, mailbox, rp)["access_token"]
+    asked = flask_asked(app, monkeypatch)
+    fast = Client(app)
+    assert client.get("/userinfo", headers=bearer(access)).status_code == 200  # the signed-in browser's cookie
+    assert fast.post("/userinfo", headers=bearer(access)).status_code == 200
+    assert fast.get("/userinfo?x=1", headers=bearer(access)).status_code == 200
+    assert fast.post("/userinfo", data={"access_token": access}, headers={"Host": HOST}).status_code == 200
+    assert fast.get("/userinfo", headers={"Host": HOST, "Authorization": f"Basic {access}"}).status_code == 401
+    assert fast.get("/userinfo", headers={"Host": HOST}).status_code == 401
+    assert asked == ["/userinfo"] * 6
+    assert fast.get("/userinfo", headers=bearer(access)).status_code == 200 and len(asked) == 6
+
+
+def _mangled(token):
+    head, payload, signature = token.split(".")
+    return f"{head}.{payload}.{signature[:-6]}AAAAAA"
+
+
+@pytest.mark.parametrize("refusal", ["tampered", "id_token", "expired", "other_tenant", "disabled", "deleted",
+                                     "shell_signed_out", "garbage"])
+def test_userinfo_refused_tokens_get_flasks_answer(app, client, mailbox, rp, accounts, clock, refusal):
+    """A refused token is not the fast path's to explain: the same RFC 6750 answer as before."""
+    shell = refusal == "shell_signed_out"
+    tokens = tokens_for(client, mailbox, RP(FIRST_PARTY, None, f"http://{HOST}/office.html") if shell else rp)
+    token, host = tokens["access_token"], HOST
+    account = accounts.find_by_email("alice@example.com")
+    if refusal == "tampered":
+        token = _mangled(token)
+    elif refusal == "id_token":
+        token = tokens["id_token"]
+    elif refusal == "expired":
+        clock.advance(3600 + 120)
+    elif refusal == "other_tenant":
+        host = OTHER_HOST
+    elif refusal == "disabled":
+        with accounts.update(account.login) as doc:
+            doc["disabled"] = True
+    elif refusal == "deleted":
+        accounts.delete(account.login)
+    elif refusal == "shell_signed_out":
+        assert Client(app).get("/userinfo", headers=bearer(token)).status_code == 200
+        page = client.get("/account", headers={"Host": HOST})
+        client.post("/signout", data={"csrf": csrf_of(page.text)}, headers={"Host": HOST})
+    elif refusal == "garbage":
+        token = "garbage"
+    fast, flask = both(app)
+    mine = fast.get("/userinfo", headers=bearer(token, host))
+    assert mine.status_code == 401 and 'error="invalid_token"' in mine.headers["WWW-Authenticate"]
+    assert answer_of(mine) == answer_of(flask.get("/userinfo", headers=bearer(token, host)))

@@ -73,6 +73,7 @@ def hs256_with_the_public_key() -> str:
     pytest.param("a.b", id="two segments"),
     pytest.param("x" * 9000 + "..", id="too long"),
     pytest.param(None, id="not a string"),
+    pytest.param(["a.b.c"], id="a list"),
 ])
 def test_everything_else_is_invalid(token):
     with pytest.raises(InvalidToken):
@@ -87,3 +88,23 @@ def test_the_payload_is_what_was_signed():
     tampered = f"{head}.{part({**CLAIMS, 'sub': 'someone else'})}.{signature}"
     with pytest.raises(InvalidToken):
         verify(tampered)
+
+
+def test_a_remembered_signature_counts_only_with_the_keys_that_checked_it():
+    """The memo of checked signatures (tokens._verified) saves the RSA check of a token seen
+    before, never another check: the lifetime and issuer are checked on every use, and a key
+    set without the token's key (a retired key) refuses it although it was remembered."""
+    token = signed()
+    assert verify(token).sub == CLAIMS["sub"]
+    assert verify(token).sub == CLAIMS["sub"]  # remembered
+    with pytest.raises(InvalidToken):
+        verify_access_token(token, keys=KEYS, issuers=[ISSUER], now=NOW + 3600 + 120)
+    with pytest.raises(InvalidToken):
+        verify_access_token(token, keys=KEYS, issuers=["https://another.example"], now=NOW)
+    without = KeySet.import_key_set({"keys": [OTHER.as_dict(private=False)]})
+    with pytest.raises(InvalidToken):
+        verify_access_token(token, keys=without, issuers=[ISSUER], now=NOW)
+    rotated = KeySet.import_key_set({"keys": [KEY.as_dict(private=False), OTHER.as_dict(private=False)]})
+    assert verify_access_token(token, keys=rotated, issuers=[ISSUER], now=NOW).sub == CLAIMS["sub"]
+    with pytest.raises(InvalidToken):
+        verify(signed(header={**HEADER, "typ": "JWT"}))  # an ID token's type, signed by our key
