@@ -4,7 +4,10 @@
 claims CodeB's own carry, from a 2048-bit key as CodeB's, and answers them as JSON: for a
 code the ID token and the access token, for `grant_type=refresh_token` the access token
 alone (CodeB's refresh grant issues no new ID token). It reads that one form field and no
-client, no store.
+client, no store. `POST /token/durable` answers the same after the one durable write
+CodeB's refresh makes (the grant's chain, codeb.oidc.grants.RefreshChain): under an exclusive
+file lock, the chain's document read, its successor written to a new file, fsynced and
+renamed over it, in plain Python, one document per serving thread (one per chain in flight).
 `GET /.well-known/openid-configuration` answers a static JSON body: CodeB's discovery
 document, byte for byte. Both are what "bare" means in the side-by-side figures.
 
@@ -12,13 +15,19 @@ document, byte for byte. Both are what "bare" means in the side-by-side figures.
 
 The shape, one JSON document on stdin (bench/side_by_side.py sends it from a real CodeB
 token response, so that this process starts while CodeB does): {"key_size", "threads",
-"id_token": {"header", "claims"}, "access_token": {...}, "discovery": "<the document>"}.
+"id_token": {"header", "claims"}, "access_token": {...}, "discovery": "<the document>",
+"folder": "<where the durable endpoint keeps its chains>"}.
 """
 
 import argparse
+import fcntl
+import hashlib
 import json
+import os
 import secrets
 import sys
+import tempfile
+import threading
 import time
 
 from flask import Flask, Response, request
@@ -37,6 +46,33 @@ def create_bare_app(shape: dict) -> Flask:
         if "jti" in claims:
             claims["jti"] = secrets.token_urlsafe(16)
         return jwt.encode(part["header"], claims, key, algorithms=["RS256"])
+
+    folder = shape.get("folder") or tempfile.mkdtemp(prefix="bare-chains-")
+    os.makedirs(folder, exist_ok=True)
+
+    def rotate(new: str, now: int) -> None:
+        path = os.path.join(folder, f"chain-{threading.get_ident()}.json")
+        with open(path + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                with open(path, "rb") as f:
+                    doc = json.loads(f.read())
+            except FileNotFoundError:
+                doc = {"current": "", "spent": []}
+            doc = {"current": hashlib.sha256(new.encode()).hexdigest(), "scope": "openid profile",
+                   "spent": [*doc["spent"], [doc["current"], now]][-4:], "expires": now + 30 * 86400}
+            tmp = f"{path}.{secrets.token_hex(6)}.tmp"
+            with open(tmp, "xb") as f:
+                f.write(json.dumps(doc).encode())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+
+    @app.post("/token/durable")
+    def durable_token():
+        response = token()
+        rotate(json.loads(response.get_data())["refresh_token"], int(time.time()))
+        return response
 
     @app.post("/token")
     def token():

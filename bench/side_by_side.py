@@ -23,6 +23,7 @@ shared machine. Nothing here passes or fails on speed; a figure with errors says
 
 import base64
 import ctypes
+import dataclasses
 import http.client
 import json
 import math
@@ -320,7 +321,8 @@ def run_side_by_side(*, seconds: int = SECONDS, warmup: int = WARMUP, openssl_se
             codeb.access_token = first["access_token"]
             send_shape(bare, {"key_size": KEY_SIZE, "threads": THREADS, "discovery": discovery.decode(),
                               "id_token": jwt_parts(first["id_token"]),
-                              "access_token": jwt_parts(first["access_token"])})
+                              "access_token": jwt_parts(first["access_token"]),
+                               "folder": os.path.join(workdir, "bare-chains")})
             peer.wait_listening()
             bare.wait_listening()
             discover(peer)
@@ -357,6 +359,9 @@ def figures(bench: Bench, servers: tuple[Server, ...], authorization: str) -> No
 
     for server in servers:
         bench.measure("refresh", server, server.token_path, chains(server), credentials, first=True)
+    bare = next(s for s in servers if s.name == "bare")
+    durable = dataclasses.replace(bare, name="bare_durable", token_path="/token/durable")
+    bench.measure("refresh", durable, durable.token_path, chains(durable), credentials)
 
     def spend(server: Server, margin: float):
         rate = bench.result.figures["refresh"][server.name].rate
@@ -388,12 +393,13 @@ def figures(bench: Bench, servers: tuple[Server, ...], authorization: str) -> No
 
 PEER = "peer, node-oidc-provider"
 LABELS = {
-    "refresh": ("refresh grant", {"CodeB": "CodeB", "bare": "bare, one RS256 signature", "peer": PEER}),
+    "refresh": ("refresh grant", {"CodeB": "CodeB", "bare": "bare, one RS256 signature",
+                                  "bare_durable": "bare, signature and fsynced write", "peer": PEER}),
     "code": ("code exchange", {"CodeB": "CodeB", "bare": "bare, two RS256 signatures", "peer": PEER}),
     "discovery": ("discovery", {"CodeB": "CodeB", "bare": "bare, static JSON of the same bytes", "peer": PEER}),
     "userinfo": ("userinfo", {"CodeB": "CodeB", "peer": PEER}),
 }
-RATIOS = {"refresh": ("bare", "peer"), "code": ("bare", "peer"), "discovery": ("bare", "peer"),
+RATIOS = {"refresh": ("bare", "bare_durable", "peer"), "code": ("bare", "peer"), "discovery": ("bare", "peer"),
           "userinfo": ("peer",)}
 WIDTH = 50
 
