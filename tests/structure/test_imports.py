@@ -21,6 +21,8 @@ LATE_IMPORTS = {
     ("codeb.web.oidc", "codeb.oidc.userinfo"): PROTOCOL,
     ("codeb.web.oidc", "codeb.oidc.logout"): PROTOCOL,
     ("codeb.web.documents", "codeb.oidc.keys"): PROTOCOL,
+    ("codeb.web.documents", "codeb.oidc.provider"): PROTOCOL,
+    ("codeb.web.documents", "codeb.oidc.userinfo"): PROTOCOL,
     ("codeb.web.office", "codeb.oidc.userinfo"): PROTOCOL,
     ("codeb.web.help", "codeb.oidc.keys"): PROTOCOL,
     ("codeb.web.help", "codeb.oidc.tokens"): PROTOCOL,
