@@ -11,8 +11,8 @@
 
       <Root>\sites\<Name>\                 the site folder; codeb\, templates\, static\
                                            and app.py link to the release in <Root>\app
-      <Root>\sites\<Name>\web.config       from the release's template, bound to this
-                                           tenant (CODEB_TENANT) and its data (CODEB_DATA)
+      <Root>\sites\<Name>\web.config       from the release's template for -Hosting, bound
+                                           to this tenant (CODEB_TENANT) and its data (CODEB_DATA)
       <Root>\sites\<Name>\App_Data\<Name>\ the tenant's data (python -m codeb tenant create)
 
     an application pool <Name> (ApplicationPoolIdentity, no managed runtime), and
@@ -25,6 +25,12 @@
     only: browsers do not trust it); otherwise the longest-valid certificate in
     Cert:\LocalMachine\My that names every host (for example one an ACME client
     installed).
+
+    Python serves the site in one of two ways (-Hosting): through wfastcgi, a
+    FastCGI application of IIS (the release's web.config), or as a waitress
+    process that IIS's HttpPlatformHandler starts and forwards requests to
+    (the release's deploy\web.httpplatform.config). Both give the same site:
+    the same settings, request filtering and static files served by IIS.
 
     Nothing is changed before every check has passed, and if a step fails, what
     this run created is removed again.
@@ -59,6 +65,12 @@
     Serve data that is already in App_Data\<Name> (kept by
     Remove-CodebTenant.ps1, or copied in) instead of creating a new tenant.
 
+.PARAMETER Hosting
+    How IIS runs Python for the site: WfastCgi (the default; wfastcgi, registered
+    by Initialize-CodebHost.ps1) or HttpPlatform (waitress behind the
+    HttpPlatformHandler module, which must be installed; wfastcgi is no longer
+    maintained upstream).
+
 .PARAMETER Root
     The installation root given to Initialize-CodebHost.ps1. Default: C:\CodeB.
 
@@ -77,6 +89,11 @@
     .\New-CodebTenant.ps1 -Name test1 -HostName test1.codeb.example -SelfSigned -SignUp invite
 
     Creates a test tenant with a self-signed certificate.
+
+.EXAMPLE
+    .\New-CodebTenant.ps1 -Name acme -HostName login.acme.com -Hosting HttpPlatform
+
+    Creates tenant acme served by waitress behind HttpPlatformHandler instead of wfastcgi.
 #>
 [CmdletBinding(SupportsShouldProcess, DefaultParameterSetName = 'FindCertificate')]
 param(
@@ -106,6 +123,9 @@ param(
     [switch]$SelfSigned,
 
     [switch]$AdoptExistingData,
+
+    [ValidateSet('WfastCgi', 'HttpPlatform')]
+    [string]$Hosting = 'WfastCgi',
 
     [ValidatePattern('^[A-Za-z]:\\[^:*?"<>|]*$')]
     [string]$Root = (Join-Path $env:SystemDrive 'CodeB')
@@ -147,6 +167,19 @@ if ($AdoptExistingData -and -not $hasData) {
     throw "-AdoptExistingData was given, but '$($paths.TenantFile)' does not exist."
 }
 
+if ($Hosting -eq 'HttpPlatform') {
+    $template = Join-Path $layout.App 'deploy\web.httpplatform.config'
+    if (-not (Test-CodebHttpPlatformHandler)) {
+        throw 'IIS has no HttpPlatformHandler module: install it (HttpPlatformHandler v1.2 from Microsoft), or use -Hosting WfastCgi.'
+    }
+}
+else {
+    $template = Join-Path $layout.App 'web.config'
+}
+if (-not (Test-Path -LiteralPath $template -PathType Leaf)) {
+    throw "The release has no '$template': run Initialize-CodebHost.ps1 from a complete release."
+}
+
 $certificate = $null
 switch ($PSCmdlet.ParameterSetName) {
     'Thumbprint' {
@@ -179,12 +212,20 @@ try {
         }
         $null = New-Item -ItemType Directory -Path $paths.TenantData -Force -Confirm:$false
         Install-CodebSiteCode -Layout $layout -SiteFolder $paths.SiteFolder
-        Write-CodebWebConfig -TemplatePath (Join-Path $layout.App 'web.config') -Destination $paths.WebConfig `
-            -ScriptProcessor $layout.ScriptProcessor -AppSetting @{
-                PYTHONPATH   = $paths.SiteFolder
-                CODEB_TENANT = $Name
-                CODEB_DATA   = $paths.DataRoot
-            }
+        # The same settings either way: appSettings for wfastcgi, environment variables for HttpPlatformHandler.
+        $siteSettings = @{
+            PYTHONPATH   = $paths.SiteFolder
+            CODEB_TENANT = $Name
+            CODEB_DATA   = $paths.DataRoot
+        }
+        if ($Hosting -eq 'HttpPlatform') {
+            Write-CodebWebConfig -TemplatePath $template -Destination $paths.WebConfig -AppSetting $siteSettings `
+                -ProcessPath $layout.Python
+        }
+        else {
+            Write-CodebWebConfig -TemplatePath $template -Destination $paths.WebConfig -AppSetting $siteSettings `
+                -ScriptProcessor $layout.ScriptProcessor
+        }
     }
 
     if ($PSCmdlet.ShouldProcess($paths.PoolName, 'Create the application pool')) {
@@ -256,4 +297,5 @@ if ($null -ne $certificate) {
     SiteFolder  = $paths.SiteFolder
     Data        = $paths.TenantData
     Certificate = $thumbprint
+    Hosting     = $Hosting
 }

@@ -55,6 +55,7 @@
         'Stop-CodebAppPool',
         'Test-CodebAppPool',
         'Test-CodebFastCgiApplication',
+        'Test-CodebHttpPlatformHandler',
         'Test-CodebSite',
         'Write-CodebWebConfig'
     )

@@ -1,6 +1,6 @@
-# IIS sites: a site folder's links to the release and its web.config, IIS
-# configuration changes committed as one, and a tenant's site with its HTTPS
-# bindings.
+# IIS sites: a site folder's links to the release and its web.config (wfastcgi
+# or HttpPlatformHandler), IIS configuration changes committed as one, and a
+# tenant's site with its HTTPS bindings.
 
 
 function Install-CodebSiteCode {
@@ -66,21 +66,31 @@ function Remove-CodebSiteCode {
 function Write-CodebWebConfig {
     <#
     .SYNOPSIS
-        Write a site's web.config from the release's template.
+        Write a site's web.config from one of the release's templates, unless it is so already.
     .DESCRIPTION
-        Sets the given appSettings (each must exist in the template) and the
-        FastCGI handler's scriptProcessor; everything else stays as in the
-        template.
+        With -ScriptProcessor the template is the wfastcgi site (the release's
+        web.config): the settings are its appSettings, which wfastcgi copies
+        into the Python process environment, and the FastCGI handler gets the
+        venv's python.exe|wfastcgi.py. With -ProcessPath the template is the
+        HttpPlatformHandler site (deploy\web.httpplatform.config): the settings
+        are the environment variables of the process HttpPlatformHandler starts,
+        and that process is the venv's python.exe. Each setting must exist in
+        the template; everything else stays as in the template.
+
+        Get, compare, set: the file is written only if it would change, so a
+        rerun leaves it alone and IIS does not restart the site for nothing.
     .PARAMETER TemplatePath
-        The release's web.config.
+        The release's web.config, or its deploy\web.httpplatform.config.
     .PARAMETER Destination
         The site's web.config.
     .PARAMETER AppSetting
-        appSettings keys and their values, such as CODEB_TENANT.
+        The site's settings and their values, such as CODEB_TENANT.
     .PARAMETER ScriptProcessor
         python.exe|wfastcgi.py of the host's venv, as registered with FastCGI.
+    .PARAMETER ProcessPath
+        The host venv's python.exe, for HttpPlatformHandler to start.
     #>
-    [CmdletBinding()]
+    [CmdletBinding(DefaultParameterSetName = 'WfastCgi')]
     param(
         [Parameter(Mandatory)]
         [string]$TemplatePath,
@@ -91,31 +101,56 @@ function Write-CodebWebConfig {
         [Parameter(Mandatory)]
         [hashtable]$AppSetting,
 
-        [Parameter(Mandatory)]
-        [string]$ScriptProcessor
+        [Parameter(Mandatory, ParameterSetName = 'WfastCgi')]
+        [string]$ScriptProcessor,
+
+        [Parameter(Mandatory, ParameterSetName = 'HttpPlatform')]
+        [string]$ProcessPath
     )
 
     $document = New-Object System.Xml.XmlDocument
     $document.PreserveWhitespace = $true
     $document.Load($TemplatePath)
 
+    if ($PSCmdlet.ParameterSetName -eq 'HttpPlatform') {
+        $settingPath = "/configuration/system.webServer/httpPlatform/environmentVariables/environmentVariable[@name='{0}']"
+        $platform = $document.SelectSingleNode('/configuration/system.webServer/httpPlatform')
+        if ($null -eq $platform) {
+            throw "The template '$TemplatePath' has no httpPlatform section."
+        }
+        $platform.SetAttribute('processPath', $ProcessPath)
+    }
+    else {
+        $settingPath = "/configuration/appSettings/add[@key='{0}']"
+        $handler = $document.SelectSingleNode("/configuration/system.webServer/handlers/add[@name='$script:HandlerName']")
+        if ($null -eq $handler) {
+            throw "The template '$TemplatePath' has no handler named '$script:HandlerName'."
+        }
+        $handler.SetAttribute('scriptProcessor', $ScriptProcessor)
+    }
+
     foreach ($key in $AppSetting.Keys) {
-        $node = $document.SelectSingleNode("/configuration/appSettings/add[@key='$key']")
+        $node = $document.SelectSingleNode($settingPath -f $key)
         if ($null -eq $node) {
-            throw "The template '$TemplatePath' has no appSetting '$key'."
+            throw "The template '$TemplatePath' has no setting '$key'."
         }
         $node.SetAttribute('value', [string]$AppSetting[$key])
     }
 
-    $handler = $document.SelectSingleNode("/configuration/system.webServer/handlers/add[@name='$script:HandlerName']")
-    if ($null -eq $handler) {
-        throw "The template '$TemplatePath' has no handler named '$script:HandlerName'."
+    $buffer = New-Object System.IO.MemoryStream
+    $document.Save($buffer)
+    $content = $buffer.ToArray()
+    if (Test-Path -LiteralPath $Destination -PathType Leaf) {
+        $current = [System.IO.File]::ReadAllBytes($Destination)
+        if ([Convert]::ToBase64String($current) -ceq [Convert]::ToBase64String($content)) {
+            Write-Verbose "'$Destination' is up to date."
+            return
+        }
     }
-    $handler.SetAttribute('scriptProcessor', $ScriptProcessor)
 
     # Write beside the target, then move over it: IIS never reads half a file.
     $temporary = "$Destination.new"
-    $document.Save($temporary)
+    [System.IO.File]::WriteAllBytes($temporary, $content)
     Move-Item -LiteralPath $temporary -Destination $Destination -Force
 }
 
@@ -169,6 +204,29 @@ function Test-CodebSite {
 
     Reset-IISServerManager -Confirm:$false
     return $null -ne (Get-IISServerManager).Sites[$Name]
+}
+
+function Test-CodebHttpPlatformHandler {
+    <#
+    .SYNOPSIS
+        Whether IIS has the HttpPlatformHandler module, which the HttpPlatform sites need.
+    .DESCRIPTION
+        HttpPlatformHandler is no Windows feature: its installer (from Microsoft)
+        registers the global module httpPlatformHandler, the name the handler in
+        deploy\web.httpplatform.config names.
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param()
+
+    Reset-IISServerManager -Confirm:$false
+    $modules = (Get-IISServerManager).GetApplicationHostConfiguration().GetSection('system.webServer/globalModules').GetCollection()
+    foreach ($module in $modules) {
+        if ($module['name'] -eq 'httpPlatformHandler') {
+            return $true
+        }
+    }
+    return $false
 }
 
 function New-CodebSite {

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from codeb.cli import parser, serve
+
 ROOT = Path(__file__).resolve().parents[2]
 WEB_CONFIG = ROOT / "web.config"
 MODULE = ROOT / "deploy" / "CodebDeploy" / "CodebDeploy.psm1"  # the loader: the shared constants
@@ -125,3 +127,139 @@ def test_no_header_duplicates_what_the_app_sets(config):
     for headers in config.iter("customHeaders"):
         for add in headers.findall("add"):
             assert add.get("name").lower() not in app_headers, add.get("name")
+
+
+# --- The HttpPlatformHandler variant (deploy/web.httpplatform.config) ---------------------
+
+HTTP_PLATFORM_CONFIG = ROOT / "deploy" / "web.httpplatform.config"
+SITES = ROOT / "deploy" / "CodebDeploy" / "Sites.ps1"
+# What only wfastcgi reads: the variant has no use for them.
+WFASTCGI_ONLY = {"WSGI_HANDLER", "WSGI_LOG", "WSGI_RESTART_FILE_REGEX", "WSGI_PTVSD_SECRET", "WSGI_PTVSD_ADDRESS"}
+
+
+@pytest.fixture(scope="module")
+def variant() -> ET.Element:
+    return ET.parse(HTTP_PLATFORM_CONFIG).getroot()  # well-formed XML, or this raises
+
+
+@pytest.fixture(scope="module")
+def platform(variant) -> ET.Element:
+    found = variant.findall("system.webServer/httpPlatform")
+    assert len(found) == 1, "one httpPlatform section"
+    return found[0]
+
+
+def environment_variables(platform) -> dict[str, str]:
+    variables = {}
+    for variable in platform.findall("environmentVariables/environmentVariable"):
+        name = variable.get("name")
+        assert name not in variables, f"environment variable {name} appears twice"
+        variables[name] = variable.get("value")
+    return variables
+
+
+def without_comments(element: ET.Element) -> ET.Element:
+    """A copy without comments and layout whitespace, for comparing what IIS reads."""
+    copy = ET.Element(element.tag, element.attrib)
+    copy.text = (element.text or "").strip() or None
+    for child in element:
+        if child.tag is not ET.Comment:
+            copy.append(without_comments(child))
+    return copy
+
+
+def same(a: ET.Element | None, b: ET.Element | None) -> bool:
+    assert a is not None and b is not None
+    return ET.tostring(without_comments(a)) == ET.tostring(without_comments(b))
+
+
+def test_the_variant_is_a_configuration_without_wfastcgi(variant):
+    assert variant.tag == "configuration"
+    assert variant.find("appSettings") is None, "HttpPlatformHandler gives the process environment variables"
+    assert "wfastcgi" not in ET.tostring(variant, encoding="unicode").lower()
+
+
+def test_the_variant_handler_is_http_platform_handler(variant):
+    handlers = variant.findall("system.webServer/handlers/add")
+    assert [h.get("name") for h in handlers] == [HANDLER_NAME]
+    handler = handlers[0]
+    assert handler.get("modules") == "httpPlatformHandler"
+    assert handler.get("path") == "*" and handler.get("verb") == "*"
+    assert handler.get("resourceType") == "Unspecified"
+    assert handler.get("scriptProcessor") is None
+    # New-CodebTenant.ps1 checks that IIS has the module this handler names.
+    assert "'httpPlatformHandler'" in SITES.read_text(encoding="utf-8")
+
+
+def test_the_variant_starts_the_venv_python_serving_on_the_platform_port(platform):
+    assert platform.get("processPath").lower().endswith("\\venv\\scripts\\python.exe")
+    arguments = platform.get("arguments")
+    assert '"' not in arguments, "plain arguments: no Windows quoting rules to get wrong"
+    port = 54321  # HttpPlatformHandler expands %HTTP_PLATFORM_PORT% to the port it chose
+    assert arguments.count("%HTTP_PLATFORM_PORT%") == 1
+    argv = arguments.replace("%HTTP_PLATFORM_PORT%", str(port)).split()
+    assert argv[:2] == ["-m", "codeb"]
+    args = parser().parse_args(argv[2:])
+    assert args.func is serve.serve
+    assert (args.host, args.port, args.url_scheme, args.echo_mail) == ("127.0.0.1", port, "https", False)
+    assert args.data is None, "the data root comes from CODEB_DATA, as under wfastcgi"
+    assert platform.get("stdoutLogEnabled") == "false"
+
+
+def test_the_variant_environment_is_web_configs_app_settings(platform, app_settings):
+    assert environment_variables(platform) == {k: v for k, v in app_settings.items() if k not in WFASTCGI_ONLY}
+
+
+def test_the_variant_serves_static_files_like_web_config(variant, config):
+    locations = [loc for loc in variant.findall("location") if loc.get("path") == "static"]
+    assert len(locations) == 1
+    removed = [r.get("name") for r in locations[0].findall("system.webServer/handlers/remove")]
+    assert removed == [HANDLER_NAME]
+    assert same(locations[0], config.find("location[@path='static']"))
+
+
+@pytest.mark.parametrize("section", ["modules", "httpErrors", "httpProtocol", "security"])
+def test_the_variant_filters_and_headers_are_web_configs(variant, config, section):
+    assert same(variant.find(f"system.webServer/{section}"), config.find(f"system.webServer/{section}"))
+
+
+def test_the_variant_has_nothing_else(variant, config):
+    """Beside the handler and httpPlatform, every part of the variant is one of web.config's."""
+    ours = [child.tag for child in variant.find("system.webServer")]
+    theirs = [child.tag for child in config.find("system.webServer")]
+    assert ours == ["handlers", "httpPlatform"] + theirs[1:]
+    assert [child.tag for child in variant] == [t for t in (c.tag for c in config) if t != "appSettings"]
+
+
+def write_web_config_xpaths() -> list[str]:
+    """The XPath expressions Write-CodebWebConfig selects the nodes it rewrites with."""
+    source = SITES.read_text(encoding="utf-8")
+    function = source[source.index("function Write-CodebWebConfig"):source.index("function Invoke-CodebIisChange")]
+    found = re.findall(r"\"(/configuration/[^\"]+)\"|'(/configuration/[^']+)'", function)
+    return [double or single for double, single in found]
+
+
+def select(root: ET.Element, xpath: str, key: str = "") -> ET.Element | None:
+    """A PowerShell XPath of Write-CodebWebConfig, its variables filled in, run by ElementTree."""
+    relative = xpath.removeprefix("/configuration/").replace("$script:HandlerName", HANDLER_NAME)
+    return root.find(relative.replace("{0}", key))
+
+
+@pytest.mark.parametrize(("template", "setting_tag", "target_tags"), [
+    (WEB_CONFIG, "add", {"add"}),  # the FastCGI handler
+    (HTTP_PLATFORM_CONFIG, "environmentVariable", {"httpPlatform", "add"}),  # the process (and the handler)
+], ids=["web.config", "web.httpplatform.config"])
+def test_the_deploy_script_finds_what_it_rewrites(template, setting_tag, target_tags):
+    """Write-CodebWebConfig's XPaths find, in this template, each setting New-CodebTenant.ps1
+    writes and the handler (wfastcgi) or the process (HttpPlatformHandler) it points at the venv."""
+    root = ET.parse(template).getroot()
+    paths = write_web_config_xpaths()
+    setting_paths = [p for p in paths if "{0}" in p]
+    target_paths = [p for p in paths if "{0}" not in p]
+    assert len(setting_paths) == 2 and len(target_paths) == 2, paths
+    keys = ("PYTHONPATH", "CODEB_TENANT", "CODEB_DATA")
+    matching = [p for p in setting_paths if all(select(root, p, key) is not None for key in keys)]
+    assert len(matching) == 1, f"{template.name}: {setting_paths}"
+    assert {select(root, matching[0], key).tag for key in keys} == {setting_tag}
+    targets = [select(root, p) for p in target_paths if select(root, p) is not None]
+    assert {t.tag for t in targets} == target_tags
