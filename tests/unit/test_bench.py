@@ -13,6 +13,7 @@ def test_the_whole_report_prints(capsys):
     bench.main(rounds=1, exchanges=4, sizes=(20,))
     report = capsys.readouterr().out
     assert "ratio exchange / bare crypto" in report and "ratio sign-in / bare crypto" in report
+    assert "ratio exchange / bare crypto and write" in report and "ratio sign-in / bare crypto and writes" in report
     assert "user list at N accounts" in report and "cold start" in report
 
 
@@ -24,5 +25,7 @@ def test_every_benchmark_runs(tmp_path):
     assertions, sign_ins = bench.passkey_rates(app, client, secret, authenticator, n=2)
     assert assertions > 0 and sign_ins > 0
     assert all(rate > 0 for rate in bench.bare_passkey_crypto(tenant, n=5))
+    assert all(rate > 0 for rate in bench.bare_durable_rates(tenant, str(tmp_path), n=3))
+    assert os.listdir(tmp_path).count("chain.json") == 1 and not any(n.endswith(".tmp") for n in os.listdir(tmp_path))
     [(size, page, search, changed, cold)] = bench.directory_rates((50,))
     assert size == 50 and min(page, search, changed, cold) > 0
