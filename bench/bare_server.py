@@ -8,14 +8,16 @@ client, no store. `POST /token/durable` answers the same after the one durable w
 CodeB's refresh makes (the grant's chain, codeb.oidc.grants.RefreshChain): under an exclusive
 file lock, the chain's document read, its successor written to a new file, fsynced and
 renamed over it, in plain Python, one document per serving thread (one per chain in flight).
-`GET /.well-known/openid-configuration` answers a static JSON body: CodeB's discovery
-document, byte for byte. Both are what "bare" means in the side-by-side figures.
+`GET /.well-known/openid-configuration` and `GET /userinfo` answer static JSON bodies:
+CodeB's discovery document and the claims CodeB's userinfo gave, byte for byte, reading
+no token. Both are what "bare" means in the side-by-side figures.
 
     python bench/bare_server.py --port N < shape.json
 
 The shape, one JSON document on stdin (bench/side_by_side.py sends it from a real CodeB
 token response, so that this process starts while CodeB does): {"key_size", "threads",
 "id_token": {"header", "claims"}, "access_token": {...}, "discovery": "<the document>",
+"userinfo": "<the claims>",
 "folder": "<where the durable endpoint keeps its chains>"}.
 """
 
@@ -39,6 +41,7 @@ from waitress import serve
 def create_bare_app(shape: dict) -> Flask:
     key = RSAKey.generate_key(shape["key_size"], parameters={"kid": "bare", "use": "sig", "alg": "RS256"})
     discovery = shape["discovery"].encode()
+    claims = shape["userinfo"].encode()
     app = Flask(__name__)
 
     def signed(part: dict, now: int) -> str:
@@ -87,6 +90,10 @@ def create_bare_app(shape: dict) -> Flask:
     @app.get("/.well-known/openid-configuration")
     def configuration():
         return Response(discovery, content_type="application/json")
+
+    @app.get("/userinfo")
+    def userinfo():
+        return Response(claims, content_type="application/json", headers={"Cache-Control": "no-store"})
 
     return app
 

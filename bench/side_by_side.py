@@ -7,8 +7,9 @@ Three servers, each its own process on 127.0.0.1, started and stopped here:
   its codes are issued in process by /authorize against the same folder.
 - bare: bench/bare_server.py, Flask on waitress with as many threads, making the same
   RS256 signatures CodeB's token response carries (its claims copied from a real CodeB
-  response: two for a code, one for a refresh), and answering CodeB's discovery document
-  as a static body.
+  response: two for a code, one for a refresh), once more after the one fsynced write
+  CodeB's token answers make, and answering CodeB's discovery document and its userinfo
+  claims as static bodies.
 - peer: node-oidc-provider 9 (tests/node/peer-op.mjs): RS256, client_secret_basic,
   rotating refresh tokens, opaque access tokens, in-memory store; codes seeded through
   its own models.
@@ -319,10 +320,14 @@ def run_side_by_side(*, seconds: int = SECONDS, warmup: int = WARMUP, openssl_se
             discovery = discover(codeb)
             first = exchange(codeb, authorization, *codeb.codes(1)[0])
             codeb.access_token = first["access_token"]
+            status, claims = call(codeb, "GET", "/userinfo", headers={"Authorization": f"Bearer {codeb.access_token}"})
+            if status != 200:
+                raise RuntimeError(f"CodeB: userinfo answered {status}: {claims[:300]!r}")
             send_shape(bare, {"key_size": KEY_SIZE, "threads": THREADS, "discovery": discovery.decode(),
-                              "id_token": jwt_parts(first["id_token"]),
+                              "userinfo": claims.decode(), "id_token": jwt_parts(first["id_token"]),
                               "access_token": jwt_parts(first["access_token"]),
-                               "folder": os.path.join(workdir, "bare-chains")})
+                              "folder": os.path.join(workdir, "bare-chains")})
+            bare.access_token = "any"  # it reads no token
             peer.wait_listening()
             bare.wait_listening()
             discover(peer)
@@ -400,11 +405,11 @@ LABELS = {
     "code": ("code exchange", {"CodeB": "CodeB", "bare": "bare, two RS256 signatures",
                                "bare_durable": "bare, signatures and fsynced write", "peer": PEER}),
     "discovery": ("discovery", {"CodeB": "CodeB", "bare": "bare, static JSON of the same bytes", "peer": PEER}),
-    "userinfo": ("userinfo", {"CodeB": "CodeB", "peer": PEER}),
+    "userinfo": ("userinfo", {"CodeB": "CodeB", "bare": "bare, static JSON of the same claims", "peer": PEER}),
 }
 RATIOS = {"refresh": ("bare", "bare_durable", "peer"), "code": ("bare", "bare_durable", "peer"),
           "discovery": ("bare", "peer"),
-          "userinfo": ("peer",)}
+          "userinfo": ("bare", "peer")}
 WIDTH = 50
 
 

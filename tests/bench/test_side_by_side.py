@@ -15,7 +15,7 @@ from tests.support.codebase import ROOT
 BENCH = str(ROOT / "bench")
 NODE_PEER = ROOT / "tests" / "node" / "node_modules" / "oidc-provider"
 SERVERS = {"refresh": ("CodeB", "bare", "bare_durable", "peer"), "code": ("CodeB", "bare", "bare_durable", "peer"),
-           "discovery": ("CodeB", "bare", "peer"), "userinfo": ("CodeB", "peer")}
+           "discovery": ("CodeB", "bare", "peer"), "userinfo": ("CodeB", "bare", "peer")}
 
 
 @pytest.fixture
