@@ -1,6 +1,8 @@
-"""`tenant create`, `tenant list`."""
+"""`tenant create`, `tenant list`, `tenant remove` (export first), `tenant reindex` (the host index,
+made again from the tenants' settings: after a tenant folder is restored into a data root)."""
 
 from ..provisioning import create_tenant
+from ..provisioning.removal import remove_tenant
 from ..tenants.hosts import is_loopback
 from ..tenants.settings import SIGNUP_POLICIES
 from .base import out, tenants
@@ -28,8 +30,16 @@ def list_tenants(args) -> None:
     out([{"tenant": name, "hosts": registry.get(name).hosts} for name in registry.names()])
 
 
+def remove(args) -> None:
+    out(remove_tenant(tenants(args), args.name, export_to=args.export, confirmed=args.yes))
+
+
+def reindex(args) -> None:
+    out(tenants(args).reindex())
+
+
 def register(sub) -> None:
-    group = sub.add_parser("tenant", help="create and list tenants").add_subparsers(
+    group = sub.add_parser("tenant", help="create, list, remove tenants").add_subparsers(
         dest="action", required=True, metavar="ACTION")
     c = group.add_parser("create", help="create a tenant with its keys and settings")
     c.add_argument("name", help="tenant name: lowercase letters, digits, hyphens")
@@ -42,3 +52,10 @@ def register(sub) -> None:
     c.set_defaults(func=create)
     c = group.add_parser("list", help="list tenants and their hosts")
     c.set_defaults(func=list_tenants)
+    c = group.add_parser("remove", help="export a tenant's folder, then remove it and its host-index entries")
+    c.add_argument("name")
+    c.add_argument("--export", required=True, metavar="FILE", help="the zip to write first (must not exist)")
+    c.add_argument("--yes", action="store_true", help="confirm: without it nothing is removed")
+    c.set_defaults(func=remove)
+    c = group.add_parser("reindex", help="make the host index again from every tenant's settings (after a restore)")
+    c.set_defaults(func=reindex)

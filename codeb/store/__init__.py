@@ -18,10 +18,12 @@ import os
 import time
 from contextlib import contextmanager
 
-from ..errors import InvalidName, NotFound, StoreCorrupt
-from . import cache, files, layout, names
+from ..errors import Conflict, InvalidName, NotFound, StoreCorrupt
+from . import archive, cache, files, layout, names
+from .hosts import HostIndex
 from .ids import secret_id
 from .index import Index
+from .jobs import Jobs
 from .lock import file_lock, open_lock_file
 from .log import Log
 from .segments import Segments
@@ -291,12 +293,54 @@ class DataRoot:
         """Delete a tenant's whole folder (provisioning's undo of a tenant it just created)."""
         files.remove_tree(self.store(tenant).root)
 
+    def export(self, tenant: str, target: str) -> dict:
+        """The tenant's whole folder as the zip `target` (codeb.store.archive): files, bytes, path."""
+        root = self.store(tenant).root
+        if not os.path.isdir(root):
+            raise NotFound()
+        if os.path.exists(target):  # an export is never written over another file
+            raise Conflict("error.export_exists", path=os.path.abspath(target)[-120:])
+        return archive.export_tree(root, target, top=names.tenant_name(tenant))
+
+    # -- the host's own site: `_host/` (layout.HOST_SITE) ----------------------------
+
+    def site(self) -> Store:
+        """The host-level site's folder: tenant sign-up, the provisioning spool, the host index."""
+        return Store(os.path.join(self.path, layout.HOST_SITE), clock=self.clock)
+
+    def _hosts(self) -> HostIndex:
+        return HostIndex(self.site(), self.store)
+
+    def claim_host(self, host: str, tenant: str, *, by: str) -> bool:
+        """Make the (normalized) `host` the tenant's in the host index, by an exclusive create;
+        False if another tenant has it (codeb.store.hosts). The caller holds the tenant's
+        `layout.TENANT` lock."""
+        return self._hosts().claim(host, names.tenant_name(tenant), by=by)
+
+    def release_host(self, host: str, tenant: str, *, by: str | None = None) -> bool:
+        """Drop the host's index entry if it is the tenant's (with `by`: only that run's claim)."""
+        return self._hosts().release(host, tenant, by=by)
+
+    def host_owner(self, host: str) -> str | None:
+        """The tenant the host index gives `host` to, None if it has no entry."""
+        return self._hosts().owner(host)
+
+    def host_claims(self) -> dict[str, str]:
+        """Every host in the index and its tenant."""
+        return self._hosts().all()
+
+    def requests(self) -> Jobs:
+        """The provisioning spool: `_host/provisioning/requests/<id>.json`."""
+        return Jobs(self.site(), layout.PROVISIONING, layout.PROVISIONING_REQUESTS)
+
 
 __all__ = [
     "SCHEMA",
     "Counter",
     "DataRoot",
+    "HostIndex",
     "Index",
+    "Jobs",
     "Log",
     "Segments",
     "Store",

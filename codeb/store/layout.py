@@ -32,6 +32,15 @@ WALLET_STATUS_SIGNERS = "status-signers"  # wallet/status-signers/: CAs of who m
 BRAND = "brand"              # brand/current.json: logo, colour, favicon, mail texts (codeb.tenants.branding)
 BRAND_DOC = "current"
 
+# -- the host's own site: App_Data/_host/ (never a tenant: a tenant name has no `_`) ---------
+#
+# The only things about a tenant outside its folder are its host-index entries, made again
+# from its tenant.json by `python -m codeb tenant reindex` after a restore.
+HOST_SITE = "_host"          # App_Data/_host/: the host-level site (tenant sign-up), its spool and indexes
+HOST_NAMES = "hosts"         # _host/hosts/<key_id(host)>.json: which tenant a host name belongs to
+PROVISIONING = "provisioning"  # _host/provisioning/requests/<id>.json: sign-up requests and their journal
+PROVISIONING_REQUESTS = "requests"
+
 # users/_admins: the tenant-wide lock under which a change that could leave the tenant
 # without an admin is checked and made (never a login's: logins do not start with "_").
 ADMINS_LOCK = "_admins"

@@ -5,13 +5,20 @@ process environment through wfastcgi. The local server serves every tenant of
 the data folder and picks one by the Host header, port ignored. An unknown host
 is answered with 404, never with some other tenant. A new tenant is composed
 by `codeb.provisioning`; `Tenants.register` is its last step.
+
+A host belongs to one tenant: `check_new` refuses a host another tenant serves
+(a listing of the data root, which also finds tenants from before the host
+index or restored without their entries), and `claim_hosts` takes each host by
+an exclusive create in the data root's host index (`_host/hosts/`), so two
+creations racing for one host cannot both win. `reindex` makes the index again
+from the tenants' settings after a restore.
 """
 
 import time
 from dataclasses import dataclass, field
 
 from .. import i18n
-from ..errors import BadInput, Conflict, UnknownTenant
+from ..errors import BadInput, Conflict, InvalidName, UnknownTenant
 from ..store import DataRoot, Store, layout, names
 from . import languages
 from .hosts import normalize_host, origin
@@ -118,6 +125,15 @@ class Tenants:
                     return tenant
             except UnknownTenant:
                 pass
+        owner = self.data.host_owner(host)  # the host index: one read instead of a listing
+        if owner is not None and owner != known:
+            try:
+                tenant = self.get(owner)
+                if host in tenant.hosts:
+                    self._hosts[host] = owner
+                    return tenant
+            except UnknownTenant:  # an index entry of a tenant being made, or removed: the listing decides
+                pass
         self._hosts = self._host_map()
         name = self._hosts.get(host)
         if name is None:
@@ -150,6 +166,90 @@ class Tenants:
             taken = set(self.get(other).hosts) & set(hosts)
             if taken:
                 raise Conflict("error.host_taken", host=sorted(taken)[0], tenant=other)
+        return hosts
+
+    def claim_hosts(self, name: str, hosts: list[str], *, by: str) -> None:
+        """Claim every host for the tenant in the data root's host index, each by an exclusive
+        create (codeb.store.hosts); of two runs racing for one host, one gets Conflict. A
+        refusal takes back what this call claimed. The caller holds the tenant's
+        `layout.TENANT` lock and has run `check_new` under it: a tenant from before the index
+        (or restored without its entries) is found by that listing, not here."""
+        made: list[str] = []
+        try:
+            for host in hosts:
+                if not self.data.claim_host(host, name, by=by):
+                    raise Conflict("error.host_taken", host=host, tenant=self.data.host_owner(host) or "?")
+                made.append(host)
+        except BaseException:
+            for host in made:
+                self.data.release_host(host, name, by=by)
+            raise
+
+    def release_hosts(self, name: str, hosts: list[str], *, by: str | None = None) -> None:
+        """Drop the tenant's host-index entries for `hosts` (with `by`: only that run's claims)."""
+        for host in hosts:
+            self.data.release_host(host, name, by=by)
+
+    def reindex(self) -> dict:
+        """Give every host each tenant serves its host-index entry, where it has none (a tenant
+        restored into this data root, or made before the index); an entry naming a tenant that
+        no longer exists or no longer serves the host goes. Returns what was done."""
+        served: dict[str, str] = {}
+        conflicts = []
+        for name, tenant in self._registered():
+            for host in tenant.hosts:
+                if served.setdefault(host, name) != name:
+                    conflicts.append({"host": host, "tenants": [served[host], name]})
+        claimed, dropped = [], []
+        for host, name in served.items():
+            owner = self.data.host_owner(host)
+            if owner == name or (owner is not None and host in self._hosts_of(owner)):
+                continue  # its entry is right, or names another tenant that serves it too (a conflict)
+            with self.store_for(name).lock(layout.TENANT):
+                if owner is not None:
+                    self.data.release_host(host, owner)
+                if self.data.claim_host(host, name, by="reindex"):
+                    claimed.append(host)
+        for host, owner in self.data.host_claims().items():
+            # Served by nobody: a removed tenant's entry, or a host its tenant dropped; not the
+            # entry of a tenant being made now (a folder without settings), whose run decides.
+            if host not in served and (self._is_tenant(owner) or not self._has_folder(owner)):
+                self.data.release_host(host, owner)
+                dropped.append(host)
+        return {"claimed": sorted(claimed), "dropped": sorted(dropped), "conflicts": conflicts}
+
+    def _registered(self):
+        for name in self.names():
+            try:
+                yield name, self.get(name)
+            except UnknownTenant:
+                continue
+
+    def _is_tenant(self, name: str) -> bool:
+        return bool(self._hosts_of(name))
+
+    def _has_folder(self, name: str) -> bool:
+        try:
+            return self.data.exists(name)
+        except InvalidName:
+            return False
+
+    def _hosts_of(self, name: str) -> list[str]:
+        try:
+            return self.get(name).hosts
+        except (UnknownTenant, InvalidName):
+            return []
+
+    def remove(self, name: str) -> list[str]:
+        """Delete a tenant: its host-index entries, then its whole folder. Returns the hosts
+        whose entries went. (Its export is the caller's first step: codeb.provisioning.removal.)"""
+        names.tenant_name(name)
+        hosts = sorted({*self._hosts_of(name), *(h for h, t in self.data.host_claims().items() if t == name)})
+        for host in hosts:
+            self.data.release_host(host, name)
+        self.data.remove(name)
+        self._cache.pop(name, None)
+        self._hosts = {h: t for h, t in self._hosts.items() if t != name}
         return hosts
 
     def register(self, name: str, settings: dict) -> Tenant:

@@ -45,7 +45,9 @@ def test_a_failure_after_the_folder_was_made_removes_it(data_root, monkeypatch):
     registry = Tenants(str(data_root))
     with pytest.raises(StoreBusy):
         create_tenant(registry, "corp", ["login.corp.example"], admin_email="it@corp.example")
-    assert os.listdir(data_root) == [] and registry.names() == []
+    # What stays is the host's own folder (its locks), with no claim left in the host index.
+    assert os.listdir(data_root) == ["_host"] and registry.names() == []
+    assert registry.data.host_claims() == {} and registry.data.host_owner("login.corp.example") is None
 
 
 def test_a_taken_name_or_host_is_a_conflict_and_the_other_tenant_stays(tenants, data_root):
