@@ -145,8 +145,12 @@ MEETING_SIGNALS_PER_PEER = "meeting-signals-peer"  # WebRTC signals sent per par
 # - shown secrets: the admin's page shows a new secret once; a lost one is a new secret;
 # - meeting presence and signals: a heartbeat every few seconds, and a WebRTC negotiation
 #   the browsers restart when it stalls; the per-minute post, join and signal windows as above;
-# - channel viewers (codeb.rooms.alerts): a lost one costs one notification too many.
-# Sessions, grants and their refresh chains, revocations, magic links (mailed: the person
+# - channel viewers (codeb.rooms.alerts): a lost one costs one notification too many;
+# - grants' notes (how the person signed in for a grant, written with its code): what reads
+#   one fails closed without it, the office shell's token is refused (its browser session
+#   cannot be proven) and the person signs in again; a relying party's tokens and refresh
+#   chain never read it, and a revocation is a record of its own, durable.
+# Sessions, the refresh chains, revocations, magic links (mailed: the person
 # holds them), password failures (a lockout must survive) and superuser links stay durable.
 NOT_DURABLE = frozenset({
     CODES, INTERACTIONS, WEBAUTHN_CHALLENGES, SPENT_CODES, AUDIT_REPEATS, SHOWN_SECRETS,
@@ -154,7 +158,7 @@ NOT_DURABLE = frozenset({
     SIGNUP_PER_CLIENT, SIGNUP_PER_ADDRESS, UPSTREAM_REQUESTS, UPSTREAM_ARRIVALS, UPSTREAM_PER_CLIENT,
     UPSTREAM_LOGOUTS, WALLET_PER_CLIENT, WALLET_REQUESTS, WALLET_ARRIVALS, WALLET_STATUS_LISTS,
     MEETING_PRESENCE, MEETING_SIGNALS, POSTS_PER_PARTICIPANT, GUEST_JOINS_PER_CLIENT,
-    MEETING_SIGNALS_PER_PEER, CHANNEL_VIEWERS,
+    MEETING_SIGNALS_PER_PEER, CHANNEL_VIEWERS, GRANTS,
 })
 
 

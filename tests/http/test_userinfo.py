@@ -8,6 +8,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from codeb.oidc.clients import FIRST_PARTY
+from codeb.store import layout
 from tests.support.oidc import tokens_for
 from tests.support.web import HOST, OTHER_HOST, RP, csrf_of
 
@@ -127,6 +128,19 @@ def test_the_office_shells_token_ends_with_its_browser_session_here_too(client, 
         refused = client.get(path, headers=bearer(access))
         assert refused.status_code == 401, path
         assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+
+
+def test_the_office_shells_token_without_its_grants_note_is_refused(client, mailbox, demo):
+    """A grant's note is written without fsync (layout.NOT_DURABLE): one a power cut took
+    leaves the shell's token unprovable, refused, never a token of nobody's session."""
+    shell = RP(FIRST_PARTY, None, f"http://{HOST}/office.html")
+    access = tokens_for(client, mailbox, shell)["access_token"]
+    assert client.get("/userinfo", headers=bearer(access)).status_code == 200
+    gid = json.loads(base64.urlsafe_b64decode(access.split(".")[1] + "=="))["gid"]
+    assert demo.store.transient(layout.GRANTS).take(gid) is not None
+    for path in ("/userinfo", "/api/me"):
+        refused = client.get(path, headers=bearer(access))
+        assert refused.status_code == 401, path
 
 
 def test_a_relying_partys_token_outlives_the_browser_session(client, mailbox, rp):

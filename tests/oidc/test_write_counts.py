@@ -7,7 +7,7 @@ import pytest
 
 from codeb.store import Store, cache, files, log
 from tests.support.authenticator import SoftAuthenticator
-from tests.support.oidc import exchange, signed_in_code
+from tests.support.oidc import authorize_params, exchange, get_authorize, signed_in_code
 from tests.support.web import HOST, confirm_first_profile, csrf_of, sign_in
 
 ORIGIN = "http://localhost"
@@ -75,6 +75,17 @@ def test_a_code_exchange_writes_the_refresh_chain_durably_and_spends_its_code_by
     assert writes.fsyncs == 1
     kinds = [tuple(os.path.basename(os.path.dirname(p)) for p in pair) for pair in renames]
     assert [pair for pair in kinds if pair != ("refresh-chains", "refresh-chains")] == [("codes", "spent-codes")]
+
+
+def test_a_code_for_a_signed_in_browser_is_issued_without_fsync(client, mailbox, rp, writes):
+    """The code and its grant's note are lost harmlessly in a power cut (layout.NOT_DURABLE):
+    a code lives a minute, and without its note the office shell's token is refused."""
+    signed_in_code(client, mailbox, rp)
+    writes.reset()
+    answer = get_authorize(client, authorize_params(rp, "x" * 43))
+    assert answer.status_code == 302 and "code=" in answer.headers["Location"]
+    assert writes.fsyncs == 0 and writes.kinds(durable=True) == []
+    assert "grants" in writes.kinds(durable=False) and "codes" in writes.kinds(durable=False)
 
 
 def test_a_refresh_rotation_is_one_fsynced_write_of_its_grants_chain(client, mailbox, rp, writes):
