@@ -42,6 +42,8 @@ DEFERRED = {
     "py_vapid": "VAPID keys and signatures, at the first subscription or notification (codeb.notify.push)",
     "http_ece": "RFC 8188 payload encryption, inside pywebpush",
     "aiohttp": "pywebpush's asynchronous client, which CodeB does not use",
+    "requests": "the HTTP client, at the first fetch of an upstream's documents (codeb.upstreams.fetch)",
+    "urllib3": "inside requests",
     # Not written yet: the guard stands before they do (DESIGN: wallet/, federation/, upstream SAML).
     "saml2": "pysaml2, for an upstream SAML sign-in, at its first SAML request",
     "codeb.wallet": "the wallet verifiers (OpenID4VP, SD-JWT VC, mdoc), at the first wallet sign-in",
