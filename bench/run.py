@@ -31,10 +31,13 @@ EXCHANGES = 200
 
 
 def exchange_rate(browser, client, secret, n=EXCHANGES):
+    """Codes issued to the signed-in browser, each exchanged by the relying party's server
+    (its own client: no browser cookie, as over the network)."""
     codes = issue_codes(browser, client, n)
+    server = browser.application.test_client()
     started = time.perf_counter()
     for code, verifier in codes:
-        response = browser.post("/token", data={
+        response = server.post("/token", data={
             "grant_type": "authorization_code", "code": code, "code_verifier": verifier,
             "redirect_uri": client.doc["redirect_uris"][0]}, auth=(client.client_id, secret),
             headers={"Host": HOST})
@@ -159,6 +162,8 @@ def passkey_rates(app, client, secret, authenticator, n=100):
         assert done.status_code == 200, done.text
         answer = browser.get(done.json["redirect"], headers={"Host": HOST})
         code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+        # The relying party's server exchanges the code: its own client, no browser cookie (timed too).
+        browser.client = app.test_client()
         tokens = browser.post("/token", data={"grant_type": "authorization_code", "code": code,
                                               "code_verifier": verifier,
                                               "redirect_uri": client.doc["redirect_uris"][0]},

@@ -66,7 +66,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["CODEB_DATA"] = str(app.config["CODEB_DATA"])
     app.config["CODEB_PORT"] = local_port(app.config["CODEB_PORT"])
     init_app(app)
-    app.wsgi_app = documents.PolledDocuments(app, app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = documents.BeforeFlask(app, app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

@@ -213,7 +213,10 @@ def decide_consent():
 def token():
     if request.method == "OPTIONS":
         return Response(status=204)
-    return to_response(provider().token(protocol_request()))
+    outcome = request.environ.pop(documents.TOKEN_OUTCOME, None)  # the endpoint ran before Flask
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return to_response(outcome if outcome is not None else provider().token(protocol_request()))
 
 
 @bp.route("/userinfo", methods=["GET", "POST", "OPTIONS"])

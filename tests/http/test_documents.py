@@ -6,8 +6,8 @@ from werkzeug.test import Client
 
 from codeb.oidc import keys
 from codeb.oidc.clients import FIRST_PARTY
-from codeb.web.documents import PolledDocuments
-from tests.support.oidc import tokens_for
+from codeb.web.documents import BeforeFlask
+from tests.support.oidc import signed_in_code, tokens_for
 from tests.support.web import HOST, OTHER_HOST, RP, csrf_of
 
 PATHS = ("/.well-known/openid-configuration", "/jwks.json")
@@ -15,7 +15,7 @@ PATHS = ("/.well-known/openid-configuration", "/jwks.json")
 
 def both(app):
     """A client through the fast path, and one straight to Flask behind it."""
-    assert isinstance(app.wsgi_app, PolledDocuments)
+    assert isinstance(app.wsgi_app, BeforeFlask)
     return Client(app), Client(app.wsgi_app.inner)
 
 
@@ -162,3 +162,97 @@ def test_userinfo_refused_tokens_get_flasks_answer(app, client, mailbox, rp, acc
     mine = fast.get("/userinfo", headers=bearer(token, host))
     assert mine.status_code == 401 and 'error="invalid_token"' in mine.headers["WWW-Authenticate"]
     assert answer_of(mine) == answer_of(flask.get("/userinfo", headers=bearer(token, host)))
+
+
+def token_form(client, rp, code, verifier):
+    return {"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
+            "code_verifier": verifier}
+
+
+def post_token(caller, rp, data, secret=None, **kwargs):
+    return caller.post("/token", data=data, auth=(rp.client_id, secret or rp.secret), headers={"Host": HOST},
+                       **kwargs)
+
+
+def without_varying(response):
+    """Status, headers and the body's names: what two token answers share (tokens differ)."""
+    fields = sorted((k, v) for k, v in response.headers.items() if k != "Content-Length")
+    return response.status_code, fields, sorted(response.json)
+
+
+def test_token_answers_a_relying_partys_server_as_flask_does(app, client, mailbox, rp, monkeypatch):
+    """A code exchange and a refresh from a relying party's server (no cookie): the same answer
+    as Flask gives, and Flask not asked."""
+    fast, flask = both(app)
+    codes = [signed_in_code(client, mailbox, rp) for _ in range(2)]
+    asked = flask_asked(app, monkeypatch)
+    mine = post_token(fast, rp, token_form(client, rp, codes[0][0], codes[0][1]))
+    assert mine.status_code == 200 and mine.json["id_token"] and asked == []
+    theirs = post_token(flask, rp, token_form(client, rp, codes[1][0], codes[1][1]))
+    assert without_varying(mine) == without_varying(theirs)
+    assert mine.headers["Cache-Control"] == "no-store" and mine.headers["Access-Control-Allow-Origin"] == "*"
+    refreshed = post_token(fast, rp, {"grant_type": "refresh_token", "refresh_token": mine.json["refresh_token"]})
+    also = post_token(flask, rp, {"grant_type": "refresh_token", "refresh_token": theirs.json["refresh_token"]})
+    assert refreshed.status_code == 200 and without_varying(refreshed) == without_varying(also) and asked == []
+    replayed = post_token(fast, rp, {"grant_type": "refresh_token", "refresh_token": mine.json["refresh_token"]})
+    assert replayed.status_code == 400 and replayed.json["error"] == "invalid_grant"
+    assert fast.get("/userinfo", headers=bearer(refreshed.json["access_token"])).status_code == 401  # grant revoked
+
+
+@pytest.mark.parametrize("case", ["unsupported_grant_type", "invalid_client", "invalid_grant", "no_code",
+                                  "invalid_request"])
+def test_token_refusals_are_the_same_on_both_paths(app, rp, case):
+    fast, flask = both(app)
+    data = {"unsupported_grant_type": {"grant_type": "password", "username": "a", "password": "b"},
+            "invalid_client": {"grant_type": "refresh_token", "refresh_token": "x"},
+            "invalid_grant": {"grant_type": "authorization_code", "code": "nothing", "redirect_uri": rp.redirect_uri,
+                              "code_verifier": "v" * 43},
+            "no_code": {"grant_type": "authorization_code"},
+            "invalid_request": {"grant_type": ["refresh_token", "authorization_code"]}}[case]
+    secret = "wrong" if case == "invalid_client" else None
+    mine, theirs = post_token(fast, rp, data, secret), post_token(flask, rp, data, secret)
+    assert 400 <= mine.status_code < 500 and mine.json["error"]
+    assert answer_of(mine) == answer_of(theirs)
+
+
+def test_token_what_the_endpoint_does_not_answer_as_json_is_flasks_without_running_it_again(app, rp, monkeypatch):
+    """A failure inside the endpoint (here the store busy) or a reply that is no JSON goes to
+    the Flask view, which answers it as if it had run the endpoint: the endpoint ran once."""
+    from codeb.errors import StoreBusy
+    from codeb.oidc.provider import Provider
+    from codeb.oidc.requests import Reply
+
+    fast, flask = both(app)
+    ran = []
+    outcomes = iter([StoreBusy(), StoreBusy(), Reply(302, "", [("Location", "https://rp.example/")]),
+                     Reply(302, "", [("Location", "https://rp.example/")])])
+
+    def endpoint(self, request):
+        ran.append(request.form.get("grant_type"))
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr(Provider, "token", endpoint)
+    data = {"grant_type": "refresh_token", "refresh_token": "x"}
+    busy = post_token(fast, rp, data)
+    assert busy.status_code == 503 and ran == ["refresh_token"]
+    assert answer_of(busy)[0] == answer_of(post_token(flask, rp, data))[0] == 503
+    moved = post_token(fast, rp, data)
+    assert moved.status_code == 302 and len(ran) == 3
+    assert answer_of(moved) == answer_of(post_token(flask, rp, data)) and len(ran) == 4
+
+
+def test_token_a_browser_a_large_or_odd_request_is_flasks(app, client, mailbox, rp, monkeypatch):
+    signed_in_code(client, mailbox, rp)  # the browser holds its session cookie
+    asked = flask_asked(app, monkeypatch)
+    fast = Client(app)
+    data = {"grant_type": "refresh_token", "refresh_token": "x"}
+    assert post_token(client, rp, data).status_code == 400  # a cookie
+    assert fast.post("/token?x=1", data=data, auth=(rp.client_id, rp.secret), headers={"Host": HOST}).status_code == 400
+    assert post_token(fast, rp, {**data, "pad": "p" * 70_000}).status_code == 400  # over MAX_FORM
+    assert post_token(fast, rp, None, json=data).status_code == 400  # not a form
+    assert fast.options("/token", headers={"Host": HOST}).status_code == 204
+    assert asked == ["/token"] * 5
+    assert post_token(fast, rp, data).status_code == 400 and len(asked) == 5
