@@ -67,7 +67,7 @@ Import-Module IISAdministration
 
 Assert-CodebAdministrator
 Assert-CodebTenantName -Name $Name
-$paths = Get-CodebTenantPath -Name $Name -Root $Root
+$paths = Resolve-CodebTenantPath -Name $Name -Root $Root
 if (-not (Test-Path -LiteralPath $paths.TenantFile -PathType Leaf)) {
     throw "There is no tenant data in '$($paths.TenantData)'."
 }
@@ -86,7 +86,7 @@ if (-not $PSCmdlet.ShouldProcess($paths.TenantData, "Back up to $target")) {
 
 $null = New-Item -ItemType Directory -Path $tenantBackups -Force -Confirm:$false
 try {
-    Set-CodebFolderAcl -Path $tenantBackups -Rule @(
+    $null = Set-CodebFolderAcl -Path $tenantBackups -Rule @(
         (New-CodebAccessRule -Identity (Get-CodebWellKnownSid System) -Rights FullControl),
         (New-CodebAccessRule -Identity (Get-CodebWellKnownSid Administrators) -Rights FullControl)
     )

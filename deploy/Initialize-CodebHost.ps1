@@ -13,9 +13,17 @@
     <Root>\venv with the packages from requirements.txt, and registers the
     venv's wfastcgi with IIS (wfastcgi-enable).
 
+    It also creates the host's data root <Root>\App_Data (the sign-up spool and
+    the tenants the provisioning worker makes), saves the host's settings in
+    <Root>\host.json (the ACME client, the SMTP smarthost, the TURN server), and
+    registers the provisioning worker, deploy\Invoke-CodebProvisioning.ps1, as
+    the scheduled task \CodeB\CodeB provisioning: every minute, as SYSTEM, never
+    two runs at once.
+
     Every step checks what is already there, so running the script again with a
     newer release upgrades the host: the release and the packages are refreshed
-    and the application pools of existing tenant sites are recycled.
+    and the application pools of existing tenant sites are recycled. Settings
+    not given again keep their saved values.
 
     Run it in Windows PowerShell 5.1 as Administrator.
 
@@ -42,10 +50,56 @@
     which every application pool reads. Without it, xmlsec1.exe must be on the
     PATH of the pools, or SAML sign-in says that it is not set up.
 
+.PARAMETER WacsPath
+    The wacs.exe of win-acme, the ACME client that gets and renews the tenants'
+    certificates (HTTP-01 through each tenant's site). Saved in host.json.
+
+.PARAMETER AcmeEmail
+    The e-mail address of the ACME account (expiry notices). Saved in host.json.
+
+.PARAMETER AcmeBaseUri
+    The ACME directory, if not win-acme's default (Let's Encrypt), for example
+    https://acme-staging-v02.api.letsencrypt.org/ for tests. Saved in host.json.
+
+.PARAMETER SmtpHost
+    An SMTP smarthost to send mail through instead of the SMTP service's Pickup
+    folder (the IIS SMTP service is deprecated in recent Windows Server
+    releases). Saved in host.json; every site created or provisioned from then
+    on gets it as CODEB_SMTP_HOST. Give an empty string to go back to Pickup.
+
+.PARAMETER SmtpPort
+    The smarthost's port. Default: 587 (submission).
+
+.PARAMETER SmtpStartTls
+    true (the default: no message goes unencrypted, nor a password) or false.
+
+.PARAMETER SmtpUser
+    The user name to authenticate to the smarthost with.
+
+.PARAMETER SmtpPasswordFile
+    A file holding the smarthost password. It is copied to
+    <Root>\secrets\smtp-password.txt, readable by SYSTEM, Administrators and the
+    application pools (IIS_IUSRS) only; the sites are given its path, never the password.
+
+.PARAMETER TurnConfig
+    The turnserver.conf the host's coturn reads, if not <Root>\turn\turnserver.conf
+    (for example a share of the TURN server). Saved in host.json.
+
+.PARAMETER TurnService
+    The Windows service of coturn, restarted when its configuration changes. Saved in host.json.
+
+.PARAMETER NoProvisioningTask
+    Do not register the provisioning worker's scheduled task (a host without self-service sign-up).
+
 .EXAMPLE
     .\Initialize-CodebHost.ps1
 
     Prepares the host with the defaults: C:\CodeB and the installed Python 3.11.
+
+.EXAMPLE
+    .\Initialize-CodebHost.ps1 -WacsPath C:\win-acme\wacs.exe -AcmeEmail it@codeb.example -SmtpHost smtp.codeb.example -SmtpUser codeb -SmtpPasswordFile D:\smtp.txt
+
+    Prepares the host to get certificates from Let's Encrypt and to send mail through a smarthost.
 
 .EXAMPLE
     .\Initialize-CodebHost.ps1 -Root D:\CodeB -PythonPath 'C:\Program Files\Python311\python.exe' -WheelHouse D:\wheels
@@ -72,7 +126,39 @@ param(
     [string]$WheelHouse,
 
     [ValidateScript({ Test-Path -LiteralPath $_ -PathType Leaf })]
-    [string]$XmlSec1
+    [string]$XmlSec1,
+
+    [ValidateScript({ Test-Path -LiteralPath $_ -PathType Leaf })]
+    [string]$WacsPath,
+
+    [ValidatePattern('^[^@\s]+@[^@\s]+\.[^@\s]+$')]
+    [string]$AcmeEmail,
+
+    [ValidatePattern('^https://\S+$')]
+    [string]$AcmeBaseUri,
+
+    [ValidatePattern('^$|^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$')]
+    [string]$SmtpHost,
+
+    [ValidateRange(1, 65535)]
+    [int]$SmtpPort,
+
+    [ValidateSet('true', 'false')]
+    [string]$SmtpStartTls,
+
+    [ValidatePattern('^\S{1,256}$')]
+    [string]$SmtpUser,
+
+    [ValidateScript({ Test-Path -LiteralPath $_ -PathType Leaf })]
+    [string]$SmtpPasswordFile,
+
+    [ValidatePattern('^(?:[A-Za-z]:\\|\\\\[^\\]+\\[^\\]+\\).+$')]
+    [string]$TurnConfig,
+
+    [ValidatePattern('^[A-Za-z0-9_.-]{1,80}$')]
+    [string]$TurnService,
+
+    [switch]$NoProvisioningTask
 )
 
 Set-StrictMode -Version Latest
@@ -122,7 +208,7 @@ if ($PSCmdlet.ShouldProcess("$($layout.Pickup), $($layout.Staging)", 'Create the
     $null = New-Item -ItemType Directory -Path $layout.Staging -Force -Confirm:$false
     # Each tenant's pool gets the right to create files here (New-CodebTenant.ps1);
     # a staged message is readable only by the pool that wrote it.
-    Set-CodebFolderAcl -Path $layout.Staging -Rule @(
+    $null = Set-CodebFolderAcl -Path $layout.Staging -Rule @(
         (New-CodebAccessRule -Identity (Get-CodebWellKnownSid System) -Rights FullControl),
         (New-CodebAccessRule -Identity (Get-CodebWellKnownSid Administrators) -Rights FullControl),
         (New-CodebAccessRule -Identity (Get-CodebWellKnownSid CreatorOwner) -Rights Modify -Scope ChildrenOnly)
@@ -135,19 +221,59 @@ Write-Verbose "Using Python 3.11 at $python"
 
 # --- The release in <Root>\app; <Root>\sites readable by administrators only.
 if ($PSCmdlet.ShouldProcess($layout.Root, 'Create the installation folders and restrict their permissions')) {
-    foreach ($folder in @($layout.Root, $layout.App, $layout.Sites)) {
+    foreach ($folder in @($layout.Root, $layout.App, $layout.Sites, $layout.Data, $layout.Secrets)) {
         $null = New-Item -ItemType Directory -Path $folder -Force -Confirm:$false
     }
     # IIS_IUSRS (every application pool) may read the release and the venv;
     # each tenant's site folder gets its own permissions in New-CodebTenant.ps1.
     $system = New-CodebAccessRule -Identity (Get-CodebWellKnownSid System) -Rights FullControl
     $administrators = New-CodebAccessRule -Identity (Get-CodebWellKnownSid Administrators) -Rights FullControl
-    Set-CodebFolderAcl -Path $layout.Root -Rule @(
+    $null = Set-CodebFolderAcl -Path $layout.Root -Rule @(
         $system,
         $administrators,
         (New-CodebAccessRule -Identity (Get-CodebWellKnownSid IisUsers) -Rights ReadAndExecute)
     )
-    Set-CodebFolderAcl -Path $layout.Sites -Rule @($system, $administrators)
+    $null = Set-CodebFolderAcl -Path $layout.Sites -Rule @($system, $administrators)
+    # The host's data root: the worker (SYSTEM) makes tenants here, each folder then
+    # given to its own pool only (Set-CodebTenantDataAcl).
+    $null = Set-CodebFolderAcl -Path $layout.Data -Rule @($system, $administrators)
+    $null = Set-CodebFolderAcl -Path $layout.Secrets -Rule @(
+        $system,
+        $administrators,
+        (New-CodebAccessRule -Identity (Get-CodebWellKnownSid IisUsers) -Rights ReadAndExecute)
+    )
+}
+
+# --- The host's settings: what is given now, what was saved before otherwise.
+$hostSettings = Get-CodebHostSetting -Layout $layout
+# host.json key <- the parameter that sets it.
+$settingParameters = @(
+    @('Acme', 'Wacs', 'WacsPath'), @('Acme', 'Email', 'AcmeEmail'), @('Acme', 'BaseUri', 'AcmeBaseUri'),
+    @('Smtp', 'Host', 'SmtpHost'), @('Smtp', 'Port', 'SmtpPort'), @('Smtp', 'StartTls', 'SmtpStartTls'),
+    @('Smtp', 'User', 'SmtpUser'), @('Turn', 'Config', 'TurnConfig'), @('Turn', 'Service', 'TurnService')
+)
+foreach ($entry in $settingParameters) {
+    if ($PSBoundParameters.ContainsKey($entry[2])) {
+        $hostSettings[$entry[0]][$entry[1]] = Get-Variable -Name $entry[2] -ValueOnly
+    }
+}
+if ($WacsPath) {
+    $hostSettings.Acme.Wacs = (Resolve-Path -LiteralPath $WacsPath).ProviderPath
+}
+if ($SmtpPasswordFile -and $PSCmdlet.ShouldProcess($layout.Secrets, 'Copy the SMTP smarthost password file')) {
+    $passwordCopy = Join-Path $layout.Secrets 'smtp-password.txt'
+    $null = Write-CodebTextFile -Path $passwordCopy -Content ([System.IO.File]::ReadAllText((Resolve-Path -LiteralPath $SmtpPasswordFile).ProviderPath))
+    $hostSettings.Smtp.PasswordFile = $passwordCopy
+}
+if ($PSBoundParameters.ContainsKey('SmtpHost') -and -not $SmtpHost) {
+    $hostSettings.Smtp = @{}  # back to the Pickup folder
+}
+if ($hostSettings.Smtp['User'] -and -not $hostSettings.Smtp['PasswordFile'] -and -not $WhatIfPreference) {
+    # codeb/notify/mail.py would refuse every mail: say so now, not at the first sign-up.
+    throw '-SmtpUser needs -SmtpPasswordFile: the smarthost password is read from a file.'
+}
+if ($PSCmdlet.ShouldProcess($layout.HostSettings, 'Save the host settings (ACME client, SMTP smarthost, TURN server)')) {
+    $null = Set-CodebHostSetting -Layout $layout -Setting $hostSettings
 }
 
 $sourceFull = (Resolve-Path -LiteralPath $Source).ProviderPath.TrimEnd('\')
@@ -209,11 +335,24 @@ if ($iisReady) {
         }
     }
 
+    # web.config redirects HTTP to HTTPS with URL Rewrite; without the module IIS refuses the sites (500.19).
+    if (-not (Test-CodebRewriteModule)) {
+        throw 'IIS has no URL Rewrite module: install URL Rewrite 2.1 from Microsoft, then run this script again.'
+    }
+
     # Existing tenants pick up the new release.
     foreach ($site in @(Get-CodebSiteFolder -Layout $layout)) {
-        if ((Test-CodebAppPool -Name $site.Name) -and $PSCmdlet.ShouldProcess($site.Name, 'Recycle the application pool')) {
-            $null = (Get-IISAppPool -Name $site.Name).Recycle()
+        $poolName = (Get-CodebTenantPath -Name $site.Name -Root $layout.Root).PoolName
+        if ((Test-CodebAppPool -Name $poolName) -and $PSCmdlet.ShouldProcess($poolName, 'Recycle the application pool')) {
+            $null = (Get-IISAppPool -Name $poolName).Recycle()
         }
+    }
+
+    # The provisioning worker: every minute, as SYSTEM, one run at a time.
+    $workerScript = Join-Path $layout.App 'deploy\Invoke-CodebProvisioning.ps1'
+    if (-not $NoProvisioningTask -and
+        $PSCmdlet.ShouldProcess('\CodeB\CodeB provisioning', "Register the scheduled task running $workerScript every minute")) {
+        $null = Register-CodebProvisioningTask -Script $workerScript -Root $layout.Root
     }
 }
 else {
@@ -232,5 +371,7 @@ if ($restartNeeded) {
     ScriptProcessor = $layout.ScriptProcessor
     Pickup          = $layout.Pickup
     Staging         = $layout.Staging
+    Data            = $layout.Data
+    HostSettings    = $layout.HostSettings
     RestartNeeded   = $restartNeeded
 }

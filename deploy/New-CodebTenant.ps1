@@ -15,10 +15,20 @@
                                            to this tenant (CODEB_TENANT) and its data (CODEB_DATA)
       <Root>\sites\<Name>\App_Data\<Name>\ the tenant's data (python -m codeb tenant create)
 
-    an application pool <Name> (ApplicationPoolIdentity, no managed runtime), and
-    an IIS site <Name> with one HTTPS binding (SNI) per host name. Only
-    IIS AppPool\<Name> (besides SYSTEM and Administrators) can read the site
-    folder, and only it can modify App_Data\<Name>.
+    an application pool codeb-<Name> (ApplicationPoolIdentity, no managed
+    runtime), and an IIS site codeb-<Name> with one HTTPS binding (SNI) and one
+    HTTP binding per host name; the HTTP bindings redirect to HTTPS (web.config's
+    URL Rewrite rule) except ACME HTTP-01 challenges. Only IIS AppPool\codeb-<Name>
+    (besides SYSTEM and Administrators) can read the site folder, and only it can
+    modify App_Data\<Name>, whose inheritance is cut: no other pool can read it.
+    The pool and site names are those of python -m codeb provision plan.
+
+    If the host has a TURN server configuration (<Root>\turn\turnserver.base.conf),
+    the tenant's TURN secret (python -m codeb turn show) is written where coturn
+    reads it.
+
+    Mail goes to the SMTP service's Pickup folder, or to the smarthost that
+    Initialize-CodebHost.ps1 -SmtpHost named (the site's CODEB_SMTP_* settings).
 
     The TLS certificate is, in this order of choice: the one given by
     -CertificateThumbprint; a new self-signed one with -SelfSigned (for tests
@@ -36,8 +46,8 @@
     this run created is removed again.
 
 .PARAMETER Name
-    The tenant name: a lowercase DNS label such as acme. It names the site, the
-    application pool and the data folder.
+    The tenant name: a lowercase DNS label such as acme. It names the data
+    folder; the site and the application pool are codeb-<Name>.
 
 .PARAMETER HostName
     The DNS names the tenant is reached by, such as login.acme.com and
@@ -173,6 +183,10 @@ if ($Hosting -eq 'HttpPlatform') {
         throw 'IIS has no HttpPlatformHandler module: install it (HttpPlatformHandler v1.2 from Microsoft), or use -Hosting WfastCgi.'
     }
 }
+if (-not (Test-CodebRewriteModule)) {
+    throw 'IIS has no URL Rewrite module, which web.config redirects HTTP to HTTPS with: install URL Rewrite 2.1 from Microsoft.'
+}
+$mailSettings = Get-CodebSmtpAppSetting -Smtp (Get-CodebHostSetting -Layout $layout).Smtp
 else {
     $template = Join-Path $layout.App 'web.config'
 }
@@ -217,7 +231,7 @@ try {
             PYTHONPATH   = $paths.SiteFolder
             CODEB_TENANT = $Name
             CODEB_DATA   = $paths.DataRoot
-        }
+        } + $mailSettings
         if ($Hosting -eq 'HttpPlatform') {
             Write-CodebWebConfig -TemplatePath $template -Destination $paths.WebConfig -AppSetting $siteSettings `
                 -ProcessPath $layout.Python
@@ -235,7 +249,7 @@ try {
 
     if ($PSCmdlet.ShouldProcess($paths.SiteFolder, "Give IIS AppPool\$($paths.PoolName) sole access to the site folder and the mail folders")) {
         $poolSid = Get-CodebPoolSid -PoolName $paths.PoolName
-        Set-CodebSiteAcl -Paths $paths -PoolSid $poolSid
+        $null = Set-CodebSiteAcl -Paths $paths -PoolSid $poolSid
         Grant-CodebMailAccess -Layout $layout -PoolSid $poolSid
         $undo.Insert(0, { Revoke-CodebMailAccess -Layout $layout -PoolSid $poolSid })
     }
@@ -261,7 +275,22 @@ try {
         }
     }
 
-    if ($PSCmdlet.ShouldProcess($paths.SiteName, "Create the IIS site with HTTPS bindings for $($hosts -join ', ')")) {
+    $hostSettings = Get-CodebHostSetting -Layout $layout
+    $turnPaths = Get-CodebTurnPath -Layout $layout -Turn $hostSettings.Turn
+    if ((Test-Path -LiteralPath $turnPaths.Base -PathType Leaf) -and
+        $PSCmdlet.ShouldProcess($turnPaths.Config, "Give the host's TURN server the tenant's shared secret")) {
+        $shown = Invoke-CodebPython -Layout $layout -DataRoot $paths.DataRoot -ArgumentList @('turn', 'show', $Name) |
+            ConvertFrom-Json
+        $null = Set-CodebTurnTenant -Layout $layout -Turn $hostSettings.Turn -Tenant $Name `
+            -Realm $shown.coturn.realm -Secret @($shown.coturn.static_auth_secrets)
+        $undo.Insert(0, {
+            $null = Remove-CodebTurnTenant -Layout $layout -Turn $hostSettings.Turn -Tenant $Name
+            $null = Update-CodebTurnConfig -Layout $layout -Turn $hostSettings.Turn
+        })
+        $null = Update-CodebTurnConfig -Layout $layout -Turn $hostSettings.Turn
+    }
+
+    if ($PSCmdlet.ShouldProcess($paths.SiteName, "Create the IIS site with HTTPS and HTTP bindings for $($hosts -join ', ')")) {
         if ($null -eq $certificate) {
             throw 'No certificate to bind.'
         }

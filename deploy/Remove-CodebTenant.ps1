@@ -4,20 +4,25 @@
 
 <#
 .SYNOPSIS
-    Remove a CodeB tenant's IIS site, bindings and application pool; keep its data unless told otherwise.
+    Remove a CodeB tenant's IIS site, bindings, application pool and certificate; with -RemoveData, export and delete its data too.
 
 .DESCRIPTION
-    Stops the tenant's application pool, takes back its access to the mail
-    folders, removes the IIS site with its HTTPS bindings (in HTTP.sys too),
-    the application pool, the site's links to the release and its web.config,
-    and the self-signed certificate New-CodebTenant.ps1 -SelfSigned made for it.
+    Stops the tenant's application pool codeb-<Name>, takes back its access to the
+    mail folders, removes the IIS site codeb-<Name> with its HTTPS and HTTP
+    bindings (in HTTP.sys too), the application pool, the site's links to the
+    release and its web.config, the tenant's lines in the TURN server's
+    configuration, and its certificate: the self-signed one, or the ACME one
+    with its win-acme renewal, each only if no other site's binding uses it.
 
-    The tenant's data, App_Data\<Name>, stays where it was: back it up, move it,
-    or serve it again with New-CodebTenant.ps1 -AdoptExistingData. With
-    -RemoveData the whole site folder, data included, is deleted: users, keys,
-    audit log, everything. Take a backup first (Backup-CodebTenant.ps1).
+    The tenant's data, App_Data\<Name>, stays where it was unless -RemoveData is
+    given: back it up, move it, or serve it again with New-CodebTenant.ps1
+    -AdoptExistingData. With -RemoveData the data goes too, exported first:
+    python -m codeb tenant remove <Name> --export <ExportPath> --yes writes the
+    whole tenant folder into one zip and only then removes the folder and the
+    tenant's entries in the host index; a failed export removes nothing. The
+    site folder is deleted after that.
 
-    Asks for confirmation unless -Confirm:$false is given.
+    Asks for confirmation (ConfirmImpact High) unless -Confirm:$false is given.
 
 .PARAMETER Name
     The tenant name.
@@ -26,7 +31,10 @@
     Keep App_Data\<Name> (the default; the switch only says so explicitly).
 
 .PARAMETER RemoveData
-    Delete the tenant's site folder with all its data as well.
+    Export the tenant's data to -ExportPath, then delete it with the site folder.
+
+.PARAMETER ExportPath
+    The zip file the tenant's data is exported to before it is deleted (it must not exist yet).
 
 .PARAMETER Root
     The installation root given to Initialize-CodebHost.ps1. Default: C:\CodeB.
@@ -34,12 +42,12 @@
 .EXAMPLE
     .\Remove-CodebTenant.ps1 -Name acme
 
-    Removes the site and pool of tenant acme after confirmation; its data stays.
+    Removes the site, pool and certificate of tenant acme after confirmation; its data stays.
 
 .EXAMPLE
-    .\Remove-CodebTenant.ps1 -Name acme -RemoveData -Confirm:$false
+    .\Remove-CodebTenant.ps1 -Name acme -RemoveData -ExportPath D:\exports\acme.zip -Confirm:$false
 
-    Removes tenant acme and deletes its data without asking.
+    Exports tenant acme to D:\exports\acme.zip, then removes it and its data without asking.
 #>
 [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High', DefaultParameterSetName = 'KeepData')]
 param(
@@ -53,6 +61,11 @@ param(
     [Parameter(Mandatory, ParameterSetName = 'RemoveData')]
     [switch]$RemoveData,
 
+    [Parameter(Mandatory, ParameterSetName = 'RemoveData')]
+    [ValidatePattern('^(?:[A-Za-z]:\\|\\\\[^\\]+\\[^\\]+\\).+\.zip$')]
+    [ValidateScript({ -not (Test-Path -LiteralPath $_) })]
+    [string]$ExportPath,
+
     [ValidatePattern('^[A-Za-z]:\\[^:*?"<>|]*$')]
     [string]$Root = (Join-Path $env:SystemDrive 'CodeB')
 )
@@ -64,20 +77,38 @@ Import-Module IISAdministration
 
 Assert-CodebAdministrator
 Assert-CodebTenantName -Name $Name
-$paths = Get-CodebTenantPath -Name $Name -Root $Root
+$paths = Resolve-CodebTenantPath -Name $Name -Root $Root
 $layout = $paths.Layout
+$hostSettings = Get-CodebHostSetting -Layout $layout
 
 $siteExists = Test-CodebSite -Name $paths.SiteName
 $poolExists = Test-CodebAppPool -Name $paths.PoolName
 $folderExists = Test-Path -LiteralPath $paths.SiteFolder -PathType Container
-if (-not ($siteExists -or $poolExists -or $folderExists)) {
-    Write-Warning "There is no tenant '$Name' on this host (no site, application pool or folder)."
+$dataExists = Test-Path -LiteralPath $paths.TenantFile -PathType Leaf
+if (-not ($siteExists -or $poolExists -or $folderExists -or $dataExists)) {
+    Write-Warning "There is no tenant '$Name' on this host (no site, application pool, folder or data)."
     return
 }
 $hosts = @(Get-CodebSiteHostName -Name $paths.SiteName)
+$thumbprints = @(Get-CodebSiteCertificate -Name $paths.SiteName)
+
+# --- With -RemoveData: the export comes first; if it fails, nothing is removed.
+$exported = $null
+if ($RemoveData -and $dataExists -and
+    $PSCmdlet.ShouldProcess($paths.TenantData, "Export tenant '$Name' to $ExportPath, then delete its data (users, keys, audit log)")) {
+    $removal = Invoke-CodebPython -Layout $layout -DataRoot $paths.DataRoot -ArgumentList @(
+        'tenant', 'remove', $Name, '--export', $ExportPath, '--yes') | ConvertFrom-Json
+    if (-not $removal.removed -or -not (Test-Path -LiteralPath $ExportPath -PathType Leaf)) {
+        throw "python -m codeb tenant remove did not export and remove tenant '$Name'."
+    }
+    $exported = $ExportPath
+}
+elseif ($RemoveData -and $dataExists -and -not $WhatIfPreference) {
+    return  # declined: the site stays too, so the tenant is whole
+}
 
 $removedSite = $false
-$what = "IIS site '$($paths.SiteName)' ($($hosts -join ', ')), its bindings and application pool"
+$what = "IIS site '$($paths.SiteName)' ($($hosts -join ', ')), its bindings, application pool and certificate"
 if ($PSCmdlet.ShouldProcess($what, 'Remove')) {
     if ($poolExists) {
         # No process may hold a file of the tenant while the site goes away.
@@ -90,16 +121,37 @@ if ($PSCmdlet.ShouldProcess($what, 'Remove')) {
         Remove-CodebSiteCode -SiteFolder $paths.SiteFolder
     }
 
+    # The tenant's certificates: bound to its site, or made for it and not bound; never one another site uses.
     $selfSignedName = Get-CodebSelfSignedName -Tenant $Name
-    Get-ChildItem -Path 'Cert:\LocalMachine\My' |
-        Where-Object { $_.FriendlyName -eq $selfSignedName -and $_.Subject -eq $_.Issuer } |
-        Remove-Item -Confirm:$false
+    $acmeName = Get-CodebAcmeName -Tenant $Name
+    $ours = @(Get-ChildItem -Path 'Cert:\LocalMachine\My' | Where-Object {
+        ($_.FriendlyName -eq $selfSignedName -and $_.Subject -eq $_.Issuer) -or
+        $_.FriendlyName -eq $acmeName -or $_.FriendlyName.StartsWith("$acmeName ")
+    })
+    foreach ($certificate in $ours) {
+        if (Test-CodebCertificateInUse -Thumbprint $certificate.Thumbprint -ExceptSite $paths.SiteName) {
+            Write-Warning "The certificate $($certificate.Thumbprint) stays: another site uses it."
+            continue
+        }
+        Remove-Item -LiteralPath (Join-Path 'Cert:\LocalMachine\My' $certificate.Thumbprint) -Confirm:$false
+    }
+    foreach ($thumbprint in $thumbprints) {
+        if (-not @($ours | Where-Object { $_.Thumbprint -eq $thumbprint })) {
+            Write-Verbose "The certificate $thumbprint was not made for tenant '$Name': it stays."
+        }
+    }
+    if (@($ours | Where-Object { $_.FriendlyName -ne $selfSignedName }).Count -gt 0) {
+        Remove-CodebAcmeRenewal -Tenant $Name -Acme $hostSettings.Acme
+    }
+
+    if (Remove-CodebTurnTenant -Layout $layout -Turn $hostSettings.Turn -Tenant $Name) {
+        $null = Update-CodebTurnConfig -Layout $layout -Turn $hostSettings.Turn
+    }
     $removedSite = $true
 }
 
 $removedData = $false
-if ($RemoveData -and $folderExists -and
-    $PSCmdlet.ShouldProcess($paths.SiteFolder, "Delete all data of tenant '$Name' (users, keys, audit log)")) {
+if (($null -ne $exported -or ($RemoveData -and -not $dataExists)) -and $folderExists -and $removedSite) {
     Remove-CodebTree -Path $paths.SiteFolder
     $removedData = $true
 }
@@ -108,13 +160,14 @@ elseif ($folderExists -and -not $RemoveData) {
 }
 
 $dataLeft = $null
-if (-not $removedData -and $folderExists) {
+if (-not $removedData -and (Test-Path -LiteralPath $paths.TenantData)) {
     $dataLeft = $paths.TenantData
 }
 [pscustomobject]@{
     Tenant      = $Name
     SiteRemoved = $removedSite
     HostName    = $hosts
-    DataRemoved = $removedData
+    Exported    = $exported
+    DataRemoved = $null -ne $exported
     Data        = $dataLeft
 }

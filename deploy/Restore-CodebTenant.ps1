@@ -10,7 +10,9 @@
     Copies the backup (robocopy /MIR) next to the live data first, while the
     site keeps serving. Then it stops the tenant's application pool, renames
     the live App_Data\<Name> to App_Data\.replaced-<Name>-<timestamp>, renames
-    the copy into its place, gives the pool its write access again, and starts
+    the copy into its place, gives the pool its write access again, makes the
+    data root's host index again from the tenants' settings (python -m codeb
+    tenant reindex: the restored tenant's host names point at it), and starts
     the pool. A failed copy leaves the live data untouched; a failed rename
     puts the old data back.
 
@@ -71,7 +73,7 @@ Import-Module IISAdministration
 
 Assert-CodebAdministrator
 Assert-CodebTenantName -Name $Name
-$paths = Get-CodebTenantPath -Name $Name -Root $Root
+$paths = Resolve-CodebTenantPath -Name $Name -Root $Root
 
 # --- Which backup, and is it one of this tenant?
 if ($PSCmdlet.ParameterSetName -eq 'Newest') {
@@ -141,7 +143,10 @@ try {
         }
         throw $failure
     }
-    Set-CodebTenantDataAcl -Paths $paths -PoolSid $poolSid
+    $null = Set-CodebTenantDataAcl -Paths $paths -PoolSid $poolSid
+    # The host index lives outside the tenant folder: make it again from every tenant's settings.
+    $reindexed = Invoke-CodebPython -Layout $paths.Layout -DataRoot $paths.DataRoot -ArgumentList @('tenant', 'reindex')
+    Write-Verbose "python -m codeb tenant reindex: $($reindexed -replace '\s+', ' ')"
 }
 finally {
     if ($restart) {

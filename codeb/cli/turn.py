@@ -7,6 +7,9 @@ the realm coturn is configured with and the credentials' lifetime; each checked,
 secret included) beside what browsers are offered. After `rotate`, coturn is given both
 secrets (`show` lists both while credentials minted with the previous one may live) and
 then only the new one; new credentials use the new secret at once.
+
+`coturn` is the same for a program: `{"realm", "static_auth_secrets"}` (current first),
+what deploy/CodebDeploy/Turn.ps1 writes where the host's coturn reads it.
 """
 
 from .. import audit
@@ -17,9 +20,11 @@ from .base import out, tenants
 
 def _summary(tenant) -> dict:
     held = turn.load(tenant.store)
+    lines = turn.coturn_config(tenant).splitlines()
+    secrets = [line.split("=", 1)[1] for line in lines if line.startswith("static-auth-secret=")]
     return {"tenant": tenant.name, "realm": turn.realm(tenant), "uris": turn.uris(tenant), "ttl": turn.ttl(tenant),
             "rotated": held.rotated, "previous_accepted": turn.switching(tenant.store),
-            "coturn_config": turn.coturn_config(tenant).splitlines()}
+            "coturn_config": lines, "coturn": {"realm": turn.realm(tenant), "static_auth_secrets": secrets}}
 
 
 def show(args) -> None:

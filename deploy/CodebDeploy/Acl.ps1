@@ -90,16 +90,21 @@ function New-CodebAccessRule {
 function Set-CodebFolderAcl {
     <#
     .SYNOPSIS
-        Replace a folder's permissions with exactly the given rules.
+        Make a folder's permissions exactly the given rules, unless they are so already.
     .DESCRIPTION
         Inheritance from the parent is cut; the rules propagate to everything
-        below that inherits. Owner and audit settings are left alone.
+        below that inherits. Owner and audit settings are left alone. Get,
+        compare, set: a folder whose explicit rules are these, with inheritance
+        cut, is not touched, so a rerun changes nothing.
     .PARAMETER Path
         The folder.
     .PARAMETER Rule
         The rules it keeps (see New-CodebAccessRule).
+    .OUTPUTS
+        System.Boolean: whether the permissions were changed.
     #>
     [CmdletBinding()]
+    [OutputType([bool])]
     param(
         [Parameter(Mandatory)]
         [string]$Path,
@@ -108,12 +113,42 @@ function Set-CodebFolderAcl {
         [System.Security.AccessControl.FileSystemAccessRule[]]$Rule
     )
 
+    $folder = Get-Item -LiteralPath $Path -Force
+    $current = $folder.GetAccessControl([System.Security.AccessControl.AccessControlSections]::Access)
     $acl = New-Object System.Security.AccessControl.DirectorySecurity
     $acl.SetAccessRuleProtection($true, $false)
     foreach ($entry in $Rule) {
         $acl.AddAccessRule($entry)
     }
-    (Get-Item -LiteralPath $Path -Force).SetAccessControl($acl)
+    if ($current.AreAccessRulesProtected -and
+        (Format-CodebAccessRule -Acl $current) -ceq (Format-CodebAccessRule -Acl $acl)) {
+        Write-Verbose "The permissions of '$Path' are as they should be."
+        return $false
+    }
+    $folder.SetAccessControl($acl)
+    return $true
+}
+
+function Format-CodebAccessRule {
+    <#
+    .SYNOPSIS
+        A folder ACL's explicit rules as one sorted text, for comparing two ACLs.
+    .PARAMETER Acl
+        The DirectorySecurity.
+    #>
+    [CmdletBinding()]
+    [OutputType([string])]
+    param(
+        [Parameter(Mandatory)]
+        [System.Security.AccessControl.DirectorySecurity]$Acl
+    )
+
+    $rules = $Acl.GetAccessRules($true, $false, [System.Security.Principal.SecurityIdentifier])
+    $lines = @($rules | ForEach-Object {
+        '{0}|{1}|{2}|{3}|{4}' -f $_.IdentityReference.Value, [int]$_.FileSystemRights, [int]$_.InheritanceFlags,
+            [int]$_.PropagationFlags, $_.AccessControlType
+    } | Sort-Object)
+    return ($lines -join "`n")
 }
 
 function Add-CodebFolderAccess {
@@ -173,13 +208,14 @@ function Set-CodebSiteAcl {
         SYSTEM, Administrators and the tenant's pool identity only; no other
         site's pool can read it. Only the tenant's pool may change
         App_Data\<tenant>. The shared release behind the links is readable by
-        IIS_IUSRS (see Initialize-CodebHost.ps1).
+        IIS_IUSRS (see Initialize-CodebHost.ps1). Get, compare, set.
     .PARAMETER Paths
         The tenant's paths from Get-CodebTenantPath.
     .PARAMETER PoolSid
         The SID of IIS AppPool\<pool> (see Get-CodebPoolSid).
     #>
     [CmdletBinding()]
+    [OutputType([bool])]
     param(
         [Parameter(Mandatory)]
         [pscustomobject]$Paths,
@@ -188,24 +224,34 @@ function Set-CodebSiteAcl {
         [System.Security.Principal.SecurityIdentifier]$PoolSid
     )
 
-    Set-CodebFolderAcl -Path $Paths.SiteFolder -Rule @(
+    $site = Set-CodebFolderAcl -Path $Paths.SiteFolder -Rule @(
         (New-CodebAccessRule -Identity (Get-CodebWellKnownSid System) -Rights FullControl),
         (New-CodebAccessRule -Identity (Get-CodebWellKnownSid Administrators) -Rights FullControl),
         (New-CodebAccessRule -Identity $PoolSid -Rights ReadAndExecute)
     )
-    Set-CodebTenantDataAcl -Paths $Paths -PoolSid $PoolSid
+    $data = Set-CodebTenantDataAcl -Paths $Paths -PoolSid $PoolSid
+    return ($site -or $data)
 }
 
 function Set-CodebTenantDataAcl {
     <#
     .SYNOPSIS
-        Let the tenant's pool modify App_Data\<tenant> (and nothing else).
+        Make App_Data\<tenant> modifiable by the tenant's pool only (and by SYSTEM and Administrators).
+    .DESCRIPTION
+        Inheritance from the parent is cut, so whatever the data root grants
+        (the site folder's read access, or the host data root's) does not reach
+        the tenant's data: SYSTEM and Administrators have full control,
+        IIS AppPool\<pool> may modify, and nobody else, no other pool, can
+        even read it. Get, compare, set (Set-CodebFolderAcl).
     .PARAMETER Paths
         The tenant's paths from Get-CodebTenantPath.
     .PARAMETER PoolSid
         The SID of IIS AppPool\<pool>.
+    .OUTPUTS
+        System.Boolean: whether the permissions were changed.
     #>
     [CmdletBinding()]
+    [OutputType([bool])]
     param(
         [Parameter(Mandatory)]
         [pscustomobject]$Paths,
@@ -214,5 +260,9 @@ function Set-CodebTenantDataAcl {
         [System.Security.Principal.SecurityIdentifier]$PoolSid
     )
 
-    Add-CodebFolderAccess -Path $Paths.TenantData -Rule (New-CodebAccessRule -Identity $PoolSid -Rights Modify)
+    return (Set-CodebFolderAcl -Path $Paths.TenantData -Rule @(
+        (New-CodebAccessRule -Identity (Get-CodebWellKnownSid System) -Rights FullControl),
+        (New-CodebAccessRule -Identity (Get-CodebWellKnownSid Administrators) -Rights FullControl),
+        (New-CodebAccessRule -Identity $PoolSid -Rights Modify)
+    ))
 }

@@ -26,6 +26,10 @@
         Certificates.ps1   TLS certificates in Cert:\LocalMachine\My
         AppPools.ps1       a tenant's IIS application pool
         Sites.ps1          site code links, web.config, the IIS site and its bindings
+        Acme.ps1           a tenant's certificate: ACME (win-acme) or self-signed, as the plan says
+        Turn.ps1           the tenants' TURN secrets where the host's coturn reads them
+        Provisioning.ps1   the worker's side of python -m codeb provision: plan, report, DNS check
+        Tasks.ps1          the scheduled task that runs the provisioning worker
 
     Host layout (the root is C:\CodeB unless a script is given -Root):
 
@@ -33,7 +37,13 @@
         <root>\venv                 the shared Python 3.11 virtual environment (wfastcgi lives here)
         <root>\sites\<tenant>       one IIS site: web.config, links to the release, App_Data\<tenant>
 
-    A tenant's site name and application pool name are the tenant name.
+        <root>\App_Data             the host's data root: its _host\ (the sign-up spool, the
+                                    host index) and the tenants the provisioning worker makes
+        <root>\host.json            the host's settings (ACME client, SMTP smarthost, TURN server)
+        <root>\turn                 what the host's coturn reads (Turn.ps1)
+
+    A tenant's site and application pool are both named codeb-<tenant>, the rule
+    of codeb/provisioning/plan.py.
 #>
 
 Set-StrictMode -Version Latest
@@ -65,6 +75,20 @@ $script:MailRoot = 'C:\inetpub\mailroot'
 
 $script:CertificateStore = 'Cert:\LocalMachine\My'
 
+# A tenant's application pool and site: codeb-<tenant>. Same rule as
+# codeb/provisioning/plan.py (POOL_PREFIX). IIS takes pool names of up to 64 characters.
+$script:PoolPrefix = 'codeb-'
+$script:MaxPoolName = 64
+
+# The URL Rewrite rule of web.config that sends HTTP to HTTPS, and the one path
+# it leaves alone: ACME HTTP-01 challenges (RFC 8555 section 8.3), served by IIS as files.
+$script:RedirectRuleName = 'CodeB-HTTPS'
+$script:AcmeChallengePath = '.well-known/acme-challenge'
+
+# The scheduled task that runs deploy\Invoke-CodebProvisioning.ps1.
+$script:ProvisioningTaskName = 'CodeB provisioning'
+$script:ProvisioningTaskPath = '\CodeB\'
+
 # The functions, each defined in exactly one of these files. They run in this
 # module's scope, so the settings and names above hold for all of them.
 . (Join-Path $PSScriptRoot 'Names.ps1')
@@ -76,6 +100,10 @@ $script:CertificateStore = 'Cert:\LocalMachine\My'
 . (Join-Path $PSScriptRoot 'Certificates.ps1')
 . (Join-Path $PSScriptRoot 'AppPools.ps1')
 . (Join-Path $PSScriptRoot 'Sites.ps1')
+. (Join-Path $PSScriptRoot 'Acme.ps1')
+. (Join-Path $PSScriptRoot 'Turn.ps1')
+. (Join-Path $PSScriptRoot 'Provisioning.ps1')
+. (Join-Path $PSScriptRoot 'Tasks.ps1')
 
 # What the scripts may call is FunctionsToExport in CodebDeploy.psd1, the one
 # list of exports; the scripts import the manifest, never this file.

@@ -1,5 +1,6 @@
 # Mail: a tenant's pool may drop messages into the staging folder and the IIS
-# SMTP Pickup folder (codeb/notify/mail.py writes there), and nothing more.
+# SMTP Pickup folder (codeb/notify/mail.py writes there), and nothing more; or,
+# when the host names a smarthost, the site's appSettings send mail there.
 
 
 function Grant-CodebMailAccess {
@@ -57,4 +58,46 @@ function Revoke-CodebMailAccess {
             Remove-CodebFolderAccess -Path $folder -Identity $PoolSid
         }
     }
+}
+
+function Get-CodebSmtpAppSetting {
+    <#
+    .SYNOPSIS
+        The site settings of the host's mail transport: CODEB_SMTP_HOST and its siblings.
+    .DESCRIPTION
+        Empty values (the Pickup folder) unless Initialize-CodebHost.ps1 -SmtpHost
+        named a smarthost; codeb/notify/mail.py reads the same names. The password
+        is never a setting: CODEB_SMTP_PASSWORD_FILE names the file that holds it.
+    .PARAMETER Smtp
+        The host's Smtp settings (Get-CodebHostSetting): Host, Port, StartTls, User, PasswordFile.
+    #>
+    [CmdletBinding()]
+    [OutputType([hashtable])]
+    param(
+        [Parameter(Mandatory)]
+        [AllowEmptyCollection()]
+        [hashtable]$Smtp
+    )
+
+    $names = [ordered]@{
+        CODEB_SMTP_HOST          = 'Host'
+        CODEB_SMTP_PORT          = 'Port'
+        CODEB_SMTP_STARTTLS      = 'StartTls'
+        CODEB_SMTP_USER          = 'User'
+        CODEB_SMTP_PASSWORD_FILE = 'PasswordFile'
+    }
+    $settings = @{}
+    foreach ($key in $names.Keys) {
+        $value = $Smtp[$names[$key]]
+        if ($null -eq $value) {
+            $settings[$key] = ''
+        }
+        elseif ($value -is [bool]) {
+            $settings[$key] = ([string]$value).ToLowerInvariant()
+        }
+        else {
+            $settings[$key] = [string]$value
+        }
+    }
+    return $settings
 }

@@ -10,7 +10,8 @@ function Install-CodebSiteCode {
     .DESCRIPTION
         codeb\, templates\ and static\ become junctions and app.py a symbolic
         link to <root>\app, so every site runs the release that
-        Initialize-CodebHost.ps1 installed last. Existing links are replaced.
+        Initialize-CodebHost.ps1 installed last. A link that already points at
+        its target stays (get, compare, set); anything else in its place is replaced.
     .PARAMETER Layout
         The host layout from Get-CodebLayout.
     .PARAMETER SiteFolder
@@ -31,6 +32,9 @@ function Install-CodebSiteCode {
             throw "The release at '$($Layout.App)' has no '$name' folder: run Initialize-CodebHost.ps1 first."
         }
         $link = Join-Path $SiteFolder $name
+        if (Test-CodebLink -Path $link -Target $target) {
+            continue
+        }
         Remove-CodebTree -Path $link
         $null = New-Item -ItemType Junction -Path $link -Value $target
     }
@@ -40,9 +44,39 @@ function Install-CodebSiteCode {
             throw "The release at '$($Layout.App)' has no '$name': run Initialize-CodebHost.ps1 first."
         }
         $link = Join-Path $SiteFolder $name
+        if (Test-CodebLink -Path $link -Target $target) {
+            continue
+        }
         Remove-CodebTree -Path $link
         $null = New-Item -ItemType SymbolicLink -Path $link -Value $target
     }
+}
+
+function Test-CodebLink {
+    <#
+    .SYNOPSIS
+        Whether Path is a junction or symbolic link to Target.
+    .PARAMETER Path
+        The link.
+    .PARAMETER Target
+        Where it must point.
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory)]
+        [string]$Path,
+
+        [Parameter(Mandatory)]
+        [string]$Target
+    )
+
+    $item = Get-Item -LiteralPath $Path -Force -ErrorAction SilentlyContinue
+    if ($null -eq $item -or -not $item.LinkType) {
+        return $false
+    }
+    $points = @($item.Target | ForEach-Object { "$_".TrimEnd('\') })
+    return ($points.Count -eq 1 -and $points[0] -eq $Target.TrimEnd('\'))
 }
 
 function Remove-CodebSiteCode {
@@ -111,6 +145,7 @@ function Write-CodebWebConfig {
     $document = New-Object System.Xml.XmlDocument
     $document.PreserveWhitespace = $true
     $document.Load($TemplatePath)
+    Assert-CodebSiteTemplate -Document $document -TemplatePath $TemplatePath
 
     if ($PSCmdlet.ParameterSetName -eq 'HttpPlatform') {
         $settingPath = "/configuration/system.webServer/httpPlatform/environmentVariables/environmentVariable[@name='{0}']"
@@ -188,6 +223,36 @@ function Invoke-CodebIisChange {
     }
 }
 
+function Assert-CodebSiteTemplate {
+    <#
+    .SYNOPSIS
+        Throw unless a site template redirects HTTP to HTTPS and serves ACME challenges.
+    .DESCRIPTION
+        Both site templates carry the URL Rewrite rule CodeB-HTTPS and the location
+        .well-known/acme-challenge; a template of an older release without them
+        would leave a tenant reachable over plain HTTP, or unable to renew its
+        certificate.
+    .PARAMETER Document
+        The loaded template.
+    .PARAMETER TemplatePath
+        Its path, for the message.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)]
+        [System.Xml.XmlDocument]$Document,
+
+        [Parameter(Mandatory)]
+        [string]$TemplatePath
+    )
+
+    $rule = $Document.SelectSingleNode("//system.webServer/rewrite/rules/rule[@name='$script:RedirectRuleName']")
+    $challenges = $Document.SelectSingleNode("//location[@path='$script:AcmeChallengePath']")
+    if ($null -eq $rule -or $null -eq $challenges) {
+        throw "The template '$TemplatePath' lacks the HTTP-to-HTTPS rule or the ACME challenge location: install a current release."
+    }
+}
+
 function Test-CodebSite {
     <#
     .SYNOPSIS
@@ -232,13 +297,17 @@ function Test-CodebHttpPlatformHandler {
 function New-CodebSite {
     <#
     .SYNOPSIS
-        Create a tenant's IIS site with one HTTPS binding (SNI) per host name.
+        Create a tenant's IIS site: an HTTP binding per host name, and an HTTPS
+        binding (SNI) per host name once it has a certificate.
     .DESCRIPTION
-        The certificate is bound in HTTP.sys for each host:443. Anonymous
-        requests (static files included) run as the pool identity, so the site
-        folder needs no access for IUSR.
+        The HTTP bindings answer ACME HTTP-01 challenges and redirect every other
+        request to HTTPS (web.config's URL Rewrite rule). With -Thumbprint the
+        HTTPS bindings are made too (Set-CodebSiteBinding); without it, they
+        follow when the tenant's certificate exists. Anonymous requests (static
+        files included) run as the pool identity, so the site folder needs no
+        access for IUSR.
     .PARAMETER Name
-        The site name (the tenant name).
+        The site name (codeb-<tenant>).
     .PARAMETER PoolName
         The application pool that runs the site.
     .PARAMETER PhysicalPath
@@ -246,7 +315,7 @@ function New-CodebSite {
     .PARAMETER HostName
         The host names, normalized (see ConvertTo-CodebHostName).
     .PARAMETER Thumbprint
-        The certificate in Cert:\LocalMachine\My.
+        The certificate in Cert:\LocalMachine\My for the HTTPS bindings.
     #>
     [CmdletBinding()]
     param(
@@ -262,23 +331,14 @@ function New-CodebSite {
         [Parameter(Mandatory)]
         [string[]]$HostName,
 
-        [Parameter(Mandatory)]
         [string]$Thumbprint
     )
 
-    Invoke-CodebIisChange -ArgumentList @($Name, $PoolName, $PhysicalPath, $HostName, $Thumbprint) -Change {
-        param($manager, [string]$siteName, [string]$poolName, [string]$physicalPath, [string[]]$hostNames, [string]$thumbprint)
+    Invoke-CodebIisChange -ArgumentList @($Name, $PoolName, $PhysicalPath, $HostName[0]) -Change {
+        param($manager, [string]$siteName, [string]$poolName, [string]$physicalPath, [string]$firstHost)
 
-        $binding = @{
-            Protocol              = 'https'
-            CertificateThumbPrint = $thumbprint
-            CertStoreLocation     = $script:CertificateStore
-            SslFlag               = 'Sni'
-        }
-        $site = New-IISSite -Name $siteName -PhysicalPath $physicalPath -BindingInformation "*:443:$($hostNames[0])" @binding -Passthru
-        foreach ($extraHost in @($hostNames | Select-Object -Skip 1)) {
-            New-IISSiteBinding -Name $siteName -BindingInformation "*:443:$extraHost" @binding
-        }
+        $site = New-IISSite -Name $siteName -PhysicalPath $physicalPath -BindingInformation "*:80:$firstHost" `
+            -Protocol http -Passthru
         $site.Applications['/'].ApplicationPoolName = $poolName
         $site.ServerAutoStart = $true
 
@@ -287,6 +347,185 @@ function New-CodebSite {
         $anonymous['enabled'] = $true
         $anonymous['userName'] = ''
     }
+    $null = Set-CodebSiteBinding -Name $Name -HostName $HostName -Thumbprint $Thumbprint
+}
+
+function Assert-CodebSiteServes {
+    <#
+    .SYNOPSIS
+        Throw unless an existing site runs in this pool from this folder.
+    .DESCRIPTION
+        A site of the tenant's name that serves something else was made by
+        someone else: the scripts never take it over.
+    .PARAMETER Name
+        The site name.
+    .PARAMETER PoolName
+        The pool it must run in.
+    .PARAMETER PhysicalPath
+        The folder it must serve.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)]
+        [string]$Name,
+
+        [Parameter(Mandatory)]
+        [string]$PoolName,
+
+        [Parameter(Mandatory)]
+        [string]$PhysicalPath
+    )
+
+    Reset-IISServerManager -Confirm:$false
+    $application = (Get-IISSite -Name $Name).Applications['/']
+    $folder = [Environment]::ExpandEnvironmentVariables($application.VirtualDirectories['/'].PhysicalPath).TrimEnd('\')
+    if ($application.ApplicationPoolName -ne $PoolName -or $folder -ne $PhysicalPath.TrimEnd('\')) {
+        throw "The IIS site '$Name' exists but runs in pool '$($application.ApplicationPoolName)' from '$folder'; it is not this tenant's."
+    }
+}
+
+function Set-CodebSiteBinding {
+    <#
+    .SYNOPSIS
+        Make a site's bindings one HTTP binding per host name and, given a
+        certificate, one HTTPS binding (SNI) per host name with it.
+    .DESCRIPTION
+        Get, compare, set: a binding that is there with the right certificate
+        stays; an HTTPS binding with another certificate is bound again (in
+        HTTP.sys too); one that is missing is added. Bindings of other host
+        names are left alone. Returns whether anything changed.
+    .PARAMETER Name
+        The site name.
+    .PARAMETER HostName
+        The host names, normalized.
+    .PARAMETER Thumbprint
+        The certificate for the HTTPS bindings; without it only the HTTP bindings are made.
+    .OUTPUTS
+        System.Boolean
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory)]
+        [string]$Name,
+
+        [Parameter(Mandatory)]
+        [string[]]$HostName,
+
+        [string]$Thumbprint
+    )
+
+    $changed = $false
+    foreach ($siteHost in $HostName) {
+        Reset-IISServerManager -Confirm:$false
+        $bindings = @((Get-IISSite -Name $Name).Bindings)
+        if (-not ($bindings | Where-Object { $_.Protocol -eq 'http' -and $_.BindingInformation -eq "*:80:$siteHost" })) {
+            New-IISSiteBinding -Name $Name -BindingInformation "*:80:$siteHost" -Protocol http
+            $changed = $true
+        }
+        if (-not $Thumbprint) {
+            continue
+        }
+        $https = $bindings | Where-Object { $_.Protocol -eq 'https' -and $_.BindingInformation -eq "*:443:$siteHost" }
+        $bound = $null
+        if ($null -ne $https) {
+            $bound = [System.BitConverter]::ToString(@($https)[0].CertificateHash).Replace('-', '')
+        }
+        if ($bound -eq $Thumbprint.ToUpperInvariant()) {
+            continue
+        }
+        if ($null -ne $bound) {
+            Reset-IISServerManager -Confirm:$false
+            Remove-IISSiteBinding -Name $Name -BindingInformation "*:443:$siteHost" -Protocol https -Confirm:$false
+        }
+        Reset-IISServerManager -Confirm:$false
+        New-IISSiteBinding -Name $Name -BindingInformation "*:443:$siteHost" -Protocol https `
+            -CertificateThumbPrint $Thumbprint -CertStoreLocation $script:CertificateStore -SslFlag Sni
+        $changed = $true
+    }
+    Reset-IISServerManager -Confirm:$false
+    return $changed
+}
+
+function Get-CodebSiteCertificate {
+    <#
+    .SYNOPSIS
+        The thumbprints of the certificates a site's HTTPS bindings use.
+    .PARAMETER Name
+        The site name.
+    #>
+    [CmdletBinding()]
+    [OutputType([string[]])]
+    param(
+        [Parameter(Mandatory)]
+        [string]$Name
+    )
+
+    if (-not (Test-CodebSite -Name $Name)) {
+        return @()
+    }
+    return @(
+        (Get-IISSite -Name $Name).Bindings |
+            Where-Object { $_.Protocol -eq 'https' -and $null -ne $_.CertificateHash } |
+            ForEach-Object { [System.BitConverter]::ToString($_.CertificateHash).Replace('-', '') } |
+            Sort-Object -Unique
+    )
+}
+
+function Test-CodebCertificateInUse {
+    <#
+    .SYNOPSIS
+        Whether an HTTPS binding of any site other than one uses a certificate.
+    .PARAMETER Thumbprint
+        The certificate's thumbprint.
+    .PARAMETER ExceptSite
+        The site whose bindings do not count (the one being removed).
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param(
+        [Parameter(Mandatory)]
+        [string]$Thumbprint,
+
+        [string]$ExceptSite
+    )
+
+    Reset-IISServerManager -Confirm:$false
+    foreach ($site in (Get-IISServerManager).Sites) {
+        if ($site.Name -eq $ExceptSite) {
+            continue
+        }
+        foreach ($binding in $site.Bindings) {
+            if ($binding.Protocol -eq 'https' -and $null -ne $binding.CertificateHash -and
+                [System.BitConverter]::ToString($binding.CertificateHash).Replace('-', '') -eq $Thumbprint.ToUpperInvariant()) {
+                return $true
+            }
+        }
+    }
+    return $false
+}
+
+function Test-CodebRewriteModule {
+    <#
+    .SYNOPSIS
+        Whether IIS has the URL Rewrite module, which web.config's HTTP-to-HTTPS rule needs.
+    .DESCRIPTION
+        URL Rewrite 2.1 is a separate download from Microsoft; it registers the
+        global module RewriteModule. Without it IIS refuses every request of a
+        site whose web.config has a rewrite section (HTTP error 500.19).
+    #>
+    [CmdletBinding()]
+    [OutputType([bool])]
+    param()
+
+    Reset-IISServerManager -Confirm:$false
+    $modules = (Get-IISServerManager).GetApplicationHostConfiguration().GetSection('system.webServer/globalModules').GetCollection()
+    foreach ($module in $modules) {
+        if ($module['name'] -eq 'RewriteModule') {
+            return $true
+        }
+    }
+    return $false
 }
 
 function Remove-CodebSite {

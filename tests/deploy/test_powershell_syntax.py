@@ -9,7 +9,13 @@ does reject broken PowerShell, so a clean parse means something.
 The module is a manifest (CodebDeploy.psd1, a PowerShell hashtable, read here
 from its syntax tree), a loader (CodebDeploy.psm1: strict mode, the shared
 constants, one dot-source per concern file) and one .ps1 per concern. The
-manifest exports exactly the functions the five scripts call.
+manifest exports exactly the functions the six scripts call.
+
+What the scripts hand to Python (`python -m codeb provision run --once`, `provision
+report`, `provision plan`, `tenant remove`, `tenant reindex`, `turn show`) is read from
+the syntax trees and parsed by the application's own argument parser, and the names
+the scripts give IIS (the pool and site codeb-<tenant>) are checked against
+codeb/provisioning/plan.py.
 """
 
 import ast
@@ -42,8 +48,9 @@ EXPECTED_SCRIPTS = {
     "Remove-CodebTenant.ps1",
     "Backup-CodebTenant.ps1",
     "Restore-CodebTenant.ps1",
+    "Invoke-CodebProvisioning.ps1",
 }
-TENANT_SCRIPTS = EXPECTED_SCRIPTS - {"Initialize-CodebHost.ps1"}
+TENANT_SCRIPTS = EXPECTED_SCRIPTS - {"Initialize-CodebHost.ps1", "Invoke-CodebProvisioning.ps1"}
 DESTRUCTIVE_SCRIPTS = {"Remove-CodebTenant.ps1", "Restore-CodebTenant.ps1"}
 
 TENANT_PATTERN = "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -369,7 +376,7 @@ def loader_constants() -> dict:
 
 
 def functions_the_scripts_call() -> set[str]:
-    """The module functions that the five scripts call (anywhere: also in script blocks)."""
+    """The module functions that the six scripts call (anywhere: also in script blocks)."""
     defined = {f.name for f in module_functions()}
     return {name for path in SCRIPTS for name in command_names(Script(path).root) if name in defined}
 
@@ -744,3 +751,258 @@ def test_the_mail_folders_are_the_applications():
     layout = next(f for f in module_functions() if f.name == "Get-CodebLayout")
     assert "Join-Path $script:MailRoot 'Pickup'" in text(layout.node)
     assert '"CodeB-Staging"' in mail and "Join-Path $script:MailRoot 'CodeB-Staging'" in text(layout.node)
+
+
+# --- One naming rule with the application (codeb/provisioning/plan.py) -------------------
+
+
+def plan_constant(name: str):
+    source = (ROOT / "codeb" / "provisioning" / "plan.py").read_text(encoding="utf-8")
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    pytest.fail(f"codeb/provisioning/plan.py defines no {name}")
+
+
+def module_function(name: str) -> Function:
+    return next(f for f in module_functions() if f.name == name)
+
+
+def hash_entries(node) -> dict[str, str]:
+    """key -> value text of every hashtable entry below `node`."""
+    entries = {}
+    for entry in (n for n in walk(node) if n.type == "hash_entry"):
+        key = next(c for c in entry.children if c.type == "key_expression")
+        value = next(c for c in entry.children if c.type == "pipeline")
+        entries[text(key)] = text(value)
+    return entries
+
+
+def test_the_pool_and_site_names_are_the_plans():
+    """The plan names the pool (and the site) codeb-<tenant>; so do the scripts, by one function."""
+    from codeb.provisioning import plan
+    from codeb.provisioning.names import MAX_LENGTH
+
+    prefix = plan_constant("POOL_PREFIX")
+    assert plan.pool_name("acme") == prefix + "acme"
+    assert evaluate(loader_constants()["PoolPrefix"]) == prefix
+    naming = text(module_function("Get-CodebPoolName").node)
+    assert "$pool = $script:PoolPrefix + $Tenant" in naming
+    paths = module_function("Get-CodebTenantPath")
+    assert "$pool = Get-CodebPoolName -Tenant $Name" in text(paths.node)
+    entries = hash_entries(paths.node)
+    assert entries["SiteName"] == entries["PoolName"] == "$pool"
+    # IIS refuses pool names over 64 characters: a sign-up subdomain (3..40) always fits.
+    assert evaluate(loader_constants()["MaxPoolName"]) == 64 >= len(prefix) + MAX_LENGTH
+
+
+POOL_AND_SITE_FUNCTIONS = {
+    "Test-CodebAppPool", "New-CodebAppPool", "Remove-CodebAppPool", "Stop-CodebAppPool", "Start-CodebAppPool",
+    "Get-CodebPoolSid", "Test-CodebSite", "New-CodebSite", "Remove-CodebSite", "Get-CodebSiteHostName",
+    "Get-CodebSiteCertificate", "Set-CodebSiteBinding", "Assert-CodebSiteServes",
+}
+
+
+def named_arguments(command) -> dict[str, str]:
+    """-parameter (lowercase) -> the text of the argument after it ('' for a switch) of one command."""
+    elements = next((c for c in command.children if c.type == "command_elements"), None)
+    parts = [c for c in elements.children if c.type not in ("command_argument_sep", "comment")] if elements else []
+    found = {}
+    for index, part in enumerate(parts):
+        if part.type == "command_parameter":
+            following = parts[index + 1] if index + 1 < len(parts) else None
+            value = text(following) if following is not None and following.type != "command_parameter" else ""
+            found[text(part).rstrip(":").lower()] = value
+    return found
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
+def test_pools_and_sites_are_named_by_the_tenant_paths(path):
+    """No script names a pool or a site by the bare tenant name: always $paths.PoolName or SiteName."""
+    script = Script(path)
+    for name in POOL_AND_SITE_FUNCTIONS:
+        for command in commands(script.root, name):
+            arguments = named_arguments(command)
+            given = arguments.get("-name", arguments.get("-poolname"))
+            assert given in ("$paths.PoolName", "$paths.SiteName", "$poolName"), f"{name}: {text(command)[:80]}"
+
+
+# --- What the scripts hand to python -m codeb --------------------------------------------
+
+
+def array_items(node) -> list[str]:
+    """The elements of an @(...) or comma list: string literals unquoted, variables as written."""
+    if node.type == "string_literal":
+        return [unquote(text(node))]
+    if node.type in ("variable", "member_access"):
+        return [text(node)]
+    return [item for child in node.children for item in array_items(child)]
+
+
+def python_calls(path: Path) -> list[list[str]]:
+    """The -ArgumentList of every Invoke-CodebPython in a file: what follows python -m codeb.
+    A variable there is followed to its assignment (`$arguments = @(...)`)."""
+    script = Script(path)
+    calls = []
+    for command in commands(script.root, "Invoke-CodebPython"):
+        value = named_arguments(command)["-argumentlist"]
+        if value.startswith("$"):
+            scope = command
+            while scope.parent is not None and scope.type != "function_statement":
+                scope = scope.parent
+            assigned = next(n for n in walk(scope)
+                            if n.type == "assignment_expression" and text(n).startswith(value + " = "))
+            calls.append(array_items(assigned.children[-1]))
+        else:
+            elements = next(c for c in command.children if c.type == "command_elements")
+            node = next(c for c in elements.children if text(c) == value)
+            calls.append(array_items(node))
+    return calls
+
+
+SAMPLES = {"$Name": "acme", "$tenant": "acme", "$Tenant": "acme", "$ExportPath": r"D:\exports\acme.zip",
+           "$RequestId": "0" * 32, "$Step": "iis", "$Result": "ok", "$line": "pool created"}
+
+
+def parse_codeb(argv: list[str]):
+    from codeb.cli import parser
+
+    return parser().parse_args([SAMPLES.get(a, a) for a in argv])
+
+
+def test_the_worker_runs_the_python_part_once_per_pass():
+    from codeb.cli import provision, turn
+
+    calls = python_calls(DEPLOY / "Invoke-CodebProvisioning.ps1")
+    assert ["provision", "run", "--once"] in calls
+    args = parse_codeb(["provision", "run", "--once"])
+    assert args.func is provision.run and args.once is True
+    assert ["turn", "show", "$tenant"] in calls
+    assert parse_codeb(["turn", "show", "$tenant"]).func is turn.show
+    worker = Script(DEPLOY / "Invoke-CodebProvisioning.ps1").source
+    assert "$shown.coturn.realm" in worker and "$shown.coturn.static_auth_secrets" in worker
+
+
+def test_the_worker_reports_each_windows_step_as_the_spool_knows_them():
+    from codeb.cli import provision
+    from codeb.provisioning import spool
+
+    report = module_function("Write-CodebProvisioningReport")
+    steps = next(a for a in report.param_block.parameters["Step"] if a.name == "ValidateSet")
+    results = next(a for a in report.param_block.parameters["Result"] if a.name == "ValidateSet")
+    assert tuple(steps.positional) == spool.WINDOWS_STEPS and results.positional == ["ok", "failed"]
+    reported = next(c for c in python_calls(MODULE_DIR / "Provisioning.ps1") if c[:2] == ["provision", "report"])
+    assert reported == ["provision", "report", "$RequestId", "$Step", "$Result", "--detail", "$line"]
+    args = parse_codeb(reported)
+    assert args.func is provision.report and (args.step, args.result, args.detail) == ("iis", "ok", "pool created")
+    # The worker takes the requests whose Python part is done, and runs every Windows step.
+    worker = Script(DEPLOY / "Invoke-CodebProvisioning.ps1")
+    taken = [named_arguments(c).get("-state") for c in commands(worker.root, "Get-CodebProvisioningRequest")]
+    assert taken == [f"'{spool.PYTHON_DONE}'"]
+    table = next(n for n in walk(worker.root) if n.type == "hash_literal_expression" and "dns_check" in text(n))
+    assert set(hash_entries(table)) == set(spool.WINDOWS_STEPS)
+    outcomes = {named_arguments(c)["-result"] for c in commands(worker.root, "Write-CodebProvisioningReport")}
+    assert outcomes == {"ok", "failed"}, "every step reports its success and its failure"
+
+
+def test_the_plan_is_read_as_the_cli_gives_it():
+    from codeb.cli import provision
+
+    plan_call = next(c for c in python_calls(MODULE_DIR / "Provisioning.ps1") if c[:2] == ["provision", "plan"])
+    assert plan_call == ["provision", "plan", "$Tenant"]
+    args = parse_codeb(plan_call + ["--remove"])
+    assert args.func is provision.plan_of and args.tenant == "acme" and args.remove is True
+    assert "$arguments += '--remove'" in text(module_function("Get-CodebProvisioningPlan").node)
+
+
+def test_the_certificate_follows_the_plans_source():
+    from codeb.provisioning import plan
+
+    sources = {plan.certificate_source(["login.acme.com"]), plan.certificate_source(["test1.codeb.test"])}
+    for name in ("Find-CodebTenantCertificate", "Get-CodebTenantCertificate"):
+        allowed = next(a for a in module_function(name).param_block.parameters["Source"] if a.name == "ValidateSet")
+        assert set(allowed.positional) == sources == {"acme", "self-signed"}
+    worker = Script(DEPLOY / "Invoke-CodebProvisioning.ps1").source
+    assert "(Get-CodebPlanItem -Plan $plan -Item 'certificate').source" in worker
+    acme = text(module_function("New-CodebAcmeCertificate").node)
+    # HTTP-01 through the site's own folder, installed into the site so that renewals rebind.
+    for argument in ("'--validation', 'filesystem', '--webroot', $SiteFolder", "'--installation', 'iis'",
+                     "'--accepttos'"):
+        assert argument in acme
+
+
+def test_removal_exports_first_through_the_cli():
+    from codeb.cli import tenant
+
+    calls = python_calls(DEPLOY / "Remove-CodebTenant.ps1")
+    assert calls == [["tenant", "remove", "$Name", "--export", "$ExportPath", "--yes"]]
+    args = parse_codeb(calls[0])
+    assert args.func is tenant.remove and args.yes is True and args.export == SAMPLES["$ExportPath"]
+    source = Script(DEPLOY / "Remove-CodebTenant.ps1").source
+    # The export comes before the site, pool and certificate go.
+    assert source.index("'tenant', 'remove'") < source.index("Remove-CodebSite -Name")
+    assert "Test-CodebCertificateInUse -Thumbprint" in source
+
+
+def test_restore_reindexes_the_host_index_after_the_copy():
+    from codeb.cli import tenant
+
+    calls = python_calls(DEPLOY / "Restore-CodebTenant.ps1")
+    assert calls == [["tenant", "reindex"]]
+    assert parse_codeb(calls[0]).func is tenant.reindex
+    source = Script(DEPLOY / "Restore-CodebTenant.ps1").source
+    assert source.index("Move-CodebFolder -Path $incoming") < source.index("'tenant', 'reindex'")
+
+
+# --- The scheduled task ----------------------------------------------------------------------
+
+
+def test_the_provisioning_task_runs_every_minute_as_system_never_twice():
+    task = module_function("Register-CodebProvisioningTask").node
+    settings = named_arguments(next(commands(task, "New-ScheduledTaskSettingsSet")))
+    assert settings["-multipleinstances"] == "IgnoreNew"
+    assert settings["-executiontimelimit"] == "(New-TimeSpan -Minutes 30)"
+    trigger = named_arguments(next(commands(task, "New-ScheduledTaskTrigger")))
+    assert "-once" in trigger and trigger["-repetitioninterval"] == "(New-TimeSpan -Minutes 1)"
+    principal = named_arguments(next(commands(task, "New-ScheduledTaskPrincipal")))
+    assert (principal["-userid"], principal["-logontype"], principal["-runlevel"]) == (
+        "'SYSTEM'", "ServiceAccount", "Highest")
+    register = named_arguments(next(commands(task, "Register-ScheduledTask")))
+    assert {"-action", "-trigger", "-settings", "-principal", "-force"} <= set(register)
+    # The comparison that makes a rerun change nothing looks at the same settings.
+    body = text(task)
+    for compared in ("'PT1M'", "'IgnoreNew'", "'Highest'", "$action.Arguments -eq $arguments"):
+        assert compared in body
+    initialize = Script(DEPLOY / "Initialize-CodebHost.ps1")
+    calls = [named_arguments(c) for c in commands(initialize.root, "Register-CodebProvisioningTask")]
+    assert calls == [{"-script": "$workerScript", "-root": "$layout.Root"}]
+    assert "Join-Path $layout.App 'deploy\\Invoke-CodebProvisioning.ps1'" in initialize.source
+    assert (DEPLOY / "Invoke-CodebProvisioning.ps1").is_file()
+
+
+# --- Folder permissions ----------------------------------------------------------------------
+
+
+def test_the_tenant_data_is_the_pools_alone():
+    """App_Data\\<tenant>: inheritance cut, SYSTEM and Administrators, the tenant's pool Modify; nobody else."""
+    data = text(module_function("Set-CodebTenantDataAcl").node)
+    rules = re.findall(r"New-CodebAccessRule -Identity (.+?) -Rights (\w+)", data)
+    assert rules == [("(Get-CodebWellKnownSid System)", "FullControl"),
+                     ("(Get-CodebWellKnownSid Administrators)", "FullControl"), ("$PoolSid", "Modify")]
+    assert "Set-CodebFolderAcl -Path $Paths.TenantData" in data
+    folder = text(module_function("Set-CodebFolderAcl").node)
+    assert "$acl.SetAccessRuleProtection($true, $false)" in folder
+    # get-compare-set: an ACL that is so already is not written again.
+    assert folder.index("AreAccessRulesProtected") < folder.index("$folder.SetAccessControl($acl)")
+
+
+# --- Mail ------------------------------------------------------------------------------------
+
+
+def test_the_smtp_settings_the_scripts_write_are_the_ones_mail_reads():
+    from codeb.notify import mail
+
+    written = set(hash_entries(module_function("Get-CodebSmtpAppSetting").node))
+    read = set(re.findall(r'"(CODEB_SMTP_[A-Z_]+)"', (ROOT / "codeb" / "notify" / "mail.py").read_text()))
+    assert written and written <= read
+    assert mail.smarthost_from(dict.fromkeys(written, "")) is None, "empty settings: the Pickup folder"

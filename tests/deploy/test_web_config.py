@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 WEB_CONFIG = ROOT / "web.config"
 MODULE = ROOT / "deploy" / "CodebDeploy" / "CodebDeploy.psm1"  # the loader: the shared constants
 HANDLER_NAME = "CodeB-Python"
+ACME_PATH = ".well-known/acme-challenge"   # RFC 8555 section 8.3
+REDIRECT_RULE = "CodeB-HTTPS"
 
 
 @pytest.fixture(scope="module")
@@ -218,9 +220,14 @@ def test_the_variant_serves_static_files_like_web_config(variant, config):
     assert same(locations[0], config.find("location[@path='static']"))
 
 
-@pytest.mark.parametrize("section", ["modules", "httpErrors", "httpProtocol", "security"])
+@pytest.mark.parametrize("section", ["rewrite", "modules", "httpErrors", "httpProtocol", "security"])
 def test_the_variant_filters_and_headers_are_web_configs(variant, config, section):
     assert same(variant.find(f"system.webServer/{section}"), config.find(f"system.webServer/{section}"))
+
+
+def test_the_variant_serves_acme_challenges_like_web_config(variant, config):
+    path = f"location[@path='{ACME_PATH}']"
+    assert same(variant.find(path), config.find(path))
 
 
 def test_the_variant_has_nothing_else(variant, config):
@@ -263,3 +270,84 @@ def test_the_deploy_script_finds_what_it_rewrites(template, setting_tag, target_
     assert {select(root, matching[0], key).tag for key in keys} == {setting_tag}
     targets = [select(root, p) for p in target_paths if select(root, p) is not None]
     assert {t.tag for t in targets} == target_tags
+
+
+
+# --- HTTP to HTTPS, except ACME challenges ---------------------------------------------------
+
+
+def redirect_of(config: ET.Element, *, https: bool, path: str, host: str = "login.acme.example") -> str | None:
+    """Where URL Rewrite sends a request, evaluating the rule as IIS does (case-insensitive
+    patterns, MatchAll conditions, {R:1} the match of the URL without its leading slash)."""
+    rule = config.find(f"system.webServer/rewrite/rules/rule[@name='{REDIRECT_RULE}']")
+    match = re.match(rule.find("match").get("url"), path.lstrip("/").split("?")[0], re.I)
+    if match is None:
+        return None
+    variables = {"{HTTPS}": "on" if https else "off", "{REQUEST_URI}": path, "{HTTP_HOST}": host}
+    conditions = rule.find("conditions")
+    assert conditions.get("logicalGrouping") == "MatchAll"
+    for condition in conditions.findall("add"):
+        hit = re.search(condition.get("pattern"), variables[condition.get("input")], re.I) is not None
+        if hit == (condition.get("negate") == "true"):
+            return None
+    action = rule.find("action")
+    assert action.get("type") == "Redirect" and action.get("redirectType") == "Permanent"
+    url = action.get("url").replace("{HTTP_HOST}", host).replace("{R:1}", match.group(1))
+    query = path.split("?", 1)[1] if "?" in path else ""
+    return url + ("?" + query if query and action.get("appendQueryString") == "true" else "")
+
+
+@pytest.mark.parametrize("template", [WEB_CONFIG, HTTP_PLATFORM_CONFIG], ids=lambda p: p.name)
+def test_http_is_redirected_to_https_except_acme_challenges(template):
+    config = ET.parse(template).getroot()
+    assert redirect_of(config, https=False, path="/signin?x=1") == "https://login.acme.example/signin?x=1"
+    assert redirect_of(config, https=False, path="/") == "https://login.acme.example/"
+    assert redirect_of(config, https=False, path="/.well-known/openid-configuration") == (
+        "https://login.acme.example/.well-known/openid-configuration")
+    assert redirect_of(config, https=False, path="/.well-known/acme-challenge/Tok3n_-x") is None
+    assert redirect_of(config, https=True, path="/signin") is None, "no loop over HTTPS"
+
+
+@pytest.mark.parametrize("template", [WEB_CONFIG, HTTP_PLATFORM_CONFIG], ids=lambda p: p.name)
+def test_acme_challenges_are_static_files_served_without_python(template):
+    config = ET.parse(template).getroot()
+    locations = [loc for loc in config.findall("location") if loc.get("path") == ACME_PATH]
+    assert len(locations) == 1
+    removed = [r.get("name") for r in locations[0].findall("system.webServer/handlers/remove")]
+    assert removed == [HANDLER_NAME]
+    content = locations[0].find("system.webServer/staticContent")
+    # Challenge files have no extension: mapped (after a remove, so an inherited map never collides).
+    assert [(c.tag, c.get("fileExtension")) for c in content] == [("remove", "."), ("mimeMap", ".")]
+
+
+def test_the_scripts_name_the_rule_and_the_challenge_path_of_web_config():
+    loader = MODULE.read_text(encoding="utf-8")
+    assert f"$script:RedirectRuleName = '{REDIRECT_RULE}'" in loader
+    assert f"$script:AcmeChallengePath = '{ACME_PATH}'" in loader
+    # New-CodebTenant.ps1, the worker and the host check that IIS has the module the rule needs.
+    for script in ("New-CodebTenant.ps1", "Invoke-CodebProvisioning.ps1", "Initialize-CodebHost.ps1"):
+        assert "Test-CodebRewriteModule" in (ROOT / "deploy" / script).read_text(encoding="utf-8")
+    assert "'RewriteModule'" in SITES.read_text(encoding="utf-8")
+
+
+def test_the_mail_settings_default_to_the_pickup_folder(app_settings):
+    from codeb.notify.mail import smarthost_from
+
+    smtp = {k: v for k, v in app_settings.items() if k.startswith("CODEB_SMTP_")}
+    assert set(smtp) == {"CODEB_SMTP_HOST", "CODEB_SMTP_PORT", "CODEB_SMTP_STARTTLS", "CODEB_SMTP_USER",
+                         "CODEB_SMTP_PASSWORD_FILE"}
+    assert set(smtp.values()) == {""} and smarthost_from(smtp) is None
+
+
+@pytest.mark.parametrize("template", [WEB_CONFIG, HTTP_PLATFORM_CONFIG], ids=lambda p: p.name)
+def test_the_deploy_script_finds_the_redirect_and_the_challenge_location(template):
+    """Assert-CodebSiteTemplate refuses a template without them; both templates have them."""
+    source = SITES.read_text(encoding="utf-8")
+    function = source[source.index("function Assert-CodebSiteTemplate"):source.index("function Test-CodebSite")]
+    xpaths = re.findall(r'SelectSingleNode\("(//[^"]+)"\)', function)
+    assert len(xpaths) == 2, xpaths
+    root = ET.parse(template).getroot()
+    for xpath in xpaths:
+        filled = xpath.replace("$script:RedirectRuleName", REDIRECT_RULE)
+        filled = filled.replace("$script:AcmeChallengePath", ACME_PATH)
+        assert root.find("." + filled) is not None, filled

@@ -271,3 +271,20 @@ def test_turn_set_refuses_what_coturn_or_a_browser_could_not_use(tenants, data_r
         run_cli(data_root, "turn", "set", "demo", *argv, capsys=capsys)
     assert refused.value.message_id == message
     assert Tenants(str(data_root)).get("demo").setting("turn", default={}) == before
+
+
+def test_turn_show_gives_the_windows_script_the_realm_and_secrets_as_data(tenants, data_root, capsys):
+    """deploy/CodebDeploy/Turn.ps1 reads `coturn` (no parsing of config lines): the realm and every
+    secret coturn must accept, the current first; during a switch the previous one too."""
+    configure(tenants, realm="turn.demo.example")
+    demo = tenants.get("demo")
+    old = turn.secret(demo.store).decode()
+    shown = run_cli(data_root, "turn", "show", "demo", capsys=capsys)
+    assert shown["coturn"] == {"realm": "turn.demo.example", "static_auth_secrets": [old]}
+    run_cli(data_root, "turn", "rotate", "demo", capsys=capsys)
+    new = turn.secret(Tenants(str(data_root)).get("demo").store).decode()
+    switching = run_cli(data_root, "turn", "show", "demo", capsys=capsys)["coturn"]
+    assert switching == {"realm": "turn.demo.example", "static_auth_secrets": [new, old]}
+    before = sorted(p.name for p in (data_root / "demo" / "keys").iterdir())
+    run_cli(data_root, "turn", "show", "demo", capsys=capsys)
+    assert sorted(p.name for p in (data_root / "demo" / "keys").iterdir()) == before, "show writes nothing"
