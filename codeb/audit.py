@@ -123,6 +123,7 @@ KINDS = ("account.deleted_self", "account.exported", "audit.exported", "brand.ch
          "breakglass.used", "client.created", "client.deleted", "client.secret_regenerated", "client.updated",
          "consent.denied", "consent.granted", "consent.revoked", "email.change_requested", "email.changed",
          "error.shown", "guest.invited", "guest.joined", "guest.removed", "guest.revoked",
+         "handoff.issued", "handoff.refused", "handoff.used",
          "keys.rotated", "language.removed", "language.saved", "passkey.added",
          "passkey.counter_regression", "passkey.removed", "password.removed", "password.set", "privacy.erased",
          "privacy.exported", "privacy.hold_lifted", "privacy.hold_placed", "privacy.hold_released",

@@ -145,3 +145,30 @@ def report(tenants: Tenants, request_id, step_name: str, result: str, detail: st
             doc["state"] = PYTHON_DONE
         doc["updated"] = now
     return get(tenants, request_id)
+
+
+# -- the sign-up page's browser and its hand-off (codeb.provisioning.signup, codeb.web.get_tenant) ------
+
+HANDOFF_LIMIT = 5        # hand-off links one request's browser may ask for
+HANDOFF_WINDOW = 86400   # seconds after the Python steps finished: then the tenant's own sign-in
+
+
+def bind_browser(tenants: Tenants, request_id, browser: str) -> None:
+    """Bind the request's progress page and hand-off to one browser: `browser` is the hash of
+    a secret only that browser's cookie holds (the request keeps no secret)."""
+    with tenants.data.requests().update(check_id(request_id)) as doc:
+        doc["browser"] = str(browser)
+
+
+def note_handoff(tenants: Tenants, request_id) -> dict:
+    """Count one hand-off link for the request and return it; Conflict when its Python steps
+    are not done, its HANDOFF_LIMIT is spent or its HANDOFF_WINDOW is over."""
+    now = int(tenants.clock())
+    with tenants.data.requests().update(check_id(request_id)) as doc:
+        ready = (doc.get("handoff") or {}).get("ready")
+        if doc.get("state") not in (PYTHON_DONE, DONE) or not ready:
+            raise Conflict("error.provisioning.not_ready", state=str(doc.get("state")))
+        if doc.get("handoffs", 0) >= HANDOFF_LIMIT or now > ready + HANDOFF_WINDOW:
+            raise Conflict("error.handoff.spent")
+        doc["handoffs"] = doc.get("handoffs", 0) + 1
+    return get(tenants, request_id)

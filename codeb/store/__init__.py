@@ -333,6 +333,19 @@ class DataRoot:
         """The provisioning spool: `_host/provisioning/requests/<id>.json`."""
         return Jobs(self.site(), layout.PROVISIONING, layout.PROVISIONING_REQUESTS)
 
+    def site_settings(self) -> dict | None:
+        """The host site's settings, `_host/site.json` (codeb.provisioning.site), None if the
+        operator set none. Read on every request to know the host site's name: parsed once per
+        change of the file (its stamp), a `stat` otherwise. Shared: never change it in place."""
+        return self.site().derived(_site_settings, layout.SITE_SETTINGS, make=lambda doc: doc)
+
+    def write_site_settings(self, doc: dict) -> None:
+        """Replace the host site's settings (the operator's `host set`), atomically."""
+        self.site().write(layout.SITE_SETTINGS, doc=doc)
+
+
+_site_settings = cache.Memo(size=16)  # one data root per process, a few in tests
+
 
 __all__ = [
     "SCHEMA",

@@ -40,6 +40,7 @@ HOST_SITE = "_host"          # App_Data/_host/: the host-level site (tenant sign
 HOST_NAMES = "hosts"         # _host/hosts/<key_id(host)>.json: which tenant a host name belongs to
 PROVISIONING = "provisioning"  # _host/provisioning/requests/<id>.json: sign-up requests and their journal
 PROVISIONING_REQUESTS = "requests"
+SITE_SETTINGS = "site"       # _host/site.json: the host site's name, parent domain, terms and limits (operator's)
 
 # users/_admins: the tenant-wide lock under which a change that could leave the tenant
 # without an admin is checked and made (never a login's: logins do not start with "_").
@@ -106,6 +107,12 @@ GRANTS = "grants"                      # how each grant's sign-in happened
 REVOKED_GRANTS = "revoked-grants"
 AUDIT_REPEATS = "audit-repeats"        # repeated failure events being counted before their line
 SHOWN_SECRETS = "shown-secrets"        # a new client secret, sealed, until the admin's page shows it once
+HANDOFFS = "handoffs"                  # one-time hand-off tokens (hashed) from the host site's progress page
+SPENT_HANDOFFS = "spent-handoffs"      # hand-off tokens used, until they would have expired: a replay is told
+# The host site's (in `_host/transient/`): the sign-up page's verification links (hashed), and
+# what each spent link made (its request), so a link opened again says so.
+SITE_VERIFICATIONS = "site-verifications"
+SITE_VERIFIED = "site-verified"
 
 GUEST_SESSIONS = "guest-sessions"      # a guest's browser session (its token hashed)
 MEETING_PRESENCE = "meeting-presence"  # who is in a meeting room now: a heartbeat each
@@ -124,6 +131,12 @@ INTERACTIONS_PER_CLIENT = "interactions-client"
 SIGNUP_PER_CLIENT = "signup-client"
 EMAIL_CHANGE_PER_ACCOUNT = "email-change-account"  # "Change email" requests per account (by login)
 SIGNUP_PER_ADDRESS = "signup-address"
+# The host site's sign-up page (codeb.provisioning.signup): per client address, mailbox, mail domain
+SITE_SIGNUP_PER_CLIENT = "site-signup-client"
+SITE_SIGNUP_PER_ADDRESS = "site-signup-address"
+SITE_SIGNUP_PER_DOMAIN = "site-signup-domain"
+SITE_CHECKS_PER_CLIENT = "site-check-client"  # the live subdomain check's calls per client address
+SITE_SIGNUPS = "site-signups"          # the host's daily cap: every sign-up the form accepted, one key
 
 POSTS_PER_PARTICIPANT = "posts-participant"    # messages posted per participant (account or guest)
 GUEST_JOINS_PER_CLIENT = "guest-joins-client"  # guest invitations redeemed per client network
@@ -158,8 +171,10 @@ NOT_DURABLE = frozenset({
     SIGNUP_PER_CLIENT, SIGNUP_PER_ADDRESS, UPSTREAM_REQUESTS, UPSTREAM_ARRIVALS, UPSTREAM_PER_CLIENT,
     UPSTREAM_LOGOUTS, WALLET_PER_CLIENT, WALLET_REQUESTS, WALLET_ARRIVALS, WALLET_STATUS_LISTS,
     MEETING_PRESENCE, MEETING_SIGNALS, POSTS_PER_PARTICIPANT, GUEST_JOINS_PER_CLIENT,
-    MEETING_SIGNALS_PER_PEER, CHANNEL_VIEWERS, GRANTS,
+    MEETING_SIGNALS_PER_PEER, CHANNEL_VIEWERS, GRANTS, SITE_SIGNUP_PER_CLIENT, SITE_SIGNUP_PER_ADDRESS,
+    SITE_SIGNUP_PER_DOMAIN, SITE_CHECKS_PER_CLIENT,
 })
+# Not SITE_SIGNUPS: the daily cap is the operator's promise of how many tenants a day at most.
 
 
 def durable(kind: str) -> bool:

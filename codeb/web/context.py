@@ -16,7 +16,7 @@ from werkzeug.wsgi import get_host
 from .. import i18n
 from ..accounts import Accounts
 from ..accounts.sessions import Sessions
-from ..errors import CsrfFailed, UnknownTenant
+from ..errors import BadInput, CsrfFailed, NotFound, UnknownTenant
 from ..notify.mail import Mailer, mailer_for
 from ..tenants.hosts import is_loopback, normalize_host
 from ..tenants.secrets import session_secret
@@ -58,11 +58,41 @@ def load_tenant() -> None:
     served without one, so the unknown-host page has its stylesheet too."""
     if request.endpoint == "static":
         return
+    site = host_site_of(request.host)
+    if site is not None:
+        load_host_site(site)
+        return
     g.tenant = tenant_of(request.environ, tenants())
     g.issuer = g.tenant.issuer_for(request.host, current_app.config["CODEB_PORT"])
     g.ended_session = None
     g.form_targets = set()
     g.image_sources = set()  # origins this page shows an image from (an app's logo)
+
+
+HOST_SITE_BLUEPRINT = "get_tenant"  # codeb.web.get_tenant: all the host's own site serves
+
+
+def host_site_of(host_header: str) -> dict | None:
+    """The host site's settings (codeb.provisioning.site) if the request is for its name, else None."""
+    settings = tenants().data.site_settings()
+    if not settings:
+        return None
+    try:
+        host = normalize_host(host_header)
+    except BadInput:
+        return None
+    return settings if settings.get("name") == host else None
+
+
+def load_host_site(settings: dict) -> None:
+    """The host's own site is no tenant: no tenant, session or account is ever made for it, and
+    only its blueprint answers there (any other path is a 404). `g.tenant` stays unset."""
+    g.host_site = settings
+    g.ended_session = None
+    g.form_targets = set()
+    g.image_sources = set()
+    if request.blueprint != HOST_SITE_BLUEPRINT:
+        raise NotFound()
 
 
 def accounts_of(tenant) -> Accounts:
@@ -232,6 +262,8 @@ def format_size(size) -> str:
 def check_csrf() -> None:
     """Every POST to a form of ours carries the session's CSRF token (DESIGN invariant 5)."""
     if request.method == "POST" and request.endpoint not in CSRF_EXEMPT:
+        if g.get("host_site") is not None:
+            return  # no session there: its blueprint checks its own token (codeb.web.get_tenant)
         verify_csrf()
 
 

@@ -42,6 +42,7 @@ from codeb.rooms.guests import Guests
 from codeb.rooms.meetings import Meetings
 from tests.browser.conftest import ConsoleLog
 from tests.browser.test_accessibility import AXE, FAILING, RUN_AXE, TAGS
+from tests.support import get_tenant_tour
 from tests.support.site import Site
 
 OUTPUT = Path(__file__).resolve().parents[2] / "build" / "screenshots"
@@ -248,6 +249,15 @@ SHOTS = [
     Shot("not-found", None, "/no-such-page", status=404),
     Shot("bad-request", "oidc.authorize", "/authorize?client_id=no-such-app", status=400),
     Shot("unknown-host", None, lambda site: site.other_host_url("/signin"), status=404),
+    # The host's own site (www.localhost): get a tenant, its link, its progress; the hand-off's error page.
+    Shot("get-tenant", "get_tenant.form", reach=get_tenant_tour.form),
+    Shot("get-tenant-refused", "get_tenant.form", reach=get_tenant_tour.refused_name, status=400),
+    Shot("get-tenant-sent", "get_tenant.form", reach=get_tenant_tour.sent),
+    Shot("get-tenant-verify", "get_tenant.verify_page", reach=get_tenant_tour.verify),
+    Shot("get-tenant-link-used", "get_tenant.verify_page", reach=get_tenant_tour.link_used, status=400),
+    Shot("get-tenant-progress", "get_tenant.progress", reach=get_tenant_tour.progress),
+    Shot("get-tenant-ready", "get_tenant.progress", reach=get_tenant_tour.ready),
+    Shot("handoff-problem", "handoff.arrive", "/handoff?t=demo.no-such-token", status=400),
 ]
 
 # GET routes that are no page a person reads, and why.
@@ -289,6 +299,8 @@ NOT_PAGES = {
     "office.manifest": "the web app manifest",
     "office.service_worker": "the service worker script",
     "static": "style sheets, scripts and icons",
+    "get_tenant.check": "JSON: the sign-up form's live check of the subdomain",
+    "get_tenant.progress_status": "JSON: the progress page's poll",
 }
 
 # Pages that fail a check today: (name, lang|None, width|None, scheme|None) → the defect.
@@ -382,7 +394,7 @@ def tabs(browser):
 def endpoint_of(site: Site, url: str) -> str | None:
     """The route a URL of the site is (GET, else POST: a page a form post answers)."""
     parts = urlsplit(url)
-    if parts.port != site.port or parts.hostname != "localhost":
+    if parts.port != site.port or parts.hostname not in ("localhost", get_tenant_tour.SITE):
         return None
     adapter = site.app.url_map.bind("localhost")
     for method in ("GET", "POST"):

@@ -16,6 +16,9 @@ PROTOCOL = ("Authlib's OIDC grants and joserfc (with cryptography) load at the f
 WALLET = "joserfc, cryptography and cbor2 (the EU Wallet's verifiers, its trust list) load at the first wallet sign-in"
 LATE_IMPORTS = {
     ("codeb.cli.serve", "codeb.web.app"): "only `serve` loads Flask; the other commands start fast",
+    **{("codeb.web.get_tenant", target): "codeb.provisioning composes tenants (signing keys: joserfc, cryptography): "
+       "loaded at the host site's first request, never by a tenant's pages"
+       for target in ("codeb.provisioning.site", "codeb.provisioning.signup", "codeb.provisioning.spool")},
     ("codeb.web.oidc", "codeb.oidc.provider"): PROTOCOL,
     ("codeb.web.oidc", "codeb.oidc.authorize"): PROTOCOL,
     ("codeb.web.oidc", "codeb.oidc.userinfo"): PROTOCOL,
