@@ -20,6 +20,7 @@ import secrets
 
 from ..accounts import normalize_email
 from ..errors import BadInput, Conflict, NotFound
+from ..store import names
 from ..tenants import Tenants, settings
 from ..tenants.hosts import normalize_host
 from . import compose
@@ -57,8 +58,16 @@ def check_id(value) -> str:
 
 
 def check_available(tenants: Tenants, name: str, host: str) -> None:
-    """Conflict if the tenant or its host is taken, or an open request already asks for it."""
-    tenants.check_new(name, [host])
+    """Conflict if the tenant or its host is taken, or an open request already asks for it.
+
+    What the host's site asks, so it reads only what its low-privilege pool may read: the
+    data root's listing (a tenant's folder exists), the host index and the spool, never a
+    tenant's own folder (on Windows no other pool can open it). A tenant from before the
+    host index that is missing from it (`tenant reindex` adds it) is caught by the worker,
+    whose claim step checks every tenant's settings under the tenant's lock."""
+    names.tenant_name(name)
+    if tenants.data.exists(name):
+        raise Conflict("error.tenant_exists", tenant=name)
     owner = tenants.data.host_owner(host)
     if owner is not None and owner != name:
         raise Conflict("error.host_taken", host=host, tenant=owner)

@@ -134,3 +134,25 @@ def test_a_restored_folder_serves_in_a_fresh_data_root_with_its_sub_and_keys(ten
     assert restored.reindex()["claimed"] == ["login.corp.example"]
     assert restored.data.host_owner("login.corp.example") == "corp"
     assert sorted(os.listdir(fresh_root)) == ["_host", "corp"]
+
+
+def test_the_host_sites_check_reads_no_tenants_folder(data_root, monkeypatch):
+    """The sign-up page's pool may list the data root and read `_host/`, never a tenant's folder
+    (on Windows no other pool can open it): its availability check holds to that."""
+    from codeb.provisioning import spool
+
+    tenants = Tenants(data_root)
+    create_tenant(tenants, "acme", ["acme.codeb.test"])
+    fresh = Tenants(data_root)  # another process: nothing of acme's settings in memory
+
+    def refused(*args, **kwargs):
+        raise PermissionError("a tenant's folder")
+    monkeypatch.setattr(Tenants, "get", refused)
+    monkeypatch.setattr(Tenants, "check_new", refused)
+    spool.check_available(fresh, "globex", "globex.codeb.test")
+    with pytest.raises(Conflict) as taken:
+        spool.check_available(fresh, "acme", "acme2.codeb.test")
+    assert taken.value.message_id == "error.tenant_exists"
+    with pytest.raises(Conflict) as host:
+        spool.check_available(fresh, "initech", "acme.codeb.test")
+    assert host.value.message_id == "error.host_taken"
