@@ -20,9 +20,19 @@
     the scheduled task \CodeB\CodeB provisioning: every minute, as SYSTEM, never
     two runs at once.
 
+    With -SignupHostName and -ParentDomain it also sets up the host's own site,
+    where strangers get a tenant (the sign-up page /get-your-tenant.html): the
+    application pool and IIS site codeb-host in <Root>\sites\_host, linked to the
+    release like a tenant's site, whose web.config has CODEB_DATA = <Root>\App_Data
+    and no CODEB_TENANT; its pool may list <Root>\App_Data (that folder only) and
+    modify <Root>\App_Data\_host, and can open no tenant's folder; an HTTPS binding
+    (SNI) with a certificate from win-acme (HTTP-01) or, with -SelfSigned, a
+    self-signed one; and python -m codeb host set names the site to the app.
+
     Every step checks what is already there, so running the script again with a
     newer release upgrades the host: the release and the packages are refreshed
-    and the application pools of existing tenant sites are recycled. Settings
+    and the application pools of existing tenant sites (and of the sign-up
+    site) are recycled. Settings
     not given again keep their saved values.
 
     Run it in Windows PowerShell 5.1 as Administrator.
@@ -91,6 +101,27 @@
 .PARAMETER NoProvisioningTask
     Do not register the provisioning worker's scheduled task (a host without self-service sign-up).
 
+.PARAMETER SignupHostName
+    The host name of the host's own site, the sign-up page, such as
+    www.codeb.example (it must resolve to this server). It serves no tenant, and
+    no tenant may have it (python -m codeb host set refuses a name a tenant serves).
+
+.PARAMETER ParentDomain
+    The domain every tenant made on the sign-up page is a subdomain of, such as
+    codeb.example (tenants are <subdomain>.codeb.example). Needed with -SignupHostName.
+
+.PARAMETER TermsUrl
+    The operator's terms (an https URL), which the sign-up form asks to accept. Not
+    given: the saved terms stay; an empty string removes them.
+
+.PARAMETER SelfSigned
+    Give the sign-up site a self-signed certificate instead of one from the ACME CA
+    (which needs -WacsPath and -AcmeEmail, now or saved). For test hosts only.
+
+.PARAMETER Hosting
+    How IIS runs Python for the sign-up site: WfastCgi (the default) or HttpPlatform,
+    as New-CodebTenant.ps1 -Hosting.
+
 .EXAMPLE
     .\Initialize-CodebHost.ps1
 
@@ -105,6 +136,17 @@
     .\Initialize-CodebHost.ps1 -Root D:\CodeB -PythonPath 'C:\Program Files\Python311\python.exe' -WheelHouse D:\wheels
 
     Installs into D:\CodeB without reaching PyPI.
+
+.EXAMPLE
+    .\Initialize-CodebHost.ps1 -WacsPath C:\win-acme\wacs.exe -AcmeEmail it@codeb.example -SignupHostName www.codeb.example -ParentDomain codeb.example -TermsUrl https://www.codeb.example/terms
+
+    Prepares the host and its sign-up site www.codeb.example, whose new tenants
+    are <subdomain>.codeb.example, with a certificate from Let's Encrypt.
+
+.EXAMPLE
+    .\Initialize-CodebHost.ps1 -SignupHostName www.codeb.test -ParentDomain codeb.test -SelfSigned
+
+    A test host whose sign-up site has a self-signed certificate.
 
 .EXAMPLE
     .\Initialize-CodebHost.ps1 -WhatIf
@@ -158,7 +200,21 @@ param(
     [ValidatePattern('^[A-Za-z0-9_.-]{1,80}$')]
     [string]$TurnService,
 
-    [switch]$NoProvisioningTask
+    [switch]$NoProvisioningTask,
+
+    [ValidatePattern('^(?=.{1,254}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+\.?$')]
+    [string]$SignupHostName,
+
+    [ValidatePattern('^(?=.{1,254}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+\.?$')]
+    [string]$ParentDomain,
+
+    [ValidatePattern('^$|^https://\S+$')]
+    [string]$TermsUrl,
+
+    [switch]$SelfSigned,
+
+    [ValidateSet('WfastCgi', 'HttpPlatform')]
+    [string]$Hosting = 'WfastCgi'
 )
 
 Set-StrictMode -Version Latest
@@ -168,6 +224,16 @@ Import-Module (Join-Path $PSScriptRoot 'CodebDeploy\CodebDeploy.psd1') -Force
 Assert-CodebAdministrator
 $layout = Get-CodebLayout -Root $Root
 $restartNeeded = $false
+$signupSite = $null
+$hostSite = Get-CodebHostSitePath -Layout $layout
+if ($SignupHostName -and -not $ParentDomain) {
+    throw '-SignupHostName needs -ParentDomain: the domain the sign-up page makes tenants under.'
+}
+$bound = $PSBoundParameters  # inside Where-Object's script block $PSBoundParameters would be its own
+$signupOptions = @('ParentDomain', 'TermsUrl', 'SelfSigned', 'Hosting') | Where-Object { $bound.ContainsKey($_) }
+if (-not $SignupHostName -and $signupOptions) {
+    throw "-$(@($signupOptions)[0]) is an option of the sign-up site: give -SignupHostName too."
+}
 
 # --- Windows features: IIS with FastCGI, its management tools, the SMTP service.
 if (-not (Get-Command -Name Install-WindowsFeature -ErrorAction SilentlyContinue)) {
@@ -235,8 +301,9 @@ if ($PSCmdlet.ShouldProcess($layout.Root, 'Create the installation folders and r
     )
     $null = Set-CodebFolderAcl -Path $layout.Sites -Rule @($system, $administrators)
     # The host's data root: the worker (SYSTEM) makes tenants here, each folder then
-    # given to its own pool only (Set-CodebTenantDataAcl).
-    $null = Set-CodebFolderAcl -Path $layout.Data -Rule @($system, $administrators)
+    # given to its own pool only (Set-CodebTenantDataAcl); the sign-up site's pool, once
+    # it exists, may list this folder and nothing below (Set-CodebHostDataAcl).
+    $null = Set-CodebHostDataAcl -Layout $layout
     $null = Set-CodebFolderAcl -Path $layout.Secrets -Rule @(
         $system,
         $administrators,
@@ -340,9 +407,24 @@ if ($iisReady) {
         throw 'IIS has no URL Rewrite module: install URL Rewrite 2.1 from Microsoft, then run this script again.'
     }
 
-    # Existing tenants pick up the new release.
-    foreach ($site in @(Get-CodebSiteFolder -Layout $layout)) {
-        $poolName = (Get-CodebTenantPath -Name $site.Name -Root $layout.Root).PoolName
+    # The host's own site, the sign-up page: pool and site codeb-host, ACLs, certificate, host set.
+    if ($SignupHostName) {
+        if ($WhatIfPreference -and -not (Test-Path -LiteralPath $layout.Python -PathType Leaf)) {
+            Write-Warning 'The release and its venv are not installed yet, so the sign-up site steps were not previewed.'
+        }
+        else {
+            $siteOptions = @{ Layout = $layout; HostName = $SignupHostName; ParentDomain = $ParentDomain; Hosting = $Hosting }
+            if ($PSBoundParameters.ContainsKey('TermsUrl')) {
+                $siteOptions['TermsUrl'] = $TermsUrl
+            }
+            $signupSite = Install-CodebHostSite @siteOptions -SelfSigned:$SelfSigned -WhatIf:$WhatIfPreference `
+                -Confirm:($ConfirmPreference -eq 'Low')
+        }
+    }
+
+    # Existing tenants (and the sign-up site) pick up the new release.
+    $pools = @(Get-CodebSiteFolder -Layout $layout | ForEach-Object { (Get-CodebTenantPath -Name $_.Name -Root $layout.Root).PoolName })
+    foreach ($poolName in @($pools + $hostSite.PoolName)) {
         if ((Test-CodebAppPool -Name $poolName) -and $PSCmdlet.ShouldProcess($poolName, 'Recycle the application pool')) {
             $null = (Get-IISAppPool -Name $poolName).Recycle()
         }
@@ -373,5 +455,6 @@ if ($restartNeeded) {
     Staging         = $layout.Staging
     Data            = $layout.Data
     HostSettings    = $layout.HostSettings
+    SignupSite      = $signupSite
     RestartNeeded   = $restartNeeded
 }

@@ -183,13 +183,13 @@ if ($Hosting -eq 'HttpPlatform') {
         throw 'IIS has no HttpPlatformHandler module: install it (HttpPlatformHandler v1.2 from Microsoft), or use -Hosting WfastCgi.'
     }
 }
+else {
+    $template = Join-Path $layout.App 'web.config'
+}
 if (-not (Test-CodebRewriteModule)) {
     throw 'IIS has no URL Rewrite module, which web.config redirects HTTP to HTTPS with: install URL Rewrite 2.1 from Microsoft.'
 }
 $mailSettings = Get-CodebSmtpAppSetting -Smtp (Get-CodebHostSetting -Layout $layout).Smtp
-else {
-    $template = Join-Path $layout.App 'web.config'
-}
 if (-not (Test-Path -LiteralPath $template -PathType Leaf)) {
     throw "The release has no '$template': run Initialize-CodebHost.ps1 from a complete release."
 }

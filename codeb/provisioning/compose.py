@@ -6,7 +6,8 @@ hosts, sign-up policy, the admin's email). Then, under the tenant's
 composition lock (`layout.TENANT` in its folder):
 
 1. `claim`: every host in the data root's host index, by exclusive create,
-   after the listing that finds tenants from before the index;
+   after the listing that finds tenants from before the index; never the host
+   site's name (`not_the_host_site`: that name is the sign-up page's);
 2. `folder_and_keys`: the session secret, the signing key, the EU Wallet
    verifier's test certificate;
 3. `settings`: tenant.json, written last of the three, because a tenant exists
@@ -31,6 +32,7 @@ from ..oidc import keys
 from ..rooms import turn as turn_server
 from ..store import layout
 from ..tenants import Tenant, Tenants, secrets, settings, wallet
+from . import site as host_site
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,17 @@ def order(tenants: Tenants, name: str, hosts: list[str], *, signup: str = "open"
           display_name: str | None = None, admin_email: str | None = None, **run) -> Order:
     """A checked order: refused (BadInput, Conflict) before anything is written."""
     checked = tenants.check_new(name, hosts)
+    not_the_host_site(tenants, checked)
     return Order(name=name, hosts=checked, signup=settings.signup_part(signup, domains), display_name=display_name,
                  admin_email=normalize_email(admin_email) if admin_email else None, **run)
+
+
+def not_the_host_site(tenants: Tenants, hosts: list[str]) -> None:
+    """Conflict if one of the (normalized) hosts is the host site's name (`host set --site`): a
+    request for it is served the sign-up page, so a tenant there would never be reached."""
+    chosen = host_site.load(tenants)
+    if chosen is not None and chosen.name in hosts:
+        raise Conflict("error.host_is_signup_site", host=chosen.name)
 
 
 def is_ours(tenants: Tenants, o: Order) -> bool:
@@ -67,6 +78,7 @@ def claim(tenants: Tenants, o: Order) -> dict:
     """Step 1 (under `composing`): the hosts, checked again and claimed."""
     if not is_ours(tenants, o):
         tenants.check_new(o.name, o.hosts)  # again, under the lock: another run may have won meanwhile
+        not_the_host_site(tenants, o.hosts)
     tenants.claim_hosts(o.name, o.hosts, by=o.by)
     return {"hosts": o.hosts}
 

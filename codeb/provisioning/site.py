@@ -12,6 +12,12 @@ IPv6 /64), per mailbox, per mail domain, and the host-wide cap of sign-ups a day
 A quarter of each (at least one) may be used within an hour (`rules`), so a burst
 cannot spend a day's allowance at once. The document is read through the data
 root (`DataRoot.site_settings`: the store is the only code that touches files).
+
+The host site's name and the tenants' hosts never meet: `configure` refuses a name
+a tenant serves or claims in the host index (`_not_a_tenant`), and a tenant is never
+given the host site's name (codeb.provisioning.compose.not_the_host_site). On Windows,
+deploy/Initialize-CodebHost.ps1 -SignupHostName makes the site (IIS site and pool
+codeb-host) and runs `host set`.
 """
 
 from dataclasses import asdict, dataclass

@@ -68,6 +68,7 @@ def check_available(tenants: Tenants, name: str, host: str) -> None:
     names.tenant_name(name)
     if tenants.data.exists(name):
         raise Conflict("error.tenant_exists", tenant=name)
+    compose.not_the_host_site(tenants, [host])
     owner = tenants.data.host_owner(host)
     if owner is not None and owner != name:
         raise Conflict("error.host_taken", host=host, tenant=owner)

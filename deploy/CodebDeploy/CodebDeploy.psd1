@@ -9,7 +9,7 @@
     Author               = 'CodeB'
     CompanyName          = 'CodeB'
     Copyright            = '(c) CodeB. All rights reserved.'
-    Description          = 'Shared helpers of the CodeB deployment scripts: names and paths, folder ACLs, IIS sites and application pools, TLS certificates (ACME or self-signed), TURN, the provisioning worker, Python and native tools.'
+    Description          = 'Shared helpers of the CodeB deployment scripts: names and paths, folder ACLs, IIS sites and application pools, TLS certificates (ACME or self-signed), the sign-up site of the host, TURN, the provisioning worker, Python and native tools.'
 
     # Windows PowerShell 5.1, as the scripts require (#Requires -PSEdition Desktop).
     # They import IISAdministration themselves (Initialize-CodebHost.ps1 only
@@ -28,6 +28,7 @@
         'Get-CodebAcmeName',
         'Get-CodebCertificate',
         'Get-CodebHostSetting',
+        'Get-CodebHostSitePath',
         'Get-CodebLayout',
         'Get-CodebPlanItem',
         'Get-CodebPoolSid',
@@ -45,6 +46,7 @@
         'Get-CodebTurnPath',
         'Get-CodebWellKnownSid',
         'Grant-CodebMailAccess',
+        'Install-CodebHostSite',
         'Install-CodebSiteCode',
         'Invoke-CodebNative',
         'Invoke-CodebPython',
@@ -64,6 +66,7 @@
         'Resolve-CodebTenantPath',
         'Revoke-CodebMailAccess',
         'Set-CodebFolderAcl',
+        'Set-CodebHostDataAcl',
         'Set-CodebHostSetting',
         'Set-CodebSiteAcl',
         'Set-CodebSiteBinding',

@@ -30,12 +30,15 @@
         Turn.ps1           the tenants' TURN secrets where the host's coturn reads them
         Provisioning.ps1   the worker's side of python -m codeb provision: plan, report, DNS check
         Tasks.ps1          the scheduled task that runs the provisioning worker
+        HostSite.ps1       the host's own site codeb-host (the sign-up page): pool, site,
+                           web.config without CODEB_TENANT, least-privilege ACLs, certificate
 
     Host layout (the root is C:\CodeB unless a script is given -Root):
 
         <root>\app                  the release: app.py, codeb\, templates\, static\, web.config
         <root>\venv                 the shared Python 3.11 virtual environment (wfastcgi lives here)
         <root>\sites\<tenant>       one IIS site: web.config, links to the release, App_Data\<tenant>
+        <root>\sites\_host          the host's own site (the sign-up page): web.config, links to the release
 
         <root>\App_Data             the host's data root: its _host\ (the sign-up spool, the
                                     host index) and the tenants the provisioning worker makes
@@ -43,7 +46,7 @@
         <root>\turn                 what the host's coturn reads (Turn.ps1)
 
     A tenant's site and application pool are both named codeb-<tenant>, the rule
-    of codeb/provisioning/plan.py.
+    of codeb/provisioning/plan.py; the host's own site and its pool are codeb-host.
 #>
 
 Set-StrictMode -Version Latest
@@ -80,6 +83,13 @@ $script:CertificateStore = 'Cert:\LocalMachine\My'
 $script:PoolPrefix = 'codeb-'
 $script:MaxPoolName = 64
 
+# The host's own site (the sign-up page, codeb.provisioning.site) and its application pool,
+# its folder under <root>\sites and its data folder under <root>\App_Data (both _host: no
+# tenant name starts with an underscore), and the name its certificates are made under.
+$script:HostSiteName = 'codeb-host'
+$script:HostFolderName = '_host'
+$script:HostCertificateName = 'host'
+
 # The URL Rewrite rule of web.config that sends HTTP to HTTPS, and the one path
 # it leaves alone: ACME HTTP-01 challenges (RFC 8555 section 8.3), served by IIS as files.
 $script:RedirectRuleName = 'CodeB-HTTPS'
@@ -104,6 +114,7 @@ $script:ProvisioningTaskPath = '\CodeB\'
 . (Join-Path $PSScriptRoot 'Turn.ps1')
 . (Join-Path $PSScriptRoot 'Provisioning.ps1')
 . (Join-Path $PSScriptRoot 'Tasks.ps1')
+. (Join-Path $PSScriptRoot 'HostSite.ps1')
 
 # What the scripts may call is FunctionsToExport in CodebDeploy.psd1, the one
 # list of exports; the scripts import the manifest, never this file.

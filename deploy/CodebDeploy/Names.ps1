@@ -119,8 +119,9 @@ function Get-CodebPoolName {
         The same rule as codeb/provisioning/plan.py (POOL_PREFIX, pool_name), so
         what python -m codeb provision plan names is what the scripts make. The
         prefix keeps tenant pools apart from every other pool on the server
-        (DefaultAppPool, the host's own site). IIS takes pool names of at most
-        64 characters.
+        (DefaultAppPool); the one name of the prefix a tenant cannot have is
+        the host's own site's, codeb-host (Get-CodebHostSitePath), so the tenant
+        name host is refused. IIS takes pool names of at most 64 characters.
     .PARAMETER Tenant
         The tenant name.
     #>
@@ -135,6 +136,10 @@ function Get-CodebPoolName {
     $pool = $script:PoolPrefix + $Tenant
     if ($pool.Length -gt $script:MaxPoolName) {
         throw "The tenant name '$Tenant' is too long: its application pool '$pool' would exceed $($script:MaxPoolName) characters."
+    }
+    if ($pool -ceq $script:HostSiteName) {
+        # Else a tenant's site, pool and ACLs would be the sign-up page's (and its removal remove that).
+        throw "The tenant name '$Tenant' cannot be used: '$pool' is the pool and site of the host's own sign-up site."
     }
     return $pool
 }

@@ -109,7 +109,9 @@ function Write-CodebWebConfig {
         HttpPlatformHandler site (deploy\web.httpplatform.config): the settings
         are the environment variables of the process HttpPlatformHandler starts,
         and that process is the venv's python.exe. Each setting must exist in
-        the template; everything else stays as in the template.
+        the template; everything else stays as in the template, with the
+        template's value. A setting the site must not have at all (the host's
+        own site has no CODEB_TENANT) is named in -RemoveSetting and taken out.
 
         Get, compare, set: the file is written only if it would change, so a
         rerun leaves it alone and IIS does not restart the site for nothing.
@@ -119,6 +121,9 @@ function Write-CodebWebConfig {
         The site's web.config.
     .PARAMETER AppSetting
         The site's settings and their values, such as CODEB_TENANT.
+    .PARAMETER RemoveSetting
+        Settings of the template the site does not get (each must be in the
+        template, and none may be in -AppSetting).
     .PARAMETER ScriptProcessor
         python.exe|wfastcgi.py of the host's venv, as registered with FastCGI.
     .PARAMETER ProcessPath
@@ -134,6 +139,8 @@ function Write-CodebWebConfig {
 
         [Parameter(Mandatory)]
         [hashtable]$AppSetting,
+
+        [string[]]$RemoveSetting = @(),
 
         [Parameter(Mandatory, ParameterSetName = 'WfastCgi')]
         [string]$ScriptProcessor,
@@ -170,6 +177,21 @@ function Write-CodebWebConfig {
             throw "The template '$TemplatePath' has no setting '$key'."
         }
         $node.SetAttribute('value', [string]$AppSetting[$key])
+    }
+    foreach ($key in $RemoveSetting) {
+        if ($AppSetting.ContainsKey($key)) {
+            throw "The setting '$key' cannot be both given and removed."
+        }
+        $node = $document.SelectSingleNode($settingPath -f $key)
+        if ($null -eq $node) {
+            throw "The template '$TemplatePath' has no setting '$key'."
+        }
+        # The indentation before it goes too, so no blank line is left where it was.
+        $before = $node.PreviousSibling
+        if ($null -ne $before -and $before.NodeType -eq [System.Xml.XmlNodeType]::Whitespace) {
+            $null = $node.ParentNode.RemoveChild($before)
+        }
+        $null = $node.ParentNode.RemoveChild($node)
     }
 
     $buffer = New-Object System.IO.MemoryStream

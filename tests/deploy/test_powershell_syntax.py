@@ -15,10 +15,12 @@ What the scripts hand to Python (`python -m codeb provision run --once`, `provis
 report`, `provision plan`, `tenant remove`, `tenant reindex`, `turn show`) is read from
 the syntax trees and parsed by the application's own argument parser, and the names
 the scripts give IIS (the pool and site codeb-<tenant>) are checked against
-codeb/provisioning/plan.py.
+codeb/provisioning/plan.py. The host's own site (the sign-up page) is read the same way:
+its pool and site codeb-host, its ACL rules, and its `host set` call, parsed and run.
 """
 
 import ast
+import json
 import ntpath
 import re
 import uuid
@@ -1006,3 +1008,215 @@ def test_the_smtp_settings_the_scripts_write_are_the_ones_mail_reads():
     read = set(re.findall(r'"(CODEB_SMTP_[A-Z_]+)"', (ROOT / "codeb" / "notify" / "mail.py").read_text()))
     assert written and written <= read
     assert mail.smarthost_from(dict.fromkeys(written, "")) is None, "empty settings: the Pickup folder"
+
+
+# --- The host's own site: codeb-host, the sign-up page ------------------------------------------
+
+HOST_SITE_FILE = MODULE_DIR / "HostSite.ps1"
+HOST_SITE_SAMPLES = {"$paths.DataRoot": r"C:\CodeB\App_Data", "$siteHost": "www.codeb.example",
+                     "$parent": "codeb.example", "$TermsUrl": "https://www.codeb.example/terms"}
+
+
+def enclosing_should_process(node) -> str | None:
+    """The condition of the nearest `if ($PSCmdlet.ShouldProcess(...))` around `node`, if any."""
+    while node is not None:
+        if node.type == "if_statement":
+            condition = next((c for c in node.children if c.type == "pipeline"), None)
+            if condition is not None and "$PSCmdlet.ShouldProcess(" in text(condition):
+                return text(condition)
+        node = node.parent
+    return None
+
+
+def access_rules(node) -> list[tuple[str, str, str]]:
+    """(identity, rights, scope) of every New-CodebAccessRule below `node`; scope Tree unless given."""
+    rules = []
+    for command in commands(node, "New-CodebAccessRule"):
+        arguments = named_arguments(command)
+        rules.append((arguments["-identity"], unquote(arguments["-rights"]), arguments.get("-scope", "Tree")))
+    return rules
+
+
+def folder_acls(node) -> dict[str, tuple[str, list[tuple[str, str, str]]]]:
+    """-Path -> (the -Rule text, the rules made inside it) of every Set-CodebFolderAcl below `node`."""
+    return {named_arguments(c)["-path"]: (named_arguments(c)["-rule"], access_rules(c))
+            for c in commands(node, "Set-CodebFolderAcl")}
+
+
+def test_the_host_site_and_its_pool_are_codeb_host():
+    """One name for both, a constant of the loader; its folders are _host, the app's name for the host's data."""
+    from codeb.provisioning import plan
+    from codeb.provisioning.names import RESERVED
+    from codeb.store import layout
+
+    constants = loader_constants()
+    assert evaluate(constants["HostSiteName"]) == "codeb-host"
+    assert evaluate(constants["HostFolderName"]) == layout.HOST_SITE == "_host"
+    paths = module_function("Get-CodebHostSitePath")
+    entries = hash_entries(paths.node)
+    assert entries["SiteName"] == entries["PoolName"] == "$script:HostSiteName"
+    assert entries["DataRoot"] == "$Layout.Data"
+    assert entries["HostData"] == "Join-Path $Layout.Data $script:HostFolderName"
+    assert "$siteFolder = Join-Path $Layout.Sites $script:HostFolderName" in text(paths.node)
+    # No tenant's pool can be it: codeb-<tenant> for the tenant "host" would be, so that name is refused
+    # (a sign-up never asks for it; New-CodebTenant.ps1 and the worker name pools by Get-CodebPoolName).
+    assert plan.pool_name("host") == "codeb-host" and "host" in RESERVED
+    assert "if ($pool -ceq $script:HostSiteName) {" in text(module_function("Get-CodebPoolName").node)
+    # Install-CodebHostSite names the pool and the site by these paths only.
+    install = module_function("Install-CodebHostSite").node
+    assert "$paths = Get-CodebHostSitePath -Layout $Layout" in text(install)
+    named = [named_arguments(c) for name in POOL_AND_SITE_FUNCTIONS | {"Set-CodebHostAppPool"}
+             for c in commands(install, name)]
+    assert len(named) >= 8
+    for arguments in named:
+        assert arguments.get("-name", arguments.get("-poolname")) in ("$paths.PoolName", "$paths.SiteName")
+        if "-poolname" in arguments and "-name" in arguments:
+            assert (arguments["-name"], arguments["-poolname"]) == ("$paths.SiteName", "$paths.PoolName")
+
+
+def test_the_host_pool_is_like_a_tenants():
+    """ApplicationPoolIdentity and no managed runtime: made by New-CodebAppPool, and set back if changed."""
+    made = text(module_function("New-CodebAppPool").node)
+    assert "$pool.ManagedRuntimeVersion = ''" in made
+    assert "$pool.ProcessModel.IdentityType = 'ApplicationPoolIdentity'" in made
+    pool = module_function("Set-CodebHostAppPool").node
+    assert [named_arguments(c) for c in commands(pool, "New-CodebAppPool")] == [{"-name": "$Name"}]
+    body = text(pool)
+    assert "$existing.ManagedRuntimeVersion = ''" in body
+    assert "$existing.ProcessModel.IdentityType = 'ApplicationPoolIdentity'" in body
+    # get-compare-set: the comparison comes before the change.
+    assert body.index("-eq 'ApplicationPoolIdentity'") < body.index("Invoke-CodebIisChange")
+
+
+def test_the_host_pool_lists_the_data_root_and_changes_only_host():
+    """List folder / read attributes on <root>\\App_Data itself (not inherited), Modify on _host, no tenant folder."""
+    data = module_function("Set-CodebHostDataAcl").node
+    assert [named_arguments(c)["-path"] for c in commands(data, "Set-CodebFolderAcl")] == ["$Layout.Data"]
+    assert access_rules(data) == [("(Get-CodebWellKnownSid System)", "FullControl", "Tree"),
+                                  ("(Get-CodebWellKnownSid Administrators)", "FullControl", "Tree"),
+                                  ("$poolSid", "ListDirectory, ReadAttributes", "FolderOnly")]
+    # FolderOnly is the folder itself: no inheritance flags, so nothing below it gets the rule.
+    rule = text(module_function("New-CodebAccessRule").node)
+    assert "'FolderOnly' { $inheritance = [System.Security.AccessControl.InheritanceFlags]::None }" in rule
+    assert "$propagation = [System.Security.AccessControl.PropagationFlags]::None" in rule
+    # And the pool is IIS AppPool\codeb-host, found without the IIS module.
+    assert "New-Object System.Security.Principal.NTAccount('IIS AppPool', $script:HostSiteName)" in text(
+        module_function("Find-CodebHostPoolSid").node)
+
+    install = module_function("Install-CodebHostSite").node
+    acls = folder_acls(install)
+    assert set(acls) == {"$paths.SiteFolder", "$paths.HostData"}, "no other folder, no tenant's"
+    base = "@($system, $administrators,"
+    assert acls["$paths.HostData"][0].startswith(base) and acls["$paths.SiteFolder"][0].startswith(base)
+    assert acls["$paths.HostData"][1] == [("$poolSid", "Modify", "Tree")]
+    assert acls["$paths.SiteFolder"][1] == [("$poolSid", "ReadAndExecute", "Tree")]
+    assert [named_arguments(c) for c in commands(install, "Set-CodebHostDataAcl")] == [{"-layout": "$Layout"}]
+    assert [named_arguments(c)["-poolsid"] for c in commands(install, "Grant-CodebMailAccess")] == ["$poolSid"]
+    for tenant_acl in ("Set-CodebTenantDataAcl", "Set-CodebSiteAcl", "Add-CodebFolderAccess"):
+        assert list(commands(install, tenant_acl)) == [], f"the host site calls {tenant_acl}"
+    # The data root's ACL is set by the one function on every run of Initialize-CodebHost.ps1 too,
+    # so the two never undo each other: no other rule list for <root>\App_Data.
+    initialize = Script(DEPLOY / "Initialize-CodebHost.ps1")
+    assert [named_arguments(c) for c in commands(initialize.root, "Set-CodebHostDataAcl")] == [{"-layout": "$layout"}]
+    assert "$layout.Data" not in folder_acls(initialize.root)
+
+
+def test_the_host_site_runs_host_set_as_the_cli_parses_it(tmp_path, capsys):
+    from codeb.cli import host, main
+    from codeb.tenants import Tenants
+
+    calls = python_calls(HOST_SITE_FILE)
+    assert ["host", "show"] in calls
+    call = next(c for c in calls if c[2:4] == ["host", "set"])
+    assert call == ["--data", "$paths.DataRoot", "host", "set", "--site", "$siteHost", "--parent", "$parent",
+                    "--windows-worker", "yes"]
+    install = module_function("Install-CodebHostSite").node
+    added = next(n for n in walk(install) if n.type == "assignment_expression" and text(n).startswith("$arguments += "))
+    assert array_items(added.children[-1]) == ["--terms-url", "$TermsUrl"]
+    assert "if ($PSBoundParameters.ContainsKey('TermsUrl')) {" in text(install), "not given: the saved terms stay"
+    argv = [HOST_SITE_SAMPLES.get(a, a) for a in call + array_items(added.children[-1])]
+    args = parse_codeb(argv)
+    assert args.func is host.set_site and args.data == r"C:\CodeB\App_Data"
+    assert (args.site, args.parent, args.windows_worker, args.terms_url) == (
+        "www.codeb.example", "codeb.example", "yes", "https://www.codeb.example/terms")
+    # The data root is the host's: <Root>\App_Data.
+    assert "$data = Join-Path $fullRoot 'App_Data'" in text(module_function("Get-CodebLayout").node)
+    # Run as given (on a data root here): the app then serves the sign-up page for that name.
+    argv[1] = str(tmp_path)
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["sign_up_page"] == "https://www.codeb.example/get-your-tenant.html"
+    assert Tenants(str(tmp_path)).data.site_settings()["windows_worker"] is True
+
+
+def test_the_host_sites_web_config_has_its_data_root_and_no_tenant():
+    install = module_function("Install-CodebHostSite").node
+    settings = next(n for n in walk(install) if n.type == "assignment_expression"
+                    and text(n).startswith("$siteSettings = "))
+    entries = hash_entries(settings)
+    assert entries == {"PYTHONPATH": "$paths.SiteFolder", "CODEB_DATA": "$paths.DataRoot"}
+    assert "(Get-CodebSmtpAppSetting -Smtp $hostSettings.Smtp)" in text(settings), "its verification mails"
+    writes = [named_arguments(c) for c in commands(install, "Write-CodebWebConfig")]
+    assert len(writes) == 2  # either hosting
+    for arguments in writes:
+        assert arguments["-appsetting"] == "$siteSettings" and arguments["-removesetting"] == "@('CODEB_TENANT')"
+        assert arguments["-destination"] == "$paths.WebConfig"
+    assert {a.get("-processpath") or a.get("-scriptprocessor") for a in writes} == {
+        "$Layout.Python", "$Layout.ScriptProcessor"}
+    # A setting that is not given keeps the template's value (CODEB_TENANT "example"): so it is removed.
+    writer = module_function("Write-CodebWebConfig")
+    assert "RemoveSetting" in writer.param_block.parameters
+    body = text(writer.node)
+    assert "$null = $node.ParentNode.RemoveChild($node)" in body
+    assert body.index("foreach ($key in $RemoveSetting)") > body.index("foreach ($key in $AppSetting.Keys)")
+    # The site folder links to the release like a tenant's.
+    assert [named_arguments(c) for c in commands(install, "Install-CodebSiteCode")] == [
+        {"-layout": "$Layout", "-sitefolder": "$paths.SiteFolder"}]
+
+
+def test_the_host_site_gets_its_certificate_as_a_tenant_does():
+    install = module_function("Install-CodebHostSite")
+    text_of = text(install.node)
+    certificate = [named_arguments(c) for c in commands(install.node, "Get-CodebTenantCertificate")]
+    assert certificate == [{"-tenant": "$paths.CertificateName", "-hostname": "@($siteHost)", "-source": "$source",
+                            "-sitename": "$paths.SiteName", "-sitefolder": "$paths.SiteFolder",
+                            "-acme": "$hostSettings.Acme"}]
+    assert "$source = 'acme'" in text_of and "$source = 'self-signed'" in text_of
+    assert evaluate(loader_constants()["HostCertificateName"]) == "host"
+    bindings = [named_arguments(c) for c in commands(install.node, "Set-CodebSiteBinding")]
+    assert {"-name": "$paths.SiteName", "-hostname": "@($siteHost)", "-thumbprint": "$thumbprint"} in bindings
+    assert "SelfSigned" in install.param_block.parameters
+
+
+def test_every_change_of_the_host_site_asks_should_process():
+    install = module_function("Install-CodebHostSite")
+    binding = install.param_block.attribute("CmdletBinding")
+    assert binding is not None and binding.named.get("supportsshouldprocess") == "$true"
+    changing = ("Invoke-CodebPython", "Set-CodebHostAppPool", "New-Item", "Install-CodebSiteCode",
+                "Write-CodebWebConfig", "Set-CodebFolderAcl", "Set-CodebHostDataAcl", "Grant-CodebMailAccess",
+                "New-CodebSite", "Set-CodebSiteBinding", "Get-CodebTenantCertificate")
+    found = [(name, c) for name in changing for c in commands(install.node, name)]
+    assert len(found) >= 14
+    unasked = [text(c)[:60] for _, c in found if enclosing_should_process(c) is None]
+    assert unasked == []
+    # host set runs first: it refuses a name a tenant serves before IIS is touched.
+    body = text(install.node)
+    assert body.index("'host', 'set'") < body.index("Set-CodebHostAppPool -Name")
+
+
+def test_initialize_sets_up_the_host_site_when_named():
+    initialize = Script(DEPLOY / "Initialize-CodebHost.ps1")
+    for name in ("SignupHostName", "ParentDomain", "TermsUrl", "SelfSigned", "Hosting"):
+        assert name in initialize.param_block.parameters
+    options = next(n for n in walk(initialize.root) if n.type == "assignment_expression"
+                   and text(n).startswith("$siteOptions = "))
+    assert hash_entries(options) == {"Layout": "$layout", "HostName": "$SignupHostName",
+                                     "ParentDomain": "$ParentDomain", "Hosting": "$Hosting"}
+    call = next(commands(initialize.root, "Install-CodebHostSite"))
+    assert "@siteOptions" in text(call)
+    arguments = named_arguments(call)
+    assert arguments == {"-selfsigned": "$SelfSigned", "-whatif": "$WhatIfPreference",
+                         "-confirm": "($ConfirmPreference -eq 'Low')"}, "-WhatIf and -Confirm reach the module"
+    assert "if ($SignupHostName) {" in initialize.source
+    # An upgrade recycles the host site's pool too.
+    assert "foreach ($poolName in @($pools + $hostSite.PoolName)) {" in initialize.source
+    assert "$hostSite = Get-CodebHostSitePath -Layout $layout" in initialize.source

@@ -169,6 +169,11 @@ class Served:
 @pytest.fixture
 def served(wfastcgi, windows, site, monkeypatch):
     """wfastcgi.main() in a thread, its standard input one end of a socket pair."""
+    yield from serving(wfastcgi, windows, site, monkeypatch)
+
+
+def serving(wfastcgi, windows, site: Path, monkeypatch):
+    """What `served` yields, for any site folder."""
     saved_streams = {name: getattr(sys, name) for name in PROCESS_STATE}
     saved_environ, saved_path, saved_cwd = dict(os.environ), list(sys.path), os.getcwd()
     monkeypatch.delitem(sys.modules, "app", raising=False)  # wfastcgi must import the site's own
@@ -296,3 +301,60 @@ def test_wfastcgi_used_the_windows_stand_ins(served, site):
     opened = served.windows.wait_for("CreateFile")
     assert [args[0].rstrip("/\\") for args in opened] == [str(site)]
     assert served.windows.wait_for("CloseHandle") == [(Windows.FILE_HANDLE,)]
+
+
+# --- The host's own site: codeb-host, the sign-up page, without CODEB_TENANT ----------------
+
+SIGNUP_HOST = "www.codeb.test"
+# What Install-CodebHostSite writes (deploy/CodebDeploy/HostSite.ps1; test_powershell_syntax.py
+# reads it there): these settings, and CODEB_TENANT taken out of the template altogether.
+HOST_SITE_SETTINGS = ("PYTHONPATH", "CODEB_DATA")
+HOST_SITE_REMOVED = ("CODEB_TENANT",)
+
+
+def write_host_site_config(template: Path, destination: Path, settings: dict[str, str]) -> None:
+    """The template as Write-CodebWebConfig -RemoveSetting CODEB_TENANT writes it for the host site."""
+    tree = ET.parse(template)
+    app_settings = tree.getroot().find("appSettings")
+    for key in HOST_SITE_REMOVED:
+        node = app_settings.find(f"add[@key='{key}']")
+        assert node is not None, f"web.config has no appSetting {key} to remove"
+        app_settings.remove(node)
+    tree.write(destination, encoding="utf-8", xml_declaration=True)
+    write_site_config(destination, destination, settings)
+
+
+@pytest.fixture(scope="module")
+def host_site(site, tmp_path_factory) -> Path:
+    """<root>\\sites\\_host beside the tenant's site; its data root is the one the tenants are in."""
+    from codeb.provisioning import site as host_site_settings
+
+    folder = tmp_path_factory.mktemp("sites") / "_host"
+    folder.mkdir()
+    for name in RELEASE_LINKS:
+        (folder / name).symlink_to(ROOT / name)
+    data = site / "App_Data"
+    host_site_settings.configure(Tenants(str(data)), site=SIGNUP_HOST, parent="codeb.test", windows_worker=True)
+    settings = {"PYTHONPATH": str(folder), "CODEB_DATA": str(data)}
+    assert set(settings) == set(HOST_SITE_SETTINGS)
+    write_host_site_config(WEB_CONFIG, folder / "Web.config", settings)
+    return folder
+
+
+@pytest.fixture
+def served_host_site(wfastcgi, windows, host_site, monkeypatch):
+    yield from serving(wfastcgi, windows, host_site, monkeypatch)
+
+
+def test_the_host_site_serves_the_sign_up_page_without_a_tenant(served_host_site, host_site, site):
+    page = served_host_site.get("/get-your-tenant.html", host=SIGNUP_HOST)
+    assert page.status == 200, page.errors.decode()
+    assert 'name="subdomain"' in page.text
+    # No CODEB_TENANT reached the process: the app knows the host site by its Host name.
+    assert "CODEB_TENANT" not in os.environ
+    app_module = sys.modules["app"]
+    assert app_module.app.config["CODEB_TENANT"] is None
+    assert app_module.app.config["CODEB_DATA"] == str(site / "App_Data")
+    # On its name it serves the sign-up page only, never a tenant's pages.
+    assert served_host_site.get("/signin", host=SIGNUP_HOST).status == 404
+    assert served_host_site.get("/.well-known/openid-configuration", host=SIGNUP_HOST).status == 404
