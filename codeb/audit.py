@@ -20,7 +20,7 @@ import time
 
 from .store import layout, secret_id
 
-AGGREGATED = frozenset({"signin.failed", "error.shown"})
+AGGREGATED = frozenset({"signin.failed", "error.shown", "app_password.refused"})
 AGGREGATE_WINDOW = 300  # five minutes
 REPEATS_KEPT = 40 * 86400  # a window's count waits this long for a reader (then only its first line stays)
 
@@ -119,7 +119,8 @@ def of_account(store, account) -> list[dict]:
 # the message and its parameters, and which parameters are themselves message ids (a
 # sign-in method, a kind of file, the break-glass superuser) for the page to translate.
 
-KINDS = ("account.deleted_self", "account.exported", "audit.exported", "brand.changed", "breakglass.link_created",
+KINDS = ("account.deleted_self", "account.exported", "app_password.created", "app_password.refused",
+         "app_password.revoked", "audit.exported", "brand.changed", "breakglass.link_created",
          "breakglass.used", "client.created", "client.deleted", "client.secret_regenerated", "client.updated",
          "consent.denied", "consent.granted", "consent.revoked", "email.change_requested", "email.changed",
          "error.shown", "guest.invited", "guest.joined", "guest.removed", "guest.revoked",
@@ -140,7 +141,7 @@ BRAND_CHANGES = ("remove_logo", "remove_favicon", "reset_colour")  # codeb.web.b
 SIGNIN_METHODS = ("passkey", "magic_link", "password", "oidc", "saml", "wallet")
 # Events an admin does to someone else's account: said as "<admin> … <account>" when an
 # `actor` other than the account itself is named.
-BY_ADMIN = frozenset({"passkey.removed", "session.ended", "session.ended_everywhere"})
+BY_ADMIN = frozenset({"app_password.revoked", "passkey.removed", "session.ended", "session.ended_everywhere"})
 # Changes to the EU Wallet's certificates, by an admin (`actor`) or by the command line (none).
 WALLET_CHANGES = ("wallet.trust_added", "wallet.trust_removed", "wallet.certificate_installed")
 

@@ -75,6 +75,8 @@ class Account:
     ext = property(lambda self: self.doc.get("ext"))
     password = property(lambda self: self.doc.get("password"))  # the hashes (codeb.accounts.passwords)
     has_password = property(lambda self: bool(self.doc.get("password")))
+    # The app passwords' names, purposes, times and hashes (codeb.accounts.app_passwords); they go with the document.
+    app_passwords = property(lambda self: list(self.doc.get("app_passwords") or []))
     has_passkeys = property(lambda self: bool(self.doc.get("passkeys")))
     listed_sessions = property(lambda self: list(self.doc.get("sessions", [])))
     links = property(lambda self: list(self.doc.get("links", [])))  # upstream identities (codeb.accounts.links)

@@ -31,6 +31,7 @@ ACCOUNT_FIELDS = ("login", "sub", "email", "email_verified", "display_name", "ni
                   "roles", "ext", "sip", "created", "profile_confirmed", "disabled", "links")
 PASSKEY_FIELDS = ("name", "created", "last_used")
 SESSION_FIELDS = ("created", "ip", "agent", "method", "passkey")
+APP_PASSWORD_FIELDS = ("name", "purposes", "created", "last_used")  # never a hash (codeb.accounts.app_passwords)
 
 
 def folder(kind: str, sub: str) -> tuple[str, str]:
@@ -162,7 +163,7 @@ def _pick(record: dict, fields) -> dict:
 def exported_account(doc: dict) -> dict:
     """The account as a person recognises it: profile and addresses, what each passkey is
     called and when it was made and used, that a password is set and since when, where they
-    signed in. Secrets and their verifiers never (see ACCOUNT_FIELDS)."""
+    signed in, which app passwords exist. Secrets and their verifiers never (see ACCOUNT_FIELDS)."""
     password = doc.get("password")
     return {
         **_pick(doc, ACCOUNT_FIELDS),
@@ -170,6 +171,7 @@ def exported_account(doc: dict) -> dict:
         "passkeys": [{**_pick(p, PASSKEY_FIELDS), "authenticator": authenticators.name_of(p.get("aaguid"))}
                      for p in doc.get("passkeys", [])],
         "sessions": [_pick(s, SESSION_FIELDS) for s in doc.get("sessions", [])],
+        "app_passwords": [_pick(a, APP_PASSWORD_FIELDS) for a in doc.get("app_passwords", [])],
         # The apps the person allowed their data (codeb.oidc.consent); erased with the document.
         "consents": [{"client_id": client_id, **_pick(record, ("scopes", "granted"))}
                      for client_id, record in (doc.get("consents") or {}).items() if isinstance(record, dict)],

@@ -24,6 +24,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from ..errors import NotFound
 from ..notify import push
 from ..store import layout, secret_id
+from . import app_passwords as app_password_store
 
 ANONYMOUS_PREFIX = "a~"
 LISTED = 20  # live signed-in sessions an account may have: each is listed on its settings page
@@ -277,16 +278,19 @@ class Sessions:
             self._drop(entry_id)
         return len(ended)
 
-    def end_all(self, accounts, login: str) -> None:
+    def end_all(self, accounts, login: str, *, app_passwords: bool = False) -> int:
         """Sign out everywhere: every process refuses the sessions, and the apps' codes, refresh
         and access tokens, issued until now (`Accounts.revoke_issued`); no device gets the
-        person's notifications any more (their push subscriptions go)."""
+        person's notifications any more (their push subscriptions go). `app_passwords`: the
+        person chose to end their native clients' app passwords too; how many were revoked."""
         accounts.revoke_issued(login)
+        revoked = app_password_store.revoke_all(accounts, login) if app_passwords else 0
         with accounts.update(login) as doc:
             for entry in doc.get("sessions", []):
                 self._drop(entry["id"])
             doc["sessions"] = []
         push.forget_person(accounts.store, doc["sub"])
+        return revoked
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "extension_range": [600, 699],
     "passkeys": {"user_verification": "required", "attestation": "none", "allowed_aaguids": [],
                  "max_per_account": 10},
+    "app_passwords": {"enabled": True},  # native clients' app passwords (codeb.accounts.app_passwords)
 }
 
 

@@ -1,4 +1,4 @@
-"""Account settings: profile and language, passkeys, sessions, and the person's own data.
+"""Account settings: profile and language, passkeys, sessions, app passwords, and the person's own data.
 
 Changes are written to the account document under its lock, so every process
 sees them on its next request.
@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 
 from .. import audit, invites, signin
-from ..accounts import consents, passwords, privacy
+from ..accounts import app_passwords, consents, passwords, privacy
 from ..accounts.links import Links
 from ..accounts.passkeys import Passkeys, accepted_credentials, passkeys_of
 from ..accounts.profile import mailbox_of, normalize_email
@@ -42,7 +42,7 @@ def signed_in_only():
     return None
 NOTICES = ("passkey_added", "passkey_renamed", "passkey_removed", "profile_saved", "session_ended",
            "sessions_ended_others", "password_saved", "password_removed", "email_change_sent", "email_changed",
-           "consent_revoked", "link_removed", "link_added", "wallet_linked")
+           "consent_revoked", "link_removed", "link_added", "wallet_linked", "app_password_revoked")
 
 
 # The settings in four sections, each a page of its own with a linkable URL (its endpoint
@@ -64,7 +64,9 @@ def section_values(section: str) -> dict:
                 "wallet_connectable": "wallet" in enabled and not any(
                     link.get("upstream") == "wallet" for link in account.links)}
     if section == "devices":
-        return {"devices": g.sessions.devices(account, g.session)}
+        return {"devices": g.sessions.devices(account, g.session), "app_passwords": app_passwords.listed(account),
+                "app_passwords_allowed": app_passwords.allowed_in(g.tenant.settings),
+                "app_password_limit": app_passwords.MAX_PER_ACCOUNT}
     return {}
 
 
@@ -109,7 +111,7 @@ def account_page(section: str = "profile", *, error: CodebError | None = None, f
 
 
 def require_recent_sign_in(back: str = "account.sign_in") -> None:
-    """Adding or removing a passkey or the password, or deleting the account, needs a sign-in
+    """Adding or removing a passkey or the password, creating an app password, or deleting the account, needs a sign-in
     within RECENT_SIGN_IN: otherwise ReauthRequired (the error handler sends the person to
     confirm it's them), and the next sign-in in this browser comes back to `back` (an endpoint)."""
     if not g.session.signed_in_recently(g.tenant.store.clock()):
@@ -333,10 +335,48 @@ def end_other_sessions():
 
 @bp.post("/account/sessions/end-all")
 def end_all_sessions():
-    g.sessions.end_all(g.accounts, g.account.login)
+    """Sign out everywhere; with the box ticked, the native clients' app passwords end too."""
+    revoked = g.sessions.end_all(g.accounts, g.account.login, app_passwords=request.form.get("app_passwords") == "1")
     audit.append(g.tenant.store, "session.ended_everywhere", login=g.account.login, sub=g.account.sub)
+    if revoked:
+        audit.append(g.tenant.store, "app_password.revoked", login=g.account.login, sub=g.account.sub,
+                     count=revoked, everywhere=True)
     context.end_browser_session()
     return redirect(url_for("signin.page"), code=303)
+
+
+# -- App passwords: what native XMPP and SIP clients sign in with (codeb.accounts.app_passwords) --
+
+@bp.post("/account/app-passwords")
+def create_app_password():
+    """Create an app password after a recent sign-in, and show its secret on this one response:
+    it is not stored anywhere it could be read again, and the page is not cached (no-store)."""
+    require_recent_sign_in(back="account.devices")
+    account = g.account
+    try:
+        created, secret = app_passwords.create(g.accounts, account.login, name=request.form.get("name"),
+                                               purposes=request.form.getlist("purposes"),
+                                               realm=passwords.sip_realm(g.tenant))
+    except CodebError as error:
+        audit.append(g.tenant.store, "app_password.refused", login=account.login, sub=account.sub,
+                     reason=error.message_id)
+        return account_page("devices", error=error, form=request.form), error.status
+    audit.append(g.tenant.store, "app_password.created", login=account.login, sub=account.sub,
+                 name=created.name, purposes=list(created.purposes))
+    g.account = g.accounts.require(account.login)
+    page = render_template("account/devices.html", section="devices", sections=SECTIONS, notice=None, error=None,
+                           form={}, created=created, secret=secret, **section_values("devices"))
+    return page, 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/account/app-passwords/revoke")
+def revoke_app_password():
+    revoked = app_passwords.revoke(g.accounts, g.account.login, request.form.get("id"))
+    if revoked is None:
+        raise BadInput("error.app_password_unknown")
+    audit.append(g.tenant.store, "app_password.revoked", login=g.account.login, sub=g.account.sub,
+                 name=revoked.name)
+    return redirect(url_for("account.devices", m="app_password_revoked"), code=303)
 
 
 # -- "Delete my account": the admin's erasure, asked for by the person ------------------------

@@ -23,7 +23,7 @@ from flask import (
 )
 
 from .. import audit, i18n, invites, signin
-from ..accounts import ROLES, directory, privacy
+from ..accounts import ROLES, app_passwords, directory, privacy
 from ..accounts.extensions import range_part
 from ..accounts.passkeys import Passkeys, passkeys_of
 from ..errors import BadInput, CodebError, Conflict, NotFound, concerning
@@ -51,7 +51,7 @@ NOTICES = ("user_created", "user_saved", "user_disabled", "user_enabled", "user_
            "session_ended", "sessions_ended", "passkey_removed", "hold_placed", "hold_lifted",
            "client_created", "client_saved", "secret_renewed", "client_deleted", "settings_saved",
            "language_saved", "language_removed", "upstream_created", "upstream_enabled", "upstream_disabled",
-           "upstream_deleted", "upstream_updated", "guest_removed", "invite_revoked")
+           "upstream_deleted", "upstream_updated", "guest_removed", "invite_revoked", "app_password_revoked")
 
 
 def is_admin() -> bool:
@@ -106,7 +106,7 @@ def shell():
 
 # -- users -----------------------------------------------------------------------------
 
-USER_TABS = ("profile", "roles", "sessions", "passkeys", "activity", "privacy", "hold")
+USER_TABS = ("profile", "roles", "sessions", "passkeys", "app_passwords", "activity", "privacy", "hold")
 SORTS = tuple(directory.SORTS)
 BULK_ACTIONS = ("disable", "resend")
 BULK_MAX = 200  # checkboxes of one page (PAGE_SIZE) with room; more is not a form of ours
@@ -274,6 +274,8 @@ def user_page(account, error: CodebError | None = None, form=None, tab: str | No
               "nothing_to_erase": not any(part["files"] for part in inventory.values())}
     if tab == "sessions":
         values["devices"] = g.sessions.devices(account, None)
+    if tab == "app_passwords":
+        values["app_passwords"] = app_passwords.listed(account)
     if tab == "activity":
         values["events"] = [readable(e) for e in audit.recent_of_account(g.tenant.store, account, ACTIVITY_SHOWN)]
     return render("user.html", error.status if error else 200, user=account, tab=tab, tabs=USER_TABS,
@@ -400,6 +402,16 @@ def remove_passkey(login, credential_id):
         return user_page(account, error, tab="passkeys")
     record("passkey.removed", login=login, passkey=credential_id)
     return back("admin.user", "passkey_removed", login=login, tab="passkeys")
+
+
+@bp.post("/admin/users/<login>/app-passwords/<app_password_id>/revoke")
+def revoke_app_password(login, app_password_id):
+    account = _target(login)
+    revoked = app_passwords.revoke(g.accounts, account.login, app_password_id)
+    if revoked is None:
+        return user_page(account, NotFound("error.app_password_unknown"), tab="app_passwords")
+    record("app_password.revoked", login=login, name=revoked.name)
+    return back("admin.user", "app_password_revoked", login=login, tab="app_passwords")
 
 
 @bp.post("/admin/users/<login>/hold")
@@ -563,6 +575,8 @@ def settings():
                 parts.update(range_part(form.get("ext_low"), form.get("ext_high")))
             with concerning("time_zone"):
                 parts.update(tenant_settings.time_zone_part(form.get("time_zone")))
+            with concerning("app_passwords"):
+                parts.update(app_passwords.settings_part(form.get("app_passwords")))
             warnings = consequences(g.tenant.settings, parts)
             if not warnings or form.get("confirm") == "1":
                 tenant_settings.save(g.tenant, parts)
@@ -619,7 +633,8 @@ def settings_as_typed(saved: dict, form) -> dict:
             "passkeys": {**saved.get("passkeys", {}), "user_verification": form.get("user_verification"),
                          "attestation": form.get("attestation"), "allowed_aaguids": words("allowed_aaguids"),
                          "max_per_account": form.get("max_passkeys", "")},
-            "extension_range": [form.get("ext_low", ""), form.get("ext_high", "")]}
+            "extension_range": [form.get("ext_low", ""), form.get("ext_high", "")],
+            "app_passwords": {"enabled": form.get("app_passwords", "allowed") != "forbidden"}}
 
 
 # -- languages --------------------------------------------------------------------------

@@ -132,6 +132,12 @@ def confirm_logout(visit: Visit):
     visit.submit("/logout", confirm="1")
 
 
+def create_app_password(visit: Visit):
+    """A new app password, its secret shown this once (the POST's own answer); a name per combination."""
+    visit.go("/account/devices")
+    visit.submit("/account/app-passwords", name=f"Gajim {visit.combo}", purposes="xmpp")
+
+
 def office_signed_in(visit: Visit):
     """The shell signs itself in (/authorize → code → token) and then shows the terminal."""
     visit.go("/office.html")
@@ -213,6 +219,7 @@ SHOTS = [
     Shot("account-profile", "account.page", "/account", who="ada"),
     Shot("account-signin", "account.sign_in", "/account/sign-in", who="ada"),
     Shot("account-devices", "account.devices", "/account/devices", who="ada"),
+    Shot("account-app-password", "account.create_app_password", reach=create_app_password, who="ada"),
     Shot("account-privacy", "account.privacy", "/account/privacy", who="ada"),
     Shot("account-delete", "account.delete_confirm", "/account/delete", who="ada"),
     Shot("account-confirm", "account.confirm", "/account/confirm", who="ada", signed_in_ago=3600),
@@ -229,6 +236,7 @@ SHOTS = [
     Shot("admin-shell", "admin.shell", "/admin.html", who="boss"),
     Shot("admin-users", "admin.users", "/admin/users", who="boss"),
     Shot("admin-user", "admin.user", "/admin/users/bob", who="boss"),
+    Shot("admin-user-app-passwords", "admin.user", "/admin/users/bob?tab=app_passwords", who="boss"),
     Shot("admin-clients", "admin.clients", "/admin/clients", who="boss"),
     Shot("admin-client", "admin.client", lambda site: f"/admin/clients/{site.client_id}", who="boss"),
     Shot("admin-upstreams", "upstreams.upstreams", "/admin/upstreams", who="boss"),
