@@ -114,10 +114,10 @@ def token(tenant, issuer: str, environ) -> tuple[int, list[tuple[str, str]], byt
         environ[TOKEN_OUTCOME] = error
         return None
     content_type = next((value for name, value in reply.headers if name.lower() == "content-type"), "")
-    if not content_type.startswith("application/json"):
-        environ[TOKEN_OUTCOME] = reply
+    if not content_type.startswith("application/json") or not isinstance(reply.body, str):
+        environ[TOKEN_OUTCOME] = reply  # nothing after the endpoint may fail and leave it to run again
         return None
-    body = reply.body.encode()
+    body = reply.body.encode()  # JSON, ASCII as json.dumps writes it
     return reply.status, [*reply.headers, ("Content-Length", str(len(body)))], body
 
 
