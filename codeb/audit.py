@@ -20,7 +20,7 @@ import time
 
 from .store import layout, secret_id
 
-AGGREGATED = frozenset({"signin.failed", "error.shown", "app_password.refused"})
+AGGREGATED = frozenset({"signin.failed", "error.shown", "app_password.refused", "xmpp.auth_refused"})
 AGGREGATE_WINDOW = 300  # five minutes
 REPEATS_KEPT = 40 * 86400  # a window's count waits this long for a reader (then only its first line stays)
 
@@ -136,7 +136,8 @@ KINDS = ("account.deleted_self", "account.exported", "app_password.created", "ap
          "upstream.unlinked", "upstream.updated", "user.created", "user.deleted", "user.disabled", "user.enabled",
          "user.invitation_resent",
          "user.roles_changed", "user.updated", "wallet.linked", "wallet.refused", "wallet.verified",
-         "wallet.trust_added", "wallet.trust_removed", "wallet.certificate_installed")
+         "wallet.trust_added", "wallet.trust_removed", "wallet.certificate_installed",
+         "xmpp.auth_refused", "xmpp.auth_secret_made")
 BRAND_CHANGES = ("remove_logo", "remove_favicon", "reset_colour")  # codeb.web.brand's actions besides "save"
 SIGNIN_METHODS = ("passkey", "magic_link", "password", "oidc", "saml", "wallet")
 # Events an admin does to someone else's account: said as "<admin> … <account>" when an
@@ -193,6 +194,8 @@ VARIANTS = {
     "brand.changed": lambda entry, params: (
         f"audit.s.brand.changed.{entry['change']}" if entry.get("change") in BRAND_CHANGES else None),
     "error.shown": lambda entry, params: "audit.s.error.shown_to" if params["login"] else None,
+    # A refused XMPP sign-in names a login only when it is an account's (codeb.native.xmpp_auth).
+    "xmpp.auth_refused": lambda entry, params: None if params["login"] else "audit.s.xmpp.auth_refused_unknown",
     **dict.fromkeys(BY_ADMIN, _by_admin_variant),
     **dict.fromkeys(WALLET_CHANGES,
                     lambda entry, params: None if params["actor"] else f"audit.s.{params['event']}_cli"),

@@ -10,9 +10,9 @@ import argparse
 import sys
 
 from ..errors import CodebError
-from . import client, host, keys, provision, serve, superuser, tenant, turn, upstream, user, wallet
+from . import client, host, keys, provision, serve, superuser, tenant, turn, upstream, user, wallet, xmpp
 
-GROUPS = (tenant, provision, host, user, client, upstream, wallet, keys, turn, superuser, serve)
+GROUPS = (tenant, provision, host, user, client, upstream, wallet, keys, turn, xmpp, superuser, serve)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -55,6 +55,7 @@ MEMBERSHIPS = "memberships"  # memberships/<person>.json: the channels a person 
 TURN = "turn"                # keys/turn.json: the TURN REST shared secret, current and previous
 VAPID = "vapid"              # keys/vapid.json: the tenant's VAPID key pair for Web Push
 GUEST_INVITE_KEY = "guest-invites"  # keys/guest-invites.json: signs guest hotlinks
+XMPP_AUTH_SECRET = "xmpp-auth"  # keys/xmpp-auth.json: what the tenant's XMPP server sends to the HTTP auth endpoint
 GUEST_INVITES = "invites"    # guests/invites/<id>.json, inside GUESTS
 
 # Per-person files that GDPR erasure acts on: <kind>/<person>/..., where <person> is
@@ -142,6 +143,9 @@ POSTS_PER_PARTICIPANT = "posts-participant"    # messages posted per participant
 GUEST_JOINS_PER_CLIENT = "guest-joins-client"  # guest invitations redeemed per client network
 INVITES_PER_ACCOUNT = "invites-account"        # guest invitations made per account
 MEETING_SIGNALS_PER_PEER = "meeting-signals-peer"  # WebRTC signals sent per participant of a meeting
+# The XMPP auth bridge (codeb.native.failures): failed sign-ins per account (by login) and per source network
+XMPP_FAILURES_PER_ACCOUNT = "xmpp-failures-account"
+XMPP_FAILURES_PER_SOURCE = "xmpp-failures-source"
 
 # -- durability: which transient kinds are written without fsync -----------------------
 #
@@ -162,7 +166,9 @@ MEETING_SIGNALS_PER_PEER = "meeting-signals-peer"  # WebRTC signals sent per par
 # - grants' notes (how the person signed in for a grant, written with its code): what reads
 #   one fails closed without it, the office shell's token is refused (its browser session
 #   cannot be proven) and the person signs in again; a relying party's tokens and refresh
-#   chain never read it, and a revocation is a record of its own, durable.
+#   chain never read it, and a revocation is a record of its own, durable;
+# - the XMPP bridge's failure windows (codeb.native.failures): as the rate-limit windows, a
+#   forgotten window lets at most its limit of guesses at a 100-bit app password through once more.
 # Sessions, the refresh chains, revocations, magic links (mailed: the person
 # holds them), password failures (a lockout must survive) and superuser links stay durable.
 NOT_DURABLE = frozenset({
@@ -172,7 +178,7 @@ NOT_DURABLE = frozenset({
     UPSTREAM_LOGOUTS, WALLET_PER_CLIENT, WALLET_REQUESTS, WALLET_ARRIVALS, WALLET_STATUS_LISTS,
     MEETING_PRESENCE, MEETING_SIGNALS, POSTS_PER_PARTICIPANT, GUEST_JOINS_PER_CLIENT,
     MEETING_SIGNALS_PER_PEER, CHANNEL_VIEWERS, GRANTS, SITE_SIGNUP_PER_CLIENT, SITE_SIGNUP_PER_ADDRESS,
-    SITE_SIGNUP_PER_DOMAIN, SITE_CHECKS_PER_CLIENT,
+    SITE_SIGNUP_PER_DOMAIN, SITE_CHECKS_PER_CLIENT, XMPP_FAILURES_PER_ACCOUNT, XMPP_FAILURES_PER_SOURCE,
 })
 # Not SITE_SIGNUPS: the daily cap is the operator's promise of how many tenants a day at most.
 

@@ -4,6 +4,8 @@ Today the session secret: it signs anonymous session cookies and the one-time
 links the tenant mails (magic links, invitations). TURN shared secrets, VAPID
 keys for Web Push and guest-invitation keys belong here too: created with the
 tenant, read by whoever needs them, never part of the OpenID Provider's keys.
+The XMPP server's key to the HTTP auth endpoint (`layout.XMPP_AUTH_SECRET`) is one the
+operator makes (`python -m codeb xmpp-auth-secret`): until then the endpoint answers no one.
 """
 
 import base64
@@ -49,3 +51,19 @@ def named_secret(store, name: str) -> bytes:
         if not store.exists(layout.KEYS, name):
             store.write(layout.KEYS, name, doc={"secret": base64.b64encode(secrets.token_bytes(32)).decode()})
     return store.derived(_named, layout.KEYS, name, make=lambda doc: base64.b64decode(doc["secret"]))
+
+
+def existing_secret(store, name: str) -> bytes | None:
+    """A named secret if the tenant has it, else None. For a secret that turns something on
+    (the XMPP server's key to the HTTP auth endpoint), which only the operator makes
+    (`make_secret`) and a request must never create."""
+    return store.derived(_named, layout.KEYS, name, make=lambda doc: base64.b64decode(doc["secret"]))
+
+
+def make_secret(store, name: str) -> bytes:
+    """A new random named secret, replacing the one before (which no longer works)."""
+    with store.lock(layout.KEYS, name):
+        store.write(layout.KEYS, name, doc={"secret": base64.b64encode(secrets.token_bytes(32)).decode()})
+    made = existing_secret(store, name)
+    assert made is not None
+    return made

@@ -41,6 +41,7 @@ from . import (
     wallet,
     wallet_admin,
     workspace,
+    xmpp,
 )
 
 log = logging.getLogger("codeb")
@@ -110,7 +111,7 @@ def init_app(app) -> None:
     errors.init_app(app)
     app.url_rule_class = urls.Rule  # URL builders compiled at first use, not at start-up
     for module in (oidc, signin, pages, passkeys, account, office, help, admin, upstreams, brand, breakglass,
-                   wallet, wallet_admin, workspace, meetings, guests, admin_guests, handoff, get_tenant):
+                   wallet, wallet_admin, workspace, meetings, guests, admin_guests, handoff, get_tenant, xmpp):
         app.register_blueprint(module.bp)
     app.register_blueprint(upstreams.keys)  # public, beside the admin's page: no admin check
 

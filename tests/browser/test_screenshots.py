@@ -309,6 +309,8 @@ NOT_PAGES = {
     "static": "style sheets, scripts and icons",
     "get_tenant.check": "JSON: the sign-up form's live check of the subdomain",
     "get_tenant.progress_status": "JSON: the progress page's poll",
+    "xmpp.check_password": "text (true/false) for the tenant's Prosody (mod_auth_http), behind its shared secret",
+    "xmpp.user_exists": "text (true/false) for the tenant's Prosody (mod_auth_http), behind its shared secret",
 }
 
 # Pages that fail a check today: (name, lang|None, width|None, scheme|None) → the defect.

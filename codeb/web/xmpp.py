@@ -1,0 +1,111 @@
+"""The HTTP auth endpoint for the tenant's Prosody: the community module `mod_auth_http`.
+
+Prosody is configured with `http_auth_url = "https://<tenant host>/xmpp/auth"` and
+`http_auth_credentials = "prosody:<secret>"` (`python -m codeb xmpp-auth-secret TENANT`
+prints both), and asks, per mod_auth_http's protocol:
+
+    GET /xmpp/auth/check_password?user=<login>&server=<host>&pass=<password>
+    GET /xmpp/auth/user_exists?user=<login>&server=<host>
+
+each answered 200 with the text `true` or `false` and nothing else (codeb.native.xmpp_auth
+decides). Its other methods (`register`, `set_password`, `remove_user`, POSTed) are not
+CodeB's to grant: 403, refused (the module treats any answer but 200 as a refusal), with no body.
+
+Only the tenant's XMPP server may ask: every request carries the tenant's shared secret, as
+HTTP Basic's password (what mod_auth_http sends) or as a bearer token. Behind IIS nothing
+here can tell a loopback caller from another, so the secret is the only key; without it, or
+before the operator made one, the answer is 401, audited without what was sent. Wrong
+passwords are counted per account and per source (the caller's network, which is the XMPP
+server's: codeb.native.xmpp_auth.SOURCE_FAILURES).
+"""
+
+import base64
+import binascii
+import hmac
+
+from flask import Blueprint, Response, g, request
+
+from .. import audit
+from ..native import xmpp_auth
+from ..oidc.requests import NO_STORE
+from ..signin.base import client_network
+from ..store import layout
+from ..tenants.secrets import existing_secret
+from . import context
+
+bp = Blueprint("xmpp", __name__, url_prefix="/xmpp/auth")
+REALM = 'Basic realm="codeb-xmpp-auth", charset="UTF-8"'
+NOT_OURS = ("register", "set_password", "remove_user")
+
+
+def _text(body: str, status: int = 200) -> Response:
+    response = Response(body, status=status, mimetype="text/plain")
+    response.headers.update(dict(NO_STORE))
+    return response
+
+
+def _presented() -> bytes | None:
+    """The secret the caller sent: HTTP Basic's password (RFC 7617 §2) or a bearer token (RFC 6750 §2.1)."""
+    scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        return value.encode("utf-8", "replace")
+    if scheme.lower() == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        _, colon, password = decoded.partition(b":")
+        return password if colon else None
+    return None
+
+
+def _secret_ok() -> bool:
+    secret = existing_secret(g.tenant.store, layout.XMPP_AUTH_SECRET)
+    presented = _presented()
+    if secret is None or presented is None:
+        return False
+    expected = base64.urlsafe_b64encode(secret).rstrip(b"=")
+    return hmac.compare_digest(presented, expected)
+
+
+def _refused_caller(source: str) -> Response:
+    """401 for a caller without the secret, audited without what it sent. It is not counted in
+    its source's failure window: a 256-bit secret needs no such limit, and on a shared network
+    (or the loopback) that window is also the real XMPP server's, which a stranger would lock."""
+    audit.append(g.tenant.store, "xmpp.auth_refused", via="http", reason="secret", ip=source)
+    response = _text("", 401)
+    response.headers["WWW-Authenticate"] = REALM
+    return response
+
+
+def _field(name: str) -> str | None:
+    value = request.args.get(name)
+    return value if isinstance(value, str) and len(value) <= xmpp_auth.MAX_REQUEST else None
+
+
+@bp.get("/check_password")
+def check_password():
+    bridge, source = xmpp_auth.Bridge(g.tenant), client_network(context.client_ip())
+    if not _secret_ok():
+        return _refused_caller(source)
+    yes = bridge.check_password(_field("user"), _field("server"), _field("pass"), via="http", source=source)
+    return _text("true" if yes else "false")
+
+
+@bp.get("/user_exists")
+def user_exists():
+    bridge, source = xmpp_auth.Bridge(g.tenant), client_network(context.client_ip())
+    if not _secret_ok():
+        return _refused_caller(source)
+    return _text("true" if bridge.user_exists(_field("user"), _field("server")) else "false")
+
+
+def not_ours():
+    """`register`, `set_password`, `remove_user`: accounts and app passwords change on CodeB's own pages."""
+    return _text("", 403)
+
+
+for _method in NOT_OURS:
+    bp.add_url_rule(f"/{_method}", endpoint=f"not_ours_{_method}", view_func=not_ours, methods=["POST"])
+context.CSRF_EXEMPT.update({f"xmpp.not_ours_{method}" for method in NOT_OURS})
