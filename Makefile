@@ -36,6 +36,7 @@ system-deps:
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v xmlsec1 >/dev/null 2>&1 || missing="$$missing xmlsec1"; \
 	command -v turnserver >/dev/null 2>&1 || missing="$$missing coturn"; \
+	command -v ejabberdctl >/dev/null 2>&1 || [ -x /usr/sbin/ejabberdctl ] || missing="$$missing ejabberd"; \
 	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

@@ -6,6 +6,11 @@ nothing else there; its log goes to stderr, which ejabberd keeps. In ejabberd.ym
 
     auth_method: [external]
     extauth_program: "python -m codeb --data C:/path/App_Data xmpp-auth TENANT"
+    auth_use_cache: false
+
+`auth_use_cache: false` matters: ejabberd otherwise keeps an accepted password for an hour,
+and a revoked app password would go on working that long (tests/rooms/test_ejabberd.py runs
+a real ejabberd so configured).
 
 `xmpp-auth-secret TENANT` prints what Prosody's `mod_auth_http` is configured with for the
 tenant's HTTP endpoint (codeb.web.xmpp): `http_auth_url` and `http_auth_credentials`, whose
