@@ -24,14 +24,10 @@ from pathlib import Path
 import pytest
 
 from codeb import i18n
-from codeb.provisioning import create_tenant
-from codeb.tenants import Tenants
+from tests.support.site_folder import HOST, OTHER_HOST, two_tenant_site
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "web.httpplatform.config"
-HOST = "login.acme.test"
-OTHER_HOST = "login.other.test"
-RELEASE_LINKS = ("app.py", "codeb", "templates", "static")
 
 
 def free_port() -> int:
@@ -64,14 +60,7 @@ class Platform:
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
-    site = tmp_path_factory.mktemp("sites") / "acme"
-    data = site / "App_Data"
-    data.mkdir(parents=True)
-    for name in RELEASE_LINKS:
-        (site / name).symlink_to(ROOT / name)
-    tenants = Tenants(str(data))
-    create_tenant(tenants, "acme", [HOST], display_name="Acme Corp")
-    create_tenant(tenants, "other", [OTHER_HOST], display_name="Other Corp")
+    site, data = two_tenant_site(tmp_path_factory.mktemp("sites"))
 
     section = ET.parse(CONFIG).getroot().find("system.webServer/httpPlatform")
     configured = {v.get("name"): v.get("value")

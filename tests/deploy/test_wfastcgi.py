@@ -35,19 +35,15 @@ from pathlib import Path
 import pytest
 
 from codeb import i18n
-from codeb.provisioning import create_tenant
 from codeb.tenants import Tenants
 from codeb.web.app import create_app
 from tests.support import fastcgi
+from tests.support.site_folder import HOST, OTHER_HOST, link_release, two_tenant_site
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_CONFIG = ROOT / "web.config"
-HOST = "login.acme.test"
-OTHER_HOST = "login.other.test"  # another tenant of the same data folder, which this site must not serve
 # What deploy\New-CodebTenant.ps1 writes into each site's copy (Write-CodebWebConfig -AppSetting).
 SITE_SETTINGS = ("PYTHONPATH", "CODEB_TENANT", "CODEB_DATA")
-# What the site folder links to in the release (Install-CodebSiteCode).
-RELEASE_LINKS = ("app.py", "codeb", "templates", "static")
 
 
 # --- The site: a tenant's folder as New-CodebTenant.ps1 makes it -------------------------
@@ -65,14 +61,7 @@ def write_site_config(template: Path, destination: Path, settings: dict[str, str
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("sites") / "acme"
-    data = folder / "App_Data"
-    data.mkdir(parents=True)
-    for name in RELEASE_LINKS:
-        (folder / name).symlink_to(ROOT / name)
-    tenants = Tenants(str(data))
-    create_tenant(tenants, "acme", [HOST], display_name="Acme Corp")
-    create_tenant(tenants, "other", [OTHER_HOST], display_name="Other Corp")
+    folder, data = two_tenant_site(tmp_path_factory.mktemp("sites"))
     # wfastcgi opens `Web.config`: on Windows any spelling finds web.config, here only this one.
     write_site_config(WEB_CONFIG, folder / "Web.config",
                       {"PYTHONPATH": str(folder), "CODEB_TENANT": "acme", "CODEB_DATA": str(data)})
@@ -331,8 +320,7 @@ def host_site(site, tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("sites") / "_host"
     folder.mkdir()
-    for name in RELEASE_LINKS:
-        (folder / name).symlink_to(ROOT / name)
+    link_release(folder)
     data = site / "App_Data"
     host_site_settings.configure(Tenants(str(data)), site=SIGNUP_HOST, parent="codeb.test", windows_worker=True)
     settings = {"PYTHONPATH": str(folder), "CODEB_DATA": str(data)}
