@@ -12,9 +12,11 @@ nothing else there; its log goes to stderr, which ejabberd keeps. In ejabberd.ym
 and a revoked app password would go on working that long (tests/rooms/test_ejabberd.py runs
 a real ejabberd so configured).
 
-`xmpp-auth-secret TENANT` prints what Prosody's `mod_auth_http` is configured with for the
-tenant's HTTP endpoint (codeb.web.xmpp): `http_auth_url` and `http_auth_credentials`, whose
-password is the tenant's shared secret. The first call makes the secret (until then the
+`xmpp-auth-secret TENANT` prints what Prosody is configured with for the tenant's HTTP
+endpoint (codeb.web.xmpp): under `prosody`, the settings of CodeB's own module
+(deploy/prosody/mod_auth_codeb.lua, which POSTs, so the password is in no URL), and under
+`mod_auth_http`, those of the community module, whose GET carries the password in the query
+string. Both hold the tenant's shared secret. The first call makes the secret (until then the
 endpoint refuses every request); `--rotate` replaces it, and the old one stops working at once.
 """
 
@@ -51,9 +53,11 @@ def show_secret(args) -> None:
         secret = make_secret(tenant.store, layout.XMPP_AUTH_SECRET)
         audit.append(tenant.store, "xmpp.auth_secret_made")
     text = secret_text(secret)
+    url = f"https://{tenant.hosts[0]}/xmpp/auth"
     out({"tenant": tenant.name, "secret": text,
-         "prosody": {"authentication": "http", "http_auth_url": f"https://{tenant.hosts[0]}/xmpp/auth",
-                     "http_auth_credentials": f"prosody:{text}"}})
+         "prosody": {"plugin": "deploy/prosody/mod_auth_codeb.lua", "authentication": "codeb",
+                     "codeb_auth_url": url, "codeb_auth_secret": text},
+         "mod_auth_http": {"authentication": "http", "http_auth_url": url, "http_auth_credentials": f"prosody:{text}"}})
 
 
 def register(sub) -> None:

@@ -56,6 +56,8 @@ TURN = "turn"                # keys/turn.json: the TURN REST shared secret, curr
 VAPID = "vapid"              # keys/vapid.json: the tenant's VAPID key pair for Web Push
 GUEST_INVITE_KEY = "guest-invites"  # keys/guest-invites.json: signs guest hotlinks
 XMPP_AUTH_SECRET = "xmpp-auth"  # keys/xmpp-auth.json: what the tenant's XMPP server sends to the HTTP auth endpoint
+SIP_LOOKUP_SECRET = "sip-lookup"  # keys/sip-lookup.json: what the tenant's SIP server sends to the digest lookup
+SIP_EPHEMERAL_SECRET = "sip-ephemeral"  # keys/sip-ephemeral.json: signs the shell phone's ephemeral SIP credentials
 GUEST_INVITES = "invites"    # guests/invites/<id>.json, inside GUESTS
 
 # Per-person files that GDPR erasure acts on: <kind>/<person>/..., where <person> is

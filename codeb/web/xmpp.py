@@ -1,20 +1,29 @@
-"""The HTTP auth endpoint for the tenant's Prosody: the community module `mod_auth_http`.
+"""The HTTP auth endpoint for the tenant's Prosody: CodeB's own module and the community's `mod_auth_http`.
 
-Prosody is configured with `http_auth_url = "https://<tenant host>/xmpp/auth"` and
-`http_auth_credentials = "prosody:<secret>"` (`python -m codeb xmpp-auth-secret TENANT`
-prints both), and asks, per mod_auth_http's protocol:
+CodeB's module (deploy/prosody/mod_auth_codeb.lua) is configured with
+`codeb_auth_url = "https://<tenant host>/xmpp/auth"` and `codeb_auth_secret = "<secret>"`, and
+POSTs its questions as a form, the password in the body:
+
+    POST /xmpp/auth/check_password    user=<login>&server=<host>&pass=<password>
+    POST /xmpp/auth/user_exists       user=<login>&server=<host>
+
+The community module `mod_auth_http` (not in Debian's prosody-modules) asks the same with
+`http_auth_url` and `http_auth_credentials = "prosody:<secret>"`, as GETs whose query string
+holds the password (the site's IIS logging is off for /xmpp/auth for that reason:
+deploy/CodebDeploy):
 
     GET /xmpp/auth/check_password?user=<login>&server=<host>&pass=<password>
     GET /xmpp/auth/user_exists?user=<login>&server=<host>
 
-each answered 200 with the text `true` or `false` and nothing else (codeb.native.xmpp_auth
-decides). Its other methods (`register`, `set_password`, `remove_user`, POSTed) are not
+`python -m codeb xmpp-auth-secret TENANT` prints both configurations. Each question is
+answered 200 with the text `true` or `false` and nothing else (codeb.native.xmpp_auth
+decides). mod_auth_http's other methods (`register`, `set_password`, `remove_user`, POSTed) are not
 CodeB's to grant: 403, refused (the module treats any answer but 200 as a refusal), with no body.
 
 Only the tenant's XMPP server may ask: every request carries the tenant's shared secret, as
-HTTP Basic's password (what mod_auth_http sends) or as a bearer token. Behind IIS nothing
-here can tell a loopback caller from another, so the secret is the only key; without it, or
-before the operator made one, the answer is 401, audited without what was sent. Wrong
+HTTP Basic's password (what mod_auth_http sends) or as a bearer token (mod_auth_codeb). Behind
+IIS nothing here can tell a loopback caller from another, so the secret is the only key; without
+it, or before the operator made one, the answer is 401, audited without what was sent. Wrong
 passwords are counted per account and per source (the caller's network, which is the XMPP
 server's: codeb.native.xmpp_auth.SOURCE_FAILURES).
 """
@@ -80,11 +89,12 @@ def _refused_caller(source: str) -> Response:
 
 
 def _field(name: str) -> str | None:
-    value = request.args.get(name)
+    """A field of the question: the query of a GET (mod_auth_http), the form of a POST (mod_auth_codeb)."""
+    value = (request.form if request.method == "POST" else request.args).get(name)
     return value if isinstance(value, str) and len(value) <= xmpp_auth.MAX_REQUEST else None
 
 
-@bp.get("/check_password")
+@bp.route("/check_password", methods=["GET", "POST"])
 def check_password():
     bridge, source = xmpp_auth.Bridge(g.tenant), client_network(context.client_ip())
     if not _secret_ok():
@@ -93,7 +103,7 @@ def check_password():
     return _text("true" if yes else "false")
 
 
-@bp.get("/user_exists")
+@bp.route("/user_exists", methods=["GET", "POST"])
 def user_exists():
     bridge, source = xmpp_auth.Bridge(g.tenant), client_network(context.client_ip())
     if not _secret_ok():
@@ -109,3 +119,4 @@ def not_ours():
 for _method in NOT_OURS:
     bp.add_url_rule(f"/{_method}", endpoint=f"not_ours_{_method}", view_func=not_ours, methods=["POST"])
 context.CSRF_EXEMPT.update({f"xmpp.not_ours_{method}" for method in NOT_OURS})
+context.CSRF_EXEMPT.update({"xmpp.check_password", "xmpp.user_exists"})  # the caller's key is the shared secret

@@ -368,6 +368,13 @@ function New-CodebSite {
             'system.webServer/security/authentication/anonymousAuthentication', $siteName)
         $anonymous['enabled'] = $true
         $anonymous['userName'] = ''
+
+        # Prosody's community module mod_auth_http asks /xmpp/auth with the password in the
+        # query string: no access log line there. httpLogging is locked for web.config files,
+        # so this is a location of applicationHost.config.
+        $logging = $manager.GetApplicationHostConfiguration().GetSection(
+            'system.webServer/httpLogging', "$siteName/xmpp/auth")
+        $logging['dontLog'] = $true
     }
     $null = Set-CodebSiteBinding -Name $Name -HostName $HostName -Thumbprint $Thumbprint
 }

@@ -22,7 +22,8 @@ def shared_secret(data_root, capsys, tenant="demo", *extra) -> str:
     """What the operator runs and copies into Prosody's configuration."""
     assert cli(["--data", str(data_root), "xmpp-auth-secret", tenant, *extra]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["prosody"]["http_auth_credentials"] == f"prosody:{printed['secret']}"
+    assert printed["mod_auth_http"]["http_auth_credentials"] == f"prosody:{printed['secret']}"
+    assert printed["prosody"]["codeb_auth_secret"] == printed["secret"]
     return printed["secret"]
 
 
@@ -202,3 +203,22 @@ def test_registration_password_changes_and_removal_are_not_ours(client, secret, 
     assert response.status_code == 403 and response.text == ""
     assert accounts.get("ann") is not None
     assert answer(Prosody(client, secret).check("ann", users["ann"])) == "true"
+
+
+def test_mod_auth_codeb_posts_the_same_question_with_the_password_in_the_body(client, secret, users):
+    """CodeB's own Prosody module (deploy/prosody/mod_auth_codeb.lua) POSTs the form, the
+    secret as a bearer token: the same answers, and a POST without the secret is 401, not a CSRF
+    refusal of a page."""
+    def post(method, secret_=secret, **form):
+        return client.post(f"/xmpp/auth/{method}", data={"server": HOST, **form},
+                           headers={"Host": HOST, "Authorization": f"Bearer {secret_}"})
+
+    assert answer(post("check_password", user="ann", **{"pass": users["ann"]})) == "true"
+    assert answer(post("check_password", user="ann", **{"pass": users["frank"]})) == "false"
+    assert answer(post("check_password", user="ann")) == "false"
+    assert answer(post("user_exists", user="walt")) == "true"
+    assert answer(post("user_exists", user="dave")) == "false"
+    refused = post("check_password", secret_="wrong", user="ann", **{"pass": users["ann"]})
+    assert refused.status_code == 401 and refused.text == ""
+    oversized = post("check_password", user="ann", **{"pass": "p" * 5000})
+    assert answer(oversized) == "false"
