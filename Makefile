@@ -38,6 +38,7 @@ system-deps:
 	command -v turnserver >/dev/null 2>&1 || missing="$$missing coturn"; \
 	command -v ejabberdctl >/dev/null 2>&1 || [ -x /usr/sbin/ejabberdctl ] || missing="$$missing ejabberd"; \
 	command -v prosody >/dev/null 2>&1 || missing="$$missing prosody"; \
+	[ -f /usr/lib/prosody/modules/mod_sasl_oauthbearer/mod_sasl_oauthbearer.lua ] || missing="$$missing prosody-modules"; \
 	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

@@ -11,8 +11,10 @@ Two servers, one set of answers (`Bridge`):
   and a 2-byte big-endian result, 1 for yes and 0 for no. The password is the last field
   and may itself hold `:`: the fields are split from the left only as many times as the
   operation has fields.
-- Prosody's community module `mod_auth_http` (codeb.web.xmpp is the HTTP adapter):
-  `check_password` and `user_exists`, answered `true` or `false`.
+- Prosody, through CodeB's module (deploy/prosody/mod_auth_codeb.lua) or the community's
+  `mod_auth_http` (codeb.web.xmpp is the HTTP adapter): `check_password` and
+  `user_exists`, answered `true` or `false`; with CodeB's module also `check_token`, the
+  SASL OAUTHBEARER sign-in with an access token of the tenant's office shell (`check_token`).
 
 Only `auth` (`check_password`) and `isuser` (`user_exists`) can be yes. Registration,
 password changes and removal belong to CodeB's own pages, so the server is always told no.
@@ -109,6 +111,28 @@ class Bridge:
             self.per_source.forgive(attempt.source)
         return True
 
+    def check_token(self, user, server, token, *, bearer: Callable[[str], Account | None], via: str,
+                    source: str | None = None) -> bool:
+        """Whether `user@server` may sign in with `token`, an access token of the tenant's own
+        office shell (SASL OAUTHBEARER, RFC 7628). `bearer` checks the token as every resource
+        of the shell does and names its account, or None (codeb.web.xmpp: signature,
+        lifetime, tenant, the grant not revoked, the shell's audience, its browser session
+        alive, the account enabled). The same order of checks and failure windows as a password."""
+        if not all(isinstance(v, str) for v in (user, server, token)):
+            return False
+        attempt = Attempt(user=user, server=server, password=token, source=source, via=via)
+        try:
+            for check in CHECKS[:-1]:
+                check(self, attempt)
+            check_token(attempt, bearer)
+        except Refused as refusal:
+            self.refused(attempt, refusal.reason)
+            return False
+        self.per_account.clear(attempt.login)
+        if attempt.source_counted and attempt.source is not None:
+            self.per_source.forgive(attempt.source)
+        return True
+
     def user_exists(self, user, server) -> bool:
         """Whether `user@server` is an enabled account of this tenant."""
         if not isinstance(user, str) or not isinstance(server, str) or not self.serves(server):
@@ -184,6 +208,17 @@ def check_app_password(bridge: Bridge, attempt: Attempt) -> None:
 
 CHECKS: tuple[Callable[[Bridge, Attempt], None], ...] = (
     check_host, check_login, admit_account, admit_source, check_app_password)
+
+
+def check_token(attempt: Attempt, bearer: Callable[[str], Account | None]) -> None:
+    """The token is the shell's, valid now, and its account is the one signing in."""
+    if attempt.account is None:
+        raise Refused("unknown")
+    holder = bearer(attempt.password)
+    if holder is None:
+        raise Refused("token")
+    if holder.sub != attempt.account.sub:
+        raise Refused("token_other")
 
 
 # -- ejabberd's extauth protocol --------------------------------------------------------

@@ -32,19 +32,23 @@ import base64
 import binascii
 import hmac
 
+from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, g, request
 
 from .. import audit
 from ..native import xmpp_auth
+from ..oidc.clients import FIRST_PARTY
 from ..oidc.requests import NO_STORE
 from ..signin.base import client_network
 from ..store import layout
 from ..tenants.secrets import existing_secret
 from . import context
+from .oidc import provider
 
 bp = Blueprint("xmpp", __name__, url_prefix="/xmpp/auth")
 REALM = 'Basic realm="codeb-xmpp-auth", charset="UTF-8"'
 NOT_OURS = ("register", "set_password", "remove_user")
+MAX_TOKEN = 8192  # characters: what codeb.oidc.tokens reads of a token at most
 
 
 def _text(body: str, status: int = 200) -> Response:
@@ -103,6 +107,31 @@ def check_password():
     return _text("true" if yes else "false")
 
 
+@bp.post("/check_token")
+def check_token():
+    """SASL OAUTHBEARER (RFC 7628) through CodeB's Prosody module: `user`, `server` and `token`,
+    an access token of the tenant's office shell, checked as the shell's own resources check it."""
+    bridge, source = xmpp_auth.Bridge(g.tenant), client_network(context.client_ip())
+    if not _secret_ok():
+        return _refused_caller(source)
+    token = request.form.get("token")
+    if not isinstance(token, str) or len(token) > MAX_TOKEN:
+        token = None
+    yes = token is not None and bridge.check_token(_field("user"), _field("server"), token, bearer=_shell_account,
+                                                   via="http", source=source)
+    return _text("true" if yes else "false")
+
+
+def _shell_account(token: str):
+    """The account of a valid access token of the office shell, or None."""
+    from ..oidc.userinfo import verify_bearer  # noqa: PLC0415 -- at first use (codeb.web)
+
+    try:
+        return verify_bearer(provider(), token, audience=FIRST_PARTY).account
+    except OAuth2Error:
+        return None
+
+
 @bp.route("/user_exists", methods=["GET", "POST"])
 def user_exists():
     bridge, source = xmpp_auth.Bridge(g.tenant), client_network(context.client_ip())
@@ -119,4 +148,5 @@ def not_ours():
 for _method in NOT_OURS:
     bp.add_url_rule(f"/{_method}", endpoint=f"not_ours_{_method}", view_func=not_ours, methods=["POST"])
 context.CSRF_EXEMPT.update({f"xmpp.not_ours_{method}" for method in NOT_OURS})
-context.CSRF_EXEMPT.update({"xmpp.check_password", "xmpp.user_exists"})  # the caller's key is the shared secret
+# The caller's key is the shared secret, not a browser's session.
+context.CSRF_EXEMPT.update({"xmpp.check_password", "xmpp.user_exists", "xmpp.check_token"})

@@ -13,6 +13,10 @@
 --     codeb_auth_url = "https://login.example.com/xmpp/auth"
 --     codeb_auth_secret = "<the tenant's secret>"
 --
+-- With `codeb_oauthbearer = true` (and mod_sasl_oauthbearer from prosody-modules installed)
+-- a client may also sign in with SASL OAUTHBEARER and an access token of the tenant's office
+-- shell, which CodeB checks like the shell's own requests (check_token).
+--
 -- Accounts are made, renamed and removed in CodeB; registration and password changes here
 -- are refused. Any answer but 200 "true" (a network error, a timeout, 401 for a wrong
 -- secret, a refusal) is a "no": the module fails closed.
@@ -28,11 +32,19 @@ local auth_url = module:get_option_string("codeb_auth_url", ""):gsub("/+$", "");
 local auth_secret = module:get_option_string("codeb_auth_secret", "");
 local timeout = module:get_option_number("codeb_auth_timeout", 10);
 
+local oauthbearer = module:get_option_boolean("codeb_oauthbearer", false);
+
 if auth_url == "" then error("mod_auth_codeb: codeb_auth_url is required") end
 if auth_secret == "" then error("mod_auth_codeb: codeb_auth_secret is required") end
 if not auth_url:match("^https://") and not auth_url:match("^http://127%.0%.0%.1[:/]")
 		and not auth_url:match("^http://localhost[:/]") and not auth_url:match("^http://%[::1%][:/]") then
 	error("mod_auth_codeb: codeb_auth_url must be https:// (plain http only to the loopback)");
+end
+
+if oauthbearer then
+	-- SASL OAUTHBEARER (RFC 7628): the mechanism is mod_sasl_oauthbearer's (prosody-modules);
+	-- the token is an access token of the tenant's office shell, which CodeB checks.
+	module:depends("sasl_oauthbearer");
 end
 
 local function ask(method, params)
@@ -99,11 +111,17 @@ function provider.delete_user()
 end
 
 function provider.get_sasl_handler()
-	return new_sasl(host, {
+	local profile = {
 		plain_test = function (_, username, password)
 			return provider.test_password(username, password), true;
 		end;
-	});
+	};
+	if oauthbearer then
+		profile.oauthbearer = function (_, username, token)
+			return ask("check_token", { user = username, token = token }), true;
+		end;
+	end
+	return new_sasl(host, profile);
 end
 
 module:provides("auth", provider);

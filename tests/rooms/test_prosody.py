@@ -12,14 +12,17 @@ settings `python -m codeb xmpp-auth-secret demo` prints.
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from codeb import audit
 from codeb.accounts import Accounts, app_passwords
 from codeb.cli import main as cli
+from tests.support.oidc import tokens_for
 from tests.support.prosody import MISSING, PROSODY, Prosody
-from tests.support.web import HOST
+from tests.support.web import HOST, RP
+from tests.support.workspace import SHELL, sub_of
 
 if not PROSODY:
     pytest.skip(MISSING, allow_module_level=True)
@@ -122,3 +125,58 @@ def test_prosody_fails_closed_with_a_wrong_secret_or_without_codeb(tmp_path, dat
         assert result.outcome == "refused", result
     finally:
         gone.stop()
+
+
+class Shell:
+    """Someone signed in to the office shell of the served site: its access token and login."""
+
+    def __init__(self, app, mailbox, served: str, email: str, accounts: Accounts):
+        shell = RP(SHELL.client_id, None, f"{served}/office.html")  # the served site's origin has its port
+        self.token = tokens_for(app.test_client(), mailbox, shell, email=email)["access_token"]
+        self.login = accounts.find_by_sub(sub_of(self)).login
+
+
+OAUTHBEARER_MODULE = Path("/usr/lib/prosody/modules/mod_sasl_oauthbearer/mod_sasl_oauthbearer.lua")
+
+
+@pytest.mark.skipif(not OAUTHBEARER_MODULE.exists(), reason="prosody-modules is not installed (`make system-deps`)")
+def test_slixmpp_signs_in_with_sasl_oauthbearer_and_an_access_token_of_the_office_shell(
+        tmp_path, data_root, capsys, served, app, mailbox, rp, tenants):
+    """With `codeb_oauthbearer = true` Prosody offers OAUTHBEARER (prosody-modules'
+    mod_sasl_oauthbearer) and asks CodeB's check_token: only the shell's own token of the
+    account signing in, valid now, signs in; a relying party's token, another person's, a
+    forged one, and the token of a disabled account are refused."""
+    settings = operator_settings(data_root, capsys)
+    accounts = Accounts(tenants.get("demo").store, HOST)
+    ann, bob = (Shell(app, mailbox, served, email, accounts) for email in ("ann@example.com", "bob@example.com"))
+    relying_party = tokens_for(app.test_client(), mailbox, rp, email="ann@example.com")["access_token"]
+    folder = tmp_path / "oauthbearer"
+    folder.mkdir()
+    prosody = Prosody(folder, {HOST: (f"{served}/xmpp/auth", settings["codeb_auth_secret"])}, oauthbearer=True)
+    prosody.start()
+    try:
+        good = sign_in(prosody, f"{ann.login}@{HOST}", "", "ann, OAUTHBEARER with the shell's token", token=ann.token)
+        assert good.outcome == "session", (good, prosody.output())
+        head, body, _ = ann.token.split(".")
+        refused = {
+            "ann with bob's token": (ann.login, bob.token),
+            "ann with a relying party's token of hers": (ann.login, relying_party),
+            "ann with her token's signature cut": (ann.login, f"{head}.{body}."),
+            "nobody with ann's token": ("nobody", ann.token),
+        }
+        for label, (login, token) in refused.items():
+            result = sign_in(prosody, f"{login}@{HOST}", "", label, token=token)
+            assert result.outcome == "refused", (label, result)
+        accounts.set_disabled(ann.login, True)
+        disabled = sign_in(prosody, f"{ann.login}@{HOST}", "", "ann, disabled, with her token", token=ann.token)
+        assert disabled.outcome == "refused", disabled
+        log = prosody.log_text()
+    finally:
+        prosody.stop()
+    assert "OAUTHBEARER" in log
+    reasons = [(e.get("login", "-"), e["reason"]) for e in audit.read_all(tenants.get("demo").store)
+               if e["event"] == "xmpp.auth_refused"]
+    assert sorted(set(reasons)) == sorted({(ann.login, "token_other"), (ann.login, "token"), ("-", "unknown")}), \
+        reasons
+    entries = repr(audit.read_all(tenants.get("demo").store))
+    assert ann.token not in entries and bob.token not in entries and body not in entries

@@ -27,6 +27,7 @@ LATE_IMPORTS = {
     ("codeb.web.documents", "codeb.oidc.provider"): PROTOCOL,
     ("codeb.web.documents", "codeb.oidc.userinfo"): PROTOCOL,
     ("codeb.web.office", "codeb.oidc.userinfo"): PROTOCOL,
+    ("codeb.web.xmpp", "codeb.oidc.userinfo"): PROTOCOL,
     ("codeb.web.help", "codeb.oidc.keys"): PROTOCOL,
     ("codeb.web.help", "codeb.oidc.tokens"): PROTOCOL,
     ("codeb.signin.upstream_oidc", "codeb.upstreams.oidc"):

@@ -44,9 +44,10 @@ def lua(value) -> str:
 class Prosody:
     """One private Prosody; `hosts` maps each virtual host to (CodeB's auth URL, the tenant's secret)."""
 
-    def __init__(self, folder: Path, hosts: dict[str, tuple[str, str]], *, module: str = "codeb"):
+    def __init__(self, folder: Path, hosts: dict[str, tuple[str, str]], *, module: str = "codeb",
+                 oauthbearer: bool = False):
         assert PROSODY, MISSING
-        self.folder, self.hosts, self.module = folder, hosts, module
+        self.folder, self.hosts, self.module, self.oauthbearer = folder, hosts, module, oauthbearer
         self.port = free_port()
         self.data = folder / "data"
         self.data.mkdir()
@@ -80,6 +81,7 @@ class Prosody:
         for host, (url, secret) in self.hosts.items():
             lines += [f"VirtualHost {lua(host)}", f"  authentication = {lua(self.module)}",
                       f"  codeb_auth_url = {lua(url)}", f"  codeb_auth_secret = {lua(secret)}",
+                      f"  codeb_oauthbearer = {'true' if self.oauthbearer else 'false'}",
                       f"  ssl = {{ certificate = {lua(self.certfile)}, key = {lua(self.keyfile)} }}"]
         return "\n".join(lines) + "\n"
 
