@@ -7,6 +7,7 @@ printed beside the rate of the cryptography alone that the same work needs, so t
 ratio says what the product adds on top.
 """
 
+import base64
 import os
 import secrets
 import statistics
@@ -195,6 +196,50 @@ def bare_passkey_crypto(tenant, n=200):
     return verify_rate, n / (time.perf_counter() - started)
 
 
+# -- the XMPP auth bridge ------------------------------------------------------------
+
+def xmpp_check_rates(tenant, app, account, n=200):
+    """(extauth checks /s, HTTP checks /s, wrong passwords /s, bare PBKDF2 runs /s): what the
+    tenant's XMPP server waits for per sign-in, and the key stretching each check must do."""
+    import hashlib
+
+    from codeb.accounts import app_passwords
+    from codeb.native import xmpp_auth
+    from codeb.store import layout
+    from codeb.tenants.secrets import make_secret
+
+    accounts = Accounts(tenant.store, HOST)
+    _, password = app_passwords.create(accounts, account.login, name=f"Bench {secrets.token_hex(3)}",
+                                       purposes=["xmpp"], realm=HOST)
+    bridge = xmpp_auth.Bridge(tenant)
+    started = time.perf_counter()
+    for _ in range(n):
+        assert bridge.check_password(account.login, HOST, password, via="extauth")
+    extauth = n / (time.perf_counter() - started)
+    secret = make_secret(tenant.store, layout.XMPP_AUTH_SECRET)
+    headers = {"Host": HOST, "Authorization": "Bearer " + base64.urlsafe_b64encode(secret).decode().rstrip("=")}
+    prosody = app.test_client()
+    form = {"user": account.login, "server": HOST, "pass": password}
+    started = time.perf_counter()
+    for _ in range(n):
+        assert prosody.post("/xmpp/auth/check_password", data=form, headers=headers).text == "true"
+    http = n / (time.perf_counter() - started)
+    wrong = app_passwords.generate()
+    started = time.perf_counter()
+    for i in range(n):  # each from its own network, under the account's window by a right one now and then
+        if i % 8 == 7:
+            assert bridge.check_password(account.login, HOST, password, via="extauth")
+            continue
+        assert not bridge.check_password(account.login, HOST, wrong, via="http", source=f"198.18.{i % 250}.0/24")
+    refused = n / (time.perf_counter() - started)
+    salt = secrets.token_bytes(16)
+    started = time.perf_counter()
+    for _ in range(n):
+        hashlib.pbkdf2_hmac("sha256", password.encode(), salt, app_passwords.ITERATIONS)
+    bare = n / (time.perf_counter() - started)
+    return extauth, http, refused, bare
+
+
 # -- the admin's user list ----------------------------------------------------------
 
 def directory_rates(sizes=(1_000, 10_000, 100_000)):
@@ -284,6 +329,7 @@ def main(rounds=ROUNDS, exchanges=EXCHANGES, sizes=(1_000, 10_000, 100_000)):
         passkey_bare = [bare_passkey_crypto(tenant) for _ in range(rounds)]
         with tempfile.TemporaryDirectory(dir=data) as folder:  # the data's disk
             with_writes = [bare_durable_rates(tenant, folder, exchanges // 2) for _ in range(rounds)]
+        xmpp = [xmpp_check_rates(tenant, app, account) for _ in range(rounds)]
         starts = [cold_start(data) for _ in range(rounds)]
         bare_python = [interpreter_start() for _ in range(rounds)]
     ex, sig = statistics.median(exchange), statistics.median(bare)
@@ -306,6 +352,13 @@ def main(rounds=ROUNDS, exchanges=EXCHANGES, sizes=(1_000, 10_000, 100_000)):
     sign_in_written = statistics.median(w[1] for w in with_writes)
     print(f"the same and three fsynced writes           : {sign_in_written:8.1f} /s")
     print(f"ratio sign-in / bare crypto and writes      : {sign_ins / sign_in_written:8.2f}")
+    extauth, http, refused, pbkdf2 = (statistics.median(x[i] for x in xmpp) for i in range(4))
+    print(f"XMPP checks, ejabberd's extauth (in-proc)   : {extauth:8.1f} /s  ({1000 / extauth:.2f} ms each)")
+    print(f"XMPP checks, Prosody's HTTP POST (in-proc)  : {http:8.1f} /s  ({1000 / http:.2f} ms each)")
+    print(f"XMPP checks, wrong app passwords, audited   : {refused:8.1f} /s  ({1000 / refused:.2f} ms each)")
+    print(f"bare PBKDF2 runs (the check's stretching)   : {pbkdf2:8.1f} /s")
+    print(f"ratio extauth / HTTP / wrong vs bare PBKDF2 : {extauth / pbkdf2:8.2f} {http / pbkdf2:.2f} "
+          f"{refused / pbkdf2:.2f}")
     print(f"cold start to first response                : {statistics.median(starts) * 1000:8.0f} ms"
           f"  (bare interpreter start {statistics.median(bare_python) * 1000:.0f} ms)")
     print("user list at N accounts (ms): page, search, page after a change, first page in a fresh process")
