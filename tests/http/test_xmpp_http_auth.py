@@ -222,3 +222,21 @@ def test_mod_auth_codeb_posts_the_same_question_with_the_password_in_the_body(cl
     assert refused.status_code == 401 and refused.text == ""
     oversized = post("check_password", user="ann", **{"pass": "p" * 5000})
     assert answer(oversized) == "false"
+
+
+def test_check_token_needs_the_secret_and_refuses_what_is_no_shell_token(client, secret, users, demo):
+    """OAUTHBEARER's question: only the tenant's XMPP server may ask, and a token that is not the
+    office shell's (here: made-up, oversized, missing) is the same `false`; a real server with
+    real tokens is tests/rooms/test_prosody.py."""
+    def ask(secret_, **form):
+        return client.post("/xmpp/auth/check_token", data={"server": HOST, "user": "ann", **form},
+                           headers={"Host": HOST, "Authorization": f"Bearer {secret_}"})
+
+    unauthorised = ask("wrong", token="a.b.c")
+    assert unauthorised.status_code == 401 and unauthorised.text == ""
+    answers = [ask(secret, token="a.b.c"), ask(secret, token="x" * 9000), ask(secret),
+               ask(secret, token=users["ann"]), ask(secret, token="a.b.c", user="nobody")]
+    assert [answer(a) for a in answers] == ["false"] * len(answers)
+    assert {e["reason"] for e in refusals(demo.store)} == {"secret", "token", "unknown"}
+    assert users["ann"] not in repr(audit.read_all(demo.store))
+    assert client.get("/xmpp/auth/check_token", headers={"Host": HOST}).status_code == 405
