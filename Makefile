@@ -30,7 +30,8 @@ run: $(VENV)/.runtime
 
 # Debian packages the real-peer tests use: Chromium (browser tests), xmlsec1 (SAML) and
 # coturn (its turnserver checks the workspace's TURN credentials; the tests run their own,
-# on a free loopback port); wrk is the load client of `make bench`'s side-by-side (and of its smoke test).
+# on a free loopback port); wrk is the load client of `make bench`'s side-by-side (and of its smoke test);
+# Kamailio with the modules deploy/kamailio/kamailio.cfg loads, and baresip as the SIP phone of its test.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
@@ -39,6 +40,11 @@ system-deps:
 	command -v ejabberdctl >/dev/null 2>&1 || [ -x /usr/sbin/ejabberdctl ] || missing="$$missing ejabberd"; \
 	command -v prosody >/dev/null 2>&1 || missing="$$missing prosody"; \
 	[ -f /usr/lib/prosody/modules/mod_sasl_oauthbearer/mod_sasl_oauthbearer.lua ] || missing="$$missing prosody-modules"; \
+	command -v kamailio >/dev/null 2>&1 || [ -x /usr/sbin/kamailio ] || missing="$$missing kamailio"; \
+	for m in autheph:auth_ephemeral utils:http_client websocket:websocket json:json; do \
+	  ls /usr/lib/*/kamailio/modules/$${m#*:}.so >/dev/null 2>&1 || missing="$$missing kamailio-$${m%%:*}-modules"; \
+	done; \
+	command -v baresip >/dev/null 2>&1 || missing="$$missing baresip-core"; \
 	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

@@ -20,7 +20,8 @@ import time
 
 from .store import layout, secret_id
 
-AGGREGATED = frozenset({"signin.failed", "error.shown", "app_password.refused", "xmpp.auth_refused"})
+AGGREGATED = frozenset({"signin.failed", "error.shown", "app_password.refused", "xmpp.auth_refused",
+                        "sip.digest_refused", "sip.lookup_refused"})
 AGGREGATE_WINDOW = 300  # five minutes
 REPEATS_KEPT = 40 * 86400  # a window's count waits this long for a reader (then only its first line stays)
 
@@ -129,7 +130,8 @@ KINDS = ("account.deleted_self", "account.exported", "app_password.created", "ap
          "passkey.counter_regression", "passkey.removed", "password.removed", "password.set", "privacy.erased",
          "privacy.exported", "privacy.hold_lifted", "privacy.hold_placed", "privacy.hold_released",
          "profile.confirmed", "session.ended", "session.ended_everywhere", "session.ended_others", "settings.changed",
-         "signin", "signin.failed", "signout", "turn.changed", "turn.rotated", "upstream.created", "upstream.deleted",
+         "signin", "signin.failed", "signout", "sip.digest_refused", "sip.lookup_refused", "sip.secret_made",
+         "turn.changed", "turn.rotated", "upstream.created", "upstream.deleted",
          "upstream.disabled",
          "upstream.enabled", "upstream.linked", "upstream.refresh_failed", "upstream.refreshed", "upstream.refused",
          "upstream.roles_synced",
@@ -196,6 +198,8 @@ VARIANTS = {
     "error.shown": lambda entry, params: "audit.s.error.shown_to" if params["login"] else None,
     # A refused XMPP sign-in names a login only when it is an account's (codeb.native.xmpp_auth).
     "xmpp.auth_refused": lambda entry, params: None if params["login"] else "audit.s.xmpp.auth_refused_unknown",
+    # A refused SIP digest names a login only when it is an account's (codeb.native.sip_digest).
+    "sip.digest_refused": lambda entry, params: None if params["login"] else "audit.s.sip.digest_refused_unknown",
     **dict.fromkeys(BY_ADMIN, _by_admin_variant),
     **dict.fromkeys(WALLET_CHANGES,
                     lambda entry, params: None if params["actor"] else f"audit.s.{params['event']}_cli"),

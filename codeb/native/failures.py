@@ -44,6 +44,14 @@ class Failures:
             records.put(rid, {"start": start, "count": count + 1}, ttl=max(1, start + self.window - now))
             return 0
 
+    def blocked(self, key: str) -> int:
+        """While the window of `key` is full, the seconds until it is over; else 0. Counts nothing
+        (the SIP lookup asks before a check it cannot see, and counts only reported failures)."""
+        record, now = self._records.get(secret_id(key)), self.store.clock()
+        if record is None or record["start"] + self.window <= now or record["count"] < self.limit:
+            return 0
+        return max(1, int(record["start"] + self.window - now))
+
     def forgive(self, key: str) -> None:
         """Take back an attempt `admit` counted that did not fail."""
         rid, records, now = secret_id(key), self._records, self.store.clock()

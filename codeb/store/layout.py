@@ -148,6 +148,8 @@ MEETING_SIGNALS_PER_PEER = "meeting-signals-peer"  # WebRTC signals sent per par
 # The XMPP auth bridge (codeb.native.failures): failed sign-ins per account (by login) and per source network
 XMPP_FAILURES_PER_ACCOUNT = "xmpp-failures-account"
 XMPP_FAILURES_PER_SOURCE = "xmpp-failures-source"
+SIP_FAILURES_PER_ACCOUNT = "sip-failures-account"  # codeb.native.sip_digest: wrong digests per account
+SIP_FAILURES_PER_SOURCE = "sip-failures-source"    # ... and per phone network
 
 # -- durability: which transient kinds are written without fsync -----------------------
 #
@@ -181,6 +183,7 @@ NOT_DURABLE = frozenset({
     MEETING_PRESENCE, MEETING_SIGNALS, POSTS_PER_PARTICIPANT, GUEST_JOINS_PER_CLIENT,
     MEETING_SIGNALS_PER_PEER, CHANNEL_VIEWERS, GRANTS, SITE_SIGNUP_PER_CLIENT, SITE_SIGNUP_PER_ADDRESS,
     SITE_SIGNUP_PER_DOMAIN, SITE_CHECKS_PER_CLIENT, XMPP_FAILURES_PER_ACCOUNT, XMPP_FAILURES_PER_SOURCE,
+    SIP_FAILURES_PER_ACCOUNT, SIP_FAILURES_PER_SOURCE,
 })
 # Not SITE_SIGNUPS: the daily cap is the operator's promise of how many tenants a day at most.
 

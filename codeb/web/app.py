@@ -36,6 +36,7 @@ from . import (
     passkeys,
     scripts,
     signin,
+    sip,
     upstreams,
     urls,
     wallet,
@@ -111,7 +112,7 @@ def init_app(app) -> None:
     errors.init_app(app)
     app.url_rule_class = urls.Rule  # URL builders compiled at first use, not at start-up
     for module in (oidc, signin, pages, passkeys, account, office, help, admin, upstreams, brand, breakglass,
-                   wallet, wallet_admin, workspace, meetings, guests, admin_guests, handoff, get_tenant, xmpp):
+                   wallet, wallet_admin, workspace, meetings, guests, admin_guests, handoff, get_tenant, xmpp, sip):
         app.register_blueprint(module.bp)
     app.register_blueprint(upstreams.keys)  # public, beside the admin's page: no admin check
 
