@@ -42,6 +42,20 @@ REGISTER_TIMEOUT = 10  # seconds for one REGISTER and its challenge (a few ms wh
 STOP_TIMEOUT = 5
 
 
+def sip_ports() -> int:
+    """A port for `sip_listen` whose next one is free too: baresip listens for SIP over UDP and
+    TCP on the port and over TLS on the next (it has no setting to leave TLS out)."""
+    for _ in range(50):
+        port = free_port()
+        try:
+            with socket.socket() as tls:
+                tls.bind(("127.0.0.1", port + 1))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no two free neighbouring loopback ports")
+
+
 class Baresip:
     """One baresip with one account."""
 
@@ -51,7 +65,7 @@ class Baresip:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.aor = aor
-        self.sip_port, self.ctrl_port = free_port(), free_port()
+        self.sip_port, self.ctrl_port = sip_ports(), free_port()
         user = auth_user if auth_user is not None else aor.split(":", 1)[1].split("@", 1)[0]
         outbound = f"{proxy};transport={transport}"
         line = (f"<{aor};transport={transport}>;auth_user={user};auth_pass={password};"
