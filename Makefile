@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 NODE   := tests/node
 PORT   ?= 8000
 
-.PHONY: run test check bench pages screenshots soak install system-deps node-deps clean
+.PHONY: run test check bench pages screenshots soak install system-deps node-deps vendor clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ $(NODE)/node_modules/.package-lock.json: $(NODE)/package-lock.json
 	cd $(NODE) && npm ci --no-audit --no-fund --loglevel=error
 
 node-deps: $(NODE)/node_modules/.package-lock.json
+
+# The shell phone's SIP.js, static/js/vendor/sip.js: the npm package pinned in tests/node/package.json,
+# bundled by tests/node/build-sip.mjs (commit the result; tests/unit/test_vendor_sip.py checks it).
+vendor: node-deps
+	node $(NODE)/build-sip.mjs
 
 # Lint, import order and types (pyproject.toml): what keeps the layout as clean as it is.
 check: $(VENV)/.dev

@@ -1,8 +1,11 @@
 """`tenant create`, `tenant list`, `tenant remove` (export first), `tenant reindex` (the host index,
-made again from the tenants' settings: after a tenant folder is restored into a data root)."""
+made again from the tenants' settings: after a tenant folder is restored into a data root), and
+`tenant sip-server` (the SIP server the shell's phone card registers browsers with: codeb.tenants.sip)."""
 
+from ..accounts.passwords import sip_realm
 from ..provisioning import create_tenant
 from ..provisioning.removal import remove_tenant
+from ..tenants import settings, sip
 from ..tenants.hosts import is_loopback
 from ..tenants.settings import SIGNUP_POLICIES
 from .base import out, tenants
@@ -38,6 +41,16 @@ def reindex(args) -> None:
     out(tenants(args).reindex())
 
 
+def sip_server(args) -> None:
+    """Show the tenant's SIP server for browsers; with --ws-url or --realm, set it first (checked,
+    or refused; an empty value unsets it)."""
+    tenant = tenants(args).get(args.name)
+    if args.ws_url is not None or args.realm is not None:
+        settings.save(tenant, sip.settings_part(args.ws_url, args.realm))
+        tenant = tenants(args).get(args.name)
+    out({"tenant": tenant.name, "ws_url": sip.ws_url(tenant), "realm": sip_realm(tenant)})
+
+
 def register(sub) -> None:
     group = sub.add_parser("tenant", help="create, list, remove tenants").add_subparsers(
         dest="action", required=True, metavar="ACTION")
@@ -59,3 +72,9 @@ def register(sub) -> None:
     c.set_defaults(func=remove)
     c = group.add_parser("reindex", help="make the host index again from every tenant's settings (after a restore)")
     c.set_defaults(func=reindex)
+    c = group.add_parser("sip-server", help="show or set the SIP server the shell's phone card registers browsers with")
+    c.add_argument("name")
+    c.add_argument("--ws-url", help="its WebSocket address, wss://host[:port]/path (ws:// only to loopback; "
+                   "empty: none, the card explains native SIP apps)")
+    c.add_argument("--realm", help="the SIP realm and domain of SIP addresses (empty: the tenant's first host)")
+    c.set_defaults(func=sip_server)

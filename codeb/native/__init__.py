@@ -10,5 +10,7 @@ Each module here speaks one server's protocol and nothing of Flask:
 - `sip_digest`: the SIP server's digest lookup (codeb.web.sip is its HTTP adapter): the HA1
   values of a user's SIP app passwords and optional password, the extension and the caller-ID
   name, and the server's report of a digest that matched none (deploy/kamailio/kamailio.cfg);
+- `sip_credentials`: the shell phone's short-lived SIP credentials in the scheme Kamailio's
+  `auth_ephemeral` verifies (codeb.web.phone hands them to the card);
 - `failures`: the failure windows that stop guessing, per account and per source.
 """

@@ -31,6 +31,7 @@ from ..oidc import discovery
 from ..oidc.clients import SCOPES, Clients, check_redirect_uri_shape, hold_for_display, take_for_display
 from ..tenants import languages as tenant_languages
 from ..tenants import settings as tenant_settings
+from ..tenants import sip as tenant_sip
 from . import context
 from .account import download
 
@@ -577,6 +578,8 @@ def settings():
                 parts.update(tenant_settings.time_zone_part(form.get("time_zone")))
             with concerning("app_passwords"):
                 parts.update(app_passwords.settings_part(form.get("app_passwords")))
+            with concerning({"error.sip_ws_url": "sip_ws_url", "error.sip_realm": "sip_realm"}):
+                parts.update(tenant_sip.settings_part(form.get("sip_ws_url"), form.get("sip_realm")))
             warnings = consequences(g.tenant.settings, parts)
             if not warnings or form.get("confirm") == "1":
                 tenant_settings.save(g.tenant, parts)
@@ -634,7 +637,8 @@ def settings_as_typed(saved: dict, form) -> dict:
                          "attestation": form.get("attestation"), "allowed_aaguids": words("allowed_aaguids"),
                          "max_per_account": form.get("max_passkeys", "")},
             "extension_range": [form.get("ext_low", ""), form.get("ext_high", "")],
-            "app_passwords": {"enabled": form.get("app_passwords", "allowed") != "forbidden"}}
+            "app_passwords": {"enabled": form.get("app_passwords", "allowed") != "forbidden"},
+            "sip_ws_url": form.get("sip_ws_url", ""), "sip_realm": form.get("sip_realm", "")}
 
 
 # -- languages --------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from . import (
     oidc,
     pages,
     passkeys,
+    phone,
     scripts,
     signin,
     sip,
@@ -111,7 +112,7 @@ def init_app(app) -> None:
                                    "account": g.get("account")})
     errors.init_app(app)
     app.url_rule_class = urls.Rule  # URL builders compiled at first use, not at start-up
-    for module in (oidc, signin, pages, passkeys, account, office, help, admin, upstreams, brand, breakglass,
+    for module in (oidc, signin, pages, passkeys, account, office, phone, help, admin, upstreams, brand, breakglass,
                    wallet, wallet_admin, workspace, meetings, guests, admin_guests, handoff, get_tenant, xmpp, sip):
         app.register_blueprint(module.bp)
     app.register_blueprint(upstreams.keys)  # public, beside the admin's page: no admin check

@@ -15,6 +15,7 @@ SECURITY_HEADERS = (
     ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
 )
 IMG_SRC = "img-src 'self' data:"  # a page may add the origin of an image it shows (context.allow_image_from)
+CONNECT_SRC = "connect-src 'self'"  # the office shell adds its tenant's SIP server (codeb.web.office)
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; manifest-src 'self'; font-src 'self'; base-uri 'none'; "
        "frame-ancestors 'none'; form-action 'self'")
@@ -32,10 +33,8 @@ def defaults(present: set[str], *, https: bool, static: bool, lang: str | None =
     `present`: the CSP (with the image origins and form targets this page allows), the other
     security headers, HSTS over https, `no-store` unless it is a static file, and the
     language of an HTML page (`lang`)."""
-    images = " ".join(sorted(image_sources))
-    targets = " ".join(sorted(form_targets))
-    policy = CSP.replace(IMG_SRC, f"{IMG_SRC} {images}") if images else CSP
-    wanted = [("Content-Security-Policy", policy + (" " + targets if targets else "")), *SECURITY_HEADERS]
+    wanted = [("Content-Security-Policy", policy(image_sources=image_sources, form_targets=form_targets)),
+              *SECURITY_HEADERS]
     if https:
         wanted.append(HSTS)
     if not static:
@@ -43,3 +42,12 @@ def defaults(present: set[str], *, https: bool, static: bool, lang: str | None =
     if lang:
         wanted.append(("Content-Language", lang))
     return [(name, value) for name, value in wanted if name.lower() not in present]
+
+
+def policy(*, image_sources=(), form_targets=(), connect_sources=()) -> str:
+    """The Content-Security-Policy of a page: CSP with the image origins, form targets and
+    connection origins (a WebSocket server the page's script talks to) it allows besides its own."""
+    images, targets, connects = (" ".join(sorted(found)) for found in (image_sources, form_targets, connect_sources))
+    csp = CSP.replace(IMG_SRC, f"{IMG_SRC} {images}") if images else CSP
+    csp = csp.replace(CONNECT_SRC, f"{CONNECT_SRC} {connects}") if connects else csp
+    return csp + (" " + targets if targets else "")

@@ -16,7 +16,8 @@ from .. import i18n
 from ..errors import BadInput
 from ..oidc.clients import FIRST_PARTY, Clients
 from ..oidc.requests import NO_STORE
-from . import brand
+from ..tenants import sip
+from . import brand, headers
 from .context import translate
 from .errors import answers
 from .oidc import protocol_request, provider
@@ -36,16 +37,21 @@ class Card:
 
 # The shell's cards, in page order (on phones the tile cards come first: codeb.css). A new
 # card is one partial and one line here.
-CARDS = (Card("identity", 4), Card("channels", 3), Card("meetings", 3), Card("apps", 2, tiles=True),
-         Card("places", 3, tiles=True))
+CARDS = (Card("identity", 4), Card("channels", 3), Card("meetings", 3), Card("phone", 3),
+         Card("apps", 2, tiles=True), Card("places", 3, tiles=True))
 
 
 @bp.get("/office.html")
 def shell():
     page = render_template("office/shell.html", client_id=FIRST_PARTY, admin_page=True, cards=CARDS,
                            messages=shell_messages(), is_shell=True)
-    # The meeting rooms use the camera and microphone, on this page only (codeb.web.headers).
-    return Response(page, mimetype="text/html", headers={"Permissions-Policy": SHELL_PERMISSIONS})
+    # The meeting rooms and the phone use the camera and microphone, on this page only (codeb.web.headers).
+    response = Response(page, mimetype="text/html", headers={"Permissions-Policy": SHELL_PERMISSIONS})
+    phone_server = sip.ws_url(g.tenant)
+    if phone_server is not None:  # the phone card's WebSocket, on this page only
+        response.headers["Content-Security-Policy"] = headers.policy(
+            image_sources=g.image_sources, form_targets=g.form_targets, connect_sources=[sip.origin(phone_server)])
+    return response
 
 
 SHELL_PERMISSIONS = "camera=(self), microphone=(self), geolocation=()"
@@ -65,6 +71,7 @@ def shell_messages() -> dict:
     for key in GUESTS_KEYS:
         message = i18n.message(g.lang, f"guests.{key}", g.tenant.languages.get(g.lang))
         messages[f"guest_{key}"] = message if isinstance(message, dict) else translate(f"guests.{key}")
+    messages.update({f"phone_{key}": translate(f"phone.{key}") for key in PHONE_KEYS})
     return messages
 
 
@@ -83,6 +90,9 @@ ROOMS_KEYS = ("archived", "unread", "unread_mentions", "someone", "guest", "edit
 MEETINGS_KEYS = ("empty", "over", "join", "mute", "unmute", "camera_off", "camera_on", "end_confirm", "nobody",
                  "rung", "you", "no_media", "joined", "alone", "connecting", "ended_notice", "scheduled", "from",
                  "until")
+# The phone card's strings (static/js/office/phone.js), `phone.<key>`, as `phone_<key>`.
+PHONE_KEYS = ("registering", "registered", "unregistered", "failed", "calling", "connecting", "in_call", "ended",
+              "incoming", "call_failed", "bad_target", "no_media")
 # The guests' strings (static/js/guest.js, the invitations in static/js/office/invites.js), `guests.<key>`,
 # as `guest_<key>`.
 GUESTS_KEYS = ("invited_meeting", "invited_channel", "valid_until", "you_are", "no_link", "left", "leave_confirm",

@@ -1,7 +1,7 @@
 // The office shell (office.html): signs in with its OpenID client (office/oidc.js) while a
 // skeleton stands in for the cards, then shows the cards: who is signed in in the terminal
-// (office/terminal.js), the tenant's apps (office/apps.js), the places, and the account
-// menu in the header (office/menu.js).
+// (office/terminal.js), the tenant's apps (office/apps.js), the places, the phone
+// (office/phone.js), and the account menu in the header (office/menu.js).
 import { api, finishSignIn, forgetToken, loadToken, scheduleRenewal, signIn, tokenValid } from "./office/oidc.js";
 import { startTerminal } from "./office/terminal.js";
 import { loadApps } from "./office/apps.js";
@@ -10,6 +10,7 @@ import { startDisclosures } from "./office/cards.js";
 import { startChannels } from "./office/channels.js";
 import { startMeetings } from "./office/meetings.js";
 import { startNotifications } from "./office/notifications.js";
+import { startPhone } from "./office/phone.js";
 import { fail, loading, ready, t } from "./office/messages.js";
 
 async function render(me, token) {
@@ -24,6 +25,7 @@ async function render(me, token) {
   startChannels(me, token);
   startMeetings(me, token);
   startNotifications(token);
+  startPhone(me, token).catch(() => {});
   scheduleRenewal(token);
 }
 

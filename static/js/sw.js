@@ -3,7 +3,7 @@
 // or secret: tokens, the API, the authorization and token endpoints, sign-in pages.
 // It also shows the Web Push notifications the server sends (codeb.notify.push: a
 // message in a channel, a call into a meeting) and opens their page when clicked.
-const CACHE = "codeb-shell-v6";
+const CACHE = "codeb-shell-v7";
 const SHELL = [
   "/office.html",
   "/offline.html",
@@ -22,6 +22,7 @@ const SHELL = [
   "/static/js/office/invites.js",
   "/static/js/office/meetings.js",
   "/static/js/office/notifications.js",
+  "/static/js/office/phone.js",
   "/static/js/lib/base64url.js",
   "/static/icons/icon-192.png",
   "/static/icons/icon-512.png",

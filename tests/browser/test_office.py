@@ -391,7 +391,7 @@ def test_the_shell_shows_a_skeleton_while_it_signs_in_then_the_cards(served, mai
     skeleton = page.locator("#office-skeleton")
     expect(skeleton).to_be_visible()
     expect(skeleton).to_have_attribute("aria-hidden", "true")  # the status line speaks, not the blocks
-    expect(page.locator("#office-skeleton .card")).to_have_count(5)  # one block per card
+    expect(page.locator("#office-skeleton .card")).to_have_count(6)  # one block per card
     expect(page.locator("#office-cards")).to_be_hidden()
     status = page.locator("#office-status")
     expect(status).to_have_attribute("role", "status")

@@ -292,6 +292,7 @@ NOT_PAGES = {
     "brand.favicon": "the tenant's favicon image",
     "brand.stylesheet": "the tenant's colours as a style sheet",
     "office.apps": "JSON for the office shell's Apps card",
+    "phone.phone": "JSON for the office shell's Phone card (with its SIP credentials)",
     "workspace.channel_list": "JSON for the office shell's Channels card",
     "workspace.channel_show": "JSON for the office shell's channel view",
     "workspace.message_history": "JSON for the office shell's channel view",
@@ -311,6 +312,7 @@ NOT_PAGES = {
     "get_tenant.progress_status": "JSON: the progress page's poll",
     "xmpp.check_password": "text (true/false) for the tenant's Prosody (mod_auth_http), behind its shared secret",
     "xmpp.user_exists": "text (true/false) for the tenant's Prosody (mod_auth_http), behind its shared secret",
+    "sip.lookup": "JSON for the tenant's SIP server (HA1 values, extension, caller-ID), behind its lookup key",
 }
 
 # Pages that fail a check today: (name, lang|None, width|None, scheme|None) → the defect.
