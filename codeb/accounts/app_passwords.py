@@ -204,11 +204,13 @@ def revoke_all(accounts, login: str) -> int:
 
 # -- what the XMPP bridge and the SIP server ask ---------------------------------------
 
-def verify(accounts, login, secret, *, purpose: str) -> AppPassword | None:
+def verify(accounts, login, secret, *, purpose: str, audited: bool = True) -> AppPassword | None:
     """The app password of `login` that `secret` is, if it is one for `purpose` and may be used
     now: the tenant allows app passwords and the account exists in this tenant (`accounts` is
     one tenant's) and is enabled. One PBKDF2 run and constant-time comparisons whatever the
-    outcome. `last_used` is written at most once an hour. A refusal is audited, never the secret."""
+    outcome. `last_used` is written at most once an hour. A refusal is audited, never the
+    secret, unless the caller audits it in its own words (`audited=False`: the XMPP bridge's
+    `xmpp.auth_refused` says more, and one refusal is one line)."""
     if purpose not in PURPOSES:
         raise ValueError(purpose)
     account = _account(accounts, login)
@@ -223,7 +225,7 @@ def verify(accounts, login, secret, *, purpose: str) -> AppPassword | None:
     reason = ("unknown" if account is None else "disabled" if account.disabled
               else "forbidden" if not allowed(accounts.store) else None if right and match else "wrong")
     if reason is not None:
-        if account is not None:
+        if account is not None and audited:
             audit.append(accounts.store, "app_password.refused", login=account.login, sub=account.sub,
                          purpose=purpose, reason=reason)
         return None

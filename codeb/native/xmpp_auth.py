@@ -192,7 +192,8 @@ def admit_source(bridge: Bridge, attempt: Attempt) -> None:
 
 def check_app_password(bridge: Bridge, attempt: Attempt) -> None:
     """One of the account's XMPP app passwords (verify: one PBKDF2 run whatever the outcome)."""
-    if app_passwords.verify(bridge.accounts, attempt.login, attempt.password, purpose=PURPOSE) is not None:
+    if app_passwords.verify(bridge.accounts, attempt.login, attempt.password, purpose=PURPOSE,
+                            audited=False) is not None:  # the refusal's line is xmpp.auth_refused
         return
     account = attempt.account
     if account is None:

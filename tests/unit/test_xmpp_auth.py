@@ -345,3 +345,13 @@ def test_the_audit_sentence_names_an_account_only_when_there_is_one():
         "audit.s.xmpp.auth_refused"
     assert audit.sentence({"event": "xmpp.auth_refused", "reason": "unknown"})[0] == \
         "audit.s.xmpp.auth_refused_unknown"
+
+
+def test_one_refusal_is_one_audit_line(extauth, people, demo):
+    """The bridge's own line says why, from where and through which server; the app password
+    check it asks does not add a second one (`app_passwords.verify(..., audited=False)`)."""
+    program = extauth()
+    assert program.ask(f"auth:ann:{HOST}:{app_passwords.generate()}") == 0
+    assert program.close() == 0
+    events = [e["event"] for e in audit.read_all(demo.store)]
+    assert "xmpp.auth_refused" in events and "app_password.refused" not in events
