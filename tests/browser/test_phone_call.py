@@ -123,8 +123,10 @@ def test_credentials_kamailio_does_not_know_are_refused_and_the_card_offers_a_re
     expect(state).to_have_text("Could not connect to the phone server")
     expect(page.locator("#phone-retry")).to_be_visible()
     expect(page.locator("#phone-call")).to_be_disabled()
-    page.click("#phone-retry")  # new credentials, with the same wrong secret
+    with page.expect_response(lambda r: r.url.endswith("/api/phone"), timeout=WITHIN):
+        page.click("#phone-retry")  # new credentials, with the same wrong secret (fetched before it changes)
     expect(state).to_have_attribute("data-state", "failed", timeout=WITHIN)
+    expect(page.locator("#phone-retry")).to_be_visible(timeout=WITHIN)
     # The operator gives CodeB Kamailio's secret again: the next retry registers.
     demo.store.write(layout.KEYS, layout.SIP_EPHEMERAL_SECRET, doc={"secret": base64.b64encode(kamailios).decode()})
     page.click("#phone-retry")
