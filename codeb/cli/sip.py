@@ -13,20 +13,14 @@ Both are printed as base64url without padding, which is also exactly the text Ka
 both sides (codeb.native.sip_credentials).
 """
 
-import base64
 
 from .. import audit
 from ..accounts.passwords import sip_realm
 from ..store import layout
-from ..tenants.secrets import existing_secret, make_secret
+from ..tenants.secrets import existing_secret, make_secret, secret_text
 from .base import out, tenants
 
 KEYS = {"lookup": layout.SIP_LOOKUP_SECRET, "ephemeral": layout.SIP_EPHEMERAL_SECRET}
-
-
-def secret_text(secret: bytes) -> str:
-    """The key as the operator types it into Kamailio's configuration (URL-safe, no `!`, `:` or quote)."""
-    return base64.urlsafe_b64encode(secret).decode().rstrip("=")
 
 
 def show_secret(args) -> None:

@@ -20,14 +20,13 @@ string. Both hold the tenant's shared secret. The first call makes the secret (u
 endpoint refuses every request); `--rotate` replaces it, and the old one stops working at once.
 """
 
-import base64
 import logging
 import sys
 
 from .. import audit
 from ..native import xmpp_auth
 from ..store import layout
-from ..tenants.secrets import existing_secret, make_secret
+from ..tenants.secrets import existing_secret, make_secret, secret_text
 from .base import out, tenants
 
 
@@ -39,11 +38,6 @@ def serve(args) -> None:
     sys.stdout = sys.stderr  # whatever prints by mistake must not break the protocol
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="codeb xmpp-auth %(levelname)s %(message)s")
     xmpp_auth.serve(lambda: xmpp_auth.Bridge(registry.get(name)), sys.stdin.buffer, replies)
-
-
-def secret_text(secret: bytes) -> str:
-    """The secret as the operator types it into Prosody's configuration (URL-safe, no `:`)."""
-    return base64.urlsafe_b64encode(secret).decode().rstrip("=")
 
 
 def show_secret(args) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from ..store import layout
 from ..store.names import LOGIN_PATTERN
-from ..tenants.secrets import existing_secret
+from ..tenants.secrets import existing_secret, secret_text
 
 TTL = 3600  # seconds a credential lasts; the card fetches new ones well before (static/js/office/phone.js)
 
@@ -37,7 +37,7 @@ class EphemeralCredentials:
 
 def kamailio_secret(secret: bytes) -> str:
     """The text Kamailio's configuration holds for `secret`; its bytes are the HMAC key."""
-    return base64.urlsafe_b64encode(secret).rstrip(b"=").decode("ascii")
+    return secret_text(secret)
 
 
 def password_of(key: str, username: str) -> str:

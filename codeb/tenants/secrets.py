@@ -53,6 +53,12 @@ def named_secret(store, name: str) -> bytes:
     return store.derived(_named, layout.KEYS, name, make=lambda doc: base64.b64decode(doc["secret"]))
 
 
+def secret_text(secret: bytes) -> str:
+    """A secret as an operator copies it into another server's configuration and that server
+    sends it back: base64url without padding (no `:`, `=` or `/`)."""
+    return base64.urlsafe_b64encode(secret).decode("ascii").rstrip("=")
+
+
 def existing_secret(store, name: str) -> bytes | None:
     """A named secret if the tenant has it, else None. For a secret that turns something on
     (the XMPP server's key to the HTTP auth endpoint), which only the operator makes

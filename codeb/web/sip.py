@@ -16,10 +16,6 @@ request's, by its Host header, as for every page. A missing or malformed field i
 here answers 5xx on purpose (a damaged store is the app's error page like anywhere).
 """
 
-import base64
-import binascii
-import hmac
-
 from flask import Blueprint, Response, g, jsonify, request
 
 from .. import audit
@@ -27,8 +23,7 @@ from ..native import sip_digest
 from ..oidc.requests import NO_STORE
 from ..signin.base import client_network
 from ..store import layout
-from ..tenants.secrets import existing_secret
-from . import context
+from . import context, server_keys
 
 bp = Blueprint("sip", __name__, url_prefix="/sip/digest")
 CHALLENGE = 'Bearer realm="codeb-sip-lookup"'
@@ -41,30 +36,6 @@ def _no_store(response: Response) -> Response:
 
 def _empty(status: int) -> Response:
     return _no_store(Response(b"", status=status, mimetype="text/plain"))
-
-
-def _presented() -> bytes | None:
-    """The key the caller sent: a bearer token (RFC 6750 §2.1) or HTTP Basic's password (RFC 7617 §2)."""
-    scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
-    value = value.strip()
-    if scheme.lower() == "bearer" and value:
-        return value.encode("utf-8", "replace")
-    if scheme.lower() == "basic" and value:
-        try:
-            decoded = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            return None
-        _, colon, password = decoded.partition(b":")
-        return password if colon else None
-    return None
-
-
-def _key_ok() -> bool:
-    secret = existing_secret(g.tenant.store, layout.SIP_LOOKUP_SECRET)
-    presented = _presented()
-    if secret is None or presented is None:
-        return False
-    return hmac.compare_digest(presented, base64.urlsafe_b64encode(secret).rstrip(b"="))
 
 
 def _refused_caller() -> Response:
@@ -85,7 +56,7 @@ def _query(fields) -> sip_digest.Query | None:
 
 @bp.get("/lookup")
 def lookup():
-    if not _key_ok():
+    if not server_keys.key_ok(layout.SIP_LOOKUP_SECRET):
         return _refused_caller()
     asked = _query(request.args)
     if asked is None:
@@ -95,7 +66,7 @@ def lookup():
 
 @bp.post("/failed")
 def failed():
-    if not _key_ok():
+    if not server_keys.key_ok(layout.SIP_LOOKUP_SECRET):
         return _refused_caller()
     asked = _query(request.form)
     if asked is None:

@@ -28,10 +28,6 @@ passwords are counted per account and per source (the caller's network, which is
 server's: codeb.native.xmpp_auth.SOURCE_FAILURES).
 """
 
-import base64
-import binascii
-import hmac
-
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, g, request
 
@@ -41,8 +37,7 @@ from ..oidc.clients import FIRST_PARTY
 from ..oidc.requests import NO_STORE
 from ..signin.base import client_network
 from ..store import layout
-from ..tenants.secrets import existing_secret
-from . import context
+from . import context, server_keys
 from .oidc import provider
 
 bp = Blueprint("xmpp", __name__, url_prefix="/xmpp/auth")
@@ -55,31 +50,6 @@ def _text(body: str, status: int = 200) -> Response:
     response = Response(body, status=status, mimetype="text/plain")
     response.headers.update(dict(NO_STORE))
     return response
-
-
-def _presented() -> bytes | None:
-    """The secret the caller sent: HTTP Basic's password (RFC 7617 §2) or a bearer token (RFC 6750 §2.1)."""
-    scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
-    value = value.strip()
-    if scheme.lower() == "bearer" and value:
-        return value.encode("utf-8", "replace")
-    if scheme.lower() == "basic" and value:
-        try:
-            decoded = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            return None
-        _, colon, password = decoded.partition(b":")
-        return password if colon else None
-    return None
-
-
-def _secret_ok() -> bool:
-    secret = existing_secret(g.tenant.store, layout.XMPP_AUTH_SECRET)
-    presented = _presented()
-    if secret is None or presented is None:
-        return False
-    expected = base64.urlsafe_b64encode(secret).rstrip(b"=")
-    return hmac.compare_digest(presented, expected)
 
 
 def _refused_caller(source: str) -> Response:
@@ -101,7 +71,7 @@ def _field(name: str) -> str | None:
 @bp.route("/check_password", methods=["GET", "POST"])
 def check_password():
     bridge, source = xmpp_auth.Bridge(g.tenant), client_network(context.client_ip())
-    if not _secret_ok():
+    if not server_keys.key_ok(layout.XMPP_AUTH_SECRET):
         return _refused_caller(source)
     yes = bridge.check_password(_field("user"), _field("server"), _field("pass"), via="http", source=source)
     return _text("true" if yes else "false")
@@ -112,7 +82,7 @@ def check_token():
     """SASL OAUTHBEARER (RFC 7628) through CodeB's Prosody module: `user`, `server` and `token`,
     an access token of the tenant's office shell, checked as the shell's own resources check it."""
     bridge, source = xmpp_auth.Bridge(g.tenant), client_network(context.client_ip())
-    if not _secret_ok():
+    if not server_keys.key_ok(layout.XMPP_AUTH_SECRET):
         return _refused_caller(source)
     token = request.form.get("token")
     if not isinstance(token, str) or len(token) > MAX_TOKEN:
@@ -135,7 +105,7 @@ def _shell_account(token: str):
 @bp.route("/user_exists", methods=["GET", "POST"])
 def user_exists():
     bridge, source = xmpp_auth.Bridge(g.tenant), client_network(context.client_ip())
-    if not _secret_ok():
+    if not server_keys.key_ok(layout.XMPP_AUTH_SECRET):
         return _refused_caller(source)
     return _text("true" if bridge.user_exists(_field("user"), _field("server")) else "false")
 

@@ -19,10 +19,8 @@ gives commands (`dial`, `hangup`). baresip's own output goes to `folder/baresip.
 
 import json
 import math
-import os
 import re
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -32,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.kamailio import free_port
+from tests.support.processes import free_port, stop_group
 
 BARESIP = shutil.which("baresip")
 MODULES = Path("/usr/lib/baresip/modules")
@@ -202,14 +200,5 @@ class Baresip:
             self.control = None
         if self.process is None:
             return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        stop_group(self.process, STOP_TIMEOUT)
         self.process = None

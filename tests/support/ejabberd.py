@@ -22,7 +22,6 @@ installed: the tests using this skip then.
 import datetime
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -35,6 +34,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.support.processes import free_port, stop_group
+
 ERL = shutil.which("erl")
 EJABBERDCTL = shutil.which("ejabberdctl") or (os.path.exists("/usr/sbin/ejabberdctl") and "/usr/sbin/ejabberdctl")
 EBIN_ROOT = Path("/usr/lib/x86_64-linux-gnu")  # Debian's ERL_LIBS for ejabberd (see /usr/sbin/ejabberdctl)
@@ -44,12 +45,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 START_TIMEOUT = 30  # seconds until the c2s listener accepts (about 2 s when idle)
 STOP_TIMEOUT = 10
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def self_signed(hosts: list[str], folder: Path) -> tuple[Path, Path]:
@@ -164,19 +159,5 @@ class Ejabberd:
     def stop(self) -> None:
         if self.process is None:
             return
-        group = self.process.pid  # start_new_session: the VM leads its own process group
-        for sig, wait in ((signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, STOP_TIMEOUT)):
-            try:
-                os.killpg(group, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.process.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        try:  # what is left of the group (an extauth program ends when its stdin closes)
-            os.killpg(group, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        stop_group(self.process, STOP_TIMEOUT)
         self.process = None

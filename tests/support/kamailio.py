@@ -28,7 +28,6 @@ module the template loads is not installed: tests skip then (`MISSING` says why)
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -36,6 +35,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.support.processes import free_port, stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "kamailio" / "kamailio.cfg"
@@ -50,20 +51,6 @@ START_TIMEOUT = 20  # seconds until Kamailio answers (well under 1 s when idle)
 STOP_TIMEOUT = 10
 _SUBSTDEF = re.compile(r'^#!substdef "!(?P<name>[A-Z_]+)!(?P<value>[^!]*)!g"$', re.M)
 
-
-def free_port() -> int:
-    """A port free on 127.0.0.1 for both UDP and TCP."""
-    for _ in range(50):
-        with socket.socket() as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free loopback port")
 
 
 def configured(values: dict[str, str], template: str | None = None) -> str:
@@ -167,19 +154,5 @@ class Kamailio:
     def stop(self) -> None:
         if self.process is None:
             return
-        group = self.process.pid  # start_new_session: Kamailio's main process leads its group
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(group, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        try:
-            os.killpg(group, signal.SIGKILL)  # whatever of the group is left
-        except ProcessLookupError:
-            pass
+        stop_group(self.process, STOP_TIMEOUT)
         self.process = None

@@ -17,7 +17,6 @@ is not installed: the tests using this skip then.
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -25,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.ejabberd import free_port, self_signed
+from tests.support.ejabberd import self_signed
+from tests.support.processes import free_port, stop_group
 
 PROSODY = shutil.which("prosody") or (os.path.exists("/usr/bin/prosody") and "/usr/bin/prosody") or None
 MISSING = "Prosody is not installed (Debian package prosody: `make system-deps`)"
@@ -118,15 +118,5 @@ class Prosody:
     def stop(self) -> None:
         if self.process is None:
             return
-        group = self.process.pid
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(group, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        stop_group(self.process, STOP_TIMEOUT)
         self.process = None
