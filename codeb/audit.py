@@ -121,8 +121,10 @@ def of_account(store, account) -> list[dict]:
 # sign-in method, a kind of file, the break-glass superuser) for the page to translate.
 
 KINDS = ("account.deleted_self", "account.exported", "app_password.created", "app_password.refused",
-         "app_password.revoked", "audit.exported", "brand.changed", "breakglass.link_created",
-         "breakglass.used", "client.created", "client.deleted", "client.secret_regenerated", "client.updated",
+         "app_password.revoked", "audit.exported", "backchannel.delivered", "backchannel.failed", "brand.changed",
+         "breakglass.link_created",
+         "breakglass.used", "client.created", "client.deleted", "client.protocol_changed", "client.secret_regenerated",
+         "client.updated",
          "consent.denied", "consent.granted", "consent.revoked", "email.change_requested", "email.changed",
          "error.shown", "guest.invited", "guest.joined", "guest.removed", "guest.revoked",
          "handoff.issued", "handoff.refused", "handoff.used",
@@ -131,7 +133,7 @@ KINDS = ("account.deleted_self", "account.exported", "app_password.created", "ap
          "privacy.exported", "privacy.hold_lifted", "privacy.hold_placed", "privacy.hold_released",
          "profile.confirmed", "session.ended", "session.ended_everywhere", "session.ended_others", "settings.changed",
          "signin", "signin.failed", "signout", "sip.digest_refused", "sip.lookup_refused", "sip.secret_made",
-         "turn.changed", "turn.rotated", "upstream.created", "upstream.deleted",
+         "token.revoked", "turn.changed", "turn.rotated", "upstream.created", "upstream.deleted",
          "upstream.disabled",
          "upstream.enabled", "upstream.linked", "upstream.refresh_failed", "upstream.refreshed", "upstream.refused",
          "upstream.roles_synced",

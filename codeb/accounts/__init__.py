@@ -118,9 +118,13 @@ class Account:
 class Accounts:
     """The accounts of one tenant."""
 
-    def __init__(self, store, host: str):
+    def __init__(self, store, host: str, signed_out=None):
+        """`signed_out(store, account)` is told when everything issued to an account is void
+        (`revoke_issued`) or it is deleted, so the apps it signed in hear of it
+        (codeb.oidc.backchannel, wired by the web layer)."""
         self.store = store
         self.host = host
+        self.signed_out = signed_out
         self.by_email = store.index(layout.BY_EMAIL)
         self.by_sub = store.index(layout.BY_SUB)
         self.directory = Directory(store)
@@ -395,6 +399,8 @@ class Accounts:
         with self.update(login) as doc:
             now = self.store.clock()
             doc["sessions_not_before"] = doc["tokens_not_before"] = now
+        if self.signed_out is not None:
+            self.signed_out(self.store, Account(doc))
 
     def was_deleted(self, login: str) -> bool:
         """Whether an account with this login was deleted (`deleted-logins/` holds its hash)."""
@@ -420,6 +426,8 @@ class Accounts:
                 privacy.erase_messages(self.store, account.sub)
             for entry in account.listed_sessions:
                 self.store.transient(layout.SESSIONS).delete(entry["id"])
+            if self.signed_out is not None:
+                self.signed_out(self.store, account)
             push.forget_person(self.store, account.sub)  # kept by no hold: no device is told anything more
             guests.forget_inviter(self.store, account.sub)  # the guests they let in lose access
             self._remove_files(doc)

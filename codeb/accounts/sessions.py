@@ -89,11 +89,14 @@ class Session:
 
 
 class Sessions:
-    def __init__(self, store, secret):
-        """`secret` is a callable giving the tenant's session secret, read only when needed."""
+    def __init__(self, store, secret, ended=None):
+        """`secret` is a callable giving the tenant's session secret, read only when needed.
+        `ended(store, listed_id, data)` is told of every signed-in session that ends, so the
+        apps it signed in hear of it (codeb.oidc.backchannel, wired by the web layer)."""
         self.records = store.transient(layout.SESSIONS)
         self.clock = store.clock
         self._secret = secret
+        self.ended = ended
 
     @property
     def signed(self) -> URLSafeTimedSerializer:
@@ -138,7 +141,10 @@ class Sessions:
         # Under the record's lock, so a request saving the session at this moment cannot
         # write it back (`save` only rewrites a record that is still there).
         with self.records.lock(listed_id):
+            record = self.records.get(listed_id)
             self.records.delete(listed_id)
+        if record is not None and self.ended is not None:  # only the one who removed it tells
+            self.ended(self.records.store, listed_id, record.get("data", {}))
 
     def start_superuser(self) -> Session:
         """A break-glass session: server-side, no account, one hour (codeb.accounts.breakglass)."""
@@ -225,7 +231,7 @@ class Sessions:
                            "method": session.data.get("method"),
                            "passkey": (session.data.get("detail") or {}).get("name")})
             for oldest in listed[:-LISTED]:
-                self.records.delete(oldest["id"])
+                self._drop(oldest["id"])
             doc["sessions"] = listed[-LISTED:]
             doc["last_signin"] = int(self.clock())  # the admin's user list shows and sorts by it
 

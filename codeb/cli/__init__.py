@@ -10,9 +10,24 @@ import argparse
 import sys
 
 from ..errors import CodebError
-from . import client, host, keys, provision, serve, sip, superuser, tenant, turn, upstream, user, wallet, xmpp
+from . import (
+    backchannel,
+    client,
+    host,
+    keys,
+    provision,
+    serve,
+    sip,
+    superuser,
+    tenant,
+    turn,
+    upstream,
+    user,
+    wallet,
+    xmpp,
+)
 
-GROUPS = (tenant, provision, host, user, client, upstream, wallet, keys, turn, xmpp, sip, superuser, serve)
+GROUPS = (tenant, provision, host, user, client, upstream, wallet, keys, backchannel, turn, xmpp, sip, superuser, serve)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -8,12 +8,37 @@ Then the browser session decides (`respond`): a code at once, `login_required`
 for `prompt=none`, or an interaction for the sign-in page; and before a code, the
 person's consent where it is needed (`codeb.oidc.consent`): the consent screen, or
 `consent_required` for `prompt=none`.
+
+A request arrives in one of two forms (`arrived`). Plain, its parameters in the query
+(or form). Or pushed (RFC 9126): the client first sent them, authenticated, to `/par`
+(`codeb.oidc.par`, which runs these very checks on them) and got a `request_uri`; at
+`/authorize` that `request_uri` with the `client_id` stands for the pushed parameters,
+which are used instead of the query's (§4; RFC 9101 §5: every other query parameter is
+ignored) and checked again here as any request is (§4). The pushed request is kept under
+the hash of its random part (`push`), lives `PUSHED_LIFETIME` seconds, belongs to the
+client that pushed it (§4), and is spent by its first use (`redeem`, a `Transient.take`:
+one caller in any process), the one-time use §4 recommends. Since the person may sign in
+first, it is spent when `/authorize` first reads it, and what it held travels on in the
+interaction like any request's parameters, with the note that it was pushed (`PUSHED`),
+which only a resumed interaction is believed (`respond(resumed=True)`). An unknown,
+expired, spent or another client's `request_uri` is a page for the person: it proves no
+redirect URI.
+
+Per client (`codeb.oidc.client_settings`): `require_par` refuses a plain request with
+`invalid_request` (RFC 9126 §5, §6; its redirect URI is proven, so the error goes back
+to it). FAPI 2.0 mode (`fapi`, Security Profile §5.3.2.2) is, at this endpoint: PAR
+required (1.: `require_par` follows from `fapi`), `response_type=code` only (the only
+type there is), PKCE with S256 required (4., `check_pkce`, as for public clients), the
+`redirect_uri` in the pushed request (pushed parameters replace the query's, and
+`check_redirect_uri` requires one), a `request_uri` living less than 600 seconds (60),
+and `iss` in every authorization response (7., RFC 9207: always sent).
 """
 
 import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from authlib.oauth2.rfc6749 import scope_to_list
 from authlib.oauth2.rfc6749.errors import AccessDeniedError
@@ -24,6 +49,7 @@ from authlib.oidc.core.errors import (
     RequestURINotSupportedError,
 )
 
+from ..store import layout, secret_id
 from . import consent
 from .discovery import PROMPTS
 from .errors import (
@@ -58,6 +84,14 @@ MAX_LENGTH = {
     "id_token_hint": 8192,   # as any token (tokens.verify_*)
     "ui_locales": 100, "response_mode": 16,
 }
+# Pushed authorization requests (RFC 9126 §2.2): the URN prefix of a `request_uri`, its
+# random part (what `secrets.token_urlsafe(32)` makes), and how long it may wait (short,
+# §4; FAPI 2.0 §5.3.2.2: less than 600 seconds).
+REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
+REQUEST_URI_RANDOM = re.compile(r"[A-Za-z0-9_-]{43}")
+PUSHED_LIFETIME = 60
+# The note an interaction keeps that its request was pushed; believed only when resumed.
+PUSHED = "pushed"
 
 
 @dataclass
@@ -71,6 +105,7 @@ class Context:
     prompts: set = field(default_factory=set)
     max_age: int | None = None
     hint_sub: str | None = None
+    pushed: bool = False  # the parameters came from /par (RFC 9126), not from the query
 
 
 def check_client(ctx: Context, provider) -> None:
@@ -123,6 +158,13 @@ def check_request_object(ctx: Context, provider) -> None:
         raise RequestURINotSupportedError("'request_uri' is not supported.")
 
 
+def check_pushed(ctx: Context, provider) -> None:
+    # RFC 9126 §6: a client that must push its requests (`require_par`, FAPI 2.0) may not
+    # send a plain one; the error goes back to its proven redirect URI.
+    if ctx.client.require_par and not ctx.pushed:
+        raise InvalidRequestError("This client must push its authorization requests (PAR, RFC 9126).")
+
+
 def check_scope(ctx: Context, provider) -> None:
     scopes = scope_to_list(ctx.params.get("scope") or "") or []
     unknown = [s for s in scopes if s not in provider.scopes_supported]
@@ -134,7 +176,8 @@ def check_pkce(ctx: Context, provider) -> None:
     challenge = ctx.params.get("code_challenge")
     method = ctx.params.get("code_challenge_method")
     if challenge is None:
-        if ctx.client.public:  # RFC 9700 §2.1.1: public clients MUST use PKCE
+        # RFC 9700 §2.1.1: public clients MUST use PKCE; FAPI 2.0 §5.3.2.2 4.: its clients too.
+        if ctx.client.public or ctx.client.fapi:
             raise InvalidRequestError("PKCE ('code_challenge') is required.")
         if method:
             raise InvalidRequestError("Missing 'code_challenge'.")
@@ -181,6 +224,7 @@ CHECKS = [
     check_lengths,
     check_response_type,
     check_request_object,
+    check_pushed,
     check_scope,
     check_pkce,
     check_prompt,
@@ -240,20 +284,78 @@ def access_denied(provider, params: dict) -> Reply:
     return redirect_error(provider, ctx.redirect_uri, params, AccessDeniedError("The person declined."))
 
 
-def kept_params(params: dict) -> dict:
-    """The parameters an interaction stores while the person signs in."""
-    return {k: params[k] for k in KEPT if params.get(k) is not None}
+def kept_params(params: dict, *, pushed: bool = False) -> dict:
+    """The parameters an interaction stores while the person signs in (and /par for its
+    `request_uri`); with the note that they were pushed, if they were."""
+    kept = {k: params[k] for k in KEPT if params.get(k) is not None}
+    return {**kept, PUSHED: "yes"} if pushed else kept
+
+
+# -- pushed requests (RFC 9126): saved by /par, redeemed once here ------------------
+
+def push(provider, params: dict) -> str:
+    """Keep a pushed request's checked parameters (their client's id among them) and answer
+    the `request_uri` that stands for them (§2.2). Only the hash of its random part is stored,
+    as for every secret a request presents (DESIGN invariant 3)."""
+    random = secrets.token_urlsafe(32)
+    provider.store.transient(layout.PUSHED_REQUESTS).put(
+        secret_id(random), {"client_id": params["client_id"], "params": kept_params(params)},
+        ttl=PUSHED_LIFETIME)
+    return REQUEST_URI_PREFIX + random
+
+
+def redeem(provider, request_uri: str, client_id: str) -> dict | None:
+    """The pushed parameters `request_uri` stands for, spent by this call; None if it is
+    unknown, expired, already used, or another client's (RFC 9126 §4). Taken before the client is
+    compared: a `request_uri` shown with the wrong client is spent as well."""
+    random = request_uri[len(REQUEST_URI_PREFIX):]
+    if not request_uri.startswith(REQUEST_URI_PREFIX) or not REQUEST_URI_RANDOM.fullmatch(random):
+        return None
+    record = provider.store.transient(layout.PUSHED_REQUESTS).take(secret_id(random))
+    if record is None or record.get("client_id") != client_id:
+        return None
+    return record["params"]
+
+
+def pushed_request(provider, request: ProtocolRequest) -> ProtocolRequest:
+    """RFC 9126 §4: the request `request_uri` stands for, in place of this one; AuthorizePage
+    while no redirect URI is proven (a repeated `client_id` or `request_uri`, an unknown client,
+    a `request_uri` not or no longer good)."""
+    multi = request.payload.datalist
+    if any(len(multi.get(name, ())) > 1 for name in ("client_id", "request_uri")):
+        raise AuthorizePage("error.authorize.invalid_request")
+    ctx = Context(params=request.payload.data)
+    check_client(ctx, provider)
+    params = redeem(provider, request.payload.data["request_uri"], ctx.client.get_client_id())
+    if params is None:
+        raise AuthorizePage("error.authorize.request_uri_expired")
+    url = urlunsplit(urlsplit(request.url)._replace(query="", fragment=""))
+    return ProtocolRequest("GET", url, request.headers, {k: [v] for k, v in params.items()})
+
+
+def arrived(provider, request: ProtocolRequest, *, resumed: bool) -> tuple[ProtocolRequest, bool]:
+    """The request to answer, and whether its parameters were pushed. A resumed interaction's
+    note is believed (it was made here, from a request these checks passed); a query's is not.
+    A `request_uri` that is no PAR URN is left to `check_request_object` (not supported)."""
+    if resumed:
+        return request, request.payload.data.get(PUSHED) == "yes"
+    uri = request.payload.data.get("request_uri")
+    if isinstance(uri, str) and uri.startswith(REQUEST_URI_PREFIX):
+        return pushed_request(provider, request), True
+    return request, False
 
 
 # -- the endpoint ----------------------------------------------------------------
 
-def respond(provider, request: ProtocolRequest, signed_in: SignedIn | None, *,
+def respond(provider, request: ProtocolRequest, signed_in: SignedIn | None, *, resumed: bool = False,
             just_signed_in: bool = False, chosen: bool = False, consented: bool = False):
     """A Reply (a redirect to the client), NeedsSignIn, NeedsConsent, or raise AuthorizePage.
+    `resumed`: the request is an interaction's, waiting since it arrived (`arrived`);
     `chosen`: the person picked the account on the sign-in page (answers `select_account`);
     `consented`: they allowed this very request on the consent screen."""
+    request, pushed = arrived(provider, request, resumed=resumed)
     params = request.payload.data
-    ctx = Context(params=params, multi=request.payload.datalist)
+    ctx = Context(params=params, multi=request.payload.datalist, pushed=pushed)
     try:
         validate(provider, ctx)
         session = (signed_in.account, signed_in.auth_time) if signed_in else None
@@ -267,14 +369,15 @@ def respond(provider, request: ProtocolRequest, signed_in: SignedIn | None, *,
                 return issue_code(provider, request, signed_in)
             if "none" in ctx.prompts:  # OIDC Core §3.1.2.6
                 raise ConsentRequiredError("The person has not allowed this app.")
-            return NeedsConsent(params=kept_params(params), client=ctx.client, scopes=asked.scopes)
+            return NeedsConsent(params=kept_params(params, pushed=ctx.pushed), client=ctx.client,
+                                scopes=asked.scopes)
         if "none" in ctx.prompts:  # OIDC Core §3.1.2.6
             raise LoginRequiredError("The person is not signed in.")
     except OAuth2Error as error:
         if ctx.redirect_uri is None:  # not proven: no redirect (RFC 9700 §4.11.2)
             raise AuthorizePage("error.authorize.invalid_request") from None
         return redirect_error(provider, ctx.redirect_uri, params, error)
-    return NeedsSignIn(params=kept_params(params), client=ctx.client,
+    return NeedsSignIn(params=kept_params(params, pushed=ctx.pushed), client=ctx.client,
                        login_hint=params.get("login_hint"), ui_locales=params.get("ui_locales"))
 
 

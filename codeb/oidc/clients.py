@@ -30,12 +30,13 @@ from ..errors import BadInput, NotFound
 from ..store import layout, secret_id
 from ..store.cache import Memo
 from ..tenants.hosts import is_loopback
+from . import client_settings
+from .client_settings import ACCESS_TOKEN_LIFETIME, DEFAULT_GRANT_TYPES, REFRESH_TOKEN_LIFETIME, SECRET_METHODS
 
 SCOPES = ("openid", "profile", "email", "offline_access", "verified_identity")
 # What a client may ask for unless the admin says otherwise: `verified_identity` (that the person
 # proved who they are with an EU Wallet PID, codeb.oidc.userinfo) only for clients allowed it.
 DEFAULT_SCOPES = ("openid", "profile", "email", "offline_access")
-GRANT_TYPES = ("authorization_code", "refresh_token")
 FIRST_PARTY = "office"  # the office shell: CodeB's own browser app, a public client
 SHOWN_SECRET_LIFETIME = 300
 
@@ -134,6 +135,65 @@ class Client(ClientMixin):
     def home_url(self) -> str | None:
         return self.doc.get("home_url") or None
 
+    # The protocol settings (codeb.oidc.client_settings) ----------------------------------
+
+    @property
+    def grant_types(self) -> tuple[str, ...]:
+        return tuple(self.doc.get("grant_types", DEFAULT_GRANT_TYPES))
+
+    @property
+    def token_endpoint_auth_method(self) -> str:
+        """The client's one way of authenticating (RFC 7591 §2); a confidential client that set
+        none may use either secret method."""
+        return self.doc.get("token_endpoint_auth_method") or ("none" if self.public else "client_secret_basic")
+
+    @property
+    def jwks(self) -> dict | None:
+        return self.doc.get("jwks")
+
+    @property
+    def jwks_uri(self) -> str | None:
+        return self.doc.get("jwks_uri")
+
+    @property
+    def fapi(self) -> bool:
+        return bool(self.doc.get("fapi"))
+
+    @property
+    def require_par(self) -> bool:
+        return bool(self.doc.get("require_par")) or self.fapi
+
+    @property
+    def require_dpop(self) -> bool:
+        return bool(self.doc.get("require_dpop")) or self.fapi
+
+    @property
+    def resource_server(self) -> bool:
+        """One of the tenant's own resource servers: it may introspect any of the tenant's tokens."""
+        return bool(self.doc.get("resource_server")) and not self.public
+
+    @property
+    def backchannel_logout_uri(self) -> str | None:
+        return self.doc.get("backchannel_logout_uri") or None
+
+    @property
+    def access_token_lifetime(self) -> int:
+        return int(self.doc.get("access_token_lifetime") or ACCESS_TOKEN_LIFETIME)
+
+    @property
+    def refresh_token_lifetime(self) -> int:
+        return int(self.doc.get("refresh_token_lifetime") or REFRESH_TOKEN_LIFETIME)
+
+    @property
+    def api_scopes(self) -> tuple[str, ...]:
+        """What a machine client may ask for with client_credentials (its own API scopes)."""
+        return tuple(self.doc.get("api_scopes", ()))
+
+    @property
+    def audience(self) -> tuple[str, ...]:
+        """The resource servers a machine client's tokens are for (their `aud`); its own id without one."""
+        return tuple(self.doc.get("audience", ()))
+
     def get_client_id(self):
         return self.client_id
 
@@ -156,13 +216,14 @@ class Client(ClientMixin):
     def check_endpoint_auth_method(self, method, endpoint):
         if self.public:
             return method == "none"
-        return method in ("client_secret_basic", "client_secret_post")
+        configured = self.doc.get("token_endpoint_auth_method")
+        return method == configured if configured else method in SECRET_METHODS
 
     def check_response_type(self, response_type):
         return response_type == "code"
 
     def check_grant_type(self, grant_type):
-        return grant_type in self.doc.get("grant_types", GRANT_TYPES)
+        return grant_type in self.grant_types
 
 
 def first_party(store, issuer: str) -> Client:
@@ -260,6 +321,19 @@ class Clients:
                 doc["home_url"] = home_url
             else:
                 doc.pop("home_url", None)
+        return Client(doc)
+
+    def configure(self, client_id: str, **changes) -> Client:
+        """Change a client's protocol settings (codeb.oidc.client_settings: grant types, client
+        authentication and keys, PAR, DPoP, FAPI 2.0, back-channel logout, lifetimes, API scopes
+        and audience), checked together; raises BadInput, changing nothing, on the first wrong one."""
+        client = self.require(client_id)
+        if client.doc.get("first_party"):
+            raise NotFound("error.unknown_client")
+        with self.store.update(layout.CLIENTS, client.client_id) as doc:
+            new = client_settings.checked(doc, changes)
+            doc.clear()
+            doc.update(new)
         return Client(doc)
 
     def new_secret(self, client_id: str) -> str:

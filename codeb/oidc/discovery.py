@@ -10,10 +10,15 @@ import json
 
 from ..store.cache import MISSING as _MISSING
 from ..store.cache import Memo
+from .client_settings import ASSERTION_ALGORITHMS as _ASSERTION_ALGORITHMS
 from .clients import SCOPES
 
 PROMPTS = {"none", "login", "consent", "select_account"}
-CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+ASSERTION_ALGORITHMS = list(_ASSERTION_ALGORITHMS)  # private_key_jwt (codeb.oidc.client_settings)
+# The endpoints that authenticate a client (revocation, introspection, PAR) accept what /token does.
+GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"]
+DPOP_ALGORITHMS = ["ES256", "RS256", "PS256", "Ed25519", "EdDSA"]  # RFC 9449 §5.1: the proofs this server checks
 
 PATHS = {
     "authorization_endpoint": "/authorize",
@@ -21,6 +26,9 @@ PATHS = {
     "userinfo_endpoint": "/userinfo",
     "jwks_uri": "/jwks.json",
     "end_session_endpoint": "/logout",
+    "revocation_endpoint": "/revoke",
+    "introspection_endpoint": "/introspect",
+    "pushed_authorization_request_endpoint": "/par",
 }
 
 
@@ -50,14 +58,25 @@ def metadata(issuer: str, tenant) -> dict:
         **urls,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": list(GRANT_TYPES),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "revocation_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
+        "revocation_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        "introspection_endpoint_auth_methods_supported": [m for m in CLIENT_AUTH_METHODS if m != "none"],
+        "introspection_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+        # RFC 9701 §6: introspection answered as a signed JWT when asked for (its Accept header).
+        "introspection_signing_alg_values_supported": ["RS256"],
+        "require_pushed_authorization_requests": False,  # RFC 9126 §5: per client (`require_par`), not for all
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
+        "backchannel_logout_supported": True,  # Back-Channel Logout 1.0 §2.1
+        "backchannel_logout_session_supported": True,
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": list(SCOPES),
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr",
-                             "tenant", "roles", "name", "nickname", "preferred_username",
+                             "sid", "tenant", "roles", "name", "nickname", "preferred_username",
                              "locale", "email", "email_verified", "verified_claims"],
         "prompt_values_supported": sorted(PROMPTS),
         "ui_locales_supported": tenant.available_languages,

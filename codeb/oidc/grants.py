@@ -34,12 +34,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, grants, scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import grants as oidc_grants
 from authlib.oidc.core.models import AuthorizationCodeMixin
 
 from ..store import layout, secret_id
+from . import backchannel
 from .discovery import CLIENT_AUTH_METHODS
 from .tokens import CODE_LIFETIME, REFRESH_LIFETIME, TOKEN_LIFETIME
 from .userinfo import claims_for
@@ -90,8 +91,12 @@ class RefreshChain:
         gid, dot, rest = token.partition(".")
         return gid if dot and rest and GRANT_ID.fullmatch(gid) else None
 
-    def start(self, gid: str, record: dict, token: str) -> None:
-        self.records.put(gid, {**record, "current": secret_id(token), "spent": []}, ttl=REFRESH_LIFETIME)
+    def start(self, gid: str, record: dict, token: str, *, lifetime: int = REFRESH_LIFETIME) -> None:
+        """A new chain; each rotation keeps it `lifetime` seconds more (the client's setting)."""
+        record = {**record, "current": secret_id(token), "spent": []}
+        if lifetime != REFRESH_LIFETIME:
+            record["lifetime"] = lifetime
+        self.records.put(gid, record, ttl=lifetime)
 
     def get(self, gid: str) -> dict | None:
         return self.records.get(gid)
@@ -121,7 +126,7 @@ class RefreshChain:
         doc["current"] = secret_id(new)
         doc["scope"] = scope
         doc.pop("expires", None)
-        self.records.put(gid, doc, ttl=REFRESH_LIFETIME)
+        self.records.put(gid, doc, ttl=doc.get("lifetime", REFRESH_LIFETIME))
 
 
 @dataclass(frozen=True)
@@ -253,6 +258,23 @@ class CodeGrant(grants.AuthorizationCodeGrant):
     def authenticate_user(self, authorization_code):
         return principal_from(self.server, authorization_code.doc)
 
+    def create_token_response(self):
+        reply = super().create_token_response()  # Authlib's, with its hooks: the ID token (OpenIDCode)
+        self.remember_for_logout()
+        return reply
+
+    def remember_for_logout(self):
+        """Back-Channel Logout §2.3: a client that takes back-channel logouts (§2.2) is remembered
+        for the browser session its tokens came from (`sid`, as its ID token says), so that the
+        end of that session, or of the account's, reaches it. Nothing is written for other clients."""
+        client, principal = self.request.client, self.request.user
+        if not client.backchannel_logout_uri:
+            return
+        backchannel.remember(self.server.store, client_id=client.get_client_id(), issuer=self.server.issuer,
+                             sub=principal.sub, login=principal.account.login,
+                             sid=backchannel.session_id_of(self.server.grants.get(principal.grant_id)),
+                             now=self.server.now())
+
 
 class RefreshGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
@@ -282,6 +304,8 @@ class RefreshGrant(grants.RefreshTokenGrant):
             return None
         if self.server.grants.is_revoked(gid):
             return None
+        if doc.get("jkt") and (self.server.dpop is None or self.server.dpop.jkt != doc["jkt"]):
+            return None  # RFC 9449 §5: a bound chain is refreshed only with a proof of its key; nothing spent
         principal = principal_from(self.server, doc)
         return RefreshRecord(doc, presented=token, principal=principal) if principal else None
 
@@ -290,6 +314,22 @@ class RefreshGrant(grants.RefreshTokenGrant):
 
     def revoke_old_credential(self, refresh_token):
         pass  # already replaced by the rotation (or taken, for a token from before chains)
+
+
+class MachineGrant(grants.ClientCredentialsGrant):
+    """client_credentials (RFC 6749 §4.4) for a machine client allowed it: a confidential client
+    authenticated as at /token, given only its own API scopes (`Client.api_scopes`; all of them
+    when it names none, RFC 6749 §3.3), never a person's (`openid`, `profile`, ...), and no
+    refresh token (§4.4.3). The token's `aud` is the client's audience (tokens.issue_machine_token)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = [m for m in CLIENT_AUTH_METHODS if m != "none"]
+
+    def validate_requested_scope(self):
+        client = self.request.client
+        asked = scope_to_list(self.request.payload.scope or "") or list(client.api_scopes)
+        if not set(asked) <= set(client.api_scopes):
+            raise InvalidScopeError("The client may not ask for that scope.")
+        self.request.payload.data["scope"] = " ".join(asked)  # the scope the token and its reply carry
 
 
 class Pkce(CodeChallenge):
@@ -308,7 +348,8 @@ class Pkce(CodeChallenge):
 
 
 class OpenIDCode(oidc_grants.OpenIDCode):
-    """The ID token: RS256 with the tenant's current key, one hour, `sub`, `tenant`, `roles`, `amr`."""
+    """The ID token: RS256 with the tenant's current key, one hour, `sub`, `tenant`, `roles`, `amr`,
+    and `sid`, the browser session it came from (Back-Channel Logout §2.1, §2.4; codeb.oidc.backchannel)."""
 
     def __init__(self, server):
         super().__init__(require_nonce=False)
@@ -330,6 +371,14 @@ class OpenIDCode(oidc_grants.OpenIDCode):
         now = self.server.now()
         return {"iss": self.server.issuer, "aud": client.get_client_id(),
                 "iat": now, "exp": now + TOKEN_LIFETIME}
+
+    def get_authorization_code_claims(self, authorization_code):
+        claims = super().get_authorization_code_claims(authorization_code)
+        # The session the grant's note names (codeb.oidc.authorize); none if the note is lost.
+        sid = backchannel.session_id_of(self.server.grants.get(authorization_code.doc.get("gid")))
+        if sid:
+            claims["sid"] = sid
+        return claims
 
     def generate_user_info(self, user, scope):
         return claims_for(user.account, scope, self.server.tenant.name)

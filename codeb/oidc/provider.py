@@ -19,15 +19,29 @@ from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749.authenticate_client import ClientAuthentication
 
 from ..store import layout
+from . import dpop
 from . import token as token_endpoint
+from .client_assertion import PrivateKeyJwt
 from .clients import SCOPES, Clients
 from .errors import OAuth2Error, reply_for
-from .grants import CodeGrant, Grants, OpenIDCode, Pkce, Principal, RefreshChain, RefreshGrant, RefreshRecord
+from .grants import (
+    CodeGrant,
+    Grants,
+    MachineGrant,
+    OpenIDCode,
+    Pkce,
+    Principal,
+    RefreshChain,
+    RefreshGrant,
+    RefreshRecord,
+)
+from .introspection import Introspection
 from .keys import SigningKeys
 from .keys import load as load_keys
 from .logout import Logout
 from .requests import NO_STORE, ProtocolRequest, Reply
-from .tokens import TOKEN_LIFETIME, issue_access_token
+from .revocation import Revocation
+from .tokens import issue_access_token, issue_machine_token
 
 
 class Provider(AuthorizationServer):
@@ -56,6 +70,7 @@ class Provider(AuthorizationServer):
         self.accounts = accounts
         self.sessions = sessions
         self.end_browser_session = end_browser_session
+        self.dpop: dpop.Proof | None = None  # this token request's DPoP proof (`token`), if it sent one
 
     @cached_property
     def issuers(self) -> set[str]:
@@ -85,11 +100,13 @@ class Provider(AuthorizationServer):
     def _client_auth(self):
         methods = ClientAuthentication(self.query_client)
         methods.register("client_secret_basic", token_endpoint.authenticate_client_secret_basic)
+        methods.register(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(self))
         return methods
 
     @cached_property
     def _endpoints(self) -> dict:
-        return {Logout.ENDPOINT_NAME: [Logout(self)]}
+        return {Logout.ENDPOINT_NAME: [Logout(self)], Revocation.ENDPOINT_NAME: [Revocation(self)],
+                Introspection.ENDPOINT_NAME: [Introspection(self)]}
 
     @cached_property
     def keys(self) -> SigningKeys:
@@ -122,14 +139,21 @@ class Provider(AuthorizationServer):
 
     def generate_bearer_token(self, grant_type, client, user=None, scope=None,
                               expires_in=None, include_refresh_token=True):
-        token = {
-            "token_type": "Bearer",
-            "access_token": issue_access_token(
+        lifetime = client.access_token_lifetime
+        jkt = self.dpop.jkt if self.dpop else None
+        if client.require_dpop and jkt is None:  # `token` refused it already; never a bearer token for it
+            raise dpop.InvalidDpopProof("This client's tokens must be DPoP-bound: send a DPoP proof.")
+        if user is None:  # client_credentials: the client itself, for its audience (grants.MachineGrant)
+            access = issue_machine_token(
+                signing_key=self.keys.current, issuer=self.issuer, tenant=self.tenant.name, client=client,
+                scope=scope, grant_id=secrets.token_hex(16), now=self.now(), lifetime=lifetime, jkt=jkt)
+        else:
+            access = issue_access_token(
                 signing_key=self.keys.current, issuer=self.issuer, tenant=self.tenant.name,
-                client_id=client.get_client_id(), principal=user, scope=scope, now=self.now()),
-            "expires_in": TOKEN_LIFETIME,
-            "scope": scope,
-        }
+                client_id=client.get_client_id(), principal=user, scope=scope, now=self.now(), lifetime=lifetime,
+                jkt=jkt)
+        token = {"token_type": "DPoP" if jkt else "Bearer", "access_token": access, "expires_in": lifetime,
+                 "scope": scope}
         if include_refresh_token:
             token["refresh_token"] = RefreshChain.new_token(user.grant_id) if isinstance(user, Principal) \
                 else secrets.token_urlsafe(32)
@@ -144,24 +168,43 @@ class Provider(AuthorizationServer):
             # The rotation, one write of the chain read under the lock held since.
             self.refresh_chains.rotate_held(principal.grant_id, old.doc, token["refresh_token"], token["scope"])
             return
+        bound = {"jkt": self.dpop.jkt} if self.dpop and request.client.public else {}  # RFC 9449 §5
         self.refresh_chains.start(principal.grant_id, {
             "client_id": request.client.get_client_id(),
             "scope": token["scope"],
             **principal.record(),
-        }, token["refresh_token"])
+            **bound,
+        }, token["refresh_token"], lifetime=request.client.refresh_token_lifetime)
 
     # The token endpoint (RFC 6749 §3.2): our checks, then Authlib's grants -------------
 
     def token(self, request: ProtocolRequest) -> Reply:
         try:
             token_endpoint.validate(request)
+            self.dpop = dpop.token_request_proof(self, request)
+            if self.dpop is None and self._claimed_client_requires_dpop(request):
+                raise dpop.InvalidDpopProof("This client's tokens must be DPoP-bound: send a DPoP proof.")
         except OAuth2Error as error:
-            return reply_for(error)
+            return self._with_nonce(reply_for(error), request)
         with ExitStack() as hold:  # what a grant locks is held until its reply is made
             request.hold = hold
-            reply = self.create_token_response(request)
+            reply = self._with_nonce(self.create_token_response(request), request)
         names = {k.lower() for k, _ in reply.headers}
         reply.headers += [h for h in NO_STORE if h[0].lower() not in names]
+        return reply
+
+
+    def _claimed_client_requires_dpop(self, request: ProtocolRequest) -> bool:
+        """Whether the client this request names (not yet authenticated: only to refuse, before
+        any code is spent) must use DPoP."""
+        claimed = token_endpoint.claimed_client_id(request)
+        client = self.clients.get(claimed) if claimed else None
+        return bool(client and client.require_dpop)
+
+    def _with_nonce(self, reply: Reply, request: ProtocolRequest) -> Reply:
+        """Every answer to a DPoP request carries the nonce for its next proof (RFC 9449 §8.2)."""
+        if dpop.header_of_safe(request) is not None and not any(k.lower() == "dpop-nonce" for k, _ in reply.headers):
+            reply.headers = [*reply.headers, ("DPoP-Nonce", dpop.nonce(self.store, self.now()))]
         return reply
 
 
@@ -176,6 +219,7 @@ def _register_grants() -> None:
     registry = AuthorizationServer()
     registry.register_grant(CodeGrant, [_openid_code, Pkce()])  # Pkce keeps no state of a request
     registry.register_grant(RefreshGrant)
+    registry.register_grant(MachineGrant)
     Provider._authorization_grants = registry._authorization_grants
     Provider._token_grants = registry._token_grants
 

@@ -9,11 +9,13 @@ parser of Basic credentials (`basic_credentials`) also authenticates
 
 import base64
 import binascii
+import json
 from urllib.parse import unquote_plus
 
 from .errors import InvalidClientError, InvalidRequestError, quoted
 from .requests import ProtocolRequest
 
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"  # RFC 7523 §2.2
 MALFORMED_BASIC = "Malformed HTTP Basic credentials."
 
 
@@ -51,12 +53,38 @@ def check_one_client_authentication(request: ProtocolRequest) -> None:
     # §5.2 names the error `invalid_request`. A body client_id naming the Basic client is
     # no second method (some libraries send both); one naming another client contradicts it.
     basic = basic_credentials(request)
+    body = request.payload.datalist
+    if "client_assertion" in body or "client_assertion_type" in body:
+        if basic is not None or "client_secret" in body:
+            raise InvalidRequestError("The client authenticated in more than one way.")
+        if request.payload.data.get("client_assertion_type") != ASSERTION_TYPE or not body.get("client_assertion"):
+            raise InvalidClientError(status_code=401, description="Unknown client assertion type.")
     if basic is None:
         return
-    if "client_secret" in request.payload.datalist:
+    if "client_secret" in body:
         raise InvalidRequestError("The client authenticated in more than one way.")
     if request.payload.data.get("client_id", basic[0]) != basic[0]:
         raise InvalidRequestError("'client_id' names another client than the Basic credentials.")
+
+
+def claimed_client_id(request: ProtocolRequest) -> str | None:
+    """The client a token request says it is (Basic, the body, or a client assertion's `sub`),
+    unverified: only for refusing early what that client may never do."""
+    basic = basic_credentials(request)
+    if basic:
+        return basic[0]
+    data = request.payload.data
+    if data.get("client_id"):
+        return data["client_id"]
+    assertion = data.get("client_assertion")
+    if isinstance(assertion, str) and assertion.count(".") == 2:
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(assertion.split(".")[1] + "=="))
+        except ValueError:
+            return None
+        sub = claims.get("sub") if isinstance(claims, dict) else None
+        return sub if isinstance(sub, str) else None
+    return None
 
 
 CHECKS = [

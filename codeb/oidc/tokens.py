@@ -21,6 +21,7 @@ TOKEN_LIFETIME = 3600          # access and ID tokens: one hour
 REFRESH_LIFETIME = 30 * 86400  # refresh tokens: thirty days, rotated on every use
 CODE_LIFETIME = 60             # authorization codes: RFC 6749 §4.2 "short", ≤ 10 min
 LEEWAY = 60                    # clock skew accepted when checking exp/iat
+MACHINE = "client_credentials"  # the `gty` of a token a client got for itself
 
 # Access tokens whose signature and `kid` were checked, by their exact text, with the key set
 # that checked them: a relying party presents one token for its hour, and its signature is
@@ -41,6 +42,13 @@ class AccessClaims:
     scope = property(lambda self: self.claims.get("scope", ""))
     gid = property(lambda self: self.claims.get("gid"))
     client_id = property(lambda self: self.claims.get("client_id"))
+    machine = property(lambda self: self.claims.get("gty") == MACHINE)  # a client_credentials token: no person
+
+    @property
+    def jkt(self) -> str | None:
+        """The DPoP key the token is bound to (RFC 9449 §6.1), None for a bearer token."""
+        cnf = self.claims.get("cnf")
+        return cnf.get("jkt") if isinstance(cnf, dict) and isinstance(cnf.get("jkt"), str) else None
 
     def meant_for(self, client_id: str) -> bool:
         """Issued to this client, for it: `client_id` and `aud` both name it (RFC 9068 §2.2, §4)."""
@@ -50,14 +58,15 @@ class AccessClaims:
 
 
 def issue_access_token(*, signing_key, issuer: str, tenant: str, client_id: str,
-                       principal, scope: str, now: int) -> str:
+                       principal, scope: str, now: int, lifetime: int = TOKEN_LIFETIME,
+                       jkt: str | None = None) -> str:
     claims = {
         "iss": issuer,
         "sub": principal.sub,
         "aud": client_id,
         "client_id": client_id,
         "iat": now,
-        "exp": now + TOKEN_LIFETIME,
+        "exp": now + lifetime,
         "jti": secrets.token_urlsafe(16),
         "scope": scope,
         "tenant": tenant,
@@ -66,6 +75,34 @@ def issue_access_token(*, signing_key, issuer: str, tenant: str, client_id: str,
         "amr": list(principal.amr),
         "gid": principal.grant_id,
     }
+    if jkt:
+        claims["cnf"] = {"jkt": jkt}  # RFC 9449 §6.1: bound to the client's DPoP key
+    header = {"alg": "RS256", "typ": "at+jwt", "kid": signing_key.kid}
+    return jwt.encode(header, claims, signing_key, algorithms=["RS256"])
+
+
+def issue_machine_token(*, signing_key, issuer: str, tenant: str, client, scope: str, grant_id: str,
+                        now: int, lifetime: int = TOKEN_LIFETIME, jkt: str | None = None) -> str:
+    """A client_credentials token (RFC 6749 §4.4): the client acts for itself, so `sub` is its id
+    (RFC 9068 §2.2), `aud` the resource servers it was given (its own id without one), no person's
+    `roles`, `amr` or `auth_time`, and `gty` saying so: the provider's own resources, which
+    serve people, refuse it (`AccessClaims.machine`). Its `gid` lets it be revoked (RFC 7009)."""
+    claims = {
+        "iss": issuer,
+        "sub": client.client_id,
+        "aud": list(client.audience) if client.audience else client.client_id,
+        "client_id": client.client_id,
+        "iat": now,
+        "exp": now + lifetime,
+        "jti": secrets.token_urlsafe(16),
+        "scope": scope or "",
+        "tenant": tenant,
+        "roles": [],
+        "gty": MACHINE,
+        "gid": grant_id,
+    }
+    if jkt:
+        claims["cnf"] = {"jkt": jkt}
     header = {"alg": "RS256", "typ": "at+jwt", "kid": signing_key.kid}
     return jwt.encode(header, claims, signing_key, algorithms=["RS256"])
 

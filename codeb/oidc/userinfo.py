@@ -16,6 +16,7 @@ from typing import Any
 
 from authlib.oidc.core import UserInfo
 
+from . import dpop
 from .clients import FIRST_PARTY
 from .errors import BearerRequestInvalid, BearerRequired, InvalidTokenError, ScopeInsufficient
 from .requests import ProtocolRequest
@@ -30,7 +31,7 @@ class Bearer:
     the grant it came from: how the person signed in."""
 
     claims: AccessClaims
-    account: Any  # codeb.accounts.Account
+    account: Any  # codeb.accounts.Account; None for a client_credentials token (only `active_token` gives one)
     grant: dict
 
 
@@ -63,31 +64,40 @@ def verified_claims(verified: dict) -> dict:
 
 
 def token_of(request: ProtocolRequest, realm: str) -> str:
-    """The bearer token, from the header (RFC 6750 §2.1) or, on POST, the form body (§2.2)."""
+    """The access token, from the header (RFC 6750 §2.1, RFC 9449 §7.1 `DPoP`) or, on POST, the
+    form body (RFC 6750 §2.2)."""
     header = request.headers.get("Authorization") or ""
     in_body = request.form.get("access_token") if request.method == "POST" else None
     if header and in_body:
         raise BearerRequestInvalid("Use one way to send the token.", realm=realm)
-    token = header[7:].strip() if header[:7].lower() == "bearer " else in_body
+    scheme, _, value = header.partition(" ")
+    token = value.strip() if scheme.lower() in ("bearer", "dpop") else in_body
     if not token:
         raise BearerRequired(realm)
     return token
 
 
-def verify_bearer(provider, token: str, *, with_grant: bool = False, audience: str | None = None) -> Bearer:
-    """The token's Bearer; the grant's note is read only for the shell's own tokens (its rule
-    needs it) or when the caller asks (`with_grant`), so a relying party's call costs no read.
-    A resource of one client only (`audience`) refuses every other client's token (RFC 9068 §4)."""
+def active_token(provider, token: str, *, with_grant: bool = False) -> Bearer:
+    """The token's Bearer if it is valid by the provider's own rules, whoever presents it and
+    however (introspection asks this, RFC 7662 §2.2): signature, `typ`, issuer, lifetime, the
+    tenant, the grant not revoked, then for a person's token the account and the shell's
+    session rule, for a client_credentials token (no account) its client still allowed that
+    grant. The grant's note is read only for the shell's own tokens (its rule needs it) or when
+    the caller asks (`with_grant`), so a relying party's call costs no read."""
     try:
         claims = verify_access_token(token, keys=provider.keys.verifying, issuers=provider.issuers,
                                      now=provider.now())
     except InvalidToken:
         raise InvalidTokenError(INVALID, realm=provider.issuer) from None
-    account = provider.accounts.find_by_sub(claims.sub)
-    if (claims.claims.get("tenant") != provider.tenant.name or provider.grants.is_revoked(claims.gid)
-            or account is None or account.disabled or claims.claims["iat"] <= account.tokens_not_before):
+    if claims.claims.get("tenant") != provider.tenant.name or provider.grants.is_revoked(claims.gid):
         raise InvalidTokenError(INVALID, realm=provider.issuer)
-    if audience is not None and not claims.meant_for(audience):
+    if claims.machine:
+        client = provider.clients.get(claims.client_id)
+        if client is None or not client.check_grant_type("client_credentials"):
+            raise InvalidTokenError(INVALID, realm=provider.issuer)
+        return Bearer(claims, None, {})
+    account = provider.accounts.find_by_sub(claims.sub)
+    if account is None or account.disabled or claims.claims["iat"] <= account.tokens_not_before:
         raise InvalidTokenError(INVALID, realm=provider.issuer)
     first_party = claims.client_id == FIRST_PARTY
     grant = (provider.grants.get(claims.gid) or {}) if first_party or with_grant else {}
@@ -96,10 +106,30 @@ def verify_bearer(provider, token: str, *, with_grant: bool = False, audience: s
     return Bearer(claims, account, grant)
 
 
+def verify_bearer(provider, token: str, *, with_grant: bool = False, audience: str | None = None,
+                  proof: "dpop.Proof | None" = None) -> Bearer:
+    """The Bearer of a token presented to one of the provider's own resources, which serve
+    people: an active token (`active_token`) of a person, for this resource if it serves one
+    client only (`audience`: every other client's token is refused, RFC 9068 §4), and proven
+    with its key if it is DPoP-bound (`proof`)."""
+    bearer = active_token(provider, token, with_grant=with_grant)
+    claims = bearer.claims
+    if bearer.account is None:  # a client_credentials token: no person's resources
+        raise InvalidTokenError(INVALID, realm=provider.issuer)
+    if audience is not None and not claims.meant_for(audience):
+        raise InvalidTokenError(INVALID, realm=provider.issuer)
+    # RFC 9449 §7: a bound token only with a proof of its key (never as a bearer token), and a
+    # proof only with a bound token.
+    if (claims.jkt or proof) and (proof is None or claims.jkt != proof.jkt):
+        raise InvalidTokenError(INVALID, realm=provider.issuer)
+    return bearer
+
+
 def verify_request(provider, request: ProtocolRequest, *, with_grant: bool = False,
                    audience: str | None = None) -> Bearer:
-    return verify_bearer(provider, token_of(request, provider.issuer), with_grant=with_grant,
-                         audience=audience)
+    token = token_of(request, provider.issuer)
+    return verify_bearer(provider, token, with_grant=with_grant, audience=audience,
+                         proof=dpop.resource_proof(provider, request, token))
 
 
 def userinfo(provider, request: ProtocolRequest) -> dict:

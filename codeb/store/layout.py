@@ -58,6 +58,7 @@ GUEST_INVITE_KEY = "guest-invites"  # keys/guest-invites.json: signs guest hotli
 XMPP_AUTH_SECRET = "xmpp-auth"  # keys/xmpp-auth.json: what the tenant's XMPP server sends to the HTTP auth endpoint
 SIP_LOOKUP_SECRET = "sip-lookup"  # keys/sip-lookup.json: what the tenant's SIP server sends to the digest lookup
 SIP_EPHEMERAL_SECRET = "sip-ephemeral"  # keys/sip-ephemeral.json: signs the shell phone's ephemeral SIP credentials
+DPOP_NONCE_KEY = "dpop-nonce"  # keys/dpop-nonce.json: makes and checks the stateless DPoP nonces (codeb.oidc.dpop)
 GUEST_INVITES = "invites"    # guests/invites/<id>.json, inside GUESTS
 
 # Per-person files that GDPR erasure acts on: <kind>/<person>/..., where <person> is
@@ -112,6 +113,15 @@ AUDIT_REPEATS = "audit-repeats"        # repeated failure events being counted b
 SHOWN_SECRETS = "shown-secrets"        # a new client secret, sealed, until the admin's page shows it once
 HANDOFFS = "handoffs"                  # one-time hand-off tokens (hashed) from the host site's progress page
 SPENT_HANDOFFS = "spent-handoffs"      # hand-off tokens used, until they would have expired: a replay is told
+# The OpenID Provider's protocol breadth (codeb.oidc): private_key_jwt assertions used (their
+# `jti`, hashed, until they expire: no replay), pushed authorization requests (RFC 9126) until
+# used or expired, DPoP proofs used (RFC 9449 §11.1), the DPoP nonces handed out, and
+# back-channel logout: per person, which clients their sessions signed in (`rp-<person>`), and
+# the logouts waiting for their client (`job-<id>`, a queue with retries; codeb.oidc.backchannel).
+CLIENT_ASSERTIONS = "client-assertions"
+PUSHED_REQUESTS = "pushed-requests"
+DPOP_PROOFS = "dpop-proofs"
+BACKCHANNEL_QUEUE = "backchannel-logouts"
 # The host site's (in `_host/transient/`): the sign-up page's verification links (hashed), and
 # what each spent link made (its request), so a link opened again says so.
 SITE_VERIFICATIONS = "site-verifications"
@@ -171,9 +181,13 @@ SIP_FAILURES_PER_SOURCE = "sip-failures-source"    # ... and per phone network
 #   one fails closed without it, the office shell's token is refused (its browser session
 #   cannot be proven) and the person signs in again; a relying party's tokens and refresh
 #   chain never read it, and a revocation is a record of its own, durable;
+# - private_key_jwt assertions' and DPoP proofs' `jti` markers: an assertion or proof lives a
+#   minute; a marker lost in a power cut lets one captured in that very minute be used once more;
+# - pushed authorization requests: live a minute; a lost one is an authorization the app starts again;
 # - the XMPP bridge's failure windows (codeb.native.failures): as the rate-limit windows, a
 #   forgotten window lets at most its limit of guesses at a 100-bit app password through once more.
-# Sessions, the refresh chains, revocations, magic links (mailed: the person
+# Sessions, the refresh chains, revocations, the back-channel logout queue (a logout an app
+# must still hear), magic links (mailed: the person
 # holds them), password failures (a lockout must survive) and superuser links stay durable.
 NOT_DURABLE = frozenset({
     CODES, INTERACTIONS, WEBAUTHN_CHALLENGES, SPENT_CODES, AUDIT_REPEATS, SHOWN_SECRETS,
@@ -183,7 +197,7 @@ NOT_DURABLE = frozenset({
     MEETING_PRESENCE, MEETING_SIGNALS, POSTS_PER_PARTICIPANT, GUEST_JOINS_PER_CLIENT,
     MEETING_SIGNALS_PER_PEER, CHANNEL_VIEWERS, GRANTS, SITE_SIGNUP_PER_CLIENT, SITE_SIGNUP_PER_ADDRESS,
     SITE_SIGNUP_PER_DOMAIN, SITE_CHECKS_PER_CLIENT, XMPP_FAILURES_PER_ACCOUNT, XMPP_FAILURES_PER_SOURCE,
-    SIP_FAILURES_PER_ACCOUNT, SIP_FAILURES_PER_SOURCE,
+    SIP_FAILURES_PER_ACCOUNT, SIP_FAILURES_PER_SOURCE, CLIENT_ASSERTIONS, PUSHED_REQUESTS, DPOP_PROOFS,
 })
 # Not SITE_SIGNUPS: the daily cap is the operator's promise of how many tenants a day at most.
 

@@ -28,6 +28,7 @@ from ..accounts.extensions import range_part
 from ..accounts.passkeys import Passkeys, passkeys_of
 from ..errors import BadInput, CodebError, Conflict, NotFound, concerning
 from ..oidc import discovery
+from ..oidc.client_settings import GRANT_TYPES
 from ..oidc.clients import SCOPES, Clients, check_redirect_uri_shape, hold_for_display, take_for_display
 from ..tenants import languages as tenant_languages
 from ..tenants import settings as tenant_settings
@@ -50,7 +51,8 @@ SETTINGS_FIELDS = {"error.settings_no_method": "methods", "error.invalid_signup_
 LANGUAGE_FIELDS = {"error.language_code": "lang"}
 NOTICES = ("user_created", "user_saved", "user_disabled", "user_enabled", "user_deleted", "erased", "hold_released",
            "session_ended", "sessions_ended", "passkey_removed", "hold_placed", "hold_lifted",
-           "client_created", "client_saved", "secret_renewed", "client_deleted", "settings_saved",
+           "client_created", "client_saved", "client_protocol_saved", "secret_renewed", "client_deleted",
+           "settings_saved",
            "language_saved", "language_removed", "upstream_created", "upstream_enabled", "upstream_disabled",
            "upstream_deleted", "upstream_updated", "guest_removed", "invite_revoked", "app_password_revoked")
 
@@ -523,7 +525,7 @@ def client(client_id):
     secret = take_for_display(g.tenant.store, shown, client_id=client.client_id,
                               viewer=context.session().csrf) if shown else None
     return render("client.html", client=client, scopes=SCOPES, secret=secret,
-                  secret_gone=bool(shown) and secret is None, endpoints=endpoints())
+                  secret_gone=bool(shown) and secret is None, endpoints=endpoints(), grant_types=GRANT_TYPES)
 
 
 @bp.post("/admin/clients/<client_id>")
@@ -537,9 +539,58 @@ def save_client(client_id):
                 scopes=request.form.getlist("scopes"), **client_extras())
     except CodebError as error:
         return render("client.html", error.status, client=_client(client_id), scopes=SCOPES, error=error,
-                      form=client_form(), endpoints=endpoints())
+                      form=client_form(), endpoints=endpoints(), grant_types=GRANT_TYPES)
     record("client.updated", client_id=updated.client_id)
     return back("admin.client", "client_saved", client_id=client_id)
+
+
+# Which field of the protocol form a refusal of `Clients.configure` is about; the others
+# (grant types, FAPI, keys given twice) concern the form as a whole and are shown at its top.
+PROTOCOL_FIELDS = {
+    "error.client_auth_method": "token_endpoint_auth_method", "error.client_needs_keys": "jwks",
+    "error.client_jwks": "jwks", "error.client_jwks_private": "jwks", "error.client_jwks_uri": "jwks_uri",
+    "error.client_backchannel_uri": "backchannel_logout_uri",
+    "error.client_access_lifetime": "access_token_lifetime", "error.client_refresh_lifetime": "refresh_token_lifetime",
+    "error.client_api_scope": "api_scopes", "error.client_audience": "audience",
+}
+
+
+def protocol_changes(client) -> dict:
+    """The protocol form's settings, as `Clients.configure` takes them (a public client's form
+    has no authentication, keys, machine or resource-server settings)."""
+    form = request.form
+
+    def lines(name):
+        return [v.strip() for v in form.get(name, "").splitlines() if v.strip()]
+    changes = {"grant_types": form.getlist("grant_types"), "require_par": form.get("require_par") == "1",
+               "require_dpop": form.get("require_dpop") == "1",
+               "backchannel_logout_uri": form.get("backchannel_logout_uri", ""),
+               "access_token_lifetime": form.get("access_token_lifetime", ""),
+               "refresh_token_lifetime": form.get("refresh_token_lifetime", "")}
+    if not client.public:
+        changes.update(token_endpoint_auth_method=form.get("token_endpoint_auth_method", ""),
+                       jwks=form.get("jwks", ""), jwks_uri=form.get("jwks_uri", ""),
+                       fapi=form.get("fapi") == "1", resource_server=form.get("resource_server") == "1",
+                       api_scopes=lines("api_scopes"), audience=lines("audience"))
+    return changes
+
+
+@bp.post("/admin/clients/<client_id>/protocol")
+def save_client_protocol(client_id):
+    """The protocol settings: grants, client authentication and keys, PAR, DPoP, FAPI 2.0, resource
+    server, back-channel logout, lifetimes, API scopes and audience (codeb.oidc.client_settings)."""
+    client = _client(client_id)
+    try:
+        with concerning(PROTOCOL_FIELDS):
+            Clients(g.tenant.store).configure(client_id, **protocol_changes(client))
+    except CodebError as error:
+        form: dict = {**request.form.to_dict(), "grant_types": request.form.getlist("grant_types")}
+        for flag in ("require_par", "require_dpop", "fapi", "resource_server"):
+            form[flag] = request.form.get(flag) == "1"
+        return render("client.html", error.status, client=client, scopes=SCOPES, endpoints=endpoints(),
+                      grant_types=GRANT_TYPES, protocol_error=error, protocol_form=form)
+    record("client.protocol_changed", client_id=client_id)
+    return back("admin.client", "client_protocol_saved", client_id=client_id)
 
 
 @bp.post("/admin/clients/<client_id>/secret")
@@ -549,7 +600,7 @@ def regenerate_secret(client_id):
         secret = Clients(g.tenant.store).new_secret(client_id)
     except CodebError as error:
         return render("client.html", error.status, client=client, scopes=SCOPES, error=error,
-                      endpoints=endpoints())
+                      endpoints=endpoints(), grant_types=GRANT_TYPES)
     record("client.secret_regenerated", client_id=client_id)
     return show_secret_once(client_id, secret, "secret_renewed")
 

@@ -18,6 +18,7 @@ from ..accounts import Accounts
 from ..accounts.sessions import Sessions
 from ..errors import BadInput, CsrfFailed, NotFound, UnknownTenant
 from ..notify.mail import Mailer, mailer_for
+from ..oidc import backchannel
 from ..tenants.hosts import is_loopback, normalize_host
 from ..tenants.secrets import session_secret
 
@@ -96,12 +97,12 @@ def load_host_site(settings: dict) -> None:
 
 
 def accounts_of(tenant) -> Accounts:
-    return Accounts(tenant.store, host=tenant.hosts[0])
+    return Accounts(tenant.store, host=tenant.hosts[0], signed_out=backchannel.account_signed_out)
 
 
 def sessions_of(tenant) -> Sessions:
     store = tenant.store
-    return Sessions(store, lambda: session_secret(store))
+    return Sessions(store, lambda: session_secret(store), ended=backchannel.session_ended)
 
 
 def _accounts():

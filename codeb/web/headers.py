@@ -23,8 +23,11 @@ HSTS = ("Strict-Transport-Security", "max-age=31536000")
 NO_STORE = ("Cache-Control", "no-store")
 
 # Browser-based relying parties on other origins read these; none uses cookies.
-CORS_ENDPOINTS = frozenset({"/.well-known/openid-configuration", "/jwks.json", "/token", "/userinfo"})
-CORS_HEADERS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Headers", "Authorization, Content-Type"))
+CORS_ENDPOINTS = frozenset({"/.well-known/openid-configuration", "/jwks.json", "/token", "/userinfo", "/revoke"})
+# A browser app may send DPoP proofs (RFC 9449) and must read the nonce and the challenge.
+CORS_HEADERS = (("Access-Control-Allow-Origin", "*"),
+                ("Access-Control-Allow-Headers", "Authorization, Content-Type, DPoP"),
+                ("Access-Control-Expose-Headers", "DPoP-Nonce, WWW-Authenticate"))
 
 
 def defaults(present: set[str], *, https: bool, static: bool, lang: str | None = None,

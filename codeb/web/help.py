@@ -22,7 +22,10 @@ def people():
 
 @bp.get("/help/oidc")
 def integrators():
-    from ..oidc.keys import RETAIN  # noqa: PLC0415 -- at first use (codeb.web)
+    from ..oidc.authorize import PUSHED_LIFETIME  # noqa: PLC0415 -- at first use (codeb.web)
+    from ..oidc.client_assertion import MAX_LIFETIME  # noqa: PLC0415
+    from ..oidc.dpop import NONCE_SLOT  # noqa: PLC0415
+    from ..oidc.keys import RETAIN  # noqa: PLC0415
     from ..oidc.tokens import CODE_LIFETIME, REFRESH_LIFETIME, TOKEN_LIFETIME  # noqa: PLC0415
 
     op = provider()
@@ -31,4 +34,5 @@ def integrators():
                            lifetimes={"access": TOKEN_LIFETIME // 60, "id": TOKEN_LIFETIME // 60,
                                       "code": CODE_LIFETIME, "refresh": REFRESH_LIFETIME // 86400,
                                       "retain": RETAIN // 60},
-                           kids=[k["kid"] for k in op.keys.public["keys"]], current_kid=op.keys.kid)
+                           kids=[k["kid"] for k in op.keys.public["keys"]], current_kid=op.keys.kid,
+                           limits={"assertion": MAX_LIFETIME, "pushed": PUSHED_LIFETIME, "nonce": NONCE_SLOT // 60})

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ..oidc.provider import Provider
 
 bp = Blueprint("oidc", __name__)
-context.CSRF_EXEMPT.add("oidc.authorize")
+context.CSRF_EXEMPT.update({"oidc.authorize", "oidc.revoke", "oidc.introspect", "oidc.pushed_request"})
 
 
 def provider() -> "Provider":
@@ -134,7 +134,7 @@ def resume():
     # A sign-in made for this request satisfies `prompt=login` and `max_age`; "Continue" with
     # the session the browser had must satisfy them as it stands.
     result = authorize_endpoint.respond(provider(), ProtocolRequest.from_params(url, pending["params"]),
-                                        current, just_signed_in=not pending.get("continued"), chosen=True,
+                                        current, resumed=True, just_signed_in=not pending.get("continued"), chosen=True,
                                         consented=bool(pending.get("consented")))
     if isinstance(result, NeedsConsent):
         return act(result, iid)
@@ -217,6 +217,35 @@ def token():
     if isinstance(outcome, BaseException):
         raise outcome
     return to_response(outcome if outcome is not None else provider().token(protocol_request()))
+
+
+@bp.route("/revoke", methods=["POST", "OPTIONS"])
+@answers("oauth")
+def revoke():
+    """Token revocation (RFC 7009, codeb.oidc.revocation)."""
+    from ..oidc import revocation  # noqa: PLC0415 -- at first use (codeb.web)
+
+    if request.method == "OPTIONS":
+        return Response(status=204)
+    return to_response(revocation.respond(provider(), protocol_request()))
+
+
+@bp.post("/introspect")
+@answers("oauth")
+def introspect():
+    """Token introspection (RFC 7662, RFC 9701; codeb.oidc.introspection)."""
+    from ..oidc import introspection  # noqa: PLC0415 -- at first use (codeb.web)
+
+    return to_response(introspection.respond(provider(), protocol_request()))
+
+
+@bp.post("/par")
+@answers("oauth")
+def pushed_request():
+    """Pushed authorization requests (RFC 9126, codeb.oidc.par)."""
+    from ..oidc import par  # noqa: PLC0415 -- at first use (codeb.web)
+
+    return to_response(par.respond(provider(), protocol_request()))
 
 
 @bp.route("/userinfo", methods=["GET", "POST", "OPTIONS"])

@@ -45,7 +45,8 @@ def test_discovery_document(app, client):
     assert doc["response_types_supported"] == ["code"]
     assert doc["code_challenge_methods_supported"] == ["S256"]
     assert doc["authorization_response_iss_parameter_supported"] is True
-    assert set(doc["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post", "none"}
+    assert set(doc["token_endpoint_auth_methods_supported"]) == {"client_secret_basic", "client_secret_post",
+                                                                 "private_key_jwt", "none"}
     assert doc["end_session_endpoint"] == "http://localhost:8000/logout"
     assert {"sub", "tenant", "roles", "amr", "auth_time"} <= set(doc["claims_supported"])
     from authlib.oidc.discovery import OpenIDProviderMetadata

@@ -186,7 +186,7 @@ def test_refresh_cannot_widen_scope(client, mailbox, rp):
 
 @pytest.mark.parametrize("data, error", [
     ({"grant_type": "password", "username": "a", "password": "b"}, "unsupported_grant_type"),
-    ({"grant_type": "client_credentials"}, "unsupported_grant_type"),
+    ({"grant_type": "client_credentials"}, "unauthorized_client"),  # RFC 6749 §5.2: not this client's grant
     ({"grant_type": "authorization_code"}, "invalid_request"),
     ({"grant_type": "authorization_code", "code": "x" * 5000}, "invalid_grant"),
     ({}, "unsupported_grant_type"),

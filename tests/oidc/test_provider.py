@@ -3,7 +3,7 @@ process and shared, while everything of the tenant and the request stays its own
 
 from codeb.accounts import Accounts
 from codeb.accounts.sessions import Sessions
-from codeb.oidc.grants import CodeGrant, RefreshGrant
+from codeb.oidc.grants import CodeGrant, MachineGrant, RefreshGrant
 from codeb.oidc.logout import Logout
 from codeb.oidc.provider import Provider
 from codeb.oidc.requests import ProtocolRequest
@@ -25,7 +25,7 @@ def test_every_provider_shares_one_set_of_registrations(tenants):
     acme = provider_for(tenants.get("acme"), "http://acme.localhost")
     assert demo._token_grants is acme._token_grants
     assert demo._authorization_grants is acme._authorization_grants
-    assert [cls for cls, _ in demo._token_grants] == [CodeGrant, RefreshGrant]
+    assert [cls for cls, _ in demo._token_grants] == [CodeGrant, RefreshGrant, MachineGrant]
 
 
 def test_what_is_bound_to_a_provider_is_bound_to_that_provider_alone(tenants):

@@ -39,9 +39,9 @@ def node_or_fail() -> str:
 class NodeRP:
     """`node rp.mjs` as a child process speaking JSON lines."""
 
-    def __init__(self, settings: dict):
+    def __init__(self, settings: dict, script: str = SCRIPT):
         self.proc = subprocess.Popen(
-            [node_or_fail(), SCRIPT, json.dumps(settings)], cwd=NODE_DIR,
+            [node_or_fail(), script, json.dumps(settings)], cwd=NODE_DIR,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, encoding="utf-8")
         self.lines = queue.Queue()

@@ -23,6 +23,11 @@ LATE_IMPORTS = {
     ("codeb.web.oidc", "codeb.oidc.authorize"): PROTOCOL,
     ("codeb.web.oidc", "codeb.oidc.userinfo"): PROTOCOL,
     ("codeb.web.oidc", "codeb.oidc.logout"): PROTOCOL,
+    ("codeb.web.oidc", "codeb.oidc.revocation"): PROTOCOL,
+    ("codeb.web.oidc", "codeb.oidc.introspection"): PROTOCOL,
+    ("codeb.web.oidc", "codeb.oidc.par"): PROTOCOL,
+    ("codeb.oidc.backchannel", "codeb.oidc.backchannel_delivery"):
+        "joserfc signs logout tokens in the courier, after a sign-out: the sign-out paths load no JOSE",
     ("codeb.web.documents", "codeb.oidc.keys"): PROTOCOL,
     ("codeb.web.documents", "codeb.oidc.provider"): PROTOCOL,
     ("codeb.web.documents", "codeb.oidc.userinfo"): PROTOCOL,
@@ -30,6 +35,9 @@ LATE_IMPORTS = {
     ("codeb.web.xmpp", "codeb.oidc.userinfo"): PROTOCOL,
     ("codeb.web.help", "codeb.oidc.keys"): PROTOCOL,
     ("codeb.web.help", "codeb.oidc.tokens"): PROTOCOL,
+    ("codeb.web.help", "codeb.oidc.authorize"): PROTOCOL,
+    ("codeb.web.help", "codeb.oidc.client_assertion"): PROTOCOL,
+    ("codeb.web.help", "codeb.oidc.dpop"): PROTOCOL,
     ("codeb.signin.upstream_oidc", "codeb.upstreams.oidc"):
         "requests, Authlib's client and joserfc load at the first company sign-in, not at startup",
     ("codeb.upstreams.connection", "codeb.upstreams.oidc"): "the same libraries, at the admin's first test connection",

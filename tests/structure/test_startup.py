@@ -94,7 +94,8 @@ def test_the_first_discovery_document_loads_neither_them_nor_the_keys(tenants, d
     doc = run["out"]["doc"]
     assert doc["issuer"].startswith(f"http://{HOST}")
     assert doc["jwks_uri"] == doc["issuer"] + "/jwks.json"
-    assert doc["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "none"]
+    assert doc["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post",
+                                                                "private_key_jwt", "none"]
     assert doc["prompt_values_supported"] == ["consent", "login", "none", "select_account"]
     assert doc["ui_locales_supported"] == ["en", "de"]
     assert not loaded(run["modules"]), {name: DEFERRED[name] for name in loaded(run["modules"])}

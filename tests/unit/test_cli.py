@@ -129,3 +129,29 @@ def test_superuser_link_for_the_local_demo_tenant_opens(data_root, app, served):
     assert link.startswith(f"http://localhost:{port}/breakglass/")
     opened = requests.get(link.replace("localhost", "127.0.0.1"), headers={"Host": f"localhost:{port}"}, timeout=10)
     assert opened.status_code == 200 and 'action="/breakglass"' in opened.text
+
+
+def test_client_set_and_show(tmp_path):
+    codeb(tmp_path, "tenant", "create", "acme", "--host", "login.acme.example")
+    client = json.loads(codeb(tmp_path, "client", "add", "acme", "--name", "Billing",
+                              "--redirect-uri", "https://billing.acme.example/cb").stdout)
+    key = '{"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}'
+    (tmp_path / "keys.json").write_text(key)
+    shown = json.loads(codeb(tmp_path, "client", "set", "acme", client["client_id"], "--jwks", f"@{tmp_path}/keys.json",
+                             "--token-endpoint-auth-method", "private_key_jwt", "--grant-type", "authorization_code",
+                             "--grant-type", "client_credentials", "--api-scope", "invoices.read",
+                             "--audience", "https://api.acme.example", "--require-par", "on",
+                             "--backchannel-logout-uri", "https://billing.acme.example/bc",
+                             "--access-token-lifetime", "900").stdout)
+    assert shown["token_endpoint_auth_method"] == "private_key_jwt" and shown["require_par"] is True
+    assert shown["grant_types"] == ["authorization_code", "client_credentials"]
+    assert shown["api_scopes"] == ["invoices.read"] and shown["access_token_lifetime"] == 900
+    assert "secret_sha256" not in shown and client["client_secret"] not in json.dumps(shown)
+    again = json.loads(codeb(tmp_path, "client", "show", "acme", client["client_id"]).stdout)
+    assert again == shown
+    refused = codeb(tmp_path, "client", "set", "acme", client["client_id"], "--access-token-lifetime", "7200",
+                    check=False)
+    assert refused.returncode != 0 and "between 60 and 3600" in refused.stderr and "Traceback" not in refused.stderr
+    assert json.loads(codeb(tmp_path, "client", "show", "acme", client["client_id"]).stdout) == shown
+    nothing = codeb(tmp_path, "client", "set", "acme", client["client_id"], check=False)
+    assert nothing.returncode != 0 and "at least one setting" in nothing.stderr

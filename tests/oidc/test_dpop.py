@@ -1,0 +1,197 @@
+"""DPoP (RFC 9449): sender-constrained access and refresh tokens with server nonces, and the
+attacks: a replayed proof, one for another URL or method, a wrong `ath`, another key, a bound
+token sent as a bearer token, a stale nonce, a forged or malformed proof."""
+
+import base64
+import json
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet, OctKey
+
+from codeb.oidc import dpop as dpop_module
+from codeb.oidc.clients import Clients
+from tests.support import dpop
+from tests.support.oidc import exchange, signed_in_code
+from tests.support.web import HOST
+
+TOKEN_URL = f"http://{HOST}/token"
+USERINFO_URL = f"http://{HOST}/userinfo"
+
+
+def claims_of(client, token):
+    keys = KeySet.import_key_set(client.get("/jwks.json", headers={"Host": HOST}).json)
+    return jwt.decode(token, keys, algorithms=["RS256"]).claims
+
+
+def nonce_from(client, clock, key, rp):
+    """The server's nonce, the way a client learns it: its first proof is refused with one."""
+    refused = client.post("/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
+                          headers={"Host": HOST, "DPoP": dpop.proof(key, "POST", TOKEN_URL, now=clock.now)},
+                          auth=(rp.client_id, rp.secret) if rp.secret else None)
+    assert refused.status_code == 400 and refused.json["error"] == "use_dpop_nonce"
+    return refused.headers["DPoP-Nonce"]
+
+
+def dpop_tokens(client, mailbox, rp, key, clock):
+    nonce = nonce_from(client, clock, key, rp)
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    response = client.post(
+        "/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
+                        "code_verifier": verifier, **({} if rp.secret else {"client_id": rp.client_id})},
+        auth=(rp.client_id, rp.secret) if rp.secret else None,
+        headers={"Host": HOST, "DPoP": dpop.proof(key, "POST", TOKEN_URL, now=clock.now, nonce=nonce)})
+    assert response.status_code == 200, response.text
+    return response, nonce
+
+
+def userinfo(client, token, proof=None, scheme="DPoP"):
+    headers = {"Host": HOST, "Authorization": f"{scheme} {token}"}
+    if proof:
+        headers["DPoP"] = proof
+    return client.get("/userinfo", headers=headers)
+
+
+def test_a_dpop_token_is_bound_to_the_client_s_key(client, mailbox, rp, clock):
+    key = dpop.new_key()
+    response, nonce = dpop_tokens(client, mailbox, rp, key, clock)
+    body = response.json
+    assert body["token_type"] == "DPoP"
+    assert claims_of(client, body["access_token"])["cnf"] == {"jkt": key.thumbprint()}
+    assert response.headers["DPoP-Nonce"]  # the nonce for the next proof (§8.2)
+    token = body["access_token"]
+    ok = userinfo(client, token, dpop.proof(key, "GET", USERINFO_URL, now=clock.now, nonce=nonce, access_token=token))
+    assert ok.status_code == 200 and ok.json["sub"]
+
+
+def test_the_nonce_is_asked_for_and_handed_out(client, demo, rp, clock):
+    nonce = nonce_from(client, clock, dpop.new_key(), rp)
+    assert dpop_module.nonce_ok(demo.store, nonce, clock.now)
+    assert dpop_module.nonce_ok(demo.store, nonce, clock.now + dpop_module.NONCE_SLOT)  # good in the next slot
+    assert not dpop_module.nonce_ok(demo.store, nonce, clock.now + 2 * dpop_module.NONCE_SLOT)
+    assert not dpop_module.nonce_ok(demo.store, nonce[:-1] + ("A" if nonce[-1] != "A" else "B"), clock.now)
+
+
+@pytest.fixture
+def bound(client, mailbox, rp, clock):
+    key = dpop.new_key()
+    response, nonce = dpop_tokens(client, mailbox, rp, key, clock)
+    return key, response.json["access_token"], nonce
+
+
+def test_a_bound_token_is_refused_as_a_bearer_token(client, bound):
+    _, token, _ = bound
+    refused = userinfo(client, token, scheme="Bearer")
+    assert refused.status_code == 401 and 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+    without_proof = userinfo(client, token)
+    assert without_proof.status_code == 401 and "DPoP" in without_proof.headers["WWW-Authenticate"]
+
+
+@pytest.mark.parametrize("case", ["other_url", "other_method", "wrong_ath", "other_key", "old", "no_ath"])
+def test_a_proof_that_does_not_fit_the_request_is_refused(client, bound, clock, case):
+    key, token, nonce = bound
+    made = {
+        "other_url": lambda: dpop.proof(key, "GET", f"http://{HOST}/token", now=clock.now, nonce=nonce,
+                                        access_token=token),
+        "other_method": lambda: dpop.proof(key, "POST", USERINFO_URL, now=clock.now, nonce=nonce, access_token=token),
+        "wrong_ath": lambda: dpop.proof(key, "GET", USERINFO_URL, now=clock.now, nonce=nonce, access_token=token + "x"),
+        "other_key": lambda: dpop.proof(dpop.new_key(), "GET", USERINFO_URL, now=clock.now, nonce=nonce,
+                                        access_token=token),
+        "old": lambda: dpop.proof(key, "GET", USERINFO_URL, now=clock.now - 600, nonce=nonce, access_token=token),
+        "no_ath": lambda: dpop.proof(key, "GET", USERINFO_URL, now=clock.now, nonce=nonce),
+    }[case]()
+    refused = userinfo(client, token, made)
+    assert refused.status_code == 401, refused.text
+    assert refused.headers["WWW-Authenticate"].startswith("DPoP ") or 'error="invalid_token"' in \
+        refused.headers["WWW-Authenticate"]
+
+
+def test_a_replayed_proof_is_refused(client, bound, clock):
+    key, token, nonce = bound
+    made = dpop.proof(key, "GET", USERINFO_URL, now=clock.now, nonce=nonce, access_token=token)
+    assert userinfo(client, token, made).status_code == 200
+    replay = userinfo(client, token, made)
+    assert replay.status_code == 401 and 'error="invalid_dpop_proof"' in replay.headers["WWW-Authenticate"]
+
+
+def test_a_stale_nonce_is_refused_with_a_fresh_one(client, bound, clock):
+    key, token, nonce = bound
+    clock.advance(3 * dpop_module.NONCE_SLOT)
+    refused = userinfo(client, token, dpop.proof(key, "GET", USERINFO_URL, now=clock.now, nonce=nonce,
+                                                  access_token=token))
+    assert refused.status_code == 401 and 'error="use_dpop_nonce"' in refused.headers["WWW-Authenticate"]
+    fresh = refused.headers["DPoP-Nonce"]
+    assert fresh != nonce
+
+
+def _b64(value) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("case", ["typ", "alg_none", "hmac", "private_jwk", "not_a_jwt", "two_headers"])
+def test_a_malformed_proof_at_the_token_endpoint_is_invalid_dpop_proof(client, rp, clock, case):
+    key = dpop.new_key()
+    nonce = nonce_from(client, clock, key, rp)
+    claims = {"jti": "j" * 16, "htm": "POST", "htu": TOKEN_URL, "iat": int(clock.now), "nonce": nonce}
+    made = {
+        "typ": lambda: dpop.proof(key, "POST", TOKEN_URL, now=clock.now, nonce=nonce, typ="JWT"),
+        "alg_none": lambda: _b64({"typ": "dpop+jwt", "alg": "none", "jwk": key.as_dict(private=False)}) + "."
+        + _b64(claims) + ".",
+        "hmac": lambda: jwt.encode({"typ": "dpop+jwt", "alg": "HS256", "jwk": {"kty": "oct", "k": "c2VjcmV0"}},
+                                   claims, OctKey.import_key(b"a shared secret of 32 bytes, ok!"),
+                                   algorithms=["HS256"]),
+        "private_jwk": lambda: dpop.proof(key, "POST", TOKEN_URL, now=clock.now, nonce=nonce,
+                                          jwk=key.as_dict(private=True)),
+        "not_a_jwt": lambda: "nope",
+        "two_headers": lambda: None,
+    }[case]()
+    headers = [("Host", HOST)]
+    if case == "two_headers":
+        one = dpop.proof(key, "POST", TOKEN_URL, now=clock.now, nonce=nonce)
+        headers += [("DPoP", one), ("DPoP", one)]
+    else:
+        headers.append(("DPoP", made))
+    refused = client.post("/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
+                          auth=(rp.client_id, rp.secret), headers=headers)
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_dpop_proof", refused.text
+
+
+def test_a_public_client_s_refresh_chain_is_bound_to_its_key(client, mailbox, demo, public_rp, clock):
+    Clients(demo.store).configure(public_rp.client_id, grant_types=["authorization_code", "refresh_token"])
+    key = dpop.new_key()
+    response, nonce = dpop_tokens(client, mailbox, public_rp, key, clock)
+    refresh = response.json["refresh_token"]
+
+    def refreshed(proof_key):
+        headers = {"Host": HOST}
+        if proof_key is not None:
+            headers["DPoP"] = dpop.proof(proof_key, "POST", TOKEN_URL, now=clock.now, nonce=nonce)
+        return client.post("/token", data={"grant_type": "refresh_token", "refresh_token": refresh,
+                                           "client_id": public_rp.client_id}, headers=headers)
+
+    assert refreshed(None).json["error"] == "invalid_grant"  # stolen, without the key
+    assert refreshed(dpop.new_key()).json["error"] == "invalid_grant"  # with another key
+    rotated = refreshed(key)  # nothing was spent by the refusals
+    assert rotated.status_code == 200 and rotated.json["token_type"] == "DPoP", rotated.text
+    assert claims_of(client, rotated.json["access_token"])["cnf"]["jkt"] == key.thumbprint()
+
+
+def test_a_client_that_must_use_dpop_gets_no_bearer_token_and_keeps_its_code(client, mailbox, demo, rp, clock):
+    Clients(demo.store).configure(rp.client_id, require_dpop=True)
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    refused = exchange(client, rp, code, verifier)
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_dpop_proof"
+    key = dpop.new_key()
+    nonce = nonce_from(client, clock, key, rp)
+    done = client.post("/token", data={"grant_type": "authorization_code", "code": code,
+                                       "redirect_uri": rp.redirect_uri, "code_verifier": verifier},
+                       auth=(rp.client_id, rp.secret),
+                       headers={"Host": HOST, "DPoP": dpop.proof(key, "POST", TOKEN_URL, now=clock.now, nonce=nonce)})
+    assert done.status_code == 200 and done.json["token_type"] == "DPoP", done.text
+
+
+def test_a_bearer_client_is_unchanged(client, mailbox, rp):
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    response = exchange(client, rp, code, verifier)
+    assert response.json["token_type"] == "Bearer" and "DPoP-Nonce" not in response.headers
+    assert "cnf" not in claims_of(client, response.json["access_token"])
