@@ -103,10 +103,14 @@ def check_jwks(value) -> dict | None:
     return {"keys": keys}
 
 
-def check_url(url, message_id: str) -> str | None:
-    """A URL CodeB itself calls (a client's `jwks_uri`, its back-channel logout URI): https,
-    or http to the loopback (a test, or an app on the same server); no user or password, no
-    fragment (Back-Channel Logout §2.2: it MAY have a query, MUST NOT have a fragment)."""
+def check_url(url, message_id: str, *, called: bool = True) -> str | None:
+    """An optional URL an admin sets on a client: empty for none, else an absolute https URL
+    without user or password, so it never runs script (`javascript:`), leaves TLS or hides a
+    second host. A URL CodeB itself calls (`called`: a client's `jwks_uri`, its back-channel
+    logout URI) may also be http to the loopback (a test, or an app on the same server) and has
+    no fragment (Back-Channel Logout §2.2: it MAY have a query, MUST NOT have a fragment). A
+    URL only a browser opens (a logo, a home page) is https, fragment or not; the pages that
+    show a logo allow exactly its origin in their CSP `img-src`."""
     url = (url or "").strip() if isinstance(url, str) or url is None else url
     if not url:
         return None
@@ -117,9 +121,9 @@ def check_url(url, message_id: str) -> str | None:
         parts.port  # noqa: B018 -- raises ValueError on a bad port
     except ValueError:
         raise BadInput(message_id, uri=url[:80]) from None
-    loopback = parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname)
+    loopback = called and parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname)
     if not (parts.scheme == "https" or loopback) or not parts.hostname or parts.username \
-            or parts.password or parts.fragment:
+            or parts.password or (called and parts.fragment):
         raise BadInput(message_id, uri=url[:80])
     return url
 

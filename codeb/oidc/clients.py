@@ -76,34 +76,14 @@ def check_redirect_uri_shape(uri: str) -> str:
     return uri
 
 
-def https_url(url, message_id: str) -> str | None:
-    """An optional URL an admin sets on a client (its logo, its home page): empty for none, else
-    an absolute https URL without user or password, so it never runs script (`javascript:`),
-    leaves TLS or hides a second host. The pages that show a logo allow exactly its origin in
-    their CSP `img-src`."""
-    url = (url or "").strip() if isinstance(url, str) or url is None else url
-    if not url:
-        return None
-    if not isinstance(url, str) or len(url) > 2000 or any(c.isspace() for c in url):
-        raise BadInput(message_id, uri=str(url)[:80])
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError on a bad port
-    except ValueError:
-        raise BadInput(message_id, uri=url[:80]) from None
-    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
-        raise BadInput(message_id, uri=url[:80])
-    return url
-
-
 def check_logo_uri(uri) -> str | None:
     """The app's logo on the sign-in and consent pages."""
-    return https_url(uri, "error.invalid_logo_uri")
+    return client_settings.check_url(uri, "error.invalid_logo_uri", called=False)
 
 
 def check_home_url(url) -> str | None:
     """Where the office shell's Apps grid opens the client."""
-    return https_url(url, "error.invalid_home_url")
+    return client_settings.check_url(url, "error.invalid_home_url", called=False)
 
 
 class Client(ClientMixin):

@@ -20,36 +20,9 @@
 // response (201, request_uri, expires_in), state, RFC 9207 `iss`, PKCE, the ID
 // token's signature/iss/aud/nonce/exp, userinfo `sub`.
 
-import * as readline from 'node:readline';
 import * as client from 'openid-client';
 
-const settings = JSON.parse(process.argv[2]);
-const lines = readline.createInterface({ input: process.stdin, terminal: false })[Symbol.asyncIterator]();
-let where = 'start';
-
-function say(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
-
-async function ask() {
-  const { value, done } = await lines.next();
-  if (done) throw new Error('stdin closed while waiting for the callback URL');
-  return JSON.parse(value);
-}
-
-function describe(err) {
-  return {
-    step: 'error',
-    where,
-    name: err?.name,
-    message: err?.message,
-    code: err?.code,
-    error: err?.error,
-    error_description: err?.error_description,
-    status: err?.status,
-    cause: err?.cause === undefined ? undefined : String(err.cause?.message ?? err.cause),
-  };
-}
+import { ask, at, authorizationRequest, discover, run, say, settings } from './rp-common.mjs';
 
 async function authentication() {
   if (settings.client_secret) return client.ClientSecretBasic(settings.client_secret);
@@ -62,41 +35,22 @@ async function authentication() {
 }
 
 async function main() {
-  const insecure = new URL(settings.issuer).protocol === 'http:';
-
-  where = 'discovery';
-  const config = await client.discovery(
-    new URL(settings.issuer),
-    settings.client_id,
-    settings.client_secret ? { client_secret: settings.client_secret } : {},
-    await authentication(),
-    insecure ? { execute: [client.allowInsecureRequests] } : undefined,
-  );
+  const config = await discover(await authentication());
   const meta = config.serverMetadata();
   const options = settings.dpop
     ? { DPoP: client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256')) }
     : undefined;
 
-  where = 'buildAuthorizationUrlWithPAR';
-  const codeVerifier = client.randomPKCECodeVerifier();
-  const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier);
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const url = await client.buildAuthorizationUrlWithPAR(config, {
-    redirect_uri: settings.redirect_uri,
-    scope: settings.scope,
-    code_challenge: codeChallenge,
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-  }, options);
+  at('buildAuthorizationUrlWithPAR');
+  const { codeVerifier, state, nonce, params } = await authorizationRequest();
+  const url = await client.buildAuthorizationUrlWithPAR(config, params, options);
   say({ step: 'authorize', url: url.href, state, nonce,
         par_endpoint: meta.pushed_authorization_request_endpoint,
         require_par: meta.require_pushed_authorization_requests });
 
   const { callback } = await ask();
 
-  where = 'authorizationCodeGrant';
+  at('authorizationCodeGrant');
   const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
     pkceCodeVerifier: codeVerifier,
     expectedState: state,
@@ -112,12 +66,12 @@ async function main() {
     claims,
   });
 
-  where = 'fetchUserInfo';
+  at('fetchUserInfo');
   const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub, options);
   say({ step: 'userinfo', userinfo });
 
   // The refresh, with the same DPoP key where there is one (a public client's chain is bound to it).
-  where = 'refreshTokenGrant';
+  at('refreshTokenGrant');
   const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token, undefined, options);
   const refreshedInfo = await client.fetchUserInfo(config, refreshed.access_token, claims.sub, options);
   say({
@@ -129,7 +83,7 @@ async function main() {
 
   // A DPoP-bound token sent as a plain bearer token must be refused (RFC 9449 §7.2).
   if (settings.dpop) {
-    where = 'bearerReplay';
+    at('bearerReplay');
     let refused;
     try {
       await client.fetchUserInfo(config, refreshed.access_token, claims.sub);
@@ -141,10 +95,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    say(describe(err));
-    process.exit(1);
-  },
-);
+run(main);

@@ -13,72 +13,25 @@
 // Every protocol check is the library's own: discovery issuer match, state,
 // RFC 9207 `iss`, PKCE, ID token signature/iss/aud/nonce/exp, userinfo `sub`.
 
-import * as readline from 'node:readline';
 import * as client from 'openid-client';
 
-const settings = JSON.parse(process.argv[2]);
-const lines = readline.createInterface({ input: process.stdin, terminal: false })[Symbol.asyncIterator]();
-let where = 'start';
-
-function say(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
-
-async function ask() {
-  const { value, done } = await lines.next();
-  if (done) throw new Error('stdin closed while waiting for the callback URL');
-  return JSON.parse(value);
-}
-
-function describe(err) {
-  return {
-    step: 'error',
-    where,
-    name: err?.name,
-    message: err?.message,
-    code: err?.code,
-    error: err?.error,
-    error_description: err?.error_description,
-    status: err?.status,
-    cause: err?.cause === undefined ? undefined : String(err.cause?.message ?? err.cause),
-  };
-}
+import { ask, at, authorizationRequest, describe, discover, run, say, settings } from './rp-common.mjs';
 
 async function main() {
-  const insecure = new URL(settings.issuer).protocol === 'http:';
-  const auth = settings.client_secret
+  const config = await discover(settings.client_secret
     ? client.ClientSecretBasic(settings.client_secret)
-    : client.None();
-
-  where = 'discovery';
-  const config = await client.discovery(
-    new URL(settings.issuer),
-    settings.client_id,
-    settings.client_secret ? { client_secret: settings.client_secret } : {},
-    auth,
-    insecure ? { execute: [client.allowInsecureRequests] } : undefined,
-  );
+    : client.None());
   const meta = config.serverMetadata();
 
-  where = 'authorize';
-  const codeVerifier = client.randomPKCECodeVerifier();
-  const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier);
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: settings.redirect_uri,
-    scope: settings.scope,
-    code_challenge: codeChallenge,
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-  });
+  at('authorize');
+  const { codeVerifier, state, nonce, params: request } = await authorizationRequest();
+  const url = client.buildAuthorizationUrl(config, request);
   say({ step: 'authorize', url: url.href, state, nonce, issuer: meta.issuer,
         iss_parameter_supported: meta.authorization_response_iss_parameter_supported === true });
 
   const { callback } = await ask();
 
-  where = 'authorizationCodeGrant';
+  at('authorizationCodeGrant');
   const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
     pkceCodeVerifier: codeVerifier,
     expectedState: state,
@@ -97,11 +50,11 @@ async function main() {
     claims,
   });
 
-  where = 'fetchUserInfo';
+  at('fetchUserInfo');
   const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
   say({ step: 'userinfo', userinfo });
 
-  where = 'refreshTokenGrant';
+  at('refreshTokenGrant');
   const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
   const refreshedInfo = await client.fetchUserInfo(config, refreshed.access_token, claims.sub);
   say({
@@ -114,7 +67,7 @@ async function main() {
   });
 
   // Spending the old refresh token again must fail (RFC 9700 §4.14.2).
-  where = 'replay';
+  at('replay');
   let replay;
   try {
     await client.refreshTokenGrant(config, tokens.refresh_token);
@@ -124,7 +77,7 @@ async function main() {
   }
   say({ step: 'replay', ...replay, step: 'replay' });
 
-  where = 'buildEndSessionUrl';
+  at('buildEndSessionUrl');
   const params = { id_token_hint: tokens.id_token, state: client.randomState() };
   if (settings.post_logout_redirect_uri) {
     params.post_logout_redirect_uri = settings.post_logout_redirect_uri;
@@ -133,10 +86,4 @@ async function main() {
   say({ step: 'logout', url: logout.href, state: params.state });
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    say(describe(err));
-    process.exit(1);
-  },
-);
+run(main);

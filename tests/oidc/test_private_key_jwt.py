@@ -5,8 +5,6 @@ another key, a long-lived assertion, `none`, a symmetric algorithm, two methods 
 import base64
 import json
 import secrets
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from joserfc import jwt
@@ -15,6 +13,7 @@ from joserfc.jwk import ECKey, OctKey, RSAKey
 from codeb.oidc import client_assertion
 from codeb.oidc.clients import Clients
 from codeb.store import layout
+from tests.support import loopback_http
 from tests.support.oidc import signed_in_code
 from tests.support.web import HOST
 
@@ -137,31 +136,20 @@ def test_the_jti_record_is_not_fsynced_and_lives_as_long_as_the_assertion(demo, 
     assert not layout.durable(layout.CLIENT_ASSERTIONS)
 
 
-class _Keys(BaseHTTPRequestHandler):
+class _Keys(loopback_http.Handler):
     keys: dict = {}
     served = 0
 
     def do_GET(self):
         type(self).served += 1
-        body = json.dumps(type(self).keys).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/jwk-set+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.answer(200, json.dumps(type(self).keys).encode(), "application/jwk-set+json")
 
 
 @pytest.fixture
 def jwks_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Keys)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     client_assertion._fetched.clear()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with loopback_http.serving(_Keys) as server:
+        yield server
     client_assertion._fetched.clear()
 
 
@@ -171,7 +159,7 @@ def test_keys_from_the_jwks_uri_and_a_rotation_is_fetched_again(client, mailbox,
     first = RSAKey.generate_key(2048, parameters={"kid": "r1"})
     _Keys.keys = {"keys": [first.as_dict(private=False)]}
     _Keys.served = 0
-    uri = f"http://127.0.0.1:{jwks_server.server_port}/jwks"
+    uri = loopback_http.url(jwks_server, "/jwks")
     Clients(demo.store).configure(rp.client_id, jwks_uri=uri, token_endpoint_auth_method="private_key_jwt")
     code, verifier, _ = signed_in_code(client, mailbox, rp)
     made = assertion(rp.client_id, first, alg="PS256", now=clock.now)

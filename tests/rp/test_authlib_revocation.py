@@ -13,7 +13,9 @@ from codeb.oidc.clients import Clients
 SCOPE = "openid profile email"
 
 
-def signed_in_session(served, user_agent, rp, email):
+def signed_in_session(served, user_agent, rp, email=None):
+    """A grant through Authlib's client: the person signs in as `email`, or, without one, the
+    person already signed in in `user_agent` gives a second grant from the live browser session."""
     meta = requests.get(served + "/.well-known/openid-configuration", timeout=10).json()
     session = OAuth2Session(rp.client_id, rp.secret, scope=SCOPE, redirect_uri=rp.redirect_uri,
                             code_challenge_method="S256",
@@ -21,7 +23,12 @@ def signed_in_session(served, user_agent, rp, email):
     verifier = generate_token(64)
     url, state = session.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier,
                                                   nonce=generate_token(24))
-    callback = user_agent.sign_in(url, email)
+    if email:
+        callback = user_agent.sign_in(url, email)
+    else:
+        answer = user_agent.get(url)
+        assert answer.status_code == 302, answer.text[:300]
+        callback = answer.headers["Location"]
     session.fetch_token(meta["token_endpoint"], authorization_response=callback, state=state, code_verifier=verifier)
     return meta, session
 
@@ -58,22 +65,6 @@ def test_revoking_an_access_token_with_authlib_ends_its_refresh_token(served, us
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
 
 
-def another_grant(served, user_agent, rp):
-    """A second grant of the person signed in in `user_agent`, from the live browser session."""
-    meta = requests.get(served + "/.well-known/openid-configuration", timeout=10).json()
-    session = OAuth2Session(rp.client_id, rp.secret, scope=SCOPE, redirect_uri=rp.redirect_uri,
-                            code_challenge_method="S256",
-                            token_endpoint_auth_method="client_secret_basic" if rp.secret else "none")
-    verifier = generate_token(64)
-    url, state = session.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier,
-                                                  nonce=generate_token(24))
-    answer = user_agent.get(url)
-    assert answer.status_code == 302, answer.text[:300]
-    session.fetch_token(meta["token_endpoint"], authorization_response=answer.headers["Location"], state=state,
-                        code_verifier=verifier)
-    return session
-
-
 def refreshes(meta, rp, refresh_token):
     data = {"grant_type": "refresh_token", "refresh_token": refresh_token}
     if not rp.secret:
@@ -84,7 +75,7 @@ def refreshes(meta, rp, refresh_token):
 
 def test_a_revoked_refresh_token_is_refused_and_the_persons_other_grant_goes_on(served, user_agent, rp):
     meta, first = signed_in_session(served, user_agent, rp, "kim@example.com")
-    second = another_grant(served, user_agent, rp)
+    _, second = signed_in_session(served, user_agent, rp)
     assert first.revoke_token(meta["revocation_endpoint"], token=first.token["refresh_token"],
                               token_type_hint="refresh_token").status_code == 200
     refused = refreshes(meta, rp, first.token["refresh_token"])

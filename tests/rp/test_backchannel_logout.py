@@ -14,11 +14,9 @@ wait for it with events and by joining it (it ends once the queue is empty), nev
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode
 
 import pytest
@@ -32,7 +30,9 @@ from codeb.oidc import backchannel, backchannel_delivery
 from codeb.oidc.clients import Clients
 from codeb.tenants import Tenants
 from codeb.web import context
+from tests.support import loopback_http
 from tests.support.oidc import authorize_params
+from tests.support.processes import free_port
 from tests.support.user_agent import Browser, hidden_value
 from tests.support.web import RP, pkce_pair, query_of
 
@@ -100,10 +100,8 @@ class RelyingParty:
         self.seen: set[str] = set()
         self.changed = threading.Condition()
         self.arrived, self.answered = threading.Event(), threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Endpoint)
-        self.server.rp = self  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{self.server.server_port}/backchannel?rp=1"  # §2.2: a query is allowed
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = loopback_http.start(_Endpoint, rp=self)
+        self.url = loopback_http.url(self.server, "/backchannel?rp=1")  # §2.2: a query is allowed
 
     def signed_in(self, id_token: str) -> dict:
         claims = jwt.decode(id_token, self.keys, algorithms=["RS256"]).claims
@@ -142,26 +140,18 @@ class RelyingParty:
     def close(self) -> None:
         if self.gate is not None:
             self.gate.set()
-        self.server.shutdown()
-        self.server.server_close()
+        loopback_http.stop(self.server)
 
 
-class _Endpoint(BaseHTTPRequestHandler):
+class _Endpoint(loopback_http.Handler):
     def do_POST(self):  # http.server calls it by this name
         rp: RelyingParty = self.server.rp  # type: ignore[attr-defined]
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.body()
         rp.arrived.set()
         if rp.gate is not None:
             assert rp.gate.wait(WAIT)
-        status = rp.receive(self.headers.get("Content-Type", ""), body)
-        self.send_response(status)
-        self.send_header("Cache-Control", "no-store")  # §2.8
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+        self.answer(rp.receive(self.headers.get("Content-Type", ""), body), Cache_Control="no-store")  # §2.8
         rp.answered.set()
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture
@@ -288,11 +278,7 @@ def test_the_end_of_an_account_reaches_every_rp_of_every_session(
 
 
 def closed_port() -> str:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return f"http://127.0.0.1:{port}/backchannel"
+    return f"http://127.0.0.1:{free_port()}/backchannel"
 
 
 @pytest.mark.parametrize("receiver", ["down", "failing"])

@@ -6,6 +6,7 @@ talks JSON lines with this test, which plays the person's browser between the
 authorization URL and the callback, and follows the logout URL it builds.
 """
 
+import contextlib
 import json
 import os
 import queue
@@ -87,20 +88,30 @@ class NodeRP:
             raise
 
 
-@pytest.fixture
-def node_rp():
+@contextlib.contextmanager
+def node_rps(script: str = SCRIPT):
+    """Starts `node <script>` with settings, as often as a test asks; each one still running at
+    the end is killed."""
     started = []
 
     def start(**settings):
-        rp = NodeRP(settings)
+        rp = NodeRP(settings, script=script)
         started.append(rp)
         return rp
 
-    yield start
-    for rp in started:
-        if rp.proc.poll() is None:
-            rp.proc.kill()
-            rp.proc.wait()
+    try:
+        yield start
+    finally:
+        for rp in started:
+            if rp.proc.poll() is None:
+                rp.proc.kill()
+                rp.proc.wait()
+
+
+@pytest.fixture
+def node_rp():
+    with node_rps() as start:
+        yield start
 
 
 def silent_authorize(user_agent, issuer, client_id, redirect_uri) -> dict:

@@ -23,19 +23,8 @@ PREFIX = "urn:ietf:params:oauth:request_uri:"
 
 @pytest.fixture
 def par_rp():
-    """Start `node rp-par.mjs` with settings; each is killed at teardown if still running."""
-    started = []
-
-    def start(**settings):
-        rp = plain.NodeRP(settings, script=SCRIPT)
-        started.append(rp)
-        return rp
-
-    yield start
-    for rp in started:
-        if rp.proc.poll() is None:
-            rp.proc.kill()
-            rp.proc.wait()
+    with plain.node_rps(SCRIPT) as start:
+        yield start
 
 
 def run(par_rp, user_agent, *, issuer, client_id, redirect_uri, email, secret=None, private_jwk=None,
