@@ -32,6 +32,11 @@ type there is), PKCE with S256 required (4., `check_pkce`, as for public clients
 `redirect_uri` in the pushed request (pushed parameters replace the query's, and
 `check_redirect_uri` requires one), a `request_uri` living less than 600 seconds (60),
 and `iss` in every authorization response (7., RFC 9207: always sent).
+
+A code may be bound to the client's DPoP key (RFC 9449 §10): `dpop_jkt`, the key's SHA-256
+JWK thumbprint, in a plain or pushed request, or the DPoP proof sent to `/par` (§10.1, which
+fills it in), is kept with the code, and `/token` then spends it only with a proof of that
+key (`grants.CodeGrant`).
 """
 
 import re
@@ -65,10 +70,11 @@ from .requests import NeedsConsent, NeedsSignIn, ProtocolRequest, Reply, SignedI
 from .tokens import InvalidToken, verify_id_token_hint
 
 CODE_CHALLENGE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+DPOP_JKT = re.compile(r"[A-Za-z0-9_-]{43}")
 MAX_AGE = re.compile(r"[0-9]{1,10}")  # ASCII digits: str.isdigit() also takes "²", which int() refuses
 SINGLE_VALUED = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
                  "prompt", "max_age", "code_challenge", "code_challenge_method",
-                 "login_hint", "id_token_hint", "ui_locales")
+                 "login_hint", "id_token_hint", "ui_locales", "dpop_jkt")
 # Parameters worth keeping while the person signs in; everything else is ignored.
 KEPT = SINGLE_VALUED + ("response_mode",)
 # The longest value of each kept parameter: an interaction stores them for half an hour, for
@@ -83,6 +89,7 @@ MAX_LENGTH = {
     "login_hint": 254,       # an email address (RFC 5321 §4.5.3.1.3)
     "id_token_hint": 8192,   # as any token (tokens.verify_*)
     "ui_locales": 100, "response_mode": 16,
+    "dpop_jkt": 43,          # RFC 9449 §10: a SHA-256 JWK thumbprint, base64url (RFC 7638)
 }
 # Pushed authorization requests (RFC 9126 §2.2): the URN prefix of a `request_uri`, its
 # random part (what `secrets.token_urlsafe(32)` makes), and how long it may wait (short,
@@ -188,6 +195,12 @@ def check_pkce(ctx: Context, provider) -> None:
         raise InvalidRequestError("Malformed 'code_challenge'.")
 
 
+def check_dpop_jkt(ctx: Context, provider) -> None:
+    jkt = ctx.params.get("dpop_jkt")
+    if jkt is not None and not DPOP_JKT.fullmatch(jkt):
+        raise InvalidRequestError("'dpop_jkt' must be the key's SHA-256 JWK thumbprint, base64url-encoded.")
+
+
 def check_prompt(ctx: Context, provider) -> None:
     prompts = set((ctx.params.get("prompt") or "").split())
     if prompts - PROMPTS:
@@ -227,6 +240,7 @@ CHECKS = [
     check_pushed,
     check_scope,
     check_pkce,
+    check_dpop_jkt,
     check_prompt,
     check_max_age,
     check_id_token_hint,

@@ -149,6 +149,20 @@ def _job(client_id: str, entry: dict, doc: dict, sid: str | None, now: float) ->
     return {**job, "sid": sid} if sid else job
 
 
+_resumed: set[str] = set()  # the tenant folders whose queue this process has looked at
+
+
+def resume(store) -> None:
+    """On the first request this process serves for the tenant: jobs a recycled process left
+    waiting (a retry due later) go to this process's courier. One listing per tenant and process;
+    the scheduled `backchannel deliver` covers a site that gets no request."""
+    if store.root in _resumed:
+        return
+    _resumed.add(store.root)  # two first requests at once may both look: one courier either way
+    if Queue(store).ids():
+        wake(store)
+
+
 def wake(store) -> None:
     """Have this process's courier deliver what is due (started if it is not running)."""
     from . import backchannel_delivery  # noqa: PLC0415 -- joserfc signs in the courier, never at start-up

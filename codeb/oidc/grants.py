@@ -34,7 +34,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, grants, scope_to_list
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError, grants, scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import grants as oidc_grants
 from authlib.oidc.core.models import AuthorizationCodeMixin
@@ -240,6 +240,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             "nonce": payload.get("nonce"),
             "code_challenge": payload.get("code_challenge"),
             "code_challenge_method": payload.get("code_challenge_method"),
+            "dpop_jkt": payload.get("dpop_jkt"),  # RFC 9449 §10: the key the code is bound to, if any
             **principal.record(),
             "granted": self.server.now(),  # the grant begins with its code
             # Usable for CODE_LIFETIME; the record lives on as its own replay marker once spent.
@@ -250,6 +251,11 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         if not isinstance(code, str) or len(code) > 200:
             return None
         doc = spend(self.server, self.server.codes, layout.SPENT_CODES, code, client)
+        bound = doc.get("dpop_jkt") if doc else None
+        if bound and (self.server.dpop is None or self.server.dpop.jkt != bound):
+            # RFC 9449 §10: a bound code is spent only with a proof of its key (spent even so, as any
+            # code a wrong exchange presented: a second try is a replay).
+            raise InvalidGrantError("The DPoP proof is not made with the key the authorization request named.")
         return CodeRecord(doc) if doc else None
 
     def delete_authorization_code(self, authorization_code):

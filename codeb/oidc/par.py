@@ -24,6 +24,11 @@ The endpoint is the one `/token` is, then the one `/authorize` is:
    `/authorize` (a redirect URI not registered) is `invalid_request` here: this answer
    goes to the authenticated client, never to a browser (§2.3).
 
+A DPoP proof sent with the push (RFC 9449 §10.1: `htm` POST, `htu` this endpoint, the nonce as
+at `/token`) binds the code to its key: its thumbprint becomes the request's `dpop_jkt`, and a
+`dpop_jkt` pushed beside it that names another key is `invalid_request`. Every answer to a
+request with a proof carries the next `DPoP-Nonce`.
+
 Then the parameters the authorization endpoint keeps are saved under the hash of the
 `request_uri`'s random part for `PUSHED_LIFETIME` seconds (`authorize.push`) and the
 answer is 201 `{"request_uri", "expires_in"}`, not cached (§2.2). The authorization
@@ -34,7 +39,7 @@ comes from or goes to the browser.
 
 import json
 
-from . import authorize
+from . import authorize, dpop
 from . import token as token_endpoint
 from .discovery import CLIENT_AUTH_METHODS
 from .errors import AuthorizePage, InvalidClientError, InvalidRequestError, OAuth2Error, reply_for
@@ -86,6 +91,16 @@ def pushed_params(request: ProtocolRequest, client) -> dict:
     return params
 
 
+def bind_to_proof(provider, request: ProtocolRequest, params: dict) -> None:
+    """RFC 9449 §10.1: the code is bound to the key of the DPoP proof sent here, if one was."""
+    value = dpop.header_of(request)
+    if value is None:
+        return
+    proof = dpop.check(provider, value, method="POST", path="/par")
+    if params.setdefault("dpop_jkt", proof.jkt) != proof.jkt:
+        raise InvalidRequestError("'dpop_jkt' names another key than the DPoP proof's.")
+
+
 def check_authorization_request(provider, params: dict) -> None:
     """`authorize.CHECKS` on the pushed parameters; a failure the endpoint would show the
     person is `invalid_request` for the client here."""
@@ -104,8 +119,10 @@ def respond(provider, request: ProtocolRequest) -> Reply:
             check(request)
         client = authenticate(provider, request)
         params = pushed_params(request, client)
+        bind_to_proof(provider, request, params)
         check_authorization_request(provider, params)
     except OAuth2Error as error:
-        return reply_for(error)
+        return provider.with_dpop_nonce(reply_for(error), request)
     body = {"request_uri": authorize.push(provider, params), "expires_in": authorize.PUSHED_LIFETIME}
-    return Reply(201, json.dumps(body), [("Content-Type", "application/json"), *NO_STORE])
+    return provider.with_dpop_nonce(Reply(201, json.dumps(body), [("Content-Type", "application/json"), *NO_STORE]),
+                                    request)

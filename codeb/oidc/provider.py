@@ -185,10 +185,10 @@ class Provider(AuthorizationServer):
             if self.dpop is None and self._claimed_client_requires_dpop(request):
                 raise dpop.InvalidDpopProof("This client's tokens must be DPoP-bound: send a DPoP proof.")
         except OAuth2Error as error:
-            return self._with_nonce(reply_for(error), request)
+            return self.with_dpop_nonce(reply_for(error), request)
         with ExitStack() as hold:  # what a grant locks is held until its reply is made
             request.hold = hold
-            reply = self._with_nonce(self.create_token_response(request), request)
+            reply = self.with_dpop_nonce(self.create_token_response(request), request)
         names = {k.lower() for k, _ in reply.headers}
         reply.headers += [h for h in NO_STORE if h[0].lower() not in names]
         return reply
@@ -201,7 +201,7 @@ class Provider(AuthorizationServer):
         client = self.clients.get(claimed) if claimed else None
         return bool(client and client.require_dpop)
 
-    def _with_nonce(self, reply: Reply, request: ProtocolRequest) -> Reply:
+    def with_dpop_nonce(self, reply: Reply, request: ProtocolRequest) -> Reply:
         """Every answer to a DPoP request carries the nonce for its next proof (RFC 9449 §8.2)."""
         if dpop.header_of_safe(request) is not None and not any(k.lower() == "dpop-nonce" for k, _ in reply.headers):
             reply.headers = [*reply.headers, ("DPoP-Nonce", dpop.nonce(self.store, self.now()))]

@@ -64,6 +64,7 @@ def load_tenant() -> None:
         load_host_site(site)
         return
     g.tenant = tenant_of(request.environ, tenants())
+    backchannel.resume(g.tenant.store)
     g.issuer = g.tenant.issuer_for(request.host, current_app.config["CODEB_PORT"])
     g.ended_session = None
     g.form_targets = set()

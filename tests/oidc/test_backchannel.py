@@ -276,6 +276,23 @@ def test_a_client_that_does_not_confirm_is_retried_with_backoff_then_given_up(
     assert audit.sentence(line)[0] == "audit.s.backchannel.failed"
 
 
+def test_a_process_hands_what_a_recycled_one_left_waiting_to_its_courier(client, mailbox, apps, store, woken,
+                                                                         monkeypatch):
+    signed_out(client, mailbox, apps, store)
+    assert deliver_due(store, send=Receiver(500)).counts == {RETRYING: 1}  # the retry is due later
+    woken.clear()
+    monkeypatch.setattr(backchannel, "_resumed", set())  # a new process: it has not looked yet
+    client.get("/", headers={"Host": HOST})
+    client.get("/", headers={"Host": HOST})
+    assert woken == [store.root]  # its first request looked, and only that one
+    # With nothing queued, a new process's first request starts no courier.
+    Queue(store).remove(Queue(store).ids()[0])
+    monkeypatch.setattr(backchannel, "_resumed", set())
+    woken.clear()
+    client.get("/", headers={"Host": HOST})
+    assert woken == []
+
+
 def test_a_client_that_no_longer_takes_logouts_is_given_up_unsent(client, mailbox, apps, store, demo):
     signed_out(client, mailbox, apps, store)
     Clients(demo.store).configure(apps.rp.client_id, backchannel_logout_uri="")

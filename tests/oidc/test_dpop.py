@@ -12,8 +12,8 @@ from joserfc.jwk import KeySet, OctKey
 from codeb.oidc import dpop as dpop_module
 from codeb.oidc.clients import Clients
 from tests.support import dpop
-from tests.support.oidc import exchange, signed_in_code
-from tests.support.web import HOST
+from tests.support.oidc import authorize_params, exchange, follow_local, get_authorize, signed_in_code
+from tests.support.web import HOST, pkce_pair, query_of, sign_in
 
 TOKEN_URL = f"http://{HOST}/token"
 USERINFO_URL = f"http://{HOST}/userinfo"
@@ -195,3 +195,114 @@ def test_a_bearer_client_is_unchanged(client, mailbox, rp):
     response = exchange(client, rp, code, verifier)
     assert response.json["token_type"] == "Bearer" and "DPoP-Nonce" not in response.headers
     assert "cnf" not in claims_of(client, response.json["access_token"])
+
+
+# -- the code bound to the client's key (§10) ----------------------------------------------
+
+PAR_URL = f"http://{HOST}/par"
+
+
+def exchange_with_proof(client, rp, code, verifier, key, clock):
+    proof = dpop.proof(key, "POST", TOKEN_URL, now=clock.now, nonce=nonce_from(client, clock, key, rp))
+    return exchange_with_header(client, rp, code, verifier, {"DPoP": proof})
+
+
+def exchange_with_header(client, rp, code, verifier, headers):
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
+            "code_verifier": verifier, **({} if rp.secret else {"client_id": rp.client_id})}
+    return client.post("/token", data=data, auth=(rp.client_id, rp.secret) if rp.secret else None,
+                       headers={"Host": HOST, **headers})
+
+
+@pytest.mark.parametrize("which", ["rp", "public_rp"])
+def test_a_code_requested_for_a_key_is_spent_only_with_that_key(client, mailbox, request, clock, which):
+    rp = request.getfixturevalue(which)
+    key = dpop.new_key()
+    code, verifier, _ = signed_in_code(client, mailbox, rp, dpop_jkt=key.thumbprint())
+    done = exchange_with_proof(client, rp, code, verifier, key, clock)
+    assert done.status_code == 200 and done.json["token_type"] == "DPoP", done.text
+    assert claims_of(client, done.json["access_token"])["cnf"] == {"jkt": key.thumbprint()}
+
+
+@pytest.mark.parametrize("proof", ["another key", "none"])
+def test_a_bound_code_is_refused_without_a_proof_of_its_key(client, mailbox, rp, clock, proof):
+    """A stolen code is of no use without the client's private key, and is spent by the try."""
+    key = dpop.new_key()
+    code, verifier, _ = signed_in_code(client, mailbox, rp, dpop_jkt=key.thumbprint())
+    if proof == "another key":
+        refused = exchange_with_proof(client, rp, code, verifier, dpop.new_key(), clock)
+    else:
+        refused = exchange(client, rp, code, verifier)
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_grant", refused.text
+    assert "key" in refused.json["error_description"]
+    again = exchange_with_proof(client, rp, code, verifier, key, clock)
+    assert again.status_code == 400 and again.json["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize("jkt", ["short", "x" * 44, "a" * 42 + "+"])
+def test_a_malformed_dpop_jkt_is_invalid_request(client, rp, jkt):
+    answer = get_authorize(client, authorize_params(rp, pkce_pair()[1], dpop_jkt=jkt))
+    assert answer.status_code == 302, answer.text
+    back = query_of(answer.headers["Location"])
+    assert back["error"] == "invalid_request" and "dpop_jkt" in back["error_description"]
+
+
+def push_with(client, rp, challenge, headers=None, **extra):
+    return client.post("/par", data=authorize_params(rp, challenge, **extra), auth=(rp.client_id, rp.secret),
+                       headers={"Host": HOST, **(headers or {})})
+
+
+def signed_in_through(client, mailbox, rp, request_uri) -> str:
+    first = get_authorize(client, {"client_id": rp.client_id, "request_uri": request_uri})
+    if first.status_code == 302:  # this browser is signed in already
+        return query_of(first.headers["Location"])["code"]
+    assert first.status_code == 303, first.text
+    done = sign_in(client, mailbox, "alice@example.com", interaction=query_of(first.headers["Location"])["i"])
+    return query_of(follow_local(client, done).headers["Location"])["code"]
+
+
+def test_a_proof_sent_with_the_push_binds_the_code_to_its_key(client, mailbox, rp, clock):
+    key = dpop.new_key()
+    verifier, challenge = pkce_pair()
+    first = push_with(client, rp, challenge, {"DPoP": dpop.proof(key, "POST", PAR_URL, now=clock.now)})
+    assert first.status_code == 400 and first.json["error"] == "use_dpop_nonce"  # the nonce as at /token
+    nonce = first.headers["DPoP-Nonce"]
+    pushed = push_with(client, rp, challenge, {"DPoP": dpop.proof(key, "POST", PAR_URL, now=clock.now, nonce=nonce)})
+    assert pushed.status_code == 201, pushed.text
+    assert pushed.headers["DPoP-Nonce"]  # §8.2: every answer to a proof carries the next nonce
+    code = signed_in_through(client, mailbox, rp, pushed.json["request_uri"])
+    refused = exchange_with_proof(client, rp, code, verifier, dpop.new_key(), clock)
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_grant"
+
+    verifier, challenge = pkce_pair()
+    nonce = nonce_from(client, clock, key, rp)
+    pushed = push_with(client, rp, challenge, {"DPoP": dpop.proof(key, "POST", PAR_URL, now=clock.now, nonce=nonce)})
+    code = signed_in_through(client, mailbox, rp, pushed.json["request_uri"])
+    done = exchange_with_proof(client, rp, code, verifier, key, clock)
+    assert done.status_code == 200 and done.json["token_type"] == "DPoP", done.text
+
+
+def test_a_pushed_dpop_jkt_binds_the_code_and_must_match_the_proof(client, mailbox, rp, clock):
+    key, other = dpop.new_key(), dpop.new_key()
+    verifier, challenge = pkce_pair()
+    nonce = nonce_from(client, clock, key, rp)
+    mismatch = push_with(client, rp, challenge, {"DPoP": dpop.proof(key, "POST", PAR_URL, now=clock.now, nonce=nonce)},
+                         dpop_jkt=other.thumbprint())
+    assert mismatch.status_code == 400 and mismatch.json["error"] == "invalid_request", mismatch.text  # §10.1
+    alone = push_with(client, rp, challenge, dpop_jkt=key.thumbprint())
+    assert alone.status_code == 201, alone.text
+    code = signed_in_through(client, mailbox, rp, alone.json["request_uri"])
+    done = exchange_with_proof(client, rp, code, verifier, key, clock)
+    assert done.status_code == 200 and done.json["token_type"] == "DPoP", done.text
+
+
+@pytest.mark.parametrize("case", ["for /token", "replayed", "GET"])
+def test_a_proof_at_the_push_that_does_not_fit_is_refused(client, rp, clock, case):
+    key = dpop.new_key()
+    nonce = nonce_from(client, clock, key, rp)
+    url, method = (TOKEN_URL, "POST") if case == "for /token" else (PAR_URL, "GET" if case == "GET" else "POST")
+    proof = dpop.proof(key, method, url, now=clock.now, nonce=nonce)
+    if case == "replayed":
+        assert push_with(client, rp, pkce_pair()[1], {"DPoP": proof}).status_code == 201
+    refused = push_with(client, rp, pkce_pair()[1], {"DPoP": proof})
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_dpop_proof", refused.text

@@ -14,6 +14,7 @@ import pytest
 from joserfc.jwk import ECKey
 
 from codeb.oidc.clients import Clients
+from codeb.store import layout, secret_id
 from tests.rp import test_openid_client as plain
 from tests.support.web import query_of
 
@@ -27,7 +28,7 @@ def par_rp():
         yield start
 
 
-def run(par_rp, user_agent, *, issuer, client_id, redirect_uri, email, secret=None, private_jwk=None,
+def run(par_rp, user_agent, demo, *, issuer, client_id, redirect_uri, email, secret=None, private_jwk=None,
         dpop=False):
     rp = par_rp(issuer=issuer, client_id=client_id, client_secret=secret, private_jwk=private_jwk, dpop=dpop,
                 redirect_uri=redirect_uri, scope="openid profile email")
@@ -43,6 +44,9 @@ def run(par_rp, user_agent, *, issuer, client_id, redirect_uri, email, secret=No
     assert callback.split("?")[0] == redirect_uri, callback
     back = query_of(callback)
     assert back["state"] == start["state"] and back["iss"] == issuer
+    # RFC 9449 §10.1: the library sent its DPoP proof with the push, so the code is bound to its key.
+    code = demo.store.transient(layout.CODES).get(secret_id(back["code"]))
+    assert bool(code["dpop_jkt"]) == dpop, code
     rp.send({"callback": callback})
 
     tokens = rp.read("tokens")
@@ -67,18 +71,18 @@ def run(par_rp, user_agent, *, issuer, client_id, redirect_uri, email, secret=No
 
 def test_confidential_client_that_must_push(served, user_agent, rp, demo, par_rp):
     Clients(demo.store).configure(rp.client_id, require_par=True)
-    run(par_rp, user_agent, issuer=served, client_id=rp.client_id, secret=rp.secret,
+    run(par_rp, user_agent, demo, issuer=served, client_id=rp.client_id, secret=rp.secret,
         redirect_uri=rp.redirect_uri, email="erin@example.com")
 
 
-def test_public_client(served, user_agent, public_rp, par_rp):
-    run(par_rp, user_agent, issuer=served, client_id=public_rp.client_id,
+def test_public_client(served, user_agent, public_rp, demo, par_rp):
+    run(par_rp, user_agent, demo, issuer=served, client_id=public_rp.client_id,
         redirect_uri=public_rp.redirect_uri, email="frank@example.com")
 
 
-def test_public_client_with_dpop(served, user_agent, public_rp, par_rp):
+def test_public_client_with_dpop(served, user_agent, public_rp, demo, par_rp):
     """A browser app's tokens bound to its key, its refresh chain too (RFC 9449 §5), with the nonces."""
-    run(par_rp, user_agent, issuer=served, client_id=public_rp.client_id, dpop=True,
+    run(par_rp, user_agent, demo, issuer=served, client_id=public_rp.client_id, dpop=True,
         redirect_uri=public_rp.redirect_uri, email="heidi@example.com")
 
 
@@ -86,5 +90,5 @@ def test_fapi_client_with_private_key_jwt_and_dpop(served, user_agent, rp, demo,
     """FAPI 2.0 mode: PAR, PKCE S256, private_key_jwt, DPoP-bound tokens, all as the library does them."""
     key = ECKey.generate_key("P-256", parameters={"kid": "rp-key"})
     Clients(demo.store).configure(rp.client_id, jwks={"keys": [key.as_dict(private=False)]}, fapi=True)
-    run(par_rp, user_agent, issuer=served, client_id=rp.client_id, private_jwk=key.as_dict(private=True),
+    run(par_rp, user_agent, demo, issuer=served, client_id=rp.client_id, private_jwk=key.as_dict(private=True),
         dpop=True, redirect_uri=rp.redirect_uri, email="grace@example.com")
