@@ -18,7 +18,10 @@
     <Root>\host.json (the ACME client, the SMTP smarthost, the TURN server), and
     registers the provisioning worker, deploy\Invoke-CodebProvisioning.ps1, as
     the scheduled task \CodeB\CodeB provisioning: every minute, as SYSTEM, never
-    two runs at once.
+    two runs at once; and deploy\Invoke-CodebBackchannel.ps1 as the scheduled task
+    \CodeB\CodeB back-channel logout, which sends the OpenID back-channel logout
+    tokens that are due for every tenant (the retries a recycled or idle site left
+    waiting): every 5 minutes, as SYSTEM, never two runs at once.
 
     With -SignupHostName and -ParentDomain it also sets up the host's own site,
     where strangers get a tenant (the sign-up page /get-your-tenant.html): the
@@ -100,6 +103,10 @@
 
 .PARAMETER NoProvisioningTask
     Do not register the provisioning worker's scheduled task (a host without self-service sign-up).
+
+.PARAMETER NoBackchannelTask
+    Do not register the scheduled task that sends the back-channel logout tokens the
+    sites' own processes left waiting (Invoke-CodebBackchannel.ps1, every 5 minutes).
 
 .PARAMETER SignupHostName
     The host name of the host's own site, the sign-up page, such as
@@ -201,6 +208,8 @@ param(
     [string]$TurnService,
 
     [switch]$NoProvisioningTask,
+
+    [switch]$NoBackchannelTask,
 
     [ValidatePattern('^(?=.{1,254}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+\.?$')]
     [string]$SignupHostName,
@@ -435,6 +444,13 @@ if ($iisReady) {
     if (-not $NoProvisioningTask -and
         $PSCmdlet.ShouldProcess('\CodeB\CodeB provisioning', "Register the scheduled task running $workerScript every minute")) {
         $null = Register-CodebProvisioningTask -Script $workerScript -Root $layout.Root
+    }
+
+    # The back-channel logout retries a recycled or idle site left waiting: every 5 minutes, as SYSTEM.
+    $backchannelScript = Join-Path $layout.App 'deploy\Invoke-CodebBackchannel.ps1'
+    if (-not $NoBackchannelTask -and
+        $PSCmdlet.ShouldProcess('\CodeB\CodeB back-channel logout', "Register the scheduled task running $backchannelScript every 5 minutes")) {
+        $null = Register-CodebBackchannelTask -Script $backchannelScript -Root $layout.Root
     }
 }
 else {

@@ -9,7 +9,7 @@
     Author               = 'CodeB'
     CompanyName          = 'CodeB'
     Copyright            = '(c) CodeB. All rights reserved.'
-    Description          = 'Shared helpers of the CodeB deployment scripts: names and paths, folder ACLs, IIS sites and application pools, TLS certificates (ACME or self-signed), the sign-up site of the host, TURN, the provisioning worker, Python and native tools.'
+    Description          = 'Shared helpers of the CodeB deployment scripts: names and paths, folder ACLs, IIS sites and application pools, TLS certificates (ACME or self-signed), the sign-up site of the host, TURN, the provisioning worker and back-channel logout tasks, Python and native tools.'
 
     # Windows PowerShell 5.1, as the scripts require (#Requires -PSEdition Desktop).
     # They import IISAdministration themselves (Initialize-CodebHost.ps1 only
@@ -56,6 +56,7 @@
         'New-CodebAppPool',
         'New-CodebSelfSignedCertificate',
         'New-CodebSite',
+        'Register-CodebBackchannelTask',
         'Register-CodebProvisioningTask',
         'Remove-CodebAcmeRenewal',
         'Remove-CodebAppPool',

@@ -29,7 +29,7 @@
         Acme.ps1           a tenant's certificate: ACME (win-acme) or self-signed, as the plan says
         Turn.ps1           the tenants' TURN secrets where the host's coturn reads them
         Provisioning.ps1   the worker's side of python -m codeb provision: plan, report, DNS check
-        Tasks.ps1          the scheduled task that runs the provisioning worker
+        Tasks.ps1          the scheduled tasks: the provisioning worker, back-channel logout
         HostSite.ps1       the host's own site codeb-host (the sign-up page): pool, site,
                            web.config without CODEB_TENANT, least-privilege ACLs, certificate
 
@@ -98,6 +98,10 @@ $script:AcmeChallengePath = '.well-known/acme-challenge'
 # The scheduled task that runs deploy\Invoke-CodebProvisioning.ps1.
 $script:ProvisioningTaskName = 'CodeB provisioning'
 $script:ProvisioningTaskPath = '\CodeB\'
+
+# The scheduled task that runs deploy\Invoke-CodebBackchannel.ps1 (back-channel logout deliveries).
+$script:BackchannelTaskName = 'CodeB back-channel logout'
+$script:BackchannelTaskPath = '\CodeB\'
 
 # The functions, each defined in exactly one of these files. They run in this
 # module's scope, so the settings and names above hold for all of them.

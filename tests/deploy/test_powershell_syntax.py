@@ -9,10 +9,11 @@ does reject broken PowerShell, so a clean parse means something.
 The module is a manifest (CodebDeploy.psd1, a PowerShell hashtable, read here
 from its syntax tree), a loader (CodebDeploy.psm1: strict mode, the shared
 constants, one dot-source per concern file) and one .ps1 per concern. The
-manifest exports exactly the functions the six scripts call.
+manifest exports exactly the functions the scripts call.
 
 What the scripts hand to Python (`python -m codeb provision run --once`, `provision
-report`, `provision plan`, `tenant remove`, `tenant reindex`, `turn show`) is read from
+report`, `provision plan`, `tenant remove`, `tenant reindex`, `turn show`, `backchannel
+deliver`) is read from
 the syntax trees and parsed by the application's own argument parser, and the names
 the scripts give IIS (the pool and site codeb-<tenant>) are checked against
 codeb/provisioning/plan.py. The host's own site (the sign-up page) is read the same way:
@@ -51,8 +52,11 @@ EXPECTED_SCRIPTS = {
     "Backup-CodebTenant.ps1",
     "Restore-CodebTenant.ps1",
     "Invoke-CodebProvisioning.ps1",
+    "Invoke-CodebBackchannel.ps1",
 }
-TENANT_SCRIPTS = EXPECTED_SCRIPTS - {"Initialize-CodebHost.ps1", "Invoke-CodebProvisioning.ps1"}
+# The host-wide scripts: no -Name, they visit every tenant (or none).
+HOST_SCRIPTS = {"Initialize-CodebHost.ps1", "Invoke-CodebProvisioning.ps1", "Invoke-CodebBackchannel.ps1"}
+TENANT_SCRIPTS = EXPECTED_SCRIPTS - HOST_SCRIPTS
 DESTRUCTIVE_SCRIPTS = {"Remove-CodebTenant.ps1", "Restore-CodebTenant.ps1"}
 
 TENANT_PATTERN = "^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -378,7 +382,7 @@ def loader_constants() -> dict:
 
 
 def functions_the_scripts_call() -> set[str]:
-    """The module functions that the six scripts call (anywhere: also in script blocks)."""
+    """The module functions that the scripts call (anywhere: also in script blocks)."""
     defined = {f.name for f in module_functions()}
     return {name for path in SCRIPTS for name in command_names(Script(path).root) if name in defined}
 
@@ -959,27 +963,118 @@ def test_restore_reindexes_the_host_index_after_the_copy():
 # --- The scheduled task ----------------------------------------------------------------------
 
 
-def test_the_provisioning_task_runs_every_minute_as_system_never_twice():
-    task = module_function("Register-CodebProvisioningTask").node
+SCHEDULED_TASKS = {
+    # public function -> (the loader's constants <prefix>Name and <prefix>Path, the task's name,
+    # its interval as Task Scheduler keeps it, the variable and script Initialize-CodebHost gives it)
+    "Register-CodebProvisioningTask": ("ProvisioningTask", "CodeB provisioning", "PT1M",
+                                       "$workerScript", "Invoke-CodebProvisioning.ps1"),
+    "Register-CodebBackchannelTask": ("BackchannelTask", "CodeB back-channel logout", "PT5M",
+                                      "$backchannelScript", "Invoke-CodebBackchannel.ps1"),
+}
+
+
+def test_the_scheduled_tasks_run_as_system_never_twice_by_one_helper():
+    """Both tasks are registered by one get-compare-set helper: SYSTEM, IgnoreNew, 30 minutes at most."""
+    task = module_function("Register-CodebScriptTask").node
+    assert "Register-CodebScriptTask" not in read_manifest()["functionstoexport"], "the helper stays private"
     settings = named_arguments(next(commands(task, "New-ScheduledTaskSettingsSet")))
     assert settings["-multipleinstances"] == "IgnoreNew"
     assert settings["-executiontimelimit"] == "(New-TimeSpan -Minutes 30)"
     trigger = named_arguments(next(commands(task, "New-ScheduledTaskTrigger")))
-    assert "-once" in trigger and trigger["-repetitioninterval"] == "(New-TimeSpan -Minutes 1)"
+    assert "-once" in trigger and trigger["-repetitioninterval"] == "(New-TimeSpan -Minutes $Minutes)"
     principal = named_arguments(next(commands(task, "New-ScheduledTaskPrincipal")))
     assert (principal["-userid"], principal["-logontype"], principal["-runlevel"]) == (
         "'SYSTEM'", "ServiceAccount", "Highest")
     register = named_arguments(next(commands(task, "Register-ScheduledTask")))
     assert {"-action", "-trigger", "-settings", "-principal", "-force"} <= set(register)
-    # The comparison that makes a rerun change nothing looks at the same settings.
+    assert (register["-taskname"], register["-taskpath"]) == ("$TaskName", "$TaskPath")
+    # The comparison that makes a rerun change nothing looks at the same settings: the interval as
+    # Task Scheduler keeps it (PT<n>M, for 1 to 59 minutes: 60 would be PT1H).
     body = text(task)
-    for compared in ("'PT1M'", "'IgnoreNew'", "'Highest'", "$action.Arguments -eq $arguments"):
+    assert "$interval = 'PT{0}M' -f $Minutes" in body
+    for compared in ("$trigger.Repetition.Interval -eq $interval", "'IgnoreNew'", "'Highest'",
+                     "$action.Arguments -eq $arguments"):
         assert compared in body
+    minutes = next(a for a in module_function("Register-CodebScriptTask").param_block.parameters["Minutes"]
+                   if a.name == "ValidateRange")
+    assert minutes.positional == ["1", "59"]
+
+
+@pytest.mark.parametrize("public", sorted(SCHEDULED_TASKS))
+def test_each_scheduled_task_has_its_name_interval_and_script(public):
+    """\\CodeB\\<name>, every so many minutes (the trigger's New-TimeSpan, compared as PT<n>M), registered
+    by Initialize-CodebHost.ps1 with the release's script, under ShouldProcess, unless -No<...>Task."""
+    constant, name, interval, variable, script_name = SCHEDULED_TASKS[public]
+    constants = loader_constants()
+    assert (evaluate(constants[f"{constant}Name"]), evaluate(constants[f"{constant}Path"])) == (name, "\\CodeB\\")
+    calls = [named_arguments(c) for c in commands(module_function(public).node, "Register-CodebScriptTask")]
+    assert len(calls) == 1
+    call = calls[0]
+    assert (call["-taskname"], call["-taskpath"]) == (f"$script:{constant}Name", f"$script:{constant}Path")
+    assert (call["-script"], call["-root"]) == ("$Script", "$Root")
+    assert script_name in unquote(call["-description"])
+    # The trigger repeats every -Minutes (New-TimeSpan -Minutes <n>); the comparison of a rerun
+    # expects the interval Task Scheduler then keeps, the helper's format applied to the same number.
+    helper = text(module_function("Register-CodebScriptTask").node)
+    form = re.search(r"\$interval = '([^']+)' -f \$Minutes", helper).group(1)
+    assert form.format(int(call["-minutes"])) == interval
     initialize = Script(DEPLOY / "Initialize-CodebHost.ps1")
-    calls = [named_arguments(c) for c in commands(initialize.root, "Register-CodebProvisioningTask")]
-    assert calls == [{"-script": "$workerScript", "-root": "$layout.Root"}]
-    assert "Join-Path $layout.App 'deploy\\Invoke-CodebProvisioning.ps1'" in initialize.source
-    assert (DEPLOY / "Invoke-CodebProvisioning.ps1").is_file()
+    registered = [named_arguments(c) for c in commands(initialize.root, public)]
+    assert registered == [{"-script": variable, "-root": "$layout.Root"}]
+    assert f"{variable} = Join-Path $layout.App 'deploy\\{script_name}'" in initialize.source
+    asked = enclosing_should_process(next(commands(initialize.root, public))) or ""
+    assert f"$PSCmdlet.ShouldProcess('\\CodeB\\{name}'" in asked
+    switch = "No" + constant  # -NoProvisioningTask, -NoBackchannelTask
+    assert switch in initialize.param_block.parameters and f"-not ${switch} -and" in asked
+    assert (DEPLOY / script_name).is_file()
+
+
+# --- Back-channel logout deliveries ----------------------------------------------------------
+
+BACKCHANNEL = DEPLOY / "Invoke-CodebBackchannel.ps1"
+
+
+def test_the_backchannel_task_delivers_for_each_tenant_as_the_cli_parses_it():
+    """python -m codeb backchannel deliver <tenant> on the tenant's data root, for every tenant once."""
+    from codeb.cli import backchannel
+
+    calls = python_calls(BACKCHANNEL)
+    assert calls == [["backchannel", "deliver", "$tenant"]]
+    args = parse_codeb(calls[0])
+    assert args.func is backchannel.deliver and args.tenant == "acme"
+    script = Script(BACKCHANNEL)
+    call = next(commands(script.root, "Invoke-CodebPython"))
+    assert named_arguments(call)["-dataroot"] == "$paths.DataRoot"
+    assert "(python -m codeb backchannel deliver)" in (enclosing_should_process(call) or ""), "-WhatIf sends nothing"
+    # Every tenant, once: the site folders and the host data root's tenants (those with tenant.json).
+    source = script.source
+    assert "Get-CodebSiteFolder -Layout $layout" in source
+    assert "Get-ChildItem -LiteralPath $layout.Data -Directory" in source
+    assert "'tenant.json'" in source
+    assert "Assert-CodebTenantName -Name $tenant" in source and "$seen.Add($tenant)" in source
+    assert "$paths = Resolve-CodebTenantPath -Name $tenant -Root $layout.Root" in source
+    assert source.index("Resolve-CodebTenantPath") < source.index("Test-Path -LiteralPath $paths.TenantFile")
+    assert source.index("Test-Path -LiteralPath $paths.TenantFile") < source.index("Invoke-CodebPython")
+
+
+def test_a_failing_tenant_stops_no_other_and_fails_the_task():
+    """As the provisioning worker: logged and warned, the next tenant runs, the pass exits 1."""
+    script = Script(BACKCHANNEL)
+    call = next(commands(script.root, "Invoke-CodebPython"))
+    node = call
+    while node is not None and node.type != "try_statement":
+        node = node.parent
+    assert node is not None, "the delivery is not in a try"
+    handler = text(next(c for c in node.children if c.type == "catch_clauses"))
+    assert "$failures++" in handler and "Write-CodebLog" in handler and "Write-Warning" in handler
+    assert "break" not in handler and "throw" not in handler
+    assert text(script.top_level("if_statement")[-1]).replace("\r", "") == (
+        "if ($failures -gt 0) {\n    exit 1\n}")
+    assert "('backchannel-{0}.log' -f [DateTime]::UtcNow.ToString('yyyyMMdd'))" in script.source
+    assert "Assert-CodebHostPrepared -Layout $layout" in script.source
+    root = script.param_block.parameters["Root"]
+    worker = Script(DEPLOY / "Invoke-CodebProvisioning.ps1").param_block.parameters["Root"]
+    assert [(a.name, a.positional) for a in root] == [(a.name, a.positional) for a in worker]
 
 
 # --- Folder permissions ----------------------------------------------------------------------
