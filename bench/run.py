@@ -300,12 +300,21 @@ def directory_rates(sizes=(1_000, 10_000, 100_000)):
     return results
 
 
-def cold_start(data):
-    """A fresh interpreter importing the app and answering its first request (IIS recycles often)."""
+def cold_start(data, bytecode: str | None):
+    """A fresh interpreter importing the app and answering its first request (IIS recycles often).
+
+    With `bytecode` (a folder for PYTHONPYCACHEPREFIX) the modules' compiled bytecode is read
+    from there, as on a server, where deploy\\Initialize-CodebHost.ps1 runs `compileall` on the
+    release; without, every module is compiled from source first (PYTHONDONTWRITEBYTECODE)."""
     probe = ("from app import app;"
              "r = app.test_client().get('/.well-known/openid-configuration', headers={'Host': 'localhost'});"
              "assert r.status_code == 200")
     env = {**os.environ, "CODEB_DATA": data}
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = bytecode
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, check=True)
     return time.perf_counter() - started
@@ -330,7 +339,10 @@ def main(rounds=ROUNDS, exchanges=EXCHANGES, sizes=(1_000, 10_000, 100_000)):
         with tempfile.TemporaryDirectory(dir=data) as folder:  # the data's disk
             with_writes = [bare_durable_rates(tenant, folder, exchanges // 2) for _ in range(rounds)]
         xmpp = [xmpp_check_rates(tenant, app, account) for _ in range(rounds)]
-        starts = [cold_start(data) for _ in range(rounds)]
+        with tempfile.TemporaryDirectory() as bytecode:
+            cold_start(data, bytecode)  # writes the bytecode, as compileall does at deployment
+            starts = [cold_start(data, bytecode) for _ in range(rounds)]
+        compiling = [cold_start(data, None) for _ in range(rounds)]
         bare_python = [interpreter_start() for _ in range(rounds)]
     ex, sig = statistics.median(exchange), statistics.median(bare)
     print(f"code-for-token exchanges, in-process WSGI   : {ex:8.1f} /s")
@@ -361,6 +373,8 @@ def main(rounds=ROUNDS, exchanges=EXCHANGES, sizes=(1_000, 10_000, 100_000)):
           f"{refused / pbkdf2:.2f}")
     print(f"cold start to first response                : {statistics.median(starts) * 1000:8.0f} ms"
           f"  (bare interpreter start {statistics.median(bare_python) * 1000:.0f} ms)")
+    print(f"the same, compiling every module first      : {statistics.median(compiling) * 1000:8.0f} ms"
+          "  (no bytecode: a release installed without compileall)")
     print("user list at N accounts (ms): page, search, page after a change, first page in a fresh process")
     for size, page, search, changed, fresh in directory_rates(sizes):
         print(f"  {size:>7,}: {page * 1000:7.1f} {search * 1000:7.1f} {changed * 1000:7.1f} {fresh * 1000:7.1f}")
