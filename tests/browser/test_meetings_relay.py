@@ -47,7 +47,7 @@ from codeb.store import layout
 from codeb.tenants import settings
 from tests.support.browser import first_sign_in
 from tests.support.coturn import MISSING, TURNSERVER, Coturn, secret_args
-from tests.support.office_pages import remote_video_plays, shown_notifications, worker_registration
+from tests.support.office_pages import push_until_shown, remote_video_plays, worker_registration
 from tests.support.push import Browser, running_push_service
 
 WITHIN = 20_000  # ms: relayed ICE on loopback takes a few seconds; polling adds one per step
@@ -288,12 +288,7 @@ def test_a_ring_notifies_and_its_notification_opens_the_meeting(served, mailbox,
 
     # Chrome's push service would hand it to Bob's service worker: DevTools does. It shows.
     cdp, registration = worker_registration(bob, served, PUSH_WITHIN)
-    cdp.send("ServiceWorker.deliverPushMessage", {"origin": served, "registrationId": registration,
-                                                   "data": payload})
-    deadline = time.monotonic() + PUSH_WITHIN
-    while not (notes := shown_notifications(bob)) and time.monotonic() < deadline:
-        bob.wait_for_timeout(50)
-    [note] = notes
+    [note] = push_until_shown(bob, cdp, served, registration, payload, PUSH_WITHIN)
     assert note["title"] == "Meeting: Design review", note
     assert "asking you to join" in note["body"], note
     assert note["tag"] == f"ring-{mid}" and note["url"] == f"/office.html#meeting={mid}"

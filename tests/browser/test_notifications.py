@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from codeb.notify import push
 from tests.support.browser import first_sign_in
-from tests.support.office_pages import shown_notifications, worker_registration
+from tests.support.office_pages import push_until_shown, shown_notifications, worker_registration
 from tests.support.push import Browser, running_push_service
 
 WITHIN = 5.0  # seconds
@@ -65,12 +65,7 @@ def test_a_message_becomes_a_notification_that_opens_the_channel(served, mailbox
 
     # Chrome's push service would hand this payload to Bob's service worker: DevTools does.
     cdp, registration = worker_registration(bob, served, WITHIN)
-    cdp.send("ServiceWorker.deliverPushMessage", {"origin": served, "registrationId": registration,
-                                                   "data": payload})
-    deadline = time.monotonic() + WITHIN
-    while not (notes := shown_notifications(bob)) and time.monotonic() < deadline:
-        bob.wait_for_timeout(50)
-    [note] = notes
+    [note] = push_until_shown(bob, cdp, served, registration, payload, WITHIN)
     assert note["title"].endswith("in #Launch") and note["body"] == "Kick-off at ten"
     assert note["tag"] == f"channel-{cid}" and note["url"] == f"/office.html#channel={cid}"
 

@@ -33,6 +33,22 @@ def worker_registration(page, served: str, within_s: float):
     return cdp, found[0]
 
 
+def push_until_shown(page, cdp, served: str, registration: str, payload: str, within_s: float) -> list[dict]:
+    """Hand `payload` to the page's service worker as Chrome's push service would (DevTools), until
+    it shows a notification; the notifications shown. Handed again every two seconds: a push that
+    reaches a worker still starting up can be dropped by Chrome, and a payload with a tag replaces
+    its own notification, so a second delivery never shows a second one."""
+    deadline = time.monotonic() + within_s
+    notes: list[dict] = []
+    while not notes and time.monotonic() < deadline:
+        cdp.send("ServiceWorker.deliverPushMessage", {"origin": served, "registrationId": registration,
+                                                       "data": payload})
+        again = min(deadline, time.monotonic() + 2)
+        while not (notes := shown_notifications(page)) and time.monotonic() < again:
+            page.wait_for_timeout(50)
+    return notes
+
+
 def shown_notifications(page) -> list[dict]:
     return page.evaluate("""navigator.serviceWorker.ready.then((r) => r.getNotifications())
         .then((all) => all.map((n) => ({title: n.title, body: n.body, tag: n.tag, url: n.data && n.data.url})))""")
