@@ -417,6 +417,8 @@ class Accounts:
             account = Account(doc)
             if not hold and privacy.held(self.store, account.sub):
                 raise Conflict("error.delete_held")  # deleting would erase what the hold keeps
+            if self.signed_out is not None:  # first: if telling the apps fails, nothing is erased yet
+                self.signed_out(self.store, account)
             self.store.write(layout.DELETED_LOGINS, secret_id(account.login),
                              doc={"deleted": int(self.store.clock())})
             if hold:
@@ -426,8 +428,6 @@ class Accounts:
                 privacy.erase_messages(self.store, account.sub)
             for entry in account.listed_sessions:
                 self.store.transient(layout.SESSIONS).delete(entry["id"])
-            if self.signed_out is not None:
-                self.signed_out(self.store, account)
             push.forget_person(self.store, account.sub)  # kept by no hold: no device is told anything more
             guests.forget_inviter(self.store, account.sub)  # the guests they let in lose access
             self._remove_files(doc)

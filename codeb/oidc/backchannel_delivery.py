@@ -156,7 +156,11 @@ def attempt(store, queue: Queue, job_id: str, doc: dict, now: int, send) -> tupl
         return _give_up(store, queue, job_id, doc, status=None, reason="unregistered"), None
     token = logout_token(load_keys(store), issuer=doc["iss"], client_id=doc["client_id"], sub=doc.get("sub"),
                          sid=doc.get("sid"), now=now)
-    status = send(uri, token)
+    try:
+        status = send(uri, token)
+    except Exception:  # a URI http.client cannot send to (one saved before the checks were stricter)
+        log.exception("back-channel logout to %s failed", doc["client_id"])
+        status = None  # unreachable: retried, then given up, never a stuck job
     attempts = doc["attempts"] + 1
     if status in SUCCESS:
         queue.remove(job_id)

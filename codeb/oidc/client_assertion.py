@@ -31,7 +31,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from ..store import layout, secret_id
-from .client_settings import ASSERTION_ALGORITHMS
+from .client_settings import ASSERTION_ALGORITHMS, FAPI_ALGORITHMS
 
 MAX_LIFETIME = 300  # seconds an assertion may live: it is made for one request, sent at once
 LEEWAY = 60
@@ -60,6 +60,8 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         except InvalidClientError as error:
             error.status_code = 401  # RFC 6749 §5.2: a failed client authentication may be 401
             raise
+        except RecursionError:  # Authlib's reading of an assertion whose JSON is nested thousands deep
+            raise InvalidClientError(description="The client assertion is not a JWT.", status_code=401) from None
 
     def get_audiences(self):
         return [audience for issuer in sorted(self.provider.issuers)
@@ -68,14 +70,16 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
     def process_assertion_claims(self, assertion, resolve_key):
         try:
             token = jwt.decode(assertion, resolve_key, algorithms=list(ASSERTION_ALGORITHMS))
-        except (JoseError, ValueError, TypeError):
+        except (JoseError, ValueError, TypeError, RecursionError):
             raise InvalidClientError(description="The client assertion's signature is not valid.") from None
-        self.verify_claims(token.claims)
+        self.verify_claims(token.claims, alg=token.header["alg"])
         return token.claims
 
-    def verify_claims(self, claims):
+    def verify_claims(self, claims, alg: str):
         """Authlib's checks (iss = sub, aud, exp, a jti used once), on the provider's clock, and
-        a short life."""
+        a short life. A FAPI 2.0 client's assertion (§5.3.2.1, §5.4.1) names the issuer alone, as
+        a string, never an endpoint or a list (which an audience injection would exploit), and
+        is signed with PS256, ES256 or EdDSA."""
         now = self.provider.now()
         registry = jwt.JWTClaimsRegistry(
             now=now, leeway=self.leeway, iss={"essential": True}, sub={"essential": True},
@@ -84,8 +88,16 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
             registry.validate(claims)
         except JoseError as error:
             raise InvalidClientError(description=f"The client assertion is not valid: {error.error}.") from None
+        client = self.provider.clients.get(claims["sub"]) if isinstance(claims["sub"], str) else None
+        if client is not None and client.fapi:
+            if not isinstance(claims["aud"], str) or claims["aud"] not in self.provider.issuers:
+                raise InvalidClientError(description="A FAPI 2.0 client's assertion names the issuer alone as its "
+                                                     "audience.")
+            if alg not in FAPI_ALGORITHMS:
+                raise InvalidClientError(description="A FAPI 2.0 client signs its assertions with "
+                                                     f"{', '.join(FAPI_ALGORITHMS)}.")
         exp, iat = claims["exp"], claims.get("iat")
-        if iat is not None and not isinstance(iat, int):
+        if iat is not None and (not isinstance(iat, (int, float)) or isinstance(iat, bool)):
             raise InvalidClientError(description="The client assertion's 'iat' is not a number.")
         if exp - (iat if iat is not None else now) > MAX_LIFETIME or (iat is not None and iat > now + LEEWAY):
             raise InvalidClientError(description=f"A client assertion may live at most {MAX_LIFETIME} seconds.")
@@ -144,13 +156,23 @@ def key_set(uri: str, *, fresh: bool = False) -> dict:
 
 def _fetch(uri: str) -> dict:
     import requests  # noqa: PLC0415 -- only a client with a jwks_uri pays for it
+    from urllib3.exceptions import HTTPError  # noqa: PLC0415 -- inside requests
 
+    deadline = time.monotonic() + JWKS_TIMEOUT  # for the whole answer: a server dripping bytes holds nobody long
     try:
         answer = requests.get(uri, timeout=JWKS_TIMEOUT, allow_redirects=False, stream=True,
                               headers={"Accept": "application/jwk-set+json, application/json"})
-        body = answer.raw.read(MAX_JWKS_BODY + 1, decode_content=True)
-        answer.close()
-    except requests.RequestException:
+        with answer:
+            body = b""
+            while len(body) <= MAX_JWKS_BODY:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(uri)
+                chunk = answer.raw.read1(8192, decode_content=True)  # what one read brings: the deadline holds
+                if not chunk:
+                    break
+                body += chunk
+    except (requests.RequestException, HTTPError, OSError, ValueError):
+        # urllib3's errors reach through `raw`: a broken gzip body, a short one, a stalled read.
         raise InvalidClientError(description="The client's jwks_uri could not be fetched.") from None
     try:
         keys = json.loads(body) if answer.status_code == 200 and len(body) <= MAX_JWKS_BODY else None

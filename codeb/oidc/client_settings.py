@@ -30,6 +30,8 @@ AUTH_METHODS = (*SECRET_METHODS, "private_key_jwt", "none")
 # What a private_key_jwt client assertion may be signed with (RFC 7523 §3; FAPI 2.0 §5.4.1: PS256,
 # ES256 or EdDSA; RFC 9864 names Ed25519 what EdDSA meant, and both are taken).
 ASSERTION_ALGORITHMS = ("RS256", "PS256", "ES256", "Ed25519", "EdDSA")
+# FAPI 2.0 §5.4.1: a FAPI client's client assertions and DPoP proofs are PS256, ES256 or EdDSA only.
+FAPI_ALGORITHMS = ("PS256", "ES256", "Ed25519", "EdDSA")
 
 ACCESS_TOKEN_LIFETIME = 3600  # the promise: one hour, unless an admin shortens it for a client
 ACCESS_TOKEN_BOUNDS = (60, 3600)
@@ -114,7 +116,8 @@ def check_url(url, message_id: str, *, called: bool = True) -> str | None:
     url = (url or "").strip() if isinstance(url, str) or url is None else url
     if not url:
         return None
-    if not isinstance(url, str) or len(url) > 2000 or any(c.isspace() for c in url):
+    if not isinstance(url, str) or len(url) > 2000 or any(c.isspace() for c in url) \
+            or (called and not url.isascii()):  # an HTTP request line is ASCII (RFC 3986 §2: percent-encode)
         raise BadInput(message_id, uri=str(url)[:80])
     try:
         parts = urlsplit(url)

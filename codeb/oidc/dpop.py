@@ -93,6 +93,7 @@ class ResourceChallenge(OAuth2Error):
 @dataclass(frozen=True)
 class Proof:
     jkt: str  # the thumbprint of the key the proof was signed with (RFC 7638, SHA-256)
+    alg: str = "ES256"  # what it was signed with (a FAPI 2.0 client's must be one of FAPI_ALGORITHMS)
 
 
 def _b64(data: bytes) -> str:
@@ -143,9 +144,21 @@ def header_of_safe(request) -> str | None:
         return "several"
 
 
-def _without_query(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", "", ""))
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _without_query(url: str) -> str | None:
+    """The URL without query and fragment, as RFC 3986 §6 compares it (scheme and host in lower
+    case, the scheme's default port left out, an empty path as `/`); None if it is no URL."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a broken IPv6 literal (`https://[abc/`), a port that is no number
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    host = f"[{host}]" if ":" in host else host
+    netloc = host if port is None or port == DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    return urlunsplit((scheme, netloc, parts.path or "/", "", ""))
 
 
 def check(provider, value: str, *, method: str, path: str, access_token: str | None = None,
@@ -159,10 +172,12 @@ def check(provider, value: str, *, method: str, path: str, access_token: str | N
     if claims.get("htm") != method:
         raise fail("The DPoP proof is for another method.")
     htu = claims.get("htu")
-    if not isinstance(htu, str) or _without_query(htu) not in {_without_query(i + path) for i in provider.issuers}:
+    if not isinstance(htu, str) or len(htu) > 2000 \
+            or _without_query(htu) not in {_without_query(i + path) for i in provider.issuers}:
         raise fail("The DPoP proof is for another URL.")
     iat, jti = claims.get("iat"), claims.get("jti")
-    if not isinstance(iat, int) or abs(iat - now) > WINDOW:
+    # A NumericDate (RFC 7519 §2): a JSON number, which may have a fraction.
+    if not isinstance(iat, (int, float)) or isinstance(iat, bool) or not abs(iat - now) <= WINDOW:
         raise fail("The DPoP proof is too old or from the future.")
     if not isinstance(jti, str) or not 8 <= len(jti) <= 200:
         raise fail("The DPoP proof has no valid 'jti'.")
@@ -176,7 +191,7 @@ def check(provider, value: str, *, method: str, path: str, access_token: str | N
     used = provider.store.transient(layout.DPOP_PROOFS)
     if not used.create(secret_id(f"{key.thumbprint()}\x00{jti}"), {}, ttl=2 * WINDOW):
         raise fail("The DPoP proof was used before.")
-    return Proof(key.thumbprint())
+    return Proof(key.thumbprint(), header["alg"])
 
 
 def _verified(value, fail):
@@ -185,7 +200,7 @@ def _verified(value, fail):
         raise fail("The DPoP proof is not a JWT.")
     try:
         header = json.loads(base64.urlsafe_b64decode(value.split(".")[0] + "=="))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise fail("The DPoP proof is not a JWT.") from None
     if not isinstance(header, dict) or header.get("alg") not in ALGORITHMS:
         raise fail("The DPoP proof's algorithm is not one this server accepts.")
@@ -198,7 +213,7 @@ def _verified(value, fail):
         registry.max_header_length = MAX_HEADER  # the proof's header carries its public key (RSA: ~700 bytes)
         signed = jws.deserialize_compact(value, key, registry=registry)
         claims = json.loads(signed.payload)
-    except (JoseError, ValueError, TypeError, KeyError):
+    except (JoseError, ValueError, TypeError, KeyError, RecursionError):
         raise fail("The DPoP proof's signature is not valid.") from None
     if not isinstance(claims, dict):
         raise fail("The DPoP proof's claims are not an object.")

@@ -22,6 +22,7 @@ from ..store import layout
 from . import dpop
 from . import token as token_endpoint
 from .client_assertion import PrivateKeyJwt
+from .client_settings import FAPI_ALGORITHMS
 from .clients import SCOPES, Clients
 from .errors import OAuth2Error, reply_for
 from .grants import (
@@ -143,6 +144,8 @@ class Provider(AuthorizationServer):
         jkt = self.dpop.jkt if self.dpop else None
         if client.require_dpop and jkt is None:  # `token` refused it already; never a bearer token for it
             raise dpop.InvalidDpopProof("This client's tokens must be DPoP-bound: send a DPoP proof.")
+        if client.fapi and self.dpop and self.dpop.alg not in FAPI_ALGORITHMS:  # FAPI 2.0 §5.4.1
+            raise dpop.InvalidDpopProof(f"This client's DPoP proofs must be signed with {', '.join(FAPI_ALGORITHMS)}.")
         if user is None:  # client_credentials: the client itself, for its audience (grants.MachineGrant)
             access = issue_machine_token(
                 signing_key=self.keys.current, issuer=self.issuer, tenant=self.tenant.name, client=client,

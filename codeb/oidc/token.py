@@ -80,7 +80,7 @@ def claimed_client_id(request: ProtocolRequest) -> str | None:
     if isinstance(assertion, str) and assertion.count(".") == 2:
         try:
             claims = json.loads(base64.urlsafe_b64decode(assertion.split(".")[1] + "=="))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             return None
         sub = claims.get("sub") if isinstance(claims, dict) else None
         return sub if isinstance(sub, str) else None

@@ -293,6 +293,18 @@ def test_a_process_hands_what_a_recycled_one_left_waiting_to_its_courier(client,
     assert woken == []
 
 
+def test_a_send_that_raises_is_an_unreachable_attempt_not_a_stuck_job(client, mailbox, apps, store):
+    """A URI saved before the checks were stricter (a non-ASCII one, which http.client cannot put
+    in a request line) fails its attempts and is given up like any unreachable client."""
+    signed_out(client, mailbox, apps, store)
+
+    def broken(uri, token):
+        raise UnicodeEncodeError("ascii", "ü", 0, 1, "not ASCII")
+
+    assert deliver_due(store, send=broken).counts == {RETRYING: 1}
+    assert jobs(store)[0]["attempts"] == 1 and jobs(store)[0]["status"] is None
+
+
 def test_a_client_that_no_longer_takes_logouts_is_given_up_unsent(client, mailbox, apps, store, demo):
     signed_out(client, mailbox, apps, store)
     Clients(demo.store).configure(apps.rp.client_id, backchannel_logout_uri="")

@@ -70,6 +70,9 @@ def test_fapi_mode_sets_its_combination_and_keeps_it(demo, rp):
     ({"jwks": {"keys": [public_key()]}, "jwks_uri": "https://keys.example/jwks"}, "error.client_jwks_both"),
     ({"backchannel_logout_uri": "javascript:alert(1)"}, "error.client_backchannel_uri"),
     ({"backchannel_logout_uri": "https://user:pw@app.example/bc"}, "error.client_backchannel_uri"),
+    # An HTTP request line is ASCII: such a URI could never be called (percent-encoded, it can).
+    ({"backchannel_logout_uri": "https://app.example/abmelden/ü"}, "error.client_backchannel_uri"),
+    ({"jwks_uri": "https://bücher.example/jwks"}, "error.client_jwks_uri"),
     ({"access_token_lifetime": 7200}, "error.client_access_lifetime"),
     ({"access_token_lifetime": "soon"}, "error.client_access_lifetime"),
     ({"refresh_token_lifetime": 60}, "error.client_refresh_lifetime"),

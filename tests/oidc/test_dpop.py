@@ -6,7 +6,7 @@ import base64
 import json
 
 import pytest
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.jwk import KeySet, OctKey
 
 from codeb.oidc import dpop as dpop_module
@@ -128,7 +128,8 @@ def _b64(value) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
-@pytest.mark.parametrize("case", ["typ", "alg_none", "hmac", "private_jwk", "not_a_jwt", "two_headers"])
+@pytest.mark.parametrize("case", ["typ", "alg_none", "hmac", "private_jwk", "not_a_jwt", "two_headers",
+                                  "broken_ipv6_htu", "nested_header", "nested_claims"])
 def test_a_malformed_proof_at_the_token_endpoint_is_invalid_dpop_proof(client, rp, clock, case):
     key = dpop.new_key()
     nonce = nonce_from(client, clock, key, rp)
@@ -144,6 +145,14 @@ def test_a_malformed_proof_at_the_token_endpoint_is_invalid_dpop_proof(client, r
                                           jwk=key.as_dict(private=True)),
         "not_a_jwt": lambda: "nope",
         "two_headers": lambda: None,
+        # urlsplit raises ValueError on a broken IPv6 literal: a 400, never a 500.
+        "broken_ipv6_htu": lambda: dpop.proof(key, "POST", "http://[abc/token", now=clock.now, nonce=nonce),
+        # JSON nested thousands deep makes the parser raise RecursionError.
+        "nested_header": lambda: base64.urlsafe_b64encode(b"[" * 2900).decode().rstrip("=") + "."
+        + _b64(claims) + ".c2ln",
+        "nested_claims": lambda: jws.serialize_compact(
+            {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}, b"[" * 3000, key,
+            algorithms=["ES256"]),
     }[case]()
     headers = [("Host", HOST)]
     if case == "two_headers":
@@ -306,3 +315,18 @@ def test_a_proof_at_the_push_that_does_not_fit_is_refused(client, rp, clock, cas
         assert push_with(client, rp, pkce_pair()[1], {"DPoP": proof}).status_code == 201
     refused = push_with(client, rp, pkce_pair()[1], {"DPoP": proof})
     assert refused.status_code == 400 and refused.json["error"] == "invalid_dpop_proof", refused.text
+
+
+def test_the_htu_is_compared_as_rfc_3986_normalises_it(client, mailbox, rp, clock):
+    """RFC 9449 §4.3 and RFC 3986 §6: the scheme's default port and the case of scheme and host do
+    not make another URL."""
+    key = dpop.new_key()
+    nonce = nonce_from(client, clock, key, rp)
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    proof = dpop.proof(key, "POST", f"HTTP://{HOST.upper()}:80/token", now=clock.now, nonce=nonce)
+    done = exchange_with_header(client, rp, code, verifier, {"DPoP": proof})
+    assert done.status_code == 200 and done.json["token_type"] == "DPoP", done.text
+    # A fractional `iat` is a NumericDate too (RFC 7519 §2).
+    fractional = dpop.proof(key, "GET", USERINFO_URL, now=clock.now, nonce=nonce,
+                            access_token=done.json["access_token"], iat=clock.now + 0.5)
+    assert userinfo(client, done.json["access_token"], fractional).status_code == 200

@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 from joserfc import jwt
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, RSAKey
 
 from codeb.oidc import authorize
 from codeb.oidc.clients import Clients
@@ -339,24 +339,24 @@ def push_signed(client, rp, key, now, params, aud=ISSUER):
     return client.post("/par", data=data, headers={"Host": HOST})
 
 
-def fapi_token_request(client, rp, key, clock, data):
+def fapi_token_request(client, rp, key, clock, data, proof_key=None, alg="ES256"):
     """/token as a FAPI 2.0 client asks: private_key_jwt and a DPoP proof with the server's nonce
     (its first proof is refused with one, RFC 9449 §8)."""
     body = {**data, "client_assertion_type": ASSERTION_TYPE}
-    proof_key = dpop.new_key()
+    proof_key = proof_key or dpop.new_key()
     first = client.post("/token", data={**body, "client_assertion": assertion(rp.client_id, key, clock.now)},
-                        headers={"Host": HOST, "DPoP": dpop.proof(proof_key, "POST", TOKEN_URL, now=clock.now)})
+                        headers={"Host": HOST, "DPoP": dpop.proof(proof_key, "POST", TOKEN_URL, now=clock.now,
+                                                                  alg=alg)})
     assert first.status_code == 400 and first.json["error"] == "use_dpop_nonce", first.text
     nonce = first.headers["DPoP-Nonce"]
     return client.post("/token", data={**body, "client_assertion": assertion(rp.client_id, key, clock.now)},
                        headers={"Host": HOST, "DPoP": dpop.proof(proof_key, "POST", TOKEN_URL, now=clock.now,
-                                                                 nonce=nonce)})
+                                                                 nonce=nonce, alg=alg)})
 
 
-@pytest.mark.parametrize("aud", [ISSUER, ISSUER + "/par"])
-def test_fapi_client_pushes_with_private_key_jwt_and_gets_tokens(client, mailbox, fapi_rp, key, clock, aud):
+def test_fapi_client_pushes_with_private_key_jwt_and_gets_tokens(client, mailbox, fapi_rp, key, clock):
     verifier, challenge = pkce_pair()
-    response = push_signed(client, fapi_rp, key, clock.now, authorize_params(fapi_rp, challenge), aud)
+    response = push_signed(client, fapi_rp, key, clock.now, authorize_params(fapi_rp, challenge))
     assert response.status_code == 201, response.text
     first = redeem(client, fapi_rp.client_id, response.json["request_uri"])
     assert first.status_code == 303, first.text
@@ -369,6 +369,42 @@ def test_fapi_client_pushes_with_private_key_jwt_and_gets_tokens(client, mailbox
         "code_verifier": verifier})
     assert tokens.status_code == 200, tokens.text
     assert tokens.json["token_type"] == "DPoP"
+
+
+@pytest.mark.parametrize("aud", [ISSUER + "/par", ISSUER + "/token", [ISSUER], [ISSUER, "https://elsewhere.example"]])
+def test_a_fapi_clients_assertion_names_the_issuer_alone(client, fapi_rp, key, clock, aud):
+    """FAPI 2.0 §5.3.2.1: the issuer as a string, never an endpoint or a list (audience injection)."""
+    response = push_signed(client, fapi_rp, key, clock.now, authorize_params(fapi_rp, pkce_pair()[1]), aud)
+    assert response.status_code == 401 and response.json["error"] == "invalid_client", response.text
+    assert "issuer alone" in response.json["error_description"]
+
+
+def test_a_fapi_client_signs_with_ps256_es256_or_eddsa(client, mailbox, demo, fapi_rp, clock):
+    """FAPI 2.0 §5.4.1: RS256 is refused for a FAPI client's assertion and DPoP proof."""
+    rsa = RSAKey.generate_key(2048, parameters={"kid": "rsa"})
+    Clients(demo.store).configure(fapi_rp.client_id, jwks={"keys": [rsa.as_dict(private=False)]})
+    claims = {"iss": fapi_rp.client_id, "sub": fapi_rp.client_id, "aud": ISSUER, "iat": int(clock.now),
+              "exp": int(clock.now) + 60}
+    params = authorize_params(fapi_rp, pkce_pair()[1])
+    for alg, status in (("RS256", 401), ("PS256", 201)):
+        made = jwt.encode({"alg": alg, "kid": "rsa"}, {**claims, "jti": secrets.token_urlsafe(16)}, rsa,
+                          algorithms=[alg])
+        response = client.post("/par", data={**params, "client_assertion_type": ASSERTION_TYPE,
+                                              "client_assertion": made}, headers={"Host": HOST})
+        assert response.status_code == status, (alg, response.text)
+
+
+def test_a_fapi_clients_dpop_proof_in_rs256_is_refused(client, mailbox, fapi_rp, key, clock):
+    verifier, challenge = pkce_pair()
+    response = push_signed(client, fapi_rp, key, clock.now, authorize_params(fapi_rp, challenge))
+    first = redeem(client, fapi_rp.client_id, response.json["request_uri"])
+    done = sign_in(client, mailbox, "alice@example.com", interaction=query_of(first.headers["Location"])["i"])
+    query = query_of(follow_local(client, done).headers["Location"])
+    refused = fapi_token_request(client, fapi_rp, key, clock, {
+        "grant_type": "authorization_code", "code": query["code"], "redirect_uri": fapi_rp.redirect_uri,
+        "code_verifier": verifier}, proof_key=RSAKey.generate_key(2048), alg="RS256")
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_dpop_proof", refused.text
+    assert "PS256" in refused.json["error_description"]
 
 
 def test_fapi_requires_pkce(client, fapi_rp, key, clock):

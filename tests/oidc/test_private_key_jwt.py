@@ -5,6 +5,7 @@ another key, a long-lived assertion, `none`, a symmetric algorithm, two methods 
 import base64
 import json
 import secrets
+import time
 
 import pytest
 from joserfc import jwt
@@ -184,3 +185,61 @@ def test_an_unreachable_jwks_uri_is_invalid_client_not_a_500(client, mailbox, de
     code, verifier, _ = signed_in_code(client, mailbox, rp)
     response = exchange_with(client, rp, code, verifier, assertion(rp.client_id, key, now=clock.now))
     assert response.status_code == 401 and response.json["error"] == "invalid_client"
+
+
+def _b64_bytes(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("where", ["/token", "/par", "/revoke", "/introspect"])
+def test_an_assertion_nested_thousands_deep_is_invalid_client_not_a_500(client, jwt_rp, where):
+    """JSON nested deeper than the parser recurses raises RecursionError, which is no ValueError."""
+    nested = _b64_bytes(b'{"alg":"ES256","kid":"k1"}') + "." + _b64_bytes(b"[" * 3000) + ".c2ln"
+    data = {"client_assertion_type": ASSERTION_TYPE, "client_assertion": nested, "token": "x",
+            "grant_type": "client_credentials", "response_type": "code", "redirect_uri": jwt_rp.redirect_uri}
+    response = client.post(where, data=data, headers={"Host": HOST})
+    assert response.status_code == 401 and response.json["error"] == "invalid_client", response.text
+
+
+class _Broken(loopback_http.Handler):
+    """A jwks_uri that answers badly: `kind` says how."""
+
+    kind = "gzip"
+
+    def do_GET(self):
+        if self.kind == "gzip":  # a body that says gzip and is not
+            self.answer(200, b"not gzip at all", "application/json", Content_Encoding="gzip")
+        elif self.kind == "short":  # fewer bytes than it promised, then the connection ends
+            self.send_response(200)
+            self.send_header("Content-Length", "5000")
+            self.end_headers()
+            self.wfile.write(b'{"keys": [')
+            self.close_connection = True
+        elif self.kind == "drip":  # a byte now and then, for longer than the whole fetch may take
+            self.send_response(200)
+            self.send_header("Content-Length", "5000")
+            self.end_headers()
+            for _ in range(8):
+                try:
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(1)
+
+
+@pytest.mark.parametrize("kind", ["gzip", "short", "drip"])
+def test_a_jwks_uri_that_answers_badly_is_invalid_client_not_a_500(client, mailbox, demo, rp, key, clock, kind,
+                                                                      monkeypatch):
+    monkeypatch.setattr(client_assertion, "JWKS_TIMEOUT", 2)  # the whole answer's deadline, shortened here
+    _Broken.kind = kind
+    client_assertion._fetched.clear()
+    with loopback_http.serving(_Broken) as server:
+        Clients(demo.store).configure(rp.client_id, jwks_uri=loopback_http.url(server, "/jwks"),
+                                      token_endpoint_auth_method="private_key_jwt")
+        code, verifier, _ = signed_in_code(client, mailbox, rp)
+        started = time.monotonic()
+        response = exchange_with(client, rp, code, verifier, assertion(rp.client_id, key, now=clock.now))
+        assert response.status_code == 401 and response.json["error"] == "invalid_client", response.text
+        assert time.monotonic() - started < 6  # the deadline is for the whole answer, not for each read
+    client_assertion._fetched.clear()
