@@ -318,6 +318,15 @@ class RefreshGrant(grants.RefreshTokenGrant):
     def authenticate_user(self, refresh_token):
         return refresh_token.principal  # found by authenticate_refresh_token, in this request
 
+    def issue_token(self, user, refresh_token):
+        """Authlib's, rotating the refresh token except for a FAPI 2.0 client (§5.3.2.1, 10.: no
+        rotation unless a retry with the previous token succeeds, which reuse detection forbids;
+        its refresh token is good only with its private_key_jwt authentication): it keeps its
+        token, and its refresh writes nothing."""
+        rotate = self.INCLUDE_NEW_REFRESH_TOKEN and not self.request.client.fapi
+        return self.generate_token(user=user, scope=self.request.payload.scope or refresh_token.get_scope(),
+                                   include_refresh_token=rotate)
+
     def revoke_old_credential(self, refresh_token):
         pass  # already replaced by the rotation (or taken, for a token from before chains)
 

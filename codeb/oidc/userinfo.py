@@ -128,8 +128,14 @@ def verify_bearer(provider, token: str, *, with_grant: bool = False, audience: s
 def verify_request(provider, request: ProtocolRequest, *, with_grant: bool = False,
                    audience: str | None = None) -> Bearer:
     token = token_of(request, provider.issuer)
-    return verify_bearer(provider, token, with_grant=with_grant, audience=audience,
-                         proof=dpop.resource_proof(provider, request, token))
+    proof = dpop.resource_proof(provider, request, token)
+    try:
+        return verify_bearer(provider, token, with_grant=with_grant, audience=audience, proof=proof)
+    except InvalidTokenError as error:
+        if proof is None:
+            raise
+        # RFC 9449 §7.1: a request made with the DPoP scheme is answered with a DPoP challenge.
+        raise dpop.ResourceChallenge("invalid_token", error.get_error_description()) from None
 
 
 def userinfo(provider, request: ProtocolRequest) -> dict:

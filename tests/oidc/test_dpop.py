@@ -330,3 +330,15 @@ def test_the_htu_is_compared_as_rfc_3986_normalises_it(client, mailbox, rp, cloc
     fractional = dpop.proof(key, "GET", USERINFO_URL, now=clock.now, nonce=nonce,
                             access_token=done.json["access_token"], iat=clock.now + 0.5)
     assert userinfo(client, done.json["access_token"], fractional).status_code == 200
+
+
+def test_a_dpop_request_with_a_token_that_is_not_good_gets_a_dpop_challenge(client, mailbox, rp, clock):
+    """RFC 9449 §7.1: an unbound token presented with the DPoP scheme and a valid proof."""
+    code, verifier, _ = signed_in_code(client, mailbox, rp)
+    token = exchange(client, rp, code, verifier).json["access_token"]  # a bearer token
+    key = dpop.new_key()
+    nonce = nonce_from(client, clock, key, rp)
+    refused = userinfo(client, token, dpop.proof(key, "GET", USERINFO_URL, now=clock.now, nonce=nonce,
+                                                 access_token=token))
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"].startswith('DPoP error="invalid_token"'), refused.headers

@@ -369,6 +369,12 @@ def test_fapi_client_pushes_with_private_key_jwt_and_gets_tokens(client, mailbox
         "code_verifier": verifier})
     assert tokens.status_code == 200, tokens.text
     assert tokens.json["token_type"] == "DPoP"
+    # FAPI 2.0 §5.3.2.1, 10.: no rotation; a refresh whose answer was lost is simply made again.
+    for _ in range(2):
+        refreshed = fapi_token_request(client, fapi_rp, key, clock, {
+            "grant_type": "refresh_token", "refresh_token": tokens.json["refresh_token"]})
+        assert refreshed.status_code == 200 and refreshed.json["token_type"] == "DPoP", refreshed.text
+        assert "refresh_token" not in refreshed.json
 
 
 @pytest.mark.parametrize("aud", [ISSUER + "/par", ISSUER + "/token", [ISSUER], [ISSUER, "https://elsewhere.example"]])

@@ -57,7 +57,8 @@ def run(par_rp, user_agent, demo, *, issuer, client_id, redirect_uri, email, sec
     userinfo = rp.read("userinfo")["userinfo"]
     assert userinfo["sub"] == claims["sub"] and userinfo["email"] == email
     refreshed = rp.read("refresh")
-    assert refreshed["rotated"] and refreshed["userinfo_sub"] == claims["sub"]
+    # FAPI 2.0 §5.3.2.1, 10.: a FAPI client's refresh token is not rotated; every other one is.
+    assert refreshed["rotated"] is (not private_jwk) and refreshed["userinfo_sub"] == claims["sub"]
     assert refreshed["token_type"].lower() == ("dpop" if dpop else "bearer")
     if dpop:
         assert rp.read("bearer_replay")["refused"], "a DPoP-bound token was accepted as a bearer token"
