@@ -59,6 +59,11 @@ def check_one_client_authentication(request: ProtocolRequest) -> None:
             raise InvalidRequestError("The client authenticated in more than one way.")
         if request.payload.data.get("client_assertion_type") != ASSERTION_TYPE or not body.get("client_assertion"):
             raise InvalidClientError(status_code=401, description="Unknown client assertion type.")
+        named = request.payload.data.get("client_id")
+        if named and named != assertion_subject(request.payload.data.get("client_assertion")):
+            # RFC 7521 §4.2: a client_id beside an assertion must identify the same client.
+            raise InvalidClientError(status_code=401, description="'client_id' names another client than the "
+                                                                  "client assertion.")
     if basic is None:
         return
     if "client_secret" in body:
@@ -76,15 +81,19 @@ def claimed_client_id(request: ProtocolRequest) -> str | None:
     data = request.payload.data
     if data.get("client_id"):
         return data["client_id"]
-    assertion = data.get("client_assertion")
-    if isinstance(assertion, str) and assertion.count(".") == 2:
-        try:
-            claims = json.loads(base64.urlsafe_b64decode(assertion.split(".")[1] + "=="))
-        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
-            return None
-        sub = claims.get("sub") if isinstance(claims, dict) else None
-        return sub if isinstance(sub, str) else None
-    return None
+    return assertion_subject(data.get("client_assertion"))
+
+
+def assertion_subject(assertion) -> str | None:
+    """The `sub` a client assertion names, unverified (Authlib verifies it for that client)."""
+    if not isinstance(assertion, str) or assertion.count(".") != 2:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(assertion.split(".")[1] + "=="))
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        return None
+    sub = claims.get("sub") if isinstance(claims, dict) else None
+    return sub if isinstance(sub, str) else None
 
 
 CHECKS = [

@@ -243,3 +243,14 @@ def test_a_jwks_uri_that_answers_badly_is_invalid_client_not_a_500(client, mailb
         assert response.status_code == 401 and response.json["error"] == "invalid_client", response.text
         assert time.monotonic() - started < 6  # the deadline is for the whole answer, not for each read
     client_assertion._fetched.clear()
+
+
+def test_a_client_id_beside_the_assertion_must_name_its_client(client, mailbox, jwt_rp, public_rp, key, clock):
+    """RFC 7521 §4.2: the client_id, if sent, identifies the client the assertion authenticates."""
+    code, verifier, _ = signed_in_code(client, mailbox, jwt_rp)
+    made = assertion(jwt_rp.client_id, key, now=clock.now)
+    other = exchange_with(client, jwt_rp, code, verifier, made, client_id=public_rp.client_id)
+    assert other.status_code == 401 and other.json["error"] == "invalid_client", other.text
+    same = exchange_with(client, jwt_rp, code, verifier, assertion(jwt_rp.client_id, key, now=clock.now),
+                         client_id=jwt_rp.client_id)
+    assert same.status_code == 200, same.text
