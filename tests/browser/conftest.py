@@ -17,11 +17,14 @@ event into a console error as well. Tests end with `console.assert_clean()`.
 Never `playwright install`: the browser is the system package at CHROMIUM.
 """
 
+import itertools
 import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from tests.support.factories import closing_all
 
 CHROMIUM = "/usr/bin/chromium"
 # Headless, and without the background services whose outgoing connections
@@ -99,37 +102,31 @@ def console():
 @pytest.fixture
 def new_context(browser, console):
     """A factory for fresh browser contexts of this test, watched by `console`."""
-    opened = []
-
     def open_context(**options):
         context = browser.new_context(**options)
         context.set_default_timeout(10_000)
         console.watch(context)
-        opened.append(context)
         return context
 
-    yield open_context
-    for context in opened:
-        context.close()
+    with closing_all(open_context, lambda context: context.close()) as factory:
+        yield factory
 
 
 @pytest.fixture
 def persistent_context(playwright, console, tmp_path):
     """A factory for a browser context on a profile folder of its own (a second Chromium)."""
-    opened = []
+    profiles = itertools.count()
 
     def open_context(**options):
-        folder = tmp_path / f"chromium-profile-{len(opened)}"
+        folder = tmp_path / f"chromium-profile-{next(profiles)}"
         context = playwright.chromium.launch_persistent_context(
             str(folder), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, **options)
         context.set_default_timeout(10_000)
         console.watch(context)
-        opened.append(context)
         return context
 
-    yield open_context
-    for context in opened:
-        context.close()
+    with closing_all(open_context, lambda context: context.close()) as factory:
+        yield factory
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ The served app delivers with its own courier thread, after the sign-out's respon
 wait for it with events and by joining it (it ends once the queue is empty), never by time.
 """
 
+import itertools
 import json
 import os
 import subprocess
@@ -31,6 +32,7 @@ from codeb.oidc.clients import Clients
 from codeb.tenants import Tenants
 from codeb.web import context
 from tests.support import loopback_http
+from tests.support.factories import closing_all
 from tests.support.oidc import authorize_params
 from tests.support.processes import free_port
 from tests.support.user_agent import Browser, hidden_value
@@ -166,19 +168,17 @@ def provider_keys(served) -> KeySet:
 def relying_parties(served, demo, clock, provider_keys):
     """`make(status=200, gate=None)`: a new RP registered with the demo tenant, its
     back-channel logout URI its own endpoint."""
-    made: list[RelyingParty] = []
+    numbers = itertools.count()
 
     def make(status=200, gate=None) -> RelyingParty:
-        client, secret = Clients(demo.store).add(name=f"RP {len(made)}", redirect_uris=[CALLBACK])
+        client, secret = Clients(demo.store).add(name=f"RP {next(numbers)}", redirect_uris=[CALLBACK])
         client.secret = secret
         rp = RelyingParty(client=client, issuer=served, keys=provider_keys, clock=clock, status=status, gate=gate)
         Clients(demo.store).configure(client.client_id, backchannel_logout_uri=rp.url)
-        made.append(rp)
         return rp
 
-    yield make
-    for rp in made:
-        rp.close()
+    with closing_all(make, RelyingParty.close) as factory:
+        yield factory
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 import requests
 
+from tests.support.factories import closing_all
 from tests.support.web import query_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -92,20 +93,13 @@ class NodeRP:
 def node_rps(script: str = SCRIPT):
     """Starts `node <script>` with settings, as often as a test asks; each one still running at
     the end is killed."""
-    started = []
+    def stop(rp):
+        if rp.proc.poll() is None:
+            rp.proc.kill()
+            rp.proc.wait()
 
-    def start(**settings):
-        rp = NodeRP(settings, script=script)
-        started.append(rp)
-        return rp
-
-    try:
+    with closing_all(lambda **settings: NodeRP(settings, script=script), stop) as start:
         yield start
-    finally:
-        for rp in started:
-            if rp.proc.poll() is None:
-                rp.proc.kill()
-                rp.proc.wait()
 
 
 @pytest.fixture
