@@ -53,6 +53,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
     def __init__(self, provider):
         super().__init__(validate_jti=True, leeway=LEEWAY)
         self.provider = provider
+        self.client = None  # the client whose keys verified the assertion (`resolve_client_public_key`)
 
     def __call__(self, query_client, request):
         try:
@@ -88,7 +89,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
             registry.validate(claims)
         except JoseError as error:
             raise InvalidClientError(description=f"The client assertion is not valid: {error.error}.") from None
-        client = self.provider.clients.get(claims["sub"]) if isinstance(claims["sub"], str) else None
+        client = self.client  # found by the assertion's `sub` when its key was resolved
         if client is not None and client.fapi:
             if not isinstance(claims["aud"], str) or claims["aud"] not in self.provider.issuers:
                 raise InvalidClientError(description="A FAPI 2.0 client's assertion names the issuer alone as its "
@@ -114,6 +115,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         return used.create(secret_id(f"{claims['sub']}\x00{jti}"), {"client_id": claims["sub"]}, ttl=ttl)
 
     def resolve_client_public_key(self, client):
+        self.client = client
         if not client.check_endpoint_auth_method(self.CLIENT_AUTH_METHOD, "token"):
             raise InvalidClientError(description="The client cannot authenticate with private_key_jwt.")
         if client.jwks:

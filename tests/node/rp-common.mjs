@@ -67,6 +67,19 @@ export async function authorizationRequest() {
   return { codeVerifier, state, nonce, params };
 }
 
+// Waits for the callback URL pytest sends, then exchanges its code with the library's own checks
+// (state, RFC 9207 `iss`, PKCE, the ID token with its nonce); `options` carries a DPoP handle.
+export async function tokensFromCallback(config, { codeVerifier, state, nonce }, options) {
+  const { callback } = await ask();
+  at('authorizationCodeGrant');
+  return client.authorizationCodeGrant(config, new URL(callback), {
+    pkceCodeVerifier: codeVerifier,
+    expectedState: state,
+    expectedNonce: nonce,
+    idTokenExpected: true,
+  }, undefined, options);
+}
+
 // Runs the relying party; a failure is one {"step": "error", …} line and exit status 1.
 export function run(main) {
   main().then(

@@ -22,7 +22,7 @@
 
 import * as client from 'openid-client';
 
-import { ask, at, authorizationRequest, discover, run, say, settings } from './rp-common.mjs';
+import { at, authorizationRequest, discover, run, say, settings, tokensFromCallback } from './rp-common.mjs';
 
 async function authentication() {
   if (settings.client_secret) return client.ClientSecretBasic(settings.client_secret);
@@ -42,21 +42,14 @@ async function main() {
     : undefined;
 
   at('buildAuthorizationUrlWithPAR');
-  const { codeVerifier, state, nonce, params } = await authorizationRequest();
+  const request = await authorizationRequest();
+  const { state, nonce, params } = request;
   const url = await client.buildAuthorizationUrlWithPAR(config, params, options);
   say({ step: 'authorize', url: url.href, state, nonce,
         par_endpoint: meta.pushed_authorization_request_endpoint,
         require_par: meta.require_pushed_authorization_requests });
 
-  const { callback } = await ask();
-
-  at('authorizationCodeGrant');
-  const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
-    pkceCodeVerifier: codeVerifier,
-    expectedState: state,
-    expectedNonce: nonce,
-    idTokenExpected: true,
-  }, undefined, options);
+  const tokens = await tokensFromCallback(config, request, options);
   const claims = tokens.claims();
   say({
     step: 'tokens',

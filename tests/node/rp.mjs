@@ -15,7 +15,7 @@
 
 import * as client from 'openid-client';
 
-import { ask, at, authorizationRequest, describe, discover, run, say, settings } from './rp-common.mjs';
+import { at, authorizationRequest, describe, discover, run, say, settings, tokensFromCallback } from './rp-common.mjs';
 
 async function main() {
   const config = await discover(settings.client_secret
@@ -24,20 +24,13 @@ async function main() {
   const meta = config.serverMetadata();
 
   at('authorize');
-  const { codeVerifier, state, nonce, params: request } = await authorizationRequest();
-  const url = client.buildAuthorizationUrl(config, request);
+  const request = await authorizationRequest();
+  const { state, nonce } = request;
+  const url = client.buildAuthorizationUrl(config, request.params);
   say({ step: 'authorize', url: url.href, state, nonce, issuer: meta.issuer,
         iss_parameter_supported: meta.authorization_response_iss_parameter_supported === true });
 
-  const { callback } = await ask();
-
-  at('authorizationCodeGrant');
-  const tokens = await client.authorizationCodeGrant(config, new URL(callback), {
-    pkceCodeVerifier: codeVerifier,
-    expectedState: state,
-    expectedNonce: nonce,
-    idTokenExpected: true,
-  });
+  const tokens = await tokensFromCallback(config, request);
   const claims = tokens.claims();
   say({
     step: 'tokens',
