@@ -8,13 +8,15 @@ py_webauthn is imported inside the functions that run a ceremony: loading it
 costs about a quarter of a second (pyOpenSSL, pyasn1, cbor2), which a process
 pays at its first ceremony, not at start-up; base64url, which every passkey
 record uses, is py_webauthn's own two lines, here.
-Challenges are kept server-side, single use, five minutes, and bound to the
-browser that asked for them (the hash of its session's CSRF token).
+Challenges are single use, five minutes, and bound to the browser that asked
+for them (the hash of its session's CSRF token); they are stateless until spent
+(`Challenges`): nothing is stored when one is handed out.
 """
 
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import BadInput, Conflict, NotFound, RateLimited, SignInFailed
 from ..store import layout, secret_id
+from ..tenants.secrets import named_secret
 from . import Account, authenticators
 
 if TYPE_CHECKING:
@@ -154,12 +157,15 @@ def check_credential_id(value) -> str:
 # -- challenges --------------------------------------------------------------
 
 class Challenges:
-    """Each challenge is a record of its own; a browser holds at most `PER_BROWSER` live
-    ones (the latest: the autofill request, the button, a second tab), and one client
-    network creates at most `CHALLENGES_PER_CLIENT`, so anonymous requests cannot pile
-    them up (issue 9, finding 6)."""
+    """Stateless challenges: the challenge id carries the challenge, its expiry and a MAC over
+    both and what it is bound to (the purpose, the browser, the login), under the tenant's
+    `webauthn-challenge` key. Issuing one stores nothing, so anonymous requests cannot pile
+    records up however many they make (issue 9, finding 6), and one client network still
+    creates at most `CHALLENGES_PER_CLIENT`. Taking one spends it: an exclusive create of a
+    marker that lives until the challenge expires, so each is accepted once, across processes."""
 
-    PER_BROWSER = 4
+    # hex of a random id (8 bytes), the challenge (32), its expiry (5) and the MAC (16)
+    CID_LENGTH = 2 * (8 + 32 + 5 + 16)
 
     def __init__(self, store):
         self.store = store
@@ -172,31 +178,28 @@ class Challenges:
         if wait:
             raise RateLimited(wait, "error.passkey_rate_limited")
         challenge = secrets.token_bytes(32)
-        cid = secrets.token_hex(16)
-        owner = secret_id(browser)
-        self.records.put(cid, {"purpose": purpose, "browser": owner, "login": login,
-                               "challenge": bytes_to_base64url(challenge)}, ttl=CHALLENGE_LIFETIME)
-        self._keep_latest(owner, cid)
-        return cid, challenge
+        expires = int(self.store.clock() + CHALLENGE_LIFETIME)
+        body = bytes.fromhex(secrets.token_hex(8)) + challenge + expires.to_bytes(5, "big")
+        return (body + self._mac(body, purpose, browser, login)).hex(), challenge
 
-    def _keep_latest(self, owner: str, cid: str) -> None:
-        """Record `cid` as the browser's newest challenge and drop what is beyond the cap."""
-        ring = f"browser-{owner}"  # never a challenge id: those are 32 hex digits
-        with self.records.lock(ring):
-            live = [*(self.records.get(ring) or {}).get("live", []), cid]
-            for old in live[:-self.PER_BROWSER]:
-                self.records.delete(old)
-            self.records.put(ring, {"live": live[-self.PER_BROWSER:]}, ttl=CHALLENGE_LIFETIME)
+    def _mac(self, body: bytes, purpose: str, browser: str, login: str | None) -> bytes:
+        bound = json.dumps([purpose, secret_id(browser), login]).encode("utf-8")
+        key = named_secret(self.store, layout.WEBAUTHN_CHALLENGE_KEY)
+        return hmac.new(key, b"webauthn-challenge\0" + body + bound, hashlib.sha256).digest()[:16]
 
     def take(self, cid, *, purpose: str, browser: str, login: str | None = None) -> bytes:
-        """The challenge, spent: single use, unexpired, same purpose, same browser."""
-        if not isinstance(cid, str) or len(cid) != 32 or not all(c in "0123456789abcdef" for c in cid):
+        """The challenge, spent: single use, unexpired, same purpose, same browser, this tenant."""
+        if (not isinstance(cid, str) or len(cid) != self.CID_LENGTH
+                or not all(c in "0123456789abcdef" for c in cid)):
             raise SignInFailed("error.passkey_challenge")
-        record = self.records.take(cid)
-        if (record is None or record.get("purpose") != purpose
-                or record.get("browser") != secret_id(browser) or record.get("login") != login):
+        raw = bytes.fromhex(cid)
+        body, mac = raw[:45], raw[45:]
+        left = int.from_bytes(body[40:], "big") - self.store.clock()
+        if not hmac.compare_digest(mac, self._mac(body, purpose, browser, login)) or left <= 0:
             raise SignInFailed("error.passkey_challenge")
-        return base64url_to_bytes(record["challenge"])
+        if not self.records.create(body[:8].hex() + hashlib.sha256(body).hexdigest()[:16], {}, ttl=left):
+            raise SignInFailed("error.passkey_challenge")  # spent before, here or in another process
+        return body[8:40]
 
 
 # -- why a ceremony was refused ------------------------------------------------

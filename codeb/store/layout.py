@@ -59,6 +59,7 @@ XMPP_AUTH_SECRET = "xmpp-auth"  # keys/xmpp-auth.json: what the tenant's XMPP se
 SIP_LOOKUP_SECRET = "sip-lookup"  # keys/sip-lookup.json: what the tenant's SIP server sends to the digest lookup
 SIP_EPHEMERAL_SECRET = "sip-ephemeral"  # keys/sip-ephemeral.json: signs the shell phone's ephemeral SIP credentials
 DPOP_NONCE_KEY = "dpop-nonce"  # keys/dpop-nonce.json: makes and checks the stateless DPoP nonces (codeb.oidc.dpop)
+WEBAUTHN_CHALLENGE_KEY = "webauthn-challenge"  # keys/webauthn-challenge.json: MACs the passkey challenge ids
 GUEST_INVITES = "invites"    # guests/invites/<id>.json, inside GUESTS
 
 # Per-person files that GDPR erasure acts on: <kind>/<person>/..., where <person> is
@@ -99,7 +100,7 @@ WALLET_ARRIVALS = "wallet-arrivals"    # a presentation verified, until its brow
 WALLET_STATUS_LISTS = "wallet-status"  # Token Status Lists fetched, for their `ttl`
 MAGIC_LINKS = "magic-links"            # hashes of mailed one-time links (sign-in, sign-up, invitation)
 MAGIC_PENDING = "magic-pending"        # a browser waiting for its magic link: number, HMAC of its code
-WEBAUTHN_CHALLENGES = "webauthn"       # passkey ceremony challenges
+WEBAUTHN_CHALLENGES = "webauthn"       # spent passkey challenges, each kept until it would have expired
 PASSWORD_FAILURES = "password-failures"
 BREAKGLASS = "breakglass"              # hashes of superuser links
 CODES = "codes"                        # authorization codes (hashed)
@@ -167,8 +168,11 @@ SIP_FAILURES_PER_SOURCE = "sip-failures-source"    # ... and per phone network
 # new document. The fsync before the replace only matters in a power cut, and costs more
 # than the rest of the write. These kinds lose nothing that matters there, because what
 # a power cut takes from them is what a short wait or a retry gives back:
-# - codes, interactions, webauthn challenges, upstream requests and arrivals: live a minute or ten; a lost one is a
+# - codes, interactions, upstream requests and arrivals: live a minute or ten; a lost one is a
 #   sign-in the person starts again (a code's client just gets invalid_grant);
+# - spent passkey challenges (the challenges themselves are stateless, codeb.accounts.passkeys):
+#   one lives five minutes and its id's MAC names the browser it was made for; a marker lost in
+#   a power cut lets an assertion made in that browser in those minutes count once more;
 # - spent-code markers: the code they guard is gone already (taken by rename), so a lost
 #   marker only forgoes revoking the grant on a replay in the power cut's very minute;
 # - the rate-limit windows and audit repeat counts: a window counted from zero again

@@ -127,10 +127,14 @@ def test_challenge_is_bound_to_the_browser_and_single_use(client, app, mailbox):
     stolen = post(attacker, "/signin/passkey/complete", {"challenge_id": options.json["challenge_id"],
                                                 "credential": assertion}, token_of(attacker))
     assert stolen.status_code == 400 and stolen.json["error"] == "error.passkey_challenge"
-    # The attacker's attempt spent the challenge; the victim asks again.
+    # The id's MAC names the victim's browser: the attacker's attempt spent nothing, the
+    # victim signs in with it, and once only.
+    mine = post(victim, "/signin/passkey/complete", {"challenge_id": options.json["challenge_id"],
+                                            "credential": assertion}, token_of(victim))
+    assert mine.status_code == 200, mine.json
     again = post(victim, "/signin/passkey/complete", {"challenge_id": options.json["challenge_id"],
                                              "credential": assertion}, token_of(victim))
-    assert again.json["error"] == "error.passkey_challenge"
+    assert again.status_code == 400 and again.json["error"] == "error.passkey_challenge"
 
 
 def test_wrong_origin_is_refused(client, app, mailbox):

@@ -6,12 +6,14 @@ import copy
 import json
 import os
 import types
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
+import codeb.accounts.passkeys
 from codeb.accounts import Accounts
 from codeb.accounts.passkeys import (
     INVALID,
@@ -27,7 +29,6 @@ from codeb.errors import AccountDisabled, BadInput, SignInFailed
 from codeb.notify.mail import Mailer
 from codeb.signin.base import SignInContext
 from codeb.signin.passkey import PURPOSE, PasskeySignIn
-from codeb.store import secret_id
 from codeb.tenants import Tenants
 from tests.property.strategies import json_values
 from tests.support.clock import Clock
@@ -129,10 +130,11 @@ def world(tenants, data_root):
 @settings(max_examples=100)
 @given(credential=tampered(AUTH, ASSERTION_FIELDS))
 def test_any_assertion_signs_in_or_is_refused(world, credential):
-    # The recorded challenge, stored as Challenges.issue stores one, spent by this very attempt.
-    cid = os.urandom(16).hex()
-    Challenges(world.store).records.put(cid, {"purpose": PURPOSE, "browser": secret_id(BROWSER), "login": None,
-                                              "challenge": AUTH["challenge"]}, ttl=300)
+    # The recorded challenge, handed out by Challenges.issue itself (only its random bytes are
+    # the recording's), from a network of its own, spent by this very attempt.
+    fake = types.SimpleNamespace(token_bytes=lambda n: challenge_of(AUTH), token_hex=lambda n: os.urandom(n).hex())
+    with mock.patch.object(codeb.accounts.passkeys, "secrets", fake):
+        cid, _ = Challenges(world.store).issue(purpose=PURPOSE, browser=BROWSER, client=os.urandom(8).hex())
     try:
         identity = PasskeySignIn().complete(world.ctx, {"challenge_id": cid, "credential": credential})
     except (SignInFailed, AccountDisabled):

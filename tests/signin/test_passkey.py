@@ -378,7 +378,8 @@ def test_an_expired_challenge_is_refused(world, monkeypatch):
     assert failure.value.message_id == "error.passkey_challenge"
 
 
-@pytest.mark.parametrize("cid", ["", "0" * 31, "g" * 32, "../" * 11, None, 42, "0" * 32])
+@pytest.mark.parametrize("cid", ["", "0" * 31, "g" * 32, "../" * 11, None, 42, "0" * 32, "0" * 122,
+                                 "A" * 122, "0" * 121 + "\u0660"])
 def test_challenge_ids_that_were_never_issued_are_refused(world, cid):
     enrol(world, "alice@example.com")
     with pytest.raises(SignInFailed) as failure:
@@ -851,21 +852,54 @@ def test_deleting_an_account_removes_its_credential_index_entries(world, monkeyp
 
 # -- what anonymous requests may store (finding 6) ---------------------------------
 
-def live_challenges(world) -> list[str]:
+def stored_challenge_records(world) -> list[str]:
     folder = os.path.join(world.store.root, "transient", "webauthn")
     return [name for name in os.listdir(folder) if name.endswith(".json")] if os.path.isdir(folder) else []
 
 
-def test_one_browser_holds_a_few_live_challenges_not_one_per_request(world):
-    """Finding 6: every passkey-options request stored a challenge for five minutes, however
-    many one browser asked for; a browser keeps only its latest few, the newest still works."""
+def test_handing_out_challenges_stores_nothing_and_each_is_spent_once(world):
+    """Finding 6: every passkey-options request stored a challenge for five minutes. A challenge
+    is now carried by its MAC'd id: forty requests from one browser store nothing, any of them
+    still works, once, and spending one leaves the one marker that refuses it again."""
     ctx = replace(world.ctx, rp_id=RP_ID, browser=BROWSER)
     issued = [PasskeySignIn().begin(ctx, {}).data["challenge_id"] for _ in range(40)]
-    assert len(live_challenges(world)) <= 8
-    with pytest.raises(SignInFailed) as dropped:
-        codeb.accounts.passkeys.Challenges(world.store).take(issued[0], purpose="signin", browser=BROWSER)
-    assert dropped.value.message_id == "error.passkey_challenge"
-    assert codeb.accounts.passkeys.Challenges(world.store).take(issued[-1], purpose="signin", browser=BROWSER)
+    assert stored_challenge_records(world) == []
+    challenges = codeb.accounts.passkeys.Challenges(world.store)
+    assert challenges.take(issued[0], purpose="signin", browser=BROWSER)
+    assert challenges.take(issued[-1], purpose="signin", browser=BROWSER)
+    assert len(stored_challenge_records(world)) == 2
+    for spent in (issued[0], issued[-1]):
+        with pytest.raises(SignInFailed) as again:
+            challenges.take(spent, purpose="signin", browser=BROWSER)
+        assert again.value.message_id == "error.passkey_challenge"
+    world.clock.advance(CHALLENGE_LIFETIME + 1)
+    challenges.records.create("0" * 32, {}, ttl=1)  # any later write sweeps what has expired
+    world.clock.advance(61)
+    challenges.records.create("1" * 32, {}, ttl=1)
+    assert issued[0] not in " ".join(stored_challenge_records(world))
+
+
+@pytest.mark.parametrize("part", ["challenge", "expiry", "mac"])
+def test_a_challenge_id_changed_anywhere_is_refused(world, part):
+    """The id's challenge, expiry and MAC: a digit changed in any of them (a later expiry, a
+    challenge of the attacker's choosing) fails the MAC."""
+    cid, _ = codeb.accounts.passkeys.Challenges(world.store).issue(purpose="signin", browser=BROWSER,
+                                                                   client="192.0.2.1")
+    at = {"challenge": 2 * 8 + 10, "expiry": 2 * (8 + 32) + 9, "mac": len(cid) - 1}[part]
+    forged = cid[:at] + ("0" if cid[at] != "0" else "1") + cid[at + 1:]
+    with pytest.raises(SignInFailed) as failure:
+        codeb.accounts.passkeys.Challenges(world.store).take(forged, purpose="signin", browser=BROWSER)
+    assert failure.value.message_id == "error.passkey_challenge"
+    assert codeb.accounts.passkeys.Challenges(world.store).take(cid, purpose="signin", browser=BROWSER)
+
+
+def test_a_challenge_of_another_tenant_is_refused(world, tenants):
+    """Each tenant MACs its challenge ids with its own key."""
+    cid, _ = codeb.accounts.passkeys.Challenges(tenants.get("acme").store).issue(purpose="signin", browser=BROWSER,
+                                                                   client="192.0.2.1")
+    with pytest.raises(SignInFailed) as failure:
+        codeb.accounts.passkeys.Challenges(world.store).take(cid, purpose="signin", browser=BROWSER)
+    assert failure.value.message_id == "error.passkey_challenge"
 
 
 def test_challenge_creation_is_rate_limited_per_client_but_generously(world):
