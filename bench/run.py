@@ -419,24 +419,30 @@ def interpreter_start():
     return time.perf_counter() - started
 
 
-def print_passkey(passkey, passkey_bare, with_writes, bare_flow):
-    """The passkey figures of main(): the rounds' medians and their ratios."""
-    assertions = statistics.median(p[0] for p in passkey)
-    sign_ins = statistics.median(p[1] for p in passkey)
-    p256 = statistics.median(b[0] for b in passkey_bare)
-    p256_rs = statistics.median(b[1] for b in passkey_bare)
-    print(f"passkey assertions verified (HTTP, in-proc) : {assertions:8.1f} /s")
-    print(f"bare P-256 signature verifications          : {p256:8.1f} /s")
-    print(f"ratio assertion / bare crypto               : {assertions / p256:8.2f}")
-    print(f"complete passkey sign-ins, options to tokens: {sign_ins:8.1f} /s")
-    print(f"bare P-256 verify + two RS256 signatures    : {p256_rs:8.1f} /s")
-    print(f"ratio sign-in / bare crypto                 : {sign_ins / p256_rs:8.2f}")
-    sign_in_written = statistics.median(w[1] for w in with_writes)
-    print(f"the same and three fsynced writes           : {sign_in_written:8.1f} /s")
-    print(f"ratio sign-in / bare crypto and writes      : {sign_ins / sign_in_written:8.2f}")
-    flow = statistics.median(bare_flow)
-    print(f"the same six requests, a bare Flask app     : {flow:8.1f} /s")
-    print(f"ratio sign-in / bare Flask sign-in          : {sign_ins / flow:8.2f}")
+def print_against(label: str, rate: float, *references: tuple[str, str, float]) -> None:
+    """A figure, then each (label, what the ratio is of, rate) reference with the ratio to it."""
+    print(f"{label:<44}: {rate:8.1f} /s")
+    for reference, ratio, bare_rate in references:
+        print(f"{reference:<44}: {bare_rate:8.1f} /s")
+        print(f"{'ratio ' + ratio:<44}: {rate / bare_rate:8.2f}")
+
+
+def print_in_process(exchange, bare, with_writes, bare_exchange, passkey, passkey_bare, bare_flow):
+    """The exchange and passkey figures of main(): the rounds' medians and their ratios."""
+    def median(rounds, i=None):
+        return statistics.median(r if i is None else r[i] for r in rounds)
+
+    print_against("code-for-token exchanges, in-process WSGI", median(exchange),
+                  ("bare pairs of RS256 signatures (joserfc)", "exchange / bare crypto", median(bare)),
+                  ("bare RS256 pairs and one fsynced write", "exchange / bare crypto and write",
+                   median(with_writes, 0)),
+                  ("the same at a bare Flask /token (in-proc)", "exchange / bare Flask /token", median(bare_exchange)))
+    print_against("passkey assertions verified (HTTP, in-proc)", median(passkey, 0),
+                  ("bare P-256 signature verifications", "assertion / bare crypto", median(passkey_bare, 0)))
+    print_against("complete passkey sign-ins, options to tokens", median(passkey, 1),
+                  ("bare P-256 verify + two RS256 signatures", "sign-in / bare crypto", median(passkey_bare, 1)),
+                  ("the same and three fsynced writes", "sign-in / bare crypto and writes", median(with_writes, 1)),
+                  ("the same six requests, a bare Flask app", "sign-in / bare Flask sign-in", median(bare_flow)))
 
 
 def main(rounds=ROUNDS, exchanges=EXCHANGES, sizes=(1_000, 10_000, 100_000)):
@@ -460,17 +466,7 @@ def main(rounds=ROUNDS, exchanges=EXCHANGES, sizes=(1_000, 10_000, 100_000)):
             starts = [cold_start(data, bytecode) for _ in range(rounds)]
         compiling = [cold_start(data, None) for _ in range(rounds)]
         bare_python = [interpreter_start() for _ in range(rounds)]
-    ex, sig = statistics.median(exchange), statistics.median(bare)
-    print(f"code-for-token exchanges, in-process WSGI   : {ex:8.1f} /s")
-    print(f"bare pairs of RS256 signatures (joserfc)    : {sig:8.1f} /s")
-    print(f"ratio exchange / bare crypto                : {ex / sig:8.2f}")
-    ex_written = statistics.median(w[0] for w in with_writes)
-    print(f"bare RS256 pairs and one fsynced write      : {ex_written:8.1f} /s")
-    print(f"ratio exchange / bare crypto and write      : {ex / ex_written:8.2f}")
-    ex_flask = statistics.median(bare_exchange)
-    print(f"the same at a bare Flask /token (in-proc)   : {ex_flask:8.1f} /s")
-    print(f"ratio exchange / bare Flask /token          : {ex / ex_flask:8.2f}")
-    print_passkey(passkey, passkey_bare, with_writes, bare_flow)
+    print_in_process(exchange, bare, with_writes, bare_exchange, passkey, passkey_bare, bare_flow)
     extauth, http, refused, pbkdf2 = (statistics.median(x[i] for x in xmpp) for i in range(4))
     print(f"XMPP checks, ejabberd's extauth (in-proc)   : {extauth:8.1f} /s  ({1000 / extauth:.2f} ms each)")
     print(f"XMPP checks, Prosody's HTTP POST (in-proc)  : {http:8.1f} /s  ({1000 / http:.2f} ms each)")
