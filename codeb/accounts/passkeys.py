@@ -157,8 +157,8 @@ def check_credential_id(value) -> str:
 # -- challenges --------------------------------------------------------------
 
 class Challenges:
-    """Stateless challenges: the challenge id carries the challenge, its expiry and a MAC over
-    both and what it is bound to (the purpose, the browser, the login), under the tenant's
+    """Stateless challenges: the challenge id carries a random id, the challenge, its expiry and
+    a MAC over them and what it is bound to (the purpose, the browser, the login), under the tenant's
     `webauthn-challenge` key. Issuing one stores nothing, so anonymous requests cannot pile
     records up however many they make (issue 9, finding 6), and one client network still
     creates at most `CHALLENGES_PER_CLIENT`. Taking one spends it: an exclusive create of a
@@ -179,7 +179,7 @@ class Challenges:
             raise RateLimited(wait, "error.passkey_rate_limited")
         challenge = secrets.token_bytes(32)
         expires = int(self.store.clock() + CHALLENGE_LIFETIME)
-        body = bytes.fromhex(secrets.token_hex(8)) + challenge + expires.to_bytes(5, "big")
+        body = secrets.token_bytes(8) + challenge + expires.to_bytes(5, "big")
         return (body + self._mac(body, purpose, browser, login)).hex(), challenge
 
     def _mac(self, body: bytes, purpose: str, browser: str, login: str | None) -> bytes:

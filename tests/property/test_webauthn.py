@@ -132,7 +132,7 @@ def world(tenants, data_root):
 def test_any_assertion_signs_in_or_is_refused(world, credential):
     # The recorded challenge, handed out by Challenges.issue itself (only its random bytes are
     # the recording's), from a network of its own, spent by this very attempt.
-    fake = types.SimpleNamespace(token_bytes=lambda n: challenge_of(AUTH), token_hex=lambda n: os.urandom(n).hex())
+    fake = types.SimpleNamespace(token_bytes=lambda n: challenge_of(AUTH) if n == 32 else os.urandom(n))
     with mock.patch.object(codeb.accounts.passkeys, "secrets", fake):
         cid, _ = Challenges(world.store).issue(purpose=PURPOSE, browser=BROWSER, client=os.urandom(8).hex())
     try:

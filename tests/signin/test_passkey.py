@@ -131,13 +131,17 @@ def enrol(world, email, reg=REG_A, user_handle=None):
     return world.accounts.require(account.login)
 
 
+def recording(challenge: bytes) -> types.SimpleNamespace:
+    """A stand-in for codeb.accounts.passkeys' `secrets` whose 32-byte draws are a recorded challenge."""
+    return types.SimpleNamespace(token_bytes=lambda n: challenge if n == 32 else secrets.token_bytes(n))
+
+
 def issue(world, monkeypatch, entry, browser=BROWSER) -> str:
     """`PasskeySignIn.begin` for this browser, made to hand out the recorded challenge.
 
-    Only the 32 random bytes are replaced (codeb.accounts.passkeys' `secrets.token_bytes`);
-    the record, its id, purpose, binding and expiry are the real code's."""
-    recorded = challenge_of(entry)
-    fake = types.SimpleNamespace(token_bytes=lambda n: recorded, token_hex=secrets.token_hex)
+    Only the challenge's 32 random bytes are replaced (codeb.accounts.passkeys'
+    `secrets.token_bytes`); the id's random part, MAC, binding and expiry are the real code's."""
+    fake = recording(challenge_of(entry))
     with monkeypatch.context() as patch:
         patch.setattr(codeb.accounts.passkeys, "secrets", fake)
         options = PasskeySignIn().begin(replace(world.ctx, browser=browser, rp_id=RP_ID), {}).data
@@ -360,7 +364,7 @@ def test_a_challenge_issued_to_another_browser_is_refused(world, monkeypatch):
 
 def test_a_registration_challenge_cannot_complete_a_sign_in(world, monkeypatch):
     alice = enrol(world, "alice@example.com")
-    fake = types.SimpleNamespace(token_bytes=lambda n: challenge_of(AUTH_A[0]), token_hex=secrets.token_hex)
+    fake = recording(challenge_of(AUTH_A[0]))
     monkeypatch.setattr(codeb.accounts.passkeys, "secrets", fake)
     cid, _ = Challenges(world.store).issue(purpose="register", browser=BROWSER, client="192.0.2.1",
                                    login=alice.login)
