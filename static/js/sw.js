@@ -3,7 +3,7 @@
 // or secret: tokens, the API, the authorization and token endpoints, sign-in pages.
 // It also shows the Web Push notifications the server sends (codeb.notify.push: a
 // message in a channel, a call into a meeting) and opens their page when clicked.
-const CACHE = "codeb-shell-v7";
+const CACHE = "codeb-shell-v8";
 const SHELL = [
   "/office.html",
   "/offline.html",
@@ -13,6 +13,7 @@ const SHELL = [
   // office.js and every module it imports, transitively (a module missing here breaks the shell offline).
   "/static/js/office.js",
   "/static/js/office/messages.js",
+  "/static/js/office/leaving.js",
   "/static/js/office/oidc.js",
   "/static/js/office/terminal.js",
   "/static/js/office/apps.js",

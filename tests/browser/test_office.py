@@ -29,6 +29,7 @@ from tests.support.browser import (
     follow_link,
     office_terminal,
     office_token,
+    open_account_menu,
     run_command,
     sign_out,
 )
@@ -323,6 +324,52 @@ def test_the_shells_sign_out_ends_its_token_at_userinfo_and_the_api(served, mail
         assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
     console.assert_clean(allow=())
 
+
+
+def test_signing_out_the_shell_aborts_its_calls_and_makes_none_while_the_logout_runs(served, mailbox, page, console):
+    """The logout revokes the shell's tokens while its page still runs: a poll of the channel
+    list in flight is aborted by the button itself, and a poll due while the logout answers
+    makes no request (static/js/office/leaving.js). Before, such a poll met the revoked token
+    and the console showed its 401."""
+    first_sign_in(page, served, mailbox, "lena@example.com")
+    expect(page.locator("#channels-empty")).to_be_visible()  # the list's first poll has answered
+    # The page logs each fetch, and polls at once (a visibilitychange) when asked, and once
+    # more just after the sign-out button's own handler has run.
+    page.evaluate("""() => {
+        const fetchOf = window.fetch;
+        window.fetch = (url, init) => { console.log(`fetch ${url}`); return fetchOf(url, init); };
+        document.getElementById("office-signout").addEventListener("click", () => {
+            console.log("signing out");
+            window.setTimeout(() => {
+                document.dispatchEvent(new Event("visibilitychange"));
+                console.log("polled while signing out");
+            });
+        });
+    }""")
+    held = {}
+    logout = lambda url: urlsplit(url).path == "/logout"  # noqa: E731
+    page.route("**/api/channels", lambda route: held.setdefault("poll", route))
+    # The service worker fetches the navigation to /logout: the context's route sees it.
+    page.context.route(logout, lambda route: held.setdefault("logout", route))
+    with page.expect_request("**/api/channels"):
+        page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+
+    open_account_menu(page)
+    with (page.expect_event("requestfailed", lambda r: urlsplit(r.url).path == "/api/channels") as failed,
+          page.expect_console_message(lambda m: m.text == "polled while signing out"),
+          page.context.expect_event("request", lambda r: logout(r.url))):
+        page.locator("#office-signout").click(no_wait_after=True)  # the logout is held
+    assert failed.value.failure == "net::ERR_ABORTED"
+    held["logout"].continue_()
+    page.context.unroute(logout)
+    page.unroute("**/api/channels")
+    page.wait_for_url(served + "/signin")
+    expect(page.locator("#email")).to_be_editable()
+
+    logged = [line.split(" (")[0] for line in console.lines if line.startswith("[log] ")]
+    assert "[log] fetch /api/channels" in logged  # the held poll
+    assert logged[logged.index("[log] signing out"):] == ["[log] signing out", "[log] polled while signing out"]
+    console.assert_clean(allow=())
 
 # -- c. the terminal's commands ---------------------------------------------------
 

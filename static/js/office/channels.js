@@ -6,6 +6,7 @@
 // A guest's page (static/js/guest.js) shows one conversation with the same view
 // (`startGuestChat`): its calls carry the guest's CSRF header beside the cookie instead of the
 // shell's bearer, and it has no card, no member management and no invitations.
+import { request } from "./leaving.js";
 import { t } from "./messages.js";
 import { hideInvites, showInvites, startInvites } from "./invites.js";
 
@@ -30,7 +31,7 @@ async function call(url, { method = "GET", body, tag } = {}) {
   const headers = auth.headers(method);
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (tag) headers["If-None-Match"] = tag;
-  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const response = await request(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (response.status === 304) return { status: 304, tag };
   const data = await response.json().catch(() => ({}));
   if (response.status === 401 && auth.ended) auth.ended(data);

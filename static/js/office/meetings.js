@@ -8,6 +8,7 @@
 // A guest's page (static/js/guest.js) shows their one meeting with the same view
 // (`startGuestMeeting`): no card, no way back, nothing an owner does (end, ring).
 import { bearer, closeChat, openChat, prepareGuestChat } from "./channels.js";
+import { request } from "./leaving.js";
 import { t } from "./messages.js";
 
 const $ = (id) => document.getElementById(id);
@@ -23,7 +24,7 @@ let room = null; // the open meeting: { id, meeting, peer, stream, iceServers, p
 async function call(url, { method = "GET", body } = {}) {
   const headers = auth.headers(method);
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const response = await request(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const data = await response.json().catch(() => ({}));
   if (response.status === 401 && auth.ended) auth.ended(data);
   return { status: response.status, ok: response.ok, data };

@@ -4,6 +4,7 @@
 // A subscription found at start is handed over again, so the server knows it belongs to the
 // person signed in now. The service worker (/sw.js) shows what arrives and opens its page.
 import { base64urlToBuffer } from "../lib/base64url.js";
+import { request } from "./leaving.js";
 import { t } from "./messages.js";
 
 const $ = (id) => document.getElementById(id);
@@ -18,7 +19,7 @@ function supported() {
 }
 
 async function call(url, method, body) {
-  const response = await fetch(url, {
+  const response = await request(url, {
     method,
     headers: { Authorization: `Bearer ${token.access_token}`, "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),

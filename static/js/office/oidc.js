@@ -4,6 +4,7 @@
 // to the sign-in page when that session has ended. The endpoints and the client id are
 // the data attributes of <main>.
 import { bufferToBase64url } from "../lib/base64url.js";
+import { leave, left, request } from "./leaving.js";
 import { loading, t } from "./messages.js";
 
 const config = document.getElementById("main").dataset;
@@ -81,7 +82,7 @@ export async function finishSignIn(params) {
     }
     return "failed";
   }
-  const response = await fetch(config.token, {
+  const response = await request(config.token, {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams({
@@ -103,12 +104,12 @@ export async function finishSignIn(params) {
 // Renew shortly before the hour is up, silently.
 export function scheduleRenewal(token) {
   const seconds = Math.max(5, token.expires_at - RENEW_MARGIN - Date.now() / 1000);
-  window.setTimeout(() => signIn(true), seconds * 1000);
+  window.setTimeout(() => { if (!left()) signIn(true); }, seconds * 1000);
 }
 
 // The shell's API (/api/me, or `url`: /api/apps) with the access token.
 export async function api(token, method = "GET", body = undefined, url = config.api) {
-  return fetch(url, {
+  return request(url, {
     method,
     headers: { Authorization: `Bearer ${token.access_token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
     body: body ? JSON.stringify(body) : undefined,
@@ -117,6 +118,7 @@ export async function api(token, method = "GET", body = undefined, url = config.
 
 // RP-initiated logout: the token goes, the session ends at /logout.
 export function signOut() {
+  leave(); // no call of the shell's meets the tokens the logout revokes
   loading(t("signing_out"));
   const token = loadToken();
   sessionStorage.removeItem(TOKEN_KEY);

@@ -5,6 +5,7 @@
 // expire, and places and receives audio calls (WebRTC, with the tenant's TURN servers). Without
 // one it shows how to set up a native SIP app with an app password. The registration state and
 // the call's state (SIP.js's SessionState) are in data-state attributes as well as in words.
+import { request } from "./leaving.js";
 import { t } from "./messages.js";
 import { loadToken } from "./oidc.js";
 
@@ -26,7 +27,7 @@ let renewal = null;
 
 async function fetchPhone() {
   const current = loadToken() || token; // the shell renews its token: the newest one
-  const response = await fetch("/api/phone", { headers: { Authorization: `Bearer ${current.access_token}` } });
+  const response = await request("/api/phone", { headers: { Authorization: `Bearer ${current.access_token}` } });
   if (!response.ok) throw new Error(`/api/phone answered ${response.status}`);
   return response.json();
 }
