@@ -360,6 +360,10 @@ def test_signing_out_the_shell_aborts_its_calls_and_makes_none_while_the_logout_
           page.context.expect_event("request", lambda r: logout(r.url))):
         page.locator("#office-signout").click(no_wait_after=True)  # the logout is held
     assert failed.value.failure == "net::ERR_ABORTED"
+    for _ in range(200):  # the request event can come before the route's handler has run
+        if "logout" in held:
+            break
+        page.wait_for_timeout(50)
     held["logout"].continue_()
     page.context.unroute(logout)
     page.unroute("**/api/channels")
