@@ -8,6 +8,7 @@ ratio says what the product adds on top.
 """
 
 import base64
+import itertools
 import os
 import secrets
 import statistics
@@ -121,7 +122,7 @@ def bare_sign_in_app(tenant, folder: str):
             '{% endfor %}</form></body></html>')
     app = flask.Flask("bare-sign-in")
     app.secret_key = secrets.token_bytes(32)
-    writes = iter(range(10**9))
+    writes = itertools.count()
 
     @app.get("/authorize")
     def authorize():

@@ -164,8 +164,10 @@ class Challenges:
     creates at most `CHALLENGES_PER_CLIENT`. Taking one spends it: an exclusive create of a
     marker that lives until the challenge expires, so each is accepted once, across processes."""
 
-    # hex of a random id (8 bytes), the challenge (32), its expiry (5) and the MAC (16)
-    CID_LENGTH = 2 * (8 + 32 + 5 + 16)
+    # The id's parts in bytes: a random id, the challenge, its expiry (seconds, big-endian), the MAC.
+    RANDOM, CHALLENGE, EXPIRY, MAC = 8, 32, 5, 16
+    BODY = RANDOM + CHALLENGE + EXPIRY  # what the MAC covers, with what the challenge is bound to
+    CID_LENGTH = 2 * (BODY + MAC)  # in hex
 
     def __init__(self, store):
         self.store = store
@@ -177,15 +179,15 @@ class Challenges:
         wait = self.store.counter(layout.WEBAUTHN_PER_CLIENT).hit_rules(client, CHALLENGES_PER_CLIENT)
         if wait:
             raise RateLimited(wait, "error.passkey_rate_limited")
-        challenge = secrets.token_bytes(32)
+        challenge = secrets.token_bytes(self.CHALLENGE)
         expires = int(self.store.clock() + CHALLENGE_LIFETIME)
-        body = secrets.token_bytes(8) + challenge + expires.to_bytes(5, "big")
+        body = secrets.token_bytes(self.RANDOM) + challenge + expires.to_bytes(self.EXPIRY, "big")
         return (body + self._mac(body, purpose, browser, login)).hex(), challenge
 
     def _mac(self, body: bytes, purpose: str, browser: str, login: str | None) -> bytes:
         bound = json.dumps([purpose, secret_id(browser), login]).encode("utf-8")
         key = named_secret(self.store, layout.WEBAUTHN_CHALLENGE_KEY)
-        return hmac.new(key, b"webauthn-challenge\0" + body + bound, hashlib.sha256).digest()[:16]
+        return hmac.new(key, b"webauthn-challenge\0" + body + bound, hashlib.sha256).digest()[:self.MAC]
 
     def take(self, cid, *, purpose: str, browser: str, login: str | None = None) -> bytes:
         """The challenge, spent: single use, unexpired, same purpose, same browser, this tenant."""
@@ -193,13 +195,13 @@ class Challenges:
                 or not all(c in "0123456789abcdef" for c in cid)):
             raise SignInFailed("error.passkey_challenge")
         raw = bytes.fromhex(cid)
-        body, mac = raw[:45], raw[45:]
-        left = int.from_bytes(body[40:], "big") - self.store.clock()
+        body, mac = raw[:self.BODY], raw[self.BODY:]
+        left = int.from_bytes(body[self.RANDOM + self.CHALLENGE:], "big") - self.store.clock()
         if not hmac.compare_digest(mac, self._mac(body, purpose, browser, login)) or left <= 0:
             raise SignInFailed("error.passkey_challenge")
-        if not self.records.create(body[:8].hex() + hashlib.sha256(body).hexdigest()[:16], {}, ttl=left):
+        if not self.records.create(secret_id(body.hex()), {}, ttl=left):
             raise SignInFailed("error.passkey_challenge")  # spent before, here or in another process
-        return body[8:40]
+        return body[self.RANDOM:self.RANDOM + self.CHALLENGE]
 
 
 # -- why a ceremony was refused ------------------------------------------------
